@@ -1,0 +1,254 @@
+/*
+ * libtinfer — large-language-model inference behind a small, stable C ABI.
+ *
+ * This is the only header a program includes. Rules that hold for every function below:
+ *  - Every function that can fail returns a tinfer_status; results come back through pointer
+ *    arguments, which are written only on success.
+ *  - After a failure, tinfer_last_error() gives a one-line explanation for the calling thread.
+ *  - The caller owns what it passes in. Objects created by tinfer_*_load/create are released
+ *    with the matching *_free, which accepts NULL.
+ *  - Params structs are always obtained from *_default_params() and then edited; new fields are
+ *    only ever added at the end. Info structs are filled up to the size the caller states, so a
+ *    program built against an older header keeps working with a newer library.
+ *  - Same major version = same ABI (the shared library's SONAME carries the major version).
+ */
+#ifndef TINFER_TINFER_H
+#define TINFER_TINFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TINFER_STATIC_DEFINE)
+#define TINFER_API
+#elif defined(_WIN32)
+#if defined(TINFER_BUILDING_LIBRARY)
+#define TINFER_API __declspec(dllexport)
+#else
+#define TINFER_API __declspec(dllimport)
+#endif
+#else
+#define TINFER_API __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------- */
+#define TINFER_VERSION_MAJOR 0
+#define TINFER_VERSION_MINOR 1
+#define TINFER_VERSION_PATCH 0
+#define TINFER_VERSION_NUMBER \
+    (TINFER_VERSION_MAJOR * 10000 + TINFER_VERSION_MINOR * 100 + TINFER_VERSION_PATCH)
+
+/* The version of the library actually loaded (compare with TINFER_VERSION_NUMBER). Since 0.1. */
+TINFER_API int tinfer_version_number(void);
+/* The same as "MAJOR.MINOR.PATCH"; a static string. Since 0.1. */
+TINFER_API const char *tinfer_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes and errors. Values are pinned and never reused.
+ * ------------------------------------------------------------------------------------------- */
+#define TINFER_STATUS_MAP(X)      \
+    X(OK, 0)                      \
+    X(E_INVALID_ARG, 1)           \
+    X(E_IO, 2)                    \
+    X(E_FORMAT, 3)                \
+    X(E_UNSUPPORTED, 4)           \
+    X(E_NOMEM, 5)                 \
+    X(E_BUFFER_TOO_SMALL, 6)      \
+    X(E_CONTEXT_FULL, 7)          \
+    X(E_DEVICE, 8)                \
+    X(E_NOT_FOUND, 9)             \
+    X(E_TYPE, 10)
+
+typedef enum tinfer_status {
+#define TINFER_STATUS_ENUM_(name, value) TINFER_##name = value,
+    TINFER_STATUS_MAP(TINFER_STATUS_ENUM_)
+#undef TINFER_STATUS_ENUM_
+} tinfer_status;
+
+/* The name of a status ("TINFER_E_FORMAT"); "TINFER_E_UNKNOWN" for values not in the map. */
+TINFER_API const char *tinfer_status_str(tinfer_status status);
+/* Detail of the last failure on the calling thread; "" if none. Valid until the next call into
+ * the library from this thread. Never NULL. */
+TINFER_API const char *tinfer_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Element types of tensors. Values are the GGUF/GGML type ids, so a GGUF file's ids map 1:1.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum tinfer_dtype {
+    TINFER_DTYPE_F32 = 0,
+    TINFER_DTYPE_F16 = 1,
+    TINFER_DTYPE_Q4_0 = 2,
+    TINFER_DTYPE_Q4_1 = 3,
+    TINFER_DTYPE_Q5_0 = 6,
+    TINFER_DTYPE_Q5_1 = 7,
+    TINFER_DTYPE_Q8_0 = 8,
+    TINFER_DTYPE_Q8_1 = 9,
+    TINFER_DTYPE_Q2_K = 10,
+    TINFER_DTYPE_Q3_K = 11,
+    TINFER_DTYPE_Q4_K = 12,
+    TINFER_DTYPE_Q5_K = 13,
+    TINFER_DTYPE_Q6_K = 14,
+    TINFER_DTYPE_Q8_K = 15,
+    TINFER_DTYPE_I8 = 24,
+    TINFER_DTYPE_I16 = 25,
+    TINFER_DTYPE_I32 = 26,
+    TINFER_DTYPE_I64 = 27,
+    TINFER_DTYPE_F64 = 28,
+    TINFER_DTYPE_BF16 = 30
+} tinfer_dtype;
+
+/* "F32", "Q4_K", …; NULL for a value that is not a known dtype. */
+TINFER_API const char *tinfer_dtype_name(tinfer_dtype dtype);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model: a .gguf file, a .safetensors file, or a Hugging Face directory (config.json +
+ * *.safetensors, sharded through model.safetensors.index.json). Immutable once loaded; one model
+ * may be shared by any number of threads.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct tinfer_model tinfer_model;
+
+typedef struct tinfer_model_params {
+    bool use_mmap; /* map files read-only and use tensors in place (default true); false reads
+                      the files into memory */
+} tinfer_model_params;
+
+/* Defaults for tinfer_model_load. */
+TINFER_API tinfer_model_params tinfer_model_default_params(void);
+
+/* Loads a model. params may be NULL (defaults). On success *out owns the model; free it with
+ * tinfer_model_free. Untrusted files are validated before use: a malformed file gives
+ * TINFER_E_FORMAT (or E_UNSUPPORTED) and a message naming the field. */
+TINFER_API tinfer_status tinfer_model_load(const char *path, const tinfer_model_params *params,
+                                           tinfer_model **out);
+/* Releases a model; NULL is a no-op. */
+TINFER_API void tinfer_model_free(tinfer_model *model);
+
+typedef enum tinfer_file_format {
+    TINFER_FORMAT_GGUF = 1,
+    TINFER_FORMAT_SAFETENSORS = 2
+} tinfer_file_format;
+
+/* Architecture and hyper-parameters. Fields a model lacks are 0. Strings are owned by the model. */
+typedef struct tinfer_model_info {
+    const char *architecture;   /* "gemma3", "llama", "qwen2", "qwen3", or the file's own name */
+    const char *name;           /* general.name, or "" */
+    tinfer_file_format format;  /* the container the weights came from */
+    uint32_t gguf_version;      /* 2 or 3 for GGUF, else 0 */
+    uint64_t n_tensors;         /* entries in the tensor table */
+    uint64_t n_params;          /* sum of tensor element counts */
+    uint64_t weight_bytes;      /* sum of tensor data sizes */
+    uint32_t n_vocab;           /* tokenizer vocabulary size, or 0 when the file carries none */
+    uint32_t n_ctx_train;       /* training context length */
+    uint32_t n_embd;            /* model width */
+    uint32_t n_layer;           /* transformer blocks */
+    uint32_t n_head;            /* query heads */
+    uint32_t n_head_kv;         /* key/value heads (GQA when < n_head) */
+    uint32_t head_dim;          /* key (and query) width per head */
+    uint32_t head_dim_v;        /* value width per head */
+    uint32_t n_ff;              /* feed-forward hidden width */
+    uint32_t sliding_window;    /* window of local-attention layers, 0 if none */
+    float rms_norm_eps;         /* epsilon of RMSNorm */
+    float rope_freq_base;       /* RoPE base of global layers */
+    float rope_freq_base_local; /* RoPE base of sliding-window layers (0 when same/none) */
+} tinfer_model_info;
+
+/* Fills *out with at most out_size bytes (pass sizeof(tinfer_model_info)). */
+TINFER_API tinfer_status tinfer_model_get_info(const tinfer_model *model, tinfer_model_info *out,
+                                               size_t out_size);
+
+/* ---- Metadata: GGUF key/values, or safetensors __metadata__ and config.json (mapped onto the
+ * GGUF key names, e.g. "llama.embedding_length"). ---- */
+typedef enum tinfer_meta_type {
+    TINFER_META_U8 = 0,
+    TINFER_META_I8 = 1,
+    TINFER_META_U16 = 2,
+    TINFER_META_I16 = 3,
+    TINFER_META_U32 = 4,
+    TINFER_META_I32 = 5,
+    TINFER_META_F32 = 6,
+    TINFER_META_BOOL = 7,
+    TINFER_META_STRING = 8,
+    TINFER_META_ARRAY = 9,
+    TINFER_META_U64 = 10,
+    TINFER_META_I64 = 11,
+    TINFER_META_F64 = 12
+} tinfer_meta_type;
+
+/* Number of metadata entries. */
+TINFER_API size_t tinfer_model_meta_count(const tinfer_model *model);
+/* Key of entry i (0 ≤ i < count); NULL when i is out of range. Owned by the model. */
+TINFER_API const char *tinfer_model_meta_key(const tinfer_model *model, size_t i);
+/* Index of a key; TINFER_E_NOT_FOUND when absent. */
+TINFER_API tinfer_status tinfer_model_meta_find(const tinfer_model *model, const char *key,
+                                                size_t *index);
+/* Type of entry i; for arrays also the element type and the element count (either may be NULL). */
+TINFER_API tinfer_status tinfer_model_meta_type(const tinfer_model *model, size_t i,
+                                                tinfer_meta_type *type,
+                                                tinfer_meta_type *elem_type, uint64_t *n_elems);
+/* A string value, NUL-terminated and owned by the model; NULL when the key is absent or is not a
+ * string. */
+TINFER_API const char *tinfer_model_meta_str(const tinfer_model *model, const char *key);
+/* An integer value of any integer or bool type; TINFER_E_TYPE if it does not fit in int64. */
+TINFER_API tinfer_status tinfer_model_meta_int(const tinfer_model *model, const char *key,
+                                               int64_t *value);
+/* A floating-point value (F32, F64, or any integer type converted). */
+TINFER_API tinfer_status tinfer_model_meta_float(const tinfer_model *model, const char *key,
+                                                 double *value);
+/* Element j of array entry i as text: numbers in decimal, strings as their bytes. For nested
+ * arrays the element is rendered as a summary. *len receives the bytes needed (excluding the
+ * NUL); TINFER_E_BUFFER_TOO_SMALL if cap is not larger than that. */
+TINFER_API tinfer_status tinfer_model_meta_array_elem(const tinfer_model *model, size_t i,
+                                                      uint64_t j, char *buf, size_t cap,
+                                                      size_t *len);
+/* Entry i rendered as text (arrays longer than max_elems shortened with "…"), NUL-terminated.
+ * Same buffer rules as tinfer_model_meta_array_elem. */
+TINFER_API tinfer_status tinfer_model_meta_format(const tinfer_model *model, size_t i,
+                                                  size_t max_elems, char *buf, size_t cap,
+                                                  size_t *len);
+
+/* ---- Tensor table: one view over every format. ---- */
+#define TINFER_MAX_DIMS 4
+
+typedef struct tinfer_tensor_info {
+    const char *name;                /* owned by the model */
+    tinfer_dtype dtype;
+    uint32_t n_dims;                 /* 1..TINFER_MAX_DIMS */
+    int64_t shape[TINFER_MAX_DIMS];  /* row-major, outermost first (as numpy and PyTorch);
+                                        shape[n_dims-1] is the contiguous row length. GGUF's
+                                        ne[] is this reversed. */
+    uint64_t n_elements;
+    uint64_t n_bytes;                /* size of the data */
+    uint64_t file_offset;            /* byte offset of the data within its file */
+    const void *data;                /* the bytes, valid as long as the model */
+} tinfer_tensor_info;
+
+/* Number of tensors. */
+TINFER_API size_t tinfer_model_tensor_count(const tinfer_model *model);
+/* Tensor i, written into at most out_size bytes of *out (pass sizeof(tinfer_tensor_info)). */
+TINFER_API tinfer_status tinfer_model_tensor(const tinfer_model *model, size_t i,
+                                             tinfer_tensor_info *out, size_t out_size);
+/* Index of the tensor with this name; TINFER_E_NOT_FOUND when absent. */
+TINFER_API tinfer_status tinfer_model_tensor_find(const tinfer_model *model, const char *name,
+                                                  size_t *index);
+
+/* ---------------------------------------------------------------------------------------------
+ * Backends
+ * ------------------------------------------------------------------------------------------- */
+/* True when this library was built with the CUDA backend. */
+TINFER_API bool tinfer_has_cuda(void);
+/* Number of CUDA devices usable now (0 without a GPU or without CUDA support). Never fails. */
+TINFER_API int tinfer_cuda_device_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "tinfer/tokenizer.h"
+
+#endif /* TINFER_TINFER_H */

@@ -1,0 +1,26 @@
+/* The loaded model: its files, metadata, tensor table and hyper-parameters. Immutable after load. */
+#ifndef TINFER_MODEL_MODEL_H
+#define TINFER_MODEL_MODEL_H
+
+#include "core/mapped_file.h"
+#include "format/metadata.h"
+#include "format/tensor_table.h"
+#include "model/hparams.h"
+
+struct tinfer_model {
+    tf_mapped_file *files; /* one per weight file (shards of a safetensors checkpoint) */
+    size_t n_files;
+    tinfer_file_format format;
+    uint32_t gguf_version;
+    tf_metadata meta;
+    tf_tensor_table tensors;
+    tf_hparams hparams;
+    const char *name; /* general.name or "" */
+};
+
+/* Loads path (a .gguf, a .safetensors, or an HF directory) into a new model. */
+tinfer_status tf_model_load(const char *path, const tinfer_model_params *params,
+                            tinfer_model **out);
+void tf_model_free(tinfer_model *model);
+
+#endif
