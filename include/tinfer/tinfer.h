@@ -245,10 +245,11 @@ TINFER_API bool tinfer_has_cuda(void);
 /* Number of CUDA devices usable now (0 without a GPU or without CUDA support). Never fails. */
 TINFER_API int tinfer_cuda_device_count(void);
 
+/* The rest of the API, in one header per stage (each is included here, never alone). */
+#include "tinfer/tokenizer.h"
+#include "tinfer/sampler.h"
+
 #ifdef __cplusplus
 }
 #endif
-
-#include "tinfer/tokenizer.h"
-
 #endif /* TINFER_TINFER_H */

@@ -1,0 +1,73 @@
+/* libtinfer sampler API: included by tinfer/tinfer.h; do not include it alone. */
+#ifndef TINFER_SAMPLER_H
+#define TINFER_SAMPLER_H
+#ifndef TINFER_TINFER_H
+#error "include tinfer/tinfer.h, not tinfer/sampler.h"
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Sampler: picks the next token from a row of logits. Since 0.1.
+ *
+ * The chain runs in llama.cpp's order (its common sampler):
+ *   penalties → top-k → top-p → min-p → temperature → draw from the softmax.
+ *  - Penalties look at the last penalty_last_n tokens given to tinfer_sampler_accept. For each
+ *    distinct token seen c times there: a logit ≤ 0 is multiplied by repeat_penalty, a positive
+ *    one divided by it; then c × frequency_penalty + presence_penalty is subtracted.
+ *  - top-k keeps the k highest logits; top-p keeps the smallest prefix (highest probability first,
+ *    probabilities taken over what top-k kept) whose probabilities sum to ≥ top_p; min-p keeps the
+ *    tokens whose probability is ≥ min_p × the highest one. Each keeps at least one token. Equal
+ *    logits are ordered by token id, lowest first, so results never depend on sort stability.
+ *  - temperature 0 is greedy: the highest logit after penalties, the lowest id on ties; no
+ *    random number is used. Otherwise the kept logits are divided by the temperature and one
+ *    token is drawn with probability softmax(kept / temperature).
+ *  - Odd logits: NaN counts as -inf (never chosen). When some logits are +inf, only those tokens
+ *    can be chosen, with equal probability. When every logit is -inf or NaN, sampling fails with
+ *    TINFER_E_INVALID_ARG.
+ *  - Random numbers come from xoshiro256** seeded through splitmix64 with `seed` (both by
+ *    Vigna, public domain), so a seed gives the same tokens on every platform. Every value of
+ *    seed, 0 included, is a fixed seed: pass a clock reading yourself for varied output.
+ * A sampler is used by one thread at a time; it allocates everything at creation, never while
+ * sampling.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct tinfer_sampler tinfer_sampler;
+
+typedef struct tinfer_sampler_params {
+    float temperature;       /* 0 = greedy; otherwise > 0 (default 0.8) */
+    int32_t top_k;           /* 0 = off (default 40) */
+    float top_p;             /* in (0, 1]; 1 = off (default 0.95) */
+    float min_p;             /* in [0, 1]; 0 = off (default 0.05) */
+    float repeat_penalty;    /* > 0; 1 = off (default 1) */
+    float presence_penalty;  /* subtracted once from tokens in the history; 0 = off (default) */
+    float frequency_penalty; /* subtracted per occurrence in the history; 0 = off (default) */
+    int32_t penalty_last_n;  /* tokens of history the penalties look at; 0 = off (default 64) */
+    uint64_t seed;           /* random-number seed (default 0) */
+} tinfer_sampler_params;
+
+/* Defaults: llama.cpp's common defaults (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05,
+ * penalties off with a 64-token window), seed 0. Since 0.1. */
+TINFER_API tinfer_sampler_params tinfer_sampler_default_params(void);
+
+/* Creates a sampler for rows of n_vocab logits. params may be NULL (defaults). Every field is
+ * checked: a NaN, infinite or out-of-range value gives TINFER_E_INVALID_ARG naming the field.
+ * On success *out owns the sampler; free it with tinfer_sampler_free. Since 0.1. */
+TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params,
+                                               size_t n_vocab, tinfer_sampler **out);
+
+/* Appends token (0 ≤ token < n_vocab) to the history the penalties look at. Sampling does not
+ * do this by itself: accept each token you keep, and the prompt's tokens too if the penalties
+ * should see them (llama.cpp's programs do both). Since 0.1. */
+TINFER_API tinfer_status tinfer_sampler_accept(tinfer_sampler *sampler, int32_t token);
+
+/* Picks a token from logits (n_vocab floats, the count given at creation; not modified) into
+ * *token. Advances the random-number state unless the sampler is greedy. Since 0.1. */
+TINFER_API tinfer_status tinfer_sampler_sample(tinfer_sampler *sampler, const float *logits,
+                                               size_t n_vocab, int32_t *token);
+
+/* Forgets the history and restarts the random numbers from the seed, so the sampler repeats
+ * what it did after creation. NULL is a no-op. Since 0.1. */
+TINFER_API void tinfer_sampler_reset(tinfer_sampler *sampler);
+
+/* Releases a sampler; NULL is a no-op. Since 0.1. */
+TINFER_API void tinfer_sampler_free(tinfer_sampler *sampler);
+
+#endif
