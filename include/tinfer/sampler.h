@@ -50,8 +50,8 @@ TINFER_API tinfer_sampler_params tinfer_sampler_default_params(void);
 /* Creates a sampler for rows of n_vocab logits. params may be NULL (defaults). Every field is
  * checked: a NaN, infinite or out-of-range value gives TINFER_E_INVALID_ARG naming the field.
  * On success *out owns the sampler; free it with tinfer_sampler_free. Since 0.1. */
-TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params,
-                                               size_t n_vocab, tinfer_sampler **out);
+TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params, size_t n_vocab,
+                                               tinfer_sampler **out);
 
 /* Appends token (0 ≤ token < n_vocab) to the history the penalties look at. Sampling does not
  * do this by itself: accept each token you keep, and the prompt's tokens too if the penalties

@@ -40,7 +40,8 @@ void tf_tensor_table_free(tf_tensor_table *table);
 /* Length of the contiguous rows (the last shape entry) and number of rows. */
 static inline uint64_t tf_tensor_row_elems(const tf_tensor *t) { return (uint64_t)t->shape[t->n_dims - 1]; }
 static inline uint64_t tf_tensor_n_rows(const tf_tensor *t) {
-    return t->n_elements / (uint64_t)t->shape[t->n_dims - 1];
+    uint64_t row_elems = tf_tensor_row_elems(t); /* 0 for safetensors' zero-element tensors */
+    return row_elems ? t->n_elements / row_elems : 0;
 }
 
 #endif

@@ -1,0 +1,159 @@
+/* The sampler chain: penalties → top-k → top-p → min-p → temperature → draw. */
+#include "sample/sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+tinfer_status tf_sampler_create(const tinfer_sampler_params *params, size_t n_vocab,
+                                tinfer_sampler **out) {
+    tinfer_sampler *s = calloc(1, sizeof *s);
+    if (!s) return tf_error(TINFER_E_NOMEM, "sampler: out of memory");
+    s->params = *params;
+    s->n_vocab = n_vocab;
+    /* calloc checks count × size for overflow itself. */
+    s->adjusted_logits = calloc(n_vocab, sizeof *s->adjusted_logits);
+    s->weights = calloc(n_vocab, sizeof *s->weights);
+    s->cands.items = calloc(n_vocab, sizeof *s->cands.items);
+    bool history_ok = tf_history_init(&s->history, (size_t)params->penalty_last_n, n_vocab);
+    if (!s->adjusted_logits || !s->weights || !s->cands.items || !history_ok) {
+        tf_sampler_free(s);
+        return tf_error(TINFER_E_NOMEM,
+                        "sampler: out of memory for %zu tokens of scratch and a "
+                        "%d-token penalty window",
+                        n_vocab, (int)params->penalty_last_n);
+    }
+    tf_rng_seed(&s->rng, params->seed);
+    *out = s;
+    return TINFER_OK;
+}
+
+void tf_sampler_free(tinfer_sampler *s) {
+    if (!s) return;
+    free(s->adjusted_logits);
+    free(s->weights);
+    free(s->cands.items);
+    tf_history_free(&s->history);
+    free(s);
+}
+
+void tf_sampler_reset(tinfer_sampler *s) {
+    tf_history_clear(&s->history);
+    tf_rng_seed(&s->rng, s->params.seed);
+}
+
+void tf_sampler_accept(tinfer_sampler *s, int32_t token) { tf_history_push(&s->history, token); }
+
+/* Copies logits into adjusted_logits and applies the penalties; then NaN becomes -inf, and when
+ * some logits are +inf those become 0 and every other -inf (the limit of the softmax: the +inf
+ * tokens share all the probability). Returns the highest adjusted logit: -inf when no token is
+ * left to pick. */
+static float adjust_logits(tinfer_sampler *s, const float *logits) {
+    float *adjusted = s->adjusted_logits;
+    memcpy(adjusted, logits, s->n_vocab * sizeof *adjusted);
+    tf_penalties penalties = {.repeat = s->params.repeat_penalty,
+                              .presence = s->params.presence_penalty,
+                              .frequency = s->params.frequency_penalty};
+    tf_penalties_apply(&s->history, &penalties, adjusted);
+    /* One pass over the whole vocabulary, which this runs for every token generated. */
+    float max_logit = -INFINITY;
+    for (size_t i = 0; i < s->n_vocab; i++) {
+        float x = adjusted[i];
+        x = isnan(x) ? -INFINITY : x;
+        adjusted[i] = x;
+        max_logit = x > max_logit ? x : max_logit;
+    }
+    if (max_logit == INFINITY) {
+        for (size_t i = 0; i < s->n_vocab; i++) {
+            adjusted[i] = adjusted[i] == INFINITY ? 0.0f : -INFINITY;
+        }
+        max_logit = 0.0f;
+    }
+    return max_logit;
+}
+
+/* The first token whose adjusted logit is max_logit: the argmax, lowest id on ties. */
+static tf_candidate argmax(const tinfer_sampler *s, float max_logit) {
+    size_t i = 0;
+    while (s->adjusted_logits[i] != max_logit) i++;
+    return (tf_candidate){max_logit, (int32_t)i};
+}
+
+/* Runs penalties and the filters, leaving the kept tokens in s->cands. */
+static tinfer_status select_candidates(tinfer_sampler *s, const float *logits) {
+    float max_logit = adjust_logits(s, logits);
+    if (max_logit == -INFINITY) {
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "sampler: every logit is NaN or -inf (after penalties): nothing to pick");
+    }
+    const tinfer_sampler_params *p = &s->params;
+    tf_cand_set *set = &s->cands;
+    if (p->temperature == 0.0f) {
+        /* Greedy: every filter keeps the argmax, so it alone is the answer. */
+        set->items[0] = argmax(s, max_logit);
+        set->n = 1;
+        set->sorted = true;
+        return TINFER_OK;
+    }
+    if (p->top_k > 0 && (size_t)p->top_k < s->n_vocab) {
+        tf_cands_top_k(set, s->adjusted_logits, s->n_vocab, (size_t)p->top_k);
+    } else {
+        tf_cands_gather(set, s->adjusted_logits, s->n_vocab);
+    }
+    tf_cands_top_p(set, p->top_p);
+    tf_cands_min_p(set, p->min_p);
+    return TINFER_OK;
+}
+
+/* weights[i] = exp((logit_i − max) / temperature) over the kept set; returns their sum, and in
+ * *last_positive the last index with a weight above 0 (the draw's fallback against rounding). */
+static double temperature_weights(tinfer_sampler *s, size_t *last_positive) {
+    const tf_cand_set *set = &s->cands;
+    float max_logit = tf_cands_max_logit(set);
+    /* Greedy leaves one candidate, whose weight is 1 whatever the divisor. */
+    float temperature = s->params.temperature > 0.0f ? s->params.temperature : 1.0f;
+    double sum = 0.0;
+    *last_positive = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        s->weights[i] = expf((set->items[i].logit - max_logit) / temperature);
+        sum += s->weights[i];
+        if (s->weights[i] > 0.0f) *last_positive = i;
+    }
+    return sum;
+}
+
+tinfer_status tf_sampler_sample(tinfer_sampler *s, const float *logits, int32_t *token) {
+    tinfer_status status = select_candidates(s, logits);
+    if (status != TINFER_OK) return status;
+    if (s->params.temperature == 0.0f) {
+        *token = s->cands.items[0].id;
+        return TINFER_OK;
+    }
+    size_t chosen;
+    double total = temperature_weights(s, &chosen);
+    /* Inverse CDF. The strict '>' means a token whose weight underflowed to 0 is never picked. */
+    double target = tf_rng_uniform(&s->rng) * total, cumulative = 0.0;
+    for (size_t i = 0; i < s->cands.n; i++) {
+        cumulative += s->weights[i];
+        if (cumulative > target) {
+            chosen = i;
+            break;
+        }
+    }
+    *token = s->cands.items[chosen].id;
+    return TINFER_OK;
+}
+
+tinfer_status tf_sampler_probs(tinfer_sampler *s, const float *logits, float *probs) {
+    tinfer_status status = select_candidates(s, logits);
+    if (status != TINFER_OK) return status;
+    size_t last_positive;
+    double total = temperature_weights(s, &last_positive);
+    memset(probs, 0, s->n_vocab * sizeof *probs);
+    for (size_t i = 0; i < s->cands.n; i++) {
+        probs[s->cands.items[i].id] = (float)(s->weights[i] / total);
+    }
+    return TINFER_OK;
+}
