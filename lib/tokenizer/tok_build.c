@@ -1,0 +1,383 @@
+/* Building a tokenizer (see tok_build.h): storage of token texts and the derived tables. */
+#include "tokenizer/tok_build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/checked.h"
+#include "core/error.h"
+#include "tokenizer/added.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/utf8.h"
+
+tinfer_status tf_tok_create(size_t n_vocab, size_t n_text_keys, tinfer_tokenizer **out) {
+    if (n_vocab == 0 || n_vocab > (size_t)INT32_MAX / 2)
+        return tf_error(TINFER_E_FORMAT, "tokenizer: vocabulary size %zu out of range", n_vocab);
+    tinfer_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    t->n_vocab = n_vocab;
+    t->tokens = calloc(n_vocab, sizeof *t->tokens);
+    t->unk_id = t->bos_id = t->eos_id = t->pad_id = t->unk_special_id = -1;
+    for (int i = 0; i < 256; i++) t->byte_ids[i] = -1;
+    if (pthread_mutex_init(&t->cache.lock, NULL) != 0) {
+        free(t->tokens);
+        free(t);
+        return tf_error(TINFER_E_NOMEM, "tokenizer: cannot create a lock");
+    }
+    if (!t->tokens || !tf_str_map_init(&t->by_text, n_text_keys)) {
+        tf_tok_destroy(t);
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for %zu tokens", n_vocab);
+    }
+    *out = t;
+    return TINFER_OK;
+}
+
+void tf_tok_destroy(tinfer_tokenizer *t) {
+    if (!t) return;
+    free(t->tokens);
+    free(t->blob);
+    tf_str_map_free(&t->by_text);
+    tf_str_map_free(&t->by_piece);
+    tf_u64_map_free(&t->merges);
+    tf_u64_map_free(&t->char_ids);
+    free(t->score_rank);
+    tf_bpe_cache_free(&t->cache);
+    pthread_mutex_destroy(&t->cache.lock);
+    for (size_t i = 0; i < t->n_norm; i++) {
+        free(t->norm[i].pattern);
+        free(t->norm[i].content);
+    }
+    free(t->norm);
+    for (size_t i = 0; i < t->n_pretok; i++) {
+        pcre2_code_free(t->pretok[i].regex);
+        free(t->pretok[i].literal);
+    }
+    free(t->pretok);
+    free(t->added);
+    tf_added_trie_free(&t->trie);
+    free(t->prefix_ids);
+    free(t->suffix_ids);
+    free(t->eog_ids);
+    free(t->chat_template);
+    free(t->bos_text);
+    free(t->eos_text);
+    free(t);
+}
+
+char *tf_tok_strdup(const char *text, size_t len) {
+    char *copy = malloc(len + 1);
+    if (!copy) return NULL;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+static bool blob_append(tinfer_tokenizer *t, const void *bytes, size_t len, uint32_t *off) {
+    size_t need;
+    if (!tinfer_add_size(t->blob_len, len, &need) || need > UINT32_MAX) return false;
+    if (need > t->blob_cap) {
+        size_t cap = t->blob_cap ? t->blob_cap : 4096;
+        while (cap < need) cap *= 2;
+        char *grown = realloc(t->blob, cap);
+        if (!grown) return false;
+        t->blob = grown;
+        t->blob_cap = cap;
+    }
+    if (len) memcpy(t->blob + t->blob_len, bytes, len);
+    *off = (uint32_t)t->blob_len;
+    t->blob_len = need;
+    return true;
+}
+
+tinfer_status tf_tok_set_token(tinfer_tokenizer *t, int32_t id, const char *text, size_t len) {
+    if (id < 0 || (size_t)id >= t->n_vocab)
+        return tf_error(TINFER_E_FORMAT, "tokenizer: token id %d out of range (vocabulary %zu)",
+                        (int)id, t->n_vocab);
+    tf_tok_entry *e = &t->tokens[id];
+    if (e->flags & TF_TOK_PRESENT) {
+        if (e->text_len == len && memcmp(t->blob + e->text_off, text, len) == 0) return TINFER_OK;
+        return tf_error(TINFER_E_FORMAT, "tokenizer: token id %d given two different texts",
+                        (int)id);
+    }
+    uint32_t off;
+    if (!blob_append(t, text, len, &off))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for token texts");
+    e->text_off = off;
+    e->text_len = (uint32_t)len;
+    e->flags |= TF_TOK_PRESENT;
+    int32_t existing;
+    if (!tf_str_map_put(&t->by_text, t->blob, off, (uint32_t)len, id, &existing))
+        return tf_error(TINFER_E_FORMAT, "tokenizer: more token texts than declared");
+    return TINFER_OK;
+}
+
+int32_t tf_tok_find(const tinfer_tokenizer *t, const char *text, size_t len) {
+    return tf_str_map_get(&t->by_text, t->blob, text, len);
+}
+
+tinfer_status tf_tok_add_added(tinfer_tokenizer *t, const tf_added_token *added) {
+    if (added->id < 0 || (size_t)added->id >= t->n_vocab ||
+        !(t->tokens[added->id].flags & TF_TOK_PRESENT))
+        return tf_error(TINFER_E_FORMAT, "tokenizer: added token id %d has no text",
+                        (int)added->id);
+    if (t->tokens[added->id].text_len == 0)
+        return tf_error(TINFER_E_FORMAT, "tokenizer: added token id %d is empty", (int)added->id);
+    for (size_t i = 0; i < t->n_added; i++) /* a token listed twice: the later entry wins */
+        if (t->added[i].id == added->id) {
+            t->added[i] = *added;
+            goto flags;
+        }
+    tf_added_token *grown = realloc(t->added, (t->n_added + 1) * sizeof *grown);
+    if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    t->added = grown;
+    t->added[t->n_added++] = *added;
+flags:
+    t->tokens[added->id].flags |= TF_TOK_ADDED;
+    if (added->special) t->tokens[added->id].flags |= TF_TOK_SPECIAL;
+    else t->tokens[added->id].flags &= (uint8_t)~TF_TOK_SPECIAL;
+    if (added->normalized) t->has_normalized_added = true;
+    return TINFER_OK;
+}
+
+tinfer_status tf_tok_add_merge(tinfer_tokenizer *t, int32_t left, int32_t right, uint32_t rank) {
+    const tf_tok_entry *l = &t->tokens[left], *r = &t->tokens[right];
+    char stack[256];
+    size_t len = (size_t)l->text_len + r->text_len;
+    char *joined = len <= sizeof stack ? stack : malloc(len);
+    if (!joined) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    memcpy(joined, t->blob + l->text_off, l->text_len);
+    memcpy(joined + l->text_len, t->blob + r->text_off, r->text_len);
+    int32_t merged = tf_tok_find(t, joined, len);
+    if (joined != stack) free(joined);
+    if (merged < 0)
+        return tf_error(TINFER_E_FORMAT, "tokenizer: merge %u ('%.*s' '%.*s') makes a token "
+                        "not in the vocabulary", rank, (int)l->text_len, t->blob + l->text_off,
+                        (int)r->text_len, t->blob + r->text_off);
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    if (!tf_u64_map_set(&t->merges, key, (uint64_t)rank << 32 | (uint32_t)merged))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: merge table full");
+    return TINFER_OK;
+}
+
+/* ---- GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the other 68
+ * bytes for U+0100.. in byte order. ---- */
+static bool byte_is_printable(unsigned b) {
+    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+uint32_t tf_byte_level_char(uint8_t b) {
+    if (byte_is_printable(b)) return b;
+    uint32_t n = 0;
+    for (unsigned i = 0; i < b; i++)
+        if (!byte_is_printable(i)) n++;
+    return 256 + n;
+}
+
+int tf_byte_level_byte(uint32_t cp) {
+    if (cp < 256) return byte_is_printable(cp) ? (int)cp : -1;
+    if (cp >= 256 + 68) return -1;
+    uint32_t n = 0;
+    for (unsigned b = 0; b < 256; b++)
+        if (!byte_is_printable(b) && n++ == cp - 256) return (int)b;
+    return -1;
+}
+
+/* ---- pieces: what each token contributes to decoded text ---- */
+static bool piece_byte_level(tinfer_tokenizer *t, tf_tok_entry *e, const int16_t *char_byte) {
+    const uint8_t *s = (const uint8_t *)t->blob + e->text_off;
+    uint8_t stack[512];
+    uint8_t *bytes = e->text_len <= sizeof stack ? stack : malloc(e->text_len);
+    if (!bytes) return false;
+    size_t n = 0, i = 0, bad;
+    bool truncated, all_mapped = true;
+    while (i < e->text_len) {
+        size_t len = tf_utf8_check(s + i, e->text_len - i, &bad, &truncated);
+        uint32_t cp = len ? tf_utf8_decode(s + i, len) : 0xFFFF;
+        int b = cp < 0x200 ? char_byte[cp] : -1;
+        if (!len || b < 0) {
+            all_mapped = false;
+            break;
+        }
+        bytes[n++] = (uint8_t)b;
+        i += len;
+    }
+    /* Hugging Face's ByteLevel decoder keeps a token with an unmapped character as its text. */
+    bool ok = all_mapped ? blob_append(t, bytes, n, &e->piece_off)
+                         : blob_append(t, s, e->text_len, &e->piece_off);
+    /* blob_append may have moved the blob: s is not used after this point */
+    e->piece_len = all_mapped ? (uint32_t)n : e->text_len;
+    if (bytes != stack) free(bytes);
+    return ok;
+}
+
+static bool parse_byte_token(const char *s, size_t len, uint8_t *value) {
+    if (len != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') return false;
+    unsigned v = 0;
+    for (int i = 3; i < 5; i++) {
+        char c = s[i];
+        unsigned d = (c >= '0' && c <= '9')   ? (unsigned)(c - '0')
+                     : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
+                     : (c >= 'A' && c <= 'F') ? (unsigned)(c - 'A' + 10)
+                                              : 16;
+        if (d > 15) return false;
+        v = v * 16 + d;
+    }
+    *value = (uint8_t)v;
+    return true;
+}
+
+/* The text with each decoder Replace applied in order. */
+static bool piece_replaced(tinfer_tokenizer *t, tf_tok_entry *e, const tf_replace_pair *reps,
+                           size_t n_reps) {
+    size_t cap = e->text_len + 1, len = e->text_len;
+    for (size_t r = 0; r < n_reps; r++)
+        if (reps[r].to_len > reps[r].from_len) cap = cap * (reps[r].to_len / reps[r].from_len + 1);
+    char *a = malloc(cap), *b = malloc(cap);
+    bool ok = a && b;
+    if (ok) memcpy(a, t->blob + e->text_off, len);
+    for (size_t r = 0; ok && r < n_reps; r++) {
+        size_t o = 0;
+        for (size_t i = 0; i < len;) {
+            if (i + reps[r].from_len <= len && memcmp(a + i, reps[r].from, reps[r].from_len) == 0) {
+                memcpy(b + o, reps[r].to, reps[r].to_len);
+                o += reps[r].to_len;
+                i += reps[r].from_len;
+            } else {
+                b[o++] = a[i++];
+            }
+        }
+        char *swap = a;
+        a = b;
+        b = swap;
+        len = o;
+    }
+    if (ok) ok = blob_append(t, a, len, &e->piece_off);
+    e->piece_len = (uint32_t)len;
+    free(a);
+    free(b);
+    return ok;
+}
+
+static tinfer_status make_pieces(tinfer_tokenizer *t, const tf_replace_pair *reps, size_t n_reps) {
+    int16_t char_byte[0x200];
+    for (int i = 0; i < 0x200; i++) char_byte[i] = (int16_t)tf_byte_level_byte((uint32_t)i);
+    for (size_t id = 0; id < t->n_vocab; id++) {
+        tf_tok_entry *e = &t->tokens[id];
+        if (!(e->flags & TF_TOK_PRESENT)) continue;
+        bool ok;
+        if (t->decoder.byte_level) {
+            ok = piece_byte_level(t, e, char_byte);
+        } else {
+            uint8_t value;
+            if (t->decoder.byte_fallback && parse_byte_token(t->blob + e->text_off, e->text_len,
+                                                             &value)) {
+                e->flags |= TF_TOK_BYTE;
+                e->byte_value = value;
+            }
+            ok = piece_replaced(t, e, reps, n_reps);
+        }
+        if (!ok) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
+    }
+    return TINFER_OK;
+}
+
+/* ---- tables for the BPE model ---- */
+static tinfer_status make_byte_ids(tinfer_tokenizer *t) {
+    for (int b = 0; b < 256; b++) {
+        char text[8];
+        size_t len;
+        if (t->byte_level) {
+            len = tf_utf8_encode(tf_byte_level_char((uint8_t)b), (uint8_t *)text);
+        } else if (t->byte_fallback) {
+            snprintf(text, sizeof text, "<0x%02X>", b);
+            len = 6;
+        } else {
+            continue;
+        }
+        t->byte_ids[b] = tf_tok_find(t, text, len);
+        if (t->byte_level && t->byte_ids[b] < 0)
+            return tf_error(TINFER_E_FORMAT, "tokenizer: byte-level vocabulary lacks byte 0x%02X",
+                            b);
+    }
+    return TINFER_OK;
+}
+
+static tinfer_status make_char_ids(tinfer_tokenizer *t) {
+    if (!tf_u64_map_init(&t->char_ids, 1 << 16))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    for (size_t id = 0; id < t->n_vocab; id++) {
+        const tf_tok_entry *e = &t->tokens[id];
+        if (!(e->flags & TF_TOK_PRESENT) || e->text_len == 0 || e->text_len > 4) continue;
+        const uint8_t *s = (const uint8_t *)t->blob + e->text_off;
+        size_t bad;
+        bool truncated;
+        if (tf_utf8_check(s, e->text_len, &bad, &truncated) != e->text_len) continue;
+        if (tf_tok_find(t, (const char *)s, e->text_len) != (int32_t)id) continue;
+        if (!tf_u64_map_set(&t->char_ids, tf_utf8_decode(s, e->text_len), id)) {
+            /* more single characters than the first guess: grow and start over */
+            size_t n = t->char_ids.n_used * 4;
+            tf_u64_map_free(&t->char_ids);
+            if (!tf_u64_map_init(&t->char_ids, n))
+                return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+            id = (size_t)-1;
+        }
+    }
+    return TINFER_OK;
+}
+
+static tinfer_status make_piece_map(tinfer_tokenizer *t) {
+    if (!tf_str_map_init(&t->by_piece, t->n_vocab))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    for (size_t id = 0; id < t->n_vocab; id++) {
+        const tf_tok_entry *e = &t->tokens[id];
+        if (!(e->flags & TF_TOK_PRESENT) || (e->flags & TF_TOK_ADDED)) continue;
+        int32_t existing;
+        if (!tf_str_map_put(&t->by_piece, t->blob, e->piece_off, e->piece_len, (int32_t)id,
+                            &existing))
+            return tf_error(TINFER_E_NOMEM, "tokenizer: piece table full");
+    }
+    return TINFER_OK;
+}
+
+static tinfer_status make_eog(tinfer_tokenizer *t) {
+    static const char *const names[] = {"<|eot_id|>", "<|im_end|>", "<end_of_turn>",
+                                        "<|end_of_text|>", "<|endoftext|>", "<|eom_id|>",
+                                        "</s>", "<eos>", "<|end|>", "<EOT>"};
+    size_t n_names = sizeof names / sizeof names[0];
+    t->eog_ids = malloc((n_names + 1) * sizeof *t->eog_ids);
+    if (!t->eog_ids) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    if (t->eos_id >= 0) t->eog_ids[t->n_eog++] = t->eos_id;
+    for (size_t i = 0; i < n_names; i++) {
+        int32_t id = tf_tok_find(t, names[i], strlen(names[i]));
+        if (id >= 0 && id != t->eos_id) t->eog_ids[t->n_eog++] = id;
+    }
+    return TINFER_OK;
+}
+
+/* Normalized bytes per input byte, at most: invalid bytes and NFC can triple, and each Replace
+ * can grow its pattern to its content. */
+static void bound_expansion(tinfer_tokenizer *t) {
+    size_t factor = 3, prepend = 0;
+    for (size_t i = 0; i < t->n_norm; i++) {
+        const tf_norm_step *s = &t->norm[i];
+        if (s->kind == TF_NORM_REPLACE && s->content_len > s->pattern_len)
+            factor *= (s->content_len + s->pattern_len - 1) / s->pattern_len;
+        if (s->kind == TF_NORM_PREPEND) prepend += s->content_len;
+    }
+    t->max_expand = factor;
+    t->prepend_len = prepend * factor;
+}
+
+tinfer_status tf_tok_finish(tinfer_tokenizer *t, const tf_replace_pair *reps, size_t n_reps) {
+    tinfer_status st = make_pieces(t, reps, n_reps);
+    if (st == TINFER_OK) st = make_byte_ids(t);
+    if (st == TINFER_OK && !t->byte_level) st = make_char_ids(t);
+    if (st == TINFER_OK && t->byte_level) st = make_piece_map(t);
+    if (st == TINFER_OK) st = tf_added_trie_build(t);
+    if (st == TINFER_OK) st = make_eog(t);
+    if (st == TINFER_OK && !tf_bpe_cache_init(&t->cache))
+        st = tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for the cache");
+    bound_expansion(t);
+    return st;
+}
