@@ -25,6 +25,10 @@ TINFER_API tinfer_status tinfer_model_load(const char *path, const tinfer_model_
 
 TINFER_API void tinfer_model_free(tinfer_model *model) { tf_model_free(model); }
 
+TINFER_API const tinfer_tokenizer *tinfer_model_tokenizer(const tinfer_model *model) {
+    return model ? model->tokenizer : NULL;
+}
+
 /* Copies at most out_size bytes of a filled struct, so older callers with smaller structs work. */
 static void copy_prefix(void *out, size_t out_size, const void *full, size_t full_size) {
     memcpy(out, full, out_size < full_size ? out_size : full_size);

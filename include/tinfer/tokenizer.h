@@ -26,6 +26,9 @@ typedef struct tinfer_tokenizer tinfer_tokenizer;
 TINFER_API tinfer_status tinfer_tokenizer_load(const char *path, tinfer_tokenizer **out);
 /* Releases a tokenizer from tinfer_tokenizer_load; NULL is a no-op. Since 0.1. */
 TINFER_API void tinfer_tokenizer_free(tinfer_tokenizer *tokenizer);
+/* The tokenizer that came with a model (GGUF tokenizer.ggml.* keys, or tokenizer.json in an HF
+ * directory); NULL when the model has none. Owned by the model: do not free it. Since 0.1. */
+TINFER_API const tinfer_tokenizer *tinfer_model_tokenizer(const tinfer_model *model);
 
 /* Number of token ids (one past the largest id). Since 0.1. */
 TINFER_API size_t tinfer_tokenizer_n_vocab(const tinfer_tokenizer *tokenizer);
@@ -92,6 +95,27 @@ TINFER_API tinfer_status tinfer_detok_stream_flush(tinfer_detok_stream *stream, 
                                                    size_t cap, size_t *len);
 /* Releases a stream; NULL is a no-op. */
 TINFER_API void tinfer_detok_stream_free(tinfer_detok_stream *stream);
+
+/* ---- Chat templates ---- */
+
+/* One chat message; role is "system", "user" or "assistant". Both NUL-terminated UTF-8, owned
+ * by the caller. Since 0.1. */
+typedef struct tinfer_chat_msg {
+    const char *role;
+    const char *content;
+} tinfer_chat_msg;
+
+/* Renders msgs as the tokenizer's chat_template renders them under Jinja, byte for byte, without
+ * executing anything: only recognised templates (Gemma 3, Llama 2 chat, Llama 3 instruct, ChatML,
+ * Qwen3). NUL-terminated output; *len = length without the NUL, also set with
+ * TINFER_E_BUFFER_TOO_SMALL (buf NULL and cap 0 measure). E_UNSUPPORTED: no or an unrecognised
+ * template, or tool messages. E_INVALID_ARG: NULL arguments, an unknown role, or a conversation
+ * the template rejects (the message carries the template's text). The output already holds BOS:
+ * tokenize it with TINFER_TOKENIZE_PARSE_SPECIAL and without ADD_SPECIAL. Since 0.1. */
+TINFER_API tinfer_status tinfer_chat_apply(const tinfer_tokenizer *tokenizer,
+                                           const tinfer_chat_msg *msgs, size_t n,
+                                           bool add_generation_prompt, char *buf, size_t cap,
+                                           size_t *len);
 
 #ifdef __cplusplus
 }

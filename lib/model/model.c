@@ -12,6 +12,7 @@
 #include "format/gguf.h"
 #include "format/hf_config.h"
 #include "format/safetensors.h"
+#include "tokenizer/tokenizer.h"
 
 enum {
     MAX_JSON_FILE_BYTES = 64 * 1024 * 1024, /* config.json and index files are kilobytes */
@@ -54,8 +55,16 @@ static tinfer_status add_file(tinfer_model *model, const char *path, bool use_mm
 
 static tinfer_status load_gguf(tinfer_model *model, const tf_mapped_file *file) {
     model->format = TINFER_FORMAT_GGUF;
-    return tf_gguf_read(file->bytes, file->size, (uint32_t)(model->n_files - 1), &model->meta,
-                        &model->tensors, &model->gguf_version);
+    tinfer_status status = tf_gguf_read(file->bytes, file->size, (uint32_t)(model->n_files - 1),
+                                        &model->meta, &model->tensors, &model->gguf_version);
+    if (status != TINFER_OK) return status;
+    /* a GGUF without tokenizer.ggml.* keys is still a model (weights only) */
+    status = tf_tokenizer_from_metadata(&model->meta, &model->tokenizer);
+    if (status == TINFER_E_NOT_FOUND) {
+        tf_error_clear();
+        status = TINFER_OK;
+    }
+    return status;
 }
 
 static tinfer_status load_safetensors_file(tinfer_model *model, const char *path, bool use_mmap) {
@@ -121,8 +130,21 @@ static tinfer_status list_shards(const char *dir, char ***out_names, size_t *out
     return status;
 }
 
+/* tokenizer.json (plain or .zst) beside the weights, when the directory has one. */
+static tinfer_status load_hf_tokenizer(tinfer_model *model, const char *dir) {
+    char *plain = join_path(dir, "tokenizer.json"), *packed = join_path(dir, "tokenizer.json.zst");
+    tinfer_status status = TINFER_OK;
+    if (!plain || !packed) status = tf_error(TINFER_E_NOMEM, "out of memory");
+    else if (file_exists(plain) || file_exists(packed))
+        status = tf_tokenizer_from_hf_dir(dir, &model->tokenizer);
+    free(plain);
+    free(packed);
+    return status;
+}
+
 static tinfer_status load_hf_directory(tinfer_model *model, const char *dir, bool use_mmap) {
     tinfer_status status = load_config(model, dir);
+    if (status == TINFER_OK) status = load_hf_tokenizer(model, dir);
     if (status != TINFER_OK) return status;
     char **shard_names = NULL;
     size_t n_shards = 0;
@@ -183,5 +205,6 @@ void tf_model_free(tinfer_model *model) {
     free(model->files);
     tf_metadata_free(&model->meta);
     tf_tensor_table_free(&model->tensors);
+    tf_tokenizer_free(model->tokenizer);
     free(model);
 }

@@ -15,7 +15,8 @@ struct tinfer_model {
     tf_metadata meta;
     tf_tensor_table tensors;
     tf_hparams hparams;
-    const char *name; /* general.name or "" */
+    tinfer_tokenizer *tokenizer; /* NULL when the model carries none */
+    const char *name;            /* general.name or "" */
 };
 
 /* Loads path (a .gguf, a .safetensors, or an HF directory) into a new model. */

@@ -30,10 +30,8 @@ typedef enum tf_chat_family {
 /* A message as the caller gives it; both strings NUL-terminated UTF-8. Roles are "system", "user"
  * and "assistant"; "tool" is refused with TINFER_E_UNSUPPORTED, anything else with E_INVALID_ARG
  * (where a template would render or silently drop an unknown role, we refuse instead). */
-typedef struct tf_chat_msg {
-    const char *role;
-    const char *content;
-} tf_chat_msg;
+/* The public message type, used as is. */
+typedef tinfer_chat_msg tf_chat_msg;
 
 /* The family whose template text is exactly template_text; TF_CHAT_UNKNOWN for NULL or any other
  * text (a single changed byte included: a near-copy may render differently, and we do not guess).
