@@ -19,12 +19,12 @@ typedef struct options {
 
 static int usage(const char *message) {
     if (message) fprintf(stderr, "tinfer-inspect: %s\n", message);
-    fprintf(stderr, "usage: tinfer-inspect [--json] [--full] PATH\n"
+    fprintf(message ? stderr : stdout, "usage: tinfer-inspect [--json] [--full] PATH\n"
                     "  PATH    a .gguf file, a .safetensors file, or a Hugging Face model directory\n"
                     "  --json  print one JSON object instead of text\n"
                     "  --full  print arrays in full (default: first %d elements, %d with --json)\n",
             TEXT_ARRAY_ELEMS, JSON_ARRAY_ELEMS);
-    return 2;
+    return message ? 2 : -1; /* -1: help was asked for, exit 0 */
 }
 
 static int parse_args(int argc, char **argv, options *opt) {
@@ -88,22 +88,35 @@ static void print_info_text(const char *path, const tinfer_model_info *info) {
            info->rms_norm_eps, info->rope_freq_base, info->rope_freq_base_local);
 }
 
+/* What the tokenizer that came with the model says about itself. */
+typedef struct tokenizer_summary {
+    const char *kind; /* GGUF tokenizer.ggml.model, "tokenizer.json", or NULL without tokenizer */
+    size_t n_tokens;
+    int32_t bos_id, eos_id; /* -1 when absent */
+} tokenizer_summary;
+
+static tokenizer_summary summarize_tokenizer(const tinfer_model *model) {
+    tokenizer_summary summary = {NULL, 0, -1, -1};
+    const tinfer_tokenizer *tokenizer = tinfer_model_tokenizer(model);
+    if (!tokenizer) return summary;
+    const char *gguf_kind = tinfer_model_meta_str(model, "tokenizer.ggml.model");
+    summary.kind = gguf_kind ? gguf_kind : "tokenizer.json";
+    summary.n_tokens = tinfer_tokenizer_n_vocab(tokenizer);
+    if (tinfer_tokenizer_special(tokenizer, TINFER_TOKEN_BOS, &summary.bos_id) != TINFER_OK)
+        summary.bos_id = -1;
+    if (tinfer_tokenizer_special(tokenizer, TINFER_TOKEN_EOS, &summary.eos_id) != TINFER_OK)
+        summary.eos_id = -1;
+    return summary;
+}
+
 static void print_tokenizer_text(const tinfer_model *model) {
-    const char *kind = tinfer_model_meta_str(model, "tokenizer.ggml.model");
-    size_t index;
-    uint64_t n_tokens = 0;
-    tinfer_meta_type type;
-    if (tinfer_model_meta_find(model, "tokenizer.ggml.tokens", &index) == TINFER_OK)
-        tinfer_model_meta_type(model, index, &type, NULL, &n_tokens);
-    int64_t bos = -1, eos = -1;
-    tinfer_model_meta_int(model, "tokenizer.ggml.bos_token_id", &bos);
-    tinfer_model_meta_int(model, "tokenizer.ggml.eos_token_id", &eos);
-    if (!kind && !n_tokens) {
-        printf("tokenizer:     none in this file\n");
+    tokenizer_summary summary = summarize_tokenizer(model);
+    if (!summary.kind) {
+        printf("tokenizer:     none in this model\n");
         return;
     }
-    printf("tokenizer:     %s, %" PRIu64 " tokens, bos %" PRId64 ", eos %" PRId64 "\n",
-           kind ? kind : "?", n_tokens, bos, eos);
+    printf("tokenizer:     %s, %zu tokens, bos %d, eos %d\n", summary.kind, summary.n_tokens,
+           summary.bos_id, summary.eos_id);
 }
 
 static void print_metadata_text(const tinfer_model *model, size_t max_elems) {
@@ -204,19 +217,30 @@ static json_t *json_scalar(const tinfer_model *model, const char *key, tinfer_me
     return json_real(big);
 }
 
+/* A nested array's text rendering is JSON for numbers and bools; strings inside it are not
+ * quoted, so such an element stays text. */
+static json_t *json_nested(const char *text) {
+    json_t *parsed = json_loads(text, JSON_DECODE_ANY, NULL);
+    return parsed ? parsed : json_text(text, strlen(text));
+}
+
 static json_t *json_array_elem(const tinfer_model *model, size_t i, uint64_t j,
                                tinfer_meta_type elem_type) {
     char *text = meta_text(model, i, 0, true, j);
     if (!text) return json_null();
     json_t *value;
-    if (elem_type == TINFER_META_STRING || elem_type == TINFER_META_ARRAY)
-        value = json_text(text, strlen(text)); /* nested arrays: their text rendering */
+    if (elem_type == TINFER_META_STRING)
+        value = json_text(text, strlen(text));
+    else if (elem_type == TINFER_META_ARRAY)
+        value = json_nested(text);
     else if (elem_type == TINFER_META_BOOL)
         value = json_boolean(strcmp(text, "true") == 0);
     else if (elem_type == TINFER_META_F32)
         value = json_real((double)strtof(text, NULL));
     else if (elem_type == TINFER_META_F64)
         value = json_real(strtod(text, NULL));
+    else if (elem_type == TINFER_META_U64 && strtoull(text, NULL, 10) > INT64_MAX)
+        value = json_real((double)strtoull(text, NULL, 10)); /* as for u64 scalars */
     else
         value = json_integer((json_int_t)strtoll(text, NULL, 10));
     free(text);
@@ -256,22 +280,14 @@ static json_t *json_hparams(const tinfer_model_info *info) {
                      "rope_freq_base_local", (double)info->rope_freq_base_local);
 }
 
-static json_t *json_optional_int(const tinfer_model *model, const char *key) {
-    int64_t v;
-    return tinfer_model_meta_int(model, key, &v) == TINFER_OK ? json_integer(v) : json_null();
-}
+static json_t *json_optional_id(int32_t id) { return id >= 0 ? json_integer(id) : json_null(); }
 
 static json_t *json_tokenizer(const tinfer_model *model) {
-    const char *kind = tinfer_model_meta_str(model, "tokenizer.ggml.model");
-    size_t index;
-    uint64_t n_tokens = 0;
-    tinfer_meta_type type;
-    if (tinfer_model_meta_find(model, "tokenizer.ggml.tokens", &index) == TINFER_OK)
-        tinfer_model_meta_type(model, index, &type, NULL, &n_tokens);
-    return json_pack("{s:o, s:I, s:o, s:o}", "model", kind ? json_string(kind) : json_null(),
-                     "n_tokens", (json_int_t)n_tokens, "bos_id",
-                     json_optional_int(model, "tokenizer.ggml.bos_token_id"), "eos_id",
-                     json_optional_int(model, "tokenizer.ggml.eos_token_id"));
+    tokenizer_summary summary = summarize_tokenizer(model);
+    return json_pack("{s:o, s:I, s:o, s:o}", "model",
+                     summary.kind ? json_string(summary.kind) : json_null(), "n_tokens",
+                     (json_int_t)summary.n_tokens, "bos_id", json_optional_id(summary.bos_id),
+                     "eos_id", json_optional_id(summary.eos_id));
 }
 
 static json_t *json_tensor(const tinfer_tensor_info *t) {
@@ -316,7 +332,7 @@ static int print_json(const char *path, const tinfer_model *model, const tinfer_
 int main(int argc, char **argv) {
     options opt = {0};
     int usage_status = parse_args(argc, argv, &opt);
-    if (usage_status != 0 || !opt.path) return usage_status;
+    if (usage_status != 0 || !opt.path) return usage_status < 0 ? 0 : usage_status;
     tinfer_model *model = NULL;
     tinfer_status status = tinfer_model_load(opt.path, NULL, &model);
     if (status != TINFER_OK) {

@@ -152,7 +152,7 @@ TINFER_API tinfer_status tinfer_model_meta_array_elem(const tinfer_model *model,
               model->meta.entries[i].key, (unsigned long long)j,
               (unsigned long long)value->as.array.n_elems);
     tf_text_out out = {buf, cap, 0};
-    tf_meta_array_elem_render(&out, &value->as.array, j, 16);
+    tf_meta_array_elem_render(&out, &value->as.array, j, SIZE_MAX);
     return finish_text(&out, len);
 }
 

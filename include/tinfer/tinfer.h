@@ -200,8 +200,8 @@ TINFER_API tinfer_status tinfer_model_meta_int(const tinfer_model *model, const 
 /* A floating-point value (F32, F64, or any integer type converted). */
 TINFER_API tinfer_status tinfer_model_meta_float(const tinfer_model *model, const char *key,
                                                  double *value);
-/* Element j of array entry i as text: numbers in decimal, strings as their bytes. For nested
- * arrays the element is rendered as a summary. *len receives the bytes needed (excluding the
+/* Element j of array entry i as text: numbers in decimal, strings as their bytes, a nested array
+ * in full as "[a, b, …]". *len receives the bytes needed (excluding the
  * NUL); TINFER_E_BUFFER_TOO_SMALL if cap is not larger than that. */
 TINFER_API tinfer_status tinfer_model_meta_array_elem(const tinfer_model *model, size_t i,
                                                       uint64_t j, char *buf, size_t cap,
@@ -218,7 +218,7 @@ TINFER_API tinfer_status tinfer_model_meta_format(const tinfer_model *model, siz
 typedef struct tinfer_tensor_info {
     const char *name;                /* owned by the model */
     tinfer_dtype dtype;
-    uint32_t n_dims;                 /* 1..TINFER_MAX_DIMS */
+    uint32_t n_dims;                 /* 1..TINFER_MAX_DIMS (a safetensors scalar: shape [1]) */
     int64_t shape[TINFER_MAX_DIMS];  /* row-major, outermost first (as numpy and PyTorch);
                                         shape[n_dims-1] is the contiguous row length. GGUF's
                                         ne[] is this reversed. */

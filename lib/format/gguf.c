@@ -311,7 +311,7 @@ static tinfer_status read_array(gguf_parser *p, unsigned depth, tf_meta_array *o
     if (depth > GGUF_MAX_ARRAY_DEPTH)
         return fail(p, TINFER_E_FORMAT, "arrays nested deeper than %d at byte %" PRIu64,
                     GGUF_MAX_ARRAY_DEPTH, p->cur.pos);
-    uint32_t elem_type;
+    uint32_t elem_type = 0;
     GGUF_TRY(read_u32(p, "array element type", &elem_type));
     if (!tf_meta_type_name(elem_type))
         return fail(p, TINFER_E_FORMAT, "unknown array element type %" PRIu32 " at byte %" PRIu64,
@@ -351,7 +351,7 @@ static tinfer_status read_kv(gguf_parser *p, uint64_t index) {
     if (key.len == 0) return fail(p, TINFER_E_FORMAT, "empty key at byte %" PRIu64, key_at);
     snprintf(p->where, sizeof p->where, "gguf: kv[%" PRIu64 "] '%.*s'", index, shown_len(key),
              key.ptr);
-    uint32_t type;
+    uint32_t type = 0;
     GGUF_TRY(read_u32(p, "value type", &type));
     tf_meta_value value;
     GGUF_TRY(read_value(p, type, &value));
@@ -365,7 +365,7 @@ static tinfer_status read_kv(gguf_parser *p, uint64_t index) {
 
 /* GGUF lists ne[0] (the contiguous row) first; the table wants outermost first, so reverse. */
 static tinfer_status read_shape(gguf_parser *p, tf_tensor *tensor) {
-    uint32_t n_dims;
+    uint32_t n_dims = 0;
     GGUF_TRY(read_u32(p, "n_dims", &n_dims));
     if (n_dims == 0 || n_dims > TINFER_MAX_DIMS)
         return fail(p, TINFER_E_FORMAT, "n_dims %" PRIu32 " is outside 1..%d", n_dims,
@@ -374,7 +374,7 @@ static tinfer_status read_shape(gguf_parser *p, tf_tensor *tensor) {
     for (uint32_t j = 0; j < n_dims; j++) {
         char what[16];
         snprintf(what, sizeof what, "ne[%" PRIu32 "]", j);
-        uint64_t ne;
+        uint64_t ne = 0;
         GGUF_TRY(read_u64(p, what, &ne));
         if (ne == 0 || ne > INT64_MAX) /* ggml's ne is int64_t: >= 2^63 is negative */
             return fail(p, TINFER_E_FORMAT, "%s = %" PRIu64 " is outside 1..2^63-1", what, ne);
@@ -389,7 +389,7 @@ static tinfer_status read_shape(gguf_parser *p, tf_tensor *tensor) {
 }
 
 static tinfer_status read_dtype(gguf_parser *p, tf_tensor *tensor) {
-    uint32_t type_id;
+    uint32_t type_id = 0;
     GGUF_TRY(read_u32(p, "type", &type_id));
     if (!tf_dtype_traits_of(type_id))
         return fail(p, TINFER_E_UNSUPPORTED, "unsupported ggml type id %" PRIu32, type_id);
@@ -434,7 +434,7 @@ static tinfer_status read_tensor_info(gguf_parser *p, uint64_t index, uint64_t *
     tf_tensor tensor = {0};
     GGUF_TRY(read_shape(p, &tensor));
     GGUF_TRY(read_dtype(p, &tensor));
-    uint64_t offset;
+    uint64_t offset = 0;
     GGUF_TRY(read_u64(p, "offset", &offset));
     GGUF_TRY(check_offset(p, &tensor, offset, expected_offset));
     tensor.file_offset = offset; /* relative to the data section until place_tensors */
@@ -477,7 +477,7 @@ tinfer_status tf_gguf_read(const uint8_t *bytes, size_t size, uint32_t file_inde
                      .file_index = file_index,
                      .alignment = GGUF_DEFAULT_ALIGNMENT};
     snprintf(p.where, sizeof p.where, "gguf");
-    uint32_t version;
+    uint32_t version = 0;
     GGUF_TRY(read_header(&p, &version));
     for (uint64_t i = 0; i < p.n_kv; i++) GGUF_TRY(read_kv(&p, i));
     size_t first = tensors->n_tensors; /* the table may already hold other shards' tensors */

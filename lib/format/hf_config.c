@@ -455,7 +455,7 @@ static const json_t *token_field(const hf_reader *r, const char *field) {
 
 static tinfer_status put_bos(hf_reader *r) {
     const json_t *value = token_field(r, "bos_token_id");
-    uint32_t id;
+    uint32_t id = 0;
     if (!value) return TINFER_OK;
     tinfer_status status = token_id(r, value, "bos_token_id", 0, &id);
     if (status != TINFER_OK) return status;
@@ -476,7 +476,7 @@ static tinfer_status put_eos(hf_reader *r) {
     if (!raw) return tf_error(TINFER_E_NOMEM, "config.json: out of memory for eos_token_id");
     uint32_t first = 0;
     for (size_t i = 0; i < n_ids; i++) {
-        uint32_t id;
+        uint32_t id = 0;
         const json_t *item = is_list ? json_array_get(value, i) : value;
         tinfer_status status = token_id(r, item, "eos_token_id", i, &id);
         if (status != TINFER_OK) return status;

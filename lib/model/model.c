@@ -68,7 +68,7 @@ static tinfer_status load_gguf(tinfer_model *model, const tf_mapped_file *file) 
 }
 
 static tinfer_status load_safetensors_file(tinfer_model *model, const char *path, bool use_mmap) {
-    tf_mapped_file *file;
+    tf_mapped_file *file = NULL;
     tinfer_status status = add_file(model, path, use_mmap, &file);
     if (status != TINFER_OK) return status;
     model->format = TINFER_FORMAT_SAFETENSORS;
@@ -160,7 +160,7 @@ static tinfer_status load_hf_directory(tinfer_model *model, const char *dir, boo
 }
 
 static tinfer_status load_single_file(tinfer_model *model, const char *path, bool use_mmap) {
-    tf_mapped_file *file;
+    tf_mapped_file *file = NULL;
     tinfer_status status = add_file(model, path, use_mmap, &file);
     if (status != TINFER_OK) return status;
     if (tf_gguf_has_magic(file->bytes, file->size)) {
