@@ -2,6 +2,7 @@
 #include "tokenizer/bpe.h"
 
 #include "core/error.h"
+#include "tokenizer/bpe_split.h"
 #include "tokenizer/utf8.h"
 
 enum {
@@ -216,9 +217,8 @@ static bool merge_all(const tinfer_tokenizer *t, tf_bpe_scratch *sc) {
     return true;
 }
 
-tinfer_status tf_bpe_encode(const tinfer_tokenizer *t, const char *s, size_t len,
-                            tf_bpe_scratch *sc, tf_ids *out) {
-    if (len == 0) return TINFER_OK;
+static tinfer_status encode_word(const tinfer_tokenizer *t, const char *s, size_t len,
+                                 tf_bpe_scratch *sc, tf_ids *out) {
     if (t->ignore_merges) {
         int32_t whole = t->byte_level ? tf_str_map_get(&t->by_piece, t->blob, s, len)
                                       : tf_str_map_get(&t->by_text, t->blob, s, len);
@@ -246,6 +246,16 @@ tinfer_status tf_bpe_encode(const tinfer_tokenizer *t, const char *s, size_t len
             return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     if (cacheable) cache_put((tf_bpe_cache *)&t->cache, s, len, hash, out->data + first, out->len - first);
     return TINFER_OK;
+}
+
+tinfer_status tf_bpe_encode(const tinfer_tokenizer *t, const char *s, size_t len,
+                            tf_bpe_scratch *sc, tf_ids *out) {
+    tinfer_status st = TINFER_OK;
+    for (size_t start = 0, end; start < len && st == TINFER_OK; start = end) {
+        end = tf_bpe_next_cut(t, s, len, start);
+        st = encode_word(t, s + start, end - start, sc, out);
+    }
+    return st;
 }
 
 void tf_bpe_scratch_free(tf_bpe_scratch *sc) {

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "tokenizer/added.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/bpe_split.h"
 #include "tokenizer/utf8.h"
 
 tinfer_status tf_tok_create(size_t n_vocab, size_t n_text_keys, tinfer_tokenizer **out) {
@@ -43,6 +44,7 @@ void tf_tok_destroy(tinfer_tokenizer *t) {
     tf_u64_map_free(&t->char_ids);
     free(t->score_rank);
     tf_bpe_cache_free(&t->cache);
+    tf_bpe_split_free(t);
     pthread_mutex_destroy(&t->cache.lock);
     for (size_t i = 0; i < t->n_norm; i++) {
         free(t->norm[i].pattern);
@@ -123,14 +125,15 @@ tinfer_status tf_tok_add_added(tinfer_tokenizer *t, const tf_added_token *added)
                         (int)added->id);
     if (t->tokens[added->id].text_len == 0)
         return tf_error(TINFER_E_FORMAT, "tokenizer: added token id %d is empty", (int)added->id);
-    for (size_t i = 0; i < t->n_added; i++) /* a token listed twice: the later entry wins */
+    /* a token listed twice: the later entry wins (searched only then: Gemma has ~6k added) */
+    for (size_t i = 0; (t->tokens[added->id].flags & TF_TOK_ADDED) && i < t->n_added; i++)
         if (t->added[i].id == added->id) {
             t->added[i] = *added;
             goto flags;
         }
-    tf_added_token *grown = realloc(t->added, (t->n_added + 1) * sizeof *grown);
-    if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
-    t->added = grown;
+    if (t->n_added == t->cap_added &&
+        !tf_grow((void **)&t->added, &t->cap_added, t->n_added, 1, sizeof *t->added))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     t->added[t->n_added++] = *added;
 flags:
     t->tokens[added->id].flags |= TF_TOK_ADDED;
@@ -233,13 +236,17 @@ static bool piece_replaced(tinfer_tokenizer *t, tf_tok_entry *e, const tf_replac
     size_t cap = e->text_len + 1, len = e->text_len;
     for (size_t r = 0; r < n_reps; r++)
         if (reps[r].to_len > reps[r].from_len) cap = cap * (reps[r].to_len / reps[r].from_len + 1);
-    char *a = malloc(cap), *b = malloc(cap);
+    /* most tokens are short: stack buffers spare two allocations per token of a 262k vocabulary */
+    char stack_a[256], stack_b[256];
+    bool small = cap <= sizeof stack_a;
+    char *a = small ? stack_a : malloc(cap), *b = small ? stack_b : malloc(cap);
     bool ok = a && b;
     if (ok) memcpy(a, t->blob + e->text_off, len);
     for (size_t r = 0; ok && r < n_reps; r++) {
         size_t o = 0;
         for (size_t i = 0; i < len;) {
-            if (i + reps[r].from_len <= len && memcmp(a + i, reps[r].from, reps[r].from_len) == 0) {
+            if (a[i] == reps[r].from[0] && i + reps[r].from_len <= len &&
+                memcmp(a + i, reps[r].from, reps[r].from_len) == 0) {
                 memcpy(b + o, reps[r].to, reps[r].to_len);
                 o += reps[r].to_len;
                 i += reps[r].from_len;
@@ -254,8 +261,10 @@ static bool piece_replaced(tinfer_tokenizer *t, tf_tok_entry *e, const tf_replac
     }
     if (ok) ok = blob_append(t, a, len, &e->piece_off);
     e->piece_len = (uint32_t)len;
-    free(a);
-    free(b);
+    if (!small) {
+        free(a);
+        free(b);
+    }
     return ok;
 }
 
@@ -374,6 +383,7 @@ tinfer_status tf_tok_finish(tinfer_tokenizer *t, const tf_replace_pair *reps, si
     if (st == TINFER_OK) st = make_byte_ids(t);
     if (st == TINFER_OK && !t->byte_level) st = make_char_ids(t);
     if (st == TINFER_OK && t->byte_level) st = make_piece_map(t);
+    if (st == TINFER_OK) st = tf_bpe_split_prepare(t);
     if (st == TINFER_OK) st = tf_added_trie_build(t);
     if (st == TINFER_OK) st = make_eog(t);
     if (st == TINFER_OK && !tf_bpe_cache_init(&t->cache))

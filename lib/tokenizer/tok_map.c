@@ -86,30 +86,26 @@ void tf_str_map_free(tf_str_map *map) {
 bool tf_u64_map_init(tf_u64_map *map, size_t n_keys) {
     size_t n = table_slots(n_keys), bytes;
     memset(map, 0, sizeof *map);
-    if (!tinfer_mul_size(n, sizeof(uint64_t), &bytes)) return false;
-    map->keys = malloc(bytes);
-    map->values = malloc(bytes);
-    if (!map->keys || !map->values) {
-        tf_u64_map_free(map);
-        return false;
-    }
-    memset(map->keys, 0xff, bytes);
+    if (!tinfer_mul_size(n, sizeof(tf_u64_slot), &bytes)) return false;
+    map->slots = malloc(bytes);
+    if (!map->slots) return false;
+    memset(map->slots, 0xff, bytes); /* every key UINT64_MAX: empty */
     map->mask = n - 1;
     return true;
 }
 
 bool tf_u64_map_set(tf_u64_map *map, uint64_t key, uint64_t value) {
-    if (key == UINT64_MAX || !map->keys) return false;
+    if (key == UINT64_MAX || !map->slots) return false;
     size_t slot = (size_t)tf_mix64(key) & map->mask;
     for (;;) {
-        if (map->keys[slot] == key) {
-            map->values[slot] = value;
+        tf_u64_slot *s = &map->slots[slot];
+        if (s->key == key) {
+            s->value = value;
             return true;
         }
-        if (map->keys[slot] == UINT64_MAX) {
+        if (s->key == UINT64_MAX) {
             if ((map->n_used + 1) * 2 > map->mask + 1) return false;
-            map->keys[slot] = key;
-            map->values[slot] = value;
+            *s = (tf_u64_slot){key, value};
             map->n_used++;
             return true;
         }
@@ -118,7 +114,6 @@ bool tf_u64_map_set(tf_u64_map *map, uint64_t key, uint64_t value) {
 }
 
 void tf_u64_map_free(tf_u64_map *map) {
-    free(map->keys);
-    free(map->values);
+    free(map->slots);
     memset(map, 0, sizeof *map);
 }

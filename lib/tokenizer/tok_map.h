@@ -33,9 +33,15 @@ bool tf_str_map_put(tf_str_map *map, const char *blob, uint32_t key_off, uint32_
 int32_t tf_str_map_get(const tf_str_map *map, const char *blob, const char *key, size_t len);
 void tf_str_map_free(tf_str_map *map);
 
+/* Key and value side by side: a lookup touches one cache line (merge tables of Gemma's size do
+ * not stay in cache, so a second array would cost a second miss per merge lookup). */
+typedef struct tf_u64_slot {
+    uint64_t key; /* UINT64_MAX: empty */
+    uint64_t value;
+} tf_u64_slot;
+
 typedef struct tf_u64_map {
-    uint64_t *keys; /* UINT64_MAX: empty */
-    uint64_t *values;
+    tf_u64_slot *slots;
     size_t mask;
     size_t n_used;
 } tf_u64_map;
@@ -56,12 +62,12 @@ static inline uint64_t tf_mix64(uint64_t x) {
 }
 
 static inline bool tf_u64_map_get(const tf_u64_map *map, uint64_t key, uint64_t *value) {
-    if (map->mask == 0 && map->keys == NULL) return false;
+    if (map->slots == NULL) return false;
     size_t slot = (size_t)tf_mix64(key) & map->mask;
     for (;;) {
-        uint64_t k = map->keys[slot];
+        uint64_t k = map->slots[slot].key;
         if (k == key) {
-            *value = map->values[slot];
+            *value = map->slots[slot].value;
             return true;
         }
         if (k == UINT64_MAX) return false;

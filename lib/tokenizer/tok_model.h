@@ -118,6 +118,12 @@ struct tinfer_tokenizer {
     tf_u64_map char_ids;         /* code point → single-character token (not byte_level) */
     tf_str_map by_piece;         /* byte_level: raw bytes of a model token → id */
     tf_bpe_cache cache;
+    /* cuts before "▁" that no merge can cross (bpe_split.h); off when space_cut.on is false */
+    struct {
+        bool on;
+        uint8_t ascii_ok[16];  /* bit per ASCII X: a cut between X and "▁" is safe */
+        tf_u64_map glued;      /* non-ASCII X that some merge result holds followed by "▁" */
+    } space_cut;
 
     /* pipeline */
     tf_norm_step *norm;
@@ -125,7 +131,7 @@ struct tinfer_tokenizer {
     tf_pretok_step *pretok;
     size_t n_pretok;
     tf_added_token *added;
-    size_t n_added;
+    size_t n_added, cap_added;
     tf_added_trie trie;
     bool has_normalized_added; /* some added token is matched after normalization */
     int32_t *prefix_ids, *suffix_ids; /* post-processor for one sequence */

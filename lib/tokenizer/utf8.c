@@ -41,6 +41,14 @@ bool tf_utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0, bad;
     bool truncated;
     while (i < n) {
+        if (i + 8 <= n) { /* eight ASCII bytes at once: most of English and code */
+            uint64_t word;
+            memcpy(&word, s + i, 8);
+            if ((word & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         if (s[i] < 0x80) {
             i++;
             continue;
