@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2 (and what CI runs): installs what is missing, then runs the whole test suite:
 #   1. build-test/ (RelWithDebInfo, CUDA backend when nvcc is found) and its ctest unit tests;
-#   2. the Python tests in tests/python against the programs in build-test/ (scripts/run.sh keeps build/ for its Release build);
+#   2. the Python tests in tests/python against the programs in build-test/ (scripts/run.sh keeps build/ for its Release build),
+#      and the Python binding's tests (bindings/python/tests) against its shared library;
 #   3. build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer, CPU only), its ctest tests and
 #      the Python tests again against its programs.
 # Every step runs even when an earlier one failed (a failed build skips only its own tests); the
@@ -95,11 +96,25 @@ count_pytest() {
 }
 
 run_pytest() { # name, build dir, env assignments...
-    local name="$1" dir="$2" log="$LOG_DIR/pytest-$1.log" rc
+    local name="$1" dir="$2"
     shift 2
-    begin_step "pytest $name (tests/python with the programs in $dir)"
+    pytest_step "$name" "$dir" tests/python "$@"
+}
+
+# The Python binding's own tests (bindings/python/tests), against the shared library in DIR.
+run_binding_pytest() { # name, build dir, env assignments...
+    local name="$1" dir="$2"
+    shift 2
+    pytest_step "$name" "$dir" bindings/python/tests \
+        TINFER_LIBRARY="$(absolute "$dir")/lib/libtinfer.so.0" "$@"
+}
+
+pytest_step() { # name, build dir, test directory, env assignments...
+    local name="$1" dir="$2" tests="$3" log="$LOG_DIR/pytest-$1.log" rc
+    shift 3
+    begin_step "pytest $name ($tests with the programs in $dir)"
     env "$@" TINFER_BUILD_DIR="$(absolute "$dir")" \
-        .venv/bin/python -m pytest -p no:cacheprovider -ra tests/python 2>&1 | tee "$log"
+        .venv/bin/python -m pytest -p no:cacheprovider -ra "$tests" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     count_pytest "$(grep -E '^=+ .*(passed|failed|skipped|error|no tests ran)' "$log" | tail -n1)"
     if [ "$rc" -eq 5 ]; then
@@ -127,6 +142,7 @@ main() {
         -DTINFER_CUDA="${TINFER_CUDA:-AUTO}" -DTINFER_SANITIZE=; then
         run_ctest normal "$BUILD_DIR"
         run_pytest normal "$BUILD_DIR"
+        run_binding_pytest python-binding "$BUILD_DIR"
     fi
     if configure_and_build asan "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTINFER_CUDA=OFF \
         -DTINFER_SANITIZE=address,undefined; then

@@ -1,0 +1,142 @@
+"""Context: the KV cache, scratch and logits of up to n_seq_max sequences over one model."""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from typing import Any, Optional, Sequence, Union
+
+from tinfer import _capi
+from tinfer._handle import Handle, Owner
+from tinfer._util import as_int32, int32_array
+from tinfer.errors import check
+from tinfer.model import Model
+
+try:
+    import numpy as _np_module
+
+    _np: Any = _np_module
+except ImportError:  # NumPy is optional: logits() gives a memoryview then
+    _np = None
+
+_KV_DTYPES = {"f16": _capi.ENUMS["tinfer_kv_dtype"]["KV_F16"],
+              "f32": _capi.ENUMS["tinfer_kv_dtype"]["KV_F32"]}
+
+
+def has_context_api() -> bool:
+    """True when the loaded libtinfer exports the context API (tinfer_context_create …)."""
+    api = _capi.api()
+    return all(api.has(name) for name in _capi.FUNCTIONS if name.startswith(
+        _capi.OPTIONAL_PREFIXES))
+
+
+class Context(Owner):
+    """Context(model, *, n_ctx=4096, n_seq_max=1, threads=0, kv_dtype="f16", n_batch=256)
+
+    The mutable half of inference. Sequences are numbered 0 .. n_seq_max-1; each holds up to
+    n_ctx tokens. One thread at a time (use one context per thread); it keeps its model alive."""
+
+    _kind = "context"
+
+    def __init__(self, model: Model, *, n_ctx: Optional[int] = None,
+                 n_seq_max: Optional[int] = None, threads: Optional[int] = None,
+                 kv_dtype: Optional[str] = None, n_batch: Optional[int] = None) -> None:
+        api = _capi.api()
+        create = api.function("tinfer_context_create")
+        params = api.function("tinfer_context_default_params")()
+        for field, value in (("n_ctx", n_ctx), ("n_seq_max", n_seq_max), ("n_threads", threads),
+                             ("n_batch", n_batch)):
+            if value is not None:
+                setattr(params, field, _uint32(field, value))
+        if kv_dtype is not None:
+            if kv_dtype not in _KV_DTYPES:
+                raise ValueError(f"kv_dtype must be one of {sorted(_KV_DTYPES)}, not {kv_dtype!r}")
+            params.kv_dtype = _KV_DTYPES[kv_dtype]
+        out = _capi.context_p()
+        check(create(model._ptr(), ctypes.byref(params), ctypes.byref(out)))
+        self._own(Handle(out, api.tinfer_context_free, self._kind, parents=[model._handle]))
+        self.model = model
+        self.n_ctx = int(params.n_ctx)
+        self.n_seq_max = int(params.n_seq_max)
+
+    @property
+    def n_vocab(self) -> int:
+        """Length of a logits row."""
+        return int(_capi.api().tinfer_context_n_vocab(self._ptr()))
+
+    def prefill(self, tokens: Sequence[int], seq: int = 0) -> None:
+        """Appends tokens (at least one) to sequence seq and runs them through the model; the
+        last one's logits are then in logits(seq)."""
+        values = list(tokens)
+        array = int32_array(values)
+        check(_capi.api().tinfer_prefill(self._ptr(), as_int32(seq, "sequence"), array,
+                                         len(values)))
+
+    def decode(self, tokens: Union[int, Sequence[int]],
+               seqs: Union[int, Sequence[int], None] = None) -> None:
+        """Advances sequences by one token each in one pass: tokens[i] goes to seqs[i].
+        decode(token) advances sequence 0; decode(token, seq) one sequence; decode([a, b])
+        sequences 0 and 1."""
+        token_list = [tokens] if isinstance(tokens, int) else list(tokens)
+        if seqs is None:
+            seq_list = list(range(len(token_list)))
+        else:
+            seq_list = [seqs] if isinstance(seqs, int) else list(seqs)
+        if len(seq_list) != len(token_list):
+            raise ValueError(f"{len(token_list)} tokens for {len(seq_list)} sequences")
+        check(_capi.api().tinfer_decode(self._ptr(), int32_array(seq_list, "sequence"),
+                                        int32_array(token_list), len(token_list)))
+
+    def logits(self, seq: int = 0) -> Any:
+        """The n_vocab logits of seq's last token, without copying: a read-only NumPy float32
+        array when NumPy is installed, else a read-only memoryview of format "f". The values
+        change with the next prefill/decode/KV call on seq; copy them to keep them. Raises
+        ValueError when seq has no logits yet. The view keeps the context's memory alive."""
+        api = _capi.api()
+        ptr = self._ptr()
+        row = api.tinfer_logits(ptr, as_int32(seq, "sequence"))
+        if not row:
+            raise ValueError(f"sequence {seq} has no logits (bad id, or nothing run yet)")
+        n = int(api.tinfer_context_n_vocab(ptr))
+        array = (ctypes.c_float * n).from_address(ctypes.addressof(row.contents))
+        _hold(array, self._handle)
+        if _np is not None:
+            view = _np.frombuffer(array, dtype=_np.float32)
+            view.flags.writeable = False
+            return view
+        return memoryview(array).cast("B").cast("f").toreadonly()
+
+    def kv_len(self, seq: int = 0) -> int:
+        """Number of tokens held for seq."""
+        n = ctypes.c_size_t()
+        check(_capi.api().tinfer_kv_seq_len(self._ptr(), as_int32(seq, "sequence"),
+                                            ctypes.byref(n)))
+        return int(n.value)
+
+    def kv_truncate(self, seq: int, n: int) -> None:
+        """Keeps the first n tokens of seq and forgets the rest (and its logits)."""
+        if n < 0:
+            raise ValueError(f"n = {n} is negative")
+        check(_capi.api().tinfer_kv_seq_truncate(self._ptr(), as_int32(seq, "sequence"), n))
+
+    def kv_clear(self, seq: int = 0) -> None:
+        """Forgets every token of seq."""
+        check(_capi.api().tinfer_kv_seq_clear(self._ptr(), as_int32(seq, "sequence")))
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"n_ctx={self.n_ctx}, n_seq_max={self.n_seq_max}"
+        return f"<tinfer.Context {state}>"
+
+
+def _uint32(name: str, value: int) -> int:
+    number = int(value)
+    if not 0 <= number < 2**32:
+        raise ValueError(f"{name} = {number} is not a uint32")
+    return number
+
+
+def _hold(array: "ctypes.Array[ctypes.c_float]", handle: Handle) -> None:
+    """Makes `array` (a view of C memory) keep the handle's C object alive until it is
+    collected."""
+    handle.acquire()
+    weakref.finalize(array, handle.release)

@@ -1,0 +1,124 @@
+"""Exceptions: one TinferError subclass per C status, each carrying the status and the library's
+message (tinfer_last_error() of the thread that made the failing call)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Dict, Type
+
+from tinfer import _capi
+
+class Status(enum.IntEnum):
+    """tinfer_status: the C library's status codes (values are pinned; tests/test_header_coverage
+    checks them against TINFER_STATUS_MAP)."""
+
+    OK = 0
+    E_INVALID_ARG = 1
+    E_IO = 2
+    E_FORMAT = 3
+    E_UNSUPPORTED = 4
+    E_NOMEM = 5
+    E_BUFFER_TOO_SMALL = 6
+    E_CONTEXT_FULL = 7
+    E_DEVICE = 8
+    E_NOT_FOUND = 9
+    E_TYPE = 10
+
+
+class TinferError(Exception):
+    """A libtinfer call failed. `status` is the C status, `message` the library's explanation."""
+
+    status: "Status | int"
+    message: str
+
+    def __init__(self, status: "Status | int", message: str) -> None:
+        try:
+            status = Status(status)
+            name = f"TINFER_{status.name}"
+        except ValueError:
+            name = f"status {int(status)}"
+        super().__init__(f"{name}: {message}" if message else name)
+        self.status = status
+        self.message = message
+
+
+class InvalidArgumentError(TinferError, ValueError):
+    """TINFER_E_INVALID_ARG: an argument is out of range or malformed."""
+
+
+class TinferIOError(TinferError):
+    """TINFER_E_IO: a file could not be opened or read."""
+
+
+class FormatError(TinferError):
+    """TINFER_E_FORMAT: a file is malformed."""
+
+
+class UnsupportedError(TinferError):
+    """TINFER_E_UNSUPPORTED: valid input that this library cannot handle."""
+
+
+class OutOfMemoryError(TinferError, MemoryError):
+    """TINFER_E_NOMEM: an allocation failed."""
+
+
+class BufferTooSmallError(TinferError):
+    """TINFER_E_BUFFER_TOO_SMALL: never escapes the binding, which sizes its buffers itself."""
+
+
+class ContextFullError(TinferError):
+    """TINFER_E_CONTEXT_FULL: a sequence would grow past the context's n_ctx."""
+
+
+class DeviceError(TinferError):
+    """TINFER_E_DEVICE: the GPU backend failed."""
+
+
+class NotFoundError(TinferError, LookupError):
+    """TINFER_E_NOT_FOUND: a metadata key, tensor or special token is absent."""
+
+
+class TypeMismatchError(TinferError, TypeError):
+    """TINFER_E_TYPE: a metadata value does not have the requested type."""
+
+
+class FeatureUnavailableError(TinferError, NotImplementedError):
+    """The loaded libtinfer does not export a function this call needs (an older build)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Status.E_UNSUPPORTED, message)
+
+
+ERROR_CLASSES: Dict[Status, Type[TinferError]] = {
+    Status.E_INVALID_ARG: InvalidArgumentError,
+    Status.E_IO: TinferIOError,
+    Status.E_FORMAT: FormatError,
+    Status.E_UNSUPPORTED: UnsupportedError,
+    Status.E_NOMEM: OutOfMemoryError,
+    Status.E_BUFFER_TOO_SMALL: BufferTooSmallError,
+    Status.E_CONTEXT_FULL: ContextFullError,
+    Status.E_DEVICE: DeviceError,
+    Status.E_NOT_FOUND: NotFoundError,
+    Status.E_TYPE: TypeMismatchError,
+}
+
+
+def error_for(status: int, message: str) -> TinferError:
+    """The exception for a failed status (TinferError itself for a value not in the map)."""
+    try:
+        cls = ERROR_CLASSES.get(Status(status), TinferError)
+    except ValueError:
+        cls = TinferError
+    return cls(status, message)
+
+
+def last_error() -> str:
+    """tinfer_last_error() for the calling thread, as text."""
+    raw: "bytes | None" = _capi.api().tinfer_last_error()
+    return raw.decode("utf-8", errors="replace") if raw else ""
+
+
+def check(status: int) -> None:
+    """Raises the matching TinferError when status is not TINFER_OK."""
+    if status != 0:
+        raise error_for(status, last_error())
