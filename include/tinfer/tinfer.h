@@ -248,6 +248,7 @@ TINFER_API int tinfer_cuda_device_count(void);
 /* The rest of the API, in one header per stage (each is included here, never alone). */
 #include "tinfer/tokenizer.h"
 #include "tinfer/sampler.h"
+#include "tinfer/context.h"
 
 #ifdef __cplusplus
 }

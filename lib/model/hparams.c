@@ -111,6 +111,9 @@ tinfer_status tf_hparams_read(const tf_metadata *meta, const tf_tensor_table *te
             (status = read_positive_float(meta, arch, "attention.layer_norm_rms_epsilon",
                                           &hp.rms_norm_eps)) ||
             (status = read_positive_float(meta, arch, "rope.freq_base", &hp.rope_freq_base)) ||
+            /* llama.cpp's name for the sliding-window layers' base, then ours from config.json */
+            (status = read_positive_float(meta, arch, "rope.freq_base_swa",
+                                          &hp.rope_freq_base_local)) ||
             (status = read_positive_float(meta, arch, "rope.local_freq_base",
                                           &hp.rope_freq_base_local)) ||
             (status = check_heads(&hp, arch)))

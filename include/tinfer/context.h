@@ -1,0 +1,79 @@
+/* libtinfer context API: included by tinfer/tinfer.h; do not include it alone. */
+#ifndef TINFER_CONTEXT_H
+#define TINFER_CONTEXT_H
+#ifndef TINFER_TINFER_H
+#error "include tinfer/tinfer.h, not tinfer/context.h"
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Context: the mutable half of inference — the KV cache of up to n_seq_max sequences, the
+ * scratch activations and the logits — built over an immutable model. Since 0.1.
+ *
+ *  - A context is used by one thread at a time; any number of contexts may share one model, and
+ *    the model must outlive every context made from it.
+ *  - Everything is allocated by tinfer_context_create; prefill and decode never allocate.
+ *  - Sequences are numbered 0 .. n_seq_max-1. Each holds up to n_ctx tokens, at positions
+ *    0, 1, 2, … in the order they were given.
+ *  - A step that fails (bad argument, full context) leaves the cache and the logits as they were.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct tinfer_context tinfer_context;
+
+typedef enum tinfer_kv_dtype {
+    TINFER_KV_F16 = 0, /* half the memory; what llama.cpp uses by default */
+    TINFER_KV_F32 = 1  /* exact keys and values, twice the memory */
+} tinfer_kv_dtype;
+
+typedef struct tinfer_context_params {
+    uint32_t n_ctx;           /* tokens per sequence (default 4096; capped by nothing but memory) */
+    uint32_t n_seq_max;       /* sequences the cache can hold at once (default 1) */
+    uint32_t n_threads;       /* worker threads; 0 = one per core (default 0). Reserved: the CPU
+                                 backend runs on the calling thread (and OpenBLAS's own threads) */
+    tinfer_kv_dtype kv_dtype; /* element type of the cached keys and values (default F16) */
+    uint32_t n_batch;         /* tokens a prefill processes per pass; longer prompts run in several
+                                 passes (default 256). Sets the size of the scratch buffers */
+} tinfer_context_params;
+
+/* Defaults for tinfer_context_create. Since 0.1. */
+TINFER_API tinfer_context_params tinfer_context_default_params(void);
+
+/* Creates a context for a model whose architecture is runnable (gemma3, llama, qwen2, qwen3).
+ * params may be NULL (defaults). Binds and checks every weight the architecture needs: a missing
+ * or mis-shaped tensor gives TINFER_E_FORMAT naming it, another architecture E_UNSUPPORTED, a
+ * weight dtype without a kernel E_UNSUPPORTED; E_NOMEM when the cache does not fit. On success
+ * *out owns the context. Since 0.1. */
+TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
+                                               const tinfer_context_params *params,
+                                               tinfer_context **out);
+/* Releases a context; NULL is a no-op. Since 0.1. */
+TINFER_API void tinfer_context_free(tinfer_context *ctx);
+
+/* Appends n tokens (n ≥ 1) to sequence seq and runs them through the model, leaving the logits of
+ * the last one for tinfer_logits(ctx, seq). E_INVALID_ARG for a bad seq or a token id outside
+ * [0, n_vocab); E_CONTEXT_FULL when the sequence would exceed n_ctx. Since 0.1. */
+TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const int32_t *tokens,
+                                        size_t n);
+
+/* Advances n_seq distinct sequences by one token each in one pass: tokens[i] is appended to
+ * seqs[i]. Afterwards tinfer_logits(ctx, seqs[i]) holds each one's next-token logits. The same
+ * sequence twice, a bad id or token gives E_INVALID_ARG; if any sequence is full, E_CONTEXT_FULL
+ * and no sequence changes. Since 0.1. */
+TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,
+                                       const int32_t *tokens, size_t n_seq);
+
+/* The n_vocab logits computed for seq's last token by the latest prefill/decode that included
+ * it; owned by the context, valid until the next prefill, decode or KV change of that sequence.
+ * NULL for a bad seq or a sequence with no logits yet. Since 0.1. */
+TINFER_API const float *tinfer_logits(const tinfer_context *ctx, int32_t seq);
+
+/* Vocabulary size (the length of a logits row). Since 0.1. */
+TINFER_API size_t tinfer_context_n_vocab(const tinfer_context *ctx);
+
+/* Number of tokens held for seq. Since 0.1. */
+TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t seq, size_t *n);
+/* Keeps the first n tokens of seq and forgets the rest (n larger than the length is an error,
+ * E_INVALID_ARG). The sequence's logits are forgotten. Since 0.1. */
+TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq, size_t n);
+/* Forgets every token of seq (the same as truncating to 0). Since 0.1. */
+TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq);
+
+#endif

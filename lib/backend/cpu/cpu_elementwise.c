@@ -1,0 +1,94 @@
+/* Row-wise and element-wise kernels: RMSNorm, RoPE, gated activations, adds and scales. */
+#include <math.h>
+
+#include "backend/cpu/cpu_ops.h"
+#include "quant/fp16.h"
+
+/* The sum of squares is accumulated in double, as ggml does, so wide rows with large activations
+ * (Gemma's residual stream reaches 1e4) keep their low bits. */
+void tf_cpu_rmsnorm(tf_backend *be, const float *x, const float *weight, size_t n_rows,
+                    size_t width, float eps, float *out) {
+    (void)be;
+    for (size_t r = 0; r < n_rows; r++) {
+        const float *row = x + r * width;
+        double sum_sq = 0;
+        for (size_t i = 0; i < width; i++) sum_sq += (double)row[i] * row[i];
+        const float inv_rms = 1.0f / sqrtf((float)(sum_sq / (double)width) + eps);
+        float *dst = out + r * width;
+        for (size_t i = 0; i < width; i++) dst[i] = row[i] * inv_rms * weight[i];
+    }
+}
+
+/* theta_i = pos · base^(-2i/n_rot), built by repeated multiplication as ggml's rope cache does, so
+ * the angles carry the same rounding as the reference engine's. */
+static void rope_one_head(float *head, int32_t position, const tf_rope *rope) {
+    const float theta_scale = powf(rope->freq_base, -2.0f / (float)rope->n_rot);
+    const size_t half = rope->n_rot / 2;
+    float theta = (float)position;
+    for (size_t i = 0; i < half; i++) {
+        const float angle =
+            rope->freq_scale * (rope->freq_factors ? theta / rope->freq_factors[i] : theta);
+        const float cos_a = cosf(angle), sin_a = sinf(angle);
+        const size_t i0 = rope->neox ? i : 2 * i;
+        const size_t i1 = rope->neox ? i + half : 2 * i + 1;
+        const float x0 = head[i0], x1 = head[i1];
+        head[i0] = x0 * cos_a - x1 * sin_a;
+        head[i1] = x0 * sin_a + x1 * cos_a;
+        theta *= theta_scale;
+    }
+}
+
+void tf_cpu_rope(tf_backend *be, float *x, size_t n_tokens, size_t n_heads, size_t head_dim,
+                 const int32_t *positions, const tf_rope *rope) {
+    (void)be;
+    for (size_t t = 0; t < n_tokens; t++)
+        for (size_t h = 0; h < n_heads; h++)
+            rope_one_head(x + (t * n_heads + h) * head_dim, positions[t], rope);
+}
+
+/* GELU with the tanh approximation (Gemma's gelu_pytorch_tanh). */
+static float gelu_tanh(float x) {
+    const float sqrt_2_over_pi = 0.79788456080286535588f;
+    return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + 0.044715f * x * x)));
+}
+
+/* What ggml computes for GELU on the CPU: a table of float16 results indexed by the float16 input,
+ * exact outside (-10, 10). Gemma's FFN inputs are large enough that the float16 steps show in the
+ * logits, so we round at the same two places. */
+static float gelu_tanh_f16(float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    return tf_f16_to_f32(tf_f32_to_f16(gelu_tanh(tf_f16_to_f32(tf_f32_to_f16(x)))));
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+void tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, float *gate, const float *up, size_t n) {
+    (void)be;
+    if (act == TF_FFN_GELU_TANH)
+        for (size_t i = 0; i < n; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
+    else
+        for (size_t i = 0; i < n; i++) gate[i] = silu(gate[i]) * up[i];
+}
+
+void tf_cpu_add(tf_backend *be, float *y, const float *x, size_t n) {
+    (void)be;
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void tf_cpu_add_bias(tf_backend *be, float *y, const float *bias, size_t n_rows, size_t width) {
+    (void)be;
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t i = 0; i < width; i++) y[r * width + i] += bias[i];
+}
+
+void tf_cpu_scale(tf_backend *be, float *y, float factor, size_t n) {
+    (void)be;
+    for (size_t i = 0; i < n; i++) y[i] *= factor;
+}
+
+/* As llama.cpp: scale by 1/cap, tanh, scale by cap. */
+void tf_cpu_softcap(tf_backend *be, float *y, float cap, size_t n) {
+    (void)be;
+    for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i] * (1.0f / cap)) * cap;
+}

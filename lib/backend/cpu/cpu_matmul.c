@@ -1,0 +1,89 @@
+/* Weight-times-activation products over any weight dtype, and the embedding lookup.
+ *
+ * Weights stay in the file's dtype; three paths, each reading every weight byte once per call:
+ *  - quantized weights with a kernel in cpu_qdot.c, fewer than TF_CPU_QDOT_TOKENS tokens (decode,
+ *    short prompts): the activations are quantized to Q8_0/Q8_K as llama.cpp does and each weight
+ *    row is dotted in integers with every token — the reference engine's numerics, and the
+ *    fastest portable path;
+ *  - other dtypes, fewer than SGEMM_MIN_TOKENS tokens: a weight row is dequantized to float32 and
+ *    dotted with every token;
+ *  - many tokens (long prompts): a tile of rows is dequantized and handed to OpenBLAS sgemm,
+ *    whose blocking wins once the tile is reused across enough tokens. Activations stay float32
+ *    here, so long prompts round differently from llama.cpp (by ~1e-3 relative per product). */
+#include <cblas.h>
+
+#include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_qdot.h"
+#include "quant/dequant.h"
+
+enum { SGEMM_MIN_TOKENS = 8 }; /* below this the row-at-a-time loop is as fast and simpler */
+
+/* Eight independent partial sums: the compiler can keep them in vector lanes without
+ * reassociating (which -O2 without -ffast-math would not do for one running sum). */
+float tf_cpu_dot(const float *a, const float *b, size_t n) {
+    float partial[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (size_t lane = 0; lane < 8; lane++) partial[lane] += a[i + lane] * b[i + lane];
+    float sum = 0;
+    for (; i < n; i++) sum += a[i] * b[i];
+    for (size_t lane = 0; lane < 8; lane++) sum += partial[lane];
+    return sum;
+}
+
+static void matmul_rows(tf_cpu_state *state, const tf_matrix *w, tf_dequant_fn decode,
+                        const float *x, size_t n_tokens, float *y) {
+    float *row = state->tile;
+    for (uint32_t r = 0; r < w->n_rows; r++) {
+        decode(w->data + (size_t)r * w->row_bytes, row, w->row_elems);
+        for (size_t t = 0; t < n_tokens; t++)
+            y[t * w->n_rows + r] = tf_cpu_dot(row, x + t * w->row_elems, w->row_elems);
+    }
+}
+
+static void matmul_sgemm(tf_cpu_state *state, const tf_matrix *w, tf_dequant_fn decode,
+                         const float *x, size_t n_tokens, float *y) {
+    for (uint32_t r0 = 0; r0 < w->n_rows; r0 += TF_CPU_TILE_ROWS) {
+        uint32_t rows = w->n_rows - r0 < TF_CPU_TILE_ROWS ? w->n_rows - r0 : TF_CPU_TILE_ROWS;
+        for (uint32_t r = 0; r < rows; r++)
+            decode(w->data + (size_t)(r0 + r) * w->row_bytes,
+                   state->tile + (size_t)r * w->row_elems, w->row_elems);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n_tokens, (blasint)rows,
+                    (blasint)w->row_elems, 1.0f, x, (blasint)w->row_elems, state->tile,
+                    (blasint)w->row_elems, 0.0f, y + r0, (blasint)w->n_rows);
+    }
+}
+
+/* Quantized weights, few tokens: quantize the activations as llama.cpp does, then integer dots. */
+static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant kind, tf_qdot_fn dot,
+                        const float *x, size_t n_tokens, float *y) {
+    const size_t act_bytes = state->act_quant_row_bytes;
+    for (size_t t = 0; t < n_tokens; t++)
+        tf_cpu_quantize_act(kind, x + t * w->row_elems, w->row_elems,
+                            state->act_quant + t * act_bytes);
+    for (uint32_t r = 0; r < w->n_rows; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+        for (size_t t = 0; t < n_tokens; t++)
+            y[t * w->n_rows + r] = dot(row, state->act_quant + t * act_bytes, w->row_elems);
+    }
+}
+
+void tf_cpu_matmul(tf_backend *be, const tf_matrix *w, const float *x, size_t n_tokens, float *y) {
+    tf_cpu_state *state = be->state;
+    tf_dequant_fn decode = tf_dequant_fn_of(w->dtype); /* checked when the weights were bound */
+    const tf_act_quant kind = tf_cpu_act_quant_of(w->dtype);
+    const tf_qdot_fn dot = tf_cpu_qdot_of(w->dtype);
+    if (dot && kind != TF_ACT_NONE && n_tokens < TF_CPU_QDOT_TOKENS &&
+        w->row_elems <= state->max_row_elems)
+        matmul_qdot(state, w, kind, dot, x, n_tokens, y);
+    else if (n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, w, decode, x, n_tokens, y);
+    else matmul_rows(state, w, decode, x, n_tokens, y);
+}
+
+void tf_cpu_embed_rows(tf_backend *be, const tf_matrix *w, const int32_t *tokens, size_t n_tokens,
+                       float *out) {
+    (void)be;
+    tf_dequant_fn decode = tf_dequant_fn_of(w->dtype);
+    for (size_t t = 0; t < n_tokens; t++)
+        decode(w->data + (size_t)tokens[t] * w->row_bytes, out + t * w->row_elems, w->row_elems);
+}

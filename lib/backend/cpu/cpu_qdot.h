@@ -1,0 +1,37 @@
+/* Dot products of quantized weight rows with activations quantized the way llama.cpp does it:
+ * to Q8_0 (32-element blocks) for the legacy formats and to Q8_K (256-element blocks) for the
+ * k-quants. The products are integer sums scaled once per block, so they are fast in portable C,
+ * and they round like the reference engine, which keeps our logits within ~1e-3 of its. */
+#ifndef TINFER_BACKEND_CPU_CPU_QDOT_H
+#define TINFER_BACKEND_CPU_CPU_QDOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinfer/tinfer.h"
+
+typedef struct tf_q8_0_act {
+    float d; /* the scale, already rounded through float16 as ggml stores it */
+    int8_t qs[32];
+} tf_q8_0_act;
+
+typedef struct tf_q8_k_act {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16]; /* sums of each 16 consecutive qs (the k-quant mins need them) */
+} tf_q8_k_act;
+
+typedef enum tf_act_quant { TF_ACT_NONE, TF_ACT_Q8_0, TF_ACT_Q8_K } tf_act_quant;
+
+/* Σ_j w[j]·x[j] over n_elems, w a row in the weight's dtype, x quantized as act_quant_of says. */
+typedef float (*tf_qdot_fn)(const uint8_t *w_row, const void *x_quant, uint32_t n_elems);
+
+/* The activation format and kernel of a weight dtype; TF_ACT_NONE / NULL when it has none. */
+tf_act_quant tf_cpu_act_quant_of(tinfer_dtype dtype);
+tf_qdot_fn tf_cpu_qdot_of(tinfer_dtype dtype);
+
+/* Bytes of one quantized activation row of n_elems (a multiple of the block size). */
+size_t tf_cpu_act_row_bytes(tf_act_quant kind, uint32_t n_elems);
+void tf_cpu_quantize_act(tf_act_quant kind, const float *x, uint32_t n_elems, void *out);
+
+#endif

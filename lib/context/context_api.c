@@ -1,0 +1,90 @@
+/* Public entry points of the context: argument checks, then calls inward. */
+#include "context/context.h"
+#include "core/error.h"
+
+#define CHECK_ARG(cond, ...)                                             \
+    do {                                                                 \
+        if (!(cond)) return tf_error(TINFER_E_INVALID_ARG, __VA_ARGS__); \
+    } while (0)
+
+static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
+    return seq >= 0 && (uint32_t)seq < ctx->kv.n_seq_max;
+}
+
+TINFER_API tinfer_context_params tinfer_context_default_params(void) {
+    return (tinfer_context_params){
+        .n_ctx = 4096, .n_seq_max = 1, .n_threads = 0, .kv_dtype = TINFER_KV_F16, .n_batch = 256};
+}
+
+TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
+                                               const tinfer_context_params *params,
+                                               tinfer_context **out) {
+    tf_error_clear();
+    CHECK_ARG(model && out, "tinfer_context_create: model or out is NULL");
+    tinfer_context_params p = params ? *params : tinfer_context_default_params();
+    CHECK_ARG(p.n_ctx >= 1 && p.n_ctx <= (1u << 24),
+              "tinfer_context_create: n_ctx = %u is outside [1, 2^24]", p.n_ctx);
+    CHECK_ARG(p.n_seq_max >= 1 && p.n_seq_max <= 4096,
+              "tinfer_context_create: n_seq_max = %u is outside [1, 4096]", p.n_seq_max);
+    CHECK_ARG(p.n_batch >= 1 && p.n_batch <= 65536,
+              "tinfer_context_create: n_batch = %u is outside [1, 65536]", p.n_batch);
+    CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
+              "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
+              (int)p.kv_dtype);
+    return tf_context_create(model, &p, out);
+}
+
+TINFER_API void tinfer_context_free(tinfer_context *ctx) { tf_context_free(ctx); }
+
+TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const int32_t *tokens,
+                                        size_t n) {
+    tf_error_clear();
+    CHECK_ARG(ctx, "tinfer_prefill: ctx is NULL");
+    CHECK_ARG(seq_ok(ctx, seq), "tinfer_prefill: seq %d is outside [0, %u)", seq,
+              ctx->kv.n_seq_max);
+    CHECK_ARG(tokens && n > 0, "tinfer_prefill: no tokens (tokens NULL or n = 0)");
+    return tf_context_prefill(ctx, (uint32_t)seq, tokens, n);
+}
+
+TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,
+                                       const int32_t *tokens, size_t n_seq) {
+    tf_error_clear();
+    CHECK_ARG(ctx, "tinfer_decode: ctx is NULL");
+    CHECK_ARG(seqs && tokens && n_seq > 0, "tinfer_decode: seqs or tokens NULL, or n_seq = 0");
+    return tf_context_decode(ctx, seqs, tokens, n_seq);
+}
+
+TINFER_API const float *tinfer_logits(const tinfer_context *ctx, int32_t seq) {
+    if (!ctx || !seq_ok(ctx, seq) || !ctx->has_logits[seq]) return NULL;
+    return ctx->logits + (size_t)seq * ctx->n_vocab;
+}
+
+TINFER_API size_t tinfer_context_n_vocab(const tinfer_context *ctx) {
+    return ctx ? ctx->n_vocab : 0;
+}
+
+TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t seq, size_t *n) {
+    tf_error_clear();
+    CHECK_ARG(ctx && n, "tinfer_kv_seq_len: ctx or n is NULL");
+    CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_len: seq %d is outside [0, %u)", seq,
+              ctx->kv.n_seq_max);
+    *n = ctx->kv.seqs[seq].n_tokens;
+    return TINFER_OK;
+}
+
+TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq, size_t n) {
+    tf_error_clear();
+    CHECK_ARG(ctx, "tinfer_kv_seq_truncate: ctx is NULL");
+    CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_truncate: seq %d is outside [0, %u)", seq,
+              ctx->kv.n_seq_max);
+    CHECK_ARG(n <= ctx->kv.seqs[seq].n_tokens,
+              "tinfer_kv_seq_truncate: n = %zu but sequence %d holds %u tokens", n, seq,
+              ctx->kv.seqs[seq].n_tokens);
+    tf_kv_set_len(&ctx->kv, (uint32_t)seq, (uint32_t)n);
+    ctx->has_logits[seq] = false;
+    return TINFER_OK;
+}
+
+TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq) {
+    return tinfer_kv_seq_truncate(ctx, seq, 0);
+}

@@ -1,0 +1,128 @@
+/* The integer dot-product kernels (lib/backend/cpu/cpu_qdot.c) against the scalar reference: for
+ * every weight dtype with a kernel, random blocks dotted with quantized activations must equal
+ * (dequantized weights) · (dequantized activations) computed in double, up to float32 rounding.
+ * Also: activation quantization stays within half a step of the input. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
+
+#include "backend/cpu/cpu_qdot.h"
+#include "quant/dequant.h"
+#include "quant/dtype.h"
+#include "quant/fp16.h"
+#include "tinfer/tinfer.h"
+
+enum { N_ELEMS = 512, MAX_ROW_BYTES = 2048 };
+
+static uint32_t next_random(uint32_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+static float random_float(uint32_t *state) {
+    return (float)(next_random(state) % 20001) / 10000.0f - 1.0f;
+}
+
+static void put_f16(uint8_t *at, float value) {
+    const uint16_t half = tf_f32_to_f16(value);
+    memcpy(at, &half, 2);
+}
+
+/* Random bytes, with the block scales replaced by sane float16 values (random bits could be
+ * NaN or infinity). */
+static void random_row(tinfer_dtype dtype, uint8_t *row, size_t n_bytes, uint32_t *rng) {
+    for (size_t i = 0; i < n_bytes; i++) row[i] = (uint8_t)next_random(rng);
+    const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
+    for (size_t b = 0; b < n_bytes / traits->block_bytes; b++) {
+        uint8_t *block = row + b * traits->block_bytes;
+        const float d = 0.001f + 0.01f * (random_float(rng) + 1.0f);
+        if (dtype == TINFER_DTYPE_Q6_K) {
+            put_f16(block + 208, d);
+        } else {
+            put_f16(block, d);
+            if (dtype == TINFER_DTYPE_Q4_K || dtype == TINFER_DTYPE_Q5_K)
+                put_f16(block + 2, 0.5f * d);
+        }
+    }
+}
+
+/* The activations the kernel sees, back in float32: d · q per element. */
+static void dequantize_act(tf_act_quant kind, const void *quantized, float *out) {
+    if (kind == TF_ACT_Q8_0) {
+        const tf_q8_0_act *blocks = quantized;
+        for (size_t i = 0; i < N_ELEMS; i++) out[i] = blocks[i / 32].d * blocks[i / 32].qs[i % 32];
+    } else {
+        const tf_q8_k_act *blocks = quantized;
+        for (size_t i = 0; i < N_ELEMS; i++)
+            out[i] = blocks[i / 256].d * blocks[i / 256].qs[i % 256];
+    }
+}
+
+static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
+    uint32_t rng = seed;
+    const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
+    const size_t row_bytes = N_ELEMS / traits->block_elems * traits->block_bytes;
+    uint8_t row[MAX_ROW_BYTES];
+    assert_true(row_bytes <= sizeof row);
+    random_row(dtype, row, row_bytes, &rng);
+    float x[N_ELEMS], weights[N_ELEMS], x_seen[N_ELEMS];
+    for (size_t i = 0; i < N_ELEMS; i++) x[i] = 3.0f * random_float(&rng);
+    const tf_act_quant kind = tf_cpu_act_quant_of(dtype);
+    const tf_qdot_fn dot = tf_cpu_qdot_of(dtype);
+    assert_true(kind != TF_ACT_NONE && dot != NULL);
+    _Alignas(16) uint8_t quantized[2 * N_ELEMS];
+    assert_true(tf_cpu_act_row_bytes(kind, N_ELEMS) <= sizeof quantized);
+    tf_cpu_quantize_act(kind, x, N_ELEMS, quantized);
+    dequantize_act(kind, quantized, x_seen);
+    assert_int_equal(tf_dequantize_row(dtype, row, weights, N_ELEMS), TINFER_OK);
+
+    double expected = 0, magnitude = 0;
+    for (size_t i = 0; i < N_ELEMS; i++) {
+        expected += (double)weights[i] * x_seen[i];
+        magnitude += fabs((double)weights[i] * x_seen[i]);
+        /* Quantization error: half a step, plus the float16 rounding of the Q8_0 scale. */
+        const size_t block = kind == TF_ACT_Q8_0 ? 32 : 256;
+        float amax = 0;
+        for (size_t j = i / block * block; j < (i / block + 1) * block; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        assert_true(fabsf(x[i] - x_seen[i]) <= amax / 127.0f * 0.51f + amax * 1e-3f);
+    }
+    const double got = dot(row, quantized, N_ELEMS);
+    if (fabs(got - expected) > 1e-5 * magnitude + 1e-6)
+        fail_msg("%s: kernel %.9g, reference %.9g (magnitude %.3g)", traits->name, got, expected,
+                 magnitude);
+}
+
+static void integer_dots_equal_the_reference(void **state) {
+    (void)state;
+    const tinfer_dtype dtypes[] = {TINFER_DTYPE_Q4_0, TINFER_DTYPE_Q5_0, TINFER_DTYPE_Q8_0,
+                                   TINFER_DTYPE_Q4_K, TINFER_DTYPE_Q5_K, TINFER_DTYPE_Q6_K};
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
+        for (uint32_t seed = 1; seed <= 20; seed++) check_dtype(dtypes[d], seed * 2654435761u);
+}
+
+static void other_dtypes_have_no_integer_kernel(void **state) {
+    (void)state;
+    const tinfer_dtype dtypes[] = {TINFER_DTYPE_F32,  TINFER_DTYPE_F16,  TINFER_DTYPE_BF16,
+                                   TINFER_DTYPE_Q4_1, TINFER_DTYPE_Q5_1, TINFER_DTYPE_Q2_K};
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
+        assert_int_equal(tf_cpu_act_quant_of(dtypes[d]), TF_ACT_NONE);
+        assert_null(tf_cpu_qdot_of(dtypes[d]));
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(integer_dots_equal_the_reference),
+        cmocka_unit_test(other_dtypes_have_no_integer_kernel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
