@@ -3,7 +3,9 @@ model and the default one. Greedy output must equal an argmax loop over the raw 
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -132,14 +134,42 @@ def test_two_sequences_decode_together(tiny_model_path: Path):
                 np.testing.assert_allclose(alone.logits(), row, rtol=1e-4, atol=1e-4)
 
 
-def test_equal_to_tinfer_run():
+def run_tinfer_run(model_path: Path, prompt: str, n: int) -> dict:
+    """tinfer-run's --json record of a greedy run."""
     program = build_dir() / "examples" / "tinfer-run"
-    if not (ROOT / "examples" / "generate.c").exists() or not os.access(program, os.X_OK):
-        pytest.skip("examples/generate.c (tinfer-run) does not exist yet: the comparison with "
-                    "the C program waits for it; greedy output is checked against an argmax "
-                    "loop over the logits instead")
-    pytest.fail("tinfer-run exists now: write the comparison (its command line was not known "
-                "when this test was written)")
+    if not os.access(program, os.X_OK):
+        pytest.skip(f"{program} is not built")
+    done = subprocess.run([str(program), "-m", str(model_path), "-p", prompt, "-n", str(n),
+                           "--temp", "0", "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def binding_greedy(model: tinfer.Model, prompt: str, n: int):
+    pairs = list(generate_tokens(model, prompt, max_tokens=n, temperature=0))
+    return ([t for t, _ in pairs if t is not None], "".join(piece for _, piece in pairs))
+
+
+@pytest.mark.usefixtures("context_api")
+@pytest.mark.parametrize("prompt", ["the cat sat", "Hello world"])
+def test_equal_to_tinfer_run_on_the_tiny_model(tiny_model_path: Path, prompt: str):
+    record = run_tinfer_run(tiny_model_path, prompt, 24)
+    with tinfer.Model(tiny_model_path) as model:
+        ids, text = binding_greedy(model, prompt, 24)
+        assert record["prompt_ids"] == prompt_tokens(model.tokenizer, prompt, chat=False)
+    assert record["generated_ids"] == ids and len(ids) > 0
+    assert record["text"] == text
+
+
+@pytest.mark.usefixtures("context_api")
+def test_equal_to_tinfer_run_on_the_default_model(default_model: tinfer.Model,
+                                                  default_model_path: Path):
+    prompt = "The capital of France is"
+    record = run_tinfer_run(default_model_path, prompt, 16)
+    ids, text = binding_greedy(default_model, prompt, 16)
+    assert record["prompt_ids"] == default_model.tokenizer.encode(prompt)
+    assert record["generated_ids"] == ids
+    assert record["text"] == text
 
 
 def test_sampler_reset_repeats_and_penalties_see_accepted_tokens():
