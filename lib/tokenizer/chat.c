@@ -103,6 +103,12 @@ tinfer_status tf_chat_render(tf_chat_family family, const tf_chat_msg *msgs, siz
     return TINFER_OK;
 }
 
+tf_chat_family tf_chat_family_for_architecture(const char *architecture) {
+    /* Gemma 3 ships one chat template for every size; llama, qwen2 and qwen3 files differ by
+     * model generation, so for them a missing template stays an error rather than a guess. */
+    return architecture && strcmp(architecture, "gemma3") == 0 ? TF_CHAT_GEMMA : TF_CHAT_UNKNOWN;
+}
+
 tinfer_status tf_chat_apply_template(const char *template_text, const tf_chat_msg *msgs, size_t n,
                                      bool add_generation_prompt, const char *bos_token,
                                      const char *eos_token, char *buf, size_t cap,

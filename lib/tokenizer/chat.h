@@ -55,6 +55,10 @@ tinfer_status tf_chat_render(tf_chat_family family, const tf_chat_msg *msgs, siz
 
 /* tf_chat_detect then tf_chat_render, for the public entry point: a NULL or unrecognised template
  * gives TINFER_E_UNSUPPORTED with a message saying which templates are supported. */
+/* The family of the one published template of an architecture ("gemma3" → GEMMA), for model
+ * files that carry no template; TF_CHAT_UNKNOWN for architectures with several or none. */
+tf_chat_family tf_chat_family_for_architecture(const char *architecture);
+
 tinfer_status tf_chat_apply_template(const char *template_text, const tf_chat_msg *msgs, size_t n,
                                      bool add_generation_prompt, const char *bos_token,
                                      const char *eos_token, char *buf, size_t cap,

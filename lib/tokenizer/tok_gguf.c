@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tokenizer/chat.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tokenizer.h"
@@ -204,6 +205,8 @@ static tinfer_status setup_specials(tinfer_tokenizer *t, const tf_metadata *meta
     const char *tmpl = tf_meta_get_str(meta, "tokenizer.chat_template");
     if (tmpl && !(t->chat_template = tf_tok_strdup(tmpl, strlen(tmpl))))
         return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    const char *arch = tf_meta_get_str(meta, "general.architecture");
+    if (!tmpl && arch) t->fallback_chat_family = tf_chat_family_for_architecture(arch);
     return TINFER_OK;
 }
 

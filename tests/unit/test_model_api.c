@@ -240,6 +240,17 @@ static void default_model_when_installed(void **state) {
     assert_int_equal(info.head_dim, 256);
     assert_int_equal(info.sliding_window, 512);
     assert_int_equal(info.n_vocab, 262144);
+
+    /* the file has no tokenizer.chat_template: gemma3's one published template is used */
+    assert_null(tinfer_model_meta_str(model, "tokenizer.chat_template"));
+    const tinfer_chat_msg msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
+    char text[256];
+    size_t len;
+    assert_int_equal(tinfer_chat_apply(tinfer_model_tokenizer(model), msgs, 2, true, text,
+                                       sizeof text, &len),
+                     TINFER_OK);
+    assert_string_equal(text, "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
+                              "<start_of_turn>model\n");
     tinfer_model_free(model);
 }
 
