@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # README command 1: installs what is missing, builds libtinfer (Release, into build/) and runs the
-# main job on the default model. Arguments are passed to the program before the model path;
-# MODEL=path picks another model, BUILD_DIR=dir another build tree.
+# main job on the default model: tinfer-bench-decode, one decode step timed at KV-cache positions
+# 1, 2, 4, ... 32640 (cache 32768, prefill 128; ~1 minute on 2 cores), printing the table and
+# writing results/bench_decode.json and results/bench_decode.png (benchmarks/plot_decode.py).
+# Arguments are passed to tinfer-bench-decode after the defaults here (so they override them);
+# MODEL=path picks another model, BUILD_DIR=dir another build tree, RESULTS_DIR=dir the output.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,4 +26,10 @@ if [ ! -f "$MODEL" ]; then
     echo "run.sh: no model at $MODEL (scripts/bootstrap.sh said why above); set MODEL=path" >&2
     exit 1
 fi
-exec "$BUILD_DIR/examples/tinfer-inspect" "$@" "$MODEL"
+RESULTS_DIR="${RESULTS_DIR:-results}"
+mkdir -p "$RESULTS_DIR"
+"$BUILD_DIR/examples/tinfer-bench-decode" -m "$MODEL" --repeats 10 \
+    --json "$RESULTS_DIR/bench_decode.json" "$@"
+.venv/bin/python benchmarks/plot_decode.py "$RESULTS_DIR/bench_decode.json" \
+    -o "$RESULTS_DIR/bench_decode.png"
+echo "run.sh: wrote $RESULTS_DIR/bench_decode.json and $RESULTS_DIR/bench_decode.png" >&2

@@ -90,5 +90,6 @@ void tf_context_free(tinfer_context *ctx) {
     free(ctx->positions);
     free(ctx->token_seqs);
     free(ctx->out_tokens);
+    tf_trace_free(&ctx->trace);
     free(ctx);
 }

@@ -6,6 +6,7 @@
 #include "tinfer/tinfer.h"
 
 #include "backend/backend.h"
+#include "core/trace.h"
 #include "kv/kv_cache.h"
 #include "model/forward.h"
 #include "model/weights.h"
@@ -27,6 +28,9 @@ struct tinfer_context {
     int32_t *positions;
     uint32_t *token_seqs;
     uint32_t *out_tokens;
+    /* The op profiler (tinfer_profile_begin/end): active around this context's passes only. */
+    tf_trace trace;
+    bool profiling;
 };
 
 /* Creates the context (arguments already checked). */

@@ -1,6 +1,7 @@
 /* Public entry points of the context: argument checks, then calls inward. */
 #include "context/context.h"
 #include "core/error.h"
+#include "kv/kv_fill.h"
 
 #define CHECK_ARG(cond, ...)                                             \
     do {                                                                 \
@@ -87,4 +88,18 @@ TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq
 
 TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq) {
     return tinfer_kv_seq_truncate(ctx, seq, 0);
+}
+
+TINFER_API tinfer_status tinfer_kv_seq_fill_random(tinfer_context *ctx, int32_t seq, size_t n,
+                                                   uint64_t seed) {
+    tf_error_clear();
+    CHECK_ARG(ctx, "tinfer_kv_seq_fill_random: ctx is NULL");
+    CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_fill_random: seq %d is outside [0, %u)", seq,
+              ctx->kv.n_seq_max);
+    if (n > ctx->kv.n_ctx)
+        return tf_error(TINFER_E_CONTEXT_FULL,
+                        "tinfer_kv_seq_fill_random: n = %zu exceeds n_ctx = %u", n, ctx->kv.n_ctx);
+    tinfer_status status = tf_kv_fill_random(&ctx->kv, (uint32_t)seq, (uint32_t)n, seed);
+    if (status == TINFER_OK) ctx->has_logits[seq] = false;
+    return status;
 }

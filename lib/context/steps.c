@@ -18,6 +18,20 @@ static void keep_logits(tinfer_context *ctx, uint32_t seq, size_t pass_row) {
     ctx->has_logits[seq] = true;
 }
 
+/* One forward pass; while profiling, its ops and the pass itself (an event named step_name) go
+ * into the context's trace. */
+static void run_pass(tinfer_context *ctx, const tf_batch *batch, const char *step_name) {
+    if (!ctx->profiling) {
+        tf_forward(&ctx->engine, batch, ctx->pass_logits);
+        return;
+    }
+    tf_trace_active = &ctx->trace;
+    const uint64_t start = tf_trace_now_ns();
+    tf_forward(&ctx->engine, batch, ctx->pass_logits);
+    tf_trace_record(&ctx->trace, step_name, -1, batch->n_tokens, ctx->engine.hp->n_embd, start);
+    tf_trace_active = NULL;
+}
+
 tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
                                  size_t n) {
     tinfer_status status = check_tokens(ctx, tokens, n);
@@ -41,7 +55,7 @@ tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_
                                 .seqs = ctx->token_seqs,
                                 .out_tokens = ctx->out_tokens,
                                 .n_out = last ? 1 : 0};
-        tf_forward(&ctx->engine, &batch, ctx->pass_logits);
+        run_pass(ctx, &batch, "prefill");
         done += chunk;
     }
     tf_kv_set_len(&ctx->kv, seq, start + (uint32_t)n);
@@ -96,7 +110,7 @@ tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const 
                             .seqs = ctx->token_seqs,
                             .out_tokens = ctx->out_tokens,
                             .n_out = n_seq};
-    tf_forward(&ctx->engine, &batch, ctx->pass_logits);
+    run_pass(ctx, &batch, "decode");
     for (size_t i = 0; i < n_seq; i++) {
         const uint32_t seq = (uint32_t)seqs[i];
         tf_kv_set_len(&ctx->kv, seq, ctx->kv.seqs[seq].n_tokens + 1);

@@ -129,7 +129,7 @@ static void read_vocab(const json_t *root, size_t n_padded, gguf_vocab *v) {
 static uint8_t *build_gguf(const char *name, const char *pre, size_t n_padded, uint32_t bos, uint32_t eos,
                            size_t *size) {
     char rel[256], path[4096];
-    size_t len;
+    size_t len = 0;
     snprintf(rel, sizeof rel, "%s/tokenizer.json.zst", name);
     tt_data_path(path, sizeof path, rel);
     char *text = tt_read_zst(path, &len);

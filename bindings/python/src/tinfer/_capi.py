@@ -271,6 +271,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_kv_seq_len": (status, [context_p, c_int32, size_p]),
     "tinfer_kv_seq_truncate": (status, [context_p, c_int32, c_size_t]),
     "tinfer_kv_seq_clear": (status, [context_p, c_int32]),
+    "tinfer_kv_seq_fill_random": (status, [context_p, c_int32, c_size_t, c_uint64]),
+    "tinfer_profile_begin": (status, [context_p]),
+    "tinfer_profile_end": (status, [context_p, c_char_p, c_char_p]),
 }
 
 # TINFER_API functions deliberately without a binding, each with the reason. Empty today: every
@@ -280,7 +283,7 @@ NOT_BOUND: Dict[str, str] = {}
 # Functions a usable library must export; the rest (the context API, added in 0.1 after the
 # others) may be missing from an older build.
 OPTIONAL_PREFIXES = ("tinfer_context_", "tinfer_prefill", "tinfer_decode", "tinfer_logits",
-                     "tinfer_kv_")
+                     "tinfer_kv_", "tinfer_profile_")
 
 
 def _is_optional(name: str) -> bool:

@@ -1,0 +1,160 @@
+"""tinfer-bench-decode on a tiny synthetic model (bindings/python/tests/tiny_model.py, written
+with the PyPI gguf package; training context 256): its JSON validates against
+benchmarks/schema/bench_decode.schema.json, the default positions at the edges (L - P below 1,
+exactly 1, a power of two, a non-power-of-two end), explicit lists, and the CUDA refusal."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import PROGRAM_TIMEOUT_S, ROOT, build_dir
+
+sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
+from tiny_model import N_CTX_TRAIN, write_tiny_model  # noqa: E402
+
+SCHEMA = ROOT / "benchmarks" / "schema" / "bench_decode.schema.json"
+
+
+@pytest.fixture(scope="module")
+def program() -> Path:
+    path = build_dir() / "examples" / "tinfer-bench-decode"
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: build first or set TINFER_BUILD_DIR")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("bench") / "tiny-llama.gguf"
+    write_tiny_model(path)
+    return path
+
+
+def run(program: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(program), *[str(a) for a in args]], capture_output=True,
+                          text=True, timeout=PROGRAM_TIMEOUT_S, stdin=subprocess.DEVNULL)
+
+
+def bench_json(program, model, tmp_path, *args) -> dict:
+    out = tmp_path / "bench.json"
+    result = run(program, "-m", model, "--repeats", "2", "--json", out, *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+def table_positions(stdout: str) -> list:
+    table = stdout.split("\n\n")[0]
+    rows = table.splitlines()[2:]
+    return [int(row.split("|")[0]) for row in rows]
+
+
+def test_json_validates_and_matches_the_table(program, tiny_model, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run(program, "-m", tiny_model, "--max-cache-len", 64, "--prefill-len", 8,
+                 "--repeats", 3, "--json", out)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    assert data["config"]["positions"] == [1, 2, 4, 8, 16, 32, 56]
+    assert [row["position"] for row in data["decode"]] == data["config"]["positions"]
+    assert table_positions(result.stdout) == data["config"]["positions"]
+    assert result.stdout.startswith("Position | ")
+    assert "position 56" in result.stderr  # progress goes to stderr
+    for row in data["decode"]:
+        assert len(row["samples_ms"]) == 3
+        assert row["tps"] == pytest.approx(1000 / row["median_ms"])
+        assert sorted(row["samples_ms"])[1] == pytest.approx(row["median_ms"])
+    context = data["context"]
+    assert context["architecture"] == "llama"
+    assert context["n_ctx_train"] == N_CTX_TRAIN
+    assert context["weight_dtypes"] == {"F32": 2 + 9 * 2 + 1}
+    assert context["kv_dtype"] == "F16" and context["backend"] == "cpu"
+    assert len(data["ttft"]["samples_ms"]) == 3 and data["ttft"]["prefill_len"] == 8
+
+
+def test_default_cache_length_is_the_training_context(program, tiny_model, tmp_path):
+    data = bench_json(program, tiny_model, tmp_path, "--prefill-len", 100)
+    assert data["config"]["max_cache_len"] == N_CTX_TRAIN
+    assert data["config"]["positions"] == [1, 2, 4, 8, 16, 32, 64, 128, N_CTX_TRAIN - 100]
+
+
+@pytest.mark.parametrize("cache_len, prefill_len, positions", [
+    (20, 3, [1, 2, 4, 8, 16, 17]),  # a non-power-of-two end is the last point
+    (20, 4, [1, 2, 4, 8, 16]),      # a power-of-two end appears once
+    (9, 8, [1]),                    # L - P = 1
+    (10, 7, [1, 2, 3]),
+])
+def test_default_positions_at_the_edges(program, tiny_model, tmp_path, cache_len, prefill_len,
+                                        positions):
+    data = bench_json(program, tiny_model, tmp_path, "--max-cache-len", cache_len,
+                      "--prefill-len", prefill_len)
+    assert data["config"]["positions"] == positions
+
+
+@pytest.mark.parametrize("cache_len, prefill_len", [(8, 8), (8, 20)])
+def test_no_room_for_positions_is_a_usage_error(program, tiny_model, cache_len, prefill_len):
+    result = run(program, "-m", tiny_model, "--max-cache-len", cache_len, "--prefill-len",
+                 prefill_len)
+    assert result.returncode == 2
+    assert "L - P must be at least 1" in result.stderr
+    assert result.stdout == ""
+
+
+def test_explicit_positions(program, tiny_model, tmp_path):
+    data = bench_json(program, tiny_model, tmp_path, "--max-cache-len", 64, "--prefill-len", 8,
+                      "--positions", "0,5,63")
+    assert [row["position"] for row in data["decode"]] == [0, 5, 63]
+
+
+@pytest.mark.parametrize("positions", ["64", "1,,2", "-1", "a", ""])
+def test_bad_explicit_positions_are_usage_errors(program, tiny_model, positions):
+    result = run(program, "-m", tiny_model, "--max-cache-len", 64, "--prefill-len", 8,
+                 "--positions", positions)
+    assert result.returncode == 2, result.stderr
+    assert "--positions" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--repeats", "0"], ["--device", "tpu"], ["--prefill-len", "0"],
+                                  ["--bogus", "1"], ["--threads"]])
+def test_bad_options_are_usage_errors(program, tiny_model, args):
+    result = run(program, "-m", tiny_model, *args)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def test_cuda_is_refused_clearly(program, tiny_model):
+    result = run(program, "-m", tiny_model, "--device", "cuda")
+    assert result.returncode == 1
+    assert "CUDA" in result.stderr
+
+
+def test_missing_model_fails(program, tmp_path):
+    result = run(program, "-m", tmp_path / "absent.gguf")
+    assert result.returncode == 1
+    assert "loading the model" in result.stderr
+
+
+def test_plot_writes_pngs_for_one_and_two_runs(program, tiny_model, tmp_path):
+    first = tmp_path / "a.json"
+    second = tmp_path / "b.json"
+    for out, positions in ((first, "0,1,2,4"), (second, "1,2,3")):
+        result = run(program, "-m", tiny_model, "--max-cache-len", 16, "--prefill-len", 4,
+                     "--repeats", 2, "--positions", positions, "--json", out)
+        assert result.returncode == 0, result.stderr
+    plot = ROOT / "benchmarks" / "plot_decode.py"
+    for inputs, png in (([first], tmp_path / "one.png"), ([first, second], tmp_path / "two.png")):
+        result = subprocess.run([sys.executable, str(plot), *map(str, inputs), "-o", str(png)],
+                                capture_output=True, text=True, timeout=PROGRAM_TIMEOUT_S)
+        assert result.returncode == 0, result.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    not_bench = tmp_path / "other.json"
+    not_bench.write_text('{"program": "tinfer-run"}')
+    result = subprocess.run([sys.executable, str(plot), str(not_bench), "-o",
+                             str(tmp_path / "x.png")], capture_output=True, text=True,
+                            timeout=PROGRAM_TIMEOUT_S)
+    assert result.returncode == 1 and "not a tinfer-bench-decode" in result.stderr
