@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "program_util.h"
 #include "tinfer/tinfer.h"
 
 #ifndef TINFER_GIT_COMMIT
@@ -65,12 +66,6 @@ typedef struct bench {
     measurement *results; /* [n_positions] */
 } bench;
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int usage(const char *message) {
     if (message) fprintf(stderr, "%s: %s\n", PROGRAM, message);
     fprintf(message ? stderr : stdout,
@@ -86,13 +81,6 @@ static int usage(const char *message) {
             "  --json FILE          write every measurement and the run's context as JSON\n",
             PROGRAM, DEFAULT_MODEL);
     return message ? 2 : -1;
-}
-
-static bool parse_long(const char *text, long *out) {
-    char *end;
-    errno = 0;
-    *out = strtol(text, &end, 10);
-    return errno == 0 && end != text && *end == '\0';
 }
 
 static bool parse_valued(options *opt, const char *name, const char *value) {
@@ -174,12 +162,6 @@ static int choose_positions(bench *b) {
     return 0;
 }
 
-static int fail(const char *what, tinfer_status status) {
-    fprintf(stderr, "%s: %s: %s (%s)\n", PROGRAM, what, tinfer_last_error(),
-            tinfer_status_str(status));
-    return 1;
-}
-
 static int check_device(const char *device) {
     if (!strcmp(device, "cpu")) return 0;
     if (!tinfer_has_cuda())
@@ -192,11 +174,6 @@ static int check_device(const char *device) {
                 "backend runs models)\n",
                 PROGRAM);
     return 1;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Median and sample standard deviation (0 for one sample). */
@@ -229,11 +206,11 @@ static int measure_position(bench *b, measurement *m) {
     uint64_t rng = m->position;
     double ms;
     tinfer_status status = tinfer_kv_seq_fill_random(b->ctx, 0, m->position, FILL_SEED);
-    if (status != TINFER_OK) return fail("filling the KV cache", status);
-    if ((status = timed_step(b, m->position, &rng, &ms))) return fail("warm-up step", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "filling the KV cache", status);
+    if ((status = timed_step(b, m->position, &rng, &ms))) return report_failure(PROGRAM, "warm-up step", status);
     for (long r = 0; r < b->opt.repeats; r++)
         if ((status = timed_step(b, m->position, &rng, &m->samples_ms[r])))
-            return fail("decode step", status);
+            return report_failure(PROGRAM, "decode step", status);
     m->step = summarize(m->samples_ms, (size_t)b->opt.repeats);
     fprintf(stderr, "%s: position %u: %.2f ms (median of %ld)\n", PROGRAM, m->position,
             m->step.median_ms, b->opt.repeats);
@@ -244,7 +221,7 @@ static int measure_position(bench *b, measurement *m) {
 static int time_first_token(bench *b, uint64_t *rng, double *ms) {
     const size_t n = (size_t)b->opt.prefill_len;
     int32_t *tokens = malloc(n * sizeof *tokens);
-    if (!tokens) return fail("out of memory", TINFER_E_NOMEM);
+    if (!tokens) return report_failure(PROGRAM, "out of memory", TINFER_E_NOMEM);
     for (size_t i = 0; i < n; i++) tokens[i] = next_token(b, rng);
     const int32_t seq = 0, token = next_token(b, rng);
     tinfer_status status = tinfer_kv_seq_clear(b->ctx, 0);
@@ -253,7 +230,7 @@ static int time_first_token(bench *b, uint64_t *rng, double *ms) {
     if (status == TINFER_OK) status = tinfer_decode(b->ctx, &seq, &token, 1);
     *ms = now_ms() - start;
     free(tokens);
-    if (status != TINFER_OK) return fail("TTFT prefill", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "TTFT prefill", status);
     return 0;
 }
 
@@ -275,12 +252,6 @@ static int measure_ttft(bench *b) {
     return 0;
 }
 
-static double peak_rss_mib(void) {
-    struct rusage usage;
-    if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-    return (double)usage.ru_maxrss / 1024.0; /* Linux reports KiB */
-}
-
 static void print_table(const bench *b) {
     printf("Position |      TPS | Step ms (median ± sd)\n");
     printf("-------: | -------: | :-------------------\n");
@@ -295,22 +266,6 @@ static void print_table(const bench *b) {
 }
 
 /* ---- JSON ---- */
-
-static char *cpu_model(void) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    char *model = NULL;
-    while (f && !model && fgets(line, sizeof line, f)) {
-        const char *colon = strchr(line, ':');
-        if (colon && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5))) {
-            const char *start = colon + 1 + strspn(colon + 1, " \t");
-            model = strdup(start);
-            if (model) model[strcspn(model, "\n")] = '\0';
-        }
-    }
-    if (f) fclose(f);
-    return model ? model : strdup("unknown");
-}
 
 static json_t *weight_dtypes(const tinfer_model *model) {
     json_t *counts = json_object();
@@ -385,10 +340,10 @@ static int write_json(const bench *b) {
 static int load(bench *b) {
     const double start = now_ms();
     tinfer_status status = tinfer_model_load(b->opt.model_path, NULL, &b->model);
-    if (status != TINFER_OK) return fail("loading the model", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "loading the model", status);
     b->load_ms = now_ms() - start;
     if ((status = tinfer_model_get_info(b->model, &b->info, sizeof b->info)) != TINFER_OK)
-        return fail("model info", status);
+        return report_failure(PROGRAM, "model info", status);
     const uint32_t train = b->info.n_ctx_train ? b->info.n_ctx_train : 4096;
     b->max_cache_len =
         b->opt.max_cache_len ? (uint32_t)b->opt.max_cache_len : (train < 32768 ? train : 32768);
@@ -401,9 +356,9 @@ static int create_context(bench *b) {
     cp.n_threads = (uint32_t)b->opt.n_threads;
     if (cp.n_batch > (uint32_t)b->opt.prefill_len) cp.n_batch = (uint32_t)b->opt.prefill_len;
     tinfer_status status = tinfer_context_create(b->model, &cp, &b->ctx);
-    if (status != TINFER_OK) return fail("creating the context", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "creating the context", status);
     b->results = calloc(b->n_positions, sizeof *b->results);
-    if (!b->results) return fail("out of memory", TINFER_E_NOMEM);
+    if (!b->results) return report_failure(PROGRAM, "out of memory", TINFER_E_NOMEM);
     return 0;
 }
 

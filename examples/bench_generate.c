@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench_prompts.h"
+#include "program_util.h"
 #include "tinfer/tinfer.h"
 
 #ifndef TINFER_GIT_COMMIT
@@ -66,17 +67,6 @@ typedef struct bench {
     size_t n_tests;
 } bench;
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double peak_rss_mib(void) {
-    struct rusage usage;
-    return getrusage(RUSAGE_SELF, &usage) == 0 ? (double)usage.ru_maxrss / 1024.0 : 0;
-}
-
 static int usage(const char *message) {
     if (message) fprintf(stderr, "%s: %s\n", PROGRAM, message);
     fprintf(message ? stderr : stdout,
@@ -95,13 +85,6 @@ static int usage(const char *message) {
             "  --output-dir DIR   where files go (default results)\n",
             PROGRAM, DEFAULT_MODEL);
     return message ? 2 : -1;
-}
-
-static bool parse_number(const char *text, double *out) {
-    char *end;
-    errno = 0;
-    *out = strtod(text, &end);
-    return errno == 0 && end != text && *end == '\0';
 }
 
 static bool parse_valued(options *opt, const char *name, const char *value) {
@@ -160,12 +143,6 @@ static int select_tests(bench *b) {
     return b->n_tests ? 0 : usage("--tests selects nothing");
 }
 
-static int fail(const char *what, tinfer_status status) {
-    fprintf(stderr, "%s: %s: %s (%s)\n", PROGRAM, what, tinfer_last_error(),
-            tinfer_status_str(status));
-    return 1;
-}
-
 /* The prompt in the model's chat template, or as raw text when the model has none. */
 static tinfer_status render_prompt(const bench *b, test_result *t, char **text, uint32_t *flags) {
     const tinfer_chat_msg msg = {.role = "user", .content = t->prompt->text};
@@ -199,11 +176,6 @@ static tinfer_status tokenize_prompt(const bench *b, test_result *t) {
     return status;
 }
 
-static int compare_doubles(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Nearest-rank percentile of sorted values (p in (0, 100]). */
 static double percentile(const double *sorted, size_t n, double p) {
     if (n == 0) return 0;
@@ -234,12 +206,12 @@ static int generate_once(bench *b, test_result *t, long run) {
     const double start = now_ms();
     if (status == TINFER_OK) status = tinfer_prefill(b->ctx, 0, t->prompt_ids, t->n_prompt);
     if (status == TINFER_OK) status = sample(b, &token);
-    if (status != TINFER_OK) return fail("prefill", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "prefill", status);
     const double first = now_ms();
     for (long i = 1; i < b->opt.max_gen_len; i++) {
         const double step_start = now_ms();
         if ((status = tinfer_decode(b->ctx, &seq, &token, 1)) || (status = sample(b, &token)))
-            return fail("decode", status);
+            return report_failure(PROGRAM, "decode", status);
         t->latencies_ms[t->n_latencies++] = now_ms() - step_start;
     }
     const double end = now_ms();
@@ -252,7 +224,7 @@ static int generate_once(bench *b, test_result *t, long run) {
 
 static int run_test(bench *b, test_result *t) {
     t->latencies_ms = malloc((size_t)(b->opt.runs * b->opt.max_gen_len) * sizeof(double));
-    if (!t->latencies_ms) return fail("out of memory", TINFER_E_NOMEM);
+    if (!t->latencies_ms) return report_failure(PROGRAM, "out of memory", TINFER_E_NOMEM);
     for (long r = 0; r < b->opt.runs; r++) {
         int rc = generate_once(b, t, r);
         if (rc) return rc;
@@ -300,21 +272,6 @@ static json_t *test_json(const bench *b, const test_result *t) {
         "token_latency_ms", "p50", t->p50_ms, "p95", t->p95_ms, "p99", t->p99_ms, "peak_rss_mib",
         t->peak_rss_mib, "runs", "total_s", number_array(t->total_s, runs), "ttft_ms",
         number_array(t->ttft_ms, runs), "gen_tps", number_array(t->gen_tps, runs));
-}
-
-static char *cpu_model(void) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    char *model = NULL;
-    while (f && !model && fgets(line, sizeof line, f)) {
-        const char *colon = strchr(line, ':');
-        if (colon && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5))) {
-            model = strdup(colon + 1 + strspn(colon + 1, " \t"));
-            if (model) model[strcspn(model, "\n")] = '\0';
-        }
-    }
-    if (f) fclose(f);
-    return model ? model : strdup("unknown");
 }
 
 static json_t *run_context(const bench *b) {
@@ -385,7 +342,7 @@ static int write_profile(bench *b) {
         !output_path(b, "profile_stats.txt", stats, sizeof stats))
         return 1;
     tinfer_status status = tinfer_profile_end(b->ctx, trace, stats);
-    if (status != TINFER_OK) return fail("writing the profile", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "writing the profile", status);
     fprintf(stderr, "%s: wrote %s and %s\n", PROGRAM, trace, stats);
     return 0;
 }
@@ -395,29 +352,29 @@ static int write_profile(bench *b) {
 static int setup(bench *b) {
     const double start = now_ms();
     tinfer_status status = tinfer_model_load(b->opt.model_path, NULL, &b->model);
-    if (status != TINFER_OK) return fail("loading the model", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "loading the model", status);
     b->load_ms = now_ms() - start;
     if ((status = tinfer_model_get_info(b->model, &b->info, sizeof b->info)))
-        return fail("model info", status);
+        return report_failure(PROGRAM, "model info", status);
     if (!(b->tok = tinfer_model_tokenizer(b->model)))
-        return fail("the model has no tokenizer", TINFER_E_UNSUPPORTED);
+        return report_failure(PROGRAM, "the model has no tokenizer", TINFER_E_UNSUPPORTED);
     size_t longest = 0;
     for (size_t i = 0; i < b->n_tests; i++) {
-        if ((status = tokenize_prompt(b, &b->tests[i]))) return fail("tokenizing a prompt", status);
+        if ((status = tokenize_prompt(b, &b->tests[i]))) return report_failure(PROGRAM, "tokenizing a prompt", status);
         if (b->tests[i].n_prompt > longest) longest = b->tests[i].n_prompt;
     }
     tinfer_context_params cp = tinfer_context_default_params();
     if (longest + (size_t)b->opt.max_gen_len > (1u << 24))
-        return fail("too long", TINFER_E_INVALID_ARG);
+        return report_failure(PROGRAM, "too long", TINFER_E_INVALID_ARG);
     cp.n_ctx = (uint32_t)(longest + (size_t)b->opt.max_gen_len);
     cp.n_threads = (uint32_t)b->opt.n_threads;
     if ((status = tinfer_context_create(b->model, &cp, &b->ctx)))
-        return fail("creating the context", status);
+        return report_failure(PROGRAM, "creating the context", status);
     tinfer_sampler_params sp = tinfer_sampler_default_params();
     sp.temperature = (float)b->opt.temperature;
     sp.seed = (uint64_t)b->opt.seed;
     if ((status = tinfer_sampler_create(&sp, tinfer_context_n_vocab(b->ctx), &b->sampler)))
-        return fail("creating the sampler", status);
+        return report_failure(PROGRAM, "creating the sampler", status);
     return 0;
 }
 
@@ -428,7 +385,7 @@ static int warm_up(bench *b) {
     tinfer_status status =
         tinfer_prefill(b->ctx, 0, t->prompt_ids, t->n_prompt < 8 ? t->n_prompt : 8);
     if (status == TINFER_OK) status = tinfer_decode(b->ctx, &seq, &token, 1);
-    if (status != TINFER_OK) return fail("warm-up", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "warm-up", status);
     return 0;
 }
 
@@ -436,7 +393,7 @@ static int run(bench *b) {
     int rc;
     if ((rc = select_tests(b)) || (rc = setup(b)) || (rc = warm_up(b))) return rc;
     tinfer_status status = b->opt.profile ? tinfer_profile_begin(b->ctx) : TINFER_OK;
-    if (status != TINFER_OK) return fail("starting the profiler", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "starting the profiler", status);
     for (size_t i = 0; i < b->n_tests; i++)
         if ((rc = run_test(b, &b->tests[i]))) return rc;
     print_table(b, stdout);

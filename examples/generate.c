@@ -15,7 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "program_util.h"
 #include "tinfer/tinfer.h"
+
+static const char *const PROGRAM = "tinfer-run";
 
 typedef struct options {
     const char *model_path;
@@ -33,12 +36,6 @@ typedef struct timings {
     size_t n_prompt, n_generated;
 } timings;
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int usage(const char *message) {
     if (message) fprintf(stderr, "tinfer-run: %s\n", message);
     fprintf(message ? stderr : stdout,
@@ -54,13 +51,6 @@ static int usage(const char *message) {
             "  --ctx N       context length (default: prompt + N)\n"
             "  --json        print one JSON object instead of streaming text\n");
     return message ? 2 : -1;
-}
-
-static bool parse_number(const char *text, double *out) {
-    char *end;
-    errno = 0;
-    *out = strtod(text, &end);
-    return errno == 0 && end != text && *end == '\0';
 }
 
 /* Options that take a value; returns false for an unknown option or a bad value. */
@@ -95,12 +85,6 @@ static int parse_args(int argc, char **argv, options *opt) {
     if (opt->n_ctx < 0 || opt->n_ctx > (1L << 24)) return usage("--ctx is out of range");
     if (opt->n_threads < 0 || opt->n_threads > 4096) return usage("--threads is out of range");
     return 0;
-}
-
-static int fail(const char *what, tinfer_status status) {
-    fprintf(stderr, "tinfer-run: %s: %s (%s)\n", what, tinfer_last_error(),
-            tinfer_status_str(status));
-    return 1;
 }
 
 /* The prompt as token ids in a malloc'ed array. */
@@ -182,27 +166,27 @@ static int generate(const options *opt, run_state *r, const tinfer_tokenizer *to
     tinfer_status status;
     double start = now_ms();
     if ((status = tinfer_prefill(r->ctx, 0, r->prompt_ids, t->n_prompt)) != TINFER_OK)
-        return fail("prefill", status);
+        return report_failure(PROGRAM, "prefill", status);
     t->prompt_ms = now_ms() - start;
     start = now_ms();
     for (long i = 0; i < opt->n_predict; i++) {
         int32_t token;
         if ((status = tinfer_sampler_sample(r->sampler, tinfer_logits(r->ctx, 0), n_vocab,
                                             &token)) != TINFER_OK)
-            return fail("sampling", status);
+            return report_failure(PROGRAM, "sampling", status);
         if (tinfer_tokenizer_is_eog(tok, token)) break;
         r->generated[t->n_generated++] = token;
         tinfer_sampler_accept(r->sampler, token);
         if ((status = emit(r->stream, token, false, &r->text, &r->text_len, !opt->json)))
-            return fail("detokenize", status);
+            return report_failure(PROGRAM, "detokenize", status);
         const int32_t seq = 0;
         if (i + 1 < opt->n_predict &&
             (status = tinfer_decode(r->ctx, &seq, &token, 1)) != TINFER_OK)
-            return fail("decode", status);
+            return report_failure(PROGRAM, "decode", status);
     }
     t->generate_ms = now_ms() - start;
     if ((status = emit(r->stream, 0, true, &r->text, &r->text_len, !opt->json)))
-        return fail("detokenize", status);
+        return report_failure(PROGRAM, "detokenize", status);
     return 0;
 }
 
@@ -240,27 +224,27 @@ static int run(const options *opt, run_state *r) {
     timings t = {0};
     double start = now_ms();
     tinfer_status status = tinfer_model_load(opt->model_path, NULL, &r->model);
-    if (status != TINFER_OK) return fail("loading the model", status);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "loading the model", status);
     t.load_ms = now_ms() - start;
     const tinfer_tokenizer *tok = tinfer_model_tokenizer(r->model);
-    if (!tok) return fail("the model has no tokenizer", TINFER_E_UNSUPPORTED);
+    if (!tok) return report_failure(PROGRAM, "the model has no tokenizer", TINFER_E_UNSUPPORTED);
     if ((status = tokenize_prompt(tok, opt, &r->prompt_ids, &t.n_prompt)) != TINFER_OK)
-        return fail("tokenizing the prompt", status);
-    if (t.n_prompt == 0) return fail("the prompt is empty", TINFER_E_INVALID_ARG);
+        return report_failure(PROGRAM, "tokenizing the prompt", status);
+    if (t.n_prompt == 0) return report_failure(PROGRAM, "the prompt is empty", TINFER_E_INVALID_ARG);
     tinfer_context_params cp = tinfer_context_default_params();
     cp.n_ctx =
         (uint32_t)(opt->n_ctx ? (size_t)opt->n_ctx : t.n_prompt + (size_t)opt->n_predict + 1);
     cp.n_threads = (uint32_t)opt->n_threads;
     if ((status = tinfer_context_create(r->model, &cp, &r->ctx)) != TINFER_OK)
-        return fail("creating the context", status);
+        return report_failure(PROGRAM, "creating the context", status);
     if ((status = tinfer_sampler_create(&opt->sampling, tinfer_context_n_vocab(r->ctx),
                                         &r->sampler)) != TINFER_OK)
-        return fail("sampler", status);
+        return report_failure(PROGRAM, "sampler", status);
     for (size_t i = 0; i < t.n_prompt; i++) tinfer_sampler_accept(r->sampler, r->prompt_ids[i]);
     if ((status = tinfer_detok_stream_create(tok, 0, &r->stream)) != TINFER_OK)
-        return fail("detokenizer", status);
+        return report_failure(PROGRAM, "detokenizer", status);
     if (!(r->generated = malloc(((size_t)opt->n_predict + 1) * sizeof *r->generated)))
-        return fail("out of memory", TINFER_E_NOMEM);
+        return report_failure(PROGRAM, "out of memory", TINFER_E_NOMEM);
     int rc = generate(opt, r, tok, &t);
     if (rc == 0) report(opt, r, &t);
     return rc;

@@ -14,6 +14,7 @@
  * subtraction of the min is the only rounding step. */
 #include "quant/dequant.h"
 #include "quant/fp16.h"
+#include "quant/kquant_scales.h"
 
 enum { QK_K = 256 };
 enum { Q2_K_BYTES = 84, Q3_K_BYTES = 110, Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
@@ -65,26 +66,13 @@ static void decode_q3_k_block(const uint8_t *block, float *dst) {
     }
 }
 
-/* Q4_K/Q5_K: 8 scales and 8 mins of 6 bits in 12 bytes (ggml's get_scale_min_k4). Sub-blocks 0-3
- * use the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); 4-7 take 4 bits from bytes 8-11 and
- * their top 2 bits from the spare top bits of bytes 0-3 (scales) and 4-7 (mins). */
-static void k4_scale_min(const uint8_t *scales, int sub, int *scale, int *min) {
-    if (sub < 4) {
-        *scale = scales[sub] & 63;
-        *min = scales[sub + 4] & 63;
-    } else {
-        *scale = (scales[sub + 4] & 0x0F) | (scales[sub - 4] >> 6) << 4;
-        *min = (scales[sub + 4] >> 4) | (scales[sub] >> 6) << 4;
-    }
-}
-
 /* Q4_K: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31]. */
 static void decode_q4_k_block(const uint8_t *block, float *dst) {
     const float d = tf_f16_load(block), dmin = tf_f16_load(block + 2);
     const uint8_t *scales = block + 4, *qs = block + 16;
     for (int sub = 0; sub < 8; sub++) {
         int sc, m;
-        k4_scale_min(scales, sub, &sc, &m);
+        tf_k4_scale_min(scales, sub, &sc, &m);
         const float scale = d * (float)sc, min = dmin * (float)m;
         const uint8_t *q = qs + 32 * (sub / 2);
         const int shift = 4 * (sub % 2);
@@ -99,7 +87,7 @@ static void decode_q5_k_block(const uint8_t *block, float *dst) {
     const uint8_t *scales = block + 4, *qh = block + 16, *qs = block + 48;
     for (int sub = 0; sub < 8; sub++) {
         int sc, m;
-        k4_scale_min(scales, sub, &sc, &m);
+        tf_k4_scale_min(scales, sub, &sc, &m);
         const float scale = d * (float)sc, min = dmin * (float)m;
         const uint8_t *q = qs + 32 * (sub / 2);
         const int shift = 4 * (sub % 2);

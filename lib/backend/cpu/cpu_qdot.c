@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "quant/fp16.h"
+#include "quant/kquant_scales.h"
 
 enum { QK = 32, QK_K = 256 };
 enum {
@@ -122,24 +123,13 @@ static float dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
 
 /* ---- k-quants × Q8_K ---- */
 
-/* Q4_K/Q5_K: 6-bit scale and min of sub-block j packed in 12 bytes (ggml's get_scale_min_k4). */
-static void scale_min_k4(const uint8_t *s, int j, int *scale, int *min) {
-    if (j < 4) {
-        *scale = s[j] & 63;
-        *min = s[j + 4] & 63;
-    } else {
-        *scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-        *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 /* Σ over 8 sub-blocks of 32: scale_j · (q · x), and Σ min_j · (sum of x in sub-block j). */
 static float finish_k4(const uint8_t *w, const int8_t *q, const tf_q8_k_act *x,
                        const uint8_t *scales) {
     int sum_q = 0, sum_min = 0;
     for (int j = 0; j < 8; j++) {
         int scale, min;
-        scale_min_k4(scales, j, &scale, &min);
+        tf_k4_scale_min(scales, j, &scale, &min);
         sum_q += scale * dot32(q + 32 * j, x->qs + 32 * j);
         sum_min += min * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
     }

@@ -1,0 +1,72 @@
+/* Small helpers the command-line programs share: clocks, memory, CPU name, strict number parsing
+ * and the one-line failure report. Header-only (static inline), so each program stays one file. */
+#ifndef TINFER_EXAMPLES_PROGRAM_UTIL_H
+#define TINFER_EXAMPLES_PROGRAM_UTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "tinfer/tinfer.h"
+
+static inline double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB); 0 if unknown. */
+static inline double peak_rss_mib(void) {
+    struct rusage usage;
+    return getrusage(RUSAGE_SELF, &usage) == 0 ? (double)usage.ru_maxrss / 1024.0 : 0;
+}
+
+/* The CPU's model name from /proc/cpuinfo ("unknown" if none), in a heap string the caller frees. */
+static inline char *cpu_model(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    char *model = NULL;
+    while (f && !model && fgets(line, sizeof line, f)) {
+        const char *colon = strchr(line, ':');
+        if (colon && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5))) {
+            model = strdup(colon + 1 + strspn(colon + 1, " \t"));
+            if (model) model[strcspn(model, "\n")] = '\0';
+        }
+    }
+    if (f) fclose(f);
+    return model ? model : strdup("unknown");
+}
+
+/* qsort comparator for doubles, ascending. */
+static inline int compare_doubles(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The whole of text as a number; false for empty text, trailing characters or overflow. */
+static inline bool parse_number(const char *text, double *out) {
+    char *end;
+    errno = 0;
+    *out = strtod(text, &end);
+    return errno == 0 && end != text && *end == '\0';
+}
+
+static inline bool parse_long(const char *text, long *out) {
+    char *end;
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    return errno == 0 && end != text && *end == '\0';
+}
+
+/* "PROGRAM: what: library message (STATUS)" on stderr; returns exit status 1. */
+static inline int report_failure(const char *program, const char *what, tinfer_status status) {
+    fprintf(stderr, "%s: %s: %s (%s)\n", program, what, tinfer_last_error(),
+            tinfer_status_str(status));
+    return 1;
+}
+
+#endif
