@@ -30,7 +30,8 @@ typedef struct tinfer_context_params {
                                  backend runs on the calling thread (and OpenBLAS's own threads) */
     tinfer_kv_dtype kv_dtype; /* element type of the cached keys and values (default F16) */
     uint32_t n_batch;         /* tokens a prefill processes per pass; longer prompts run in several
-                                 passes (default 256). Sets the size of the scratch buffers */
+                                 passes (default 512, llama.cpp's n_ubatch, so a prompt rounds
+                                 as it does there). Sets the size of the scratch buffers */
 } tinfer_context_params;
 
 /* Defaults for tinfer_context_create. Since 0.1. */

@@ -62,11 +62,19 @@ typedef enum tf_ffn_act { TF_FFN_SILU, TF_FFN_GELU_TANH } tf_ffn_act;
 
 typedef struct tf_backend tf_backend;
 
+/* What the next ops compute, which decides how their sums round: a prompt chunk (rounded as
+ * llama.cpp rounds a batch of that many tokens), or one token per sequence (rounded as llama.cpp
+ * rounds a single token, whatever else is in the batch: a sequence's logits never depend on its
+ * batch-mates). */
+typedef enum tf_batch_kind { TF_BATCH_PROMPT, TF_BATCH_DECODE } tf_batch_kind;
+
 typedef struct tf_backend_ops {
     const char *name;
     /* Zeroed device memory for activations and the cache; NULL when out of memory. */
     void *(*alloc)(tf_backend *be, size_t bytes);
     void (*free)(tf_backend *be, void *ptr);
+    /* Called before each pass's ops. */
+    void (*begin_batch)(tf_backend *be, tf_batch_kind kind);
     /* y[t][r] = Σ_j w[r][j] · x[t][j] for t < n_tokens, r < w->n_rows. */
     void (*matmul)(tf_backend *be, const tf_matrix *w, const float *x, size_t n_tokens, float *y);
     /* out[t] = row tokens[t] of w, as float32 (the embedding lookup). */

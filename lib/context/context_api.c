@@ -14,7 +14,7 @@ static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
 
 TINFER_API tinfer_context_params tinfer_context_default_params(void) {
     return (tinfer_context_params){
-        .n_ctx = 4096, .n_seq_max = 1, .n_threads = 0, .kv_dtype = TINFER_KV_F16, .n_batch = 256};
+        .n_ctx = 4096, .n_seq_max = 1, .n_threads = 0, .kv_dtype = TINFER_KV_F16, .n_batch = 512};
 }
 
 TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,

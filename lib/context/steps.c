@@ -109,7 +109,8 @@ tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const 
                             .positions = ctx->positions,
                             .seqs = ctx->token_seqs,
                             .out_tokens = ctx->out_tokens,
-                            .n_out = n_seq};
+                            .n_out = n_seq,
+                            .decode = true};
     run_pass(ctx, &batch, "decode");
     for (size_t i = 0; i < n_seq; i++) {
         const uint32_t seq = (uint32_t)seqs[i];

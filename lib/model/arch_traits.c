@@ -54,6 +54,7 @@ tinfer_status tf_arch_traits_of(const tinfer_model *model, tf_arch_traits *out) 
         traits.norm_plus_one = model->format != TINFER_FORMAT_GGUF;
         traits.ffn_act = TF_FFN_GELU_TANH;
         traits.swa_pattern = 6;
+        traits.scale_q = true;
         break;
     default:
         return tf_error(

@@ -21,6 +21,8 @@ typedef struct tf_arch_traits {
     unsigned swa_pattern; /* 0: no sliding window; N: layer il is global when (il+1) % N == 0,
                              every other layer attends to the last sliding_window positions */
     float attn_scale;     /* multiplies q·k */
+    bool scale_q;         /* apply attn_scale to the queries before attention, not to q·k
+                           * (Gemma, as llama.cpp does: it rounds differently through float16) */
     float final_logit_softcap; /* logits = cap · tanh(logits / cap) when > 0 (Gemma 2 style) */
 } tf_arch_traits;
 

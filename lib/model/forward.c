@@ -78,6 +78,9 @@ static void attention_block(const tf_engine *e, unsigned il, const tf_batch *bat
     OP("rope_k", n, k_width,
        op->rope(be, rs->k, n, hp->n_head_kv, hp->head_dim, batch->positions, &rope));
 
+    if (tr->scale_q)
+        OP("scale_q", n, q_width, op->scale(be, rs->q, tr->attn_scale, n * q_width));
+
     const tf_kv_layer *cache = &e->kv->layers[il];
     const tf_kv_span *spans = is_swa ? rs->spans_local : rs->spans_global;
     OP("kv_store", n, k_width + v_width,
@@ -86,7 +89,7 @@ static void attention_block(const tf_engine *e, unsigned il, const tf_batch *bat
                                  .n_head_kv = hp->n_head_kv,
                                  .head_dim = hp->head_dim,
                                  .head_dim_v = hp->head_dim_v,
-                                 .scale = tr->attn_scale};
+                                 .scale = tr->scale_q ? 1.0f : tr->attn_scale};
     OP("attention", n, (size_t)hp->n_head * hp->head_dim_v,
        op->attention(be, cache, &shape, spans, n, rs->q, rs->att));
 
@@ -143,6 +146,7 @@ void tf_forward(const tf_engine *e, const tf_batch *batch, float *logits) {
     const size_t n = batch->n_tokens;
 
     const int il = -1; /* outside the layers */
+    be->ops->begin_batch(be, batch->decode ? TF_BATCH_DECODE : TF_BATCH_PROMPT);
     fill_spans(e, batch);
     OP("embed", n, hp->n_embd,
        be->ops->embed_rows(be, &e->weights->token_embd, batch->tokens, n, e->rs->x));

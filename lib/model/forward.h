@@ -42,6 +42,7 @@ typedef struct tf_batch {
     const uint32_t *seqs;
     const uint32_t *out_tokens;
     size_t n_out;
+    bool decode; /* one token per sequence (tinfer_decode), else a prompt chunk of one sequence */
 } tf_batch;
 
 tinfer_status tf_run_state_init(tf_run_state *rs, tf_backend *be, const tf_hparams *hp,

@@ -1,30 +1,25 @@
 /* The default model (Gemma 3 270M Q4_K_M) against llama.cpp: the golden file holds, for 12
  * prompts, llama.cpp's greedy continuation of 32 tokens and each step's top-10 logits
- * (tests/conformance/llamacpp/make_golden.py). Skipped when TINFER_DEFAULT_MODEL is unset.
+ * (tests/conformance/llamacpp/make_golden.py: llama-cpp-python 0.3.36 built for x86-64 with
+ * AVX2/FMA/F16C, a fresh context per prompt). Skipped when TINFER_DEFAULT_MODEL is unset.
  *
- * We run the same calls llama.cpp ran (the prompt as one prefill, then one decode per token),
- * feeding llama.cpp's tokens back in (teacher forcing) so that every step compares the same
- * context, and require at each step:
- *  - every logit of llama.cpp's top 10 within LOGIT_TOLERANCE of ours;
- *  - our greedy token equal to llama.cpp's, unless llama.cpp's own top two are closer than
- *    TIE_MARGIN (a near tie that rounding may break either way).
+ * We make the same calls llama.cpp made (the prompt as one prefill, then one decode per token) but
+ * feed back our own greedy token, and require at every step:
+ *  - our greedy token equal to llama.cpp's: the 32-token continuations are identical;
+ *  - every logit of llama.cpp's top 10 within LOGIT_TOLERANCE of ours.
  *
- * Tolerances (every logit within 3.0, 98% within 1.0, mean |diff| ≤ 0.3, near tie 1.0) and why
- * they are not 1e-2: this model amplifies rounding. Against an exact float64 forward pass over the
- * same dequantized weights (tests/conformance/llamacpp/float64_reference.py, 10 positions), the
- * largest top-10 error per position averages 0.31 for llama.cpp (prompt as one batch), 0.34 for
- * llama.cpp (token by token) and 0.31 for tinfer: both engines are equally far from the exact
- * result, in different directions, because the order of float additions differs from llama.cpp's
- * SIMD kernels and those last-bit differences grow through 18 layers of a residual stream that
- * reaches 1e4 (an F32 instead of F16 KV cache alone moves logits by 0.3; merely changing the
- * summation order of our attention dot product moved the worst logit from 1.55 to 1.86, while the
- * mean stayed at 0.22). We do round where it rounds (activations quantized to Q8_0/Q8_K for the
- * integer dot products, the query and the attention probabilities to float16 against the F16
- * cache, GELU through float16; without the float16 steps: max 2.17, mean 0.24, 368 of 384 greedy
- * tokens equal). Observed on 12 prompts × 32 steps (printed by the test): max |diff| 1.86, mean
- * 0.22; greedy tokens equal at 372 of 384 steps, the other 12 where llama.cpp's own top two were
- * within 0.26. A real bug shows: swapping the local and global RoPE bases fails (first prompt, step
- * 22, a logit off by 4.2). */
+ * LOGIT_TOLERANCE is 1e-4 because the file stores logits rounded to 4 decimals: our logits are
+ * bit-identical to llama.cpp's (checked on whole logit rows with a tensor-by-tensor dump of
+ * llama.cpp's graph), since every kernel sums in its float order — the activation quantization,
+ * the lanes and reduction trees of its AVX2 dot products, its repacked and tiled K-quant matmuls,
+ * float16 rounding of the query and the attention probabilities, ggml_v_expf in the softmax, its
+ * compiler's fused multiply-adds in RoPE and the GELU table (lib/backend/cpu/cpu_kernels.h). The
+ * transcendental functions (cosf, sinf, tanhf) come from the C library, as llama.cpp's do; both
+ * were run against glibc. Any arithmetic change shows: before this exactness, free-running
+ * continuations diverged at near ties in 7 of the 12 prompts (logits within ~0.3 of llama.cpp's).
+ *
+ * The program runs once with the kernel table this CPU selects and once (a second ctest entry)
+ * with TINFER_FORCE_GENERIC=1, the portable path: both must match the same golden data. */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -32,27 +27,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "fixtures/test_env.h"
 #include "tinfer/tinfer.h"
 
-#define LOGIT_TOLERANCE 3.0
-#define CLOSE_DIFF 1.0 /* and at least CLOSE_FRACTION of the logits this close */
-#define CLOSE_FRACTION 0.98
-#define TIE_MARGIN 1.0
-#define MEAN_TOLERANCE 0.3
+#define LOGIT_TOLERANCE 1e-4
 
 typedef struct stats {
     double max_diff;
-    double sum_diff;
     size_t n_compared;
-    size_t n_close;
     size_t n_steps;
-    size_t n_greedy_equal;
-    size_t n_near_tie_flips;
-    double max_flip_margin; /* llama.cpp's top-2 margin at the flips */
 } stats;
 
 static int argmax(const float *logits, size_t n) {
@@ -62,8 +50,9 @@ static int argmax(const float *logits, size_t n) {
     return (int)best;
 }
 
-static void compare_step(const float *logits, size_t n_vocab, json_t *step, stats *st,
-                         const char *prompt, size_t s) {
+/* Checks one step's logits; returns our greedy token. */
+static int32_t compare_step(const float *logits, size_t n_vocab, json_t *step, stats *st,
+                            const char *prompt, size_t s) {
     json_t *top = json_object_get(step, "top");
     const int ref_token = (int)json_integer_value(json_object_get(step, "token"));
     for (size_t i = 0; i < json_array_size(top); i++) {
@@ -73,26 +62,16 @@ static void compare_step(const float *logits, size_t n_vocab, json_t *step, stat
         assert_true(id >= 0 && (size_t)id < n_vocab);
         const double diff = fabs((double)logits[id] - ref);
         if (diff > st->max_diff) st->max_diff = diff;
-        st->sum_diff += diff;
         st->n_compared++;
-        if (diff <= CLOSE_DIFF) st->n_close++;
         if (diff > LOGIT_TOLERANCE)
-            fail_msg("%s step %zu: logit of token %lld is %.4f, llama.cpp %.4f", prompt, s,
+            fail_msg("%s step %zu: logit of token %lld is %.6f, llama.cpp %.4f", prompt, s,
                      (long long)id, logits[id], ref);
     }
     const int ours = argmax(logits, n_vocab);
-    const double margin = json_number_value(json_array_get(json_array_get(top, 0), 1)) -
-                          json_number_value(json_array_get(json_array_get(top, 1), 1));
     st->n_steps++;
-    if (ours == ref_token) {
-        st->n_greedy_equal++;
-    } else if (margin < TIE_MARGIN) {
-        st->n_near_tie_flips++;
-        if (margin > st->max_flip_margin) st->max_flip_margin = margin;
-    } else {
-        fail_msg("%s step %zu: greedy token %d, llama.cpp %d (its margin %.3f)", prompt, s, ours,
-                 ref_token, margin);
-    }
+    if (ours != ref_token)
+        fail_msg("%s step %zu: greedy token %d, llama.cpp %d", prompt, s, ours, ref_token);
+    return (int32_t)ours;
 }
 
 static void run_prompt(tinfer_context *ctx, json_t *prompt, stats *st) {
@@ -108,11 +87,10 @@ static void run_prompt(tinfer_context *ctx, json_t *prompt, stats *st) {
     assert_int_equal(tinfer_prefill(ctx, 0, tokens, n_ids), TINFER_OK);
     const size_t n_vocab = tinfer_context_n_vocab(ctx);
     for (size_t s = 0; s < json_array_size(steps); s++) {
-        json_t *step = json_array_get(steps, s);
         const float *logits = tinfer_logits(ctx, 0);
         assert_non_null(logits);
-        compare_step(logits, n_vocab, step, st, name, s);
-        const int32_t seq = 0, next = (int32_t)json_integer_value(json_object_get(step, "token"));
+        const int32_t seq = 0;
+        const int32_t next = compare_step(logits, n_vocab, json_array_get(steps, s), st, name, s);
         assert_int_equal(tinfer_decode(ctx, &seq, &next, 1), TINFER_OK);
     }
 }
@@ -139,17 +117,13 @@ static void default_model_matches_llamacpp(void **state) {
     assert_true(json_array_size(prompts) >= 10);
     for (size_t p = 0; p < json_array_size(prompts); p++)
         run_prompt(ctx, json_array_get(prompts, p), &st);
-    const double mean_diff = st.sum_diff / (double)st.n_compared;
-    const double close = (double)st.n_close / (double)st.n_compared;
-    printf("golden: %zu prompts, %zu steps: greedy equal %zu, near-tie flips %zu (largest "
-           "llama.cpp margin among them %.3f); top-10 logits max |diff| %.4f (tolerance %.2f), "
-           "mean %.4f (tolerance %.2f), within %.1f: %.2f%% (required %.0f%%)\n",
-           json_array_size(prompts), st.n_steps, st.n_greedy_equal, st.n_near_tie_flips,
-           st.max_flip_margin, st.max_diff, LOGIT_TOLERANCE, mean_diff, MEAN_TOLERANCE, CLOSE_DIFF,
-           100 * close, 100 * CLOSE_FRACTION);
-    assert_true(mean_diff <= MEAN_TOLERANCE);
-    assert_true(close >= CLOSE_FRACTION);
-    assert_true(st.n_greedy_equal + st.n_near_tie_flips == st.n_steps);
+    const char *forced = getenv("TINFER_FORCE_GENERIC");
+    printf("golden (%s kernels): %zu prompts, %zu steps, greedy tokens all equal (32-token "
+           "continuations identical); top-10 logits max |diff| %.2g (tolerance %.0e: the file's "
+           "4-decimal rounding)\n",
+           forced && *forced && strcmp(forced, "0") != 0 ? "generic" : "auto-selected",
+           json_array_size(prompts), st.n_steps, st.max_diff, LOGIT_TOLERANCE);
+    assert_int_equal(st.n_steps, 32 * json_array_size(prompts));
 
     tinfer_context_free(ctx);
     tinfer_model_free(model);

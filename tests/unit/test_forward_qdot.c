@@ -1,7 +1,10 @@
-/* The integer dot-product kernels (lib/backend/cpu/cpu_qdot.c) against the scalar reference: for
- * every weight dtype with a kernel, random blocks dotted with quantized activations must equal
- * (dequantized weights) · (dequantized activations) computed in double, up to float32 rounding.
- * Also: activation quantization stays within half a step of the input. */
+/* The integer dot-product kernels (lib/backend/cpu/cpu_kernels_impl.h) against the scalar
+ * reference: for every weight dtype with a kernel, and every float order the table has for it
+ * (vec_dot lanes, repacked rows, tiled), random blocks dotted with quantized activations must equal
+ * (dequantized weights) · (dequantized activations) computed in double, up to float32 rounding;
+ * the generic and x86-64-v3 builds of each kernel must agree bit for bit. Also: activation
+ * quantization stays within half a step of the input. (Bit-exactness against llama.cpp itself is
+ * tested on the whole model: test_forward_golden.c.) */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
+#include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "quant/dequant.h"
 #include "quant/dtype.h"
@@ -66,7 +70,14 @@ static void dequantize_act(tf_act_quant kind, const void *quantized, float *out)
     }
 }
 
-static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
+/* The (n_rows, n_tokens, t) shapes that select each float order of a dtype (tf_cpu_qdot_of). */
+static const struct {
+    uint32_t n_rows;
+    size_t n_tokens, t;
+} SHAPES[] = {{8, 1, 0}, {8, 4, 0}, {6, 1, 0}, {6, 8, 0}};
+
+static void check_kernel(tinfer_dtype dtype, tf_qdot_fn dot, tf_qdot_fn other_build,
+                         uint32_t seed) {
     uint32_t rng = seed;
     const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
     const size_t row_bytes = N_ELEMS / traits->block_elems * traits->block_bytes;
@@ -76,7 +87,6 @@ static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
     float x[N_ELEMS], weights[N_ELEMS], x_seen[N_ELEMS];
     for (size_t i = 0; i < N_ELEMS; i++) x[i] = 3.0f * random_float(&rng);
     const tf_act_quant kind = tf_cpu_act_quant_of(dtype);
-    const tf_qdot_fn dot = tf_cpu_qdot_of(dtype);
     assert_true(kind != TF_ACT_NONE && dot != NULL);
     _Alignas(16) uint8_t quantized[2 * N_ELEMS];
     assert_true(tf_cpu_act_row_bytes(kind, N_ELEMS) <= sizeof quantized);
@@ -95,10 +105,27 @@ static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
             amax = fmaxf(amax, fabsf(x[j]));
         assert_true(fabsf(x[i] - x_seen[i]) <= amax / 127.0f * 0.51f + amax * 1e-3f);
     }
-    const double got = dot(row, quantized, N_ELEMS);
+    const float got = dot(row, quantized, N_ELEMS);
     if (fabs(got - expected) > 1e-5 * magnitude + 1e-6)
         fail_msg("%s: kernel %.9g, reference %.9g (magnitude %.3g)", traits->name, got, expected,
                  magnitude);
+    if (other_build) {
+        const float again = other_build(row, quantized, N_ELEMS);
+        if (memcmp(&got, &again, sizeof got) != 0)
+            fail_msg("%s: generic build %.9g, x86-64-v3 build %.9g", traits->name, got, again);
+    }
+}
+
+static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    for (size_t s = 0; s < sizeof SHAPES / sizeof SHAPES[0]; s++) {
+        const tf_qdot_fn dot =
+            tf_cpu_qdot_of(generic, dtype, SHAPES[s].n_rows, SHAPES[s].n_tokens, SHAPES[s].t);
+        const tf_qdot_fn other =
+            fast ? tf_cpu_qdot_of(fast, dtype, SHAPES[s].n_rows, SHAPES[s].n_tokens, SHAPES[s].t)
+                 : NULL;
+        check_kernel(dtype, dot, other, seed);
+    }
 }
 
 static void integer_dots_equal_the_reference(void **state) {
@@ -115,13 +142,46 @@ static void other_dtypes_have_no_integer_kernel(void **state) {
                                    TINFER_DTYPE_Q4_1, TINFER_DTYPE_Q5_1, TINFER_DTYPE_Q2_K};
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
         assert_int_equal(tf_cpu_act_quant_of(dtypes[d]), TF_ACT_NONE);
-        assert_null(tf_cpu_qdot_of(dtypes[d]));
+        assert_null(tf_cpu_qdot_of(tf_cpu_kernels_generic(), dtypes[d], 8, 1, 0));
     }
+}
+
+/* The float kernels of the attention: each build equals the other bit for bit, and both equal the
+ * exact dot within float rounding; ggml_v_expf's emulation stays within 2 ulp-ish of exp. */
+static void float_kernels_agree(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    uint32_t rng = 12345;
+    float a[300], b[300];
+    for (int i = 0; i < 300; i++) {
+        a[i] = random_float(&rng);
+        b[i] = random_float(&rng);
+    }
+    double exact = 0, magnitude = 0;
+    for (int i = 0; i < 296; i++) {
+        exact += (double)a[i] * b[i];
+        magnitude += fabs((double)a[i] * b[i]);
+    }
+    const float vecdot = generic->dot_vecdot(a, b, 296), tiled = generic->dot_tiled(a, b, 296);
+    assert_true(fabs(vecdot - exact) <= 1e-6 * magnitude);
+    assert_true(fabs(tiled - exact) <= 1e-6 * magnitude);
+    float x[64], e_generic[64], e_fast[64];
+    for (int i = 0; i < 64; i++) x[i] = -20.0f * (float)i / 63.0f;
+    x[63] = -INFINITY;
+    generic->expf_n(x, e_generic, 64);
+    for (int i = 0; i < 63; i++) assert_true(fabs(e_generic[i] - exp(x[i])) <= 4e-7 * exp(x[i]));
+    assert_true(e_generic[63] == 0.0f);
+    if (!fast) return;
+    assert_true(memcmp(&vecdot, &(float){fast->dot_vecdot(a, b, 296)}, sizeof vecdot) == 0);
+    assert_true(memcmp(&tiled, &(float){fast->dot_tiled(a, b, 296)}, sizeof tiled) == 0);
+    fast->expf_n(x, e_fast, 64);
+    assert_memory_equal(e_generic, e_fast, sizeof e_generic);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(integer_dots_equal_the_reference),
+        cmocka_unit_test(float_kernels_agree),
         cmocka_unit_test(other_dtypes_have_no_integer_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

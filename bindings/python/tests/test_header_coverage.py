@@ -225,7 +225,7 @@ def test_struct_sizes_agree_with_the_library():
     assert api.tinfer_model_default_params().use_mmap is True
     if api.has("tinfer_context_default_params"):
         ctx = api.tinfer_context_default_params()
-        assert (ctx.n_ctx, ctx.n_seq_max, ctx.n_batch) == (4096, 1, 256)
+        assert (ctx.n_ctx, ctx.n_seq_max, ctx.n_batch) == (4096, 1, 512)
 
 
 def test_loaded_library_version_matches_the_header():

@@ -1,7 +1,7 @@
 /* Attention over the block-structured KV cache: storing new K/V rows, and reading them back.
  *
- * Reading is the textbook two-pass softmax over score rows as long as the context (scratch sized
- * at creation); each K and V row is read once per KV head and shared by its query heads (GQA). */
+ * Reading follows llama.cpp's CPU arithmetic exactly (see attend_group); each K and V row is read
+ * once per KV head and shared by its query heads (GQA). */
 #include <math.h>
 #include <string.h>
 
@@ -54,52 +54,85 @@ static void load_row(const tf_kv_layer *layer, const uint8_t *row, uint32_t n, f
 
 static float round_f16(float x) { return tf_f16_to_f32(tf_f32_to_f16(x)); }
 
-/* The query heads [h0, h0 + group) that share KV head kv_head, for one token: scores into a
- * [group][n_keys] scratch, softmax, then the weighted sum of V. Each cached K and V row is
- * converted once and used by every head of the group.
- * With an F16 cache the queries and the attention probabilities are rounded to float16 before
- * they meet the cached rows, exactly where llama.cpp's F16 matrix products round them: Gemma 3's
- * logits move by ~0.3 when this rounding differs (see tests/unit/test_forward_golden.c). */
+/* Softmax of one head's scores over the slots [base, base + n_slots) (base a multiple of 8; slots
+ * below first_slot are masked): as ggml_compute_forward_soft_max_f32 with ggml_vec_soft_max_f32 —
+ * exp through ggml_v_expf, 8-slot chunk sums in float, their total in double. */
+static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first_slot,
+                          uint32_t n_slots, bool round_half) {
+    float max_score = -INFINITY;
+    for (uint32_t i = first_slot; i < n_slots; i++) max_score = fmaxf(max_score, scores[i]);
+    for (uint32_t i = 0; i < first_slot; i++) scores[i] = 0.0f;
+    for (uint32_t i = first_slot; i < n_slots; i++) scores[i] -= max_score;
+    k->expf_n(scores + first_slot, scores + first_slot, n_slots - first_slot);
+    const uint32_t padded = (n_slots + 7) & ~7u;
+    for (uint32_t i = n_slots; i < padded; i++) scores[i] = 0.0f;
+    double sum = 0;
+    for (uint32_t c = 0; c < padded; c += 8) sum += (double)tf_hsum8(scores + c);
+    const float inv_sum = (float)(1.0 / sum);
+    for (uint32_t i = 0; i < n_slots; i++) {
+        const float p = scores[i] * inv_sum;
+        scores[i] = round_half ? round_f16(p) : p;
+    }
+}
+
+/* The query heads [h0, h0 + group) that share KV head kv_head, for one token.
+ *
+ * llama.cpp computes attention as two matrix products around a softmax, with the F16 cache: the
+ * query and the probabilities are rounded to float16 where they meet cached rows, and the float
+ * order depends on the batch: one token goes through ggml_vec_dot_f16 (4 × 8 lanes), two or more
+ * through tinyBLAS (8 lanes). Lanes are indexed by cache cell, which is the position here, so the
+ * V sums keep one partial sum per lane (attn_lanes) and reduce them at the end in that engine's
+ * tree. Each cached K and V row is converted once and used by every head of the group. */
 static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
                          const tf_attn_shape *shape, const tf_kv_span *span, uint32_t kv_head,
-                         uint32_t group, const float *q, float *out) {
+                         uint32_t group, bool tiled, const float *q, float *out) {
+    const tf_cpu_kernels *k = state->kernels;
     const bool half = layer->dtype == TINFER_DTYPE_F16;
     const size_t elem_bytes = half ? 2 : 4;
     const uint32_t hd = shape->head_dim, hd_v = shape->head_dim_v;
-    const uint32_t n_keys = span->pos_last - span->pos_first + 1;
+    const uint32_t base = span->pos_first & ~7u;
+    const uint32_t first_slot = span->pos_first - base, n_slots = span->pos_last - base + 1;
+    const uint32_t stride = (n_slots + 7) & ~7u;
+    const bool tiled_k = tiled && hd % 8 == 0;
+    const uint32_t n_lanes = tiled ? TF_LANES_TILED : TF_LANES_VECDOT;
     float *query = state->attn_query, *row = state->attn_row, *scores = state->attn_scores;
+    float *lanes = state->attn_lanes;
+
     for (uint32_t i = 0; i < group * hd; i++) query[i] = half ? round_f16(q[i]) : q[i];
-    for (uint32_t i = 0; i < n_keys; i++) {
-        const uint8_t *k_row =
-            kv_row(layer, layer->k, layer->k_row_elems, span, span->pos_first + i);
+    for (uint32_t i = first_slot; i < n_slots; i++) {
+        const uint8_t *k_row = kv_row(layer, layer->k, layer->k_row_elems, span, base + i);
         load_row(layer, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
+        for (uint32_t g = 0; g < group; g++) {
+            const float *qg = query + (size_t)g * hd;
+            const float dot = tiled_k ? k->dot_tiled(row, qg, hd) : k->dot_vecdot(row, qg, hd);
+            scores[(size_t)g * stride + i] = dot * shape->scale;
+        }
+    }
+    for (uint32_t g = 0; g < group; g++)
+        softmax_slots(k, scores + (size_t)g * stride, first_slot, n_slots, half);
+
+    memset(lanes, 0, (size_t)group * n_lanes * hd_v * sizeof *lanes);
+    for (uint32_t i = first_slot; i < n_slots; i++) {
+        const uint32_t pos = base + i;
+        const uint8_t *v_row = kv_row(layer, layer->v, layer->v_row_elems, span, pos);
+        load_row(layer, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
         for (uint32_t g = 0; g < group; g++)
-            scores[(size_t)g * n_keys + i] =
-                shape->scale * tf_cpu_dot(query + (size_t)g * hd, row, hd);
+            k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * hd_v, row,
+                    scores[(size_t)g * stride + i], hd_v);
     }
     for (uint32_t g = 0; g < group; g++) {
-        float *head_scores = scores + (size_t)g * n_keys, max_score = -INFINITY;
-        for (uint32_t i = 0; i < n_keys; i++) max_score = fmaxf(max_score, head_scores[i]);
-        double sum = 0;
-        for (uint32_t i = 0; i < n_keys; i++) {
-            head_scores[i] = expf(head_scores[i] - max_score);
-            sum += head_scores[i];
-        }
-        const float inv_sum = (float)(1.0 / sum);
-        for (uint32_t i = 0; i < n_keys; i++) {
-            const float p = head_scores[i] * inv_sum;
-            head_scores[i] = half ? round_f16(p) : p;
-        }
-    }
-    memset(out, 0, (size_t)group * hd_v * sizeof *out);
-    for (uint32_t i = 0; i < n_keys; i++) {
-        const uint8_t *v_row =
-            kv_row(layer, layer->v, layer->v_row_elems, span, span->pos_first + i);
-        load_row(layer, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
-        for (uint32_t g = 0; g < group; g++) {
-            const float p = scores[(size_t)g * n_keys + i];
-            float *acc = out + (size_t)g * hd_v;
-            for (uint32_t d = 0; d < hd_v; d++) acc[d] += p * row[d];
+        const float *head = lanes + (size_t)g * n_lanes * hd_v;
+        for (uint32_t d = 0; d < hd_v; d++) {
+            if (tiled) {
+                float acc[8];
+                for (int l = 0; l < 8; l++) acc[l] = head[(size_t)l * hd_v + d];
+                out[(size_t)g * hd_v + d] = tf_hsum8(acc);
+            } else {
+                float sum[4][8];
+                for (int j = 0; j < 4; j++)
+                    for (int l = 0; l < 8; l++) sum[j][l] = head[(size_t)(8 * j + l) * hd_v + d];
+                out[(size_t)g * hd_v + d] = tf_reduce4x8(sum);
+            }
         }
     }
 }
@@ -108,10 +141,11 @@ void tf_cpu_attention(tf_backend *be, const tf_kv_layer *layer, const tf_attn_sh
                       const tf_kv_span *spans, size_t n_tokens, const float *q, float *out) {
     tf_cpu_state *state = be->state;
     const uint32_t group = shape->n_head / shape->n_head_kv;
+    const bool tiled = state->batch_kind == TF_BATCH_PROMPT && n_tokens >= 2;
     for (size_t t = 0; t < n_tokens; t++)
         for (uint32_t kv_head = 0; kv_head < shape->n_head_kv; kv_head++) {
             const uint32_t h0 = kv_head * group;
-            attend_group(state, layer, shape, &spans[t], kv_head, group,
+            attend_group(state, layer, shape, &spans[t], kv_head, group, tiled,
                          q + (t * shape->n_head + h0) * shape->head_dim,
                          out + (t * shape->n_head + h0) * shape->head_dim_v);
         }

@@ -16,10 +16,16 @@ static void cpu_free(tf_backend *be, void *ptr) {
     free(ptr);
 }
 
+static void cpu_begin_batch(tf_backend *be, tf_batch_kind kind) {
+    tf_cpu_state *state = be->state;
+    state->batch_kind = kind;
+}
+
 static const tf_backend_ops CPU_OPS = {
     .name = "cpu",
     .alloc = cpu_alloc,
     .free = cpu_free,
+    .begin_batch = cpu_begin_batch,
     .matmul = tf_cpu_matmul,
     .embed_rows = tf_cpu_embed_rows,
     .rmsnorm = tf_cpu_rmsnorm,
@@ -41,12 +47,18 @@ tinfer_status tf_backend_cpu_create(size_t max_row_elems, size_t max_ctx, size_t
         free(state);
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
     }
+    state->kernels = tf_cpu_kernels_select();
     state->max_row_elems = max_row_elems;
+    state->max_ctx = max_ctx;
     state->tile = calloc(tile_floats, sizeof(float));
     state->attn_query = calloc(max_row_elems, sizeof(float));
     state->attn_row = calloc(max_row_elems, sizeof(float));
+    size_t n_lanes;
+    if (tinfer_mul_size(max_row_elems, TF_LANES_VECDOT, &n_lanes))
+        state->attn_lanes = calloc(n_lanes, sizeof(float));
     size_t n_scores;
-    if (tinfer_mul_size(max_ctx ? max_ctx : 1, max_heads ? max_heads : 1, &n_scores))
+    /* + 8: score rows start at the 8-aligned cell below the first key (cpu_attention.c). */
+    if (tinfer_mul_size(max_ctx + 8, max_heads ? max_heads : 1, &n_scores))
         state->attn_scores = calloc(n_scores, sizeof(float));
     /* Room for either activation format, rows rounded up to whole 256-element blocks. */
     const uint32_t padded = (uint32_t)((max_row_elems + 255) / 256 * 256);
@@ -57,6 +69,7 @@ tinfer_status tf_backend_cpu_create(size_t max_row_elems, size_t max_ctx, size_t
     out->ops = &CPU_OPS;
     out->state = state;
     if (!state->tile || !state->attn_query || !state->attn_row || !state->attn_scores ||
+        !state->attn_lanes ||
         !state->act_quant) {
         tf_backend_cpu_destroy(out);
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for %zu-element rows",
@@ -72,6 +85,7 @@ void tf_backend_cpu_destroy(tf_backend *be) {
     free(state->attn_query);
     free(state->attn_row);
     free(state->attn_scores);
+    free(state->attn_lanes);
     free(state->act_quant);
     free(state);
     be->state = NULL;

@@ -1,18 +1,18 @@
 /* Weight-times-activation products over any weight dtype, and the embedding lookup.
  *
- * Weights stay in the file's dtype; three paths, each reading every weight byte once per call:
- *  - quantized weights with a kernel in cpu_qdot.c, fewer than TF_CPU_QDOT_TOKENS tokens (decode,
- *    short prompts): the activations are quantized to Q8_0/Q8_K as llama.cpp does and each weight
- *    row is dotted in integers with every token — the reference engine's numerics, and the
- *    fastest portable path;
+ * Weights stay in the file's dtype; three paths, each reading every weight byte once per call (per
+ * TF_CPU_QDOT_TOKENS tokens for the first):
+ *  - quantized weights with a kernel in the table (cpu_kernels.h), any number of tokens: the
+ *    activations are quantized to Q8_0/Q8_K as llama.cpp does and each weight row is dotted in
+ *    integers with every token, summed in llama.cpp's float order — its numerics exactly;
  *  - other dtypes, fewer than SGEMM_MIN_TOKENS tokens: a weight row is dequantized to float32 and
  *    dotted with every token;
- *  - many tokens (long prompts): a tile of rows is dequantized and handed to OpenBLAS sgemm,
- *    whose blocking wins once the tile is reused across enough tokens. Activations stay float32
- *    here, so long prompts round differently from llama.cpp (by ~1e-3 relative per product). */
+ *  - other dtypes, many tokens: a tile of rows is dequantized and handed to OpenBLAS sgemm, whose
+ *    blocking wins once the tile is reused across enough tokens. */
 #include <cblas.h>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "quant/dequant.h"
 
@@ -54,17 +54,30 @@ static void matmul_sgemm(tf_cpu_state *state, const tf_matrix *w, tf_dequant_fn 
     }
 }
 
-/* Quantized weights, few tokens: quantize the activations as llama.cpp does, then integer dots. */
-static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant kind, tf_qdot_fn dot,
+/* Quantized weights: quantize the activations as llama.cpp does (TF_CPU_QDOT_TOKENS rows at a
+ * time), then integer dots. */
+static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant kind,
                         const float *x, size_t n_tokens, float *y) {
     const size_t act_bytes = state->act_quant_row_bytes;
-    for (size_t t = 0; t < n_tokens; t++)
-        tf_cpu_quantize_act(kind, x + t * w->row_elems, w->row_elems,
-                            state->act_quant + t * act_bytes);
-    for (uint32_t r = 0; r < w->n_rows; r++) {
-        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-        for (size_t t = 0; t < n_tokens; t++)
-            y[t * w->n_rows + r] = dot(row, state->act_quant + t * act_bytes, w->row_elems);
+    /* Decode rows round as single tokens (see tf_batch_kind). */
+    const size_t n_order = state->batch_kind == TF_BATCH_DECODE ? 1 : n_tokens;
+
+    for (size_t t0 = 0; t0 < n_tokens; t0 += TF_CPU_QDOT_TOKENS) {
+        const size_t chunk =
+            n_tokens - t0 < TF_CPU_QDOT_TOKENS ? n_tokens - t0 : TF_CPU_QDOT_TOKENS;
+        tf_qdot_fn dots[TF_CPU_QDOT_TOKENS]; /* the kernel (float order) of each token */
+        for (size_t t = 0; t < chunk; t++) {
+            tf_cpu_quantize_act(kind, x + (t0 + t) * w->row_elems, w->row_elems,
+                                state->act_quant + t * act_bytes);
+            dots[t] = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order,
+                                     n_order == 1 ? 0 : t0 + t);
+        }
+        for (uint32_t r = 0; r < w->n_rows; r++) {
+            const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+            for (size_t t = 0; t < chunk; t++)
+                y[(t0 + t) * w->n_rows + r] =
+                    dots[t](row, state->act_quant + t * act_bytes, w->row_elems);
+        }
     }
 }
 
@@ -72,10 +85,9 @@ void tf_cpu_matmul(tf_backend *be, const tf_matrix *w, const float *x, size_t n_
     tf_cpu_state *state = be->state;
     tf_dequant_fn decode = tf_dequant_fn_of(w->dtype); /* checked when the weights were bound */
     const tf_act_quant kind = tf_cpu_act_quant_of(w->dtype);
-    const tf_qdot_fn dot = tf_cpu_qdot_of(w->dtype);
-    if (dot && kind != TF_ACT_NONE && n_tokens < TF_CPU_QDOT_TOKENS &&
-        w->row_elems <= state->max_row_elems)
-        matmul_qdot(state, w, kind, dot, x, n_tokens, y);
+    const bool has_qdot = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, 1, 0) != NULL;
+    if (has_qdot && kind != TF_ACT_NONE && w->row_elems <= state->max_row_elems)
+        matmul_qdot(state, w, kind, x, n_tokens, y);
     else if (n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, w, decode, x, n_tokens, y);
     else matmul_rows(state, w, decode, x, n_tokens, y);
 }

@@ -1,7 +1,7 @@
 /* Dot products of quantized weight rows with activations quantized the way llama.cpp does it:
  * to Q8_0 (32-element blocks) for the legacy formats and to Q8_K (256-element blocks) for the
- * k-quants. The products are integer sums scaled once per block, so they are fast in portable C,
- * and they round like the reference engine, which keeps our logits within ~1e-3 of its. */
+ * k-quants. The products are integer sums scaled once per block, summed in the reference engine's
+ * float order (cpu_kernels.h), so our results are bit-identical to its. */
 #ifndef TINFER_BACKEND_CPU_CPU_QDOT_H
 #define TINFER_BACKEND_CPU_CPU_QDOT_H
 
@@ -26,9 +26,9 @@ typedef enum tf_act_quant { TF_ACT_NONE, TF_ACT_Q8_0, TF_ACT_Q8_K } tf_act_quant
 /* Σ_j w[j]·x[j] over n_elems, w a row in the weight's dtype, x quantized as act_quant_of says. */
 typedef float (*tf_qdot_fn)(const uint8_t *w_row, const void *x_quant, uint32_t n_elems);
 
-/* The activation format and kernel of a weight dtype; TF_ACT_NONE / NULL when it has none. */
+/* The activation format of a weight dtype's integer dots; TF_ACT_NONE when it has none (the
+ * kernels themselves: tf_cpu_qdot_of in cpu_kernels.h). */
 tf_act_quant tf_cpu_act_quant_of(tinfer_dtype dtype);
-tf_qdot_fn tf_cpu_qdot_of(tinfer_dtype dtype);
 
 /* Bytes of one quantized activation row of n_elems (a multiple of the block size). */
 size_t tf_cpu_act_row_bytes(tf_act_quant kind, uint32_t n_elems);

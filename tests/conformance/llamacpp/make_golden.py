@@ -13,7 +13,12 @@ llama.cpp from source; ~15 minutes on 2 cores:
 Prompts are tokenized by llama.cpp itself (BOS added, special tokens parsed), so the ids are
 its own. Each prompt is evaluated as one batch, then 32 greedy tokens are generated one at a
 time: the same calls tinfer's test makes (tinfer_prefill, then tinfer_decode per token). The
-context uses llama.cpp's defaults: F16 K/V cache, no flash attention.
+context uses llama.cpp's defaults: F16 K/V cache, no flash attention, and each prompt gets a fresh
+context, so that its tokens sit in cache cells 0, 1, 2, ... (a reused context may place them
+elsewhere, which changes llama.cpp's float summation order in attention).
+
+Built this way (llama-cpp-python 0.3.36, GGML_NATIVE=OFF: AVX2 + FMA + F16C kernels, weights
+repacked, llamafile sgemm on), llama.cpp's logits are bit-identical to tinfer's on an x86-64 CPU.
 """
 import hashlib
 import json
@@ -58,9 +63,10 @@ def top_k(logits):
     return [[int(i), round(float(logits[i]), 4)] for i in ids]
 
 
-def run_prompt(llm, text):
+def run_prompt(model_path, text):
+    llm = llama_cpp.Llama(model_path, n_ctx=512, n_batch=512, n_threads=os.cpu_count(),
+                          logits_all=True, verbose=False)
     ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
-    llm.reset()
     llm.eval(ids)
     steps = []
     for _ in range(N_STEPS):
@@ -75,19 +81,17 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     model_path, out_path = sys.argv[1], sys.argv[2]
-    llm = llama_cpp.Llama(model_path, n_ctx=512, n_batch=512, n_threads=os.cpu_count(),
-                          logits_all=True, verbose=False)
     prompts = []
     for name, text in PROMPTS:
-        ids, steps = run_prompt(llm, text)
+        ids, steps = run_prompt(model_path, text)
         prompts.append({"name": name, "text": text, "ids": ids, "steps": steps})
         print(name, len(ids), "prompt tokens ->", [s["token"] for s in steps[:8]], "...")
     golden = {
         "reference": "llama.cpp via llama-cpp-python " + llama_cpp.__version__,
         "model_file": os.path.basename(model_path),
         "model_sha256": file_sha256(model_path),
-        "settings": "F16 KV cache, no flash attention, prompt as one batch, then one token per "
-                    "eval; greedy",
+        "settings": "F16 KV cache, no flash attention, a fresh context per prompt, prompt as "
+                    "one batch, then one token per eval; greedy; x86-64 AVX2/FMA/F16C build",
         "n_steps": N_STEPS,
         "top_k": TOP_K,
         "prompts": prompts,

@@ -31,7 +31,7 @@ def has_context_api() -> bool:
 
 
 class Context(Owner):
-    """Context(model, *, n_ctx=4096, n_seq_max=1, threads=0, kv_dtype="f16", n_batch=256)
+    """Context(model, *, n_ctx=4096, n_seq_max=1, threads=0, kv_dtype="f16", n_batch=512)
 
     The mutable half of inference. Sequences are numbered 0 .. n_seq_max-1; each holds up to
     n_ctx tokens. One thread at a time (use one context per thread); it keeps its model alive."""

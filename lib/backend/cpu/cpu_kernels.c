@@ -1,0 +1,56 @@
+/* Which CPU kernel table runs: x86-64-v3 when the CPU has AVX2, FMA and F16C, else generic;
+ * TINFER_FORCE_GENERIC=1 forces the generic one (tests run the golden model both ways). */
+#include "backend/cpu/cpu_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const tf_cpu_kernels tf_cpu_kernels_generic_table;
+#if defined(__x86_64__) && defined(__GNUC__)
+extern const tf_cpu_kernels tf_cpu_kernels_x86_v3_table;
+#define TF_HAVE_X86_V3 1
+#else
+#define TF_HAVE_X86_V3 0
+#endif
+
+const tf_cpu_kernels *tf_cpu_kernels_generic(void) { return &tf_cpu_kernels_generic_table; }
+
+const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void) {
+#if TF_HAVE_X86_V3
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        return &tf_cpu_kernels_x86_v3_table;
+#endif
+    return NULL;
+}
+
+const tf_cpu_kernels *tf_cpu_kernels_select(void) {
+    const char *force = getenv("TINFER_FORCE_GENERIC");
+    if (force && *force && strcmp(force, "0") != 0) return tf_cpu_kernels_generic();
+    const tf_cpu_kernels *fast = tf_cpu_kernels_x86_v3();
+    return fast ? fast : tf_cpu_kernels_generic();
+}
+
+tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_rows,
+                          size_t n_tokens, size_t t) {
+    const bool tiled = n_tokens >= 8; /* ggml_tiled_min_batch */
+    switch (dtype) {
+    case TINFER_DTYPE_Q4_0:
+        return k->q4_0;
+    case TINFER_DTYPE_Q5_0:
+        return k->q5_0;
+    case TINFER_DTYPE_Q8_0:
+        return k->q8_0;
+    case TINFER_DTYPE_Q4_K:
+        if (n_rows % 8 == 0) /* repacked: gemm over groups of 4 tokens, gemv for the rest */
+            return t < n_tokens - n_tokens % 4 ? k->q4_k_rows4 : k->q4_k_rows;
+        return tiled ? k->q4_k_tiled : k->q4_k;
+    case TINFER_DTYPE_Q5_K:
+        return tiled ? k->q5_k_tiled : k->q5_k;
+    case TINFER_DTYPE_Q6_K:
+        return tiled ? k->q6_k_tiled : k->q6_k;
+    default:
+        return NULL;
+    }
+}

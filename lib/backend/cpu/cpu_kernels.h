@@ -1,0 +1,75 @@
+/* The CPU inner loops that run once per weight byte or per cached key, as one table of function
+ * pointers chosen at run time.
+ *
+ * The same C source (cpu_kernels_impl.h) is compiled twice: portable (cpu_kernels_generic.c) and
+ * for x86-64-v3, i.e. AVX2 + FMA + F16C (cpu_kernels_x86_v3.c), picked when the CPU has them.
+ * Both follow the lane structure of llama.cpp's AVX2 kernels — eight float accumulators fed by
+ * fused multiply-adds, then its horizontal-add tree — so both give bit-identical results, equal to
+ * llama.cpp's own (tests/unit/test_forward_golden.c runs both). The generic build calls fmaf()
+ * (exact everywhere, slow where the CPU has no FMA); the x86-64-v3 build inlines it.
+ *
+ * TINFER_FORCE_GENERIC=1 in the environment selects the portable table (read when a context is
+ * created). */
+#ifndef TINFER_BACKEND_CPU_CPU_KERNELS_H
+#define TINFER_BACKEND_CPU_CPU_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cpu/cpu_qdot.h"
+
+/* Lane counts of the two attention dot-product orders (see tf_cpu_kernels). */
+enum { TF_LANES_VECDOT = 32, TF_LANES_TILED = 8 };
+
+typedef struct tf_cpu_kernels {
+    const char *name; /* "generic" or "x86-64-v3" */
+    /* Weight-row × quantized-activation dots, per weight dtype (cpu_qdot.h), in each order
+     * llama.cpp uses (tf_cpu_qdot_of picks): lane-wise vec_dot; for Q4_K matrices it repacks
+     * (row count a multiple of 8) per-row sums, per super-block for single tokens (q4_k_rows) and
+     * per 64 elements for tokens in groups of four (q4_k_rows4); for other k-quant matrices in
+     * batches of 8+ tokens, its tiled kernel (the *_tiled ones). */
+    tf_qdot_fn q4_0, q5_0, q8_0, q4_k, q5_k, q6_k;
+    tf_qdot_fn q4_k_rows, q4_k_rows4, q4_k_tiled, q5_k_tiled, q6_k_tiled;
+    /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
+     * double. What llama.cpp uses for one query token. */
+    float (*dot_vecdot)(const float *a, const float *b, size_t n);
+    /* Σ a[i]·b[i] in tinyBLAS's order: 8 lanes (n a multiple of 8). What llama.cpp uses for
+     * batches of two or more tokens. */
+    float (*dot_tiled)(const float *a, const float *b, size_t n);
+    /* acc[i] = fma(v[i], p, acc[i]) for i < n: one lane of the attention-weighted sum of V. */
+    void (*axpy)(float *acc, const float *v, float p, size_t n);
+    /* ggml's vectorised exp (ggml_v_expf) of each of n values. */
+    void (*expf_n)(const float *x, float *y, size_t n);
+} tf_cpu_kernels;
+
+/* The table for this CPU (or the generic one when TINFER_FORCE_GENERIC=1). */
+const tf_cpu_kernels *tf_cpu_kernels_select(void);
+
+/* Both tables, for tests and benchmarks; x86-64-v3 is NULL where not built or not supported. */
+const tf_cpu_kernels *tf_cpu_kernels_generic(void);
+const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void);
+
+/* The qdot kernel of a weight dtype in table k for token t of an n_tokens-token product with a
+ * matrix of n_rows rows (the float order llama.cpp would use there); NULL when the dtype has none. */
+tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_rows,
+                          size_t n_tokens, size_t t);
+
+/* Reductions shared by both builds (plain float adds, no fma: identical in either build). */
+
+/* ggml's hsum_float_8: (a0+a4 + a2+a6) + (a1+a5 + a3+a7). */
+static inline float tf_hsum8(const float a[8]) {
+    const float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
+    return (r0 + r2) + (r1 + r3);
+}
+
+/* GGML_F32x8_REDUCE over four 8-lane accumulators s[j][l]: s0+s2, s1+s3, then their sum, then
+ * lanes (l, l+4), then hadd twice: (t0+t1) + (t2+t3). */
+static inline float tf_reduce4x8(const float s[4][8]) {
+    float x[8], t[4];
+    for (int l = 0; l < 8; l++) x[l] = (s[0][l] + s[2][l]) + (s[1][l] + s[3][l]);
+    for (int l = 0; l < 4; l++) t[l] = x[l] + x[l + 4];
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+#endif

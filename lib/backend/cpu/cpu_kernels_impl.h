@@ -1,0 +1,384 @@
+/* The bodies of the CPU kernel table (cpu_kernels.h), included once per build flavour by
+ * cpu_kernels_generic.c and cpu_kernels_x86_v3.c, each defining TF_KERNELS_NAME (the table's
+ * variable) and TF_KERNELS_LABEL (its name string) first.
+ *
+ * Every float operation here mirrors one of llama.cpp's AVX2 kernels (ggml-cpu/arch/x86/quants.c,
+ * repack.cpp, vec.cpp, llamafile/sgemm.cpp): the integer part of a block product is exact, so only
+ * which elements share a float lane, the fused multiply-adds and the final reduction tree matter,
+ * and those are reproduced exactly. Compiled with -ffp-contract=off: no fma but the written ones. */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "quant/fp16.h"
+#include "quant/kquant_scales.h"
+
+enum { K_QK = 32, K_QK_K = 256 };
+enum { K_Q4_0 = 18, K_Q5_0 = 22, K_Q8_0 = 34, K_Q4_K = 144, K_Q5_K = 176, K_Q6_K = 210 };
+
+/* lane[l] = Σ a[j]·b[j] over bytes 4l..4l+3 of a 32-byte block: what _mm256_maddubs_epi16 and
+ * _mm256_madd_epi16 leave in 32-bit lane l. */
+static inline void lanes_i8(const int8_t *a, const int8_t *b, int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) {
+        int32_t sum = 0;
+        for (int e = 0; e < 4; e++) sum += a[4 * l + e] * b[4 * l + e];
+        lane[l] = sum;
+    }
+}
+
+/* One legacy block (32 signed codes q) into the eight accumulators: acc = fma(d_w·d_x, lane, acc). */
+static inline void legacy_block(const int8_t *q, const tf_q8_0_act *x, float d_w, float acc[8]) {
+    int32_t lane[8];
+    lanes_i8(q, x->qs, lane);
+    const float d = d_w * x->d;
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+/* The x86-64-v3 build: ggml's own AVX2 loops for the two legacy formats that dominate decode
+ * (same lanes, same fma, same reduction as the portable code below, only faster). */
+#include <immintrin.h>
+
+static inline float avx_hsum8(__m256 x) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* Eight int32 lanes of Σ x·y over 4 bytes each, as float (ggml's mul_sum_i8_pairs_float). */
+static inline __m256 avx_lanes_i8(__m256i x, __m256i y) {
+    const __m256i dot = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
+}
+
+static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_0_act *x = xq;
+    __m256 acc = _mm256_setzero_ps();
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q8_0) {
+        const __m256 d = _mm256_set1_ps(tf_f16_load(w) * x[b].d);
+        const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        acc = _mm256_fmadd_ps(d, avx_lanes_i8(qw, qx), acc);
+    }
+    return avx_hsum8(acc);
+}
+
+static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_0_act *x = xq;
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    const __m256i bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    __m256 acc = _mm256_setzero_ps();
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
+        uint32_t qh;
+        memcpy(&qh, w + 2, sizeof qh);
+        const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 6));
+        const __m256i nibbles = _mm256_and_si256(
+            _mm256_set1_epi8(0x0F), _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
+        __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
+        high = _mm256_cmpeq_epi8(_mm256_or_si256(high, bit_mask), _mm256_set1_epi64x(-1));
+        /* a clear fifth bit sets the top nibble: the code minus 16 as a signed byte */
+        const __m256i qw = _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        const __m256 d = _mm256_set1_ps(tf_f16_load(w) * x[b].d);
+        acc = _mm256_fmadd_ps(d, avx_lanes_i8(qw, qx), acc);
+    }
+    return avx_hsum8(acc);
+}
+#else
+static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_0_act *x = xq;
+    float acc[8] = {0};
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q8_0) {
+        int8_t q[K_QK];
+        memcpy(q, w + 2, K_QK);
+        legacy_block(q, &x[b], tf_f16_load(w), acc);
+    }
+    return tf_hsum8(acc);
+}
+#endif
+
+static float k_dot_q4_0(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_0_act *x = xq;
+    float acc[8] = {0};
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q4_0) {
+        int8_t q[K_QK];
+        for (int j = 0; j < 16; j++) {
+            q[j] = (int8_t)((w[2 + j] & 0x0F) - 8);
+            q[j + 16] = (int8_t)((w[2 + j] >> 4) - 8);
+        }
+        legacy_block(q, &x[b], tf_f16_load(w), acc);
+    }
+    return tf_hsum8(acc);
+}
+
+#if !(defined(__AVX2__) && defined(__FMA__))
+static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_0_act *x = xq;
+    float acc[8] = {0};
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
+        uint32_t qh;
+        memcpy(&qh, w + 2, sizeof qh);
+        const uint8_t *qs = w + 6;
+        int8_t q[K_QK];
+        for (int j = 0; j < 16; j++) {
+            const int hi_lo = (int)((qh >> j) & 1u) << 4, hi_hi = (int)((qh >> (j + 16)) & 1u) << 4;
+            q[j] = (int8_t)(((qs[j] & 0x0F) | hi_lo) - 16);
+            q[j + 16] = (int8_t)(((qs[j] >> 4) | hi_hi) - 16);
+        }
+        legacy_block(q, &x[b], tf_f16_load(w), acc);
+    }
+    return tf_hsum8(acc);
+}
+#endif
+
+/* ---- k-quants ---- */
+
+/* The 256 unsigned 4-bit codes of a Q4_K / Q5_K super-block in element order. */
+static void k4_codes(const uint8_t *qs, const uint8_t *qh, uint8_t q[K_QK_K]) {
+    for (int g = 0; g < 4; g++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * g + l] = qs[32 * g + l] & 0x0F;
+            q[64 * g + 32 + l] = qs[32 * g + l] >> 4;
+            if (qh) {
+                q[64 * g + l] |= (uint8_t)(((qh[l] >> (2 * g)) & 1) << 4);
+                q[64 * g + 32 + l] |= (uint8_t)(((qh[l] >> (2 * g + 1)) & 1) << 4);
+            }
+        }
+}
+
+/* ggml_vec_dot_q4_K_q8_K (AVX2): eight lanes of scale-weighted code sums scaled by d, plus four
+ * lanes of min corrections scaled by -dmin, reduced separately. Q5_K is summed the same way. */
+static float k4_lanes(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, size_t block_bytes,
+                      int has_qh) {
+    float acc[8] = {0}, acc_m[4] = {0};
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += block_bytes) {
+        const tf_q8_k_act *xb = &x[b];
+        uint8_t q[K_QK_K];
+        k4_codes(has_qh ? w + 48 : w + 16, has_qh ? w + 16 : NULL, q);
+        int scale[8], min[8];
+        for (int s = 0; s < 8; s++) tf_k4_scale_min(w + 4, s, &scale[s], &min[s]);
+        int32_t lane[8] = {0};
+        for (int s = 0; s < 8; s++)
+            for (int l = 0; l < 8; l++) {
+                int32_t sum = 0;
+                for (int e = 0; e < 4; e++) sum += q[32 * s + 4 * l + e] * xb->qs[32 * s + 4 * l + e];
+                lane[l] += scale[s] * sum;
+            }
+        const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+        for (int k = 0; k < 4; k++) {
+            const int32_t s0 = xb->bsums[4 * k] + xb->bsums[4 * k + 1];
+            const int32_t s1 = xb->bsums[4 * k + 2] + xb->bsums[4 * k + 3];
+            acc_m[k] = fmaf(dmin, (float)(min[2 * k] * s0 + min[2 * k + 1] * s1), acc_m[k]);
+        }
+    }
+    return tf_hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+}
+
+static float k_dot_q4_k(const uint8_t *w, const void *xq, uint32_t n) {
+    return k4_lanes(w, xq, n, K_Q4_K, 0);
+}
+
+static float k_dot_q5_k(const uint8_t *w, const void *xq, uint32_t n) {
+    return k4_lanes(w, xq, n, K_Q5_K, 1);
+}
+
+/* ggml_gemv_q4_K_8x8_q8_K and ggml_gemm_q4_K_8x8_q8_K (AVX2, repacked rows): exact integer sums
+ * over `span` sub-blocks (8: gemv, one per super-block; 2: gemm, four per super-block), each
+ * accumulated with fma(sum, d_w·d_x), the mins likewise, subtracted at the end. */
+static float q4_k_rows(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, int span) {
+    float acc = 0, acc_min = 0;
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q4_K) {
+        const tf_q8_k_act *xb = &x[b];
+        uint8_t q[K_QK_K];
+        k4_codes(w + 16, NULL, q);
+        const float d = tf_f16_load(w) * xb->d, dmin = tf_f16_load(w + 2) * xb->d;
+        for (int s0 = 0; s0 < 8; s0 += span) {
+            int32_t sum_q = 0, sum_min = 0;
+            for (int s = s0; s < s0 + span; s++) {
+                int scale, min;
+                tf_k4_scale_min(w + 4, s, &scale, &min);
+                int32_t dot = 0;
+                for (int j = 0; j < 32; j++) dot += q[32 * s + j] * xb->qs[32 * s + j];
+                sum_q += scale * dot;
+                sum_min += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+            }
+            acc = fmaf((float)sum_q, d, acc);
+            acc_min = fmaf((float)sum_min, dmin, acc_min);
+        }
+    }
+    return acc - acc_min;
+}
+
+static float k_dot_q4_k_rows(const uint8_t *w, const void *xq, uint32_t n) {
+    return q4_k_rows(w, xq, n, 8);
+}
+
+static float k_dot_q4_k_rows4(const uint8_t *w, const void *xq, uint32_t n) {
+    return q4_k_rows(w, xq, n, 2);
+}
+
+/* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
+ * super-block an exact integer sum s1 (and mins sum s2), res = d_w·s1 (− dmin_w·s2, fused), then
+ * fma(res, d_x, acc). */
+static float k_tiled_k4(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, size_t block_bytes,
+                        int has_qh) {
+    float acc = 0;
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += block_bytes) {
+        const tf_q8_k_act *xb = &x[b];
+        uint8_t q[K_QK_K];
+        k4_codes(has_qh ? w + 48 : w + 16, has_qh ? w + 16 : NULL, q);
+        int32_t s1 = 0, s2 = 0;
+        for (int s = 0; s < 8; s++) {
+            int scale, min;
+            tf_k4_scale_min(w + 4, s, &scale, &min);
+            int32_t dot = 0;
+            for (int j = 0; j < 32; j++) dot += q[32 * s + j] * xb->qs[32 * s + j];
+            s1 += scale * dot;
+            s2 += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+        }
+        const float res = fmaf(-tf_f16_load(w + 2), (float)s2, tf_f16_load(w) * (float)s1);
+        acc = fmaf(res, xb->d, acc);
+    }
+    return acc;
+}
+
+static float k_dot_q4_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
+    return k_tiled_k4(w, xq, n, K_Q4_K, 0);
+}
+
+static float k_dot_q5_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
+    return k_tiled_k4(w, xq, n, K_Q5_K, 1);
+}
+
+/* The 256 unsigned 6-bit codes of a Q6_K super-block in element order. */
+static void q6_codes(const uint8_t *w, uint8_t u[K_QK_K]) {
+    const uint8_t *ql = w, *qh = w + 128;
+    for (int half = 0; half < 2; half++) {
+        const uint8_t *l_ql = ql + 64 * half, *l_qh = qh + 32 * half;
+        uint8_t *out = u + 128 * half;
+        for (int l = 0; l < 32; l++) {
+            out[l] = (uint8_t)((l_ql[l] & 0x0F) | ((l_qh[l] >> 0) & 3) << 4);
+            out[l + 32] = (uint8_t)((l_ql[l + 32] & 0x0F) | ((l_qh[l] >> 2) & 3) << 4);
+            out[l + 64] = (uint8_t)((l_ql[l] >> 4) | ((l_qh[l] >> 4) & 3) << 4);
+            out[l + 96] = (uint8_t)((l_ql[l + 32] >> 4) | ((l_qh[l] >> 6) & 3) << 4);
+        }
+    }
+}
+
+static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_k_act *x = xq;
+    float acc = 0;
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q6_K) {
+        const tf_q8_k_act *xb = &x[b];
+        const int8_t *scales = (const int8_t *)(w + 192);
+        uint8_t u[K_QK_K];
+        q6_codes(w, u);
+        int32_t s1 = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t dot = 0;
+            for (int j = 0; j < 16; j++) dot += ((int)u[16 * g + j] - 32) * xb->qs[16 * g + j];
+            s1 += scales[g] * dot;
+        }
+        acc = fmaf(tf_f16_load(w + 208) * (float)s1, xb->d, acc);
+    }
+    return acc;
+}
+
+/* ggml_vec_dot_q6_K_q8_K (AVX2): unsigned 6-bit codes times the group scale in eight lanes, then
+ * the -32 offset taken out per lane as 32·(scale·bsum) of the lane's own two 16-element groups. */
+static float k_dot_q6_k(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_k_act *x = xq;
+    float acc[8] = {0};
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q6_K) {
+        const tf_q8_k_act *xb = &x[b];
+        const int8_t *scales = (const int8_t *)(w + 192);
+        uint8_t u[K_QK_K];
+        q6_codes(w, u);
+        int32_t lane[8] = {0};
+        for (int c = 0; c < 8; c++)
+            for (int l = 0; l < 8; l++)
+                for (int e = 0; e < 4; e++) {
+                    const int i = 32 * c + 4 * l + e;
+                    lane[l] += scales[i / 16] * (u[i] * xb->qs[i]);
+                }
+        for (int l = 0; l < 8; l++)
+            lane[l] -= 32 * (scales[2 * l] * xb->bsums[2 * l] +
+                             scales[2 * l + 1] * xb->bsums[2 * l + 1]);
+        const float d = xb->d * tf_f16_load(w + 208);
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+    }
+    return tf_hsum8(acc);
+}
+
+/* ---- float dots and attention helpers ---- */
+
+static float k_dot_vecdot(const float *a, const float *b, size_t n) {
+    float sum[4][8] = {{0}};
+    const size_t whole = n & ~(size_t)31;
+    for (size_t i = 0; i < whole; i += 32)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 8; l++)
+                sum[j][l] = fmaf(a[i + 8 * j + l], b[i + 8 * j + l], sum[j][l]);
+    double total = tf_reduce4x8(sum);
+    for (size_t i = whole; i < n; i++) total += (double)(a[i] * b[i]);
+    return (float)total;
+}
+
+static float k_dot_tiled(const float *a, const float *b, size_t n) {
+    float acc[8] = {0};
+    for (size_t i = 0; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+    return tf_hsum8(acc);
+}
+
+static void k_axpy(float *acc, const float *v, float p, size_t n) {
+    for (size_t i = 0; i < n; i++) acc[i] = fmaf(v[i], p, acc[i]);
+}
+
+/* ggml_v_expf (AVX2), one lane at a time: exp(x) = 2^n · (1 + j) with a degree-5 polynomial j,
+ * and the same special cases for |n| > 126. */
+static float k_expf1(float x) {
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    const uint32_t e = tf_f32_to_bits(z) << 23;
+    const float k = tf_f32_from_bits(e + tf_f32_to_bits(1.0f));
+    const int c = fabsf(n) > 126.0f;
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                              fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, 0x1.ffffecp-1f * b);
+    if (!c) return fmaf(j, k, k);
+    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    const float s1 = tf_f32_from_bits(g + 0x7f000000u);
+    const float s2 = tf_f32_from_bits(e - g);
+    if (fabsf(n) > 192.0f) return s1 * s1;
+    return fmaf(s2, j, s2) * s1;
+}
+
+static void k_expf_n(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = k_expf1(x[i]);
+}
+
+const tf_cpu_kernels TF_KERNELS_NAME = {
+    .name = TF_KERNELS_LABEL,
+    .q4_0 = k_dot_q4_0,
+    .q5_0 = k_dot_q5_0,
+    .q8_0 = k_dot_q8_0,
+    .q4_k = k_dot_q4_k,
+    .q4_k_rows = k_dot_q4_k_rows,
+    .q4_k_rows4 = k_dot_q4_k_rows4,
+    .q5_k = k_dot_q5_k,
+    .q4_k_tiled = k_dot_q4_k_tiled,
+    .q5_k_tiled = k_dot_q5_k_tiled,
+    .q6_k_tiled = k_dot_q6_k_tiled,
+    .q6_k = k_dot_q6_k,
+    .dot_vecdot = k_dot_vecdot,
+    .dot_tiled = k_dot_tiled,
+    .axpy = k_axpy,
+    .expf_n = k_expf_n,
+};
