@@ -286,7 +286,7 @@ static json_t *run_context(const bench *b) {
     json_t *context = json_pack(
         "{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:o, s:s}", "cpu_model", cpu,
         "cores", (json_int_t)cores, "threads",
-        (json_int_t)(b->opt.n_threads ? b->opt.n_threads : cores), "simd", "portable C", "backend",
+        (json_int_t)(b->opt.n_threads ? b->opt.n_threads : cores), "simd", tinfer_cpu_kernels(), "backend",
         b->opt.device, "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT,
         "model_file", b->opt.model_path, "architecture",
         b->info.architecture ? b->info.architecture : "", "model_name", b->info.name, "n_params",

@@ -280,7 +280,7 @@ static json_t *run_context(const bench *b) {
     json_t *context = json_pack(
         "{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}", "cpu_model", cpu, "cores",
         (json_int_t)cores, "threads", (json_int_t)(b->opt.n_threads ? b->opt.n_threads : cores),
-        "simd", "portable C", "backend", "cpu", "library_version", tinfer_version_string(),
+        "simd", tinfer_cpu_kernels(), "backend", "cpu", "library_version", tinfer_version_string(),
         "git_commit", TINFER_GIT_COMMIT, "model_file", b->opt.model_path, "architecture",
         b->info.architecture ? b->info.architecture : "", "model_name", b->info.name, "kv_dtype",
         "F16");
@@ -324,11 +324,11 @@ static int write_markdown(const bench *b) {
         return 1;
     }
     fprintf(f,
-            "# tinfer-bench: %s (%s)\n\nlibtinfer %s (%s), %s backend, %s; max-gen-len %ld, "
+            "# tinfer-bench: %s (%s)\n\nlibtinfer %s (%s), %s backend, %s kernels; max-gen-len %ld, "
             "%ld run(s), temperature %g. Medians over runs; latency percentiles over every "
             "decode step.\n\n",
             b->opt.model_path, b->info.architecture, tinfer_version_string(), TINFER_GIT_COMMIT,
-            "cpu", "portable C", b->opt.max_gen_len, b->opt.runs, b->opt.temperature);
+            "cpu", tinfer_cpu_kernels(), b->opt.max_gen_len, b->opt.runs, b->opt.temperature);
     print_table(b, f);
     fprintf(f, "\nModel load %.1f ms, peak RSS %.1f MiB.\n", b->load_ms, peak_rss_mib());
     const int rc = fclose(f) == 0 ? 0 : 1;

@@ -201,9 +201,10 @@ static void report(const options *opt, const run_state *r, const timings *t) {
     const double gen_tps = t->generate_ms > 0 ? t->n_generated * 1e3 / t->generate_ms : 0;
     if (opt->json) {
         json_t *out = json_pack(
-            "{s:o, s:o, s:s, s:{s:f, s:f, s:f, s:f, s:f}}", "prompt_ids",
+            "{s:o, s:o, s:s, s:s, s:{s:f, s:f, s:f, s:f, s:f}}", "prompt_ids",
             id_array(r->prompt_ids, t->n_prompt), "generated_ids",
-            id_array(r->generated, t->n_generated), "text", r->text ? r->text : "", "timings",
+            id_array(r->generated, t->n_generated), "text", r->text ? r->text : "", "cpu_kernels",
+            tinfer_cpu_kernels(), "timings",
             "load_ms", t->load_ms, "prompt_ms", t->prompt_ms, "generate_ms", t->generate_ms,
             "prompt_tokens_per_s", prompt_tps, "generate_tokens_per_s", gen_tps);
         char *dump = out ? json_dumps(out, JSON_ENSURE_ASCII) : NULL;
@@ -215,9 +216,9 @@ static void report(const options *opt, const run_state *r, const timings *t) {
     }
     fprintf(stderr,
             "\nload: %.0f ms | prompt: %zu tokens, %.1f ms, %.2f tokens/s | generation: %zu "
-            "tokens, %.1f ms, %.2f tokens/s\n",
+            "tokens, %.1f ms, %.2f tokens/s | %s CPU kernels\n",
             t->load_ms, t->n_prompt, t->prompt_ms, prompt_tps, t->n_generated, t->generate_ms,
-            gen_tps);
+            gen_tps, tinfer_cpu_kernels());
 }
 
 static int run(const options *opt, run_state *r) {

@@ -244,6 +244,10 @@ TINFER_API tinfer_status tinfer_model_tensor_find(const tinfer_model *model, con
 TINFER_API bool tinfer_has_cuda(void);
 /* Number of CUDA devices usable now (0 without a GPU or without CUDA support). Never fails. */
 TINFER_API int tinfer_cuda_device_count(void);
+/* The CPU kernel build contexts created now use: "x86-64-v3" (AVX2, FMA, F16C) or "generic"
+ * (portable C; also forced by the environment variable TINFER_FORCE_GENERIC=1). Both give
+ * bit-identical results. A static string; never fails. Since 0.1. */
+TINFER_API const char *tinfer_cpu_kernels(void);
 
 /* The rest of the API, in one header per stage (each is included here, never alone). */
 #include "tinfer/tokenizer.h"

@@ -5,6 +5,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "model/arch_traits.h"
 #include "model/model.h"
 
 static tinfer_status alloc_pass_arrays(tinfer_context *ctx, uint32_t n_batch, uint32_t n_seq_max) {
@@ -23,7 +24,32 @@ static tinfer_status alloc_pass_arrays(tinfer_context *ctx, uint32_t n_batch, ui
     return TINFER_OK;
 }
 
-static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p) {
+/* The cache, told which layers attend through the sliding window (the same test forward.c
+ * makes) so that those keep only a ring of the last positions. */
+static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p, uint32_t n_batch,
+                             bool swa_full) {
+    const tf_hparams *hp = &ctx->model->hparams;
+    bool *layer_is_swa = calloc(hp->n_layer ? hp->n_layer : 1, sizeof *layer_is_swa);
+    if (!layer_is_swa) return tf_error(TINFER_E_NOMEM, "out of memory for the layer list");
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        layer_is_swa[il] = tf_layer_is_swa(&ctx->traits, il, hp->sliding_window);
+    const tf_kv_config kv_config = {.n_layer = hp->n_layer,
+                                    .n_ctx = p->n_ctx,
+                                    .n_seq_max = p->n_seq_max,
+                                    .k_row_elems = hp->n_head_kv * hp->head_dim,
+                                    .v_row_elems = hp->n_head_kv * hp->head_dim_v,
+                                    .dtype = p->kv_dtype == TINFER_KV_F32 ? TINFER_DTYPE_F32
+                                                                          : TINFER_DTYPE_F16,
+                                    .layer_is_swa = layer_is_swa,
+                                    .window = hp->sliding_window,
+                                    .n_batch = n_batch,
+                                    .swa_full = swa_full};
+    const tinfer_status s = tf_kv_init(&ctx->kv, &ctx->backend, &kv_config);
+    free(layer_is_swa);
+    return s;
+}
+
+static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p, bool swa_full) {
     const tinfer_model *model = ctx->model;
     const tf_hparams *hp = &model->hparams;
     tinfer_status s;
@@ -40,14 +66,7 @@ static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p) 
         (size_t)hp->n_head * (hp->head_dim > hp->head_dim_v ? hp->head_dim : hp->head_dim_v);
     if (max_row < q_width) max_row = q_width;
     if ((s = tf_backend_cpu_create(max_row, p->n_ctx, hp->n_head, &ctx->backend))) return s;
-    const tf_kv_config kv_config = {.n_layer = hp->n_layer,
-                                    .n_ctx = p->n_ctx,
-                                    .n_seq_max = p->n_seq_max,
-                                    .k_row_elems = hp->n_head_kv * hp->head_dim,
-                                    .v_row_elems = hp->n_head_kv * hp->head_dim_v,
-                                    .dtype = p->kv_dtype == TINFER_KV_F32 ? TINFER_DTYPE_F32
-                                                                          : TINFER_DTYPE_F16};
-    if ((s = tf_kv_init(&ctx->kv, &ctx->backend, &kv_config)) ||
+    if ((s = init_kv(ctx, p, n_batch, swa_full)) ||
         (s = tf_run_state_init(&ctx->rs, &ctx->backend, hp, n_batch, p->n_seq_max)) ||
         (s = alloc_pass_arrays(ctx, n_batch, p->n_seq_max)))
         return s;
@@ -62,11 +81,11 @@ static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p) 
 }
 
 tinfer_status tf_context_create(const tinfer_model *model, const tinfer_context_params *params,
-                                tinfer_context **out) {
+                                const tf_context_options *options, tinfer_context **out) {
     tinfer_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return tf_error(TINFER_E_NOMEM, "out of memory for the context");
     ctx->model = model;
-    tinfer_status status = build(ctx, params);
+    tinfer_status status = build(ctx, params, options && options->kv_swa_full);
     if (status != TINFER_OK) {
         tf_context_free(ctx);
         return status;

@@ -33,9 +33,14 @@ struct tinfer_context {
     bool profiling;
 };
 
-/* Creates the context (arguments already checked). */
+/* Settings the public params do not carry, for tests inside the library's reach. */
+typedef struct tf_context_options {
+    bool kv_swa_full; /* sliding-window layers keep every position, not a ring */
+} tf_context_options;
+
+/* Creates the context (arguments already checked); options may be NULL (all off). */
 tinfer_status tf_context_create(const tinfer_model *model, const tinfer_context_params *params,
-                                tinfer_context **out);
+                                const tf_context_options *options, tinfer_context **out);
 void tf_context_free(tinfer_context *ctx);
 
 /* The steps (arguments checked here: seq ids, token ids, lengths). */

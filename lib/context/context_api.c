@@ -2,6 +2,7 @@
 #include "context/context.h"
 #include "core/error.h"
 #include "kv/kv_fill.h"
+#include "kv/kv_ring.h"
 
 #define CHECK_ARG(cond, ...)                                             \
     do {                                                                 \
@@ -32,7 +33,7 @@ TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
     CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
               "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
               (int)p.kv_dtype);
-    return tf_context_create(model, &p, out);
+    return tf_context_create(model, &p, NULL, out);
 }
 
 TINFER_API void tinfer_context_free(tinfer_context *ctx) { tf_context_free(ctx); }
@@ -81,6 +82,15 @@ TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq
     CHECK_ARG(n <= ctx->kv.seqs[seq].n_tokens,
               "tinfer_kv_seq_truncate: n = %zu but sequence %d holds %u tokens", n, seq,
               ctx->kv.seqs[seq].n_tokens);
+    const tf_kv_seq *s = &ctx->kv.seqs[seq];
+    if (!tf_kv_ring_holds(&ctx->kv, (uint32_t)seq, (uint32_t)n))
+        return tf_error(TINFER_E_UNSUPPORTED,
+                        "tinfer_kv_seq_truncate: sequence %d ran to %u tokens; its sliding-window "
+                        "layers keep only the last %u positions, so it cannot be cut back to %zu "
+                        "(clear it and prefill again)",
+                        seq, s->n_tokens_reached,
+                        s->n_tokens_reached - tf_kv_ring_first_kept(&ctx->kv, s->n_tokens_reached),
+                        n);
     tf_kv_set_len(&ctx->kv, (uint32_t)seq, (uint32_t)n);
     ctx->has_logits[seq] = false;
     return TINFER_OK;

@@ -5,11 +5,20 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "kv/kv_ring.h"
 
-static tinfer_status alloc_layer_storage(tf_kv_cache *cache, tf_kv_layer *layer,
-                                         size_t elem_bytes) {
+static size_t elem_bytes_of(tinfer_dtype dtype) { return dtype == TINFER_DTYPE_F16 ? 2 : 4; }
+
+/* Blocks of storage layer l holds: the ring of every sequence, or the shared pool. */
+static uint32_t layer_blocks(const tf_kv_cache *cache, uint32_t l) {
+    return cache->layer_in_ring[l] ? cache->n_seq_max * cache->ring_blocks : cache->n_blocks;
+}
+
+static tinfer_status alloc_layer_storage(tf_kv_cache *cache, uint32_t l) {
+    tf_kv_layer *layer = &cache->layers[l];
+    const size_t elem_bytes = elem_bytes_of(layer->dtype);
     size_t slots, k_bytes, v_bytes;
-    if (!tinfer_mul_size(cache->n_blocks, TF_KV_BLOCK_TOKENS, &slots) ||
+    if (!tinfer_mul_size(layer_blocks(cache, l), TF_KV_BLOCK_TOKENS, &slots) ||
         !tinfer_mul_size(slots, (size_t)layer->k_row_elems * elem_bytes, &k_bytes) ||
         !tinfer_mul_size(slots, (size_t)layer->v_row_elems * elem_bytes, &v_bytes))
         return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
@@ -26,10 +35,16 @@ static tinfer_status init_tables(tf_kv_cache *cache) {
     cache->seqs = calloc(cache->n_seq_max, sizeof *cache->seqs);
     if (!cache->free_blocks || !cache->seqs)
         return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for block tables");
+    const uint32_t ring = cache->ring_blocks;
     for (uint32_t s = 0; s < cache->n_seq_max; s++) {
-        cache->seqs[s].block_table = calloc(cache->blocks_per_seq, sizeof(uint32_t));
-        if (!cache->seqs[s].block_table)
+        tf_kv_seq *seq = &cache->seqs[s];
+        seq->block_table = calloc(cache->blocks_per_seq, sizeof(uint32_t));
+        if (ring) seq->swa_table = calloc(cache->blocks_per_seq, sizeof(uint32_t));
+        if (!seq->block_table || (ring && !seq->swa_table))
             return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for block tables");
+        /* Fixed for the cache's life: logical block i of s always lands in the same ring slot. */
+        for (uint32_t i = 0; ring && i < cache->blocks_per_seq; i++)
+            seq->swa_table[i] = s * ring + i % ring;
     }
     /* Highest first, so blocks are handed out in increasing order. */
     for (uint32_t b = 0; b < cache->n_blocks; b++) cache->free_blocks[b] = cache->n_blocks - 1 - b;
@@ -37,11 +52,26 @@ static tinfer_status init_tables(tf_kv_cache *cache) {
     return TINFER_OK;
 }
 
+/* Decides the ring and which layers keep it. */
+static tinfer_status plan_ring(tf_kv_cache *cache, const tf_kv_config *config) {
+    cache->layer_in_ring = calloc(config->n_layer, sizeof *cache->layer_in_ring);
+    if (!cache->layer_in_ring) return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
+    bool any_swa = false;
+    for (uint32_t l = 0; config->layer_is_swa && l < config->n_layer; l++)
+        any_swa = any_swa || config->layer_is_swa[l];
+    if (!any_swa || config->window == 0 || config->swa_full) return TINFER_OK;
+    cache->ring_blocks = tf_kv_ring_blocks(config->window, config->n_batch, cache->blocks_per_seq);
+    for (uint32_t l = 0; cache->ring_blocks && l < config->n_layer; l++)
+        cache->layer_in_ring[l] = config->layer_is_swa[l];
+    return TINFER_OK;
+}
+
 tinfer_status tf_kv_init(tf_kv_cache *cache, tf_backend *backend, const tf_kv_config *config) {
     *cache = (tf_kv_cache){.backend = backend,
                            .n_layer = config->n_layer,
                            .n_ctx = config->n_ctx,
-                           .n_seq_max = config->n_seq_max};
+                           .n_seq_max = config->n_seq_max,
+                           .window = config->window};
     cache->blocks_per_seq = (config->n_ctx + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS;
     uint64_t n_blocks;
     if (!tinfer_mul_u64(cache->blocks_per_seq, config->n_seq_max, &n_blocks) ||
@@ -50,15 +80,14 @@ tinfer_status tf_kv_init(tf_kv_cache *cache, tf_backend *backend, const tf_kv_co
     cache->n_blocks = (uint32_t)n_blocks;
     cache->layers = calloc(config->n_layer, sizeof *cache->layers);
     if (!cache->layers) return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
-    const size_t elem_bytes = config->dtype == TINFER_DTYPE_F16 ? 2 : 4;
+    tinfer_status status = plan_ring(cache, config);
+    if (status != TINFER_OK) return status;
     for (uint32_t l = 0; l < config->n_layer; l++) {
-        tf_kv_layer *layer = &cache->layers[l];
-        *layer = (tf_kv_layer){.dtype = config->dtype,
-                               .block_tokens = TF_KV_BLOCK_TOKENS,
-                               .k_row_elems = config->k_row_elems,
-                               .v_row_elems = config->v_row_elems};
-        tinfer_status status = alloc_layer_storage(cache, layer, elem_bytes);
-        if (status != TINFER_OK) return status;
+        cache->layers[l] = (tf_kv_layer){.dtype = config->dtype,
+                                         .block_tokens = TF_KV_BLOCK_TOKENS,
+                                         .k_row_elems = config->k_row_elems,
+                                         .v_row_elems = config->v_row_elems};
+        if ((status = alloc_layer_storage(cache, l)) != TINFER_OK) return status;
     }
     return init_tables(cache);
 }
@@ -70,11 +99,35 @@ void tf_kv_free(tf_kv_cache *cache) {
             cache->backend->ops->free(cache->backend, cache->layers[l].v);
         }
     free(cache->layers);
+    free(cache->layer_in_ring);
     if (cache->seqs)
-        for (uint32_t s = 0; s < cache->n_seq_max; s++) free(cache->seqs[s].block_table);
+        for (uint32_t s = 0; s < cache->n_seq_max; s++) {
+            free(cache->seqs[s].block_table);
+            free(cache->seqs[s].swa_table);
+        }
     free(cache->seqs);
     free(cache->free_blocks);
     *cache = (tf_kv_cache){0};
+}
+
+size_t tf_kv_storage_bytes(const tf_kv_cache *cache) {
+    size_t total = 0;
+    for (uint32_t l = 0; l < cache->n_layer; l++) {
+        const tf_kv_layer *layer = &cache->layers[l];
+        const size_t row_bytes =
+            ((size_t)layer->k_row_elems + layer->v_row_elems) * elem_bytes_of(layer->dtype);
+        total += (size_t)layer_blocks(cache, l) * TF_KV_BLOCK_TOKENS * row_bytes;
+    }
+    return total;
+}
+
+const uint32_t *tf_kv_swa_table(const tf_kv_cache *cache, uint32_t seq) {
+    const tf_kv_seq *s = &cache->seqs[seq];
+    return s->swa_table ? s->swa_table : s->block_table;
+}
+
+const uint32_t *tf_kv_layer_table(const tf_kv_cache *cache, uint32_t layer, uint32_t seq) {
+    return cache->layer_in_ring[layer] ? cache->seqs[seq].swa_table : cache->seqs[seq].block_table;
 }
 
 tinfer_status tf_kv_reserve(tf_kv_cache *cache, uint32_t seq, uint32_t n_new) {
@@ -97,6 +150,11 @@ void tf_kv_release_unused(tf_kv_cache *cache, uint32_t seq) {
 }
 
 void tf_kv_set_len(tf_kv_cache *cache, uint32_t seq, uint32_t n_tokens) {
-    cache->seqs[seq].n_tokens = n_tokens;
+    tf_kv_seq *s = &cache->seqs[seq];
+    s->n_tokens = n_tokens;
+    /* Every length is set after its rows are written, so the most ever set is how far the ring
+     * was written; clearing starts it afresh. */
+    if (n_tokens == 0) s->n_tokens_reached = 0;
+    else if (n_tokens > s->n_tokens_reached) s->n_tokens_reached = n_tokens;
     tf_kv_release_unused(cache, seq);
 }

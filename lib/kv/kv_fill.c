@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kv/kv_ring.h"
 #include "quant/fp16.h"
 
 static uint64_t splitmix64(uint64_t *state) {
@@ -43,6 +44,15 @@ static void *row_at(const tf_kv_layer *layer, void *base, uint32_t row_elems,
     return (uint8_t *)base + slot * row_elems * elem_bytes;
 }
 
+/* Each row's numbers depend on (seed, seq, layer, position) only, so a position holds the same
+ * row whichever positions around it are written (the sliding-window ring writes fewer). */
+static uint64_t row_seed(uint64_t seed, uint32_t seq, uint32_t layer, uint32_t pos) {
+    uint64_t state = seed ^ ((uint64_t)seq << 32);
+    state = splitmix64(&state) ^ layer;
+    state = splitmix64(&state) ^ pos;
+    return splitmix64(&state);
+}
+
 tinfer_status tf_kv_fill_random(tf_kv_cache *cache, uint32_t seq, uint32_t n, uint64_t seed) {
     tf_kv_seq *s = &cache->seqs[seq];
     if (n > cache->n_ctx)
@@ -52,16 +62,21 @@ tinfer_status tf_kv_fill_random(tf_kv_cache *cache, uint32_t seq, uint32_t n, ui
         tinfer_status status = tf_kv_reserve(cache, seq, n - s->n_tokens);
         if (status != TINFER_OK) return status;
     }
-    uint64_t state = seed ^ ((uint64_t)seq << 32);
+    /* A ring keeps only its last blocks of [0, n); writing the rest would be overwritten. */
+    const uint32_t ring_first = tf_kv_ring_first_kept(cache, n);
     for (uint32_t l = 0; l < cache->n_layer; l++) {
         const tf_kv_layer *layer = &cache->layers[l];
-        for (uint32_t pos = 0; pos < n; pos++) {
-            fill_row(row_at(layer, layer->k, layer->k_row_elems, s->block_table, pos), layer->dtype,
+        const uint32_t *table = tf_kv_layer_table(cache, l, seq);
+        for (uint32_t pos = cache->layer_in_ring[l] ? ring_first : 0; pos < n; pos++) {
+            uint64_t state = row_seed(seed, seq, l, pos);
+            fill_row(row_at(layer, layer->k, layer->k_row_elems, table, pos), layer->dtype,
                      layer->k_row_elems, &state);
-            fill_row(row_at(layer, layer->v, layer->v_row_elems, s->block_table, pos), layer->dtype,
+            fill_row(row_at(layer, layer->v, layer->v_row_elems, table, pos), layer->dtype,
                      layer->v_row_elems, &state);
         }
     }
     tf_kv_set_len(cache, seq, n);
+    /* The ring now holds [ring_first, n) as if the sequence had run straight to n. */
+    s->n_tokens_reached = n;
     return TINFER_OK;
 }

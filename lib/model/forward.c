@@ -16,13 +16,14 @@ static void fill_spans(const tf_engine *e, const tf_batch *batch) {
     const uint32_t window = e->hp->sliding_window;
     for (size_t t = 0; t < batch->n_tokens; t++) {
         const uint32_t pos = (uint32_t)batch->positions[t];
-        const uint32_t *table = e->kv->seqs[batch->seqs[t]].block_table;
-        e->rs->spans_global[t] =
-            (tf_kv_span){.block_table = table, .pos_first = 0, .pos_last = pos};
-        /* llama.cpp masks key p0 for query p1 when p1 - p0 >= window. */
+        const uint32_t seq = batch->seqs[t];
+        e->rs->spans_global[t] = (tf_kv_span){
+            .block_table = e->kv->seqs[seq].block_table, .pos_first = 0, .pos_last = pos};
+        /* llama.cpp masks key p0 for query p1 when p1 - p0 >= window. Sliding-window layers
+         * address their rows through the ring's table when the cache keeps one (kv_cache.h). */
         const uint32_t first = window && pos >= window ? pos - window + 1 : 0;
-        e->rs->spans_local[t] =
-            (tf_kv_span){.block_table = table, .pos_first = first, .pos_last = pos};
+        e->rs->spans_local[t] = (tf_kv_span){
+            .block_table = tf_kv_swa_table(e->kv, seq), .pos_first = first, .pos_last = pos};
     }
 }
 

@@ -1,7 +1,9 @@
 /* KV cache behaviour through the public API, on a small synthetic Gemma 3 (sliding-window and
  * global layers, GQA): a prompt split between prefill and decode gives the logits of one prefill;
  * a full context refuses and keeps the cache; truncation and clearing; N sequences decoded in one
- * call equal to one at a time; the sliding window forgets what it should. */
+ * call equal to one at a time; the sliding window forgets what it should. Sliding-window layers
+ * keeping only a ring of blocks give bit-identical logits to keeping every position, through
+ * prefill, decode, truncation and random fill; truncating past what the ring holds is refused. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,8 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
+#include "context/context.h"
+#include "kv/kv_ring.h"
 #include "synthetic_model.h"
 #include "tinfer/tinfer.h"
 
@@ -23,8 +27,12 @@
  * of 2^-11 relative), which moves the logits by up to ~1e-3 (observed 1.1e-3). */
 #define SPLIT_TOLERANCE_F16 5e-3f
 
+/* The ring tests' window: small enough that a few hundred tokens wrap the ring many times. */
+#define RING_WINDOW 16
+
 typedef struct fixture {
     tinfer_model *model;
+    tinfer_model *ring_model; /* the same with window RING_WINDOW */
     size_t n_vocab;
 } fixture;
 
@@ -34,6 +42,9 @@ static int setup(void **state) {
     char path[4096];
     if (!synth_write(&spec, "kv_gemma3.gguf", path, sizeof path)) return -1;
     if (tinfer_model_load(path, NULL, &fx.model) != TINFER_OK) return -1;
+    spec.sliding_window = RING_WINDOW;
+    if (!synth_write(&spec, "kv_gemma3_ring.gguf", path, sizeof path)) return -1;
+    if (tinfer_model_load(path, NULL, &fx.ring_model) != TINFER_OK) return -1;
     fx.n_vocab = spec.n_vocab;
     *state = &fx;
     return 0;
@@ -42,6 +53,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture *fx = *state;
     tinfer_model_free(fx->model);
+    tinfer_model_free(fx->ring_model);
     return 0;
 }
 
@@ -281,6 +293,162 @@ static void sliding_window_forgets_old_tokens(void **state) {
     tinfer_model_free(model);
 }
 
+/* A context of the window-16 model through the internal entry point: swa_full keeps every
+ * position in the sliding-window layers instead of the ring. */
+static tinfer_context *new_ring_context(const fixture *fx, uint32_t n_seq_max, uint32_t n_batch,
+                                        tinfer_kv_dtype kv_dtype, bool swa_full) {
+    tinfer_context_params params = tinfer_context_default_params();
+    params.n_ctx = 512;
+    params.n_seq_max = n_seq_max;
+    params.n_batch = n_batch;
+    params.kv_dtype = kv_dtype;
+    const tf_context_options options = {.kv_swa_full = swa_full};
+    tinfer_context *ctx = NULL;
+    assert_int_equal(tf_context_create(fx->ring_model, &params, &options, &ctx), TINFER_OK);
+    return ctx;
+}
+
+static void assert_same_logits(const fixture *fx, const tinfer_context *a, const tinfer_context *b,
+                               int32_t seq) {
+    const float *la = tinfer_logits(a, seq), *lb = tinfer_logits(b, seq);
+    assert_non_null(la);
+    assert_non_null(lb);
+    assert_memory_equal(la, lb, fx->n_vocab * sizeof *la);
+}
+
+static void decode_one(tinfer_context *ctx, int32_t seq, int32_t token) {
+    assert_int_equal(tinfer_decode(ctx, &seq, &token, 1), TINFER_OK);
+}
+
+/* Two sequences, prefilled in passes of n_batch and then decoded together, far past the window:
+ * the ring (R = ceil((16 + n_batch + 31) / 32) + 1 blocks of the 16 a sequence may reach) gives
+ * the logits of full storage bit for bit, since attention adds up by position, not by slot. */
+static void ring_equals_full_storage(void **state) {
+    fixture *fx = *state;
+    const uint32_t batches[] = {8, 40};
+    const uint32_t expected_ring[] = {3, 4};
+    const tinfer_kv_dtype dtypes[] = {TINFER_KV_F32, TINFER_KV_F16};
+    enum { N_STEPS = 40 };
+    int32_t prompts[2][300 + N_STEPS];
+    const size_t prompt_len[2] = {300, 70};
+    for (uint32_t s = 0; s < 2; s++) make_tokens(prompts[s], 300 + N_STEPS, 20 + s, fx->n_vocab);
+    for (size_t b = 0; b < 2; b++)
+        for (size_t d = 0; d < 2; d++) {
+            tinfer_context *ring = new_ring_context(fx, 2, batches[b], dtypes[d], false);
+            tinfer_context *full = new_ring_context(fx, 2, batches[b], dtypes[d], true);
+            assert_int_equal(ring->kv.ring_blocks, expected_ring[b]);
+            assert_int_equal(full->kv.ring_blocks, 0);
+            /* 6 of the 7 layers keep 2 × R blocks instead of 2 × 16. */
+            assert_true(tf_kv_storage_bytes(&ring->kv) * 2 < tf_kv_storage_bytes(&full->kv));
+            for (int32_t s = 0; s < 2; s++) {
+                assert_int_equal(tinfer_prefill(ring, s, prompts[s], prompt_len[s]), TINFER_OK);
+                assert_int_equal(tinfer_prefill(full, s, prompts[s], prompt_len[s]), TINFER_OK);
+                assert_same_logits(fx, ring, full, s);
+            }
+            const int32_t seqs[2] = {1, 0};
+            for (size_t step = 0; step < N_STEPS; step++) {
+                const int32_t next[2] = {prompts[1][prompt_len[1] + step],
+                                         prompts[0][prompt_len[0] + step]};
+                assert_int_equal(tinfer_decode(ring, seqs, next, 2), TINFER_OK);
+                assert_int_equal(tinfer_decode(full, seqs, next, 2), TINFER_OK);
+                assert_same_logits(fx, ring, full, 0);
+                assert_same_logits(fx, ring, full, 1);
+            }
+            tinfer_context_free(ring);
+            tinfer_context_free(full);
+        }
+}
+
+/* Ring of 3 blocks (96 positions), window 16: a sequence that ran to 200 tokens still holds
+ * positions 128.. (blocks 4-6), so it can go back to 143 (whose next token reads 128..143) but
+ * not to 142. */
+static void truncation_within_the_ring_works_and_past_it_is_refused(void **state) {
+    fixture *fx = *state;
+    int32_t a[240], b[240];
+    make_tokens(a, 240, 30, fx->n_vocab);
+    make_tokens(b, 240, 31, fx->n_vocab);
+    tinfer_context *ctx = new_ring_context(fx, 1, 8, TINFER_KV_F32, false);
+    assert_int_equal(ctx->kv.ring_blocks, 3);
+    /* Prefill in passes of 8, then decode. The fresh runs below cut at the edges of those passes,
+     * so the positions they keep come out of the same passes, the same bits. */
+    assert_int_equal(tinfer_prefill(ctx, 0, a, 192), TINFER_OK);
+    for (size_t i = 192; i < 200; i++) decode_one(ctx, 0, a[i]);
+    float before[96];
+    memcpy(before, tinfer_logits(ctx, 0), sizeof before);
+
+    const size_t refused[] = {142, 100, 15, 1};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, refused[i]), TINFER_E_UNSUPPORTED);
+        char expected[200];
+        snprintf(expected, sizeof expected,
+                 "sequence 0 ran to 200 tokens; its sliding-window layers keep only the last 72 "
+                 "positions, so it cannot be cut back to %zu (clear it and prefill again)",
+                 refused[i]);
+        assert_non_null(strstr(tinfer_last_error(), expected));
+        size_t len = 0;
+        assert_int_equal(tinfer_kv_seq_len(ctx, 0, &len), TINFER_OK);
+        assert_int_equal(len, 200);
+        assert_memory_equal(before, tinfer_logits(ctx, 0), sizeof before);
+    }
+
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 199), TINFER_OK);
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 143), TINFER_OK);
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 144), TINFER_E_INVALID_ARG); /* > length */
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 142), TINFER_E_UNSUPPORTED);
+    /* Continue from 143 with other tokens, past where the sequence had been; a fresh run of
+     * the same passes agrees. */
+    for (size_t i = 143; i < 240; i++) decode_one(ctx, 0, b[i]);
+    tinfer_context *fresh = new_ring_context(fx, 1, 8, TINFER_KV_F32, false);
+    assert_int_equal(tinfer_prefill(fresh, 0, a, 144), TINFER_OK);
+    assert_int_equal(tinfer_kv_seq_truncate(fresh, 0, 143), TINFER_OK);
+    for (size_t i = 143; i < 240; i++) decode_one(fresh, 0, b[i]);
+    assert_same_logits(fx, ctx, fresh, 0);
+
+    /* Clearing always works and starts over. */
+    assert_int_equal(tinfer_kv_seq_clear(ctx, 0), TINFER_OK);
+    assert_int_equal(tinfer_kv_seq_clear(fresh, 0), TINFER_OK);
+    assert_int_equal(tinfer_prefill(ctx, 0, a, 90), TINFER_OK);
+    /* 90 tokens never wrapped the ring: any length is fine. */
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 1), TINFER_OK);
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 0), TINFER_OK);
+    assert_int_equal(tinfer_prefill(ctx, 0, a, 90), TINFER_OK);
+    assert_int_equal(tinfer_kv_seq_truncate(ctx, 0, 8), TINFER_OK);
+    assert_int_equal(tinfer_prefill(ctx, 0, b + 8, 32), TINFER_OK);
+    assert_int_equal(tinfer_prefill(fresh, 0, a, 8), TINFER_OK);
+    assert_int_equal(tinfer_prefill(fresh, 0, b + 8, 32), TINFER_OK);
+    assert_same_logits(fx, ctx, fresh, 0);
+    tinfer_context_free(ctx);
+    tinfer_context_free(fresh);
+}
+
+/* Random fill writes only what the ring keeps, the same rows as full storage holds there: a
+ * decode step after it gives the same logits, at any fill length, growing or shrinking. */
+static void fill_random_through_the_ring(void **state) {
+    fixture *fx = *state;
+    const tinfer_kv_dtype dtypes[] = {TINFER_KV_F16, TINFER_KV_F32};
+    const size_t lengths[] = {300, 40, 0, 95, 96, 97, 510};
+    for (size_t d = 0; d < 2; d++) {
+        tinfer_context *ring = new_ring_context(fx, 2, 8, dtypes[d], false);
+        tinfer_context *full = new_ring_context(fx, 2, 8, dtypes[d], true);
+        for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+            assert_int_equal(tinfer_kv_seq_fill_random(ring, 1, lengths[i], 5), TINFER_OK);
+            assert_int_equal(tinfer_kv_seq_fill_random(full, 1, lengths[i], 5), TINFER_OK);
+            decode_one(ring, 1, 9);
+            decode_one(full, 1, 9);
+            assert_same_logits(fx, ring, full, 1);
+            decode_one(ring, 1, 10);
+            decode_one(full, 1, 10);
+            assert_same_logits(fx, ring, full, 1);
+        }
+        /* The fill counts as having run to its length: a step back is fine, far back is not. */
+        assert_int_equal(tinfer_kv_seq_fill_random(ring, 0, 300, 6), TINFER_OK);
+        assert_int_equal(tinfer_kv_seq_truncate(ring, 0, 290), TINFER_OK);
+        assert_int_equal(tinfer_kv_seq_truncate(ring, 0, 200), TINFER_E_UNSUPPORTED);
+        tinfer_context_free(ring);
+        tinfer_context_free(full);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prefill_then_decode_equals_one_prefill),
@@ -290,6 +458,9 @@ int main(void) {
         cmocka_unit_test(batched_decode_equals_one_at_a_time),
         cmocka_unit_test(decode_rejects_bad_requests_without_changes),
         cmocka_unit_test(sliding_window_forgets_old_tokens),
+        cmocka_unit_test(ring_equals_full_storage),
+        cmocka_unit_test(truncation_within_the_ring_works_and_past_it_is_refused),
+        cmocka_unit_test(fill_random_through_the_ring),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -186,3 +186,24 @@ def test_sampler_reset_repeats_and_penalties_see_accepted_tokens():
     lazy = tinfer.Sampler(temperature=0, repeat_penalty=5.0)
     lazy.accept(49)  # kept until the first row tells the vocabulary size
     assert lazy.sample(logits) == 48 and lazy.n_vocab == 50
+
+
+@pytest.mark.usefixtures("context_api")
+def test_generic_kernels_give_the_same_logits(tiny_model_path: Path, monkeypatch):
+    """TINFER_FORCE_GENERIC=1 switches contexts created afterwards to the portable kernels;
+    their logits equal the auto-selected kernels' bit for bit."""
+    assert tinfer.cpu_kernels() in ("x86-64-v3", "generic")
+    rows = {}
+    with tinfer.Model(tiny_model_path) as model:
+        ids = model.tokenizer.encode("the quick brown fox")
+        for force in ("0", "1"):
+            monkeypatch.setenv("TINFER_FORCE_GENERIC", force)
+            if force == "1":
+                assert tinfer.cpu_kernels() == "generic"
+            with tinfer.Context(model, n_ctx=64) as context:
+                context.prefill(ids)
+                first = np.array(context.logits(0))
+                context.decode(int(np.argmax(first)))
+                rows[force] = (first, np.array(context.logits(0)))
+    for a, b in zip(rows["0"], rows["1"]):
+        assert a.tobytes() == b.tobytes()

@@ -58,6 +58,12 @@ def has_cuda() -> bool:
     return bool(_api.tinfer_has_cuda())
 
 
+def cpu_kernels() -> str:
+    """The CPU kernel build new contexts use: "x86-64-v3" or "generic" (TINFER_FORCE_GENERIC=1);
+    both give bit-identical results."""
+    return str(_api.tinfer_cpu_kernels().decode())
+
+
 def cuda_device_count() -> int:
     """CUDA devices usable now (0 without a GPU or CUDA support)."""
     return int(_api.tinfer_cuda_device_count())
@@ -80,6 +86,6 @@ __all__ = [
     "InvalidArgumentError", "Metadata", "Model", "ModelInfo", "NotFoundError", "OutOfMemoryError",
     "Sampler", "Status", "TOKENIZE_ADD_SPECIAL", "TOKENIZE_PARSE_SPECIAL", "TensorInfo",
     "TinferError", "TinferIOError", "Tokenizer", "TypeMismatchError", "UnsupportedError",
-    "cuda_device_count", "dtype_name", "has_context_api", "has_cuda", "library_path",
+    "cpu_kernels", "cuda_device_count", "dtype_name", "has_context_api", "has_cuda", "library_path",
     "status_name", "version", "version_number",
 ]

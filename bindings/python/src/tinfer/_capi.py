@@ -210,6 +210,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # tinfer.h: version, status, dtype
     "tinfer_version_number": (c_int, []),
     "tinfer_version_string": (c_char_p, []),
+    "tinfer_cpu_kernels": (c_char_p, []),
     "tinfer_status_str": (c_char_p, [status]),
     "tinfer_last_error": (c_char_p, []),
     "tinfer_dtype_name": (c_char_p, [c_enum]),
