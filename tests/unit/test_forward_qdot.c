@@ -114,6 +114,24 @@ static void check_kernel(tinfer_dtype dtype, tf_qdot_fn dot, tf_qdot_fn other_bu
         if (memcmp(&got, &again, sizeof got) != 0)
             fail_msg("%s: generic build %.9g, x86-64-v3 build %.9g", traits->name, got, again);
     }
+    /* The four-row kernels, where a build has them: row t equals the single-row kernel on it. */
+    _Alignas(16) uint8_t rows4[4][2 * N_ELEMS];
+    float single[4], xt[N_ELEMS];
+    const void *xs[4];
+    for (int t = 0; t < 4; t++) {
+        for (size_t i = 0; i < N_ELEMS; i++) xt[i] = x[(i + 37 * (size_t)t) % N_ELEMS] * (float)(t + 1);
+        tf_cpu_quantize_act(kind, xt, N_ELEMS, rows4[t]);
+        xs[t] = rows4[t];
+        single[t] = dot(row, rows4[t], N_ELEMS);
+    }
+    const tf_cpu_kernels *builds[2] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3()};
+    for (int k = 0; k < 2; k++) {
+        const tf_qdot4_fn dot4 = builds[k] ? tf_cpu_qdot4_of(builds[k], dtype) : NULL;
+        if (!dot4) continue;
+        float four[4];
+        dot4(row, xs, N_ELEMS, four);
+        assert_memory_equal(four, single, sizeof four);
+    }
 }
 
 static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
@@ -176,6 +194,21 @@ static void float_kernels_agree(void **state) {
     assert_true(memcmp(&tiled, &(float){fast->dot_tiled(a, b, 296)}, sizeof tiled) == 0);
     fast->expf_n(x, e_fast, 64);
     assert_memory_equal(e_generic, e_fast, sizeof e_generic);
+    float acc_generic[300] = {0}, acc_fast[300] = {0};
+    for (int r = 0; r < 5; r++) {
+        generic->axpy(acc_generic, a, b[r], 299);
+        fast->axpy(acc_fast, a, b[r], 299);
+    }
+    assert_memory_equal(acc_generic, acc_fast, sizeof acc_generic);
+    uint16_t half[300];
+    for (int i = 0; i < 300; i++) half[i] = (uint16_t)next_random(&rng);
+    half[0] = 0x7C00; /* +inf */
+    half[1] = 0x0001; /* the smallest subnormal */
+    float wide_generic[300], wide_fast[300];
+    generic->f16_to_f32(half, wide_generic, 300);
+    fast->f16_to_f32(half, wide_fast, 300);
+    for (int i = 0; i < 300; i++)
+        if (!isnan(wide_generic[i])) assert_true(wide_generic[i] == wide_fast[i]);
 }
 
 int main(void) {

@@ -44,12 +44,10 @@ void tf_cpu_kv_store(tf_backend *be, const tf_kv_layer *layer, const tf_kv_span 
 }
 
 /* One cached row (a head's slice) as float32 in out. */
-static void load_row(const tf_kv_layer *layer, const uint8_t *row, uint32_t n, float *out) {
-    if (layer->dtype == TINFER_DTYPE_F32) {
-        memcpy(out, row, (size_t)n * sizeof(float));
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++) out[i] = tf_f16_load(row + 2 * (size_t)i);
+static void load_row(const tf_cpu_kernels *k, const tf_kv_layer *layer, const uint8_t *row,
+                     uint32_t n, float *out) {
+    if (layer->dtype == TINFER_DTYPE_F32) memcpy(out, row, (size_t)n * sizeof(float));
+    else k->f16_to_f32((const uint16_t *)row, out, n);
 }
 
 static float round_f16(float x) { return tf_f16_to_f32(tf_f32_to_f16(x)); }
@@ -101,7 +99,7 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
     for (uint32_t i = 0; i < group * hd; i++) query[i] = half ? round_f16(q[i]) : q[i];
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint8_t *k_row = kv_row(layer, layer->k, layer->k_row_elems, span, base + i);
-        load_row(layer, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
+        load_row(k, layer, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
         for (uint32_t g = 0; g < group; g++) {
             const float *qg = query + (size_t)g * hd;
             const float dot = tiled_k ? k->dot_tiled(row, qg, hd) : k->dot_vecdot(row, qg, hd);
@@ -115,7 +113,7 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint32_t pos = base + i;
         const uint8_t *v_row = kv_row(layer, layer->v, layer->v_row_elems, span, pos);
-        load_row(layer, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
+        load_row(k, layer, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
         for (uint32_t g = 0; g < group; g++)
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * hd_v, row,
                     scores[(size_t)g * stride + i], hd_v);

@@ -54,3 +54,9 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
         return NULL;
     }
 }
+
+tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tinfer_dtype dtype) {
+    if (dtype == TINFER_DTYPE_Q5_0) return k->q5_0_x4;
+    if (dtype == TINFER_DTYPE_Q8_0) return k->q8_0_x4;
+    return NULL;
+}

@@ -22,6 +22,10 @@
 /* Lane counts of the two attention dot-product orders (see tf_cpu_kernels). */
 enum { TF_LANES_VECDOT = 32, TF_LANES_TILED = 8 };
 
+/* out[t] = Σ_j w[j]·x_t[j] for four quantized activation rows x_t. */
+typedef void (*tf_qdot4_fn)(const uint8_t *w_row, const void *const x_quant[4], uint32_t n_elems,
+                            float out[4]);
+
 typedef struct tf_cpu_kernels {
     const char *name; /* "generic" or "x86-64-v3" */
     /* Weight-row × quantized-activation dots, per weight dtype (cpu_qdot.h), in each order
@@ -31,6 +35,9 @@ typedef struct tf_cpu_kernels {
      * batches of 8+ tokens, its tiled kernel (the *_tiled ones). */
     tf_qdot_fn q4_0, q5_0, q8_0, q4_k, q5_k, q6_k;
     tf_qdot_fn q4_k_rows, q4_k_rows4, q4_k_tiled, q5_k_tiled, q6_k_tiled;
+    /* Four activation rows at once, bit-identical to four single calls (NULL where a build has
+     * none): prompts reuse each unpacked weight block. */
+    tf_qdot4_fn q5_0_x4, q8_0_x4;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);
@@ -39,6 +46,8 @@ typedef struct tf_cpu_kernels {
     float (*dot_tiled)(const float *a, const float *b, size_t n);
     /* acc[i] = fma(v[i], p, acc[i]) for i < n: one lane of the attention-weighted sum of V. */
     void (*axpy)(float *acc, const float *v, float p, size_t n);
+    /* y[i] = x[i] widened from float16 (exact). */
+    void (*f16_to_f32)(const uint16_t *x, float *y, size_t n);
     /* ggml's vectorised exp (ggml_v_expf) of each of n values. */
     void (*expf_n)(const float *x, float *y, size_t n);
 } tf_cpu_kernels;
@@ -54,6 +63,9 @@ const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void);
  * matrix of n_rows rows (the float order llama.cpp would use there); NULL when the dtype has none. */
 tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_rows,
                           size_t n_tokens, size_t t);
+
+/* The four-row kernel of a dtype, or NULL. */
+tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tinfer_dtype dtype);
 
 /* Reductions shared by both builds (plain float adds, no fma: identical in either build). */
 

@@ -86,7 +86,53 @@ static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
     }
     return avx_hsum8(acc);
 }
+
+/* The same two dots for four activation rows at once: each weight block is unpacked once and
+ * used four times; every row's lanes and fma chain are exactly those of the single-row kernel. */
+static void k_dot4_q8_0(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q8_0) {
+        const float d_w = tf_f16_load(w);
+        const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+        for (int t = 0; t < 4; t++) {
+            const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d_w * x->d), avx_lanes_i8(qw, qx), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
+}
+
+static void k_dot4_q5_0(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    const __m256i bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
+        uint32_t qh;
+        memcpy(&qh, w + 2, sizeof qh);
+        const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 6));
+        const __m256i nibbles = _mm256_and_si256(
+            _mm256_set1_epi8(0x0F), _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
+        __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
+        high = _mm256_cmpeq_epi8(_mm256_or_si256(high, bit_mask), _mm256_set1_epi64x(-1));
+        const __m256i qw = _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
+        const float d_w = tf_f16_load(w);
+        for (int t = 0; t < 4; t++) {
+            const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d_w * x->d), avx_lanes_i8(qw, qx), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
+}
+#define K_DOT4_Q8_0 k_dot4_q8_0
+#define K_DOT4_Q5_0 k_dot4_q5_0
 #else
+#define K_DOT4_Q8_0 NULL
+#define K_DOT4_Q5_0 NULL
 static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
@@ -315,6 +361,46 @@ static float k_dot_q6_k(const uint8_t *w, const void *xq, uint32_t n) {
 
 /* ---- float dots and attention helpers ---- */
 
+#if defined(__AVX2__) && defined(__FMA__)
+static float k_dot_vecdot(const float *a, const float *b, size_t n) {
+    __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    const size_t whole = n & ~(size_t)31;
+    for (size_t i = 0; i < whole; i += 32)
+        for (int j = 0; j < 4; j++)
+            sum[j] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * j), _mm256_loadu_ps(b + i + 8 * j),
+                                     sum[j]);
+    const __m256 x = _mm256_add_ps(_mm256_add_ps(sum[0], sum[2]), _mm256_add_ps(sum[1], sum[3]));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    double total = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    for (size_t i = whole; i < n; i++) total += (double)(a[i] * b[i]);
+    return (float)total;
+}
+
+static float k_dot_tiled(const float *a, const float *b, size_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    return avx_hsum8(acc);
+}
+
+static void k_axpy(float *acc, const float *v, float p, size_t n) {
+    const __m256 pv = _mm256_set1_ps(p);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(_mm256_loadu_ps(v + i), pv,
+                                                  _mm256_loadu_ps(acc + i)));
+    for (; i < n; i++) acc[i] = fmaf(v[i], p, acc[i]);
+}
+
+static void k_f16_to_f32(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = tf_f16_to_f32(x[i]);
+}
+#else
 static float k_dot_vecdot(const float *a, const float *b, size_t n) {
     float sum[4][8] = {{0}};
     const size_t whole = n & ~(size_t)31;
@@ -337,6 +423,11 @@ static float k_dot_tiled(const float *a, const float *b, size_t n) {
 static void k_axpy(float *acc, const float *v, float p, size_t n) {
     for (size_t i = 0; i < n; i++) acc[i] = fmaf(v[i], p, acc[i]);
 }
+
+static void k_f16_to_f32(const uint16_t *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = tf_f16_to_f32(x[i]);
+}
+#endif
 
 /* ggml_v_expf (AVX2), one lane at a time: exp(x) = 2^n · (1 + j) with a degree-5 polynomial j,
  * and the same special cases for |n| > 126. */
@@ -369,6 +460,8 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q4_0 = k_dot_q4_0,
     .q5_0 = k_dot_q5_0,
     .q8_0 = k_dot_q8_0,
+    .q5_0_x4 = K_DOT4_Q5_0,
+    .q8_0_x4 = K_DOT4_Q8_0,
     .q4_k = k_dot_q4_k,
     .q4_k_rows = k_dot_q4_k_rows,
     .q4_k_rows4 = k_dot_q4_k_rows4,
@@ -380,5 +473,6 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .dot_vecdot = k_dot_vecdot,
     .dot_tiled = k_dot_tiled,
     .axpy = k_axpy,
+    .f16_to_f32 = k_f16_to_f32,
     .expf_n = k_expf_n,
 };

@@ -72,9 +72,19 @@ static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant ki
             dots[t] = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order,
                                      n_order == 1 ? 0 : t0 + t);
         }
+        const tf_qdot4_fn dot4 = tf_cpu_qdot4_of(state->kernels, w->dtype);
         for (uint32_t r = 0; r < w->n_rows; r++) {
             const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-            for (size_t t = 0; t < chunk; t++)
+            size_t t = 0;
+            if (dot4) /* the same kernel for every token of these dtypes */
+                for (; t + 4 <= chunk; t += 4) {
+                    const void *xs[4];
+                    float out[4];
+                    for (int i = 0; i < 4; i++) xs[i] = state->act_quant + (t + i) * act_bytes;
+                    dot4(row, xs, w->row_elems, out);
+                    for (int i = 0; i < 4; i++) y[(t0 + t + i) * w->n_rows + r] = out[i];
+                }
+            for (; t < chunk; t++)
                 y[(t0 + t) * w->n_rows + r] =
                     dots[t](row, state->act_quant + t * act_bytes, w->row_elems);
         }
