@@ -179,6 +179,48 @@ static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
 }
 #endif
 
+/* Exact integer sums of unsigned codes (< 128) times signed activations: over 32 elements, and
+ * over two groups of 16. Integer results are exact, so any summation order gives the same. */
+#if defined(__AVX2__) && defined(__FMA__)
+static inline __m256i avx_u8i8_lanes(const uint8_t *u, const int8_t *x) {
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)u),
+                                               _mm256_loadu_si256((const __m256i *)x));
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+static inline int32_t dot32_u8(const uint8_t *u, const int8_t *x) {
+    const __m256i lanes = avx_u8i8_lanes(u, x);
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+    sum = _mm_add_epi32(sum, _mm_unpackhi_epi64(sum, sum));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 1));
+    return _mm_cvtsi128_si32(sum);
+}
+
+static inline void dot16x2_u8(const uint8_t *u, const int8_t *x, int32_t out[2]) {
+    const __m256i lanes = avx_u8i8_lanes(u, x);
+    for (int h = 0; h < 2; h++) {
+        __m128i sum = h ? _mm256_extracti128_si256(lanes, 1) : _mm256_castsi256_si128(lanes);
+        sum = _mm_add_epi32(sum, _mm_unpackhi_epi64(sum, sum));
+        sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 1));
+        out[h] = _mm_cvtsi128_si32(sum);
+    }
+}
+#else
+static inline int32_t dot32_u8(const uint8_t *u, const int8_t *x) {
+    int32_t sum = 0;
+    for (int j = 0; j < 32; j++) sum += u[j] * x[j];
+    return sum;
+}
+
+static inline void dot16x2_u8(const uint8_t *u, const int8_t *x, int32_t out[2]) {
+    out[0] = out[1] = 0;
+    for (int j = 0; j < 16; j++) {
+        out[0] += u[j] * x[j];
+        out[1] += u[16 + j] * x[16 + j];
+    }
+}
+#endif
+
 /* ---- k-quants ---- */
 
 /* The 256 unsigned 4-bit codes of a Q4_K / Q5_K super-block in element order. */
@@ -246,8 +288,7 @@ static float q4_k_rows(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, int s
             for (int s = s0; s < s0 + span; s++) {
                 int scale, min;
                 tf_k4_scale_min(w + 4, s, &scale, &min);
-                int32_t dot = 0;
-                for (int j = 0; j < 32; j++) dot += q[32 * s + j] * xb->qs[32 * s + j];
+                const int32_t dot = dot32_u8(q + 32 * s, xb->qs + 32 * s);
                 sum_q += scale * dot;
                 sum_min += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
             }
@@ -280,8 +321,7 @@ static float k_tiled_k4(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, size
         for (int s = 0; s < 8; s++) {
             int scale, min;
             tf_k4_scale_min(w + 4, s, &scale, &min);
-            int32_t dot = 0;
-            for (int j = 0; j < 32; j++) dot += q[32 * s + j] * xb->qs[32 * s + j];
+            const int32_t dot = dot32_u8(q + 32 * s, xb->qs + 32 * s);
             s1 += scale * dot;
             s2 += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
         }
@@ -323,10 +363,11 @@ static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
         uint8_t u[K_QK_K];
         q6_codes(w, u);
         int32_t s1 = 0;
-        for (int g = 0; g < 16; g++) {
-            int32_t dot = 0;
-            for (int j = 0; j < 16; j++) dot += ((int)u[16 * g + j] - 32) * xb->qs[16 * g + j];
-            s1 += scales[g] * dot;
+        for (int g = 0; g < 16; g += 2) { /* Σ (u - 32)·x = Σ u·x - 32·bsum, per 16 */
+            int32_t dot[2];
+            dot16x2_u8(u + 16 * g, xb->qs + 16 * g, dot);
+            s1 += scales[g] * (dot[0] - 32 * xb->bsums[g]);
+            s1 += scales[g + 1] * (dot[1] - 32 * xb->bsums[g + 1]);
         }
         acc = fmaf(tf_f16_load(w + 208) * (float)s1, xb->d, acc);
     }
