@@ -72,7 +72,11 @@ TINFER_API size_t tinfer_context_n_vocab(const tinfer_context *ctx);
 /* Number of tokens held for seq. Since 0.1. */
 TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t seq, size_t *n);
 /* Keeps the first n tokens of seq and forgets the rest (n larger than the length is an error,
- * E_INVALID_ARG). The sequence's logits are forgotten. Since 0.1. */
+ * E_INVALID_ARG). The sequence's logits are forgotten. With a sliding-window model (Gemma 3)
+ * those layers keep only about the last window + n_batch positions, so once seq has run past them
+ * it cannot be cut back much further: E_UNSUPPORTED, with nothing changed, when the positions the
+ * next token would need are gone (clear it and prefill again); truncating to 0 always works.
+ * Since 0.1. */
 TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq, size_t n);
 /* Forgets every token of seq (the same as truncating to 0). Since 0.1. */
 TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq);
