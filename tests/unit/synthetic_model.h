@@ -23,7 +23,7 @@ typedef struct synth_spec {
     const char *arch; /* "gemma3", "llama", "qwen2", "qwen3", or anything else */
     uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
     uint32_t sliding_window;   /* written only when non-zero */
-    uint32_t matrix_type;      /* GGML type of the 2-D weights: 0 F32, 1 F16, 8 Q8_0 */
+    uint32_t matrix_type;      /* GGML type of the 2-D weights (synth_tensor) */
     const char *omit;          /* a tensor name to leave out, or NULL */
     const char *misshape;      /* a tensor name to write with one row too many, or NULL */
     float rope_freq_base;      /* 0: 10000 */
@@ -62,8 +62,100 @@ static bool synth_has_qk_norm(const synth_spec *s) {
     return !strcmp(s->arch, "gemma3") || !strcmp(s->arch, "qwen3");
 }
 
-/* n_rows × row_elems weights in s->matrix_type: 0 F32, 1 F16, 30 BF16, 8 Q8_0 (1-D tensors:
- * n_rows = 1, always F32). */
+/* The legacy quantizers as gguf-py's numpy code runs them (gguf/quants.py), not as ggml's C: the
+ * same float32 steps in the same order (tests build with -std=c11, so no FMA contraction), the
+ * scale picked from the first element of largest magnitude (numpy's argmax), 4- and 5-bit codes
+ * truncated after adding 0.5 and clipped, Q8_0 codes rounded half away from zero (np_roundf),
+ * scales rounded to float16 last. 32 values in, one block out. */
+static void synth_q4_0_block(const float *x, uint8_t *out) { /* d, 16 × (q[j] | q[j+16] << 4) */
+    float max = 0;
+    for (int j = 0; j < 32; j++)
+        if (fabsf(x[j]) > fabsf(max)) max = x[j];
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t q[32];
+    for (int j = 0; j < 32; j++) q[j] = (uint8_t)fminf(15.0f, truncf(x[j] * id + 8.5f));
+    const uint16_t d16 = tf_f32_to_f16(d);
+    memcpy(out, &d16, 2);
+    for (int j = 0; j < 16; j++) out[2 + j] = (uint8_t)(q[j] | q[j + 16] << 4);
+}
+
+static void synth_q4_1_block(const float *x, uint8_t *out) { /* d, m, 16 nibble pairs */
+    float max = x[0], min = x[0];
+    for (int j = 1; j < 32; j++) {
+        max = fmaxf(max, x[j]);
+        min = fminf(min, x[j]);
+    }
+    const float d = (max - min) / 15.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t q[32];
+    for (int j = 0; j < 32; j++) q[j] = (uint8_t)fminf(15.0f, truncf((x[j] - min) * id + 0.5f));
+    const uint16_t d16 = tf_f32_to_f16(d), m16 = tf_f32_to_f16(min);
+    memcpy(out, &d16, 2);
+    memcpy(out + 2, &m16, 2);
+    for (int j = 0; j < 16; j++) out[4 + j] = (uint8_t)(q[j] | q[j + 16] << 4);
+}
+
+/* The 5-bit codes' fifth bits into qh (bit j for element j, little-endian) and their low
+ * nibbles paired as in Q4_0. */
+static void synth_pack5(const uint8_t *q, uint8_t *qh, uint8_t *qs) {
+    memset(qh, 0, 4);
+    for (int j = 0; j < 32; j++) qh[j / 8] |= (uint8_t)((q[j] >> 4) << (j % 8));
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((q[j] & 0x0F) | (q[j + 16] & 0x0F) << 4);
+}
+
+static void synth_q5_0_block(const float *x, uint8_t *out) { /* d, qh[4], qs[16] */
+    float max = 0;
+    for (int j = 0; j < 32; j++)
+        if (fabsf(x[j]) > fabsf(max)) max = x[j];
+    const float d = max / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t q[32];
+    for (int j = 0; j < 32; j++) q[j] = (uint8_t)fminf(31.0f, truncf(x[j] * id + 16.5f));
+    const uint16_t d16 = tf_f32_to_f16(d);
+    memcpy(out, &d16, 2);
+    synth_pack5(q, out + 2, out + 6);
+}
+
+static void synth_q5_1_block(const float *x, uint8_t *out) { /* d, m, qh[4], qs[16] */
+    float max = x[0], min = x[0];
+    for (int j = 1; j < 32; j++) {
+        max = fmaxf(max, x[j]);
+        min = fminf(min, x[j]);
+    }
+    const float d = (max - min) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t q[32];
+    for (int j = 0; j < 32; j++) q[j] = (uint8_t)fminf(31.0f, truncf((x[j] - min) * id + 0.5f));
+    const uint16_t d16 = tf_f32_to_f16(d), m16 = tf_f32_to_f16(min);
+    memcpy(out, &d16, 2);
+    memcpy(out + 2, &m16, 2);
+    synth_pack5(q, out + 4, out + 8);
+}
+
+static void synth_q8_0_block(const float *x, uint8_t *out) { /* d = amax/127, codes roundf(x/d) */
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t d16 = tf_f32_to_f16(d);
+    memcpy(out, &d16, 2);
+    for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+}
+
+/* The legacy quantizers by GGML type. */
+typedef void (*synth_block_fn)(const float *x, uint8_t *out);
+static const struct {
+    uint32_t type;
+    size_t block_bytes;
+    synth_block_fn quantize;
+} SYNTH_QUANTIZERS[] = {
+    {2, 18, synth_q4_0_block}, {3, 20, synth_q4_1_block}, {6, 22, synth_q5_0_block},
+    {7, 24, synth_q5_1_block}, {8, 34, synth_q8_0_block},
+};
+
+/* n_rows × row_elems weights in s->matrix_type: 0 F32, 1 F16, 30 BF16, a type of SYNTH_QUANTIZERS,
+ * or Q8_0 for any other type (what older callers got). 1-D tensors: n_rows = 1, always F32. */
 static void synth_tensor(gguf_writer *w, const synth_spec *s, const char *name, uint32_t n_rows,
                          uint32_t row_elems, bool is_vector, float scale, float offset) {
     if (s->omit && !strcmp(name, s->omit)) return;
@@ -86,19 +178,15 @@ static void synth_tensor(gguf_writer *w, const synth_spec *s, const char *name, 
             halves[i] = type == 1 ? tf_f32_to_f16(values[i]) : tf_f32_to_bf16(values[i]);
         gw_tensor(w, name, type, 2, ne, halves, n * 2);
         free(halves);
-    } else { /* Q8_0 as gguf-py quantizes: d = amax/127, codes roundf(x · (1/d)), d as f16 */
-        uint8_t *blocks = malloc(n / 32 * 34);
-        for (size_t b = 0; b < n / 32; b++) {
-            float amax = 0;
-            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(values[b * 32 + j]));
-            const float d = amax / 127.0f;
-            const float id = d != 0.0f ? 1.0f / d : 0.0f;
-            const uint16_t d16 = tf_f32_to_f16(d);
-            memcpy(blocks + b * 34, &d16, 2);
-            for (int j = 0; j < 32; j++)
-                blocks[b * 34 + 2 + j] = (uint8_t)(int8_t)roundf(values[b * 32 + j] * id);
-        }
-        gw_tensor(w, name, 8, 2, ne, blocks, n / 32 * 34);
+    } else {
+        const size_t n_quantizers = sizeof SYNTH_QUANTIZERS / sizeof SYNTH_QUANTIZERS[0];
+        size_t q = 0; /* the last, Q8_0, for a type not in the table */
+        while (q + 1 < n_quantizers && SYNTH_QUANTIZERS[q].type != type) q++;
+        const size_t block_bytes = SYNTH_QUANTIZERS[q].block_bytes;
+        uint8_t *blocks = malloc(n / 32 * block_bytes);
+        for (size_t b = 0; b < n / 32; b++)
+            SYNTH_QUANTIZERS[q].quantize(values + b * 32, blocks + b * block_bytes);
+        gw_tensor(w, name, SYNTH_QUANTIZERS[q].type, 2, ne, blocks, n / 32 * block_bytes);
         free(blocks);
     }
     free(values);
@@ -169,9 +257,8 @@ static void synth_layer(gguf_writer *w, const synth_spec *s, uint32_t l) {
 #undef SYNTH_T
 }
 
-/* Writes the model to $TINFER_TEST_TMPDIR/<file_name>; returns the path in path_buf or NULL. */
-static const char *synth_write(const synth_spec *s, const char *file_name, char *path_buf,
-                               size_t cap) {
+/* The model's keys and tensors in a new writer, or NULL when out of memory. */
+static gguf_writer *synth_build(const synth_spec *s) {
     gguf_writer *w = gw_new();
     if (!w) return NULL;
     synth_keys(w, s);
@@ -180,10 +267,37 @@ static const char *synth_write(const synth_spec *s, const char *file_name, char 
     if (s->rope_freqs)
         synth_tensor(w, s, "rope_freqs.weight", 1, s->head_dim / 2, true, 3.5f, 4.5f);
     for (uint32_t l = 0; l < s->n_layer; l++) synth_layer(w, s, l);
+    return w;
+}
+
+/* Writes the model to $TINFER_TEST_TMPDIR/<file_name>; returns the path in path_buf or NULL. */
+static const char *synth_write(const synth_spec *s, const char *file_name, char *path_buf,
+                               size_t cap) {
+    gguf_writer *w = synth_build(s);
+    if (!w) return NULL;
     test_tmp_path(path_buf, cap, file_name);
     const bool ok = gw_write_file(w, path_buf);
     gw_free(w);
     return ok ? path_buf : NULL;
+}
+
+/* 32-bit FNV-1a of the model's data section (every tensor's bytes and padding, in file order)
+ * into *hash; false when out of memory. The metadata differs from gguf-py's (no tokenizer), the
+ * data must not: make_synthetic_golden.py records its files' hash. */
+static inline bool synth_data_fnv1a(const synth_spec *s, uint32_t *hash) {
+    gguf_writer *w = synth_build(s);
+    size_t size = 0;
+    uint8_t *bytes = w ? gw_build(w, &size) : NULL;
+    const bool ok = bytes != NULL;
+    if (ok) {
+        uint32_t h = 2166136261u;
+        for (size_t i = gw_offset(w, GW_DATA_START, 0); i < size; i++)
+            h = (h ^ bytes[i]) * 16777619u;
+        *hash = h;
+    }
+    free(bytes);
+    gw_free(w);
+    return ok;
 }
 
 /* A small Gemma 3: 7 layers (layer 5 global, the rest sliding), GQA 4:2, window 5. */

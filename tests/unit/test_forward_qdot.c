@@ -183,6 +183,7 @@ static void float_kernels_agree(void **state) {
     const float vecdot = generic->dot_vecdot(a, b, 296), tiled = generic->dot_tiled(a, b, 296);
     assert_true(fabs(vecdot - exact) <= 1e-6 * magnitude);
     assert_true(fabs(tiled - exact) <= 1e-6 * magnitude);
+    assert_true(fabs(generic->dot_vecdot_f32(a, b, 296) - exact) <= 1e-6 * magnitude);
     float x[64], e_generic[64], e_fast[64];
     for (int i = 0; i < 64; i++) x[i] = -20.0f * (float)i / 63.0f;
     x[63] = -INFINITY;
@@ -192,6 +193,11 @@ static void float_kernels_agree(void **state) {
     if (!fast) return;
     assert_true(memcmp(&vecdot, &(float){fast->dot_vecdot(a, b, 296)}, sizeof vecdot) == 0);
     assert_true(memcmp(&tiled, &(float){fast->dot_tiled(a, b, 296)}, sizeof tiled) == 0);
+    for (size_t n = 280; n <= 300; n++) { /* every tail shape of the F32 order: 8s, 4, 0-3 */
+        const float f32_generic = generic->dot_vecdot_f32(a, b, n);
+        assert_true(memcmp(&f32_generic, &(float){fast->dot_vecdot_f32(a, b, n)},
+                           sizeof f32_generic) == 0);
+    }
     fast->expf_n(x, e_fast, 64);
     assert_memory_equal(e_generic, e_fast, sizeof e_generic);
     float acc_generic[300] = {0}, acc_fast[300] = {0};

@@ -91,7 +91,9 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
     const uint32_t base = span->pos_first & ~7u;
     const uint32_t first_slot = span->pos_first - base, n_slots = span->pos_last - base + 1;
     const uint32_t stride = (n_slots + 7) & ~7u;
-    const bool tiled_k = tiled && hd % 8 == 0;
+    /* llama.cpp multiplies an F32 cache's keys by the (permuted, non-contiguous) queries without
+     * tinyBLAS, so only the F16 cache's query products take the tiled order in a batch. */
+    const bool tiled_k = tiled && half && hd % 8 == 0;
     const uint32_t n_lanes = tiled ? TF_LANES_TILED : TF_LANES_VECDOT;
     float *query = state->attn_query, *row = state->attn_row, *scores = state->attn_scores;
     float *lanes = state->attn_lanes;
@@ -102,7 +104,9 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
         load_row(k, layer, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
         for (uint32_t g = 0; g < group; g++) {
             const float *qg = query + (size_t)g * hd;
-            const float dot = tiled_k ? k->dot_tiled(row, qg, hd) : k->dot_vecdot(row, qg, hd);
+            const float dot = tiled_k ? k->dot_tiled(row, qg, hd)
+                              : half  ? k->dot_vecdot(row, qg, hd)
+                                      : k->dot_vecdot_f32(row, qg, hd);
             scores[(size_t)g * stride + i] = dot * shape->scale;
         }
     }

@@ -62,14 +62,25 @@ static float gelu_tanh_f16(float x) {
     return tf_f16_to_f32(tf_f32_to_f16(gelu_tanh(tf_f16_to_f32(tf_f32_to_f16(x)))));
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
+/* SiLU as ggml_vec_swiglu_f32 computes it (ggml_v_silu): x / (1 + exp(-x)) with exp through
+ * ggml_v_expf, then times the up projection. Eight at a time, as its vector loop; a tail of
+ * fewer than eight uses libm's expf, as its scalar tail does. */
+static void swiglu(const tf_cpu_kernels *k, float *gate, const float *up, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float e[8];
+        for (int j = 0; j < 8; j++) e[j] = 0.0f - gate[i + j];
+        k->expf_n(e, e, 8);
+        for (int j = 0; j < 8; j++) gate[i + j] = gate[i + j] / (1.0f + e[j]) * up[i + j];
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
 
 void tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, float *gate, const float *up, size_t n) {
-    (void)be;
+    const tf_cpu_state *state = be->state;
     if (act == TF_FFN_GELU_TANH)
         for (size_t i = 0; i < n; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
-    else
-        for (size_t i = 0; i < n; i++) gate[i] = silu(gate[i]) * up[i];
+    else swiglu(state->kernels, gate, up, n);
 }
 
 void tf_cpu_add(tf_backend *be, float *y, const float *x, size_t n) {

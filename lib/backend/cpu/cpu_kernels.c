@@ -36,8 +36,8 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
                           size_t n_tokens, size_t t) {
     const bool tiled = n_tokens >= 8; /* ggml_tiled_min_batch */
     switch (dtype) {
-    case TINFER_DTYPE_Q4_0:
-        return k->q4_0;
+    case TINFER_DTYPE_Q4_0: /* repacked (8-row multiple): one order for gemv and gemm */
+        return n_rows % 8 == 0 ? k->q4_0_rows : k->q4_0;
     case TINFER_DTYPE_Q5_0:
         return k->q5_0;
     case TINFER_DTYPE_Q8_0:
@@ -56,6 +56,7 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
 }
 
 tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tinfer_dtype dtype) {
+    /* (Q4_0 has none: its kernel depends on the matrix's row count.) */
     if (dtype == TINFER_DTYPE_Q5_0) return k->q5_0_x4;
     if (dtype == TINFER_DTYPE_Q8_0) return k->q8_0_x4;
     return NULL;

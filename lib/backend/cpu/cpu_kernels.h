@@ -34,13 +34,15 @@ typedef struct tf_cpu_kernels {
      * per 64 elements for tokens in groups of four (q4_k_rows4); for other k-quant matrices in
      * batches of 8+ tokens, its tiled kernel (the *_tiled ones). */
     tf_qdot_fn q4_0, q5_0, q8_0, q4_k, q5_k, q6_k;
-    tf_qdot_fn q4_k_rows, q4_k_rows4, q4_k_tiled, q5_k_tiled, q6_k_tiled;
+    tf_qdot_fn q4_0_rows, q4_k_rows, q4_k_rows4, q4_k_tiled, q5_k_tiled, q6_k_tiled;
     /* Four activation rows at once, bit-identical to four single calls (NULL where a build has
      * none): prompts reuse each unpacked weight block. */
     tf_qdot4_fn q5_0_x4, q8_0_x4;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);
+    /* The same in ggml_vec_dot_f32's order (F32 cache): the tail fused into a float sum. */
+    float (*dot_vecdot_f32)(const float *a, const float *b, size_t n);
     /* Σ a[i]·b[i] in tinyBLAS's order: 8 lanes (n a multiple of 8). What llama.cpp uses for
      * batches of two or more tokens. */
     float (*dot_tiled)(const float *a, const float *b, size_t n);

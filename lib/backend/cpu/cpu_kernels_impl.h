@@ -145,6 +145,20 @@ static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
 }
 #endif
 
+/* ggml_gemv/gemm_q4_0_8x8_q8_0 (AVX2, repacked rows): per block one exact integer sum,
+ * accumulated with fma(sum, d_w·d_x). */
+static float k_dot_q4_0_rows(const uint8_t *w, const void *xq, uint32_t n) {
+    const tf_q8_0_act *x = xq;
+    float acc = 0;
+    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q4_0) {
+        int32_t sum = 0;
+        for (int j = 0; j < 16; j++)
+            sum += ((w[2 + j] & 0x0F) - 8) * x[b].qs[j] + ((w[2 + j] >> 4) - 8) * x[b].qs[j + 16];
+        acc = fmaf((float)sum, tf_f16_load(w) * x[b].d, acc);
+    }
+    return acc;
+}
+
 static float k_dot_q4_0(const uint8_t *w, const void *xq, uint32_t n) {
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
@@ -269,8 +283,32 @@ static float k_dot_q4_k(const uint8_t *w, const void *xq, uint32_t n) {
     return k4_lanes(w, xq, n, K_Q4_K, 0);
 }
 
+/* ggml_vec_dot_q5_K_q8_K (AVX2): the Q4_K lanes for the codes, but the mins go into one float,
+ * summs = fma(int, dmin, summs) per super-block (its compiler fuses summs += dmin·int), added
+ * after the lane reduction. */
 static float k_dot_q5_k(const uint8_t *w, const void *xq, uint32_t n) {
-    return k4_lanes(w, xq, n, K_Q5_K, 1);
+    const tf_q8_k_act *x = xq;
+    float acc[8] = {0}, summs = 0;
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q5_K) {
+        const tf_q8_k_act *xb = &x[b];
+        uint8_t q[K_QK_K];
+        k4_codes(w + 48, w + 16, q);
+        int scale[8], min[8];
+        for (int s = 0; s < 8; s++) tf_k4_scale_min(w + 4, s, &scale[s], &min[s]);
+        int32_t lane[8] = {0}, mins = 0;
+        for (int s = 0; s < 8; s++) {
+            for (int l = 0; l < 8; l++) {
+                int32_t sum = 0;
+                for (int e = 0; e < 4; e++) sum += q[32 * s + 4 * l + e] * xb->qs[32 * s + 4 * l + e];
+                lane[l] += scale[s] * sum;
+            }
+            mins += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+        }
+        const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
+        summs = fmaf((float)mins, dmin, summs);
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+    }
+    return tf_hsum8(acc) + summs;
 }
 
 /* ggml_gemv_q4_K_8x8_q8_K and ggml_gemm_q4_K_8x8_q8_K (AVX2, repacked rows): exact integer sums
@@ -403,7 +441,8 @@ static float k_dot_q6_k(const uint8_t *w, const void *xq, uint32_t n) {
 /* ---- float dots and attention helpers ---- */
 
 #if defined(__AVX2__) && defined(__FMA__)
-static float k_dot_vecdot(const float *a, const float *b, size_t n) {
+/* The 4 × 8-lane part of ggml_vec_dot_f16/f32 over the first n & ~31 elements. */
+static float vecdot_body(const float *a, const float *b, size_t n) {
     __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     const size_t whole = n & ~(size_t)31;
@@ -414,9 +453,7 @@ static float k_dot_vecdot(const float *a, const float *b, size_t n) {
     const __m256 x = _mm256_add_ps(_mm256_add_ps(sum[0], sum[2]), _mm256_add_ps(sum[1], sum[3]));
     const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
     const __m128 t1 = _mm_hadd_ps(t0, t0);
-    double total = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
-    for (size_t i = whole; i < n; i++) total += (double)(a[i] * b[i]);
-    return (float)total;
+    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
 }
 
 static float k_dot_tiled(const float *a, const float *b, size_t n) {
@@ -442,16 +479,14 @@ static void k_f16_to_f32(const uint16_t *x, float *y, size_t n) {
     for (; i < n; i++) y[i] = tf_f16_to_f32(x[i]);
 }
 #else
-static float k_dot_vecdot(const float *a, const float *b, size_t n) {
+static float vecdot_body(const float *a, const float *b, size_t n) {
     float sum[4][8] = {{0}};
     const size_t whole = n & ~(size_t)31;
     for (size_t i = 0; i < whole; i += 32)
         for (int j = 0; j < 4; j++)
             for (int l = 0; l < 8; l++)
                 sum[j][l] = fmaf(a[i + 8 * j + l], b[i + 8 * j + l], sum[j][l]);
-    double total = tf_reduce4x8(sum);
-    for (size_t i = whole; i < n; i++) total += (double)(a[i] * b[i]);
-    return (float)total;
+    return tf_reduce4x8(sum);
 }
 
 static float k_dot_tiled(const float *a, const float *b, size_t n) {
@@ -469,6 +504,28 @@ static void k_f16_to_f32(const uint16_t *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = tf_f16_to_f32(x[i]);
 }
 #endif
+
+/* ggml_vec_dot_f16: the tail (n % 32 elements) added in double. */
+static float k_dot_vecdot(const float *a, const float *b, size_t n) {
+    const size_t whole = n & ~(size_t)31;
+    double total = vecdot_body(a, b, n);
+    for (size_t i = whole; i < n; i++) total += (double)(a[i] * b[i]);
+    return (float)total;
+}
+
+/* ggml_vec_dot_f32: the tail (n % 32) added into a float, in the order GCC compiled its loop
+ * `sumf += x[i]*y[i]` to (read off the x86-64-v3 binary): blocks of 8 and then one of 4 as
+ * rounded products added one by one, the last 0–3 elements fused. */
+static float k_dot_vecdot_f32(const float *a, const float *b, size_t n) {
+    size_t i = n & ~(size_t)31;
+    float total = vecdot_body(a, b, n);
+    while (n - i >= 8)
+        for (const size_t end = i + 8; i < end; i++) total += a[i] * b[i];
+    if (n - i >= 4)
+        for (const size_t end = i + 4; i < end; i++) total += a[i] * b[i];
+    for (; i < n; i++) total = fmaf(a[i], b[i], total);
+    return total;
+}
 
 /* ggml_v_expf (AVX2), one lane at a time: exp(x) = 2^n · (1 + j) with a degree-5 polynomial j,
  * and the same special cases for |n| > 126. */
@@ -504,6 +561,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q5_0_x4 = K_DOT4_Q5_0,
     .q8_0_x4 = K_DOT4_Q8_0,
     .q4_k = k_dot_q4_k,
+    .q4_0_rows = k_dot_q4_0_rows,
     .q4_k_rows = k_dot_q4_k_rows,
     .q4_k_rows4 = k_dot_q4_k_rows4,
     .q5_k = k_dot_q5_k,
@@ -512,6 +570,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q6_k_tiled = k_dot_q6_k_tiled,
     .q6_k = k_dot_q6_k,
     .dot_vecdot = k_dot_vecdot,
+    .dot_vecdot_f32 = k_dot_vecdot_f32,
     .dot_tiled = k_dot_tiled,
     .axpy = k_axpy,
     .f16_to_f32 = k_f16_to_f32,
