@@ -52,6 +52,22 @@ static inline __m256 avx_lanes_i8(__m256i x, __m256i y) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
 }
 
+/* The 32 signed codes (-16..15) of a Q5_0 block, as ggml unpacks them. */
+static inline __m256i avx_q5_0_codes(const uint8_t *w) {
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    uint32_t qh;
+    memcpy(&qh, w + 2, sizeof qh);
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 6));
+    const __m256i nibbles = _mm256_and_si256(
+        _mm256_set1_epi8(0x0F), _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
+    __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
+    high = _mm256_cmpeq_epi8(_mm256_or_si256(high, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)),
+                             _mm256_set1_epi64x(-1));
+    /* a clear fifth bit sets the top nibble: the code minus 16 as a signed byte */
+    return _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
+}
+
 static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
@@ -66,20 +82,9 @@ static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
 
 static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
     const tf_q8_0_act *x = xq;
-    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                             0x0101010101010101, 0x0000000000000000);
-    const __m256i bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     __m256 acc = _mm256_setzero_ps();
     for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
-        uint32_t qh;
-        memcpy(&qh, w + 2, sizeof qh);
-        const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 6));
-        const __m256i nibbles = _mm256_and_si256(
-            _mm256_set1_epi8(0x0F), _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
-        __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
-        high = _mm256_cmpeq_epi8(_mm256_or_si256(high, bit_mask), _mm256_set1_epi64x(-1));
-        /* a clear fifth bit sets the top nibble: the code minus 16 as a signed byte */
-        const __m256i qw = _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
+        const __m256i qw = avx_q5_0_codes(w);
         const __m256i qx = _mm256_loadu_si256((const __m256i *)x[b].qs);
         const __m256 d = _mm256_set1_ps(tf_f16_load(w) * x[b].d);
         acc = _mm256_fmadd_ps(d, avx_lanes_i8(qw, qx), acc);
@@ -105,20 +110,10 @@ static void k_dot4_q8_0(const uint8_t *w, const void *const xq[4], uint32_t n, f
 }
 
 static void k_dot4_q5_0(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
-    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                             0x0101010101010101, 0x0000000000000000);
-    const __m256i bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
-        uint32_t qh;
-        memcpy(&qh, w + 2, sizeof qh);
-        const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 6));
-        const __m256i nibbles = _mm256_and_si256(
-            _mm256_set1_epi8(0x0F), _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
-        __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
-        high = _mm256_cmpeq_epi8(_mm256_or_si256(high, bit_mask), _mm256_set1_epi64x(-1));
-        const __m256i qw = _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
+        const __m256i qw = avx_q5_0_codes(w);
         const float d_w = tf_f16_load(w);
         for (int t = 0; t < 4; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
@@ -252,35 +247,40 @@ static void k4_codes(const uint8_t *qs, const uint8_t *qh, uint8_t q[K_QK_K]) {
 
 /* ggml_vec_dot_q4_K_q8_K (AVX2): eight lanes of scale-weighted code sums scaled by d, plus four
  * lanes of min corrections scaled by -dmin, reduced separately. Q5_K is summed the same way. */
-static float k4_lanes(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, size_t block_bytes,
-                      int has_qh) {
-    float acc[8] = {0}, acc_m[4] = {0};
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += block_bytes) {
-        const tf_q8_k_act *xb = &x[b];
-        uint8_t q[K_QK_K];
-        k4_codes(has_qh ? w + 48 : w + 16, has_qh ? w + 16 : NULL, q);
-        int scale[8], min[8];
-        for (int s = 0; s < 8; s++) tf_k4_scale_min(w + 4, s, &scale[s], &min[s]);
-        int32_t lane[8] = {0};
-        for (int s = 0; s < 8; s++)
-            for (int l = 0; l < 8; l++) {
-                int32_t sum = 0;
-                for (int e = 0; e < 4; e++) sum += q[32 * s + 4 * l + e] * xb->qs[32 * s + 4 * l + e];
-                lane[l] += scale[s] * sum;
-            }
-        const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
-        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
-        for (int k = 0; k < 4; k++) {
-            const int32_t s0 = xb->bsums[4 * k] + xb->bsums[4 * k + 1];
-            const int32_t s1 = xb->bsums[4 * k + 2] + xb->bsums[4 * k + 3];
-            acc_m[k] = fmaf(dmin, (float)(min[2 * k] * s0 + min[2 * k + 1] * s1), acc_m[k]);
+/* The eight lanes of scale-weighted code sums of one Q4_K/Q5_K super-block (lane l: bytes
+ * 4l..4l+3 of each 32-code sub-block), and the exact sum of its mins times the sub-block sums. */
+static void k4_block_sums(const uint8_t *w, const uint8_t *q, const tf_q8_k_act *xb,
+                          int32_t lane[8], int32_t min_sum[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int s = 0; s < 8; s++) {
+        int scale, min;
+        tf_k4_scale_min(w + 4, s, &scale, &min);
+        for (int l = 0; l < 8; l++) {
+            int32_t sum = 0;
+            for (int e = 0; e < 4; e++) sum += q[32 * s + 4 * l + e] * xb->qs[32 * s + 4 * l + e];
+            lane[l] += scale * sum;
         }
+        min_sum[s] = min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
     }
-    return tf_hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
+/* ggml_vec_dot_q4_K_q8_K (AVX2): the lanes scaled by d, plus four lanes of min corrections (pairs
+ * of sub-blocks) scaled by -dmin, reduced separately. */
 static float k_dot_q4_k(const uint8_t *w, const void *xq, uint32_t n) {
-    return k4_lanes(w, xq, n, K_Q4_K, 0);
+    const tf_q8_k_act *x = xq;
+    float acc[8] = {0}, acc_m[4] = {0};
+    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q4_K) {
+        const tf_q8_k_act *xb = &x[b];
+        uint8_t q[K_QK_K];
+        k4_codes(w + 16, NULL, q);
+        int32_t lane[8], min_sum[8];
+        k4_block_sums(w, q, xb, lane, min_sum);
+        const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+        for (int k = 0; k < 4; k++)
+            acc_m[k] = fmaf(dmin, (float)(min_sum[2 * k] + min_sum[2 * k + 1]), acc_m[k]);
+    }
+    return tf_hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
 /* ggml_vec_dot_q5_K_q8_K (AVX2): the Q4_K lanes for the codes, but the mins go into one float,
@@ -293,17 +293,9 @@ static float k_dot_q5_k(const uint8_t *w, const void *xq, uint32_t n) {
         const tf_q8_k_act *xb = &x[b];
         uint8_t q[K_QK_K];
         k4_codes(w + 48, w + 16, q);
-        int scale[8], min[8];
-        for (int s = 0; s < 8; s++) tf_k4_scale_min(w + 4, s, &scale[s], &min[s]);
-        int32_t lane[8] = {0}, mins = 0;
-        for (int s = 0; s < 8; s++) {
-            for (int l = 0; l < 8; l++) {
-                int32_t sum = 0;
-                for (int e = 0; e < 4; e++) sum += q[32 * s + 4 * l + e] * xb->qs[32 * s + 4 * l + e];
-                lane[l] += scale[s] * sum;
-            }
-            mins += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
-        }
+        int32_t lane[8], min_sum[8], mins = 0;
+        k4_block_sums(w, q, xb, lane, min_sum);
+        for (int s = 0; s < 8; s++) mins += min_sum[s];
         const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
         summs = fmaf((float)mins, dmin, summs);
         for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
