@@ -77,7 +77,7 @@ static const struct {
 } SHAPES[] = {{8, 1, 0}, {8, 4, 0}, {6, 1, 0}, {6, 8, 0}};
 
 static void check_kernel(tinfer_dtype dtype, tf_qdot_fn dot, tf_qdot_fn other_build,
-                         uint32_t seed) {
+                         const tf_qdot4_fn fours[2], uint32_t seed) {
     uint32_t rng = seed;
     const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
     const size_t row_bytes = N_ELEMS / traits->block_elems * traits->block_bytes;
@@ -124,12 +124,10 @@ static void check_kernel(tinfer_dtype dtype, tf_qdot_fn dot, tf_qdot_fn other_bu
         xs[t] = rows4[t];
         single[t] = dot(row, rows4[t], N_ELEMS);
     }
-    const tf_cpu_kernels *builds[2] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3()};
     for (int k = 0; k < 2; k++) {
-        const tf_qdot4_fn dot4 = builds[k] ? tf_cpu_qdot4_of(builds[k], dtype) : NULL;
-        if (!dot4) continue;
+        if (!fours[k]) continue;
         float four[4];
-        dot4(row, xs, N_ELEMS, four);
+        fours[k](row, xs, N_ELEMS, four);
         assert_memory_equal(four, single, sizeof four);
     }
 }
@@ -142,7 +140,9 @@ static void check_dtype(tinfer_dtype dtype, uint32_t seed) {
         const tf_qdot_fn other =
             fast ? tf_cpu_qdot_of(fast, dtype, SHAPES[s].n_rows, SHAPES[s].n_tokens, SHAPES[s].t)
                  : NULL;
-        check_kernel(dtype, dot, other, seed);
+        const tf_qdot4_fn fours[2] = {tf_cpu_qdot4_of(generic, dot),
+                                      other ? tf_cpu_qdot4_of(fast, other) : NULL};
+        check_kernel(dtype, dot, other, fours, seed);
     }
 }
 

@@ -55,9 +55,10 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
     }
 }
 
-tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tinfer_dtype dtype) {
-    /* (Q4_0 has none: its kernel depends on the matrix's row count.) */
-    if (dtype == TINFER_DTYPE_Q5_0) return k->q5_0_x4;
-    if (dtype == TINFER_DTYPE_Q8_0) return k->q8_0_x4;
+tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
+    if (single == k->q5_0) return k->q5_0_x4;
+    if (single == k->q8_0) return k->q8_0_x4;
+    if (single == k->q4_k_rows4) return k->q4_k_rows4_x4;
+    if (single == k->q6_k_tiled) return k->q6_k_tiled_x4;
     return NULL;
 }

@@ -35,9 +35,9 @@ typedef struct tf_cpu_kernels {
      * batches of 8+ tokens, its tiled kernel (the *_tiled ones). */
     tf_qdot_fn q4_0, q5_0, q8_0, q4_k, q5_k, q6_k;
     tf_qdot_fn q4_0_rows, q4_k_rows, q4_k_rows4, q4_k_tiled, q5_k_tiled, q6_k_tiled;
-    /* Four activation rows at once, bit-identical to four single calls (NULL where a build has
-     * none): prompts reuse each unpacked weight block. */
-    tf_qdot4_fn q5_0_x4, q8_0_x4;
+    /* Four activation rows at once, bit-identical to four single calls of the kernel named
+     * (NULL where a build has none): prompts reuse each unpacked weight block. */
+    tf_qdot4_fn q5_0_x4, q8_0_x4, q4_k_rows4_x4, q6_k_tiled_x4;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);
@@ -66,8 +66,8 @@ const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void);
 tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_rows,
                           size_t n_tokens, size_t t);
 
-/* The four-row kernel of a dtype, or NULL. */
-tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tinfer_dtype dtype);
+/* The four-row version of a single-row kernel of table k, or NULL. */
+tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single);
 
 /* Reductions shared by both builds (plain float adds, no fma: identical in either build). */
 

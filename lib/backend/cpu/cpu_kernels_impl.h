@@ -306,35 +306,48 @@ static float k_dot_q5_k(const uint8_t *w, const void *xq, uint32_t n) {
 /* ggml_gemv_q4_K_8x8_q8_K and ggml_gemm_q4_K_8x8_q8_K (AVX2, repacked rows): exact integer sums
  * over `span` sub-blocks (8: gemv, one per super-block; 2: gemm, four per super-block), each
  * accumulated with fma(sum, d_w·d_x), the mins likewise, subtracted at the end. */
-static float q4_k_rows(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, int span) {
-    float acc = 0, acc_min = 0;
+/* For n_x activation rows at once (each row's arithmetic exactly the single-row one: codes and
+ * scales are unpacked once per super-block and shared). */
+static void q4_k_rows(const uint8_t *w, const void *const *xq, int n_x, uint32_t n, int span,
+                      float *out) {
+    float acc[4] = {0}, acc_min[4] = {0};
     for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q4_K) {
-        const tf_q8_k_act *xb = &x[b];
         uint8_t q[K_QK_K];
         k4_codes(w + 16, NULL, q);
-        const float d = tf_f16_load(w) * xb->d, dmin = tf_f16_load(w + 2) * xb->d;
-        for (int s0 = 0; s0 < 8; s0 += span) {
-            int32_t sum_q = 0, sum_min = 0;
-            for (int s = s0; s < s0 + span; s++) {
-                int scale, min;
-                tf_k4_scale_min(w + 4, s, &scale, &min);
-                const int32_t dot = dot32_u8(q + 32 * s, xb->qs + 32 * s);
-                sum_q += scale * dot;
-                sum_min += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+        int scale[8], min[8];
+        for (int s = 0; s < 8; s++) tf_k4_scale_min(w + 4, s, &scale[s], &min[s]);
+        for (int t = 0; t < n_x; t++) {
+            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
+            const float d = tf_f16_load(w) * xb->d, dmin = tf_f16_load(w + 2) * xb->d;
+            for (int s0 = 0; s0 < 8; s0 += span) {
+                int32_t sum_q = 0, sum_min = 0;
+                for (int s = s0; s < s0 + span; s++) {
+                    sum_q += scale[s] * dot32_u8(q + 32 * s, xb->qs + 32 * s);
+                    sum_min += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+                }
+                acc[t] = fmaf((float)sum_q, d, acc[t]);
+                acc_min[t] = fmaf((float)sum_min, dmin, acc_min[t]);
             }
-            acc = fmaf((float)sum_q, d, acc);
-            acc_min = fmaf((float)sum_min, dmin, acc_min);
         }
     }
-    return acc - acc_min;
+    for (int t = 0; t < n_x; t++) out[t] = acc[t] - acc_min[t];
 }
 
 static float k_dot_q4_k_rows(const uint8_t *w, const void *xq, uint32_t n) {
-    return q4_k_rows(w, xq, n, 8);
+    float out;
+    q4_k_rows(w, &xq, 1, n, 8, &out);
+    return out;
 }
 
 static float k_dot_q4_k_rows4(const uint8_t *w, const void *xq, uint32_t n) {
-    return q4_k_rows(w, xq, n, 2);
+    float out;
+    q4_k_rows(w, &xq, 1, n, 2, &out);
+    return out;
+}
+
+static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_t n,
+                              float out[4]) {
+    q4_k_rows(w, xq, 4, n, 2, out);
 }
 
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
@@ -384,24 +397,38 @@ static void q6_codes(const uint8_t *w, uint8_t u[K_QK_K]) {
     }
 }
 
-static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
-    const tf_q8_k_act *x = xq;
-    float acc = 0;
+static void q6_k_tiled(const uint8_t *w, const void *const *xq, int n_x, uint32_t n,
+                       float *out) {
+    float acc[4] = {0};
     for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q6_K) {
-        const tf_q8_k_act *xb = &x[b];
         const int8_t *scales = (const int8_t *)(w + 192);
+        const float d_w = tf_f16_load(w + 208);
         uint8_t u[K_QK_K];
         q6_codes(w, u);
-        int32_t s1 = 0;
-        for (int g = 0; g < 16; g += 2) { /* Σ (u - 32)·x = Σ u·x - 32·bsum, per 16 */
-            int32_t dot[2];
-            dot16x2_u8(u + 16 * g, xb->qs + 16 * g, dot);
-            s1 += scales[g] * (dot[0] - 32 * xb->bsums[g]);
-            s1 += scales[g + 1] * (dot[1] - 32 * xb->bsums[g + 1]);
+        for (int t = 0; t < n_x; t++) {
+            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
+            int32_t s1 = 0;
+            for (int g = 0; g < 16; g += 2) { /* Σ (u - 32)·x = Σ u·x - 32·bsum, per 16 */
+                int32_t dot[2];
+                dot16x2_u8(u + 16 * g, xb->qs + 16 * g, dot);
+                s1 += scales[g] * (dot[0] - 32 * xb->bsums[g]);
+                s1 += scales[g + 1] * (dot[1] - 32 * xb->bsums[g + 1]);
+            }
+            acc[t] = fmaf(d_w * (float)s1, xb->d, acc[t]);
         }
-        acc = fmaf(tf_f16_load(w + 208) * (float)s1, xb->d, acc);
     }
-    return acc;
+    for (int t = 0; t < n_x; t++) out[t] = acc[t];
+}
+
+static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
+    float out;
+    q6_k_tiled(w, &xq, 1, n, &out);
+    return out;
+}
+
+static void k_dot4_q6_k_tiled(const uint8_t *w, const void *const xq[4], uint32_t n,
+                              float out[4]) {
+    q6_k_tiled(w, xq, 4, n, out);
 }
 
 /* ggml_vec_dot_q6_K_q8_K (AVX2): unsigned 6-bit codes times the group scale in eight lanes, then
@@ -552,6 +579,8 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q8_0 = k_dot_q8_0,
     .q5_0_x4 = K_DOT4_Q5_0,
     .q8_0_x4 = K_DOT4_Q8_0,
+    .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
+    .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k = k_dot_q4_k,
     .q4_0_rows = k_dot_q4_0_rows,
     .q4_k_rows = k_dot_q4_k_rows,

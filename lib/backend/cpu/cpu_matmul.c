@@ -72,18 +72,24 @@ static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant ki
             dots[t] = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order,
                                      n_order == 1 ? 0 : t0 + t);
         }
-        const tf_qdot4_fn dot4 = tf_cpu_qdot4_of(state->kernels, w->dtype);
+        /* Four tokens with the same kernel go through its four-row version where it has one. */
+        tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4];
+        const size_t n_fours = chunk / 4;
+        for (size_t g = 0; g < n_fours; g++) {
+            const tf_qdot_fn *d = dots + 4 * g;
+            const bool same = d[0] == d[1] && d[0] == d[2] && d[0] == d[3];
+            fours[g] = same ? tf_cpu_qdot4_of(state->kernels, d[0]) : NULL;
+        }
         for (uint32_t r = 0; r < w->n_rows; r++) {
             const uint8_t *row = w->data + (size_t)r * w->row_bytes;
             size_t t = 0;
-            if (dot4) /* the same kernel for every token of these dtypes */
-                for (; t + 4 <= chunk; t += 4) {
-                    const void *xs[4];
-                    float out[4];
-                    for (int i = 0; i < 4; i++) xs[i] = state->act_quant + (t + i) * act_bytes;
-                    dot4(row, xs, w->row_elems, out);
-                    for (int i = 0; i < 4; i++) y[(t0 + t + i) * w->n_rows + r] = out[i];
-                }
+            for (; t / 4 < n_fours && fours[t / 4]; t += 4) {
+                const void *xs[4];
+                float out[4];
+                for (int i = 0; i < 4; i++) xs[i] = state->act_quant + (t + i) * act_bytes;
+                fours[t / 4](row, xs, w->row_elems, out);
+                for (int i = 0; i < 4; i++) y[(t0 + t + i) * w->n_rows + r] = out[i];
+            }
             for (; t < chunk; t++)
                 y[(t0 + t) * w->n_rows + r] =
                     dots[t](row, state->act_quant + t * act_bytes, w->row_elems);
