@@ -1,5 +1,6 @@
 /* Row-wise and element-wise kernels: RMSNorm, RoPE, gated activations, adds and scales. */
 #include <math.h>
+#include <pthread.h>
 
 #include "backend/cpu/cpu_ops.h"
 #include "quant/fp16.h"
@@ -55,11 +56,19 @@ static float gelu_tanh(float x) {
 
 /* What ggml computes for GELU on the CPU: a table of float16 results indexed by the float16 input,
  * exact outside (-10, 10). Gemma's FFN inputs are large enough that the float16 steps show in the
- * logits, so we round at the same two places. */
+ * logits, so we round at the same two places — through the same kind of table, built once. */
+static uint16_t gelu_table[1 << 16];
+static pthread_once_t gelu_table_once = PTHREAD_ONCE_INIT;
+
+static void build_gelu_table(void) {
+    for (uint32_t i = 0; i < (1u << 16); i++)
+        gelu_table[i] = tf_f32_to_f16(gelu_tanh(tf_f16_to_f32((uint16_t)i)));
+}
+
 static float gelu_tanh_f16(float x) {
     if (x <= -10.0f) return 0.0f;
     if (x >= 10.0f) return x;
-    return tf_f16_to_f32(tf_f32_to_f16(gelu_tanh(tf_f16_to_f32(tf_f32_to_f16(x)))));
+    return tf_f16_to_f32(gelu_table[tf_f32_to_f16(x)]);
 }
 
 /* SiLU as ggml_vec_swiglu_f32 computes it (ggml_v_silu): x / (1 + exp(-x)) with exp through
@@ -78,9 +87,12 @@ static void swiglu(const tf_cpu_kernels *k, float *gate, const float *up, size_t
 
 void tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, float *gate, const float *up, size_t n) {
     const tf_cpu_state *state = be->state;
-    if (act == TF_FFN_GELU_TANH)
+    if (act == TF_FFN_GELU_TANH) {
+        pthread_once(&gelu_table_once, build_gelu_table);
         for (size_t i = 0; i < n; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
-    else swiglu(state->kernels, gate, up, n);
+    } else {
+        swiglu(state->kernels, gate, up, n);
+    }
 }
 
 void tf_cpu_add(tf_backend *be, float *y, const float *x, size_t n) {
