@@ -49,7 +49,6 @@ tinfer_status tf_backend_cpu_create(size_t max_row_elems, size_t max_ctx, size_t
     }
     state->kernels = tf_cpu_kernels_select();
     state->max_row_elems = max_row_elems;
-    state->max_ctx = max_ctx;
     state->tile = calloc(tile_floats, sizeof(float));
     state->attn_query = calloc(max_row_elems, sizeof(float));
     state->attn_row = calloc(max_row_elems, sizeof(float));

@@ -14,11 +14,10 @@ typedef struct tf_cpu_state {
     const tf_cpu_kernels *kernels; /* chosen for this CPU when the backend was created */
     tf_batch_kind batch_kind;      /* of the pass running now (begin_batch) */
     size_t max_row_elems;
-    size_t max_ctx;
     float *tile;        /* TF_CPU_TILE_ROWS × max_row_elems dequantized weights */
     float *attn_query;  /* max_row_elems: the query heads of one KV head, rounded for the cache */
     float *attn_row;    /* max_row_elems: one cached K or V row as float32 */
-    float *attn_scores; /* max_heads × max_ctx: scores, then probabilities */
+    float *attn_scores; /* max_heads × (max_ctx + 8): scores, then probabilities */
     float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
     uint8_t *act_quant; /* TF_CPU_QDOT_TOKENS quantized activation rows */
     size_t act_quant_row_bytes;
