@@ -23,6 +23,13 @@ typedef enum tinfer_kv_dtype {
     TINFER_KV_F32 = 1  /* exact keys and values, twice the memory */
 } tinfer_kv_dtype;
 
+/* Where a context computes. Values are pinned. */
+typedef enum tinfer_device_kind {
+    TINFER_DEVICE_CPU = 0, /* this machine's cores (the default; always available) */
+    TINFER_DEVICE_CUDA = 1 /* an NVIDIA GPU: only in a build with the CUDA backend, on a machine
+                              that has one; E_UNSUPPORTED otherwise */
+} tinfer_device_kind;
+
 typedef struct tinfer_context_params {
     uint32_t n_ctx;           /* tokens per sequence (default 4096; capped by nothing but memory) */
     uint32_t n_seq_max;       /* sequences the cache can hold at once (default 1) */
@@ -32,6 +39,8 @@ typedef struct tinfer_context_params {
     uint32_t n_batch;         /* tokens a prefill processes per pass; longer prompts run in several
                                  passes (default 512, llama.cpp's n_ubatch, so a prompt rounds
                                  as it does there). Sets the size of the scratch buffers */
+    tinfer_device_kind device; /* where to compute (default TINFER_DEVICE_CPU). Since 0.2 */
+    int32_t device_index;      /* which device of that kind, from 0 (default 0). Since 0.2 */
 } tinfer_context_params;
 
 /* Defaults for tinfer_context_create. Since 0.1. */

@@ -49,4 +49,10 @@ tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_
 tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const int32_t *tokens,
                                 size_t n_seq);
 
+/* KV operations (arguments checked by the caller: seq < n_seq_max, n ≤ the sequence's length
+ * for truncate, n ≤ n_ctx for the fill). */
+tinfer_status tf_context_kv_truncate(tinfer_context *ctx, uint32_t seq, uint32_t n);
+tinfer_status tf_context_kv_fill_random(tinfer_context *ctx, uint32_t seq, uint32_t n,
+                                        uint64_t seed);
+
 #endif

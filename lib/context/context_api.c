@@ -1,8 +1,6 @@
 /* Public entry points of the context: argument checks, then calls inward. */
 #include "context/context.h"
 #include "core/error.h"
-#include "kv/kv_fill.h"
-#include "kv/kv_ring.h"
 
 #define CHECK_ARG(cond, ...)                                             \
     do {                                                                 \
@@ -15,7 +13,7 @@ static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
 
 TINFER_API tinfer_context_params tinfer_context_default_params(void) {
     return (tinfer_context_params){
-        .n_ctx = 4096, .n_seq_max = 1, .n_threads = 0, .kv_dtype = TINFER_KV_F16, .n_batch = 512};
+        .n_ctx = 4096, .n_seq_max = 1, .n_threads = 0, .kv_dtype = TINFER_KV_F16, .n_batch = 512, .device = TINFER_DEVICE_CPU, .device_index = 0};
 }
 
 TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
@@ -33,6 +31,11 @@ TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
     CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
               "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
               (int)p.kv_dtype);
+    CHECK_ARG(p.device == TINFER_DEVICE_CPU || p.device == TINFER_DEVICE_CUDA,
+              "tinfer_context_create: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA",
+              (int)p.device);
+    CHECK_ARG(p.device_index >= 0, "tinfer_context_create: device_index = %d is negative",
+              (int)p.device_index);
     return tf_context_create(model, &p, NULL, out);
 }
 
@@ -82,18 +85,7 @@ TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq
     CHECK_ARG(n <= ctx->kv.seqs[seq].n_tokens,
               "tinfer_kv_seq_truncate: n = %zu but sequence %d holds %u tokens", n, seq,
               ctx->kv.seqs[seq].n_tokens);
-    const tf_kv_seq *s = &ctx->kv.seqs[seq];
-    if (!tf_kv_ring_holds(&ctx->kv, (uint32_t)seq, (uint32_t)n))
-        return tf_error(TINFER_E_UNSUPPORTED,
-                        "tinfer_kv_seq_truncate: sequence %d ran to %u tokens; its sliding-window "
-                        "layers keep only the last %u positions, so it cannot be cut back to %zu "
-                        "(clear it and prefill again)",
-                        seq, s->n_tokens_reached,
-                        s->n_tokens_reached - tf_kv_ring_first_kept(&ctx->kv, s->n_tokens_reached),
-                        n);
-    tf_kv_set_len(&ctx->kv, (uint32_t)seq, (uint32_t)n);
-    ctx->has_logits[seq] = false;
-    return TINFER_OK;
+    return tf_context_kv_truncate(ctx, (uint32_t)seq, (uint32_t)n);
 }
 
 TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq) {
@@ -109,7 +101,5 @@ TINFER_API tinfer_status tinfer_kv_seq_fill_random(tinfer_context *ctx, int32_t 
     if (n > ctx->kv.n_ctx)
         return tf_error(TINFER_E_CONTEXT_FULL,
                         "tinfer_kv_seq_fill_random: n = %zu exceeds n_ctx = %u", n, ctx->kv.n_ctx);
-    tinfer_status status = tf_kv_fill_random(&ctx->kv, (uint32_t)seq, (uint32_t)n, seed);
-    if (status == TINFER_OK) ctx->has_logits[seq] = false;
-    return status;
+    return tf_context_kv_fill_random(ctx, (uint32_t)seq, (uint32_t)n, seed);
 }

@@ -66,6 +66,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
     },
     "tinfer_special_token": {"TOKEN_BOS": 0, "TOKEN_EOS": 1, "TOKEN_PAD": 2, "TOKEN_UNK": 3},
     "tinfer_kv_dtype": {"KV_F16": 0, "KV_F32": 1},
+    "tinfer_device_kind": {"DEVICE_CPU": 0, "DEVICE_CUDA": 1},
 }
 
 # #define constants of the headers (without TINFER_), checked against them by the tests.
@@ -183,6 +184,8 @@ class ContextParams(Structure):
         ("n_threads", c_uint32),
         ("kv_dtype", c_enum),
         ("n_batch", c_uint32),
+        ("device", c_enum),
+        ("device_index", c_int32),
     ]
 
 
