@@ -1,9 +1,20 @@
-/* The op interface the forward pass calls: one table of function pointers per device.
+/* The seam between the forward pass and a device: one table of function pointers per backend.
  *
- * The forward pass (lib/model/forward.c) never touches numbers itself; it calls these ops on
- * buffers it got from the backend's alloc, so a CUDA backend implements the same table over
- * device memory. Activations are float32 row-major [n_tokens][width]. Weights are used in place,
- * in whatever dtype the file holds. */
+ * A pass is a unit: begin_pass hands the backend a step descriptor (tf_step: token ids,
+ * positions, which sequence each token belongs to, that sequence's block tables, the span of
+ * cached positions each token sees), which the backend copies into its own memory; the ops that
+ * follow read token counts, positions and spans from there, never from arguments, so a device can
+ * capture them once as a graph and replay it from step to step. end_pass copies the logits of the
+ * tokens that asked for them out to the host. Every op reports failure as a status.
+ *
+ * Activations are float32 row-major [rows][width] in buffers from the backend's alloc; "rows" is
+ * the pass's token count, or its count of output tokens for the ops that say so (tf_rows).
+ * Weights are described by tf_matrix (host bytes, the file's dtype); a device backend keeps its
+ * own copy, made once per model and device (tf_backend_ops.bind_weights).
+ *
+ * The KV cache's storage and its row addressing live here too: kv/ only hands out block numbers,
+ * and the backend alone knows where a (block, slot) row is — for attention, for the K/V writes
+ * and for the benchmark's random fill. */
 #ifndef TINFER_BACKEND_BACKEND_H
 #define TINFER_BACKEND_BACKEND_H
 
@@ -11,7 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/trace.h"
 #include "tinfer/tinfer.h"
+
+/* Token rows of one KV block: block b holds positions of a sequence whose logical block (position
+ * / TF_KV_BLOCK_TOKENS) maps to b through its block table. */
+enum { TF_KV_BLOCK_TOKENS = 32 };
 
 /* A weight matrix of n_rows rows, each row_elems elements (whole blocks) taking row_bytes. */
 typedef struct tf_matrix {
@@ -31,25 +47,6 @@ typedef struct tf_rope {
     float freq_scale;          /* multiplies every angle (linear scaling: 1 / factor) */
 } tf_rope;
 
-/* One layer of the KV cache as attention reads and writes it: fixed-size blocks of block_tokens
- * token rows each, K rows of k_row_elems and V rows of v_row_elems elements. */
-typedef struct tf_kv_layer {
-    void *k;
-    void *v;
-    tinfer_dtype dtype; /* F16 or F32 */
-    uint32_t block_tokens;
-    uint32_t k_row_elems; /* n_head_kv * head_dim */
-    uint32_t v_row_elems; /* n_head_kv * head_dim_v */
-} tf_kv_layer;
-
-/* Which cached positions one query token sees: [pos_first, pos_last] of the sequence whose
- * logical block i is physical block block_table[i]. */
-typedef struct tf_kv_span {
-    const uint32_t *block_table;
-    uint32_t pos_first;
-    uint32_t pos_last;
-} tf_kv_span;
-
 typedef struct tf_attn_shape {
     uint32_t n_head;
     uint32_t n_head_kv; /* divides n_head; query head h reads KV head h / (n_head / n_head_kv) */
@@ -60,61 +57,164 @@ typedef struct tf_attn_shape {
 
 typedef enum tf_ffn_act { TF_FFN_SILU, TF_FFN_GELU_TANH } tf_ffn_act;
 
-typedef struct tf_backend tf_backend;
-
-/* What the next ops compute, which decides how their sums round: a prompt chunk (rounded as
- * llama.cpp rounds a batch of that many tokens), or one token per sequence (rounded as llama.cpp
- * rounds a single token, whatever else is in the batch: a sequence's logits never depend on its
+/* What a pass computes, which decides how its sums round: a prompt chunk (rounded as llama.cpp
+ * rounds a batch of that many tokens), or one token per sequence (rounded as llama.cpp rounds a
+ * single token, whatever else is in the batch: a sequence's logits never depend on its
  * batch-mates). */
 typedef enum tf_batch_kind { TF_BATCH_PROMPT, TF_BATCH_DECODE } tf_batch_kind;
 
+/* Which row count of the pass an op runs over. */
+typedef enum tf_rows {
+    TF_ROWS_TOKENS, /* every token of the pass */
+    TF_ROWS_OUT     /* the tokens whose logits were asked for, in out_tokens order */
+} tf_rows;
+
+/* The cached positions [pos_first, pos_last] one query token sees. */
+typedef struct tf_span {
+    uint32_t pos_first;
+    uint32_t pos_last;
+} tf_span;
+
+/* One pass, as the context's step driver describes it. Everything is copied by begin_pass. */
+typedef struct tf_step {
+    tf_batch_kind kind;
+    const char *name; /* "prefill" or "decode": the profiler's name for the whole pass */
+    uint32_t n_tokens;
+    const int32_t *tokens;     /* [n_tokens] token ids, checked against the vocabulary */
+    const int32_t *positions;  /* [n_tokens] */
+    const uint32_t *token_seq; /* [n_tokens] index into the tables below of each token's sequence */
+    const tf_span *spans_global;         /* [n_tokens] what each token sees in global layers */
+    const tf_span *spans_local;          /* [n_tokens] ... in sliding-window layers */
+    uint32_t n_seqs;                     /* sequences in the pass */
+    uint32_t n_table_blocks;             /* entries of each table the pass may touch */
+    const uint32_t *const *tables;       /* [n_seqs] block table of each sequence */
+    const uint32_t *const *local_tables; /* [n_seqs] the table of its sliding-window layers (the
+                                            ring's when the cache keeps one, else = tables[i]) */
+    uint32_t n_out;
+    const uint32_t *out_tokens; /* [n_out] tokens (indices < n_tokens) whose logits come back */
+} tf_step;
+
+/* Where the KV cache's rows are kept: per layer, a number of blocks (the shared pool, or the
+ * sliding-window ring of every sequence) of K rows and V rows. */
+typedef struct tf_kv_geometry {
+    uint32_t n_layer;
+    const uint32_t *layer_blocks; /* [n_layer] blocks of storage in each layer */
+    uint32_t k_row_elems;         /* n_head_kv · head_dim */
+    uint32_t v_row_elems;         /* n_head_kv · head_dim_v */
+    tinfer_dtype dtype;           /* F16 or F32 */
+} tf_kv_geometry;
+
+/* The benchmark's synthetic cache contents for one sequence: every layer gets positions
+ * [first, n) where first is 0, or ring_first in the layers that read through local_table while the
+ * cache keeps a ring (rows the ring would have overwritten are skipped). Row values depend on
+ * (seed, seq, layer, position) only. */
+typedef struct tf_kv_fill {
+    uint32_t seq;
+    uint32_t n;
+    uint32_t ring_first;
+    const uint32_t *table;
+    const uint32_t *local_table;
+    const bool *layer_in_ring; /* [n_layer] */
+    uint64_t seed;
+} tf_kv_fill;
+
+typedef struct tf_backend tf_backend;
+
 typedef struct tf_backend_ops {
     const char *name;
-    /* Zeroed device memory for activations and the cache; NULL when out of memory. */
+    void (*destroy)(tf_backend *be);
+    /* Zeroed device memory for activations; NULL when out of memory. */
     void *(*alloc)(tf_backend *be, size_t bytes);
     void (*free)(tf_backend *be, void *ptr);
-    /* Called before each pass's ops. */
-    void (*begin_batch)(tf_backend *be, tf_batch_kind kind);
-    /* y[t][r] = Σ_j w[r][j] · x[t][j] for t < n_tokens, r < w->n_rows. */
-    void (*matmul)(tf_backend *be, const tf_matrix *w, const float *x, size_t n_tokens, float *y);
-    /* out[t] = row tokens[t] of w, as float32 (the embedding lookup). */
-    void (*embed_rows)(tf_backend *be, const tf_matrix *w, const int32_t *tokens, size_t n_tokens,
-                       float *out);
-    /* out[r] = x[r] / rms(x[r]) * weight, each of n_rows rows of width elements (in place ok). */
-    void (*rmsnorm)(tf_backend *be, const float *x, const float *weight, size_t n_rows,
-                    size_t width, float eps, float *out);
-    /* Rotates x [n_tokens][n_heads][head_dim] in place, token t at positions[t]. */
-    void (*rope)(tf_backend *be, float *x, size_t n_tokens, size_t n_heads, size_t head_dim,
-                 const int32_t *positions, const tf_rope *rope);
-    /* Writes K and V of token t (rows of k_row_elems/v_row_elems) at its position in its span. */
-    void (*kv_store)(tf_backend *be, const tf_kv_layer *layer, const tf_kv_span *spans,
-                     const int32_t *positions, size_t n_tokens, const float *k, const float *v);
-    /* out[t] = softmax(scale · q[t]·K) · V over spans[t], per head (q: [t][n_head][head_dim],
-     * out: [t][n_head][head_dim_v]). */
-    void (*attention)(tf_backend *be, const tf_kv_layer *layer, const tf_attn_shape *shape,
-                      const tf_kv_span *spans, size_t n_tokens, const float *q, float *out);
-    /* gate[i] = act(gate[i]) · up[i] for n elements. */
-    void (*ffn_gate)(tf_backend *be, tf_ffn_act act, float *gate, const float *up, size_t n);
-    /* y[i] += x[i] for n elements. */
-    void (*add)(tf_backend *be, float *y, const float *x, size_t n);
-    /* y[t][i] += bias[i], width elements per row. */
-    void (*add_bias)(tf_backend *be, float *y, const float *bias, size_t n_rows, size_t width);
-    /* y[i] *= factor. */
-    void (*scale)(tf_backend *be, float *y, float factor, size_t n);
-    /* y[i] = cap · tanh(y[i] / cap) (logit soft-capping). */
-    void (*softcap)(tf_backend *be, float *y, float cap, size_t n);
+    /* Storage for the KV cache, once per context. */
+    tinfer_status (*kv_alloc)(tf_backend *be, const tf_kv_geometry *geometry);
+    tinfer_status (*kv_fill_random)(tf_backend *be, const tf_kv_fill *fill);
+
+    tinfer_status (*begin_pass)(tf_backend *be, const tf_step *step);
+    /* Copies row i of logits ([n_out][n_vocab], backend memory) to host_rows[i], i < n_out. */
+    tinfer_status (*end_pass)(tf_backend *be, const float *logits, uint32_t n_vocab,
+                              float *const *host_rows);
+
+    /* y[t][r] = Σ_j w[r][j] · x[t][j] for every row t, r < w->n_rows. */
+    tinfer_status (*matmul)(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
+                            float *y);
+    /* out[t] = row tokens[t] of w as float32, for every token of the pass (the embedding). */
+    tinfer_status (*embed)(tf_backend *be, const tf_matrix *w, float *out);
+    /* out[i] = x[out_tokens[i]], width floats each: the rows that go on to the output head. */
+    tinfer_status (*gather_out)(tf_backend *be, const float *x, size_t width, float *out);
+    /* Each of the rows × heads rows of width elements: out = x / rms(x) * weight (in place ok). */
+    tinfer_status (*rmsnorm)(tf_backend *be, tf_rows rows, size_t heads, size_t width,
+                             const float *x, const float *weight, float eps, float *out);
+    /* Rotates x [tokens][n_heads][head_dim] in place, token t at its position. */
+    tinfer_status (*rope)(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
+                          const tf_rope *rope);
+    /* Writes each token's K and V row into layer il at its position; local: through the
+     * sliding-window tables. */
+    tinfer_status (*kv_store)(tf_backend *be, uint32_t il, bool local, const float *k,
+                              const float *v);
+    /* out[t] = softmax(scale · q[t]·K) · V over token t's span of layer il, per head
+     * (q: [t][n_head][head_dim], out: [t][n_head][head_dim_v]). */
+    tinfer_status (*attention)(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
+                               const float *q, float *out);
+    /* gate = act(gate) · up, width elements per token. */
+    tinfer_status (*ffn_gate)(tf_backend *be, tf_ffn_act act, size_t width, float *gate,
+                              const float *up);
+    /* y += x, width elements per token. */
+    tinfer_status (*add)(tf_backend *be, size_t width, float *y, const float *x);
+    /* y[t] += bias, width elements per token. */
+    tinfer_status (*add_bias)(tf_backend *be, size_t width, float *y, const float *bias);
+    /* y *= factor, width elements per row. */
+    tinfer_status (*scale)(tf_backend *be, tf_rows rows, size_t width, float *y, float factor);
+    /* y = cap · tanh(y / cap), width elements per output row (logit soft-capping). */
+    tinfer_status (*softcap)(tf_backend *be, size_t width, float *y, float cap);
+
+    /* The profiler: around each op while a trace is set (tf_backend.trace), the backend times it
+     * with its own clock (a device with its events) and records it there. */
+    void (*op_begin)(tf_backend *be);
+    void (*op_end)(tf_backend *be, const char *name, int32_t layer, size_t rows, size_t cols);
 } tf_backend_ops;
 
 struct tf_backend {
     const tf_backend_ops *ops;
-    void *state; /* the device's own (scratch for dequantized tiles on the CPU) */
+    void *state;     /* the device's own */
+    tf_trace *trace; /* where op timings go while profiling; NULL otherwise */
 };
 
-/* The CPU backend: max_row_elems bounds the row length of any matrix it will multiply and the
- * width of all query heads (it sizes the scratch), max_ctx the keys one query may see, max_heads
- * the query heads. E_NOMEM. */
-tinfer_status tf_backend_cpu_create(size_t max_row_elems, size_t max_ctx, size_t max_heads,
-                                    tf_backend *out);
-void tf_backend_cpu_destroy(tf_backend *be);
+/* What a backend is sized for, fixed for its life. */
+typedef struct tf_backend_config {
+    tinfer_device_kind device;
+    int32_t device_index;
+    size_t max_row_elems; /* longest matrix row, and the width of all query heads together */
+    uint32_t n_ctx;       /* positions one sequence reaches */
+    uint32_t n_head;      /* query heads */
+    uint32_t n_batch;     /* tokens one pass holds */
+    uint32_t n_seq_max;   /* sequences one pass holds */
+} tf_backend_config;
+
+/* The factory: the backend for config->device. E_UNSUPPORTED, saying why, for a device this build
+ * or this machine lacks; E_NOMEM. On success *out is a backend to free with tf_backend_destroy. */
+tinfer_status tf_backend_create(const tf_backend_config *config, tf_backend **out);
+void tf_backend_destroy(tf_backend *be);
+
+/* Runs call (an expression giving a tinfer_status) into status, timed by the backend while a
+ * trace is set: one predictable branch otherwise. -DTINFER_NO_PROFILER_HOOKS compiles it out. */
+#ifdef TINFER_NO_PROFILER_HOOKS
+#define TF_BACKEND_OP(status, be, name, layer, rows, cols, call) \
+    do {                                                         \
+        (void)(layer);                                           \
+        (status) = (call);                                       \
+    } while (0)
+#else
+#define TF_BACKEND_OP(status, be, name, layer, rows, cols, call)       \
+    do {                                                               \
+        if (__builtin_expect((be)->trace != NULL, 0)) {                \
+            (be)->ops->op_begin(be);                                   \
+            (status) = (call);                                         \
+            (be)->ops->op_end(be, name, (int32_t)(layer), rows, cols); \
+        } else {                                                       \
+            (status) = (call);                                         \
+        }                                                              \
+    } while (0)
+#endif
 
 #endif

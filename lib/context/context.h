@@ -1,5 +1,5 @@
-/* The context behind the public handle: the model's bound weights, a backend, the KV cache, the
- * scratch of the forward pass and the logits of each sequence. */
+/* The context behind the public handle: the model's network, a backend, the KV cache's
+ * bookkeeping, the pass's activations and the logits of each sequence. */
 #ifndef TINFER_CONTEXT_CONTEXT_H
 #define TINFER_CONTEXT_CONTEXT_H
 
@@ -9,25 +9,26 @@
 #include "core/trace.h"
 #include "kv/kv_cache.h"
 #include "model/forward.h"
-#include "model/weights.h"
+#include "model/network.h"
 
 struct tinfer_context {
     const tinfer_model *model;
-    tf_arch_traits traits;
-    tf_weights weights;
-    tf_rope_scaling rope_scaling;
-    tf_backend backend;
+    const tf_network *net; /* the model's, shared with every other context */
+    tf_backend *backend;
     tf_kv_cache kv;
-    tf_run_state rs;
-    tf_engine engine;
+    tf_activations act;
+    uint32_t n_batch; /* tokens one pass holds */
     uint32_t n_vocab;
-    float *logits;      /* [n_seq_max][n_vocab], a row per sequence */
-    bool *has_logits;   /* [n_seq_max] */
-    float *pass_logits; /* [n_seq_max][n_vocab] written by a pass, then copied to rows */
-    /* One pass's description, [n_batch] each. */
+    size_t kv_row_bytes; /* of one position in one layer: its K row and its V row */
+    float *logits;       /* [n_seq_max][n_vocab], a row per sequence */
+    bool *has_logits;    /* [n_seq_max] */
+    /* The step descriptor's arrays (tf_step), [n_batch] or [n_seq_max] each. */
     int32_t *positions;
-    uint32_t *token_seqs;
+    uint32_t *token_seq;
     uint32_t *out_tokens;
+    tf_span *spans_global, *spans_local;
+    const uint32_t **tables, **local_tables;
+    float **out_rows; /* where end_pass copies each output token's logits */
     /* The op profiler (tinfer_profile_begin/end): active around this context's passes only. */
     tf_trace trace;
     bool profiling;
@@ -43,7 +44,8 @@ tinfer_status tf_context_create(const tinfer_model *model, const tinfer_context_
                                 const tf_context_options *options, tinfer_context **out);
 void tf_context_free(tinfer_context *ctx);
 
-/* The steps (arguments checked here: seq ids, token ids, lengths). */
+/* The steps (arguments checked here: seq ids, token ids, lengths). A step that fails leaves the
+ * cache's lengths and blocks as they were. */
 tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
                                  size_t n);
 tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const int32_t *tokens,
@@ -54,5 +56,13 @@ tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const 
 tinfer_status tf_context_kv_truncate(tinfer_context *ctx, uint32_t seq, uint32_t n);
 tinfer_status tf_context_kv_fill_random(tinfer_context *ctx, uint32_t seq, uint32_t n,
                                         uint64_t seed);
+/* Bytes of K and V storage the backend holds for the cache, over all layers. */
+size_t tf_context_kv_bytes(const tinfer_context *ctx);
+
+/* activations.c: the pass's scratch in backend memory, for n_batch tokens and n_out_max output
+ * rows. */
+tinfer_status tf_activations_alloc(tf_activations *act, tf_backend *be, const tf_hparams *hp,
+                                   uint32_t n_batch, uint32_t n_out_max);
+void tf_activations_free(tf_activations *act, tf_backend *be);
 
 #endif

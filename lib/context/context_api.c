@@ -12,8 +12,13 @@ static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
 }
 
 TINFER_API tinfer_context_params tinfer_context_default_params(void) {
-    return (tinfer_context_params){
-        .n_ctx = 4096, .n_seq_max = 1, .n_threads = 0, .kv_dtype = TINFER_KV_F16, .n_batch = 512, .device = TINFER_DEVICE_CPU, .device_index = 0};
+    return (tinfer_context_params){.n_ctx = 4096,
+                                   .n_seq_max = 1,
+                                   .n_threads = 0,
+                                   .kv_dtype = TINFER_KV_F16,
+                                   .n_batch = 512,
+                                   .device = TINFER_DEVICE_CPU,
+                                   .device_index = 0};
 }
 
 TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
@@ -31,9 +36,10 @@ TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
     CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
               "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
               (int)p.kv_dtype);
-    CHECK_ARG(p.device == TINFER_DEVICE_CPU || p.device == TINFER_DEVICE_CUDA,
-              "tinfer_context_create: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA",
-              (int)p.device);
+    CHECK_ARG(
+        p.device == TINFER_DEVICE_CPU || p.device == TINFER_DEVICE_CUDA,
+        "tinfer_context_create: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA",
+        (int)p.device);
     CHECK_ARG(p.device_index >= 0, "tinfer_context_create: device_index = %d is negative",
               (int)p.device_index);
     return tf_context_create(model, &p, NULL, out);

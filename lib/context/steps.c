@@ -1,4 +1,5 @@
-/* Prefill and decode: check the request, reserve cache blocks, run forward passes, keep logits. */
+/* The step driver: check a request, reserve cache blocks, describe each pass (tf_step) to the
+ * backend, run the network over it and keep the logits. */
 #include <string.h>
 
 #include "context/context.h"
@@ -12,24 +13,64 @@ static tinfer_status check_tokens(const tinfer_context *ctx, const int32_t *toke
     return TINFER_OK;
 }
 
-static void keep_logits(tinfer_context *ctx, uint32_t seq, size_t pass_row) {
-    memcpy(ctx->logits + (size_t)seq * ctx->n_vocab, ctx->pass_logits + pass_row * ctx->n_vocab,
-           ctx->n_vocab * sizeof(float));
-    ctx->has_logits[seq] = true;
+/* Token i of the pass sits at position pos of the pass's sequence slot: what it sees. llama.cpp
+ * masks key p0 for query p1 when p1 - p0 >= window. */
+static void describe_token(tinfer_context *ctx, size_t i, uint32_t pos, uint32_t slot) {
+    const uint32_t window = ctx->model->hparams.sliding_window;
+    ctx->positions[i] = (int32_t)pos;
+    ctx->token_seq[i] = slot;
+    ctx->spans_global[i] = (tf_span){.pos_first = 0, .pos_last = pos};
+    ctx->spans_local[i] =
+        (tf_span){.pos_first = window && pos >= window ? pos - window + 1 : 0, .pos_last = pos};
 }
 
-/* One forward pass; while profiling, its ops and the pass itself (an event named step_name) go
- * into the context's trace. */
-static void run_pass(tinfer_context *ctx, const tf_batch *batch, const char *step_name) {
-    if (!ctx->profiling) {
-        tf_forward(&ctx->engine, batch, ctx->pass_logits);
-        return;
+/* Sequence seq becomes slot `slot` of the pass's tables. */
+static void describe_seq(tinfer_context *ctx, uint32_t slot, uint32_t seq) {
+    ctx->tables[slot] = ctx->kv.seqs[seq].block_table;
+    ctx->local_tables[slot] = tf_kv_swa_table(&ctx->kv, seq);
+}
+
+/* One forward pass over a described step; the backend records it while profiling. */
+static tinfer_status run_pass(tinfer_context *ctx, const tf_step *step) {
+    tf_backend *be = ctx->backend;
+    be->trace = ctx->profiling ? &ctx->trace : NULL;
+    tinfer_status status = be->ops->begin_pass(be, step);
+    if (status == TINFER_OK)
+        status = tf_forward(ctx->model, ctx->net, be, &ctx->act, step->n_tokens, step->n_out);
+    if (status == TINFER_OK)
+        status = be->ops->end_pass(be, ctx->act.logits, ctx->n_vocab, ctx->out_rows);
+    be->trace = NULL;
+    return status;
+}
+
+static tinfer_status prefill_chunks(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
+                                    size_t n, uint32_t start) {
+    describe_seq(ctx, 0, seq);
+    ctx->out_rows[0] = ctx->logits + (size_t)seq * ctx->n_vocab;
+    for (size_t done = 0; done < n;) {
+        const size_t chunk = n - done < ctx->n_batch ? n - done : ctx->n_batch;
+        for (size_t i = 0; i < chunk; i++) describe_token(ctx, i, start + (uint32_t)(done + i), 0);
+        const bool last = done + chunk == n;
+        ctx->out_tokens[0] = (uint32_t)(chunk - 1);
+        const tf_step step = {.kind = TF_BATCH_PROMPT,
+                              .name = "prefill",
+                              .n_tokens = (uint32_t)chunk,
+                              .tokens = tokens + done,
+                              .positions = ctx->positions,
+                              .token_seq = ctx->token_seq,
+                              .spans_global = ctx->spans_global,
+                              .spans_local = ctx->spans_local,
+                              .n_seqs = 1,
+                              .n_table_blocks = ctx->kv.seqs[seq].n_blocks,
+                              .tables = ctx->tables,
+                              .local_tables = ctx->local_tables,
+                              .n_out = last ? 1 : 0,
+                              .out_tokens = ctx->out_tokens};
+        tinfer_status status = run_pass(ctx, &step);
+        if (status != TINFER_OK) return status;
+        done += chunk;
     }
-    tf_trace_active = &ctx->trace;
-    const uint64_t start = tf_trace_now_ns();
-    tf_forward(&ctx->engine, batch, ctx->pass_logits);
-    tf_trace_record(&ctx->trace, step_name, -1, batch->n_tokens, ctx->engine.hp->n_embd, start);
-    tf_trace_active = NULL;
+    return TINFER_OK;
 }
 
 tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
@@ -40,26 +81,15 @@ tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_
         return tf_error(TINFER_E_CONTEXT_FULL, "%zu tokens exceed n_ctx = %u", n, ctx->kv.n_ctx);
     if ((status = tf_kv_reserve(&ctx->kv, seq, (uint32_t)n)) != TINFER_OK) return status;
     const uint32_t start = ctx->kv.seqs[seq].n_tokens;
-    const size_t n_batch = ctx->rs.n_batch;
-    for (size_t done = 0; done < n;) {
-        const size_t chunk = n - done < n_batch ? n - done : n_batch;
-        for (size_t i = 0; i < chunk; i++) {
-            ctx->positions[i] = (int32_t)(start + done + i);
-            ctx->token_seqs[i] = seq;
-        }
-        const bool last = done + chunk == n;
-        ctx->out_tokens[0] = (uint32_t)(chunk - 1);
-        const tf_batch batch = {.n_tokens = chunk,
-                                .tokens = tokens + done,
-                                .positions = ctx->positions,
-                                .seqs = ctx->token_seqs,
-                                .out_tokens = ctx->out_tokens,
-                                .n_out = last ? 1 : 0};
-        run_pass(ctx, &batch, "prefill");
-        done += chunk;
+    status = prefill_chunks(ctx, seq, tokens, n, start);
+    if (status != TINFER_OK) {
+        /* Rows written past the length are never read. (A device failing inside end_pass could
+         * leave the logits row part-written; the CPU's never fails there.) */
+        tf_kv_release_unused(&ctx->kv, seq);
+        return status;
     }
     tf_kv_set_len(&ctx->kv, seq, start + (uint32_t)n);
-    keep_logits(ctx, seq, 0);
+    ctx->has_logits[seq] = true;
     return TINFER_OK;
 }
 
@@ -81,16 +111,49 @@ static tinfer_status check_decode(const tinfer_context *ctx, const int32_t *seqs
     return TINFER_OK;
 }
 
+static void release_all(tinfer_context *ctx, const int32_t *seqs, size_t n_seq) {
+    for (size_t j = 0; j < n_seq; j++) tf_kv_release_unused(&ctx->kv, (uint32_t)seqs[j]);
+}
+
 /* Reserves one token for every sequence, or for none. */
 static tinfer_status reserve_all(tinfer_context *ctx, const int32_t *seqs, size_t n_seq) {
     for (size_t i = 0; i < n_seq; i++) {
         tinfer_status status = tf_kv_reserve(&ctx->kv, (uint32_t)seqs[i], 1);
         if (status != TINFER_OK) {
-            for (size_t j = 0; j < i; j++) tf_kv_release_unused(&ctx->kv, (uint32_t)seqs[j]);
+            release_all(ctx, seqs, i);
             return status;
         }
     }
     return TINFER_OK;
+}
+
+/* Sequence seqs[i] is slot i; its one token is token i and output i. */
+static tf_step describe_decode(tinfer_context *ctx, const int32_t *seqs, const int32_t *tokens,
+                               size_t n_seq) {
+    uint32_t n_table_blocks = 0;
+    for (size_t i = 0; i < n_seq; i++) {
+        const uint32_t seq = (uint32_t)seqs[i];
+        describe_seq(ctx, (uint32_t)i, seq);
+        describe_token(ctx, i, ctx->kv.seqs[seq].n_tokens, (uint32_t)i);
+        ctx->out_tokens[i] = (uint32_t)i;
+        ctx->out_rows[i] = ctx->logits + (size_t)seq * ctx->n_vocab;
+        if (ctx->kv.seqs[seq].n_blocks > n_table_blocks)
+            n_table_blocks = ctx->kv.seqs[seq].n_blocks;
+    }
+    return (tf_step){.kind = TF_BATCH_DECODE,
+                     .name = "decode",
+                     .n_tokens = (uint32_t)n_seq,
+                     .tokens = tokens,
+                     .positions = ctx->positions,
+                     .token_seq = ctx->token_seq,
+                     .spans_global = ctx->spans_global,
+                     .spans_local = ctx->spans_local,
+                     .n_seqs = (uint32_t)n_seq,
+                     .n_table_blocks = n_table_blocks,
+                     .tables = ctx->tables,
+                     .local_tables = ctx->local_tables,
+                     .n_out = (uint32_t)n_seq,
+                     .out_tokens = ctx->out_tokens};
 }
 
 tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const int32_t *tokens,
@@ -99,23 +162,15 @@ tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const 
     if ((status = check_decode(ctx, seqs, n_seq)) || (status = check_tokens(ctx, tokens, n_seq)) ||
         (status = reserve_all(ctx, seqs, n_seq)))
         return status;
-    for (size_t i = 0; i < n_seq; i++) {
-        ctx->positions[i] = (int32_t)ctx->kv.seqs[seqs[i]].n_tokens;
-        ctx->token_seqs[i] = (uint32_t)seqs[i];
-        ctx->out_tokens[i] = (uint32_t)i;
+    const tf_step step = describe_decode(ctx, seqs, tokens, n_seq);
+    if ((status = run_pass(ctx, &step)) != TINFER_OK) {
+        release_all(ctx, seqs, n_seq);
+        return status;
     }
-    const tf_batch batch = {.n_tokens = n_seq,
-                            .tokens = tokens,
-                            .positions = ctx->positions,
-                            .seqs = ctx->token_seqs,
-                            .out_tokens = ctx->out_tokens,
-                            .n_out = n_seq,
-                            .decode = true};
-    run_pass(ctx, &batch, "decode");
     for (size_t i = 0; i < n_seq; i++) {
         const uint32_t seq = (uint32_t)seqs[i];
         tf_kv_set_len(&ctx->kv, seq, ctx->kv.seqs[seq].n_tokens + 1);
-        keep_logits(ctx, seq, i);
+        ctx->has_logits[seq] = true;
     }
     return TINFER_OK;
 }

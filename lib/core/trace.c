@@ -8,8 +8,6 @@
 
 #include "core/error.h"
 
-_Thread_local tf_trace *tf_trace_active;
-
 uint64_t tf_trace_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -1,10 +1,10 @@
 /* The op profiler: a preallocated buffer of timed events (op name, layer, shape) and the writers
  * of a Chrome trace and a per-op summary.
  *
- * The forward pass wraps each backend call in TF_TRACE_OP. While no trace is active (the
- * thread-local tf_trace_active is NULL, the usual case) that costs one well-predicted branch; while
- * one is, the call is bracketed by two clock reads and one event is appended. A context makes its
- * trace active only around its own passes, on the thread that runs them. */
+ * The forward pass wraps each backend call in TF_BACKEND_OP (backend/backend.h). While the
+ * context is not profiling (the backend's trace is NULL, the usual case) that costs one
+ * well-predicted branch; while it is, the backend times the op with its own clock and appends one
+ * event here. */
 #ifndef TINFER_CORE_TRACE_H
 #define TINFER_CORE_TRACE_H
 
@@ -32,8 +32,6 @@ typedef struct tf_trace {
  * 18-layer model. */
 enum { TF_TRACE_DEFAULT_CAP = 1 << 20 };
 
-extern _Thread_local tf_trace *tf_trace_active;
-
 /* Allocates room for cap events (once; later calls only clear) and sets the time origin. */
 tinfer_status tf_trace_start(tf_trace *trace, size_t cap);
 void tf_trace_free(tf_trace *trace);
@@ -47,27 +45,5 @@ void tf_trace_record(tf_trace *trace, const char *name, int32_t layer, size_t ro
 tinfer_status tf_trace_write_chrome(const tf_trace *trace, const char *path);
 /* Per-op table: total ms, % of the time of the "prefill"/"decode" step events, calls, mean µs. */
 tinfer_status tf_trace_write_stats(const tf_trace *trace, const char *path);
-
-/* Runs call, timing it as one event when a trace is active. Configuring with
- * -DCMAKE_C_FLAGS=-DTINFER_NO_PROFILER_HOOKS compiles the hooks out (to measure what they cost). */
-#ifdef TINFER_NO_PROFILER_HOOKS
-#define TF_TRACE_OP(name, layer, rows, cols, call) \
-    do {                                           \
-        (void)(layer);                             \
-        call;                                      \
-    } while (0)
-#else
-#define TF_TRACE_OP(name, layer, rows, cols, call)                               \
-    do {                                                                         \
-        tf_trace *const trace_ = tf_trace_active;                                \
-        if (__builtin_expect(trace_ != NULL, 0)) {                               \
-            const uint64_t start_ = tf_trace_now_ns();                           \
-            call;                                                                \
-            tf_trace_record(trace_, name, (int32_t)(layer), rows, cols, start_); \
-        } else {                                                                 \
-            call;                                                                \
-        }                                                                        \
-    } while (0)
-#endif
 
 #endif

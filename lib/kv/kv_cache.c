@@ -1,4 +1,4 @@
-/* KV cache pool: storage per layer, a free list of blocks, block tables per sequence. */
+/* KV cache bookkeeping: a free list of blocks, block tables per sequence, the ring's tables. */
 #include "kv/kv_cache.h"
 
 #include <stdlib.h>
@@ -7,27 +7,9 @@
 #include "core/error.h"
 #include "kv/kv_ring.h"
 
-static size_t elem_bytes_of(tinfer_dtype dtype) { return dtype == TINFER_DTYPE_F16 ? 2 : 4; }
-
 /* Blocks of storage layer l holds: the ring of every sequence, or the shared pool. */
-static uint32_t layer_blocks(const tf_kv_cache *cache, uint32_t l) {
+uint32_t tf_kv_layer_blocks(const tf_kv_cache *cache, uint32_t l) {
     return cache->layer_in_ring[l] ? cache->n_seq_max * cache->ring_blocks : cache->n_blocks;
-}
-
-static tinfer_status alloc_layer_storage(tf_kv_cache *cache, uint32_t l) {
-    tf_kv_layer *layer = &cache->layers[l];
-    const size_t elem_bytes = elem_bytes_of(layer->dtype);
-    size_t slots, k_bytes, v_bytes;
-    if (!tinfer_mul_size(layer_blocks(cache, l), TF_KV_BLOCK_TOKENS, &slots) ||
-        !tinfer_mul_size(slots, (size_t)layer->k_row_elems * elem_bytes, &k_bytes) ||
-        !tinfer_mul_size(slots, (size_t)layer->v_row_elems * elem_bytes, &v_bytes))
-        return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
-    layer->k = cache->backend->ops->alloc(cache->backend, k_bytes);
-    layer->v = cache->backend->ops->alloc(cache->backend, v_bytes);
-    if (!layer->k || !layer->v)
-        return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for %zu + %zu bytes per layer",
-                        k_bytes, v_bytes);
-    return TINFER_OK;
 }
 
 static tinfer_status init_tables(tf_kv_cache *cache) {
@@ -66,9 +48,8 @@ static tinfer_status plan_ring(tf_kv_cache *cache, const tf_kv_config *config) {
     return TINFER_OK;
 }
 
-tinfer_status tf_kv_init(tf_kv_cache *cache, tf_backend *backend, const tf_kv_config *config) {
-    *cache = (tf_kv_cache){.backend = backend,
-                           .n_layer = config->n_layer,
+tinfer_status tf_kv_init(tf_kv_cache *cache, const tf_kv_config *config) {
+    *cache = (tf_kv_cache){.n_layer = config->n_layer,
                            .n_ctx = config->n_ctx,
                            .n_seq_max = config->n_seq_max,
                            .window = config->window};
@@ -78,27 +59,12 @@ tinfer_status tf_kv_init(tf_kv_cache *cache, tf_backend *backend, const tf_kv_co
         n_blocks > UINT32_MAX / TF_KV_BLOCK_TOKENS)
         return tf_error(TINFER_E_INVALID_ARG, "kv cache: n_ctx × n_seq_max is too large");
     cache->n_blocks = (uint32_t)n_blocks;
-    cache->layers = calloc(config->n_layer, sizeof *cache->layers);
-    if (!cache->layers) return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
     tinfer_status status = plan_ring(cache, config);
     if (status != TINFER_OK) return status;
-    for (uint32_t l = 0; l < config->n_layer; l++) {
-        cache->layers[l] = (tf_kv_layer){.dtype = config->dtype,
-                                         .block_tokens = TF_KV_BLOCK_TOKENS,
-                                         .k_row_elems = config->k_row_elems,
-                                         .v_row_elems = config->v_row_elems};
-        if ((status = alloc_layer_storage(cache, l)) != TINFER_OK) return status;
-    }
     return init_tables(cache);
 }
 
 void tf_kv_free(tf_kv_cache *cache) {
-    if (cache->layers)
-        for (uint32_t l = 0; l < cache->n_layer; l++) {
-            cache->backend->ops->free(cache->backend, cache->layers[l].k);
-            cache->backend->ops->free(cache->backend, cache->layers[l].v);
-        }
-    free(cache->layers);
     free(cache->layer_in_ring);
     if (cache->seqs)
         for (uint32_t s = 0; s < cache->n_seq_max; s++) {
@@ -110,24 +76,9 @@ void tf_kv_free(tf_kv_cache *cache) {
     *cache = (tf_kv_cache){0};
 }
 
-size_t tf_kv_storage_bytes(const tf_kv_cache *cache) {
-    size_t total = 0;
-    for (uint32_t l = 0; l < cache->n_layer; l++) {
-        const tf_kv_layer *layer = &cache->layers[l];
-        const size_t row_bytes =
-            ((size_t)layer->k_row_elems + layer->v_row_elems) * elem_bytes_of(layer->dtype);
-        total += (size_t)layer_blocks(cache, l) * TF_KV_BLOCK_TOKENS * row_bytes;
-    }
-    return total;
-}
-
 const uint32_t *tf_kv_swa_table(const tf_kv_cache *cache, uint32_t seq) {
     const tf_kv_seq *s = &cache->seqs[seq];
     return s->swa_table ? s->swa_table : s->block_table;
-}
-
-const uint32_t *tf_kv_layer_table(const tf_kv_cache *cache, uint32_t layer, uint32_t seq) {
-    return cache->layer_in_ring[layer] ? cache->seqs[seq].swa_table : cache->seqs[seq].block_table;
 }
 
 tinfer_status tf_kv_reserve(tf_kv_cache *cache, uint32_t seq, uint32_t n_new) {

@@ -1,4 +1,6 @@
-/* The KV cache: keys and values of every sequence, in fixed-size blocks of token rows.
+/* The KV cache's bookkeeping: which blocks of token rows each sequence owns. The rows themselves
+ * live in the backend (backend.h: kv_alloc, kv_store, attention), which alone knows their layout;
+ * this module only hands out block numbers and tracks lengths.
  *
  * Global layers: each layer's storage is one array of n_blocks blocks; a sequence owns a block
  * table mapping its logical block i (positions i·block_tokens …) to a physical block, the same
@@ -20,8 +22,6 @@
 
 #include "backend/backend.h"
 
-enum { TF_KV_BLOCK_TOKENS = 32 };
-
 typedef struct tf_kv_seq {
     uint32_t *block_table; /* blocks_per_seq entries, n_blocks of them in use */
     uint32_t *swa_table;   /* blocks_per_seq entries into the ring; NULL when there is no ring */
@@ -33,8 +33,6 @@ typedef struct tf_kv_seq {
 } tf_kv_seq;
 
 typedef struct tf_kv_cache {
-    tf_backend *backend;
-    tf_kv_layer *layers; /* n_layer views: storage pointers and row geometry */
     bool *layer_in_ring; /* [n_layer]: the layer keeps the ring (all false when there is none) */
     uint32_t n_layer;
     uint32_t n_ctx;
@@ -52,9 +50,6 @@ typedef struct tf_kv_config {
     uint32_t n_layer;
     uint32_t n_ctx;
     uint32_t n_seq_max;
-    uint32_t k_row_elems; /* n_head_kv · head_dim */
-    uint32_t v_row_elems;
-    tinfer_dtype dtype; /* F16 or F32 */
     /* Sliding-window layers: [n_layer] flags (NULL: none), the window, and the most tokens of
      * one sequence that one forward pass writes (what sizes the ring). */
     const bool *layer_is_swa;
@@ -63,17 +58,16 @@ typedef struct tf_kv_config {
     bool swa_full; /* keep every position in sliding-window layers too (tests compare) */
 } tf_kv_config;
 
-/* Allocates the whole pool through the backend. E_NOMEM (or E_INVALID_ARG for sizes that
- * overflow). On failure *cache is left freeable. */
-tinfer_status tf_kv_init(tf_kv_cache *cache, tf_backend *backend, const tf_kv_config *config);
+/* Sets up the tables and the free list. E_NOMEM (or E_INVALID_ARG for sizes that overflow). On
+ * failure *cache is left freeable. */
+tinfer_status tf_kv_init(tf_kv_cache *cache, const tf_kv_config *config);
 void tf_kv_free(tf_kv_cache *cache);
 
-/* Bytes of K and V storage allocated over all layers. */
-size_t tf_kv_storage_bytes(const tf_kv_cache *cache);
+/* Blocks of row storage layer l needs: the ring of every sequence, or the shared pool. */
+uint32_t tf_kv_layer_blocks(const tf_kv_cache *cache, uint32_t l);
 
-/* The block table through which layer reads and writes seq's rows: the ring's for a layer in the
- * ring, the sequence's own otherwise. tf_kv_swa_table is that of the sliding-window layers. */
-const uint32_t *tf_kv_layer_table(const tf_kv_cache *cache, uint32_t layer, uint32_t seq);
+/* The block table of seq's sliding-window layers: the ring's when the cache keeps one, the
+ * sequence's own otherwise. */
 const uint32_t *tf_kv_swa_table(const tf_kv_cache *cache, uint32_t seq);
 
 /* Makes room for n_new more tokens in seq (blocks taken from the pool, length unchanged).

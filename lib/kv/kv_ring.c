@@ -33,7 +33,7 @@ uint32_t tf_kv_ring_first_kept(const tf_kv_cache *cache, uint32_t n_tokens_reach
 
 bool tf_kv_ring_holds(const tf_kv_cache *cache, uint32_t seq, uint32_t n_tokens) {
     if (n_tokens == 0 || cache->ring_blocks == 0) return true;
-    /* The query at n_tokens reads back to here (fill_spans in model/forward.c); later queries
+    /* The query at n_tokens reads back to here (describe_token in context/steps.c); later queries
      * read later positions, and everything from n_tokens on is written afresh. */
     const uint32_t window = cache->window;
     const uint32_t first_read = n_tokens >= window ? n_tokens - window + 1 : 0;

@@ -12,6 +12,7 @@
 #include "format/gguf.h"
 #include "format/hf_config.h"
 #include "format/safetensors.h"
+#include "model/network.h"
 #include "tokenizer/tokenizer.h"
 
 enum {
@@ -85,10 +86,12 @@ static tinfer_status load_config(tinfer_model *model, const char *dir) {
     size_t len = 0;
     tinfer_status status = TINFER_E_IO;
     if (!file_exists(config_path))
-        tf_error(TINFER_E_IO, "%s: no config.json (a model directory needs config.json and "
-                              "*.safetensors)", dir);
+        tf_error(TINFER_E_IO,
+                 "%s: no config.json (a model directory needs config.json and "
+                 "*.safetensors)",
+                 dir);
     else if ((status = tf_read_text_file(config_path, MAX_JSON_FILE_BYTES, &text, &len)) ==
-             TINFER_OK &&
+                 TINFER_OK &&
              (status = tf_hf_config_read(text, len, &model->meta)) != TINFER_OK)
         tf_error_prefix(config_path);
     free(text);
@@ -182,13 +185,13 @@ tinfer_status tf_model_load(const char *path, const tinfer_model_params *params,
                             tinfer_model **out) {
     tinfer_model *model = calloc(1, sizeof *model);
     if (!model) return tf_error(TINFER_E_NOMEM, "out of memory for the model");
-    tinfer_status status = is_directory(path)
-                               ? load_hf_directory(model, path, params->use_mmap)
-                               : load_single_file(model, path, params->use_mmap);
+    tinfer_status status = is_directory(path) ? load_hf_directory(model, path, params->use_mmap)
+                                              : load_single_file(model, path, params->use_mmap);
     if (status == TINFER_OK) {
         status = tf_hparams_read(&model->meta, &model->tensors, &model->hparams);
         if (status != TINFER_OK) tf_error_prefix(path);
     }
+    if (status == TINFER_OK) status = tf_network_bind(model);
     if (status != TINFER_OK) {
         tf_model_free(model);
         return status;
@@ -206,5 +209,7 @@ void tf_model_free(tinfer_model *model) {
     tf_metadata_free(&model->meta);
     tf_tensor_table_free(&model->tensors);
     tf_tokenizer_free(model->tokenizer);
+    tf_network_free(model->network);
+    free(model->network_error);
     free(model);
 }

@@ -1,4 +1,5 @@
-/* The loaded model: its files, metadata, tensor table and hyper-parameters. Immutable after load. */
+/* The loaded model: its files, metadata, tensor table, hyper-parameters and bound network.
+ * Immutable after load. */
 #ifndef TINFER_MODEL_MODEL_H
 #define TINFER_MODEL_MODEL_H
 
@@ -6,6 +7,8 @@
 #include "format/metadata.h"
 #include "format/tensor_table.h"
 #include "model/hparams.h"
+
+typedef struct tf_network tf_network; /* model/network.h */
 
 struct tinfer_model {
     tf_mapped_file *files; /* one per weight file (shards of a safetensors checkpoint) */
@@ -15,8 +18,11 @@ struct tinfer_model {
     tf_metadata meta;
     tf_tensor_table tensors;
     tf_hparams hparams;
-    tinfer_tokenizer *tokenizer; /* NULL when the model carries none */
-    const char *name;            /* general.name or "" */
+    tinfer_tokenizer *tokenizer;  /* NULL when the model carries none */
+    const char *name;             /* general.name or "" */
+    tf_network *network;          /* bound once at load; NULL when the model cannot run, */
+    tinfer_status network_status; /* ... and then why: the status and message that context */
+    char *network_error;          /* creation reports */
 };
 
 /* Loads path (a .gguf, a .safetensors, or an HF directory) into a new model. */

@@ -193,6 +193,11 @@ static tinfer_status bind_all(binder *b, tf_weights *w) {
 tinfer_status tf_weights_bind(const tinfer_model *model, const tf_arch_traits *traits,
                               tf_weights *out) {
     *out = (tf_weights){.n_layer = model->hparams.n_layer};
+    /* Every layer has at least four matrices: a count above the table's size is a lie that must
+     * not size an allocation. */
+    if (out->n_layer > model->tensors.n_tensors)
+        return tf_error(TINFER_E_FORMAT, "block_count %u exceeds the file's %zu tensors",
+                        out->n_layer, model->tensors.n_tensors);
     out->layers = calloc(out->n_layer, sizeof *out->layers);
     if (!out->layers) return tf_error(TINFER_E_NOMEM, "out of memory for %u layers", out->n_layer);
     /* Two passes: the first checks every tensor and counts the float32 copies, the second fills

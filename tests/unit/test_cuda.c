@@ -1,48 +1,84 @@
-/* The CUDA path: built and linked whenever the build has CUDA; run only where a GPU is present,
- * checked against the same sum computed on the CPU. Without a GPU the tests skip. */
+/* The device choice behind tinfer_context_params.device: the CPU always; CUDA refused with a
+ * message that says why (built without it, no such device, or — until the CUDA forward pass
+ * lands — a device that is present); and tinfer_has_cuda() telling the truth about the build,
+ * checked against whether the CUDA runtime is really linked into this process. */
+#define _GNU_SOURCE
+#include <link.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+#include <string.h>
 
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
+
+#include "synthetic_model.h"
 #include "tinfer/tinfer.h"
-#if TINFER_HAVE_CUDA
-#include "backend/cuda/cuda_device.h"
-#endif
 
-static void build_reports_cuda_consistently(void **state) {
+static int find_cudart(struct dl_phdr_info *info, size_t size, void *found) {
+    (void)size;
+    if (info->dlpi_name && strstr(info->dlpi_name, "libcudart")) *(bool *)found = true;
+    return 0;
+}
+
+static void has_cuda_matches_the_linked_runtime(void **state) {
     (void)state;
-    assert_int_equal(tinfer_has_cuda(), TINFER_HAVE_CUDA != 0);
-    int n_devices = tinfer_cuda_device_count();
+    bool cudart_loaded = false;
+    dl_iterate_phdr(find_cudart, &cudart_loaded);
+    assert_int_equal(tinfer_has_cuda(), cudart_loaded);
+    const int n_devices = tinfer_cuda_device_count();
     assert_true(n_devices >= 0);
     if (!tinfer_has_cuda()) assert_int_equal(n_devices, 0);
 }
 
-static void vector_add_matches_cpu(void **state) {
+static tinfer_model *tiny_model(void) {
+    synth_spec spec = synth_gemma3();
+    char path[512];
+    assert_non_null(synth_write(&spec, "device_gemma3.gguf", path, sizeof path));
+    tinfer_model *model = NULL;
+    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    return model;
+}
+
+static tinfer_status create_on(tinfer_model *model, tinfer_device_kind device, int32_t index,
+                               tinfer_context **ctx) {
+    tinfer_context_params p = tinfer_context_default_params();
+    p.n_ctx = 64;
+    p.device = device;
+    p.device_index = index;
+    return tinfer_context_create(model, &p, ctx);
+}
+
+static void devices_are_chosen_or_refused_clearly(void **state) {
     (void)state;
-#if TINFER_HAVE_CUDA
-    if (tinfer_cuda_device_count() == 0) {
-        skip();
-        return;
-    }
-    enum { N = 100003 }; /* not a multiple of the block size: exercises the bounds check */
-    static float a[N], b[N], out[N];
-    for (int i = 0; i < N; i++) {
-        a[i] = (float)i * 0.5f;
-        b[i] = (float)(N - i) * 0.25f;
-    }
-    assert_int_equal(tf_cuda_vector_add(a, b, out, N), 0);
-    for (int i = 0; i < N; i++) assert_true(out[i] == a[i] + b[i]); /* one IEEE add: exact */
-#else
-    skip();
-#endif
+    tinfer_model *model = tiny_model();
+    tinfer_context *ctx = NULL;
+    assert_int_equal(create_on(model, TINFER_DEVICE_CPU, 0, &ctx), TINFER_OK);
+    const int32_t token = 1;
+    assert_int_equal(tinfer_prefill(ctx, 0, &token, 1), TINFER_OK);
+    tinfer_context_free(ctx);
+
+    ctx = NULL;
+    assert_int_equal(create_on(model, TINFER_DEVICE_CPU, 1, &ctx), TINFER_E_UNSUPPORTED);
+    assert_null(ctx);
+    assert_non_null(strstr(tinfer_last_error(), "one device"));
+
+    assert_int_equal(create_on(model, TINFER_DEVICE_CUDA, 0, &ctx), TINFER_E_UNSUPPORTED);
+    assert_null(ctx);
+    const char *why = !tinfer_has_cuda()                ? "built without the CUDA backend"
+                      : tinfer_cuda_device_count() == 0 ? "CUDA devices are usable here"
+                                                        : "no CUDA forward pass yet";
+    assert_non_null(strstr(tinfer_last_error(), why));
+
+    assert_int_equal(create_on(model, (tinfer_device_kind)7, 0, &ctx), TINFER_E_INVALID_ARG);
+    assert_int_equal(create_on(model, TINFER_DEVICE_CPU, -1, &ctx), TINFER_E_INVALID_ARG);
+    tinfer_model_free(model);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(build_reports_cuda_consistently),
-        cmocka_unit_test(vector_add_matches_cpu),
+        cmocka_unit_test(has_cuda_matches_the_linked_runtime),
+        cmocka_unit_test(devices_are_chosen_or_refused_clearly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -339,7 +339,7 @@ static void ring_equals_full_storage(void **state) {
             assert_int_equal(ring->kv.ring_blocks, expected_ring[b]);
             assert_int_equal(full->kv.ring_blocks, 0);
             /* 6 of the 7 layers keep 2 × R blocks instead of 2 × 16. */
-            assert_true(tf_kv_storage_bytes(&ring->kv) * 2 < tf_kv_storage_bytes(&full->kv));
+            assert_true(tf_context_kv_bytes(ring) * 2 < tf_context_kv_bytes(full));
             for (int32_t s = 0; s < 2; s++) {
                 assert_int_equal(tinfer_prefill(ring, s, prompts[s], prompt_len[s]), TINFER_OK);
                 assert_int_equal(tinfer_prefill(full, s, prompts[s], prompt_len[s]), TINFER_OK);

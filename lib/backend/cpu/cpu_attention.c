@@ -1,4 +1,4 @@
-/* Attention over the block-structured KV cache: storing new K/V rows, and reading them back.
+/* Attention over the block-structured KV cache (rows written by cpu_kv.c).
  *
  * Reading follows llama.cpp's CPU arithmetic exactly (see attend_group); each K and V row is read
  * once per KV head and shared by its query heads (GQA). */
@@ -8,45 +8,10 @@
 #include "backend/cpu/cpu_ops.h"
 #include "quant/fp16.h"
 
-static size_t row_bytes(const tf_kv_layer *layer, uint32_t row_elems) {
-    return (size_t)row_elems * (layer->dtype == TINFER_DTYPE_F16 ? 2 : 4);
-}
-
-/* Address of the row of position pos in the layer's K or V storage. */
-static uint8_t *kv_row(const tf_kv_layer *layer, void *base, uint32_t row_elems,
-                       const tf_kv_span *span, uint32_t pos) {
-    const uint32_t block = span->block_table[pos / layer->block_tokens];
-    const size_t slot = (size_t)block * layer->block_tokens + pos % layer->block_tokens;
-    return (uint8_t *)base + slot * row_bytes(layer, row_elems);
-}
-
-static void store_row(const tf_kv_layer *layer, uint8_t *dst, const float *src, uint32_t n) {
-    if (layer->dtype == TINFER_DTYPE_F32) {
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        const uint16_t half = tf_f32_to_f16(src[i]);
-        memcpy(dst + 2 * (size_t)i, &half, sizeof half);
-    }
-}
-
-void tf_cpu_kv_store(tf_backend *be, const tf_kv_layer *layer, const tf_kv_span *spans,
-                     const int32_t *positions, size_t n_tokens, const float *k, const float *v) {
-    (void)be;
-    for (size_t t = 0; t < n_tokens; t++) {
-        const uint32_t pos = (uint32_t)positions[t];
-        store_row(layer, kv_row(layer, layer->k, layer->k_row_elems, &spans[t], pos),
-                  k + t * layer->k_row_elems, layer->k_row_elems);
-        store_row(layer, kv_row(layer, layer->v, layer->v_row_elems, &spans[t], pos),
-                  v + t * layer->v_row_elems, layer->v_row_elems);
-    }
-}
-
 /* One cached row (a head's slice) as float32 in out. */
-static void load_row(const tf_cpu_kernels *k, const tf_kv_layer *layer, const uint8_t *row,
-                     uint32_t n, float *out) {
-    if (layer->dtype == TINFER_DTYPE_F32) memcpy(out, row, (size_t)n * sizeof(float));
+static void load_row(const tf_cpu_kernels *k, const tf_cpu_kv *kv, const uint8_t *row, uint32_t n,
+                     float *out) {
+    if (kv->dtype == TINFER_DTYPE_F32) memcpy(out, row, (size_t)n * sizeof(float));
     else k->f16_to_f32((const uint16_t *)row, out, n);
 }
 
@@ -81,12 +46,13 @@ static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first
  * through tinyBLAS (8 lanes). Lanes are indexed by cache cell, which is the position here, so the
  * V sums keep one partial sum per lane (attn_lanes) and reduce them at the end in that engine's
  * tree. Each cached K and V row is converted once and used by every head of the group. */
-static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
-                         const tf_attn_shape *shape, const tf_kv_span *span, uint32_t kv_head,
+static void attend_group(const tf_cpu_state *state, uint32_t il, const uint32_t *table,
+                         const tf_attn_shape *shape, const tf_span *span, uint32_t kv_head,
                          uint32_t group, bool tiled, const float *q, float *out) {
     const tf_cpu_kernels *k = state->kernels;
-    const bool half = layer->dtype == TINFER_DTYPE_F16;
-    const size_t elem_bytes = half ? 2 : 4;
+    const tf_cpu_kv *kv = &state->kv;
+    const bool half = kv->dtype == TINFER_DTYPE_F16;
+    const size_t elem_bytes = kv->elem_bytes;
     const uint32_t hd = shape->head_dim, hd_v = shape->head_dim_v;
     const uint32_t base = span->pos_first & ~7u;
     const uint32_t first_slot = span->pos_first - base, n_slots = span->pos_last - base + 1;
@@ -100,8 +66,8 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
 
     for (uint32_t i = 0; i < group * hd; i++) query[i] = half ? round_f16(q[i]) : q[i];
     for (uint32_t i = first_slot; i < n_slots; i++) {
-        const uint8_t *k_row = kv_row(layer, layer->k, layer->k_row_elems, span, base + i);
-        load_row(k, layer, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
+        const uint8_t *k_row = tf_cpu_kv_row(kv, il, false, table, base + i);
+        load_row(k, kv, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
         for (uint32_t g = 0; g < group; g++) {
             const float *qg = query + (size_t)g * hd;
             const float dot = tiled_k ? k->dot_tiled(row, qg, hd)
@@ -116,8 +82,8 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
     memset(lanes, 0, (size_t)group * n_lanes * hd_v * sizeof *lanes);
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint32_t pos = base + i;
-        const uint8_t *v_row = kv_row(layer, layer->v, layer->v_row_elems, span, pos);
-        load_row(k, layer, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
+        const uint8_t *v_row = tf_cpu_kv_row(kv, il, true, table, pos);
+        load_row(k, kv, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
         for (uint32_t g = 0; g < group; g++)
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * hd_v, row,
                     scores[(size_t)g * stride + i], hd_v);
@@ -139,16 +105,21 @@ static void attend_group(const tf_cpu_state *state, const tf_kv_layer *layer,
     }
 }
 
-void tf_cpu_attention(tf_backend *be, const tf_kv_layer *layer, const tf_attn_shape *shape,
-                      const tf_kv_span *spans, size_t n_tokens, const float *q, float *out) {
-    tf_cpu_state *state = be->state;
+tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
+                               const float *q, float *out) {
+    const tf_cpu_state *state = be->state;
+    const tf_cpu_pass *pass = &state->pass;
     const uint32_t group = shape->n_head / shape->n_head_kv;
-    const bool tiled = state->batch_kind == TF_BATCH_PROMPT && n_tokens >= 2;
-    for (size_t t = 0; t < n_tokens; t++)
+    const bool tiled = pass->kind == TF_BATCH_PROMPT && pass->n_tokens >= 2;
+    for (size_t t = 0; t < pass->n_tokens; t++) {
+        const tf_span *span = local ? &pass->spans_local[t] : &pass->spans_global[t];
+        const uint32_t *table = tf_cpu_token_table(state, t, local);
         for (uint32_t kv_head = 0; kv_head < shape->n_head_kv; kv_head++) {
             const uint32_t h0 = kv_head * group;
-            attend_group(state, layer, shape, &spans[t], kv_head, group, tiled,
+            attend_group(state, il, table, shape, span, kv_head, group, tiled,
                          q + (t * shape->n_head + h0) * shape->head_dim,
                          out + (t * shape->n_head + h0) * shape->head_dim_v);
         }
+    }
+    return TINFER_OK;
 }

@@ -1,8 +1,9 @@
-/* The CPU backend's op table, its state and its memory. */
+/* The CPU backend's op table, its creation and its scratch memory. */
+#include "backend/cpu/cpu_backend.h"
+
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_ops.h"
-#include "backend/cpu/cpu_qdot.h"
 #include "core/checked.h"
 #include "core/error.h"
 
@@ -16,18 +17,34 @@ static void cpu_free(tf_backend *be, void *ptr) {
     free(ptr);
 }
 
-static void cpu_begin_batch(tf_backend *be, tf_batch_kind kind) {
+static void cpu_destroy(tf_backend *be) {
     tf_cpu_state *state = be->state;
-    state->batch_kind = kind;
+    if (state) {
+        tf_cpu_pass_free(&state->pass);
+        tf_cpu_kv_free(&state->kv);
+        free(state->tile);
+        free(state->attn_query);
+        free(state->attn_row);
+        free(state->attn_scores);
+        free(state->attn_lanes);
+        free(state->act_quant);
+        free(state);
+    }
+    free(be);
 }
 
 static const tf_backend_ops CPU_OPS = {
     .name = "cpu",
+    .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .free = cpu_free,
-    .begin_batch = cpu_begin_batch,
+    .kv_alloc = tf_cpu_kv_alloc,
+    .kv_fill_random = tf_cpu_kv_fill_random,
+    .begin_pass = tf_cpu_begin_pass,
+    .end_pass = tf_cpu_end_pass,
     .matmul = tf_cpu_matmul,
-    .embed_rows = tf_cpu_embed_rows,
+    .embed = tf_cpu_embed,
+    .gather_out = tf_cpu_gather_out,
     .rmsnorm = tf_cpu_rmsnorm,
     .rope = tf_cpu_rope,
     .kv_store = tf_cpu_kv_store,
@@ -37,55 +54,55 @@ static const tf_backend_ops CPU_OPS = {
     .add_bias = tf_cpu_add_bias,
     .scale = tf_cpu_scale,
     .softcap = tf_cpu_softcap,
+    .op_begin = tf_cpu_op_begin,
+    .op_end = tf_cpu_op_end,
 };
 
-tinfer_status tf_backend_cpu_create(size_t max_row_elems, size_t max_ctx, size_t max_heads,
-                                    tf_backend *out) {
-    tf_cpu_state *state = calloc(1, sizeof *state);
-    size_t tile_floats;
-    if (!state || !tinfer_mul_size(max_row_elems, TF_CPU_TILE_ROWS, &tile_floats)) {
-        free(state);
-        return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
-    }
-    state->kernels = tf_cpu_kernels_select();
-    state->max_row_elems = max_row_elems;
-    state->tile = calloc(tile_floats, sizeof(float));
-    state->attn_query = calloc(max_row_elems, sizeof(float));
-    state->attn_row = calloc(max_row_elems, sizeof(float));
-    size_t n_lanes;
-    if (tinfer_mul_size(max_row_elems, TF_LANES_VECDOT, &n_lanes))
-        state->attn_lanes = calloc(n_lanes, sizeof(float));
-    size_t n_scores;
+/* The kernels' scratch, sized by the longest row, the query heads and the context. */
+static tinfer_status alloc_scratch(tf_cpu_state *state) {
+    const tf_backend_config *c = &state->config;
+    size_t tile_floats, n_lanes, n_scores;
     /* + 8: score rows start at the 8-aligned cell below the first key (cpu_attention.c). */
-    if (tinfer_mul_size(max_ctx + 8, max_heads ? max_heads : 1, &n_scores))
-        state->attn_scores = calloc(n_scores, sizeof(float));
+    if (!tinfer_mul_size(c->max_row_elems, TF_CPU_TILE_ROWS, &tile_floats) ||
+        !tinfer_mul_size(c->max_row_elems, TF_LANES_VECDOT, &n_lanes) ||
+        !tinfer_mul_size((size_t)c->n_ctx + 8, c->n_head ? c->n_head : 1, &n_scores))
+        return tf_error(TINFER_E_INVALID_ARG, "cpu backend: scratch size overflows");
+    state->tile = calloc(tile_floats, sizeof(float));
+    state->attn_query = calloc(c->max_row_elems, sizeof(float));
+    state->attn_row = calloc(c->max_row_elems, sizeof(float));
+    state->attn_lanes = calloc(n_lanes, sizeof(float));
+    state->attn_scores = calloc(n_scores, sizeof(float));
     /* Room for either activation format, rows rounded up to whole 256-element blocks. */
-    const uint32_t padded = (uint32_t)((max_row_elems + 255) / 256 * 256);
+    const uint32_t padded = (uint32_t)((c->max_row_elems + 255) / 256 * 256);
     const size_t q8_0 = tf_cpu_act_row_bytes(TF_ACT_Q8_0, padded);
     const size_t q8_k = tf_cpu_act_row_bytes(TF_ACT_Q8_K, padded);
     state->act_quant_row_bytes = q8_0 > q8_k ? q8_0 : q8_k;
     state->act_quant = calloc(TF_CPU_QDOT_TOKENS, state->act_quant_row_bytes);
-    out->ops = &CPU_OPS;
-    out->state = state;
     if (!state->tile || !state->attn_query || !state->attn_row || !state->attn_scores ||
-        !state->attn_lanes ||
-        !state->act_quant) {
-        tf_backend_cpu_destroy(out);
+        !state->attn_lanes || !state->act_quant)
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for %zu-element rows",
-                        max_row_elems);
-    }
+                        c->max_row_elems);
     return TINFER_OK;
 }
 
-void tf_backend_cpu_destroy(tf_backend *be) {
-    if (!be || !be->state) return;
-    tf_cpu_state *state = be->state;
-    free(state->tile);
-    free(state->attn_query);
-    free(state->attn_row);
-    free(state->attn_scores);
-    free(state->attn_lanes);
-    free(state->act_quant);
-    free(state);
-    be->state = NULL;
+tinfer_status tf_backend_cpu_create(const tf_backend_config *config, tf_backend **out) {
+    tf_backend *be = calloc(1, sizeof *be);
+    tf_cpu_state *state = calloc(1, sizeof *state);
+    if (!be || !state) {
+        free(be);
+        free(state);
+        return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
+    }
+    *be = (tf_backend){.ops = &CPU_OPS, .state = state};
+    state->kernels = tf_cpu_kernels_select();
+    state->config = *config;
+    state->blocks_per_seq = (config->n_ctx + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS;
+    tinfer_status status = alloc_scratch(state);
+    if (status == TINFER_OK) status = tf_cpu_pass_alloc(state);
+    if (status != TINFER_OK) {
+        cpu_destroy(be);
+        return status;
+    }
+    *out = be;
+    return TINFER_OK;
 }

@@ -6,9 +6,9 @@
 #include "quant/fp16.h"
 
 /* As ggml: each square in float, their sum in double (Gemma's residual stream reaches 1e4). */
-void tf_cpu_rmsnorm(tf_backend *be, const float *x, const float *weight, size_t n_rows,
-                    size_t width, float eps, float *out) {
-    (void)be;
+tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t width,
+                             const float *x, const float *weight, float eps, float *out) {
+    const size_t n_rows = tf_cpu_rows(be->state, rows) * heads;
     for (size_t r = 0; r < n_rows; r++) {
         const float *row = x + r * width;
         double sum_sq = 0;
@@ -17,6 +17,7 @@ void tf_cpu_rmsnorm(tf_backend *be, const float *x, const float *weight, size_t 
         float *dst = out + r * width;
         for (size_t i = 0; i < width; i++) dst[i] = row[i] * inv_rms * weight[i];
     }
+    return TINFER_OK;
 }
 
 /* theta_i = pos · base^(-2i/n_rot), built by repeated multiplication as ggml's rope cache does, so
@@ -39,12 +40,13 @@ static void rope_one_head(float *head, int32_t position, const tf_rope *rope) {
     }
 }
 
-void tf_cpu_rope(tf_backend *be, float *x, size_t n_tokens, size_t n_heads, size_t head_dim,
-                 const int32_t *positions, const tf_rope *rope) {
-    (void)be;
-    for (size_t t = 0; t < n_tokens; t++)
+tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
+                          const tf_rope *rope) {
+    const tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
+    for (size_t t = 0; t < pass->n_tokens; t++)
         for (size_t h = 0; h < n_heads; h++)
-            rope_one_head(x + (t * n_heads + h) * head_dim, positions[t], rope);
+            rope_one_head(x + (t * n_heads + h) * head_dim, pass->positions[t], rope);
+    return TINFER_OK;
 }
 
 /* GELU with the tanh approximation (Gemma's gelu_pytorch_tanh), with 1 + a·x² fused as ggml's
@@ -85,34 +87,41 @@ static void swiglu(const tf_cpu_kernels *k, float *gate, const float *up, size_t
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
-void tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, float *gate, const float *up, size_t n) {
+tinfer_status tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, size_t width, float *gate,
+                              const float *up) {
     const tf_cpu_state *state = be->state;
+    const size_t n = state->pass.n_tokens * width;
     if (act == TF_FFN_GELU_TANH) {
         pthread_once(&gelu_table_once, build_gelu_table);
         for (size_t i = 0; i < n; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
     } else {
         swiglu(state->kernels, gate, up, n);
     }
+    return TINFER_OK;
 }
 
-void tf_cpu_add(tf_backend *be, float *y, const float *x, size_t n) {
-    (void)be;
+tinfer_status tf_cpu_add(tf_backend *be, size_t width, float *y, const float *x) {
+    const size_t n = tf_cpu_rows(be->state, TF_ROWS_TOKENS) * width;
     for (size_t i = 0; i < n; i++) y[i] += x[i];
+    return TINFER_OK;
 }
 
-void tf_cpu_add_bias(tf_backend *be, float *y, const float *bias, size_t n_rows, size_t width) {
-    (void)be;
+tinfer_status tf_cpu_add_bias(tf_backend *be, size_t width, float *y, const float *bias) {
+    const size_t n_rows = tf_cpu_rows(be->state, TF_ROWS_TOKENS);
     for (size_t r = 0; r < n_rows; r++)
         for (size_t i = 0; i < width; i++) y[r * width + i] += bias[i];
+    return TINFER_OK;
 }
 
-void tf_cpu_scale(tf_backend *be, float *y, float factor, size_t n) {
-    (void)be;
+tinfer_status tf_cpu_scale(tf_backend *be, tf_rows rows, size_t width, float *y, float factor) {
+    const size_t n = tf_cpu_rows(be->state, rows) * width;
     for (size_t i = 0; i < n; i++) y[i] *= factor;
+    return TINFER_OK;
 }
 
 /* As llama.cpp: scale by 1/cap, tanh, scale by cap. */
-void tf_cpu_softcap(tf_backend *be, float *y, float cap, size_t n) {
-    (void)be;
+tinfer_status tf_cpu_softcap(tf_backend *be, size_t width, float *y, float cap) {
+    const size_t n = tf_cpu_rows(be->state, TF_ROWS_OUT) * width;
     for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i] * (1.0f / cap)) * cap;
+    return TINFER_OK;
 }

@@ -11,8 +11,8 @@
  *    blocking wins once the tile is reused across enough tokens. */
 #include <cblas.h>
 
-#include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "quant/dequant.h"
 
@@ -56,11 +56,11 @@ static void matmul_sgemm(tf_cpu_state *state, const tf_matrix *w, tf_dequant_fn 
 
 /* Quantized weights: quantize the activations as llama.cpp does (TF_CPU_QDOT_TOKENS rows at a
  * time), then integer dots. */
-static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant kind,
-                        const float *x, size_t n_tokens, float *y) {
+static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant kind, const float *x,
+                        size_t n_tokens, float *y) {
     const size_t act_bytes = state->act_quant_row_bytes;
     /* Decode rows round as single tokens (see tf_batch_kind). */
-    const size_t n_order = state->batch_kind == TF_BATCH_DECODE ? 1 : n_tokens;
+    const size_t n_order = state->pass.kind == TF_BATCH_DECODE ? 1 : n_tokens;
 
     for (size_t t0 = 0; t0 < n_tokens; t0 += TF_CPU_QDOT_TOKENS) {
         const size_t chunk =
@@ -97,21 +97,25 @@ static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant ki
     }
 }
 
-void tf_cpu_matmul(tf_backend *be, const tf_matrix *w, const float *x, size_t n_tokens, float *y) {
+tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
+                            float *y) {
     tf_cpu_state *state = be->state;
+    const size_t n_tokens = tf_cpu_rows(state, rows);
     tf_dequant_fn decode = tf_dequant_fn_of(w->dtype); /* checked when the weights were bound */
     const tf_act_quant kind = tf_cpu_act_quant_of(w->dtype);
     const bool has_qdot = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, 1, 0) != NULL;
-    if (has_qdot && kind != TF_ACT_NONE && w->row_elems <= state->max_row_elems)
+    if (has_qdot && kind != TF_ACT_NONE && w->row_elems <= state->config.max_row_elems)
         matmul_qdot(state, w, kind, x, n_tokens, y);
     else if (n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, w, decode, x, n_tokens, y);
     else matmul_rows(state, w, decode, x, n_tokens, y);
+    return TINFER_OK;
 }
 
-void tf_cpu_embed_rows(tf_backend *be, const tf_matrix *w, const int32_t *tokens, size_t n_tokens,
-                       float *out) {
-    (void)be;
+tinfer_status tf_cpu_embed(tf_backend *be, const tf_matrix *w, float *out) {
+    const tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
     tf_dequant_fn decode = tf_dequant_fn_of(w->dtype);
-    for (size_t t = 0; t < n_tokens; t++)
-        decode(w->data + (size_t)tokens[t] * w->row_bytes, out + t * w->row_elems, w->row_elems);
+    for (size_t t = 0; t < pass->n_tokens; t++)
+        decode(w->data + (size_t)pass->tokens[t] * w->row_bytes, out + t * w->row_elems,
+               w->row_elems);
+    return TINFER_OK;
 }

@@ -1,4 +1,5 @@
-/* The CPU backend's kernels (scalar reference; OpenBLAS for matrix-matrix work) and its state. */
+/* The CPU backend's state and ops: kernels in llama.cpp's float order (cpu_kernels.h), OpenBLAS
+ * for float-weight prompts, the KV cache in host memory. */
 #ifndef TINFER_BACKEND_CPU_CPU_OPS_H
 #define TINFER_BACKEND_CPU_CPU_OPS_H
 
@@ -10,36 +11,97 @@ enum {
     TF_CPU_QDOT_TOKENS = 32 /* activation rows quantized at a time for the integer dots */
 };
 
+/* The running pass: begin_pass's copy of the step descriptor, in arrays sized at creation. */
+typedef struct tf_cpu_pass {
+    tf_batch_kind kind;
+    const char *name;
+    uint32_t n_tokens, n_out;
+    int32_t *tokens, *positions;         /* [n_batch] */
+    uint32_t *token_seq, *out_tokens;    /* [n_batch] */
+    tf_span *spans_global, *spans_local; /* [n_batch] */
+    uint32_t *tables, *local_tables;     /* [n_seq_max][blocks_per_seq] */
+    uint64_t start_ns;                   /* when it began, while profiling */
+} tf_cpu_pass;
+
+/* The KV cache's storage: per layer, blocks of TF_KV_BLOCK_TOKENS K rows and as many V rows. */
+typedef struct tf_cpu_kv {
+    uint8_t **k, **v; /* [n_layer] */
+    uint32_t n_layer;
+    uint32_t k_row_elems, v_row_elems;
+    tinfer_dtype dtype;
+    size_t elem_bytes;
+} tf_cpu_kv;
+
 typedef struct tf_cpu_state {
     const tf_cpu_kernels *kernels; /* chosen for this CPU when the backend was created */
-    tf_batch_kind batch_kind;      /* of the pass running now (begin_batch) */
-    size_t max_row_elems;
+    tf_backend_config config;
+    uint32_t blocks_per_seq;
+    tf_cpu_pass pass;
+    tf_cpu_kv kv;
     float *tile;        /* TF_CPU_TILE_ROWS × max_row_elems dequantized weights */
     float *attn_query;  /* max_row_elems: the query heads of one KV head, rounded for the cache */
     float *attn_row;    /* max_row_elems: one cached K or V row as float32 */
-    float *attn_scores; /* max_heads × (max_ctx + 8): scores, then probabilities */
+    float *attn_scores; /* n_head × (n_ctx + 8): scores, then probabilities */
     float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
     uint8_t *act_quant; /* TF_CPU_QDOT_TOKENS quantized activation rows */
     size_t act_quant_row_bytes;
+    uint64_t op_start_ns; /* of the op being timed, while profiling */
 } tf_cpu_state;
+
+/* The rows an op runs over in the current pass. */
+static inline size_t tf_cpu_rows(const tf_cpu_state *state, tf_rows rows) {
+    return rows == TF_ROWS_OUT ? state->pass.n_out : state->pass.n_tokens;
+}
+
+/* The block table token t of the pass addresses its rows through. */
+static inline const uint32_t *tf_cpu_token_table(const tf_cpu_state *state, size_t t, bool local) {
+    const uint32_t *tables = local ? state->pass.local_tables : state->pass.tables;
+    return tables + (size_t)state->pass.token_seq[t] * state->blocks_per_seq;
+}
+
+/* The one place a cached row's address is computed: position pos of the sequence whose block
+ * table is table, in the K (or V) storage of layer il. */
+static inline uint8_t *tf_cpu_kv_row(const tf_cpu_kv *kv, uint32_t il, bool value,
+                                     const uint32_t *table, uint32_t pos) {
+    const size_t slot =
+        (size_t)table[pos / TF_KV_BLOCK_TOKENS] * TF_KV_BLOCK_TOKENS + pos % TF_KV_BLOCK_TOKENS;
+    const size_t row_elems = value ? kv->v_row_elems : kv->k_row_elems;
+    return (value ? kv->v[il] : kv->k[il]) + slot * row_elems * kv->elem_bytes;
+}
 
 float tf_cpu_dot(const float *a, const float *b, size_t n);
 
-void tf_cpu_matmul(tf_backend *be, const tf_matrix *w, const float *x, size_t n_tokens, float *y);
-void tf_cpu_embed_rows(tf_backend *be, const tf_matrix *w, const int32_t *tokens, size_t n_tokens,
-                       float *out);
-void tf_cpu_rmsnorm(tf_backend *be, const float *x, const float *weight, size_t n_rows,
-                    size_t width, float eps, float *out);
-void tf_cpu_rope(tf_backend *be, float *x, size_t n_tokens, size_t n_heads, size_t head_dim,
-                 const int32_t *positions, const tf_rope *rope);
-void tf_cpu_kv_store(tf_backend *be, const tf_kv_layer *layer, const tf_kv_span *spans,
-                     const int32_t *positions, size_t n_tokens, const float *k, const float *v);
-void tf_cpu_attention(tf_backend *be, const tf_kv_layer *layer, const tf_attn_shape *shape,
-                      const tf_kv_span *spans, size_t n_tokens, const float *q, float *out);
-void tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, float *gate, const float *up, size_t n);
-void tf_cpu_add(tf_backend *be, float *y, const float *x, size_t n);
-void tf_cpu_add_bias(tf_backend *be, float *y, const float *bias, size_t n_rows, size_t width);
-void tf_cpu_scale(tf_backend *be, float *y, float factor, size_t n);
-void tf_cpu_softcap(tf_backend *be, float *y, float cap, size_t n);
+tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
+                            float *y);
+tinfer_status tf_cpu_embed(tf_backend *be, const tf_matrix *w, float *out);
+tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t width,
+                             const float *x, const float *weight, float eps, float *out);
+tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
+                          const tf_rope *rope);
+tinfer_status tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, size_t width, float *gate,
+                              const float *up);
+tinfer_status tf_cpu_add(tf_backend *be, size_t width, float *y, const float *x);
+tinfer_status tf_cpu_add_bias(tf_backend *be, size_t width, float *y, const float *bias);
+tinfer_status tf_cpu_scale(tf_backend *be, tf_rows rows, size_t width, float *y, float factor);
+tinfer_status tf_cpu_softcap(tf_backend *be, size_t width, float *y, float cap);
+
+/* cpu_kv.c: storage, writes and the random fill; cpu_attention.c: reads. */
+tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *geometry);
+void tf_cpu_kv_free(tf_cpu_kv *kv);
+tinfer_status tf_cpu_kv_store(tf_backend *be, uint32_t il, bool local, const float *k,
+                              const float *v);
+tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill);
+tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
+                               const float *q, float *out);
+
+/* cpu_pass.c: the step descriptor's copy, the logits' way out, gathering output rows, timing. */
+tinfer_status tf_cpu_pass_alloc(tf_cpu_state *state);
+void tf_cpu_pass_free(tf_cpu_pass *pass);
+tinfer_status tf_cpu_begin_pass(tf_backend *be, const tf_step *step);
+tinfer_status tf_cpu_end_pass(tf_backend *be, const float *logits, uint32_t n_vocab,
+                              float *const *host_rows);
+tinfer_status tf_cpu_gather_out(tf_backend *be, const float *x, size_t width, float *out);
+void tf_cpu_op_begin(tf_backend *be);
+void tf_cpu_op_end(tf_backend *be, const char *name, int32_t layer, size_t rows, size_t cols);
 
 #endif

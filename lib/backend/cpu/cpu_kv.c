@@ -1,0 +1,115 @@
+/* The KV cache in host memory: its storage, the K/V writes of a pass, and the benchmark's random
+ * fill — all addressing rows through tf_cpu_kv_row (cpu_ops.h), as attention reads them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_ops.h"
+#include "core/checked.h"
+#include "core/error.h"
+#include "core/splitmix64.h"
+#include "quant/fp16.h"
+
+tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
+    tf_cpu_kv *kv = &((tf_cpu_state *)be->state)->kv;
+    if (kv->k) return tf_error(TINFER_E_INVALID_ARG, "cpu backend: the KV cache exists already");
+    *kv = (tf_cpu_kv){.n_layer = g->n_layer,
+                      .k_row_elems = g->k_row_elems,
+                      .v_row_elems = g->v_row_elems,
+                      .dtype = g->dtype,
+                      .elem_bytes = g->dtype == TINFER_DTYPE_F16 ? 2 : 4};
+    kv->k = calloc(g->n_layer ? g->n_layer : 1, sizeof *kv->k);
+    kv->v = calloc(g->n_layer ? g->n_layer : 1, sizeof *kv->v);
+    if (!kv->k || !kv->v) return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
+    for (uint32_t l = 0; l < g->n_layer; l++) {
+        size_t slots, k_bytes, v_bytes;
+        if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
+            !tinfer_mul_size(slots, (size_t)g->k_row_elems * kv->elem_bytes, &k_bytes) ||
+            !tinfer_mul_size(slots, (size_t)g->v_row_elems * kv->elem_bytes, &v_bytes))
+            return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
+        kv->k[l] = calloc(1, k_bytes ? k_bytes : 1);
+        kv->v[l] = calloc(1, v_bytes ? v_bytes : 1);
+        if (!kv->k[l] || !kv->v[l])
+            return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for %zu + %zu bytes per layer",
+                            k_bytes, v_bytes);
+    }
+    return TINFER_OK;
+}
+
+void tf_cpu_kv_free(tf_cpu_kv *kv) {
+    for (uint32_t l = 0; kv->k && l < kv->n_layer; l++) free(kv->k[l]);
+    for (uint32_t l = 0; kv->v && l < kv->n_layer; l++) free(kv->v[l]);
+    free(kv->k);
+    free(kv->v);
+    *kv = (tf_cpu_kv){0};
+}
+
+static void store_row(const tf_cpu_kv *kv, uint8_t *dst, const float *src, uint32_t n) {
+    if (kv->dtype == TINFER_DTYPE_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint16_t half = tf_f32_to_f16(src[i]);
+        memcpy(dst + 2 * (size_t)i, &half, sizeof half);
+    }
+}
+
+tinfer_status tf_cpu_kv_store(tf_backend *be, uint32_t il, bool local, const float *k,
+                              const float *v) {
+    const tf_cpu_state *state = be->state;
+    const tf_cpu_kv *kv = &state->kv;
+    for (size_t t = 0; t < state->pass.n_tokens; t++) {
+        const uint32_t pos = (uint32_t)state->pass.positions[t];
+        const uint32_t *table = tf_cpu_token_table(state, t, local);
+        store_row(kv, tf_cpu_kv_row(kv, il, false, table, pos), k + t * kv->k_row_elems,
+                  kv->k_row_elems);
+        store_row(kv, tf_cpu_kv_row(kv, il, true, table, pos), v + t * kv->v_row_elems,
+                  kv->v_row_elems);
+    }
+    return TINFER_OK;
+}
+
+/* Mean 0, standard deviation 1, roughly normal: the sum of four 16-bit uniforms (Irwin–Hall),
+ * centred and scaled. Cheap enough to fill 10^8 elements in well under a second. */
+static float unit_random(uint64_t *state) {
+    const uint64_t r = tf_splitmix64(state);
+    const uint32_t sum = (uint32_t)(r & 0xFFFF) + (uint32_t)((r >> 16) & 0xFFFF) +
+                         (uint32_t)((r >> 32) & 0xFFFF) + (uint32_t)(r >> 48);
+    /* sum / 65536 has mean 2 and variance 4/12; × sqrt(3) gives variance 1. */
+    return ((float)sum * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
+}
+
+static void fill_row(const tf_cpu_kv *kv, uint8_t *row, uint32_t n_elems, uint64_t *state) {
+    for (uint32_t i = 0; i < n_elems; i++) {
+        const float x = unit_random(state);
+        if (kv->dtype == TINFER_DTYPE_F16) {
+            const uint16_t half = tf_f32_to_f16(x);
+            memcpy(row + 2 * (size_t)i, &half, sizeof half);
+        } else {
+            memcpy(row + 4 * (size_t)i, &x, sizeof x);
+        }
+    }
+}
+
+/* Each row's numbers depend on (seed, seq, layer, position) only, so a position holds the same
+ * row whichever positions around it are written (the sliding-window ring writes fewer). */
+static uint64_t row_seed(uint64_t seed, uint32_t seq, uint32_t layer, uint32_t pos) {
+    uint64_t state = seed ^ ((uint64_t)seq << 32);
+    state = tf_splitmix64(&state) ^ layer;
+    state = tf_splitmix64(&state) ^ pos;
+    return tf_splitmix64(&state);
+}
+
+tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
+    const tf_cpu_kv *kv = &((tf_cpu_state *)be->state)->kv;
+    for (uint32_t l = 0; l < kv->n_layer; l++) {
+        const bool ring = fill->layer_in_ring[l];
+        const uint32_t *table = ring ? fill->local_table : fill->table;
+        for (uint32_t pos = ring ? fill->ring_first : 0; pos < fill->n; pos++) {
+            uint64_t state = row_seed(fill->seed, fill->seq, l, pos);
+            fill_row(kv, tf_cpu_kv_row(kv, l, false, table, pos), kv->k_row_elems, &state);
+            fill_row(kv, tf_cpu_kv_row(kv, l, true, table, pos), kv->v_row_elems, &state);
+        }
+    }
+    return TINFER_OK;
+}
