@@ -10,7 +10,7 @@
  * Activations are float32 row-major [rows][width] in buffers from the backend's alloc; "rows" is
  * the pass's token count, or its count of output tokens for the ops that say so (tf_rows).
  * Weights are described by tf_matrix (host bytes, the file's dtype); a device backend keeps its
- * own copy, made once per model and device (tf_backend_ops.bind_weights).
+ * own copy, made once per model and device (tf_backend_ops.upload_weights).
  *
  * The KV cache's storage and its row addressing live here too: kv/ only hands out block numbers,
  * and the backend alone knows where a (block, slot) row is — for attention, for the K/V writes
@@ -94,6 +94,19 @@ typedef struct tf_step {
     const uint32_t *out_tokens; /* [n_out] tokens (indices < n_tokens) whose logits come back */
 } tf_step;
 
+/* A range of host memory holding weights: a model file's tensor data, the float32 copies of the
+ * norms, the RoPE divisors. Every pointer the forward pass hands an op (tf_matrix.data, norm
+ * vectors, freq_factors) lies in one of the model's regions. */
+typedef struct tf_weight_region {
+    const void *host;
+    size_t bytes;
+} tf_weight_region;
+
+typedef struct tf_weight_regions {
+    const tf_weight_region *regions;
+    size_t n;
+} tf_weight_regions;
+
 /* Where the KV cache's rows are kept: per layer, a number of blocks (the shared pool, or the
  * sliding-window ring of every sequence) of K rows and V rows. */
 typedef struct tf_kv_geometry {
@@ -126,6 +139,15 @@ typedef struct tf_backend_ops {
     /* Zeroed device memory for activations; NULL when out of memory. */
     void *(*alloc)(tf_backend *be, size_t bytes);
     void (*free)(tf_backend *be, void *ptr);
+    /* Device backends only (NULL on the CPU, which reads the weights in place): copy the weight
+     * regions into device memory, once per model and device — the model keeps the copy and
+     * shares it with every context on that device (model/device_weights.c), and frees it with
+     * itself through release_weights, so a copy must not depend on the backend that made it. A
+     * host pointer p inside region r is then found at the copy's base + (p - r.host). */
+    tinfer_status (*upload_weights)(tf_backend *be, const tf_weight_regions *regions, void **copy);
+    void (*release_weights)(void *copy);
+    /* Makes the backend read weights from copy (made by upload_weights for its device). */
+    void (*use_weights)(tf_backend *be, void *copy);
     /* Storage for the KV cache, once per context. */
     tinfer_status (*kv_alloc)(tf_backend *be, const tf_kv_geometry *geometry);
     tinfer_status (*kv_fill_random)(tf_backend *be, const tf_kv_fill *fill);
@@ -176,6 +198,8 @@ typedef struct tf_backend_ops {
 
 struct tf_backend {
     const tf_backend_ops *ops;
+    tinfer_device_kind device; /* with device_index: the key of the model's weight copies */
+    int32_t device_index;
     void *state;     /* the device's own */
     tf_trace *trace; /* where op timings go while profiling; NULL otherwise */
 };

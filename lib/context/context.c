@@ -1,11 +1,13 @@
-/* Context creation: take the model's network, start the backend the params ask for, size the
- * cache, the activations and the step descriptor's arrays. */
+/* Context creation: take the model's network, start the backend the params ask for (pointed at the
+ * model's copy of the weights on its device), size the cache, the activations and the step
+ * descriptor's arrays. */
 #include "context/context.h"
 
 #include <stdlib.h>
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "model/device_weights.h"
 
 static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) {
     const uint32_t n_batch = ctx->n_batch;
@@ -88,7 +90,8 @@ static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p, 
     ctx->n_vocab = hp->n_vocab; /* the embedding's row count, checked by the binding */
     /* A decode pass holds one token per sequence, so the batch must fit all of them. */
     ctx->n_batch = p->n_batch > p->n_seq_max ? p->n_batch : p->n_seq_max;
-    if ((s = start_backend(ctx, p)) || (s = init_kv(ctx, p, swa_full)) ||
+    if ((s = start_backend(ctx, p)) || (s = tf_model_bind_device(ctx->model, ctx->backend)) ||
+        (s = init_kv(ctx, p, swa_full)) ||
         (s = tf_activations_alloc(&ctx->act, ctx->backend, hp, ctx->n_batch, p->n_seq_max)) ||
         (s = alloc_step_arrays(ctx, p->n_seq_max)))
         return s;

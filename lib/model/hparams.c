@@ -1,4 +1,5 @@
-/* Hyper-parameters from "<arch>.*" metadata keys, with the defaults the reference engine applies. */
+/* Hyper-parameters from "<arch>.*" metadata keys, with the defaults the reference engine applies.
+ */
 #include "model/hparams.h"
 
 #include <math.h>
@@ -51,8 +52,8 @@ static tinfer_status read_positive_float(const tf_metadata *meta, const char *ar
     if (!tf_meta_get_f64(meta, key, &number))
         return tf_error(TINFER_E_FORMAT, "metadata '%s': expected a number", key);
     if (!isfinite(number) || number <= 0 || number > 1e30)
-        return tf_error(TINFER_E_FORMAT, "metadata '%s': %g is not a positive finite number",
-                        key, number);
+        return tf_error(TINFER_E_FORMAT, "metadata '%s': %g is not a positive finite number", key,
+                        number);
     *out = (float)number;
     return TINFER_OK;
 }
@@ -112,8 +113,8 @@ tinfer_status tf_hparams_read(const tf_metadata *meta, const tf_tensor_table *te
                                           &hp.rms_norm_eps)) ||
             (status = read_positive_float(meta, arch, "rope.freq_base", &hp.rope_freq_base)) ||
             /* llama.cpp's name for the sliding-window layers' base, then ours from config.json */
-            (status = read_positive_float(meta, arch, "rope.freq_base_swa",
-                                          &hp.rope_freq_base_local)) ||
+            (status =
+                 read_positive_float(meta, arch, "rope.freq_base_swa", &hp.rope_freq_base_local)) ||
             (status = read_positive_float(meta, arch, "rope.local_freq_base",
                                           &hp.rope_freq_base_local)) ||
             (status = check_heads(&hp, arch)))

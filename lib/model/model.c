@@ -12,6 +12,7 @@
 #include "format/gguf.h"
 #include "format/hf_config.h"
 #include "format/safetensors.h"
+#include "model/device_weights.h"
 #include "model/network.h"
 #include "tokenizer/tokenizer.h"
 
@@ -192,6 +193,7 @@ tinfer_status tf_model_load(const char *path, const tinfer_model_params *params,
         if (status != TINFER_OK) tf_error_prefix(path);
     }
     if (status == TINFER_OK) status = tf_network_bind(model);
+    if (status == TINFER_OK) status = tf_device_weights_create(&model->device_weights);
     if (status != TINFER_OK) {
         tf_model_free(model);
         return status;
@@ -204,6 +206,7 @@ tinfer_status tf_model_load(const char *path, const tinfer_model_params *params,
 
 void tf_model_free(tinfer_model *model) {
     if (!model) return;
+    tf_device_weights_free(model->device_weights);
     for (size_t i = 0; i < model->n_files; i++) tf_mapped_file_close(&model->files[i]);
     free(model->files);
     tf_metadata_free(&model->meta);

@@ -8,7 +8,8 @@
 #include "format/tensor_table.h"
 #include "model/hparams.h"
 
-typedef struct tf_network tf_network; /* model/network.h */
+typedef struct tf_network tf_network;               /* model/network.h */
+typedef struct tf_device_weights tf_device_weights; /* model/device_weights.h */
 
 struct tinfer_model {
     tf_mapped_file *files; /* one per weight file (shards of a safetensors checkpoint) */
@@ -18,11 +19,12 @@ struct tinfer_model {
     tf_metadata meta;
     tf_tensor_table tensors;
     tf_hparams hparams;
-    tinfer_tokenizer *tokenizer;  /* NULL when the model carries none */
-    const char *name;             /* general.name or "" */
-    tf_network *network;          /* bound once at load; NULL when the model cannot run, */
-    tinfer_status network_status; /* ... and then why: the status and message that context */
-    char *network_error;          /* creation reports */
+    tinfer_tokenizer *tokenizer;       /* NULL when the model carries none */
+    const char *name;                  /* general.name or "" */
+    tf_network *network;               /* bound once at load; NULL when the model cannot run, */
+    tinfer_status network_status;      /* ... and then why: the status and message that context */
+    char *network_error;               /* creation reports */
+    tf_device_weights *device_weights; /* copies of the weights in device memory, per device */
 };
 
 /* Loads path (a .gguf, a .safetensors, or an HF directory) into a new model. */

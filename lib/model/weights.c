@@ -211,6 +211,7 @@ tinfer_status tf_weights_bind(const tinfer_model *model, const tf_arch_traits *t
                                      : tf_error(TINFER_E_NOMEM, "out of memory for norm weights");
     }
     out->max_row_elems = b.max_row_elems;
+    out->vector_floats = b.vector_floats;
     if (status != TINFER_OK) tf_weights_free(out);
     return status;
 }

@@ -28,6 +28,7 @@ typedef struct tf_weights {
     uint32_t n_layer;
     size_t max_row_elems;  /* longest matrix row (sizes dequantization scratch) */
     float *vector_storage; /* owns the float32 copies */
+    size_t vector_floats;  /* ... and holds this many */
 } tf_weights;
 
 /* Binds every tensor the architecture needs. A missing tensor or one of the wrong shape gives

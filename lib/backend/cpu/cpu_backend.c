@@ -93,7 +93,7 @@ tinfer_status tf_backend_cpu_create(const tf_backend_config *config, tf_backend 
         free(state);
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
     }
-    *be = (tf_backend){.ops = &CPU_OPS, .state = state};
+    *be = (tf_backend){.ops = &CPU_OPS, .device = TINFER_DEVICE_CPU, .state = state};
     state->kernels = tf_cpu_kernels_select();
     state->config = *config;
     state->blocks_per_seq = (config->n_ctx + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS;
