@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "tokenizer/chat.h"
+#include "chat/chat.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tokenizer.h"

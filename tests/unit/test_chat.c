@@ -15,8 +15,8 @@
 #include <zstd.h>
 
 #include "fixtures/test_env.h"
-#include "tokenizer/chat.h"
-#include "tokenizer/chat_text.h"
+#include "chat/chat.h"
+#include "chat/chat_text.h"
 
 /* The reference sets, one per template. */
 static const char *const CASE_SETS[] = {"gemma3",          "llama3",      "qwen3",

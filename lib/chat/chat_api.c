@@ -1,6 +1,7 @@
-/* Public entry point for chat templates: the tokenizer supplies the template and its BOS/EOS text. */
+/* Public entry point for chat templates: the tokenizer supplies the template and its BOS/EOS text.
+ */
+#include "chat/chat.h"
 #include "core/error.h"
-#include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 
 TINFER_API tinfer_status tinfer_chat_apply(const tinfer_tokenizer *tokenizer,

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tokenizer/chat.h"
+#include "chat/chat.h"
 
 typedef struct known_template {
     tf_chat_family family;

@@ -2,8 +2,8 @@
  * are rendered by fixed C code written for that template, byte for byte as Jinja renders it. The
  * template is data, never code: nothing in it is parsed, interpreted or executed, so a hostile
  * template can at worst be "unknown". */
-#ifndef TINFER_TOKENIZER_CHAT_H
-#define TINFER_TOKENIZER_CHAT_H
+#ifndef TINFER_CHAT_CHAT_H
+#define TINFER_CHAT_CHAT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /* tf_chat_render: checks the arguments and roles, measures, then renders through the family's
  * renderer into the caller's buffer. */
-#include "tokenizer/chat.h"
+#include "chat/chat.h"
 
 #include <string.h>
 
+#include "chat/chat_families.h"
 #include "core/error.h"
-#include "tokenizer/chat_families.h"
 
 static const char *const FAMILY_NAMES[TF_CHAT_FAMILY_COUNT] = {
     [TF_CHAT_UNKNOWN] = "unknown",

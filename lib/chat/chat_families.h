@@ -1,10 +1,10 @@
 /* The per-template renderers behind tf_chat_render. Each reproduces one Jinja template's output
  * for validated input (roles already checked to be system/user/assistant, strings non-NULL). */
-#ifndef TINFER_TOKENIZER_CHAT_FAMILIES_H
-#define TINFER_TOKENIZER_CHAT_FAMILIES_H
+#ifndef TINFER_CHAT_CHAT_FAMILIES_H
+#define TINFER_CHAT_CHAT_FAMILIES_H
 
-#include "tokenizer/chat.h"
-#include "tokenizer/chat_text.h"
+#include "chat/chat.h"
+#include "chat/chat_text.h"
 
 typedef enum tf_chat_role { TF_ROLE_SYSTEM, TF_ROLE_USER, TF_ROLE_ASSISTANT } tf_chat_role;
 
