@@ -64,6 +64,7 @@ void tf_tok_destroy(tinfer_tokenizer *t) {
     free(t->chat_template);
     free(t->bos_text);
     free(t->eos_text);
+    free(t->architecture);
     free(t);
 }
 

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "chat/chat.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tokenizer.h"
@@ -206,7 +205,8 @@ static tinfer_status setup_specials(tinfer_tokenizer *t, const tf_metadata *meta
     if (tmpl && !(t->chat_template = tf_tok_strdup(tmpl, strlen(tmpl))))
         return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     const char *arch = tf_meta_get_str(meta, "general.architecture");
-    if (!tmpl && arch) t->fallback_chat_family = tf_chat_family_for_architecture(arch);
+    if (arch && !(t->architecture = tf_tok_strdup(arch, strlen(arch))))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     return TINFER_OK;
 }
 

@@ -145,10 +145,9 @@ struct tinfer_tokenizer {
     int32_t *eog_ids;
     size_t n_eog;
     char *chat_template, *bos_text, *eos_text;
-    /* the template family to use when the file carries no chat template: only set where the
-     * architecture has exactly one published template (a GGUF of gemma3 without
-     * tokenizer.chat_template); 0 (unknown) everywhere else */
-    int fallback_chat_family;
+    /* general.architecture of the GGUF file the tokenizer came from (NULL from tokenizer.json):
+     * lib/chat/ picks a template by it when the file carries none */
+    char *architecture;
 };
 
 #endif

@@ -18,7 +18,7 @@ struct tinfer_detok_stream {
 void tf_tokenizer_free(tinfer_tokenizer *t) { tf_tok_destroy(t); }
 
 const char *tf_tokenizer_chat_template(const tinfer_tokenizer *t) { return t ? t->chat_template : NULL; }
-int tf_tokenizer_fallback_chat_family(const tinfer_tokenizer *t) { return t ? t->fallback_chat_family : 0; }
+const char *tf_tokenizer_architecture(const tinfer_tokenizer *t) { return t ? t->architecture : NULL; }
 const char *tf_tokenizer_bos_text(const tinfer_tokenizer *t) { return t ? t->bos_text : NULL; }
 const char *tf_tokenizer_eos_text(const tinfer_tokenizer *t) { return t ? t->eos_text : NULL; }
 
