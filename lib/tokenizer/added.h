@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Builds t->trie from t->added. */
 tinfer_status tf_added_trie_build(tinfer_tokenizer *t);

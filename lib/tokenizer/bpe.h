@@ -6,7 +6,7 @@
 #define TINFER_TOKENIZER_BPE_H
 
 #include "tokenizer/tok_buf.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 typedef struct tf_bpe_symbol {
     int32_t id;

@@ -4,7 +4,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
-#include "tokenizer/decode.h"
+#include "tokenizer/detokenize.h"
 #include "tokenizer/encode.h"
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tokenizer.h"
@@ -80,7 +80,7 @@ TINFER_API tinfer_status tinfer_detokenize(const tinfer_tokenizer *t, const int3
     if (!t || (!tokens && n) || !len || (!buf && cap))
         return tf_error(TINFER_E_INVALID_ARG, "tinfer_detokenize: NULL argument");
     tf_bytes text = {0};
-    tinfer_status st = tf_decode(t, tokens, n, (flags & TINFER_DETOKENIZE_SKIP_SPECIAL) != 0, &text);
+    tinfer_status st = tf_detokenize(t, tokens, n, (flags & TINFER_DETOKENIZE_SKIP_SPECIAL) != 0, &text);
     if (st == TINFER_OK) st = give_text("tinfer_detokenize", &text, buf, cap, len);
     free(text.data);
     return st;

@@ -14,7 +14,7 @@
 
 #include "test_tokenizer_util.h"
 #include "tokenizer/bpe_split.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 static const char *const PIECES[] = {
     " ", "  ", "    ", "\xE2\x96\x81", "\xE2\x96\x81\xE2\x96\x81", ">", "<", "a", "the", "The", "ing",

@@ -1,9 +1,9 @@
-/* Decoding (see decode.h). Each token's piece was computed at load (decoder Replace steps, or
- * the byte-level map), so decoding joins pieces and then applies the two joined-text rules of the
- * reference: a ByteFallback run of <0xXX> tokens that is not valid UTF-8 becomes one U+FFFD per
- * byte, and the ByteLevel decoder's output is repaired lossily (one U+FFFD per maximal invalid
+/* Detokenizing (see detokenize.h). Each token's piece was computed at load (decoder Replace steps,
+ * or the byte-level map), so detokenizing joins pieces and then applies the two joined-text rules
+ * of the reference: a ByteFallback run of <0xXX> tokens that is not valid UTF-8 becomes one U+FFFD
+ * per byte, and the ByteLevel decoder's output is repaired lossily (one U+FFFD per maximal invalid
  * subsequence). A Strip decoder then trims the ends. */
-#include "tokenizer/decode.h"
+#include "tokenizer/detokenize.h"
 
 #include "core/error.h"
 #include "tokenizer/utf8.h"
@@ -45,7 +45,7 @@ static void strip_ends(const tf_decoder *d, tf_bytes *text, size_t start_offset)
         text->len--;
 }
 
-tinfer_status tf_decode(const tinfer_tokenizer *t, const int32_t *tokens, size_t n, bool skip_special,
+tinfer_status tf_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, size_t n, bool skip_special,
                         tf_bytes *out) {
     tf_bytes run = {0}, own = {0};
     bool ok = true;

@@ -1,8 +1,9 @@
-/* What a loaded tokenizer holds, shared by the files that build it (tok_json.c, tok_gguf.c,
- * tok_build.c) and the files that run it (encode.c, bpe.c, decode.c). Immutable after building,
- * except the pre-token cache, which has its own lock. */
-#ifndef TINFER_TOKENIZER_TOK_MODEL_H
-#define TINFER_TOKENIZER_TOK_MODEL_H
+/* struct tinfer_tokenizer: what a loaded tokenizer holds (vocabulary, BPE merges, the
+ * normalize/pre-tokenize/decoder pipeline, special tokens), shared by the files that build it
+ * (tok_json.c, tok_gguf.c, tok_build.c) and the files that run it (encode.c, bpe.c,
+ * detokenize.c). Immutable after building, except the pre-token cache, which has its own lock. */
+#ifndef TINFER_TOKENIZER_TOK_STRUCT_H
+#define TINFER_TOKENIZER_TOK_STRUCT_H
 
 #include <pthread.h>
 #include <stdbool.h>
