@@ -1,7 +1,8 @@
 /* The BPE model: one pre-token → token ids, merging the lowest-ranked adjacent pair first (leftmost
- * on ties) with a binary heap over a linked list of symbols, as Hugging Face's Word::merge_all does,
- * so results are equal by construction. A SentencePiece-style pre-token (a whole line) is first
- * cut into words where no merge can cross (bpe_split.h); short pre-tokens and words are cached. */
+ * on ties) with a binary heap over a linked list of symbols, as Hugging Face's Word::merge_all
+ * does, so results are equal by construction. A SentencePiece-style pre-token (a whole line) is
+ * first cut into words where no merge can cross (bpe_split.h); short pre-tokens and words are
+ * cached. */
 #ifndef TINFER_TOKENIZER_BPE_H
 #define TINFER_TOKENIZER_BPE_H
 

@@ -6,8 +6,8 @@
 #include "tokenizer/tok_struct.h"
 
 /* Appends the text of tokens[0..n) to out. E_INVALID_ARG for an id out of range. */
-tinfer_status tf_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, size_t n, bool skip_special,
-                        tf_bytes *out);
+tinfer_status tf_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, size_t n,
+                            bool skip_special, tf_bytes *out);
 
 /* The streaming state: bytes of a character not yet complete, and the leading strip left. */
 typedef struct tf_detok_state {

@@ -14,9 +14,9 @@
 #include <jansson.h>
 #include <zstd.h>
 
-#include "fixtures/test_env.h"
 #include "chat/chat.h"
 #include "chat/chat_text.h"
+#include "fixtures/test_env.h"
 
 /* The reference sets, one per template. */
 static const char *const CASE_SETS[] = {"gemma3",          "llama3",      "qwen3",
