@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Builds t->trie from t->added. */
 tinfer_status tf_added_trie_build(tinfer_tokenizer *t);
@@ -19,8 +19,7 @@ typedef tinfer_status (*tf_segment_fn)(void *ctx, const char *text, size_t len, 
  * tokens are matched only when parse_special is set (as Hugging Face's encode_special_tokens
  * turns them off: the match is then left as text). */
 tinfer_status tf_added_split(const tinfer_tokenizer *t, const char *text, size_t len,
-                             bool parse_special, bool normalized_pass, tf_segment_fn fn,
-                             void *ctx);
+                             bool parse_special, bool normalized_pass, tf_segment_fn fn, void *ctx);
 
 /* Unicode White_Space (Rust's char::is_whitespace). */
 bool tf_is_whitespace(uint32_t cp);

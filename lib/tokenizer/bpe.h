@@ -1,12 +1,13 @@
 /* The BPE model: one pre-token → token ids, merging the lowest-ranked adjacent pair first (leftmost
- * on ties) with a binary heap over a linked list of symbols, as Hugging Face's Word::merge_all does,
- * so results are equal by construction. A SentencePiece-style pre-token (a whole line) is first
- * cut into words where no merge can cross (bpe_split.h); short pre-tokens and words are cached. */
+ * on ties) with a binary heap over a linked list of symbols, as Hugging Face's Word::merge_all
+ * does, so results are equal by construction. A SentencePiece-style pre-token (a whole line) is
+ * first cut into words where no merge can cross (bpe_split.h); short pre-tokens and words are
+ * cached. */
 #ifndef TINFER_TOKENIZER_BPE_H
 #define TINFER_TOKENIZER_BPE_H
 
 #include "tokenizer/tok_buf.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 typedef struct tf_bpe_symbol {
     int32_t id;

@@ -12,7 +12,7 @@
 #ifndef TINFER_TOKENIZER_BPE_SPLIT_H
 #define TINFER_TOKENIZER_BPE_SPLIT_H
 
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Derives t->space_cut from the merges (or, with merges_from_scores, every ranked token). Leaves
  * cutting off for byte-level models, ignore_merges (a whole pre-token found in the vocabulary is

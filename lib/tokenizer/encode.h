@@ -3,7 +3,7 @@
 #define TINFER_TOKENIZER_ENCODE_H
 
 #include "tokenizer/tok_buf.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Appends the ids of text[0..len) (any bytes: invalid UTF-8 is replaced as Python's
  * errors="replace" does) to out. flags: TINFER_TOKENIZE_*. */

@@ -4,7 +4,7 @@
 #define TINFER_TOKENIZER_NORMALIZE_H
 
 #include "tokenizer/tok_buf.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Writes the normalized text[0..len) (valid UTF-8) into out (replacing its content); tmp is
  * scratch. E_NOMEM, or E_INVALID_ARG if utf8proc rejects the text. */

@@ -6,7 +6,7 @@
 #define TINFER_TOKENIZER_PRETOK_H
 
 #include "tokenizer/tok_buf.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Compiles a tokenizer.json regex for splitting; E_FORMAT with PCRE2's message when invalid. */
 tinfer_status tf_regex_compile(const char *pattern, size_t len, pcre2_code **out);

@@ -64,6 +64,7 @@ void tf_tok_destroy(tinfer_tokenizer *t) {
     free(t->chat_template);
     free(t->bos_text);
     free(t->eos_text);
+    free(t->architecture);
     free(t);
 }
 
@@ -154,9 +155,11 @@ tinfer_status tf_tok_add_merge(tinfer_tokenizer *t, int32_t left, int32_t right,
     int32_t merged = tf_tok_find(t, joined, len);
     if (joined != stack) free(joined);
     if (merged < 0)
-        return tf_error(TINFER_E_FORMAT, "tokenizer: merge %u ('%.*s' '%.*s') makes a token "
-                        "not in the vocabulary", rank, (int)l->text_len, t->blob + l->text_off,
-                        (int)r->text_len, t->blob + r->text_off);
+        return tf_error(TINFER_E_FORMAT,
+                        "tokenizer: merge %u ('%.*s' '%.*s') makes a token "
+                        "not in the vocabulary",
+                        rank, (int)l->text_len, t->blob + l->text_off, (int)r->text_len,
+                        t->blob + r->text_off);
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     if (!tf_u64_map_set(&t->merges, key, (uint64_t)rank << 32 | (uint32_t)merged))
         return tf_error(TINFER_E_NOMEM, "tokenizer: merge table full");
@@ -279,8 +282,8 @@ static tinfer_status make_pieces(tinfer_tokenizer *t, const tf_replace_pair *rep
             ok = piece_byte_level(t, e, char_byte);
         } else {
             uint8_t value;
-            if (t->decoder.byte_fallback && parse_byte_token(t->blob + e->text_off, e->text_len,
-                                                             &value)) {
+            if (t->decoder.byte_fallback &&
+                parse_byte_token(t->blob + e->text_off, e->text_len, &value)) {
                 e->flags |= TF_TOK_BYTE;
                 e->byte_value = value;
             }
@@ -350,9 +353,9 @@ static tinfer_status make_piece_map(tinfer_tokenizer *t) {
 }
 
 static tinfer_status make_eog(tinfer_tokenizer *t) {
-    static const char *const names[] = {"<|eot_id|>", "<|im_end|>", "<end_of_turn>",
-                                        "<|end_of_text|>", "<|endoftext|>", "<|eom_id|>",
-                                        "</s>", "<eos>", "<|end|>", "<EOT>"};
+    static const char *const names[] = {
+        "<|eot_id|>", "<|im_end|>", "<end_of_turn>", "<|end_of_text|>", "<|endoftext|>",
+        "<|eom_id|>", "</s>",       "<eos>",         "<|end|>",         "<EOT>"};
     size_t n_names = sizeof names / sizeof names[0];
     t->eog_ids = malloc((n_names + 1) * sizeof *t->eog_ids);
     if (!t->eog_ids) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");

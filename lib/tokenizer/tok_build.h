@@ -4,7 +4,7 @@
 #ifndef TINFER_TOKENIZER_TOK_BUILD_H
 #define TINFER_TOKENIZER_TOK_BUILD_H
 
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* A tokenizer with n_vocab empty ids (room for the text map of n_text_keys strings). */
 tinfer_status tf_tok_create(size_t n_vocab, size_t n_text_keys, tinfer_tokenizer **out);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "tokenizer/chat.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tokenizer.h"
@@ -24,18 +23,25 @@ static const struct {
     bool nfc, ignore_merges;
 } PRE_TABLE[] = {
     {{"llama-bpe", "llama3", "llama-v3", "smaug-bpe", NULL},
-     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-     false, true},
+     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     false,
+     true},
     {{"qwen2", "qwen3", "qwen35", "deepseek-r1-qwen", NULL},
-     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-     true, false},
+     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     true,
+     false},
     {{"gpt-2", "gpt2", "default", NULL},
-     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", false, false},
+     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+     false,
+     false},
 };
 
 static const tf_meta_array *string_array(const tf_metadata *meta, const char *key) {
     const tf_meta_value *v = tf_meta_get(meta, key);
-    if (!v || v->type != TINFER_META_ARRAY || v->as.array.elem_type != TINFER_META_STRING) return NULL;
+    if (!v || v->type != TINFER_META_ARRAY || v->as.array.elem_type != TINFER_META_STRING)
+        return NULL;
     return &v->as.array;
 }
 
@@ -60,12 +66,14 @@ static bool bool_key(const tf_metadata *meta, const char *key, bool fallback) {
 static tinfer_status read_tokens(tinfer_tokenizer *t, const tf_meta_array *tokens,
                                  const tf_meta_array *types) {
     for (uint64_t i = 0; i < tokens->n_elems; i++) {
-        tinfer_status st = tf_tok_set_token(t, (int32_t)i, tokens->strings[i].ptr, tokens->strings[i].len);
+        tinfer_status st =
+            tf_tok_set_token(t, (int32_t)i, tokens->strings[i].ptr, tokens->strings[i].len);
         if (st != TINFER_OK) return st;
     }
     for (uint64_t i = 0; types && i < types->n_elems; i++) {
         int64_t type = tf_meta_array_i64(types, i);
-        if ((type != TYPE_CONTROL && type != TYPE_USER_DEFINED) || tokens->strings[i].len == 0) continue;
+        if ((type != TYPE_CONTROL && type != TYPE_USER_DEFINED) || tokens->strings[i].len == 0)
+            continue;
         tf_added_token a = {(int32_t)i, false, false, false, false, type == TYPE_CONTROL};
         tinfer_status st = tf_tok_add_added(t, &a);
         if (st != TINFER_OK) return st;
@@ -114,18 +122,21 @@ static tinfer_status add_norm_step(tinfer_tokenizer *t, tf_norm_kind kind, const
     if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     t->norm = grown;
     tf_norm_step *s = &t->norm[t->n_norm++];
-    *s = (tf_norm_step){kind, NULL, pattern ? strlen(pattern) : 0, NULL, content ? strlen(content) : 0};
+    *s = (tf_norm_step){kind, NULL, pattern ? strlen(pattern) : 0, NULL,
+                        content ? strlen(content) : 0};
     if ((pattern && !(s->pattern = tf_tok_strdup(pattern, s->pattern_len))) ||
         (content && !(s->content = tf_tok_strdup(content, s->content_len))))
         return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     return TINFER_OK;
 }
 
-static tinfer_status setup_spm(tinfer_tokenizer *t, const tf_metadata *meta, const tf_meta_array *types) {
+static tinfer_status setup_spm(tinfer_tokenizer *t, const tf_metadata *meta,
+                               const tf_meta_array *types) {
     const tf_meta_array *scores = number_array(meta, "tokenizer.ggml.scores", t->n_vocab);
     tinfer_status st = rank_by_scores(t, scores, types);
     bool space_prefix = bool_key(meta, "tokenizer.ggml.add_space_prefix", true);
-    if (st == TINFER_OK && space_prefix) st = add_norm_step(t, TF_NORM_PREPEND, NULL, "\xE2\x96\x81");
+    if (st == TINFER_OK && space_prefix)
+        st = add_norm_step(t, TF_NORM_PREPEND, NULL, "\xE2\x96\x81");
     if (st == TINFER_OK) st = add_norm_step(t, TF_NORM_REPLACE, " ", "\xE2\x96\x81");
     t->byte_fallback = true;
     t->fuse_unk = true;
@@ -140,18 +151,24 @@ static tinfer_status setup_spm(tinfer_tokenizer *t, const tf_metadata *meta, con
 
 /* ---- byte-level ---- */
 static tinfer_status read_merges(tinfer_tokenizer *t, const tf_meta_array *merges) {
-    if (!merges) return tf_error(TINFER_E_FORMAT, "gguf: tokenizer.ggml.merges is missing or not a string array");
+    if (!merges)
+        return tf_error(TINFER_E_FORMAT,
+                        "gguf: tokenizer.ggml.merges is missing or not a string array");
     if (merges->n_elems >= UINT32_MAX || !tf_u64_map_init(&t->merges, merges->n_elems))
         return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for merges");
     for (uint64_t i = 0; i < merges->n_elems; i++) {
         const char *s = merges->strings[i].ptr;
         size_t len = merges->strings[i].len;
         const char *space = memchr(s, ' ', len);
-        if (!space) return tf_error(TINFER_E_FORMAT, "gguf: tokenizer.ggml.merges[%llu] has no space", (unsigned long long)i);
+        if (!space)
+            return tf_error(TINFER_E_FORMAT, "gguf: tokenizer.ggml.merges[%llu] has no space",
+                            (unsigned long long)i);
         size_t l_len = (size_t)(space - s);
         int32_t left = tf_tok_find(t, s, l_len), right = tf_tok_find(t, space + 1, len - l_len - 1);
         if (left < 0 || right < 0)
-            return tf_error(TINFER_E_FORMAT, "gguf: tokenizer.ggml.merges[%llu] names an unknown token", (unsigned long long)i);
+            return tf_error(TINFER_E_FORMAT,
+                            "gguf: tokenizer.ggml.merges[%llu] names an unknown token",
+                            (unsigned long long)i);
         tinfer_status st = tf_tok_add_merge(t, left, right, (uint32_t)i);
         if (st != TINFER_OK) return st;
     }
@@ -170,7 +187,8 @@ static tinfer_status setup_bpe(tinfer_tokenizer *t, const tf_metadata *meta) {
             if (!t->pretok) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
             t->n_pretok = 1;
             t->pretok[0].behavior = TF_SPLIT_ISOLATED;
-            st = tf_regex_compile(PRE_TABLE[i].regex, strlen(PRE_TABLE[i].regex), &t->pretok[0].regex);
+            st = tf_regex_compile(PRE_TABLE[i].regex, strlen(PRE_TABLE[i].regex),
+                                  &t->pretok[0].regex);
             if (st == TINFER_OK && PRE_TABLE[i].nfc) st = add_norm_step(t, TF_NORM_NFC, NULL, NULL);
             t->ignore_merges = PRE_TABLE[i].ignore_merges;
             t->byte_level = true;
@@ -188,11 +206,13 @@ static tinfer_status setup_specials(tinfer_tokenizer *t, const tf_metadata *meta
     t->pad_id = id_key(meta, "tokenizer.ggml.padding_token_id", n);
     t->unk_special_id = id_key(meta, "tokenizer.ggml.unknown_token_id", n);
     if (bool_key(meta, "tokenizer.ggml.add_bos_token", spm) && t->bos_id >= 0) {
-        if (!(t->prefix_ids = malloc(sizeof *t->prefix_ids))) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+        if (!(t->prefix_ids = malloc(sizeof *t->prefix_ids)))
+            return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
         t->prefix_ids[t->n_prefix++] = t->bos_id;
     }
     if (bool_key(meta, "tokenizer.ggml.add_eos_token", false) && t->eos_id >= 0) {
-        if (!(t->suffix_ids = malloc(sizeof *t->suffix_ids))) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+        if (!(t->suffix_ids = malloc(sizeof *t->suffix_ids)))
+            return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
         t->suffix_ids[t->n_suffix++] = t->eos_id;
     }
     const tf_tok_entry *e;
@@ -206,13 +226,16 @@ static tinfer_status setup_specials(tinfer_tokenizer *t, const tf_metadata *meta
     if (tmpl && !(t->chat_template = tf_tok_strdup(tmpl, strlen(tmpl))))
         return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     const char *arch = tf_meta_get_str(meta, "general.architecture");
-    if (!tmpl && arch) t->fallback_chat_family = tf_chat_family_for_architecture(arch);
+    if (arch && !(t->architecture = tf_tok_strdup(arch, strlen(arch))))
+        return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     return TINFER_OK;
 }
 
 static tinfer_status build(const tf_metadata *meta, bool spm, tinfer_tokenizer **out) {
     const tf_meta_array *tokens = string_array(meta, "tokenizer.ggml.tokens");
-    if (!tokens) return tf_error(TINFER_E_FORMAT, "gguf: tokenizer.ggml.tokens is missing or not a string array");
+    if (!tokens)
+        return tf_error(TINFER_E_FORMAT,
+                        "gguf: tokenizer.ggml.tokens is missing or not a string array");
     const tf_meta_array *types = number_array(meta, "tokenizer.ggml.token_type", tokens->n_elems);
     tinfer_tokenizer *t;
     tinfer_status st = tf_tok_create(tokens->n_elems, tokens->n_elems, &t);
@@ -236,8 +259,10 @@ tinfer_status tf_tokenizer_from_metadata(const tf_metadata *meta, tinfer_tokeniz
     if (!meta || !out) return tf_error(TINFER_E_INVALID_ARG, "tokenizer: NULL argument");
     const char *model = tf_meta_get_str(meta, "tokenizer.ggml.model");
     if (!model || strcmp(model, "none") == 0)
-        return tf_error(TINFER_E_NOT_FOUND, "gguf: the file carries no tokenizer (tokenizer.ggml.model)");
+        return tf_error(TINFER_E_NOT_FOUND,
+                        "gguf: the file carries no tokenizer (tokenizer.ggml.model)");
     if (strcmp(model, "llama") == 0) return build(meta, true, out);
     if (strcmp(model, "gpt2") == 0) return build(meta, false, out);
-    return tf_error(TINFER_E_UNSUPPORTED, "gguf: tokenizer model '%s' is not supported (llama, gpt2)", model);
+    return tf_error(TINFER_E_UNSUPPORTED,
+                    "gguf: tokenizer model '%s' is not supported (llama, gpt2)", model);
 }

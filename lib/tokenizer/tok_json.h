@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Decoder Replace steps found while reading the decoder (folded into pieces at finish). */
 typedef struct tf_json_replaces {

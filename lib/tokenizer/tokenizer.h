@@ -37,8 +37,8 @@ void tf_tokenizer_free(tinfer_tokenizer *t);
 const char *tf_tokenizer_chat_template(const tinfer_tokenizer *t);
 const char *tf_tokenizer_bos_text(const tinfer_tokenizer *t);
 const char *tf_tokenizer_eos_text(const tinfer_tokenizer *t);
-/* The chat template family to use when the tokenizer has no template text (see tok_model.h);
- * TF_CHAT_UNKNOWN (0) when there is none. */
-int tf_tokenizer_fallback_chat_family(const tinfer_tokenizer *t);
+/* general.architecture of the GGUF file the tokenizer was read from ("gemma3", …), for choosing a
+ * template when the file has none; NULL for a tokenizer.json. Owned by t. */
+const char *tf_tokenizer_architecture(const tinfer_tokenizer *t);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
-#include "tokenizer/decode.h"
+#include "tokenizer/detokenize.h"
 #include "tokenizer/encode.h"
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tokenizer.h"
@@ -17,14 +17,20 @@ struct tinfer_detok_stream {
 
 void tf_tokenizer_free(tinfer_tokenizer *t) { tf_tok_destroy(t); }
 
-const char *tf_tokenizer_chat_template(const tinfer_tokenizer *t) { return t ? t->chat_template : NULL; }
-int tf_tokenizer_fallback_chat_family(const tinfer_tokenizer *t) { return t ? t->fallback_chat_family : 0; }
+const char *tf_tokenizer_chat_template(const tinfer_tokenizer *t) {
+    return t ? t->chat_template : NULL;
+}
+const char *tf_tokenizer_architecture(const tinfer_tokenizer *t) {
+    return t ? t->architecture : NULL;
+}
 const char *tf_tokenizer_bos_text(const tinfer_tokenizer *t) { return t ? t->bos_text : NULL; }
 const char *tf_tokenizer_eos_text(const tinfer_tokenizer *t) { return t ? t->eos_text : NULL; }
 
 TINFER_API tinfer_status tinfer_tokenizer_load(const char *path, tinfer_tokenizer **out) {
     tf_error_clear();
-    if (!path || !out) return tf_error(TINFER_E_INVALID_ARG, "tinfer_tokenizer_load: path and out must not be NULL");
+    if (!path || !out)
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "tinfer_tokenizer_load: path and out must not be NULL");
     return tf_tokenizer_load_path(path, out);
 }
 
@@ -57,7 +63,9 @@ TINFER_API tinfer_status tinfer_tokenize(const tinfer_tokenizer *t, const char *
     tinfer_status st = tf_encode(t, text ? text : "", len, flags, &ids);
     if (st == TINFER_OK) {
         *n_tokens = ids.len;
-        if (ids.len > cap) st = tf_error(TINFER_E_BUFFER_TOO_SMALL, "tinfer_tokenize: %zu tokens need room, %zu given", ids.len, cap);
+        if (ids.len > cap)
+            st = tf_error(TINFER_E_BUFFER_TOO_SMALL,
+                          "tinfer_tokenize: %zu tokens need room, %zu given", ids.len, cap);
         else if (ids.len) memcpy(tokens, ids.data, ids.len * sizeof *tokens);
     }
     free(ids.data);
@@ -65,22 +73,26 @@ TINFER_API tinfer_status tinfer_tokenize(const tinfer_tokenizer *t, const char *
 }
 
 /* Copies text to buf with a NUL, or reports the size needed. */
-static tinfer_status give_text(const char *who, const tf_bytes *text, char *buf, size_t cap, size_t *len) {
+static tinfer_status give_text(const char *who, const tf_bytes *text, char *buf, size_t cap,
+                               size_t *len) {
     *len = text->len;
     if (cap <= text->len)
-        return tf_error(TINFER_E_BUFFER_TOO_SMALL, "%s: %zu bytes (+1 for the NUL) need room, %zu given", who, text->len, cap);
+        return tf_error(TINFER_E_BUFFER_TOO_SMALL,
+                        "%s: %zu bytes (+1 for the NUL) need room, %zu given", who, text->len, cap);
     if (text->len) memcpy(buf, text->data, text->len);
     buf[text->len] = '\0';
     return TINFER_OK;
 }
 
-TINFER_API tinfer_status tinfer_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, size_t n,
-                                           uint32_t flags, char *buf, size_t cap, size_t *len) {
+TINFER_API tinfer_status tinfer_detokenize(const tinfer_tokenizer *t, const int32_t *tokens,
+                                           size_t n, uint32_t flags, char *buf, size_t cap,
+                                           size_t *len) {
     tf_error_clear();
     if (!t || (!tokens && n) || !len || (!buf && cap))
         return tf_error(TINFER_E_INVALID_ARG, "tinfer_detokenize: NULL argument");
     tf_bytes text = {0};
-    tinfer_status st = tf_decode(t, tokens, n, (flags & TINFER_DETOKENIZE_SKIP_SPECIAL) != 0, &text);
+    tinfer_status st =
+        tf_detokenize(t, tokens, n, (flags & TINFER_DETOKENIZE_SKIP_SPECIAL) != 0, &text);
     if (st == TINFER_OK) st = give_text("tinfer_detokenize", &text, buf, cap, len);
     free(text.data);
     return st;
@@ -89,28 +101,42 @@ TINFER_API tinfer_status tinfer_detokenize(const tinfer_tokenizer *t, const int3
 TINFER_API tinfer_status tinfer_token_piece(const tinfer_tokenizer *t, int32_t id, char *buf,
                                             size_t cap, size_t *len) {
     tf_error_clear();
-    if (!t || !len || (!buf && cap)) return tf_error(TINFER_E_INVALID_ARG, "tinfer_token_piece: NULL argument");
+    if (!t || !len || (!buf && cap))
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_token_piece: NULL argument");
     if (id < 0 || (size_t)id >= t->n_vocab || !(t->tokens[id].flags & TF_TOK_PRESENT))
-        return tf_error(TINFER_E_INVALID_ARG, "tinfer_token_piece: id %d is not in the vocabulary", (int)id);
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_token_piece: id %d is not in the vocabulary",
+                        (int)id);
     const tf_tok_entry *e = &t->tokens[id];
     tf_bytes piece = {(char *)(t->blob + e->piece_off), e->piece_len, e->piece_len};
     if (e->flags & TF_TOK_BYTE) piece = (tf_bytes){(char *)&e->byte_value, 1, 1};
     return give_text("tinfer_token_piece", &piece, buf, cap, len);
 }
 
-TINFER_API tinfer_status tinfer_tokenizer_special(const tinfer_tokenizer *t, tinfer_special_token which,
-                                                  int32_t *id) {
+TINFER_API tinfer_status tinfer_tokenizer_special(const tinfer_tokenizer *t,
+                                                  tinfer_special_token which, int32_t *id) {
     tf_error_clear();
     if (!t || !id) return tf_error(TINFER_E_INVALID_ARG, "tinfer_tokenizer_special: NULL argument");
     int32_t found;
     switch (which) {
-    case TINFER_TOKEN_BOS: found = t->bos_id; break;
-    case TINFER_TOKEN_EOS: found = t->eos_id; break;
-    case TINFER_TOKEN_PAD: found = t->pad_id; break;
-    case TINFER_TOKEN_UNK: found = t->unk_special_id; break;
-    default: return tf_error(TINFER_E_INVALID_ARG, "tinfer_tokenizer_special: unknown kind %d", (int)which);
+    case TINFER_TOKEN_BOS:
+        found = t->bos_id;
+        break;
+    case TINFER_TOKEN_EOS:
+        found = t->eos_id;
+        break;
+    case TINFER_TOKEN_PAD:
+        found = t->pad_id;
+        break;
+    case TINFER_TOKEN_UNK:
+        found = t->unk_special_id;
+        break;
+    default:
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_tokenizer_special: unknown kind %d",
+                        (int)which);
     }
-    if (found < 0) return tf_error(TINFER_E_NOT_FOUND, "tinfer_tokenizer_special: the tokenizer has no such token");
+    if (found < 0)
+        return tf_error(TINFER_E_NOT_FOUND,
+                        "tinfer_tokenizer_special: the tokenizer has no such token");
     *id = found;
     return TINFER_OK;
 }
@@ -124,7 +150,8 @@ TINFER_API bool tinfer_tokenizer_is_eog(const tinfer_tokenizer *t, int32_t id) {
 TINFER_API tinfer_status tinfer_detok_stream_create(const tinfer_tokenizer *t, uint32_t flags,
                                                     tinfer_detok_stream **out) {
     tf_error_clear();
-    if (!t || !out) return tf_error(TINFER_E_INVALID_ARG, "tinfer_detok_stream_create: NULL argument");
+    if (!t || !out)
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_detok_stream_create: NULL argument");
     tinfer_detok_stream *s = calloc(1, sizeof *s);
     if (!s) return tf_error(TINFER_E_NOMEM, "tinfer_detok_stream_create: out of memory");
     s->tokenizer = t;
@@ -138,7 +165,8 @@ TINFER_API tinfer_status tinfer_detok_stream_create(const tinfer_tokenizer *t, u
 TINFER_API tinfer_status tinfer_detok_stream_push(tinfer_detok_stream *s, int32_t id, char *buf,
                                                   size_t cap, size_t *len) {
     tf_error_clear();
-    if (!s || !len || (!buf && cap)) return tf_error(TINFER_E_INVALID_ARG, "tinfer_detok_stream_push: NULL argument");
+    if (!s || !len || (!buf && cap))
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_detok_stream_push: NULL argument");
     tf_detok_state next = s->state;
     tf_bytes text = {0};
     tinfer_status st = tf_detok_push(s->tokenizer, &next, id, s->skip_special, &text);
@@ -151,7 +179,8 @@ TINFER_API tinfer_status tinfer_detok_stream_push(tinfer_detok_stream *s, int32_
 TINFER_API tinfer_status tinfer_detok_stream_flush(tinfer_detok_stream *s, char *buf, size_t cap,
                                                    size_t *len) {
     tf_error_clear();
-    if (!s || !len || (!buf && cap)) return tf_error(TINFER_E_INVALID_ARG, "tinfer_detok_stream_flush: NULL argument");
+    if (!s || !len || (!buf && cap))
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_detok_stream_flush: NULL argument");
     tf_detok_state next = s->state;
     tf_bytes text = {0};
     tinfer_status st = tf_detok_flush(s->tokenizer, &next, &text);

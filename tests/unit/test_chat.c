@@ -14,9 +14,9 @@
 #include <jansson.h>
 #include <zstd.h>
 
+#include "chat/chat.h"
+#include "chat/chat_text.h"
 #include "fixtures/test_env.h"
-#include "tokenizer/chat.h"
-#include "tokenizer/chat_text.h"
 
 /* The reference sets, one per template. */
 static const char *const CASE_SETS[] = {"gemma3",          "llama3",      "qwen3",

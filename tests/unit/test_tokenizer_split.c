@@ -14,19 +14,50 @@
 
 #include "test_tokenizer_util.h"
 #include "tokenizer/bpe_split.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 static const char *const PIECES[] = {
-    " ", "  ", "    ", "\xE2\x96\x81", "\xE2\x96\x81\xE2\x96\x81", ">", "<", "a", "the", "The", "ing",
-    "x", "1", "2024", ".", ",", "!", "'", "\"", "-", "_", "=", "(", ")", "{", "}", "\n", "\t", "\r\n",
-    "\xC3\xA9",                 /* é */
-    "\xED\x95\x9C\xEA\xB5\xAD", /* 한국 */
-    "\xE4\xB8\xAD\xE6\x96\x87", /* 中文 */
-    "\xF0\x9F\x98\x80",         /* 😀 */
+    " ",
+    "  ",
+    "    ",
+    "\xE2\x96\x81",
+    "\xE2\x96\x81\xE2\x96\x81",
+    ">",
+    "<",
+    "a",
+    "the",
+    "The",
+    "ing",
+    "x",
+    "1",
+    "2024",
+    ".",
+    ",",
+    "!",
+    "'",
+    "\"",
+    "-",
+    "_",
+    "=",
+    "(",
+    ")",
+    "{",
+    "}",
+    "\n",
+    "\t",
+    "\r\n",
+    "\xC3\xA9",                         /* é */
+    "\xED\x95\x9C\xEA\xB5\xAD",         /* 한국 */
+    "\xE4\xB8\xAD\xE6\x96\x87",         /* 中文 */
+    "\xF0\x9F\x98\x80",                 /* 😀 */
     "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD", /* 👍🏽 */
-    "\xF3\xBF\xBF\xBD",         /* U+FFFFD, private use: not in the vocabularies → bytes */
-    "\xEA\xA5\xA0",             /* U+A960, rare Hangul jamo */
-    "<0x41>", "<unk>", "<b>", "</s>", "\xE2\x80\x8B", /* zero-width space */
+    "\xF3\xBF\xBF\xBD", /* U+FFFFD, private use: not in the vocabularies → bytes */
+    "\xEA\xA5\xA0",     /* U+A960, rare Hangul jamo */
+    "<0x41>",
+    "<unk>",
+    "<b>",
+    "</s>",
+    "\xE2\x80\x8B", /* zero-width space */
 };
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -47,9 +78,11 @@ static size_t random_text(char *buf, size_t cap) {
     return len;
 }
 
-static size_t encode(const tinfer_tokenizer *t, const char *text, size_t len, int32_t *ids, size_t cap) {
+static size_t encode(const tinfer_tokenizer *t, const char *text, size_t len, int32_t *ids,
+                     size_t cap) {
     size_t n = 0;
-    assert_int_equal(tinfer_tokenize(t, text, len, TINFER_TOKENIZE_DEFAULT, ids, cap, &n), TINFER_OK);
+    assert_int_equal(tinfer_tokenize(t, text, len, TINFER_TOKENIZE_DEFAULT, ids, cap, &n),
+                     TINFER_OK);
     return n;
 }
 
@@ -122,7 +155,10 @@ static void test_gemma3_glued_pairs_stay_whole(void **state) {
     (void)state;
     tinfer_tokenizer *t = tt_load_tokenizer("gemma3");
     assert_non_null(t);
-    const char *s = "a\xE2\x96\x81\xE2\x96\x81" "b>\xE2\x96\x81" "c\xE2\x96\x81" "d";
+    const char *s = "a\xE2\x96\x81\xE2\x96\x81"
+                    "b>\xE2\x96\x81"
+                    "c\xE2\x96\x81"
+                    "d";
     size_t len = strlen(s);
     /* cuts: only before the first ▁ of the run (after "a") and before the ▁ after "c" */
     size_t first = tf_bpe_next_cut(t, s, len, 0);

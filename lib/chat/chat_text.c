@@ -1,5 +1,5 @@
 /* String slices with Python's strip/find semantics, and the output writer for chat rendering. */
-#include "tokenizer/chat_text.h"
+#include "chat/chat_text.h"
 
 #include <string.h>
 #include <utf8proc.h>

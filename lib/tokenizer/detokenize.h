@@ -1,13 +1,13 @@
 /* Token ids → text, as Hugging Face's decoders do it, whole or one token at a time. */
-#ifndef TINFER_TOKENIZER_DECODE_H
-#define TINFER_TOKENIZER_DECODE_H
+#ifndef TINFER_TOKENIZER_DETOKENIZE_H
+#define TINFER_TOKENIZER_DETOKENIZE_H
 
 #include "tokenizer/tok_buf.h"
-#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_struct.h"
 
 /* Appends the text of tokens[0..n) to out. E_INVALID_ARG for an id out of range. */
-tinfer_status tf_decode(const tinfer_tokenizer *t, const int32_t *tokens, size_t n, bool skip_special,
-                        tf_bytes *out);
+tinfer_status tf_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, size_t n,
+                            bool skip_special, tf_bytes *out);
 
 /* The streaming state: bytes of a character not yet complete, and the leading strip left. */
 typedef struct tf_detok_state {

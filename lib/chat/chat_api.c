@@ -1,6 +1,7 @@
-/* Public entry point for chat templates: the tokenizer supplies the template and its BOS/EOS text. */
+/* Public entry point for chat templates: the tokenizer supplies the template and its BOS/EOS text.
+ */
+#include "chat/chat.h"
 #include "core/error.h"
-#include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 
 TINFER_API tinfer_status tinfer_chat_apply(const tinfer_tokenizer *tokenizer,
@@ -9,7 +10,7 @@ TINFER_API tinfer_status tinfer_chat_apply(const tinfer_tokenizer *tokenizer,
                                            size_t *len) {
     tf_error_clear();
     if (!tokenizer) return tf_error(TINFER_E_INVALID_ARG, "tinfer_chat_apply: tokenizer is NULL");
-    tf_chat_family fallback = (tf_chat_family)tf_tokenizer_fallback_chat_family(tokenizer);
+    tf_chat_family fallback = tf_chat_family_for_architecture(tf_tokenizer_architecture(tokenizer));
     if (!tf_tokenizer_chat_template(tokenizer) && fallback != TF_CHAT_UNKNOWN)
         return tf_chat_render(fallback, msgs, n, add_generation_prompt,
                               tf_tokenizer_bos_text(tokenizer), tf_tokenizer_eos_text(tokenizer),

@@ -1,5 +1,5 @@
 /* The Llama 2 chat and Llama 3 instruct templates. */
-#include "tokenizer/chat_families.h"
+#include "chat/chat_renderers.h"
 
 static const char LLAMA2_ALTERNATE[] =
     "Conversation roles must alternate user/assistant/user/assistant/...";

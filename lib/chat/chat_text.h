@@ -1,7 +1,7 @@
 /* The few string operations chat templates use (Python's str.strip, split, in), on borrowed
  * slices, and the output writer the renderers append to. Internal to the chat_*.c files. */
-#ifndef TINFER_TOKENIZER_CHAT_TEXT_H
-#define TINFER_TOKENIZER_CHAT_TEXT_H
+#ifndef TINFER_CHAT_CHAT_TEXT_H
+#define TINFER_CHAT_CHAT_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>

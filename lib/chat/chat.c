@@ -1,37 +1,11 @@
 /* tf_chat_render: checks the arguments and roles, measures, then renders through the family's
  * renderer into the caller's buffer. */
-#include "tokenizer/chat.h"
+#include "chat/chat.h"
 
 #include <string.h>
 
+#include "chat/chat_renderers.h"
 #include "core/error.h"
-#include "tokenizer/chat_families.h"
-
-static const char *const FAMILY_NAMES[TF_CHAT_FAMILY_COUNT] = {
-    [TF_CHAT_UNKNOWN] = "unknown",
-    [TF_CHAT_GEMMA] = "gemma",
-    [TF_CHAT_LLAMA2] = "llama2",
-    [TF_CHAT_LLAMA3] = "llama3",
-    [TF_CHAT_LLAMA3_ALWAYS_PROMPT] = "llama3_always_prompt",
-    [TF_CHAT_CHATML] = "chatml",
-    [TF_CHAT_QWEN3] = "qwen3",
-};
-
-const char *tf_chat_family_name(tf_chat_family family) {
-    if ((unsigned)family >= TF_CHAT_FAMILY_COUNT) return "unknown";
-    return FAMILY_NAMES[family];
-}
-
-tf_chat_role tf_chat_role_of(const tf_chat_msg *msg) {
-    if (strcmp(msg->role, "system") == 0) return TF_ROLE_SYSTEM;
-    if (strcmp(msg->role, "user") == 0) return TF_ROLE_USER;
-    return TF_ROLE_ASSISTANT;
-}
-
-tinfer_status tf_chat_template_error(tf_chat_family family, const char *template_message) {
-    return tf_error(TINFER_E_INVALID_ARG, "chat template (%s): %s", tf_chat_family_name(family),
-                    template_message);
-}
 
 static tinfer_status check_messages(const tf_chat_msg *msgs, size_t n) {
     if (n > 0 && msgs == NULL) return tf_error(TINFER_E_INVALID_ARG, "chat: msgs is NULL");
@@ -101,12 +75,6 @@ tinfer_status tf_chat_render(tf_chat_family family, const tf_chat_msg *msgs, siz
     render_family(family, &conv, &out);
     buf[out.len] = '\0';
     return TINFER_OK;
-}
-
-tf_chat_family tf_chat_family_for_architecture(const char *architecture) {
-    /* Gemma 3 ships one chat template for every size; llama, qwen2 and qwen3 files differ by
-     * model generation, so for them a missing template stays an error rather than a guess. */
-    return architecture && strcmp(architecture, "gemma3") == 0 ? TF_CHAT_GEMMA : TF_CHAT_UNKNOWN;
 }
 
 tinfer_status tf_chat_apply_template(const char *template_text, const tf_chat_msg *msgs, size_t n,

@@ -3,7 +3,7 @@
  *   then turns must alternate user/assistant ("model"), each
  *   "<start_of_turn>" role "\n" [prefix] content|trim "<end_of_turn>\n",
  *   and "<start_of_turn>model\n" as the generation prompt. */
-#include "tokenizer/chat_families.h"
+#include "chat/chat_renderers.h"
 
 static const char GEMMA_ALTERNATE[] =
     "Conversation roles must alternate user/assistant/user/assistant/...";

@@ -3,10 +3,12 @@
  * matched whole, by length and 64-bit FNV-1a hash, against the published ones we reproduce;
  * anything else is unknown rather than guessed from a marker such as "<|im_start|>". A crafted
  * collision could only select one of these fixed renderers, never run template code. */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "tokenizer/chat.h"
+#include "chat/chat_family.h"
 
 typedef struct known_template {
     tf_chat_family family;

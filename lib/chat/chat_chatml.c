@@ -1,6 +1,6 @@
 /* ChatML templates: the plain one and Qwen3's (Qwen/Qwen3-* tokenizer_config.json) without tools.
  */
-#include "tokenizer/chat_families.h"
+#include "chat/chat_renderers.h"
 
 static void put_turn(tf_chat_out *out, const char *role, tf_chat_str content) {
     tf_chat_put_cstr(out, "<|im_start|>");

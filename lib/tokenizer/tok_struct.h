@@ -1,8 +1,9 @@
-/* What a loaded tokenizer holds, shared by the files that build it (tok_json.c, tok_gguf.c,
- * tok_build.c) and the files that run it (encode.c, bpe.c, decode.c). Immutable after building,
- * except the pre-token cache, which has its own lock. */
-#ifndef TINFER_TOKENIZER_TOK_MODEL_H
-#define TINFER_TOKENIZER_TOK_MODEL_H
+/* struct tinfer_tokenizer: what a loaded tokenizer holds (vocabulary, BPE merges, the
+ * normalize/pre-tokenize/decoder pipeline, special tokens), shared by the files that build it
+ * (tok_json.c, tok_gguf.c, tok_build.c) and the files that run it (encode.c, bpe.c,
+ * detokenize.c). Immutable after building, except the pre-token cache, which has its own lock. */
+#ifndef TINFER_TOKENIZER_TOK_STRUCT_H
+#define TINFER_TOKENIZER_TOK_STRUCT_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -109,20 +110,20 @@ struct tinfer_tokenizer {
     bool byte_fallback; /* unknown characters become <0xXX> tokens */
     bool ignore_merges; /* a pre-token found whole in the vocabulary is one token */
     bool fuse_unk;
-    int32_t unk_id;              /* model's unknown token, -1 if none */
-    tf_u64_map merges;           /* (left id << 32 | right id) → (rank << 32 | merged id) */
-    bool merges_from_scores;     /* GGUF SentencePiece: any pair whose join is a normal token
-                                    merges, ranked by the joined token's score */
-    uint32_t *score_rank;        /* with merges_from_scores: rank of each id (UINT32_MAX: never) */
-    int32_t byte_ids[256];       /* byte_level: token of each byte; byte_fallback: <0xXX>; or -1 */
-    tf_u64_map char_ids;         /* code point → single-character token (not byte_level) */
-    tf_str_map by_piece;         /* byte_level: raw bytes of a model token → id */
+    int32_t unk_id;          /* model's unknown token, -1 if none */
+    tf_u64_map merges;       /* (left id << 32 | right id) → (rank << 32 | merged id) */
+    bool merges_from_scores; /* GGUF SentencePiece: any pair whose join is a normal token
+                                merges, ranked by the joined token's score */
+    uint32_t *score_rank;    /* with merges_from_scores: rank of each id (UINT32_MAX: never) */
+    int32_t byte_ids[256];   /* byte_level: token of each byte; byte_fallback: <0xXX>; or -1 */
+    tf_u64_map char_ids;     /* code point → single-character token (not byte_level) */
+    tf_str_map by_piece;     /* byte_level: raw bytes of a model token → id */
     tf_bpe_cache cache;
     /* cuts before "▁" that no merge can cross (bpe_split.h); off when space_cut.on is false */
     struct {
         bool on;
-        uint8_t ascii_ok[16];  /* bit per ASCII X: a cut between X and "▁" is safe */
-        tf_u64_map glued;      /* non-ASCII X that some merge result holds followed by "▁" */
+        uint8_t ascii_ok[16]; /* bit per ASCII X: a cut between X and "▁" is safe */
+        tf_u64_map glued;     /* non-ASCII X that some merge result holds followed by "▁" */
     } space_cut;
 
     /* pipeline */
@@ -133,7 +134,7 @@ struct tinfer_tokenizer {
     tf_added_token *added;
     size_t n_added, cap_added;
     tf_added_trie trie;
-    bool has_normalized_added; /* some added token is matched after normalization */
+    bool has_normalized_added;        /* some added token is matched after normalization */
     int32_t *prefix_ids, *suffix_ids; /* post-processor for one sequence */
     size_t n_prefix, n_suffix;
     tf_decoder decoder;
@@ -145,10 +146,9 @@ struct tinfer_tokenizer {
     int32_t *eog_ids;
     size_t n_eog;
     char *chat_template, *bos_text, *eos_text;
-    /* the template family to use when the file carries no chat template: only set where the
-     * architecture has exactly one published template (a GGUF of gemma3 without
-     * tokenizer.chat_template); 0 (unknown) everywhere else */
-    int fallback_chat_family;
+    /* general.architecture of the GGUF file the tokenizer came from (NULL from tokenizer.json):
+     * lib/chat/ picks a template by it when the file carries none */
+    char *architecture;
 };
 
 #endif

@@ -1,9 +1,9 @@
-/* Decoding (see decode.h). Each token's piece was computed at load (decoder Replace steps, or
- * the byte-level map), so decoding joins pieces and then applies the two joined-text rules of the
- * reference: a ByteFallback run of <0xXX> tokens that is not valid UTF-8 becomes one U+FFFD per
- * byte, and the ByteLevel decoder's output is repaired lossily (one U+FFFD per maximal invalid
+/* Detokenizing (see detokenize.h). Each token's piece was computed at load (decoder Replace steps,
+ * or the byte-level map), so detokenizing joins pieces and then applies the two joined-text rules
+ * of the reference: a ByteFallback run of <0xXX> tokens that is not valid UTF-8 becomes one U+FFFD
+ * per byte, and the ByteLevel decoder's output is repaired lossily (one U+FFFD per maximal invalid
  * subsequence). A Strip decoder then trims the ends. */
-#include "tokenizer/decode.h"
+#include "tokenizer/detokenize.h"
 
 #include "core/error.h"
 #include "tokenizer/utf8.h"
@@ -14,7 +14,8 @@ static tinfer_status oom(void) { return tf_error(TINFER_E_NOMEM, "tokenizer: out
 
 static bool flush_byte_run(tf_bytes *run, tf_bytes *out) {
     bool ok = true;
-    if (tf_utf8_valid((const uint8_t *)run->data, run->len)) ok = tf_bytes_append(out, run->data, run->len);
+    if (tf_utf8_valid((const uint8_t *)run->data, run->len))
+        ok = tf_bytes_append(out, run->data, run->len);
     else
         for (size_t i = 0; i < run->len && ok; i++) ok = tf_bytes_append(out, REPLACEMENT, 3);
     run->len = 0;
@@ -38,15 +39,19 @@ static void strip_ends(const tf_decoder *d, tf_bytes *text, size_t start_offset)
     if (text->len == 0) return;
     char c = (char)d->strip_char;
     size_t cut = 0;
-    while (cut < d->strip_start && start_offset + cut < text->len && text->data[start_offset + cut] == c) cut++;
-    memmove(text->data + start_offset, text->data + start_offset + cut, text->len - start_offset - cut);
+    while (cut < d->strip_start && start_offset + cut < text->len &&
+           text->data[start_offset + cut] == c)
+        cut++;
+    memmove(text->data + start_offset, text->data + start_offset + cut,
+            text->len - start_offset - cut);
     text->len -= cut;
-    for (size_t k = 0; k < d->strip_stop && text->len > start_offset && text->data[text->len - 1] == c; k++)
+    for (size_t k = 0;
+         k < d->strip_stop && text->len > start_offset && text->data[text->len - 1] == c; k++)
         text->len--;
 }
 
-tinfer_status tf_decode(const tinfer_tokenizer *t, const int32_t *tokens, size_t n, bool skip_special,
-                        tf_bytes *out) {
+tinfer_status tf_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, size_t n,
+                            bool skip_special, tf_bytes *out) {
     tf_bytes run = {0}, own = {0};
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
@@ -54,7 +59,9 @@ tinfer_status tf_decode(const tinfer_tokenizer *t, const int32_t *tokens, size_t
             !(t->tokens[tokens[i]].flags & TF_TOK_PRESENT)) {
             free(run.data);
             free(own.data);
-            return tf_error(TINFER_E_INVALID_ARG, "detokenize: token %zu has id %d, not in the vocabulary", i, (int)tokens[i]);
+            return tf_error(TINFER_E_INVALID_ARG,
+                            "detokenize: token %zu has id %d, not in the vocabulary", i,
+                            (int)tokens[i]);
         }
         const tf_tok_entry *e = &t->tokens[tokens[i]];
         if (skip_special && (e->flags & TF_TOK_SPECIAL)) continue;
@@ -62,7 +69,8 @@ tinfer_status tf_decode(const tinfer_tokenizer *t, const int32_t *tokens, size_t
             ok = tf_bytes_append(&run, &e->byte_value, 1);
             continue;
         }
-        ok = flush_byte_run(&run, &own) && tf_bytes_append(&own, t->blob + e->piece_off, e->piece_len);
+        ok = flush_byte_run(&run, &own) &&
+             tf_bytes_append(&own, t->blob + e->piece_off, e->piece_len);
     }
     if (ok) ok = flush_byte_run(&run, &own);
     if (ok && t->decoder.byte_level) ok = repair_lossy(&own);
@@ -79,7 +87,8 @@ void tf_detok_state_init(const tinfer_tokenizer *t, tf_detok_state *state) {
     state->strip_left = t->decoder.strip_char ? t->decoder.strip_start : 0;
 }
 
-static bool emit(const tinfer_tokenizer *t, tf_detok_state *st, const char *s, size_t n, tf_bytes *out) {
+static bool emit(const tinfer_tokenizer *t, tf_detok_state *st, const char *s, size_t n,
+                 tf_bytes *out) {
     size_t start = out->len;
     if (!tf_bytes_append(out, s, n)) return false;
     if (st->strip_left && out->len > start) {
@@ -120,7 +129,8 @@ static bool feed(const tinfer_tokenizer *t, tf_detok_state *st, const uint8_t *b
             done = i = total;
             break;
         }
-        for (size_t k = 0; k < (per_byte ? bad : 1) && ok; k++) ok = emit(t, st, REPLACEMENT, 3, out);
+        for (size_t k = 0; k < (per_byte ? bad : 1) && ok; k++)
+            ok = emit(t, st, REPLACEMENT, 3, out);
         done = i = i + bad;
     }
     if (ok && i > done) ok = emit(t, st, (const char *)buf + done, i - done, out);
@@ -128,7 +138,8 @@ static bool feed(const tinfer_tokenizer *t, tf_detok_state *st, const uint8_t *b
     return ok;
 }
 
-static bool flush_pending(const tinfer_tokenizer *t, tf_detok_state *st, bool per_byte, tf_bytes *out) {
+static bool flush_pending(const tinfer_tokenizer *t, tf_detok_state *st, bool per_byte,
+                          tf_bytes *out) {
     size_t n = per_byte ? st->n_pending : (st->n_pending ? 1 : 0);
     bool ok = true;
     for (size_t k = 0; k < n && ok; k++) ok = emit(t, st, REPLACEMENT, 3, out);
@@ -139,7 +150,8 @@ static bool flush_pending(const tinfer_tokenizer *t, tf_detok_state *st, bool pe
 tinfer_status tf_detok_push(const tinfer_tokenizer *t, tf_detok_state *st, int32_t id,
                             bool skip_special, tf_bytes *out) {
     if (id < 0 || (size_t)id >= t->n_vocab || !(t->tokens[id].flags & TF_TOK_PRESENT))
-        return tf_error(TINFER_E_INVALID_ARG, "detokenize: id %d is not in the vocabulary", (int)id);
+        return tf_error(TINFER_E_INVALID_ARG, "detokenize: id %d is not in the vocabulary",
+                        (int)id);
     const tf_tok_entry *e = &t->tokens[id];
     if (skip_special && (e->flags & TF_TOK_SPECIAL)) return TINFER_OK;
     bool ok;
