@@ -23,6 +23,23 @@ static tinfer_status check_hparams(const tf_hparams *hp) {
     if (hp->head_dim % 2 != 0)
         return tf_error(TINFER_E_FORMAT, "%s: head_dim %u is odd (RoPE rotates pairs)",
                         hp->arch_name, hp->head_dim);
+    /* Widths are products of header values: in 64 bits, and bounded, so that no 32-bit product
+     * downstream can wrap into a shape that happens to match the tensors. */
+    const uint64_t widths[] = {
+        (uint64_t)hp->n_head * hp->head_dim, (uint64_t)hp->n_head * hp->head_dim_v,
+        (uint64_t)hp->n_head_kv * hp->head_dim, (uint64_t)hp->n_head_kv * hp->head_dim_v};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        if (widths[i] > TF_MAX_ROW_ELEMS)
+            return tf_error(TINFER_E_FORMAT,
+                            "%s: attention.head_count %u (kv %u) × key/value length %u/%u is "
+                            "%llu elements, above the %u a row may have",
+                            hp->arch_name, hp->n_head, hp->n_head_kv, hp->head_dim, hp->head_dim_v,
+                            (unsigned long long)widths[i], TF_MAX_ROW_ELEMS);
+    if (hp->n_embd > TF_MAX_ROW_ELEMS || hp->n_ff > TF_MAX_ROW_ELEMS)
+        return tf_error(TINFER_E_FORMAT,
+                        "%s: embedding_length %u or feed_forward_length %u is "
+                        "above the %u elements a row may have",
+                        hp->arch_name, hp->n_embd, hp->n_ff, TF_MAX_ROW_ELEMS);
     if (hp->n_head % hp->n_head_kv != 0)
         return tf_error(TINFER_E_FORMAT, "%s: %u KV heads do not divide %u query heads",
                         hp->arch_name, hp->n_head_kv, hp->n_head);

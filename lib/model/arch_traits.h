@@ -8,6 +8,11 @@
 #include "backend/backend.h"
 #include "model/model.h"
 
+/* The longest row (model width, FFN width, all heads of q, k or v together) a runnable model may
+ * have: 2^20, some 50× the widest published models, so that sizes computed from header values
+ * stay far from overflow. */
+#define TF_MAX_ROW_ELEMS (1u << 20)
+
 typedef struct tf_arch_traits {
     bool embed_scale;     /* multiply embeddings by sqrt(n_embd) (Gemma) */
     bool has_qk_norm;     /* RMSNorm over each query and key head before RoPE (Gemma 3, Qwen 3) */
