@@ -8,9 +8,12 @@
 #   3. static consumers (tinfer::tinfer_static, pkg-config tinfer-static through CMake and through
 #      plain cc) link libtinfer.a, with its CUDA objects when the build has them, and run without
 #      libtinfer.so;
-#   4. the installed programs run from the prefix with LD_LIBRARY_PATH unset (RUNPATH
+#   4. the installed programs run from the prefix with no LD_LIBRARY_PATH to libtinfer (RUNPATH
 #      $ORIGIN/../lib).
-# Consumers are C-only programs built with the C compiler.
+# Consumers are C-only programs built with the C compiler. The environment's LD_LIBRARY_PATH and
+# PKG_CONFIG_PATH are kept for the dependencies (the GPU check's copied jansson, PCRE2 and
+# utf8proc are found that way), less any folder holding a libtinfer.so.0 where the point is to
+# find it without one.
 set -euo pipefail
 build_dir=$1 source_dir=$2 scratch=$3
 prefix=$scratch/prefix
@@ -44,9 +47,23 @@ if nm "$libdir/libtinfer.a" 2>/dev/null | grep -q ' T tf_cuda_device_count'; the
 else
     expect_cuda="CUDA backend absent"
 fi
-run_consumer() { # program: runs it with LD_LIBRARY_PATH unset, checks its line
+# The environment's LD_LIBRARY_PATH without the folders that hold a libtinfer.so.0.
+ld_path_without_tinfer() {
+    local IFS=: dir kept=()
+    for dir in ${LD_LIBRARY_PATH:-}; do
+        if [ -n "$dir" ] && [ ! -e "$dir/libtinfer.so.0" ]; then kept+=("$dir"); fi
+    done
+    echo "${kept[*]}"
+}
+if [ -n "$(ld_path_without_tinfer)" ]; then
+    no_libtinfer_path=(env LD_LIBRARY_PATH="$(ld_path_without_tinfer)")
+else
+    no_libtinfer_path=(env -u LD_LIBRARY_PATH)
+fi
+with_libdir=(env LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+run_consumer() { # program: runs it with no path to libtinfer.so.0, checks its line
     local out
-    out=$(env -u LD_LIBRARY_PATH "$@") || fail "$1 failed: $out"
+    out=$("${no_libtinfer_path[@]}" "$@") || fail "$1 failed: $out"
     case $out in *"$expect_cuda"*) ;; *) fail "$1 printed '$out', expected '$expect_cuda'" ;; esac
 }
 # Static consumers must not load libtinfer.so; shared ones must.
@@ -64,9 +81,9 @@ pc_flags=$("${hidden_pc[@]}" pkg-config --cflags --libs tinfer) ||
 logged "$scratch/shared-cc.log" cc "$consumer_src/main.c" $pc_flags -o "$scratch/consumer_cc_shared"
 for program in consumer_cmake consumer_pkgconfig; do
     needs_libtinfer "$scratch/shared/$program" || fail "$program does not use libtinfer.so.0"
-    LD_LIBRARY_PATH=$libdir "$scratch/shared/$program" > /dev/null
+    "${with_libdir[@]}" "$scratch/shared/$program" > /dev/null
 done
-LD_LIBRARY_PATH=$libdir "$scratch/consumer_cc_shared" > /dev/null
+"${with_libdir[@]}" "$scratch/consumer_cc_shared" > /dev/null
 # Asking for the static part without its dependencies fails clearly.
 if "${hidden_pc[@]}" cmake -S "$consumer_src" -B "$scratch/static-hidden" -DCONSUMER_STATIC=ON \
        -DCMAKE_PREFIX_PATH="$prefix" > "$scratch/static-hidden.log" 2>&1; then
@@ -76,7 +93,7 @@ grep -q "tinfer::tinfer_static needs libzstd" "$scratch/static-hidden.log" ||
     fail "no clear message for the missing static dependencies: $(tail -n 20 "$scratch/static-hidden.log")"
 
 # ---- 3. static consumers ----
-static_pc=(env PKG_CONFIG_PATH="$libdir/pkgconfig")
+static_pc=(env PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}")
 logged "$scratch/static-configure.log" "${static_pc[@]}" cmake -S "$consumer_src" \
     -B "$scratch/static" -DCONSUMER_STATIC=ON -DCMAKE_PREFIX_PATH="$prefix"
 logged "$scratch/static-build.log" cmake --build "$scratch/static"
@@ -89,23 +106,23 @@ for program in "$scratch/static/consumer_cmake_static" "$scratch/static/consumer
     run_consumer "$program"
 done
 
-# ---- 4. installed programs from the prefix, LD_LIBRARY_PATH unset ----
+# ---- 4. installed programs from the prefix, no LD_LIBRARY_PATH to libtinfer ----
 for program in "${programs[@]}"; do
     runpath=$(readelf -d "$prefix/bin/$program" | grep -E 'R(UN)?PATH' || true)
     case $runpath in *'$ORIGIN/../lib'*) ;; *) fail "$program: RUNPATH is '$runpath'" ;; esac
     # The loader's failure is status 127; tinfer-tokenize answers --help with status 1.
     status=0
-    env -u LD_LIBRARY_PATH "$prefix/bin/$program" --help > "$scratch/$program-help.log" 2>&1 ||
+    "${no_libtinfer_path[@]}" "$prefix/bin/$program" --help > "$scratch/$program-help.log" 2>&1 ||
         status=$?
     if [ "$status" = 127 ] || ! grep -q "usage: $program" "$scratch/$program-help.log"; then
         fail "$prefix/bin/$program --help: status $status: $(cat "$scratch/$program-help.log")"
     fi
 done
-loaded=$(env -u LD_LIBRARY_PATH ldd "$prefix/bin/tinfer-inspect" | awk '/libtinfer\.so\.0/ {print $3}')
+loaded=$("${no_libtinfer_path[@]}" ldd "$prefix/bin/tinfer-inspect" | awk '/libtinfer\.so\.0/ {print $3}')
 [ "$(realpath "$loaded")" = "$(realpath "$lib")" ] ||
     fail "tinfer-inspect loads '$loaded', not the installed $lib"
 model=$source_dir/tests/data/synthetic/llama_kq_q4_k.gguf
-env -u LD_LIBRARY_PATH "$prefix/bin/tinfer-inspect" "$model" > "$scratch/inspect.log" 2>&1 ||
+"${no_libtinfer_path[@]}" "$prefix/bin/tinfer-inspect" "$model" > "$scratch/inspect.log" 2>&1 ||
     fail "tinfer-inspect $model from the prefix failed: $(tail -n 5 "$scratch/inspect.log")"
 echo "install: SONAME, shared consumers without the dependencies' files, static consumers" \
      "(${expect_cuda#CUDA backend }), programs from the prefix: ok"
