@@ -289,12 +289,12 @@ static json_t *run_context(const bench *b) {
     json_t *context = json_pack(
         "{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:o, s:s}", "cpu_model",
         cpu, "cores", (json_int_t)cores, "threads_requested", (json_int_t)requested, "threads_used",
-        (json_int_t)threads_used(requested), "simd", tinfer_cpu_kernels(), "backend",
-        b->opt.device, "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT,
-        "model_file", b->opt.model_path, "architecture",
-        b->info.architecture ? b->info.architecture : "", "model_name", b->info.name, "n_params",
-        (json_int_t)b->info.n_params, "n_ctx_train", (json_int_t)b->info.n_ctx_train,
-        "weight_dtypes", weight_dtypes(b->model), "kv_dtype", "F16");
+        (json_int_t)threads_used(requested), "simd", tinfer_cpu_kernels(), "backend", b->opt.device,
+        "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT, "model_file",
+        b->opt.model_path, "architecture", b->info.architecture ? b->info.architecture : "",
+        "model_name", b->info.name, "n_params", (json_int_t)b->info.n_params, "n_ctx_train",
+        (json_int_t)b->info.n_ctx_train, "weight_dtypes", weight_dtypes(b->model), "kv_dtype",
+        "F16");
     free(cpu);
     return context;
 }

@@ -229,10 +229,9 @@ static void report(const options *opt, const run_state *r, const timings *t) {
             "{s:o, s:o, s:s, s:s, s:s, s:I, s:{s:f, s:f, s:f, s:f, s:f}}", "prompt_ids",
             id_array(r->prompt_ids, t->n_prompt), "generated_ids",
             id_array(r->generated, t->n_generated), "text", r->text ? r->text : "", "cpu_kernels",
-            tinfer_cpu_kernels(), "stop_reason", STOP_NAMES[t->stop], "n_ctx",
-            (json_int_t)t->n_ctx, "timings",
-            "load_ms", t->load_ms, "prompt_ms", t->prompt_ms, "generate_ms", t->generate_ms,
-            "prompt_tokens_per_s", prompt_tps, "generate_tokens_per_s", gen_tps);
+            tinfer_cpu_kernels(), "stop_reason", STOP_NAMES[t->stop], "n_ctx", (json_int_t)t->n_ctx,
+            "timings", "load_ms", t->load_ms, "prompt_ms", t->prompt_ms, "generate_ms",
+            t->generate_ms, "prompt_tokens_per_s", prompt_tps, "generate_tokens_per_s", gen_tps);
         char *dump = out ? json_dumps(out, JSON_ENSURE_ASCII) : NULL;
         if (dump) puts(dump);
         free(dump);

@@ -1,5 +1,6 @@
 /* Small helpers the command-line programs share: clocks, memory, CPU name, strict number parsing,
- * thread counts, the final check of stdout and the one-line failure report. Header-only (static inline), so each program stays one file. */
+ * thread counts, the final check of stdout and the one-line failure report. Header-only (static
+ * inline), so each program stays one file. */
 #ifndef TINFER_EXAMPLES_PROGRAM_UTIL_H
 #define TINFER_EXAMPLES_PROGRAM_UTIL_H
 
