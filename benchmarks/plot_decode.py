@@ -35,12 +35,22 @@ def label(path: Path, data: dict) -> str:
     return f"{path.stem}: {ctx['backend']} @ {ctx['git_commit']}"
 
 
+def threads_text(ctx: dict) -> str:
+    """The threads the run used, and the request when it differs. Files of schema_version 1 have
+    only `threads`, the request: the forward pass ran on one thread then too, whatever it says."""
+    if "threads_used" not in ctx:
+        return f"{ctx['threads']} threads requested (schema 1: used not recorded)"
+    used, requested = ctx["threads_used"], ctx["threads_requested"]
+    text = f"{used} thread{'s' if used != 1 else ''}"
+    return text if used == requested else f"{text} ({requested} requested)"
+
+
 def title(runs: List[dict]) -> str:
     ctx = runs[0]["context"]
     cfg = runs[0]["config"]
     return (f"{ctx.get('model_name') or ctx['architecture']} ({ctx['architecture']}), "
             f"KV {ctx['kv_dtype']}, cache {cfg['max_cache_len']}, {cfg['repeats']} repeats\n"
-            f"{ctx['cpu_model']}, {ctx['threads']} threads, {ctx['simd']}")
+            f"{ctx['cpu_model']}, {threads_text(ctx)}, {ctx['simd']}")
 
 
 def by_position(data: dict) -> Dict[int, dict]:

@@ -260,9 +260,11 @@ static void print_table(const bench *b) {
         printf("%8u | %8.2f | %.3f ± %.3f\n", m->position, 1000.0 / m->step.median_ms,
                m->step.median_ms, m->step.sd_ms);
     }
+    const long requested = threads_requested(b->opt.n_threads);
     printf("\nTTFT (prefill %ld + 1 step): %.2f ± %.2f ms | model load: %.1f ms | peak RSS: %.1f "
-           "MiB\n",
-           b->opt.prefill_len, b->ttft.median_ms, b->ttft.sd_ms, b->load_ms, peak_rss_mib());
+           "MiB | threads: %ld used (%ld requested)\n",
+           b->opt.prefill_len, b->ttft.median_ms, b->ttft.sd_ms, b->load_ms, peak_rss_mib(),
+           threads_used(requested), requested);
 }
 
 /* ---- JSON ---- */
@@ -283,15 +285,16 @@ static json_t *weight_dtypes(const tinfer_model *model) {
 static json_t *run_context(const bench *b) {
     char *cpu = cpu_model();
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const long requested = threads_requested(b->opt.n_threads);
     json_t *context = json_pack(
-        "{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:o, s:s}", "cpu_model", cpu,
-        "cores", (json_int_t)cores, "threads",
-        (json_int_t)(b->opt.n_threads ? b->opt.n_threads : cores), "simd", tinfer_cpu_kernels(), "backend",
-        b->opt.device, "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT,
-        "model_file", b->opt.model_path, "architecture",
-        b->info.architecture ? b->info.architecture : "", "model_name", b->info.name, "n_params",
-        (json_int_t)b->info.n_params, "n_ctx_train", (json_int_t)b->info.n_ctx_train,
-        "weight_dtypes", weight_dtypes(b->model), "kv_dtype", "F16");
+        "{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:o, s:s}", "cpu_model",
+        cpu, "cores", (json_int_t)cores, "threads_requested", (json_int_t)requested, "threads_used",
+        (json_int_t)threads_used(requested), "simd", tinfer_cpu_kernels(), "backend", b->opt.device,
+        "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT, "model_file",
+        b->opt.model_path, "architecture", b->info.architecture ? b->info.architecture : "",
+        "model_name", b->info.name, "n_params", (json_int_t)b->info.n_params, "n_ctx_train",
+        (json_int_t)b->info.n_ctx_train, "weight_dtypes", weight_dtypes(b->model), "kv_dtype",
+        "F16");
     free(cpu);
     return context;
 }
@@ -322,7 +325,7 @@ static int write_json(const bench *b) {
     json_t *root = json_pack(
         "{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:i, s:o}, s:f, s:f, s:{s:I, s:f, s:f, s:f, s:o}, "
         "s:o}",
-        "program", PROGRAM, "schema_version", 1, "context", run_context(b), "config",
+        "program", PROGRAM, "schema_version", 2, "context", run_context(b), "config",
         "max_cache_len", (json_int_t)b->max_cache_len, "prefill_len",
         (json_int_t)b->opt.prefill_len, "repeats", (json_int_t)b->opt.repeats, "warmup", 1,
         "positions", positions, "load_ms", b->load_ms, "peak_rss_mib", peak_rss_mib(), "ttft",

@@ -277,13 +277,14 @@ static json_t *test_json(const bench *b, const test_result *t) {
 static json_t *run_context(const bench *b) {
     char *cpu = cpu_model();
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const long requested = threads_requested(b->opt.n_threads);
     json_t *context = json_pack(
-        "{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}", "cpu_model", cpu, "cores",
-        (json_int_t)cores, "threads", (json_int_t)(b->opt.n_threads ? b->opt.n_threads : cores),
-        "simd", tinfer_cpu_kernels(), "backend", "cpu", "library_version", tinfer_version_string(),
-        "git_commit", TINFER_GIT_COMMIT, "model_file", b->opt.model_path, "architecture",
-        b->info.architecture ? b->info.architecture : "", "model_name", b->info.name, "kv_dtype",
-        "F16");
+        "{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}", "cpu_model", cpu, "cores",
+        (json_int_t)cores, "threads_requested", (json_int_t)requested, "threads_used",
+        (json_int_t)threads_used(requested), "simd", tinfer_cpu_kernels(), "backend", "cpu",
+        "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT, "model_file",
+        b->opt.model_path, "architecture", b->info.architecture ? b->info.architecture : "",
+        "model_name", b->info.name, "kv_dtype", "F16");
     free(cpu);
     return context;
 }
@@ -304,7 +305,7 @@ static int write_json(const bench *b) {
         json_array_append_new(tests, test_json(b, &b->tests[i]));
     json_t *root =
         json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:f, s:I}, s:f, s:f, s:o}", "program", PROGRAM,
-                  "schema_version", 1, "context", run_context(b), "config", "max_gen_len",
+                  "schema_version", 2, "context", run_context(b), "config", "max_gen_len",
                   (json_int_t)b->opt.max_gen_len, "runs", (json_int_t)b->opt.runs, "temperature",
                   b->opt.temperature, "seed", (json_int_t)b->opt.seed, "load_ms", b->load_ms,
                   "peak_rss_mib", peak_rss_mib(), "tests", tests);
@@ -324,11 +325,13 @@ static int write_markdown(const bench *b) {
         return 1;
     }
     fprintf(f,
-            "# tinfer-bench: %s (%s)\n\nlibtinfer %s (%s), %s backend, %s kernels; max-gen-len %ld, "
-            "%ld run(s), temperature %g. Medians over runs; latency percentiles over every "
-            "decode step.\n\n",
+            "# tinfer-bench: %s (%s)\n\nlibtinfer %s (%s), %s backend, %s kernels, %ld thread(s) "
+            "used (%ld requested); max-gen-len %ld, %ld run(s), temperature %g. Medians over runs; "
+            "latency percentiles over every decode step.\n\n",
             b->opt.model_path, b->info.architecture, tinfer_version_string(), TINFER_GIT_COMMIT,
-            "cpu", tinfer_cpu_kernels(), b->opt.max_gen_len, b->opt.runs, b->opt.temperature);
+            "cpu", tinfer_cpu_kernels(), threads_used(threads_requested(b->opt.n_threads)),
+            threads_requested(b->opt.n_threads), b->opt.max_gen_len, b->opt.runs,
+            b->opt.temperature);
     print_table(b, f);
     fprintf(f, "\nModel load %.1f ms, peak RSS %.1f MiB.\n", b->load_ms, peak_rss_mib());
     const int rc = fclose(f) == 0 ? 0 : 1;

@@ -7,7 +7,11 @@
  * says so, special-token text parsed); --chat wraps it as one user turn in the model's chat
  * template. Timings go to stderr at the end; --json prints one JSON object on stdout instead of
  * the text (prompt ids, generated ids, text, timings) so scripts can compare runs token by token.
- * Uses the public API only. Exit status: 0 ok, 1 failure, 2 usage error. */
+ * When the context fills during generation (--ctx N), the run stops there like one that reached
+ * -n: the text so far, the summary with "stopped: context full", exit status 0. A prompt that does
+ * not fit the context at all is a failure.
+ * Uses the public API only. Exit status: 0 ok (also when the context filled), 1 failure (including
+ * output that could not be written, e.g. `> /dev/full`), 2 usage error. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -31,9 +35,14 @@ typedef struct options {
     tinfer_sampler_params sampling;
 } options;
 
+/* Why generation ended; the names are the JSON's stop_reason values. */
+typedef enum stop_reason { STOP_N_PREDICT, STOP_EOG, STOP_CONTEXT_FULL, STOP_OUTPUT } stop_reason;
+static const char *const STOP_NAMES[] = {"n_predict", "eog", "context_full", "output_error"};
+
 typedef struct timings {
     double load_ms, prompt_ms, generate_ms;
-    size_t n_prompt, n_generated;
+    size_t n_prompt, n_generated, n_ctx;
+    stop_reason stop;
 } timings;
 
 static int usage(const char *message) {
@@ -165,24 +174,40 @@ static int generate(const options *opt, run_state *r, const tinfer_tokenizer *to
     const size_t n_vocab = tinfer_context_n_vocab(r->ctx);
     tinfer_status status;
     double start = now_ms();
-    if ((status = tinfer_prefill(r->ctx, 0, r->prompt_ids, t->n_prompt)) != TINFER_OK)
-        return report_failure(PROGRAM, "prefill", status);
+    status = tinfer_prefill(r->ctx, 0, r->prompt_ids, t->n_prompt);
+    if (status == TINFER_E_CONTEXT_FULL) {
+        fprintf(stderr, "%s: the prompt's %zu tokens do not fit the context of %zu (--ctx)\n",
+                PROGRAM, t->n_prompt, t->n_ctx);
+        return 1;
+    }
+    if (status != TINFER_OK) return report_failure(PROGRAM, "prefill", status);
     t->prompt_ms = now_ms() - start;
     start = now_ms();
+    t->stop = STOP_N_PREDICT;
     for (long i = 0; i < opt->n_predict; i++) {
         int32_t token;
         if ((status = tinfer_sampler_sample(r->sampler, tinfer_logits(r->ctx, 0), n_vocab,
                                             &token)) != TINFER_OK)
             return report_failure(PROGRAM, "sampling", status);
-        if (tinfer_tokenizer_is_eog(tok, token)) break;
+        if (tinfer_tokenizer_is_eog(tok, token)) {
+            t->stop = STOP_EOG;
+            break;
+        }
         r->generated[t->n_generated++] = token;
         tinfer_sampler_accept(r->sampler, token);
         if ((status = emit(r->stream, token, false, &r->text, &r->text_len, !opt->json)))
             return report_failure(PROGRAM, "detokenize", status);
+        if (ferror(stdout)) { /* nobody reads the rest; close_stdout reports it */
+            t->stop = STOP_OUTPUT;
+            break;
+        }
         const int32_t seq = 0;
-        if (i + 1 < opt->n_predict &&
-            (status = tinfer_decode(r->ctx, &seq, &token, 1)) != TINFER_OK)
-            return report_failure(PROGRAM, "decode", status);
+        if (i + 1 < opt->n_predict) status = tinfer_decode(r->ctx, &seq, &token, 1);
+        if (status == TINFER_E_CONTEXT_FULL) { /* the last token is kept: it was sampled */
+            t->stop = STOP_CONTEXT_FULL;
+            break;
+        }
+        if (status != TINFER_OK) return report_failure(PROGRAM, "decode", status);
     }
     t->generate_ms = now_ms() - start;
     if ((status = emit(r->stream, 0, true, &r->text, &r->text_len, !opt->json)))
@@ -201,12 +226,12 @@ static void report(const options *opt, const run_state *r, const timings *t) {
     const double gen_tps = t->generate_ms > 0 ? t->n_generated * 1e3 / t->generate_ms : 0;
     if (opt->json) {
         json_t *out = json_pack(
-            "{s:o, s:o, s:s, s:s, s:{s:f, s:f, s:f, s:f, s:f}}", "prompt_ids",
+            "{s:o, s:o, s:s, s:s, s:s, s:I, s:{s:f, s:f, s:f, s:f, s:f}}", "prompt_ids",
             id_array(r->prompt_ids, t->n_prompt), "generated_ids",
             id_array(r->generated, t->n_generated), "text", r->text ? r->text : "", "cpu_kernels",
-            tinfer_cpu_kernels(), "timings",
-            "load_ms", t->load_ms, "prompt_ms", t->prompt_ms, "generate_ms", t->generate_ms,
-            "prompt_tokens_per_s", prompt_tps, "generate_tokens_per_s", gen_tps);
+            tinfer_cpu_kernels(), "stop_reason", STOP_NAMES[t->stop], "n_ctx", (json_int_t)t->n_ctx,
+            "timings", "load_ms", t->load_ms, "prompt_ms", t->prompt_ms, "generate_ms",
+            t->generate_ms, "prompt_tokens_per_s", prompt_tps, "generate_tokens_per_s", gen_tps);
         char *dump = out ? json_dumps(out, JSON_ENSURE_ASCII) : NULL;
         if (dump) puts(dump);
         free(dump);
@@ -219,6 +244,8 @@ static void report(const options *opt, const run_state *r, const timings *t) {
             "tokens, %.1f ms, %.2f tokens/s | %s CPU kernels\n",
             t->load_ms, t->n_prompt, t->prompt_ms, prompt_tps, t->n_generated, t->generate_ms,
             gen_tps, tinfer_cpu_kernels());
+    if (t->stop == STOP_CONTEXT_FULL)
+        fprintf(stderr, "stopped: context full (%zu positions, --ctx)\n", t->n_ctx);
 }
 
 static int run(const options *opt, run_state *r) {
@@ -236,6 +263,7 @@ static int run(const options *opt, run_state *r) {
     cp.n_ctx =
         (uint32_t)(opt->n_ctx ? (size_t)opt->n_ctx : t.n_prompt + (size_t)opt->n_predict + 1);
     cp.n_threads = (uint32_t)opt->n_threads;
+    t.n_ctx = cp.n_ctx;
     if ((status = tinfer_context_create(r->model, &cp, &r->ctx)) != TINFER_OK)
         return report_failure(PROGRAM, "creating the context", status);
     if ((status = tinfer_sampler_create(&opt->sampling, tinfer_context_n_vocab(r->ctx),
@@ -254,9 +282,10 @@ static int run(const options *opt, run_state *r) {
 int main(int argc, char **argv) {
     options opt = {.n_predict = 128, .sampling = tinfer_sampler_default_params()};
     int rc = parse_args(argc, argv, &opt);
-    if (rc != 0) return rc < 0 ? 0 : rc;
+    if (rc < 0) return close_stdout(PROGRAM, 0); /* --help */
+    if (rc != 0) return rc;
     run_state r = {0};
     rc = run(&opt, &r);
     free_run(&r);
-    return rc;
+    return close_stdout(PROGRAM, rc);
 }

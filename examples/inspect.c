@@ -1,13 +1,17 @@
 /* tinfer-inspect: print what a model file holds — architecture, hyper-parameters, tokenizer
  * summary, metadata and the tensor table — as text or (--json) as one JSON object.
- * Uses the public API only. Exit status: 0 ok, 1 bad input, 2 usage error. */
+ * Uses the public API only. Exit status: 0 ok, 1 bad input or output that could not be written
+ * (e.g. `> /dev/full`), 2 usage error. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "program_util.h"
 #include "tinfer/tinfer.h"
+
+static const char *const PROGRAM = "tinfer-inspect";
 
 enum { TEXT_ARRAY_ELEMS = 8, JSON_ARRAY_ELEMS = 16 };
 
@@ -63,10 +67,16 @@ static char *meta_text(const tinfer_model *model, size_t i, size_t max_elems, bo
     return text;
 }
 
+/* Dims of shape[] to print: n_dims, never past the array (the library keeps n_dims in
+ * 1..TINFER_MAX_DIMS; this program does not read past shape[] if one day it does not). */
+static uint32_t shape_dims(const tinfer_tensor_info *t) {
+    return t->n_dims < TINFER_MAX_DIMS ? t->n_dims : TINFER_MAX_DIMS;
+}
+
 static void format_shape(const tinfer_tensor_info *t, char *buf, size_t cap) {
     size_t used = 0;
     buf[0] = '\0';
-    for (uint32_t d = 0; d < t->n_dims && used < cap; d++)
+    for (uint32_t d = 0; d < shape_dims(t) && used < cap; d++)
         used += (size_t)snprintf(buf + used, cap - used, d ? ", %" PRId64 : "[%" PRId64, t->shape[d]);
     if (used < cap) snprintf(buf + used, cap - used, "]");
 }
@@ -292,7 +302,8 @@ static json_t *json_tokenizer(const tinfer_model *model) {
 
 static json_t *json_tensor(const tinfer_tensor_info *t) {
     json_t *shape = json_array();
-    for (uint32_t d = 0; d < t->n_dims; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+    for (uint32_t d = 0; d < shape_dims(t); d++)
+        json_array_append_new(shape, json_integer(t->shape[d]));
     return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", t->name, "dtype",
                      tinfer_dtype_name(t->dtype), "shape", shape, "n_elements",
                      (json_int_t)t->n_elements, "n_bytes", (json_int_t)t->n_bytes, "offset",
@@ -319,11 +330,11 @@ static int print_json(const char *path, const tinfer_model *model, const tinfer_
         json_tokenizer(model), "metadata", metadata, "tensors", tensors, "n_tensors",
         (json_int_t)info->n_tensors, "n_params", (json_int_t)info->n_params, "total_bytes",
         (json_int_t)info->weight_bytes);
-    if (!root || json_dumpf(root, stdout, JSON_INDENT(1)) != 0) {
+    if (!root || (json_dumpf(root, stdout, JSON_INDENT(1)) != 0 && !ferror(stdout))) {
         json_decref(root);
         fprintf(stderr, "tinfer-inspect: %s: cannot write JSON\n", path);
         return 1;
-    }
+    } /* a failed write to stdout is reported once, by close_stdout */
     putchar('\n');
     json_decref(root);
     return 0;
@@ -332,7 +343,8 @@ static int print_json(const char *path, const tinfer_model *model, const tinfer_
 int main(int argc, char **argv) {
     options opt = {0};
     int usage_status = parse_args(argc, argv, &opt);
-    if (usage_status != 0 || !opt.path) return usage_status < 0 ? 0 : usage_status;
+    if (usage_status < 0) return close_stdout(PROGRAM, 0); /* --help */
+    if (usage_status != 0) return usage_status;
     tinfer_model *model = NULL;
     tinfer_status status = tinfer_model_load(opt.path, NULL, &model);
     if (status != TINFER_OK) {
@@ -350,5 +362,5 @@ int main(int argc, char **argv) {
     if (opt.json) exit_status = print_json(opt.path, model, &info, opt.full_arrays);
     else print_text(opt.path, model, &info, opt.full_arrays);
     tinfer_model_free(model);
-    return exit_status;
+    return close_stdout(PROGRAM, exit_status);
 }

@@ -1,5 +1,6 @@
-/* Small helpers the command-line programs share: clocks, memory, CPU name, strict number parsing
- * and the one-line failure report. Header-only (static inline), so each program stays one file. */
+/* Small helpers the command-line programs share: clocks, memory, CPU name, strict number parsing,
+ * thread counts, the final check of stdout and the one-line failure report. Header-only (static
+ * inline), so each program stays one file. */
 #ifndef TINFER_EXAMPLES_PROGRAM_UTIL_H
 #define TINFER_EXAMPLES_PROGRAM_UTIL_H
 
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tinfer/tinfer.h"
 
@@ -60,6 +62,38 @@ static inline bool parse_long(const char *text, long *out) {
     errno = 0;
     *out = strtol(text, &end, 10);
     return errno == 0 && end != text && *end == '\0';
+}
+
+/* --threads N as the benchmarks record it: N, or the online CPU count for 0 ("one per core"). */
+static inline long threads_requested(long n_threads_option) {
+    return n_threads_option ? n_threads_option : sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* Threads the forward pass actually runs on. The CPU backend runs on the calling thread until the
+ * thread-pool issue lands: tinfer_context_params.n_threads is accepted and ignored, so this is 1
+ * whatever --threads asked for (OpenBLAS may use its own threads for float-weight prompts; they
+ * are not counted). Benchmarks report it as threads_used beside threads_requested. */
+static inline long threads_used(long n_threads_requested) {
+    (void)n_threads_requested;
+    return 1;
+}
+
+/* Flushes and closes stdout, and says on stderr when anything written to it was lost (a full
+ * disk, `> /dev/full`): stdio keeps write errors in the stream, so without this check such a run
+ * would exit 0. Call once, at the end of main; returns status, or 1 when the output failed. */
+static inline int close_stdout(const char *program, int status) {
+    bool failed = ferror(stdout) != 0;
+    errno = 0;
+    if (fflush(stdout) != 0) failed = true;
+    int flush_errno = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        flush_errno = errno;
+    }
+    if (!failed) return status;
+    fprintf(stderr, "%s: writing the output failed: %s\n", program,
+            flush_errno ? strerror(flush_errno) : "write error");
+    return 1;
 }
 
 /* "PROGRAM: what: library message (STATUS)" on stderr; returns exit status 1. */

@@ -289,9 +289,12 @@ static tinfer_status check_supported(const st_header *header) {
                             "safetensors: tensor '%s': dtype %s is not supported (F32, F16 and "
                             "BF16 are)",
                             entry->name, entry->dtype->name);
+        /* Any rank is valid safetensors (the reference has no limit), so a higher one is
+         * unsupported rather than malformed; the tensor table holds TINFER_MAX_DIMS dims. */
         if (entry->rank > TINFER_MAX_DIMS)
             return tf_error(TINFER_E_UNSUPPORTED,
-                            "safetensors: tensor '%s': %zu dimensions, at most %d are supported",
+                            "safetensors: tensor '%s': rank %zu, at most %d dimensions are "
+                            "supported",
                             entry->name, entry->rank, TINFER_MAX_DIMS);
     }
     return TINFER_OK;

@@ -18,6 +18,8 @@ sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
 from tiny_model import N_CTX_TRAIN, write_tiny_model  # noqa: E402
 
 SCHEMA = ROOT / "benchmarks" / "schema" / "bench_decode.schema.json"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import plot_decode  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +76,9 @@ def test_json_validates_and_matches_the_table(program, tiny_model, tmp_path):
     assert context["n_ctx_train"] == N_CTX_TRAIN
     assert context["weight_dtypes"] == {"F32": 2 + 9 * 2 + 1}
     assert context["kv_dtype"] == "F16" and context["backend"] == "cpu"
+    assert data["schema_version"] == 2 and "threads" not in context
+    assert context["threads_requested"] == os.sysconf("SC_NPROCESSORS_ONLN")  # --threads 0
+    assert context["threads_used"] == 1  # the CPU backend runs on the calling thread
     assert len(data["ttft"]["samples_ms"]) == 3 and data["ttft"]["prefill_len"] == 8
 
 
@@ -158,3 +163,22 @@ def test_plot_writes_pngs_for_one_and_two_runs(program, tiny_model, tmp_path):
                              str(tmp_path / "x.png")], capture_output=True, text=True,
                             timeout=PROGRAM_TIMEOUT_S)
     assert result.returncode == 1 and "not a tinfer-bench-decode" in result.stderr
+
+
+def test_threads_used_is_reported_apart_from_the_request(program, tiny_model, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run(program, "-m", tiny_model, "--max-cache-len", 16, "--prefill-len", 4,
+                 "--repeats", 1, "--positions", "1", "--threads", 3, "--json", out)
+    assert result.returncode == 0, result.stderr
+    assert "threads: 1 used (3 requested)" in result.stdout
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    assert (data["context"]["threads_requested"], data["context"]["threads_used"]) == (3, 1)
+    assert ", 1 thread (3 requested), " in plot_decode.title([data])
+    data["context"]["threads_requested"] = 1
+    assert ", 1 thread, " in plot_decode.title([data])
+    # a schema_version 1 file says only what was requested, and the title says so
+    old = dict(data, schema_version=1)
+    old["context"] = {k: v for k, v in data["context"].items() if not k.startswith("threads_")}
+    old["context"]["threads"] = 3
+    assert "3 threads requested (schema 1: used not recorded)" in plot_decode.title([old])

@@ -638,6 +638,8 @@ HOSTILE_GGUF = {
     "unknown_value_type": ("value type", gguf_header(0, 1) + gguf_kv_prefix()
                            + struct.pack("<I", 77) + PAD),
     "dims_2^40": ("'t'", gguf_header(1, 0) + gguf_tensor_info([2**40] * 4, QT.F32, 0) + PAD),
+    "n_dims_5": ("n_dims 5 is outside 1..4",
+                 gguf_header(1, 0) + gguf_tensor_info([1, 1, 1, 1, 2], QT.F32, 0) + PAD),
     "unknown_dtype": ("'t'", gguf_header(1, 0) + gguf_tensor_info([4], 999, 0) + PAD),
     "data_past_end": ("'t'", gguf_header(1, 0) + gguf_tensor_info([2**30], QT.F32, 0) + PAD),
     "offset_with_gap": ("'t'", gguf_header(1, 0) + gguf_tensor_info([4], QT.F32, 2**40) + PAD),
@@ -691,6 +693,21 @@ def test_hostile_safetensors_is_refused(inspect, tmp_path, case):
     path = tmp_path / f"{case}.safetensors"
     path.write_bytes(data)
     assert word.lower() in assert_refused(inspect, path).lower()
+
+
+def test_safetensors_rank_above_max_dims_is_refused(inspect, tmp_path):
+    """Any rank is valid safetensors (the reference writes this file); our tensor table holds at
+    most TINFER_MAX_DIMS = 4 dims, so rank 5 is refused as unsupported, naming tensor and rank,
+    and rank 4 keeps its whole shape."""
+    path = tmp_path / "rank5.safetensors"
+    save_file({"ok": np.zeros((2, 1, 3, 2), np.float32),
+               "five_d": np.zeros((1, 2, 1, 3, 2), np.float32)}, str(path))
+    for extra in ([], ["--json"]):
+        line = assert_refused(inspect, path, *extra)
+        assert "tensor 'five_d': rank 5, at most 4 dimensions are supported" in line, line
+    path = tmp_path / "rank4.safetensors"
+    save_file({"ok": np.zeros((2, 1, 3, 2), np.float32)}, str(path))
+    assert [t["shape"] for t in inspect.json(path)["tensors"]] == [[2, 1, 3, 2]]
 
 
 def test_directory_without_config_json_is_refused(inspect, tmp_path, st_arrays):

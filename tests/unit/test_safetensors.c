@@ -313,7 +313,13 @@ static void test_bad_shapes(void **state) {
     expect_header("{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 8,
                   TINFER_E_FORMAT, "tensor 'a': shape must be an array");
     expect_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":[0,8]}}", 8,
-                  TINFER_E_UNSUPPORTED, "tensor 'a': 5 dimensions, at most 4 are supported");
+                  TINFER_E_UNSUPPORTED, "tensor 'a': rank 5, at most 4 dimensions are supported");
+    expect_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1,2],"
+                  "\"data_offsets\":[0,8]}}",
+                  8, TINFER_E_UNSUPPORTED, "tensor 'a': rank 10, at most 4 dimensions");
+    /* A malformed layout is reported before the rank. */
+    expect_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,3],\"data_offsets\":[0,8]}}", 8,
+                  TINFER_E_FORMAT, "need 12");
 }
 
 /* ---- malformed: dtypes and entries ---- */
