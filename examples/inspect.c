@@ -334,7 +334,7 @@ int main(int argc, char **argv) {
     int usage_status = parse_args(argc, argv, &opt);
     if (usage_status != 0 || !opt.path) return usage_status < 0 ? 0 : usage_status;
     tinfer_model *model = NULL;
-    tinfer_status status = tinfer_model_load(opt.path, NULL, &model);
+    tinfer_status status = tinfer_model_load(opt.path, NULL, 0, &model);
     if (status != TINFER_OK) {
         /* library messages about a file usually start with its path already */
         const char *message = tinfer_last_error();
