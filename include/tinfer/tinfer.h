@@ -50,10 +50,12 @@ extern "C" {
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * Version
+ * Version. These three lines are the one place the version is written: CMake reads them for the
+ * project version (the shared library's file name, tinfer.pc, tinferConfigVersion.cmake), and the
+ * Python binding's version is checked against them. Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 #define TINFER_VERSION_MAJOR 0
-#define TINFER_VERSION_MINOR 1
+#define TINFER_VERSION_MINOR 2
 #define TINFER_VERSION_PATCH 0
 #define TINFER_VERSION_NUMBER \
     (TINFER_VERSION_MAJOR * 10000 + TINFER_VERSION_MINOR * 100 + TINFER_VERSION_PATCH)

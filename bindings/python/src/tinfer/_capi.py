@@ -31,6 +31,7 @@ from ctypes import (
 from typing import Any, Dict, List, Optional, Tuple
 
 from tinfer._loader import load_library
+from tinfer._version import __version__
 
 # ---- enums: C enums are int-sized on every ABI we target, so they travel as c_int ----
 c_enum = c_int
@@ -69,11 +70,14 @@ ENUMS: Dict[str, Dict[str, int]] = {
     "tinfer_device_kind": {"DEVICE_CPU": 0, "DEVICE_CUDA": 1},
 }
 
+# The ABI this binding was written for: the header's version (tinfer/_version.py).
+_VERSION_PARTS = [int(part) for part in __version__.split(".")]
+
 # #define constants of the headers (without TINFER_), checked against them by the tests.
 DEFINES: Dict[str, int] = {
-    "VERSION_MAJOR": 0,
-    "VERSION_MINOR": 1,
-    "VERSION_PATCH": 0,
+    "VERSION_MAJOR": _VERSION_PARTS[0],
+    "VERSION_MINOR": _VERSION_PARTS[1],
+    "VERSION_PATCH": _VERSION_PARTS[2],
     "MAX_DIMS": 4,
     "TOKENIZE_ADD_SPECIAL": 0x1,
     "TOKENIZE_PARSE_SPECIAL": 0x2,
