@@ -10,6 +10,7 @@
  * RSS. stdout: the table; stderr: progress; --json FILE: every measurement and the run's context
  * (schema: doc/benchmarks.md, benchmarks/schema/bench_decode.schema.json).
  * Exit status: 0 ok, 1 failure, 2 usage error. */
+#define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random: tinfer/experimental.h */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -342,7 +343,7 @@ static int write_json(const bench *b) {
 
 static int load(bench *b) {
     const double start = now_ms();
-    tinfer_status status = tinfer_model_load(b->opt.model_path, NULL, &b->model);
+    tinfer_status status = tinfer_model_load(b->opt.model_path, NULL, 0, &b->model);
     if (status != TINFER_OK) return report_failure(PROGRAM, "loading the model", status);
     b->load_ms = now_ms() - start;
     if ((status = tinfer_model_get_info(b->model, &b->info, sizeof b->info)) != TINFER_OK)
@@ -354,11 +355,12 @@ static int load(bench *b) {
 }
 
 static int create_context(bench *b) {
-    tinfer_context_params cp = tinfer_context_default_params();
+    tinfer_context_params cp;
+    tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx = b->max_cache_len;
     cp.n_threads = (uint32_t)b->opt.n_threads;
     if (cp.n_batch > (uint32_t)b->opt.prefill_len) cp.n_batch = (uint32_t)b->opt.prefill_len;
-    tinfer_status status = tinfer_context_create(b->model, &cp, &b->ctx);
+    tinfer_status status = tinfer_context_create(b->model, &cp, sizeof cp, &b->ctx);
     if (status != TINFER_OK) return report_failure(PROGRAM, "creating the context", status);
     b->results = calloc(b->n_positions, sizeof *b->results);
     if (!b->results) return report_failure(PROGRAM, "out of memory", TINFER_E_NOMEM);

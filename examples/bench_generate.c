@@ -12,6 +12,7 @@
  * (schema: doc/benchmarks.md, benchmarks/schema/bench_generate.schema.json); --profile records
  * every op of every run (use --runs 1) and writes DIR/trace.json (Chrome trace) and
  * DIR/profile_stats.txt. Exit status: 0 ok, 1 failure, 2 usage error. */
+#define TINFER_EXPERIMENTAL /* tinfer_profile_begin/end: tinfer/experimental.h */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -147,7 +148,7 @@ static int select_tests(bench *b) {
 static tinfer_status render_prompt(const bench *b, test_result *t, char **text, uint32_t *flags) {
     const tinfer_chat_msg msg = {.role = "user", .content = t->prompt->text};
     size_t len = 0;
-    tinfer_status status = tinfer_chat_apply(b->tok, &msg, 1, true, NULL, 0, &len);
+    tinfer_status status = tinfer_chat_apply(b->tok, &msg, 1, sizeof msg, true, NULL, 0, &len);
     if (status == TINFER_E_UNSUPPORTED) {
         t->chat_template = false;
         *flags = TINFER_TOKENIZE_DEFAULT;
@@ -158,7 +159,7 @@ static tinfer_status render_prompt(const bench *b, test_result *t, char **text, 
     if (!(*text = malloc(len + 1))) return TINFER_E_NOMEM;
     t->chat_template = true;
     *flags = TINFER_TOKENIZE_PARSE_SPECIAL; /* the template holds BOS */
-    return tinfer_chat_apply(b->tok, &msg, 1, true, *text, len + 1, &len);
+    return tinfer_chat_apply(b->tok, &msg, 1, sizeof msg, true, *text, len + 1, &len);
 }
 
 static tinfer_status tokenize_prompt(const bench *b, test_result *t) {
@@ -354,7 +355,7 @@ static int write_profile(bench *b) {
 
 static int setup(bench *b) {
     const double start = now_ms();
-    tinfer_status status = tinfer_model_load(b->opt.model_path, NULL, &b->model);
+    tinfer_status status = tinfer_model_load(b->opt.model_path, NULL, 0, &b->model);
     if (status != TINFER_OK) return report_failure(PROGRAM, "loading the model", status);
     b->load_ms = now_ms() - start;
     if ((status = tinfer_model_get_info(b->model, &b->info, sizeof b->info)))
@@ -366,17 +367,20 @@ static int setup(bench *b) {
         if ((status = tokenize_prompt(b, &b->tests[i]))) return report_failure(PROGRAM, "tokenizing a prompt", status);
         if (b->tests[i].n_prompt > longest) longest = b->tests[i].n_prompt;
     }
-    tinfer_context_params cp = tinfer_context_default_params();
+    tinfer_context_params cp;
+    tinfer_context_params_init(&cp, sizeof cp);
     if (longest + (size_t)b->opt.max_gen_len > (1u << 24))
         return report_failure(PROGRAM, "too long", TINFER_E_INVALID_ARG);
     cp.n_ctx = (uint32_t)(longest + (size_t)b->opt.max_gen_len);
     cp.n_threads = (uint32_t)b->opt.n_threads;
-    if ((status = tinfer_context_create(b->model, &cp, &b->ctx)))
+    if ((status = tinfer_context_create(b->model, &cp, sizeof cp, &b->ctx)))
         return report_failure(PROGRAM, "creating the context", status);
-    tinfer_sampler_params sp = tinfer_sampler_default_params();
+    tinfer_sampler_params sp;
+    tinfer_sampler_params_init(&sp, sizeof sp);
     sp.temperature = (float)b->opt.temperature;
     sp.seed = (uint64_t)b->opt.seed;
-    if ((status = tinfer_sampler_create(&sp, tinfer_context_n_vocab(b->ctx), &b->sampler)))
+    if ((status =
+             tinfer_sampler_create(&sp, sizeof sp, tinfer_context_n_vocab(b->ctx), &b->sampler)))
         return report_failure(PROGRAM, "creating the sampler", status);
     return 0;
 }

@@ -105,10 +105,11 @@ static tinfer_status tokenize_prompt(const tinfer_tokenizer *tok, const options 
     if (opt->chat) {
         const tinfer_chat_msg msg = {.role = "user", .content = opt->prompt};
         size_t len = 0;
-        tinfer_status status = tinfer_chat_apply(tok, &msg, 1, true, NULL, 0, &len);
+        tinfer_status status = tinfer_chat_apply(tok, &msg, 1, sizeof msg, true, NULL, 0, &len);
         if (status != TINFER_E_BUFFER_TOO_SMALL && status != TINFER_OK) return status;
         if (!(text = malloc(len + 1))) return TINFER_E_NOMEM;
-        if ((status = tinfer_chat_apply(tok, &msg, 1, true, text, len + 1, &len)) != TINFER_OK) {
+        if ((status = tinfer_chat_apply(tok, &msg, 1, sizeof msg, true, text, len + 1, &len)) !=
+            TINFER_OK) {
             free(text);
             return status;
         }
@@ -251,7 +252,7 @@ static void report(const options *opt, const run_state *r, const timings *t) {
 static int run(const options *opt, run_state *r) {
     timings t = {0};
     double start = now_ms();
-    tinfer_status status = tinfer_model_load(opt->model_path, NULL, &r->model);
+    tinfer_status status = tinfer_model_load(opt->model_path, NULL, 0, &r->model);
     if (status != TINFER_OK) return report_failure(PROGRAM, "loading the model", status);
     t.load_ms = now_ms() - start;
     const tinfer_tokenizer *tok = tinfer_model_tokenizer(r->model);
@@ -259,15 +260,16 @@ static int run(const options *opt, run_state *r) {
     if ((status = tokenize_prompt(tok, opt, &r->prompt_ids, &t.n_prompt)) != TINFER_OK)
         return report_failure(PROGRAM, "tokenizing the prompt", status);
     if (t.n_prompt == 0) return report_failure(PROGRAM, "the prompt is empty", TINFER_E_INVALID_ARG);
-    tinfer_context_params cp = tinfer_context_default_params();
+    tinfer_context_params cp;
+    tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx =
         (uint32_t)(opt->n_ctx ? (size_t)opt->n_ctx : t.n_prompt + (size_t)opt->n_predict + 1);
     cp.n_threads = (uint32_t)opt->n_threads;
     t.n_ctx = cp.n_ctx;
-    if ((status = tinfer_context_create(r->model, &cp, &r->ctx)) != TINFER_OK)
+    if ((status = tinfer_context_create(r->model, &cp, sizeof cp, &r->ctx)) != TINFER_OK)
         return report_failure(PROGRAM, "creating the context", status);
-    if ((status = tinfer_sampler_create(&opt->sampling, tinfer_context_n_vocab(r->ctx),
-                                        &r->sampler)) != TINFER_OK)
+    if ((status = tinfer_sampler_create(&opt->sampling, sizeof opt->sampling,
+                                        tinfer_context_n_vocab(r->ctx), &r->sampler)) != TINFER_OK)
         return report_failure(PROGRAM, "sampler", status);
     for (size_t i = 0; i < t.n_prompt; i++) tinfer_sampler_accept(r->sampler, r->prompt_ids[i]);
     if ((status = tinfer_detok_stream_create(tok, 0, &r->stream)) != TINFER_OK)
@@ -280,7 +282,8 @@ static int run(const options *opt, run_state *r) {
 }
 
 int main(int argc, char **argv) {
-    options opt = {.n_predict = 128, .sampling = tinfer_sampler_default_params()};
+    options opt = {.n_predict = 128};
+    tinfer_sampler_params_init(&opt.sampling, sizeof opt.sampling);
     int rc = parse_args(argc, argv, &opt);
     if (rc < 0) return close_stdout(PROGRAM, 0); /* --help */
     if (rc != 0) return rc;

@@ -346,7 +346,7 @@ int main(int argc, char **argv) {
     if (usage_status < 0) return close_stdout(PROGRAM, 0); /* --help */
     if (usage_status != 0) return usage_status;
     tinfer_model *model = NULL;
-    tinfer_status status = tinfer_model_load(opt.path, NULL, &model);
+    tinfer_status status = tinfer_model_load(opt.path, NULL, 0, &model);
     if (status != TINFER_OK) {
         /* library messages about a file usually start with its path already */
         const char *message = tinfer_last_error();

@@ -1,26 +1,35 @@
 /* Public entry points for models: argument checks, then calls inward. */
 #include <string.h>
 
+#include "core/abi_struct.h"
 #include "core/error.h"
 #include "format/metadata_text.h"
 #include "model/model.h"
 
-#define CHECK_ARG(cond, ...) \
-    do {                     \
-        if (!(cond)) return tf_error(TINFER_E_INVALID_ARG, __VA_ARGS__); \
-    } while (0)
+static const tf_abi_field model_params_fields[] = {
+    TF_ABI_FIELD(tinfer_model_params, use_mmap), /* 0.1 */
+};
+static const tf_abi_layout model_params_layout = {
+    "tinfer_model_params", sizeof(tinfer_model_params), model_params_fields,
+    sizeof model_params_fields / sizeof model_params_fields[0], 1};
 
-TINFER_API tinfer_model_params tinfer_model_default_params(void) {
-    return (tinfer_model_params){.use_mmap = true};
+static const tinfer_model_params model_params_defaults = {.use_mmap = true};
+
+TINFER_API void tinfer_model_params_init(tinfer_model_params *params, size_t size) {
+    tf_abi_params_init(&model_params_layout, &model_params_defaults, params, size,
+                       "tinfer_model_params_init");
 }
 
 TINFER_API tinfer_status tinfer_model_load(const char *path, const tinfer_model_params *params,
-                                           tinfer_model **out) {
+                                           size_t params_size, tinfer_model **out) {
     tf_error_clear();
-    CHECK_ARG(path && *path, "tinfer_model_load: path is NULL or empty");
-    CHECK_ARG(out, "tinfer_model_load: out is NULL");
-    tinfer_model_params defaults = tinfer_model_default_params();
-    return tf_model_load(path, params ? params : &defaults, out);
+    TF_CHECK_ARG(path && *path, "tinfer_model_load: path is NULL or empty");
+    TF_CHECK_ARG(out, "tinfer_model_load: out is NULL");
+    tinfer_model_params p = model_params_defaults;
+    tinfer_status status =
+        tf_abi_params_read(&model_params_layout, params, params_size, &p, "tinfer_model_load");
+    if (status != TINFER_OK) return status;
+    return tf_model_load(path, &p, out);
 }
 
 TINFER_API void tinfer_model_free(tinfer_model *model) { tf_model_free(model); }
@@ -29,16 +38,10 @@ TINFER_API const tinfer_tokenizer *tinfer_model_tokenizer(const tinfer_model *mo
     return model ? model->tokenizer : NULL;
 }
 
-/* Copies at most out_size bytes of a filled struct, so older callers with smaller structs work. */
-static void copy_prefix(void *out, size_t out_size, const void *full, size_t full_size) {
-    memcpy(out, full, out_size < full_size ? out_size : full_size);
-}
-
 TINFER_API tinfer_status tinfer_model_get_info(const tinfer_model *model, tinfer_model_info *out,
                                                size_t out_size) {
     tf_error_clear();
-    CHECK_ARG(model && out, "tinfer_model_get_info: model or out is NULL");
-    CHECK_ARG(out_size > 0, "tinfer_model_get_info: out_size is 0 (pass sizeof(tinfer_model_info))");
+    TF_CHECK_ARG(model && out, "tinfer_model_get_info: model or out is NULL");
     const tf_hparams *hp = &model->hparams;
     tinfer_model_info info = {
         .architecture = hp->arch_name,
@@ -64,8 +67,7 @@ TINFER_API tinfer_status tinfer_model_get_info(const tinfer_model *model, tinfer
         info.n_params += model->tensors.tensors[i].n_elements;
         info.weight_bytes += model->tensors.tensors[i].n_bytes;
     }
-    copy_prefix(out, out_size, &info, sizeof info);
-    return TINFER_OK;
+    return tf_abi_info_write(&info, sizeof info, out, out_size, "tinfer_model_get_info");
 }
 
 /* ---- metadata ---- */
@@ -81,19 +83,19 @@ TINFER_API const char *tinfer_model_meta_key(const tinfer_model *model, size_t i
 TINFER_API tinfer_status tinfer_model_meta_find(const tinfer_model *model, const char *key,
                                                 size_t *index) {
     tf_error_clear();
-    CHECK_ARG(model && key && index, "tinfer_model_meta_find: model, key or index is NULL");
+    TF_CHECK_ARG(model && key && index, "tinfer_model_meta_find: model, key or index is NULL");
     if (!tf_name_index_get(&model->meta.by_key, key, index))
         return tf_error(TINFER_E_NOT_FOUND, "no metadata key '%s'", key);
     return TINFER_OK;
 }
 
 TINFER_API tinfer_status tinfer_model_meta_type(const tinfer_model *model, size_t i,
-                                                tinfer_meta_type *type,
-                                                tinfer_meta_type *elem_type, uint64_t *n_elems) {
+                                                tinfer_meta_type *type, tinfer_meta_type *elem_type,
+                                                uint64_t *n_elems) {
     tf_error_clear();
-    CHECK_ARG(model && type, "tinfer_model_meta_type: model or type is NULL");
-    CHECK_ARG(i < model->meta.n_entries, "tinfer_model_meta_type: index %zu out of range (%zu)",
-              i, model->meta.n_entries);
+    TF_CHECK_ARG(model && type, "tinfer_model_meta_type: model or type is NULL");
+    TF_CHECK_ARG(i < model->meta.n_entries, "tinfer_model_meta_type: index %zu out of range (%zu)",
+                 i, model->meta.n_entries);
     const tf_meta_value *value = &model->meta.entries[i].value;
     bool is_array = value->type == TINFER_META_ARRAY;
     *type = value->type;
@@ -116,7 +118,7 @@ static tinfer_status missing_or_mistyped(const tinfer_model *model, const char *
 TINFER_API tinfer_status tinfer_model_meta_int(const tinfer_model *model, const char *key,
                                                int64_t *value) {
     tf_error_clear();
-    CHECK_ARG(model && key && value, "tinfer_model_meta_int: model, key or value is NULL");
+    TF_CHECK_ARG(model && key && value, "tinfer_model_meta_int: model, key or value is NULL");
     if (!tf_meta_get_i64(&model->meta, key, value))
         return missing_or_mistyped(model, key, "an integer that fits in int64");
     return TINFER_OK;
@@ -125,7 +127,7 @@ TINFER_API tinfer_status tinfer_model_meta_int(const tinfer_model *model, const 
 TINFER_API tinfer_status tinfer_model_meta_float(const tinfer_model *model, const char *key,
                                                  double *value) {
     tf_error_clear();
-    CHECK_ARG(model && key && value, "tinfer_model_meta_float: model, key or value is NULL");
+    TF_CHECK_ARG(model && key && value, "tinfer_model_meta_float: model, key or value is NULL");
     if (!tf_meta_get_f64(&model->meta, key, value))
         return missing_or_mistyped(model, key, "a number");
     return TINFER_OK;
@@ -143,14 +145,15 @@ TINFER_API tinfer_status tinfer_model_meta_array_elem(const tinfer_model *model,
                                                       uint64_t j, char *buf, size_t cap,
                                                       size_t *len) {
     tf_error_clear();
-    CHECK_ARG(model && len && (buf || cap == 0), "tinfer_model_meta_array_elem: NULL argument");
-    CHECK_ARG(i < model->meta.n_entries, "tinfer_model_meta_array_elem: index %zu out of range", i);
+    TF_CHECK_ARG(model && len && (buf || cap == 0), "tinfer_model_meta_array_elem: NULL argument");
+    TF_CHECK_ARG(i < model->meta.n_entries, "tinfer_model_meta_array_elem: index %zu out of range",
+                 i);
     const tf_meta_value *value = &model->meta.entries[i].value;
-    CHECK_ARG(value->type == TINFER_META_ARRAY, "metadata '%s' is not an array",
-              model->meta.entries[i].key);
-    CHECK_ARG(j < value->as.array.n_elems, "metadata '%s': element %llu out of range (%llu)",
-              model->meta.entries[i].key, (unsigned long long)j,
-              (unsigned long long)value->as.array.n_elems);
+    TF_CHECK_ARG(value->type == TINFER_META_ARRAY, "metadata '%s' is not an array",
+                 model->meta.entries[i].key);
+    TF_CHECK_ARG(j < value->as.array.n_elems, "metadata '%s': element %llu out of range (%llu)",
+                 model->meta.entries[i].key, (unsigned long long)j,
+                 (unsigned long long)value->as.array.n_elems);
     tf_text_out out = {buf, cap, 0};
     tf_meta_array_elem_render(&out, &value->as.array, j, SIZE_MAX);
     return finish_text(&out, len);
@@ -160,8 +163,8 @@ TINFER_API tinfer_status tinfer_model_meta_format(const tinfer_model *model, siz
                                                   size_t max_elems, char *buf, size_t cap,
                                                   size_t *len) {
     tf_error_clear();
-    CHECK_ARG(model && len && (buf || cap == 0), "tinfer_model_meta_format: NULL argument");
-    CHECK_ARG(i < model->meta.n_entries, "tinfer_model_meta_format: index %zu out of range", i);
+    TF_CHECK_ARG(model && len && (buf || cap == 0), "tinfer_model_meta_format: NULL argument");
+    TF_CHECK_ARG(i < model->meta.n_entries, "tinfer_model_meta_format: index %zu out of range", i);
     tf_text_out out = {buf, cap, 0};
     tf_meta_value_render(&out, &model->meta.entries[i].value, max_elems);
     return finish_text(&out, len);
@@ -176,9 +179,9 @@ TINFER_API size_t tinfer_model_tensor_count(const tinfer_model *model) {
 TINFER_API tinfer_status tinfer_model_tensor(const tinfer_model *model, size_t i,
                                              tinfer_tensor_info *out, size_t out_size) {
     tf_error_clear();
-    CHECK_ARG(model && out && out_size > 0, "tinfer_model_tensor: NULL argument or out_size 0");
-    CHECK_ARG(i < model->tensors.n_tensors, "tinfer_model_tensor: index %zu out of range (%zu)",
-              i, model->tensors.n_tensors);
+    TF_CHECK_ARG(model && out, "tinfer_model_tensor: model or out is NULL");
+    TF_CHECK_ARG(i < model->tensors.n_tensors, "tinfer_model_tensor: index %zu out of range (%zu)",
+                 i, model->tensors.n_tensors);
     const tf_tensor *t = &model->tensors.tensors[i];
     tinfer_tensor_info info = {
         .name = t->name,
@@ -190,14 +193,13 @@ TINFER_API tinfer_status tinfer_model_tensor(const tinfer_model *model, size_t i
         .data = t->data,
     };
     memcpy(info.shape, t->shape, sizeof info.shape);
-    copy_prefix(out, out_size, &info, sizeof info);
-    return TINFER_OK;
+    return tf_abi_info_write(&info, sizeof info, out, out_size, "tinfer_model_tensor");
 }
 
 TINFER_API tinfer_status tinfer_model_tensor_find(const tinfer_model *model, const char *name,
                                                   size_t *index) {
     tf_error_clear();
-    CHECK_ARG(model && name && index, "tinfer_model_tensor_find: NULL argument");
+    TF_CHECK_ARG(model && name && index, "tinfer_model_tensor_find: NULL argument");
     if (!tf_name_index_get(&model->tensors.by_name, name, index))
         return tf_error(TINFER_E_NOT_FOUND, "no tensor named '%s'", name);
     return TINFER_OK;

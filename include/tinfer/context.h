@@ -15,21 +15,25 @@
  *  - Sequences are numbered 0 .. n_seq_max-1. Each holds up to n_ctx tokens, at positions
  *    0, 1, 2, … in the order they were given.
  *  - A step that fails (bad argument, full context) leaves the cache and the logits as they were.
+ *  - Filling the cache with random contents and per-op profiling are in tinfer/experimental.h.
  * ------------------------------------------------------------------------------------------- */
 typedef struct tinfer_context tinfer_context;
 
+/* Since 0.1. */
 typedef enum tinfer_kv_dtype {
     TINFER_KV_F16 = 0, /* half the memory; what llama.cpp uses by default */
     TINFER_KV_F32 = 1  /* exact keys and values, twice the memory */
 } tinfer_kv_dtype;
 
-/* Where a context computes. Values are pinned. */
+/* Where a context computes. Values are pinned. Since 0.2. */
 typedef enum tinfer_device_kind {
     TINFER_DEVICE_CPU = 0, /* this machine's cores (the default; always available) */
     TINFER_DEVICE_CUDA = 1 /* an NVIDIA GPU: only in a build with the CUDA backend, on a machine
                               that has one; E_UNSUPPORTED otherwise */
 } tinfer_device_kind;
 
+/* Options of tinfer_context_create; fill with tinfer_context_params_init. Fields without a
+ * "Since" are from 0.1. Since 0.1. */
 typedef struct tinfer_context_params {
     uint32_t n_ctx;           /* tokens per sequence (default 4096; capped by nothing but memory) */
     uint32_t n_seq_max;       /* sequences the cache can hold at once (default 1) */
@@ -43,17 +47,20 @@ typedef struct tinfer_context_params {
     int32_t device_index;      /* which device of that kind, from 0 (default 0). Since 0.2 */
 } tinfer_context_params;
 
-/* Defaults for tinfer_context_create. Since 0.1. */
-TINFER_API tinfer_context_params tinfer_context_default_params(void);
+/* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field
+ * that fits whole, zero elsewhere; nothing past size. NULL is a no-op. Since 0.2. */
+TINFER_API void tinfer_context_params_init(tinfer_context_params *params, size_t size);
 
 /* Creates a context for a model whose architecture is runnable (gemma3, llama, qwen2, qwen3).
- * params may be NULL (defaults). Binds and checks every weight the architecture needs: a missing
- * or mis-shaped tensor gives TINFER_E_FORMAT naming it, another architecture E_UNSUPPORTED, a
- * weight dtype without a kernel E_UNSUPPORTED; E_NOMEM when the cache does not fit. On success
- * *out owns the context. Since 0.1. */
+ * params may be NULL (defaults; params_size is then ignored), else params_size is sizeof *params
+ * (see the struct rules in tinfer.h; a 0.1 program's smaller struct gets the CPU device). Every
+ * field is checked (E_INVALID_ARG naming it). Binds and checks every weight the architecture
+ * needs: a missing or mis-shaped tensor gives TINFER_E_FORMAT naming it, another architecture
+ * E_UNSUPPORTED, a weight dtype without a kernel E_UNSUPPORTED; E_NOMEM when the cache does not
+ * fit. On success *out owns the context. Since 0.1 (params_size since 0.2). */
 TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
                                                const tinfer_context_params *params,
-                                               tinfer_context **out);
+                                               size_t params_size, tinfer_context **out);
 /* Releases a context; NULL is a no-op. Since 0.1. */
 TINFER_API void tinfer_context_free(tinfer_context *ctx);
 
@@ -89,30 +96,5 @@ TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t se
 TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq, size_t n);
 /* Forgets every token of seq (the same as truncating to 0). Since 0.1. */
 TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq);
-
-/* ---- Benchmarking and profiling. ---- */
-
-/* Writes random keys and values (mean 0, standard deviation 1, roughly normal, stored in the
- * cache's dtype) for positions [0, n) of seq in every layer and sets its length to n, so a decode
- * step can be timed at position n without n tokens of prefill. The same seed gives the same
- * contents. The sequence's logits are forgotten. E_INVALID_ARG for a bad seq; E_CONTEXT_FULL,
- * with nothing changed, when n exceeds n_ctx or the cache has no free blocks. Since 0.1. */
-TINFER_API tinfer_status tinfer_kv_seq_fill_random(tinfer_context *ctx, int32_t seq, size_t n,
-                                                   uint64_t seed);
-
-/* Starts recording every backend op of every layer of every following prefill/decode pass: op
- * name, layer (-1 outside the layers), token count and duration. Events go into a buffer owned by
- * the context (allocated here, E_NOMEM); when it is full, later ops are counted but not kept.
- * Restarting discards the previous recording. While off, each op costs one predictable branch.
- * Since 0.1. */
-TINFER_API tinfer_status tinfer_profile_begin(tinfer_context *ctx);
-
-/* Stops recording. When chrome_trace_path is not NULL, writes the events as a Chrome trace JSON
- * ("traceEvents", complete events "X" with ts/dur in microseconds, args {layer, n_tokens}) that
- * chrome://tracing and Perfetto load; when stats_path is not NULL, writes a per-op summary table
- * (total ms, % of the recorded time, calls, mean µs). E_INVALID_ARG when profiling was not
- * started; E_IO when a file cannot be written. Since 0.1. */
-TINFER_API tinfer_status tinfer_profile_end(tinfer_context *ctx, const char *chrome_trace_path,
-                                            const char *stats_path);
 
 #endif

@@ -31,6 +31,7 @@
  * ------------------------------------------------------------------------------------------- */
 typedef struct tinfer_sampler tinfer_sampler;
 
+/* Options of tinfer_sampler_create; fill with tinfer_sampler_params_init. Since 0.1. */
 typedef struct tinfer_sampler_params {
     float temperature;       /* 0 = greedy; otherwise > 0 (default 0.8) */
     int32_t top_k;           /* 0 = off (default 40) */
@@ -43,14 +44,19 @@ typedef struct tinfer_sampler_params {
     uint64_t seed;           /* random-number seed (default 0) */
 } tinfer_sampler_params;
 
-/* Defaults: llama.cpp's common defaults (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05,
- * penalties off with a 64-token window), seed 0. Since 0.1. */
-TINFER_API tinfer_sampler_params tinfer_sampler_default_params(void);
+/* Writes the defaults into the first size bytes of *params (pass sizeof *params): llama.cpp's
+ * common defaults (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, penalties off with a
+ * 64-token window), seed 0; every field that fits whole, zero elsewhere; nothing past size. NULL
+ * is a no-op. Since 0.2. */
+TINFER_API void tinfer_sampler_params_init(tinfer_sampler_params *params, size_t size);
 
-/* Creates a sampler for rows of n_vocab logits. params may be NULL (defaults). Every field is
+/* Creates a sampler for rows of n_vocab logits. params may be NULL (defaults; params_size is then
+ * ignored), else params_size is sizeof *params (see the struct rules in tinfer.h). Every field is
  * checked: a NaN, infinite or out-of-range value gives TINFER_E_INVALID_ARG naming the field.
- * On success *out owns the sampler; free it with tinfer_sampler_free. Since 0.1. */
-TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params, size_t n_vocab,
+ * On success *out owns the sampler; free it with tinfer_sampler_free. Since 0.1 (params_size
+ * since 0.2). */
+TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params,
+                                               size_t params_size, size_t n_vocab,
                                                tinfer_sampler **out);
 
 /* Appends token (0 ≤ token < n_vocab) to the history the penalties look at. Sampling does not

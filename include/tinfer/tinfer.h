@@ -7,10 +7,24 @@
  *  - After a failure, tinfer_last_error() gives a one-line explanation for the calling thread.
  *  - The caller owns what it passes in. Objects created by tinfer_*_load/create are released
  *    with the matching *_free, which accepts NULL.
- *  - Params structs are always obtained from *_default_params() and then edited; new fields are
- *    only ever added at the end. Info structs are filled up to the size the caller states, so a
- *    program built against an older header keeps working with a newer library.
- *  - Same major version = same ABI (the shared library's SONAME carries the major version).
+ *  - Structs travel with their size, so a program built against an older header keeps working
+ *    with a newer library of the same ABI:
+ *      params: tinfer_X_params_init(&p, sizeof p) fills the defaults, the program edits the fields
+ *        it cares about, and the create/load call takes (&p, sizeof p). The library copies the
+ *        fields the program knows over its own defaults: fields added later keep their defaults.
+ *        A size that no version of the struct has is TINFER_E_INVALID_ARG; a larger struct from
+ *        a newer header is accepted when its extra fields are zero, else TINFER_E_UNSUPPORTED.
+ *      info: the caller states the size of its buffer; the library writes what fits and zeroes
+ *        the rest.
+ *      arrays of public structs (tinfer_chat_msg) travel with their stride, sizeof the element.
+ *    New fields are only ever added at the end.
+ *  - Same major version = same ABI (the shared library's SONAME carries the major version). Before
+ *    1.0 the minor version counts as the major: 0.2 changed the layout (params with sizes, the
+ *    chat-message stride, the experimental section) and is the layout this rule protects from
+ *    now on.
+ *  - Every declaration says the version that added it ("Since 0.1"). What may still change between
+ *    minor versions is kept apart in tinfer/experimental.h, visible only to programs that define
+ *    TINFER_EXPERIMENTAL before including this header.
  */
 #ifndef TINFER_TINFER_H
 #define TINFER_TINFER_H
@@ -36,10 +50,12 @@ extern "C" {
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * Version
+ * Version. These three lines are the one place the version is written: CMake reads them for the
+ * project version (the shared library's file name, tinfer.pc, tinferConfigVersion.cmake), and the
+ * Python binding's version is checked against them. Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 #define TINFER_VERSION_MAJOR 0
-#define TINFER_VERSION_MINOR 1
+#define TINFER_VERSION_MINOR 2
 #define TINFER_VERSION_PATCH 0
 #define TINFER_VERSION_NUMBER \
     (TINFER_VERSION_MAJOR * 10000 + TINFER_VERSION_MINOR * 100 + TINFER_VERSION_PATCH)
@@ -50,7 +66,7 @@ TINFER_API int tinfer_version_number(void);
 TINFER_API const char *tinfer_version_string(void);
 
 /* ---------------------------------------------------------------------------------------------
- * Status codes and errors. Values are pinned and never reused.
+ * Status codes and errors. Values are pinned and never reused. Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 #define TINFER_STATUS_MAP(X)      \
     X(OK, 0)                      \
@@ -65,20 +81,23 @@ TINFER_API const char *tinfer_version_string(void);
     X(E_NOT_FOUND, 9)             \
     X(E_TYPE, 10)
 
+/* The status every fallible function returns. Since 0.1. */
 typedef enum tinfer_status {
 #define TINFER_STATUS_ENUM_(name, value) TINFER_##name = value,
     TINFER_STATUS_MAP(TINFER_STATUS_ENUM_)
 #undef TINFER_STATUS_ENUM_
 } tinfer_status;
 
-/* The name of a status ("TINFER_E_FORMAT"); "TINFER_E_UNKNOWN" for values not in the map. */
+/* The name of a status ("TINFER_E_FORMAT"); "TINFER_E_UNKNOWN" for values not in the map.
+ * Since 0.1. */
 TINFER_API const char *tinfer_status_str(tinfer_status status);
 /* Detail of the last failure on the calling thread; "" if none. Valid until the next call into
- * the library from this thread. Never NULL. */
+ * the library from this thread. Never NULL. Since 0.1. */
 TINFER_API const char *tinfer_last_error(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Element types of tensors. Values are the GGUF/GGML type ids, so a GGUF file's ids map 1:1.
+ * Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 typedef enum tinfer_dtype {
     TINFER_DTYPE_F32 = 0,
@@ -103,38 +122,44 @@ typedef enum tinfer_dtype {
     TINFER_DTYPE_BF16 = 30
 } tinfer_dtype;
 
-/* "F32", "Q4_K", …; NULL for a value that is not a known dtype. */
+/* "F32", "Q4_K", …; NULL for a value that is not a known dtype. Since 0.1. */
 TINFER_API const char *tinfer_dtype_name(tinfer_dtype dtype);
 
 /* ---------------------------------------------------------------------------------------------
  * Model: a .gguf file, a .safetensors file, or a Hugging Face directory (config.json +
  * *.safetensors, sharded through model.safetensors.index.json). Immutable once loaded; one model
- * may be shared by any number of threads.
+ * may be shared by any number of threads. Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 typedef struct tinfer_model tinfer_model;
 
+/* Options of tinfer_model_load; fill with tinfer_model_params_init. Since 0.1. */
 typedef struct tinfer_model_params {
     bool use_mmap; /* map files read-only and use tensors in place (default true); false reads
-                      the files into memory */
+                      the files into memory. Since 0.1 */
 } tinfer_model_params;
 
-/* Defaults for tinfer_model_load. */
-TINFER_API tinfer_model_params tinfer_model_default_params(void);
+/* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field
+ * that fits whole, zero elsewhere; nothing past size. NULL is a no-op. Since 0.2. */
+TINFER_API void tinfer_model_params_init(tinfer_model_params *params, size_t size);
 
-/* Loads a model. params may be NULL (defaults). On success *out owns the model; free it with
+/* Loads a model. params may be NULL (defaults; params_size is then ignored), else params_size is
+ * sizeof *params (see the struct rules at the top). On success *out owns the model; free it with
  * tinfer_model_free. Untrusted files are validated before use: a malformed file gives
- * TINFER_E_FORMAT (or E_UNSUPPORTED) and a message naming the field. */
+ * TINFER_E_FORMAT (or E_UNSUPPORTED) and a message naming the field. Since 0.1 (params_size
+ * since 0.2). */
 TINFER_API tinfer_status tinfer_model_load(const char *path, const tinfer_model_params *params,
-                                           tinfer_model **out);
-/* Releases a model; NULL is a no-op. */
+                                           size_t params_size, tinfer_model **out);
+/* Releases a model; NULL is a no-op. Since 0.1. */
 TINFER_API void tinfer_model_free(tinfer_model *model);
 
+/* Since 0.1. */
 typedef enum tinfer_file_format {
     TINFER_FORMAT_GGUF = 1,
     TINFER_FORMAT_SAFETENSORS = 2
 } tinfer_file_format;
 
-/* Architecture and hyper-parameters. Fields a model lacks are 0. Strings are owned by the model. */
+/* Architecture and hyper-parameters. Fields a model lacks are 0. Strings are owned by the model.
+ * Since 0.1. */
 typedef struct tinfer_model_info {
     const char *architecture;   /* "gemma3", "llama", "qwen2", "qwen3", or the file's own name */
     const char *name;           /* general.name, or "" */
@@ -158,12 +183,14 @@ typedef struct tinfer_model_info {
     float rope_freq_base_local; /* RoPE base of sliding-window layers (0 when same/none) */
 } tinfer_model_info;
 
-/* Fills *out with at most out_size bytes (pass sizeof(tinfer_model_info)). */
+/* Fills *out with at most out_size bytes (pass sizeof(tinfer_model_info)); bytes past this
+ * library's struct are zeroed (since 0.2). Since 0.1. */
 TINFER_API tinfer_status tinfer_model_get_info(const tinfer_model *model, tinfer_model_info *out,
                                                size_t out_size);
 
 /* ---- Metadata: GGUF key/values, or safetensors __metadata__ and config.json (mapped onto the
  * GGUF key names, e.g. "llama.embedding_length"). ---- */
+/* Since 0.1. */
 typedef enum tinfer_meta_type {
     TINFER_META_U8 = 0,
     TINFER_META_I8 = 1,
@@ -180,34 +207,36 @@ typedef enum tinfer_meta_type {
     TINFER_META_F64 = 12
 } tinfer_meta_type;
 
-/* Number of metadata entries. */
+/* Number of metadata entries. Since 0.1. */
 TINFER_API size_t tinfer_model_meta_count(const tinfer_model *model);
-/* Key of entry i (0 ≤ i < count); NULL when i is out of range. Owned by the model. */
+/* Key of entry i (0 ≤ i < count); NULL when i is out of range. Owned by the model. Since 0.1. */
 TINFER_API const char *tinfer_model_meta_key(const tinfer_model *model, size_t i);
-/* Index of a key; TINFER_E_NOT_FOUND when absent. */
+/* Index of a key; TINFER_E_NOT_FOUND when absent. Since 0.1. */
 TINFER_API tinfer_status tinfer_model_meta_find(const tinfer_model *model, const char *key,
                                                 size_t *index);
-/* Type of entry i; for arrays also the element type and the element count (either may be NULL). */
+/* Type of entry i; for arrays also the element type and the element count (either may be NULL).
+ * Since 0.1. */
 TINFER_API tinfer_status tinfer_model_meta_type(const tinfer_model *model, size_t i,
                                                 tinfer_meta_type *type,
                                                 tinfer_meta_type *elem_type, uint64_t *n_elems);
 /* A string value, NUL-terminated and owned by the model; NULL when the key is absent or is not a
- * string. */
+ * string. Since 0.1. */
 TINFER_API const char *tinfer_model_meta_str(const tinfer_model *model, const char *key);
-/* An integer value of any integer or bool type; TINFER_E_TYPE if it does not fit in int64. */
+/* An integer value of any integer or bool type; TINFER_E_TYPE if it does not fit in int64.
+ * Since 0.1. */
 TINFER_API tinfer_status tinfer_model_meta_int(const tinfer_model *model, const char *key,
                                                int64_t *value);
-/* A floating-point value (F32, F64, or any integer type converted). */
+/* A floating-point value (F32, F64, or any integer type converted). Since 0.1. */
 TINFER_API tinfer_status tinfer_model_meta_float(const tinfer_model *model, const char *key,
                                                  double *value);
 /* Element j of array entry i as text: numbers in decimal, strings as their bytes, a nested array
  * in full as "[a, b, …]". *len receives the bytes needed (excluding the
- * NUL); TINFER_E_BUFFER_TOO_SMALL if cap is not larger than that. */
+ * NUL); TINFER_E_BUFFER_TOO_SMALL if cap is not larger than that. Since 0.1. */
 TINFER_API tinfer_status tinfer_model_meta_array_elem(const tinfer_model *model, size_t i,
                                                       uint64_t j, char *buf, size_t cap,
                                                       size_t *len);
 /* Entry i rendered as text (arrays longer than max_elems shortened with "…"), NUL-terminated.
- * Same buffer rules as tinfer_model_meta_array_elem. */
+ * Same buffer rules as tinfer_model_meta_array_elem. Since 0.1. */
 TINFER_API tinfer_status tinfer_model_meta_format(const tinfer_model *model, size_t i,
                                                   size_t max_elems, char *buf, size_t cap,
                                                   size_t *len);
@@ -215,6 +244,7 @@ TINFER_API tinfer_status tinfer_model_meta_format(const tinfer_model *model, siz
 /* ---- Tensor table: one view over every format. ---- */
 #define TINFER_MAX_DIMS 4
 
+/* One tensor, as tinfer_model_tensor gives it. Since 0.1. */
 typedef struct tinfer_tensor_info {
     const char *name;                /* owned by the model */
     tinfer_dtype dtype;
@@ -228,21 +258,23 @@ typedef struct tinfer_tensor_info {
     const void *data;                /* the bytes, valid as long as the model */
 } tinfer_tensor_info;
 
-/* Number of tensors. */
+/* Number of tensors. Since 0.1. */
 TINFER_API size_t tinfer_model_tensor_count(const tinfer_model *model);
-/* Tensor i, written into at most out_size bytes of *out (pass sizeof(tinfer_tensor_info)). */
+/* Tensor i, written into at most out_size bytes of *out (pass sizeof(tinfer_tensor_info)); bytes
+ * past this library's struct are zeroed (since 0.2). Since 0.1. */
 TINFER_API tinfer_status tinfer_model_tensor(const tinfer_model *model, size_t i,
                                              tinfer_tensor_info *out, size_t out_size);
-/* Index of the tensor with this name; TINFER_E_NOT_FOUND when absent. */
+/* Index of the tensor with this name; TINFER_E_NOT_FOUND when absent. Since 0.1. */
 TINFER_API tinfer_status tinfer_model_tensor_find(const tinfer_model *model, const char *name,
                                                   size_t *index);
 
 /* ---------------------------------------------------------------------------------------------
- * Backends
+ * Backends. Since 0.1.
  * ------------------------------------------------------------------------------------------- */
-/* True when this library was built with the CUDA backend. */
+/* True when this library was built with the CUDA backend. Since 0.1. */
 TINFER_API bool tinfer_has_cuda(void);
-/* Number of CUDA devices usable now (0 without a GPU or without CUDA support). Never fails. */
+/* Number of CUDA devices usable now (0 without a GPU or without CUDA support). Never fails.
+ * Since 0.1. */
 TINFER_API int tinfer_cuda_device_count(void);
 /* The CPU kernel build contexts created now use: "x86-64-v3" (AVX2, FMA, F16C) or "generic"
  * (portable C; also forced by the environment variable TINFER_FORCE_GENERIC=1). Both give
@@ -253,6 +285,12 @@ TINFER_API const char *tinfer_cpu_kernels(void);
 #include "tinfer/tokenizer.h"
 #include "tinfer/sampler.h"
 #include "tinfer/context.h"
+
+/* What may still change between minor versions (benchmarking and profiling helpers): only for
+ * programs that define TINFER_EXPERIMENTAL. The library always exports these functions. */
+#ifdef TINFER_EXPERIMENTAL
+#include "tinfer/experimental.h"
+#endif
 
 #ifdef __cplusplus
 }

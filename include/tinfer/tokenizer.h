@@ -17,6 +17,7 @@ extern "C" {
  * Python's bytes.decode(errors="replace")). Token ids are int32_t in [0, n_vocab).
  * Output buffers: when one is too small the call returns TINFER_E_BUFFER_TOO_SMALL and stores
  * the size needed in the same length argument, writing nothing else.
+ * Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 typedef struct tinfer_tokenizer tinfer_tokenizer;
 
@@ -35,7 +36,7 @@ TINFER_API size_t tinfer_tokenizer_n_vocab(const tinfer_tokenizer *tokenizer);
 
 /* Flags of tinfer_tokenize. TINFER_TOKENIZE_DEFAULT behaves as Hugging Face's
  * Tokenizer.encode(text): special tokens added by the tokenizer's post-processor, special-token
- * text in the input read as those tokens. */
+ * text in the input read as those tokens. Since 0.1. */
 #define TINFER_TOKENIZE_ADD_SPECIAL 0x1u   /* add BOS/EOS as the tokenizer's configuration says */
 #define TINFER_TOKENIZE_PARSE_SPECIAL 0x2u /* "<bos>" in the text is the special token, not text */
 #define TINFER_TOKENIZE_DEFAULT (TINFER_TOKENIZE_ADD_SPECIAL | TINFER_TOKENIZE_PARSE_SPECIAL)
@@ -48,7 +49,7 @@ TINFER_API tinfer_status tinfer_tokenize(const tinfer_tokenizer *tokenizer, cons
                                          size_t len, uint32_t flags, int32_t *tokens, size_t cap,
                                          size_t *n_tokens);
 
-/* Flags of tinfer_detokenize and the stream. */
+/* Flags of tinfer_detokenize and the stream. Since 0.1. */
 #define TINFER_DETOKENIZE_SKIP_SPECIAL 0x1u /* leave out special tokens, as Hugging Face's
                                                decode(skip_special_tokens=True) */
 
@@ -63,6 +64,7 @@ TINFER_API tinfer_status tinfer_detokenize(const tinfer_tokenizer *tokenizer,
 TINFER_API tinfer_status tinfer_token_piece(const tinfer_tokenizer *tokenizer, int32_t id,
                                             char *buf, size_t cap, size_t *len);
 
+/* Since 0.1. */
 typedef enum tinfer_special_token {
     TINFER_TOKEN_BOS = 0,
     TINFER_TOKEN_EOS = 1,
@@ -87,19 +89,22 @@ typedef struct tinfer_detok_stream tinfer_detok_stream;
 TINFER_API tinfer_status tinfer_detok_stream_create(const tinfer_tokenizer *tokenizer,
                                                     uint32_t flags, tinfer_detok_stream **out);
 /* Adds one token; writes the newly certain text (NUL-terminated, possibly empty) to buf. With
- * TINFER_E_BUFFER_TOO_SMALL the token is not consumed: call again with *len + 1 bytes. */
+ * TINFER_E_BUFFER_TOO_SMALL the token is not consumed: call again with *len + 1 bytes.
+ * Since 0.1. */
 TINFER_API tinfer_status tinfer_detok_stream_push(tinfer_detok_stream *stream, int32_t id,
                                                   char *buf, size_t cap, size_t *len);
-/* Ends the stream: writes what is held back (an incomplete character as U+FFFD) and resets it. */
+/* Ends the stream: writes what is held back (an incomplete character as U+FFFD) and resets it.
+ * Since 0.1. */
 TINFER_API tinfer_status tinfer_detok_stream_flush(tinfer_detok_stream *stream, char *buf,
                                                    size_t cap, size_t *len);
-/* Releases a stream; NULL is a no-op. */
+/* Releases a stream; NULL is a no-op. Since 0.1. */
 TINFER_API void tinfer_detok_stream_free(tinfer_detok_stream *stream);
 
 /* ---- Chat templates ---- */
 
 /* One chat message; role is "system", "user" or "assistant". Both NUL-terminated UTF-8, owned
- * by the caller. Since 0.1. */
+ * by the caller. Arrays of messages travel with their stride, sizeof(tinfer_chat_msg), so fields
+ * added later do not move the elements of an older program's array. Since 0.1. */
 typedef struct tinfer_chat_msg {
     const char *role;
     const char *content;
@@ -111,9 +116,12 @@ typedef struct tinfer_chat_msg {
  * TINFER_E_BUFFER_TOO_SMALL (buf NULL and cap 0 measure). E_UNSUPPORTED: no or an unrecognised
  * template, or tool messages. E_INVALID_ARG: NULL arguments, an unknown role, or a conversation
  * the template rejects (the message carries the template's text). The output already holds BOS:
- * tokenize it with TINFER_TOKENIZE_PARSE_SPECIAL and without ADD_SPECIAL. Since 0.1. */
+ * tokenize it with TINFER_TOKENIZE_PARSE_SPECIAL and without ADD_SPECIAL. msg_size is
+ * sizeof(tinfer_chat_msg), the distance between elements of msgs: a size no version of the
+ * struct has is E_INVALID_ARG, and a newer header's extra fields must be zero (E_UNSUPPORTED
+ * otherwise). Since 0.1 (msg_size since 0.2). */
 TINFER_API tinfer_status tinfer_chat_apply(const tinfer_tokenizer *tokenizer,
-                                           const tinfer_chat_msg *msgs, size_t n,
+                                           const tinfer_chat_msg *msgs, size_t n, size_t msg_size,
                                            bool add_generation_prompt, char *buf, size_t cap,
                                            size_t *len);
 

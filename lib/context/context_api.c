@@ -1,47 +1,63 @@
 /* Public entry points of the context: argument checks, then calls inward. */
 #include "context/context.h"
+#include "core/abi_struct.h"
 #include "core/error.h"
 
-#define CHECK_ARG(cond, ...)                                             \
-    do {                                                                 \
-        if (!(cond)) return tf_error(TINFER_E_INVALID_ARG, __VA_ARGS__); \
-    } while (0)
+/* Every field in order; the first five are 0.1's struct, the smallest a caller can pass. */
+static const tf_abi_field context_params_fields[] = {
+    TF_ABI_FIELD(tinfer_context_params, n_ctx),
+    TF_ABI_FIELD(tinfer_context_params, n_seq_max),
+    TF_ABI_FIELD(tinfer_context_params, n_threads),
+    TF_ABI_FIELD(tinfer_context_params, kv_dtype),
+    TF_ABI_FIELD(tinfer_context_params, n_batch),
+    TF_ABI_FIELD(tinfer_context_params, device),       /* 0.2 */
+    TF_ABI_FIELD(tinfer_context_params, device_index), /* 0.2 */
+};
+static const tf_abi_layout context_params_layout = {
+    "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,
+    sizeof context_params_fields / sizeof context_params_fields[0], 5};
+
+static const tinfer_context_params context_params_defaults = {.n_ctx = 4096,
+                                                              .n_seq_max = 1,
+                                                              .n_threads = 0,
+                                                              .kv_dtype = TINFER_KV_F16,
+                                                              .n_batch = 512,
+                                                              .device = TINFER_DEVICE_CPU,
+                                                              .device_index = 0};
 
 static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
     return seq >= 0 && (uint32_t)seq < ctx->kv.n_seq_max;
 }
 
-TINFER_API tinfer_context_params tinfer_context_default_params(void) {
-    return (tinfer_context_params){.n_ctx = 4096,
-                                   .n_seq_max = 1,
-                                   .n_threads = 0,
-                                   .kv_dtype = TINFER_KV_F16,
-                                   .n_batch = 512,
-                                   .device = TINFER_DEVICE_CPU,
-                                   .device_index = 0};
+TINFER_API void tinfer_context_params_init(tinfer_context_params *params, size_t size) {
+    tf_abi_params_init(&context_params_layout, &context_params_defaults, params, size,
+                       "tinfer_context_params_init");
 }
 
 TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
                                                const tinfer_context_params *params,
-                                               tinfer_context **out) {
+                                               size_t params_size, tinfer_context **out) {
     tf_error_clear();
-    CHECK_ARG(model && out, "tinfer_context_create: model or out is NULL");
-    tinfer_context_params p = params ? *params : tinfer_context_default_params();
-    CHECK_ARG(p.n_ctx >= 1 && p.n_ctx <= (1u << 24),
-              "tinfer_context_create: n_ctx = %u is outside [1, 2^24]", p.n_ctx);
-    CHECK_ARG(p.n_seq_max >= 1 && p.n_seq_max <= 4096,
-              "tinfer_context_create: n_seq_max = %u is outside [1, 4096]", p.n_seq_max);
-    CHECK_ARG(p.n_batch >= 1 && p.n_batch <= 65536,
-              "tinfer_context_create: n_batch = %u is outside [1, 65536]", p.n_batch);
-    CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
-              "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
-              (int)p.kv_dtype);
-    CHECK_ARG(
+    TF_CHECK_ARG(model && out, "tinfer_context_create: model or out is NULL");
+    tinfer_context_params p = context_params_defaults;
+    tinfer_status status = tf_abi_params_read(&context_params_layout, params, params_size, &p,
+                                              "tinfer_context_create");
+    if (status != TINFER_OK) return status;
+    TF_CHECK_ARG(p.n_ctx >= 1 && p.n_ctx <= (1u << 24),
+                 "tinfer_context_create: n_ctx = %u is outside [1, 2^24]", p.n_ctx);
+    TF_CHECK_ARG(p.n_seq_max >= 1 && p.n_seq_max <= 4096,
+                 "tinfer_context_create: n_seq_max = %u is outside [1, 4096]", p.n_seq_max);
+    TF_CHECK_ARG(p.n_batch >= 1 && p.n_batch <= 65536,
+                 "tinfer_context_create: n_batch = %u is outside [1, 65536]", p.n_batch);
+    TF_CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
+                 "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
+                 (int)p.kv_dtype);
+    TF_CHECK_ARG(
         p.device == TINFER_DEVICE_CPU || p.device == TINFER_DEVICE_CUDA,
         "tinfer_context_create: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA",
         (int)p.device);
-    CHECK_ARG(p.device_index >= 0, "tinfer_context_create: device_index = %d is negative",
-              (int)p.device_index);
+    TF_CHECK_ARG(p.device_index >= 0, "tinfer_context_create: device_index = %d is negative",
+                 (int)p.device_index);
     return tf_context_create(model, &p, NULL, out);
 }
 
@@ -50,18 +66,18 @@ TINFER_API void tinfer_context_free(tinfer_context *ctx) { tf_context_free(ctx);
 TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const int32_t *tokens,
                                         size_t n) {
     tf_error_clear();
-    CHECK_ARG(ctx, "tinfer_prefill: ctx is NULL");
-    CHECK_ARG(seq_ok(ctx, seq), "tinfer_prefill: seq %d is outside [0, %u)", seq,
-              ctx->kv.n_seq_max);
-    CHECK_ARG(tokens && n > 0, "tinfer_prefill: no tokens (tokens NULL or n = 0)");
+    TF_CHECK_ARG(ctx, "tinfer_prefill: ctx is NULL");
+    TF_CHECK_ARG(seq_ok(ctx, seq), "tinfer_prefill: seq %d is outside [0, %u)", seq,
+                 ctx->kv.n_seq_max);
+    TF_CHECK_ARG(tokens && n > 0, "tinfer_prefill: no tokens (tokens NULL or n = 0)");
     return tf_context_prefill(ctx, (uint32_t)seq, tokens, n);
 }
 
 TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,
                                        const int32_t *tokens, size_t n_seq) {
     tf_error_clear();
-    CHECK_ARG(ctx, "tinfer_decode: ctx is NULL");
-    CHECK_ARG(seqs && tokens && n_seq > 0, "tinfer_decode: seqs or tokens NULL, or n_seq = 0");
+    TF_CHECK_ARG(ctx, "tinfer_decode: ctx is NULL");
+    TF_CHECK_ARG(seqs && tokens && n_seq > 0, "tinfer_decode: seqs or tokens NULL, or n_seq = 0");
     return tf_context_decode(ctx, seqs, tokens, n_seq);
 }
 
@@ -76,21 +92,21 @@ TINFER_API size_t tinfer_context_n_vocab(const tinfer_context *ctx) {
 
 TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t seq, size_t *n) {
     tf_error_clear();
-    CHECK_ARG(ctx && n, "tinfer_kv_seq_len: ctx or n is NULL");
-    CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_len: seq %d is outside [0, %u)", seq,
-              ctx->kv.n_seq_max);
+    TF_CHECK_ARG(ctx && n, "tinfer_kv_seq_len: ctx or n is NULL");
+    TF_CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_len: seq %d is outside [0, %u)", seq,
+                 ctx->kv.n_seq_max);
     *n = ctx->kv.seqs[seq].n_tokens;
     return TINFER_OK;
 }
 
 TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq, size_t n) {
     tf_error_clear();
-    CHECK_ARG(ctx, "tinfer_kv_seq_truncate: ctx is NULL");
-    CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_truncate: seq %d is outside [0, %u)", seq,
-              ctx->kv.n_seq_max);
-    CHECK_ARG(n <= ctx->kv.seqs[seq].n_tokens,
-              "tinfer_kv_seq_truncate: n = %zu but sequence %d holds %u tokens", n, seq,
-              ctx->kv.seqs[seq].n_tokens);
+    TF_CHECK_ARG(ctx, "tinfer_kv_seq_truncate: ctx is NULL");
+    TF_CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_truncate: seq %d is outside [0, %u)", seq,
+                 ctx->kv.n_seq_max);
+    TF_CHECK_ARG(n <= ctx->kv.seqs[seq].n_tokens,
+                 "tinfer_kv_seq_truncate: n = %zu but sequence %d holds %u tokens", n, seq,
+                 ctx->kv.seqs[seq].n_tokens);
     return tf_context_kv_truncate(ctx, (uint32_t)seq, (uint32_t)n);
 }
 
@@ -101,9 +117,9 @@ TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq) {
 TINFER_API tinfer_status tinfer_kv_seq_fill_random(tinfer_context *ctx, int32_t seq, size_t n,
                                                    uint64_t seed) {
     tf_error_clear();
-    CHECK_ARG(ctx, "tinfer_kv_seq_fill_random: ctx is NULL");
-    CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_fill_random: seq %d is outside [0, %u)", seq,
-              ctx->kv.n_seq_max);
+    TF_CHECK_ARG(ctx, "tinfer_kv_seq_fill_random: ctx is NULL");
+    TF_CHECK_ARG(seq_ok(ctx, seq), "tinfer_kv_seq_fill_random: seq %d is outside [0, %u)", seq,
+                 ctx->kv.n_seq_max);
     if (n > ctx->kv.n_ctx)
         return tf_error(TINFER_E_CONTEXT_FULL,
                         "tinfer_kv_seq_fill_random: n = %zu exceeds n_ctx = %u", n, ctx->kv.n_ctx);

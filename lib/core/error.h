@@ -15,4 +15,11 @@ void tf_error_prefix(const char *prefix);
 /* Clears the message (public entry points call it on entry). */
 void tf_error_clear(void);
 
+/* The argument check of public entry points: returns TINFER_E_INVALID_ARG with the message when
+ * cond is false, e.g. `TF_CHECK_ARG(ctx, "tinfer_prefill: ctx is NULL");` */
+#define TF_CHECK_ARG(cond, ...)                                          \
+    do {                                                                 \
+        if (!(cond)) return tf_error(TINFER_E_INVALID_ARG, __VA_ARGS__); \
+    } while (0)
+
 #endif

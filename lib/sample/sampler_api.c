@@ -1,67 +1,86 @@
 /* Public entry points for the sampler: argument checks, then calls into sampler.c. */
 #include <math.h>
 
+#include "core/abi_struct.h"
 #include "core/error.h"
 #include "sample/sampler.h"
 
-#define CHECK_ARG(cond, ...)                                             \
-    do {                                                                 \
-        if (!(cond)) return tf_error(TINFER_E_INVALID_ARG, __VA_ARGS__); \
-    } while (0)
+/* Every field in order; all of them were in 0.1's struct. */
+static const tf_abi_field sampler_params_fields[] = {
+    TF_ABI_FIELD(tinfer_sampler_params, temperature),
+    TF_ABI_FIELD(tinfer_sampler_params, top_k),
+    TF_ABI_FIELD(tinfer_sampler_params, top_p),
+    TF_ABI_FIELD(tinfer_sampler_params, min_p),
+    TF_ABI_FIELD(tinfer_sampler_params, repeat_penalty),
+    TF_ABI_FIELD(tinfer_sampler_params, presence_penalty),
+    TF_ABI_FIELD(tinfer_sampler_params, frequency_penalty),
+    TF_ABI_FIELD(tinfer_sampler_params, penalty_last_n),
+    TF_ABI_FIELD(tinfer_sampler_params, seed),
+};
+static const tf_abi_layout sampler_params_layout = {
+    "tinfer_sampler_params", sizeof(tinfer_sampler_params), sampler_params_fields,
+    sizeof sampler_params_fields / sizeof sampler_params_fields[0], 9};
 
-TINFER_API tinfer_sampler_params tinfer_sampler_default_params(void) {
-    return (tinfer_sampler_params){.temperature = 0.8f,
-                                   .top_k = 40,
-                                   .top_p = 0.95f,
-                                   .min_p = 0.05f,
-                                   .repeat_penalty = 1.0f,
-                                   .presence_penalty = 0.0f,
-                                   .frequency_penalty = 0.0f,
-                                   .penalty_last_n = 64,
-                                   .seed = 0};
+static const tinfer_sampler_params sampler_params_defaults = {.temperature = 0.8f,
+                                                              .top_k = 40,
+                                                              .top_p = 0.95f,
+                                                              .min_p = 0.05f,
+                                                              .repeat_penalty = 1.0f,
+                                                              .presence_penalty = 0.0f,
+                                                              .frequency_penalty = 0.0f,
+                                                              .penalty_last_n = 64,
+                                                              .seed = 0};
+
+TINFER_API void tinfer_sampler_params_init(tinfer_sampler_params *params, size_t size) {
+    tf_abi_params_init(&sampler_params_layout, &sampler_params_defaults, params, size,
+                       "tinfer_sampler_params_init");
 }
 
 /* Each test is written so that NaN fails it. */
 static tinfer_status check_params(const tinfer_sampler_params *p) {
     const char *fn = "tinfer_sampler_create";
-    CHECK_ARG(p->temperature >= 0.0f && isfinite(p->temperature),
-              "%s: temperature must be finite and >= 0 (0 = greedy), got %g", fn, p->temperature);
-    CHECK_ARG(p->top_k >= 0, "%s: top_k must be >= 0 (0 = off), got %d", fn, (int)p->top_k);
-    CHECK_ARG(p->top_p > 0.0f && p->top_p <= 1.0f, "%s: top_p must be in (0, 1] (1 = off), got %g",
-              fn, p->top_p);
-    CHECK_ARG(p->min_p >= 0.0f && p->min_p <= 1.0f, "%s: min_p must be in [0, 1] (0 = off), got %g",
-              fn, p->min_p);
-    CHECK_ARG(p->repeat_penalty > 0.0f && isfinite(p->repeat_penalty),
-              "%s: repeat_penalty must be finite and > 0 (1 = off), got %g", fn, p->repeat_penalty);
-    CHECK_ARG(isfinite(p->presence_penalty), "%s: presence_penalty must be finite, got %g", fn,
-              p->presence_penalty);
-    CHECK_ARG(isfinite(p->frequency_penalty), "%s: frequency_penalty must be finite, got %g", fn,
-              p->frequency_penalty);
-    CHECK_ARG(p->penalty_last_n >= 0, "%s: penalty_last_n must be >= 0 (0 = off), got %d", fn,
-              (int)p->penalty_last_n);
+    TF_CHECK_ARG(p->temperature >= 0.0f && isfinite(p->temperature),
+                 "%s: temperature must be finite and >= 0 (0 = greedy), got %g", fn,
+                 p->temperature);
+    TF_CHECK_ARG(p->top_k >= 0, "%s: top_k must be >= 0 (0 = off), got %d", fn, (int)p->top_k);
+    TF_CHECK_ARG(p->top_p > 0.0f && p->top_p <= 1.0f,
+                 "%s: top_p must be in (0, 1] (1 = off), got %g", fn, p->top_p);
+    TF_CHECK_ARG(p->min_p >= 0.0f && p->min_p <= 1.0f,
+                 "%s: min_p must be in [0, 1] (0 = off), got %g", fn, p->min_p);
+    TF_CHECK_ARG(p->repeat_penalty > 0.0f && isfinite(p->repeat_penalty),
+                 "%s: repeat_penalty must be finite and > 0 (1 = off), got %g", fn,
+                 p->repeat_penalty);
+    TF_CHECK_ARG(isfinite(p->presence_penalty), "%s: presence_penalty must be finite, got %g", fn,
+                 p->presence_penalty);
+    TF_CHECK_ARG(isfinite(p->frequency_penalty), "%s: frequency_penalty must be finite, got %g", fn,
+                 p->frequency_penalty);
+    TF_CHECK_ARG(p->penalty_last_n >= 0, "%s: penalty_last_n must be >= 0 (0 = off), got %d", fn,
+                 (int)p->penalty_last_n);
     return TINFER_OK;
 }
 
-TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params, size_t n_vocab,
+TINFER_API tinfer_status tinfer_sampler_create(const tinfer_sampler_params *params,
+                                               size_t params_size, size_t n_vocab,
                                                tinfer_sampler **out) {
     tf_error_clear();
-    CHECK_ARG(out, "tinfer_sampler_create: out is NULL");
+    TF_CHECK_ARG(out, "tinfer_sampler_create: out is NULL");
     /* Token ids are int32_t, so a larger vocabulary could not be sampled from. */
-    CHECK_ARG(n_vocab >= 1 && n_vocab <= INT32_MAX,
-              "tinfer_sampler_create: n_vocab must be in [1, %d], got %zu", INT32_MAX, n_vocab);
-    tinfer_sampler_params defaults = tinfer_sampler_default_params();
-    if (!params) params = &defaults;
-    tinfer_status status = check_params(params);
+    TF_CHECK_ARG(n_vocab >= 1 && n_vocab <= INT32_MAX,
+                 "tinfer_sampler_create: n_vocab must be in [1, %d], got %zu", INT32_MAX, n_vocab);
+    tinfer_sampler_params p = sampler_params_defaults;
+    tinfer_status status = tf_abi_params_read(&sampler_params_layout, params, params_size, &p,
+                                              "tinfer_sampler_create");
+    if (status == TINFER_OK) status = check_params(&p);
     if (status != TINFER_OK) return status;
-    return tf_sampler_create(params, n_vocab, out);
+    return tf_sampler_create(&p, n_vocab, out);
 }
 
 TINFER_API tinfer_status tinfer_sampler_accept(tinfer_sampler *sampler, int32_t token) {
     tf_error_clear();
-    CHECK_ARG(sampler, "tinfer_sampler_accept: sampler is NULL");
-    CHECK_ARG(token >= 0 && (size_t)token < sampler->n_vocab,
-              "tinfer_sampler_accept: token %d is outside the vocabulary [0, %zu)", (int)token,
-              sampler->n_vocab);
+    TF_CHECK_ARG(sampler, "tinfer_sampler_accept: sampler is NULL");
+    TF_CHECK_ARG(token >= 0 && (size_t)token < sampler->n_vocab,
+                 "tinfer_sampler_accept: token %d is outside the vocabulary [0, %zu)", (int)token,
+                 sampler->n_vocab);
     tf_sampler_accept(sampler, token);
     return TINFER_OK;
 }
@@ -69,12 +88,12 @@ TINFER_API tinfer_status tinfer_sampler_accept(tinfer_sampler *sampler, int32_t 
 TINFER_API tinfer_status tinfer_sampler_sample(tinfer_sampler *sampler, const float *logits,
                                                size_t n_vocab, int32_t *token) {
     tf_error_clear();
-    CHECK_ARG(sampler, "tinfer_sampler_sample: sampler is NULL");
-    CHECK_ARG(logits, "tinfer_sampler_sample: logits is NULL");
-    CHECK_ARG(token, "tinfer_sampler_sample: token is NULL");
-    CHECK_ARG(n_vocab == sampler->n_vocab,
-              "tinfer_sampler_sample: n_vocab is %zu but the sampler was created for %zu", n_vocab,
-              sampler->n_vocab);
+    TF_CHECK_ARG(sampler, "tinfer_sampler_sample: sampler is NULL");
+    TF_CHECK_ARG(logits, "tinfer_sampler_sample: logits is NULL");
+    TF_CHECK_ARG(token, "tinfer_sampler_sample: token is NULL");
+    TF_CHECK_ARG(n_vocab == sampler->n_vocab,
+                 "tinfer_sampler_sample: n_vocab is %zu but the sampler was created for %zu",
+                 n_vocab, sampler->n_vocab);
     return tf_sampler_sample(sampler, logits, token);
 }
 

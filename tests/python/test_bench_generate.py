@@ -22,7 +22,7 @@ SCHEMA = ROOT / "benchmarks" / "schema" / "bench_generate.schema.json"
 LAYER_OPS = ["attn_norm", "attn_q", "attn_k", "attn_v", "rope_q", "rope_k", "kv_store",
              "attention", "attn_output", "attn_residual", "ffn_norm", "ffn_gate", "ffn_up",
              "ffn_act", "ffn_down", "ffn_residual"]
-OUTSIDE_OPS = ["embed", "output_norm", "output"]
+OUTSIDE_OPS = ["embed", "output_gather", "output_norm", "output"]
 GEN_LEN = 5
 
 
@@ -113,18 +113,18 @@ def test_trace_has_every_op_of_every_layer_per_step(profiled_run):
         for op in LAYER_OPS:
             assert per_op[(op, layer)] == len(steps), (op, layer)
     assert per_op[("embed", -1)] == len(steps)
-    for op in ("output_norm", "output"):  # only the last pass of a prefill needs logits
+    for op in ("output_gather", "output_norm", "output"):  # only a prefill's last pass has logits
         assert per_op[(op, -1)] == 4 + kinds["decode"], op
     assert all(layer in (-1, *range(N_LAYER)) for _, layer in per_op)
     # each decode step's ops lie inside it, on one thread
     for step in steps:
         inside = [e for e in events if e["cat"] == "op" and step["ts"] - 1e-3 <= e["ts"]
                   and e["ts"] + e["dur"] <= step["ts"] + step["dur"] + 1e-3]
-        expected = len(LAYER_OPS) * N_LAYER + 1 + (2 if step["name"] == "decode" else 0)
+        expected = len(LAYER_OPS) * N_LAYER + 1 + (3 if step["name"] == "decode" else 0)
         if step["name"] == "decode":
             assert len(inside) == expected
         else:
-            assert expected <= len(inside) <= expected + 2
+            assert expected <= len(inside) <= expected + 3
     assert {e["tid"] for e in events} == {1}
     names = [e for e in trace["traceEvents"] if e["ph"] == "M"]
     assert any(e["name"] == "thread_name" for e in names)

@@ -3,6 +3,7 @@
  * written (the step's logits depend on the seed, and the same seed gives the same logits); the
  * cache refuses positions past n_ctx without changing; filling shrinks as well as grows; other
  * sequences are untouched. */
+#define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random: tinfer/experimental.h */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +28,7 @@ static int setup(void **state) {
     synth_spec spec = synth_gemma3();
     char path[4096];
     if (!synth_write(&spec, "bench_fill_gemma3.gguf", path, sizeof path)) return -1;
-    if (tinfer_model_load(path, NULL, &fx.model) != TINFER_OK) return -1;
+    if (tinfer_model_load(path, NULL, 0, &fx.model) != TINFER_OK) return -1;
     fx.n_vocab = spec.n_vocab;
     *state = &fx;
     return 0;
@@ -41,12 +42,13 @@ static int teardown(void **state) {
 
 static tinfer_context *new_context(const fixture *fx, uint32_t n_ctx, uint32_t n_seq_max,
                                    tinfer_kv_dtype kv_dtype) {
-    tinfer_context_params params = tinfer_context_default_params();
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = n_ctx;
     params.n_seq_max = n_seq_max;
     params.kv_dtype = kv_dtype;
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(fx->model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(fx->model, &params, sizeof params, &ctx), TINFER_OK);
     return ctx;
 }
 

@@ -3,6 +3,7 @@
  * every layer with its layer and shape, nested inside the step's own event; the summary lists the
  * ops; profiling leaves the logits unchanged; ending without beginning, and unwritable paths, are
  * errors. */
+#define TINFER_EXPERIMENTAL /* tinfer_profile_begin/end: tinfer/experimental.h */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -30,15 +31,16 @@ static tinfer_model *load_synthetic(synth_spec spec, const char *file) {
     char path[4096];
     tinfer_model *model = NULL;
     assert_non_null(synth_write(&spec, file, path, sizeof path));
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     return model;
 }
 
 static tinfer_context *new_context(const tinfer_model *model) {
-    tinfer_context_params params = tinfer_context_default_params();
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 64;
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(model, &params, sizeof params, &ctx), TINFER_OK);
     return ctx;
 }
 

@@ -1,8 +1,10 @@
 /* The device choice behind tinfer_context_params.device: the CPU always; CUDA refused with a
  * message that says why (built without it, no such device, or — until the CUDA forward pass
- * lands — a device that is present); and tinfer_has_cuda() telling the truth about the build,
- * checked against whether the CUDA runtime is really linked into this process. */
+ * lands — a device that is present); and tinfer_has_cuda() telling the truth about the build:
+ * the shared library (loaded here with dlopen) must say it has CUDA exactly when loading it
+ * brought the CUDA runtime into the process. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <link.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,12 +25,24 @@ static int find_cudart(struct dl_phdr_info *info, size_t size, void *found) {
 
 static void has_cuda_matches_the_linked_runtime(void **state) {
     (void)state;
+    const char *path = getenv("TINFER_SHARED_LIBRARY"); /* set by tests/CMakeLists.txt */
+    if (!path) {
+        skip();
+        return;
+    }
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(library);
+    bool (*has_cuda)(void) = (bool (*)(void))dlsym(library, "tinfer_has_cuda");
+    int (*device_count)(void) = (int (*)(void))dlsym(library, "tinfer_cuda_device_count");
+    assert_non_null(has_cuda);
+    assert_non_null(device_count);
     bool cudart_loaded = false;
     dl_iterate_phdr(find_cudart, &cudart_loaded);
-    assert_int_equal(tinfer_has_cuda(), cudart_loaded);
-    const int n_devices = tinfer_cuda_device_count();
+    assert_int_equal(has_cuda(), cudart_loaded);
+    const int n_devices = device_count();
     assert_true(n_devices >= 0);
-    if (!tinfer_has_cuda()) assert_int_equal(n_devices, 0);
+    if (!has_cuda()) assert_int_equal(n_devices, 0);
+    dlclose(library);
 }
 
 static tinfer_model *tiny_model(void) {
@@ -36,17 +50,18 @@ static tinfer_model *tiny_model(void) {
     char path[512];
     assert_non_null(synth_write(&spec, "device_gemma3.gguf", path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     return model;
 }
 
 static tinfer_status create_on(tinfer_model *model, tinfer_device_kind device, int32_t index,
                                tinfer_context **ctx) {
-    tinfer_context_params p = tinfer_context_default_params();
+    tinfer_context_params p;
+    tinfer_context_params_init(&p, sizeof p);
     p.n_ctx = 64;
     p.device = device;
     p.device_index = index;
-    return tinfer_context_create(model, &p, ctx);
+    return tinfer_context_create(model, &p, sizeof p, ctx);
 }
 
 static void devices_are_chosen_or_refused_clearly(void **state) {

@@ -43,13 +43,14 @@ static void decode_steps_do_not_allocate(void **state) {
     char path[4096];
     assert_non_null(synth_write(&spec, "alloc_gemma3_q8_0.gguf", path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
-    tinfer_context_params params = tinfer_context_default_params();
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 128;
     params.n_seq_max = 3;
     tinfer_context *ctx = NULL;
     n_allocations = 0;
-    assert_int_equal(tinfer_context_create(model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(model, &params, sizeof params, &ctx), TINFER_OK);
     assert_true(n_allocations > 0); /* the counters do see the library's calls */
     const int32_t prompt[] = {1, 17, 42, 90, 5, 63, 7, 8, 21}; /* ids < n_vocab (96) */
     for (int32_t seq = 0; seq < 3; seq++)

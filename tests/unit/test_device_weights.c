@@ -52,7 +52,7 @@ static tinfer_model *load_gemma3(void) {
     char path[512];
     assert_non_null(synth_write(&spec, "device_weights_gemma3.gguf", path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     return model;
 }
 
@@ -117,7 +117,7 @@ static void one_copy_per_model_and_device(void **state) {
     assert_true(uploaded_bytes > 0);
     /* A CPU context reads the weights in place: no copy. */
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(model, NULL, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(model, NULL, 0, &ctx), TINFER_OK);
     assert_int_equal(n_uploads, 2);
     tinfer_context_free(ctx);
     assert_int_equal(n_releases, 0);

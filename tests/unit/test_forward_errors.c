@@ -19,9 +19,9 @@ static tinfer_status try_context(const synth_spec *spec, char *msg, size_t cap) 
     char path[4096];
     assert_non_null(synth_write(spec, "errors_model.gguf", path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     tinfer_context *ctx = NULL;
-    tinfer_status status = tinfer_context_create(model, NULL, &ctx);
+    tinfer_status status = tinfer_context_create(model, NULL, 0, &ctx);
     snprintf(msg, cap, "%s", tinfer_last_error());
     if (status == TINFER_OK) assert_non_null(ctx);
     else assert_null(ctx);
@@ -83,20 +83,21 @@ static void bad_context_params_are_refused(void **state) {
     char path[4096];
     assert_non_null(synth_write(&spec, "errors_params.gguf", path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     tinfer_context *ctx = NULL;
-    tinfer_context_params p = tinfer_context_default_params();
+    tinfer_context_params p;
+    tinfer_context_params_init(&p, sizeof p);
     p.n_ctx = 0;
-    assert_int_equal(tinfer_context_create(model, &p, &ctx), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);
     assert_non_null(strstr(tinfer_last_error(), "n_ctx"));
-    p = tinfer_context_default_params();
+    tinfer_context_params_init(&p, sizeof p);
     p.n_seq_max = 0;
-    assert_int_equal(tinfer_context_create(model, &p, &ctx), TINFER_E_INVALID_ARG);
-    p = tinfer_context_default_params();
+    assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);
+    tinfer_context_params_init(&p, sizeof p);
     p.kv_dtype = (tinfer_kv_dtype)7;
-    assert_int_equal(tinfer_context_create(model, &p, &ctx), TINFER_E_INVALID_ARG);
-    assert_int_equal(tinfer_context_create(NULL, NULL, &ctx), TINFER_E_INVALID_ARG);
-    assert_int_equal(tinfer_context_create(model, NULL, NULL), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_context_create(NULL, NULL, 0, &ctx), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_context_create(model, NULL, 0, NULL), TINFER_E_INVALID_ARG);
     assert_null(ctx);
     assert_int_equal(tinfer_prefill(NULL, 0, (const int32_t[]){1}, 1), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_decode(NULL, (const int32_t[]){0}, (const int32_t[]){1}, 1),
@@ -122,12 +123,13 @@ static void every_architecture_and_dtype_runs(void **state) {
             char path[4096];
             assert_non_null(synth_write(&spec, "errors_archs.gguf", path, sizeof path));
             tinfer_model *model = NULL;
-            assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
-            tinfer_context_params p = tinfer_context_default_params();
+            assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
+            tinfer_context_params p;
+            tinfer_context_params_init(&p, sizeof p);
             p.n_ctx = 64;
             p.n_seq_max = 2;
             tinfer_context *ctx = NULL;
-            if (tinfer_context_create(model, &p, &ctx) != TINFER_OK)
+            if (tinfer_context_create(model, &p, sizeof p, &ctx) != TINFER_OK)
                 fail_msg("%s type %u: %s", archs[a], types[t], tinfer_last_error());
             const int32_t one[3] = {1, 2, 3}, two[3] = {1, 2, 4};
             assert_int_equal(tinfer_prefill(ctx, 0, one, 3), TINFER_OK);

@@ -106,11 +106,12 @@ static void default_model_matches_llamacpp(void **state) {
     json_t *golden = json_load_file(golden_path, 0, &error);
     assert_non_null(golden);
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(model_path, NULL, &model), TINFER_OK);
-    tinfer_context_params params = tinfer_context_default_params();
+    assert_int_equal(tinfer_model_load(model_path, NULL, 0, &model), TINFER_OK);
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 256;
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(model, &params, sizeof params, &ctx), TINFER_OK);
 
     stats st = {0};
     json_t *prompts = json_object_get(golden, "prompts");

@@ -176,12 +176,13 @@ static void write_config(const synth_spec *s, const char *path) {
 /* Logits of the last of 9 tokens, prefilled in one call then one decode. */
 static void run_model(const char *path, size_t n_vocab, float *out) {
     tinfer_model *model = NULL;
-    if (tinfer_model_load(path, NULL, &model) != TINFER_OK)
+    if (tinfer_model_load(path, NULL, 0, &model) != TINFER_OK)
         fail_msg("%s: %s", path, tinfer_last_error());
-    tinfer_context_params p = tinfer_context_default_params();
+    tinfer_context_params p;
+    tinfer_context_params_init(&p, sizeof p);
     p.n_ctx = 32;
     tinfer_context *ctx = NULL;
-    if (tinfer_context_create(model, &p, &ctx) != TINFER_OK)
+    if (tinfer_context_create(model, &p, sizeof p, &ctx) != TINFER_OK)
         fail_msg("%s: %s", path, tinfer_last_error());
     const int32_t tokens[9] = {1, 5, 9, 14, 2, 33, 7, 60, 21};
     assert_int_equal(tinfer_prefill(ctx, 0, tokens, 8), TINFER_OK);

@@ -122,12 +122,13 @@ static double compare_model(json_t *golden, json_t *entry) {
     char path[4096];
     assert_non_null(model_path(entry, &spec, path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
-    tinfer_context_params params = tinfer_context_default_params();
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 64;
     params.kv_dtype = TINFER_KV_F32;
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(model, &params, sizeof params, &ctx), TINFER_OK);
     json_t *tokens = json_object_get(golden, "tokens");
     json_t *logits = json_object_get(entry, "logits");
     double worst = 0;

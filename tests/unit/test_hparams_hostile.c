@@ -40,9 +40,9 @@ static synth_spec small_llama(void) {
 
 static void refused_with(const char *path, const char *needle) {
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(model, NULL, &ctx), TINFER_E_FORMAT);
+    assert_int_equal(tinfer_context_create(model, NULL, 0, &ctx), TINFER_E_FORMAT);
     assert_null(ctx);
     assert_non_null(strstr(tinfer_last_error(), needle));
     tinfer_model_free(model);

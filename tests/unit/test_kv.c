@@ -4,6 +4,7 @@
  * call equal to one at a time; the sliding window forgets what it should. Sliding-window layers
  * keeping only a ring of blocks give bit-identical logits to keeping every position, through
  * prefill, decode, truncation and random fill; truncating past what the ring holds is refused. */
+#define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random: tinfer/experimental.h */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,10 +42,10 @@ static int setup(void **state) {
     synth_spec spec = synth_gemma3();
     char path[4096];
     if (!synth_write(&spec, "kv_gemma3.gguf", path, sizeof path)) return -1;
-    if (tinfer_model_load(path, NULL, &fx.model) != TINFER_OK) return -1;
+    if (tinfer_model_load(path, NULL, 0, &fx.model) != TINFER_OK) return -1;
     spec.sliding_window = RING_WINDOW;
     if (!synth_write(&spec, "kv_gemma3_ring.gguf", path, sizeof path)) return -1;
-    if (tinfer_model_load(path, NULL, &fx.ring_model) != TINFER_OK) return -1;
+    if (tinfer_model_load(path, NULL, 0, &fx.ring_model) != TINFER_OK) return -1;
     fx.n_vocab = spec.n_vocab;
     *state = &fx;
     return 0;
@@ -59,12 +60,13 @@ static int teardown(void **state) {
 
 static tinfer_context *new_context(const fixture *fx, uint32_t n_ctx, uint32_t n_seq_max,
                                    tinfer_kv_dtype kv_dtype) {
-    tinfer_context_params params = tinfer_context_default_params();
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = n_ctx;
     params.n_seq_max = n_seq_max;
     params.kv_dtype = kv_dtype;
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(fx->model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(fx->model, &params, sizeof params, &ctx), TINFER_OK);
     return ctx;
 }
 
@@ -117,12 +119,13 @@ static void chunked_prefill_equals_one_pass(void **state) {
     make_tokens(tokens, 45, 9, fx->n_vocab);
     tinfer_context *whole = new_context(fx, 64, 1, TINFER_KV_F32);
     assert_int_equal(tinfer_prefill(whole, 0, tokens, 45), TINFER_OK);
-    tinfer_context_params params = tinfer_context_default_params();
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 64;
     params.n_batch = 7;
     params.kv_dtype = TINFER_KV_F32;
     tinfer_context *chunked = NULL;
-    assert_int_equal(tinfer_context_create(fx->model, &params, &chunked), TINFER_OK);
+    assert_int_equal(tinfer_context_create(fx->model, &params, sizeof params, &chunked), TINFER_OK);
     assert_int_equal(tinfer_prefill(chunked, 0, tokens, 45), TINFER_OK);
     assert_logits_near(tinfer_logits(whole, 0), tinfer_logits(chunked, 0), fx->n_vocab,
                        SPLIT_TOLERANCE);
@@ -275,7 +278,7 @@ static void sliding_window_forgets_old_tokens(void **state) {
     char path[4096];
     assert_non_null(synth_write(&spec, "kv_gemma3_1layer.gguf", path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     fixture fx = {.model = model, .n_vocab = spec.n_vocab};
     int32_t a[12], b[12], c[12];
     make_tokens(a, 12, 6, spec.n_vocab);
@@ -297,7 +300,8 @@ static void sliding_window_forgets_old_tokens(void **state) {
  * position in the sliding-window layers instead of the ring. */
 static tinfer_context *new_ring_context(const fixture *fx, uint32_t n_seq_max, uint32_t n_batch,
                                         tinfer_kv_dtype kv_dtype, bool swa_full) {
-    tinfer_context_params params = tinfer_context_default_params();
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 512;
     params.n_seq_max = n_seq_max;
     params.n_batch = n_batch;

@@ -48,7 +48,8 @@ static void gguf_model_info_metadata_and_tensors(void **state) {
     (void)state;
     char path[512];
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(write_small_gguf(path, sizeof path), NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(write_small_gguf(path, sizeof path), NULL, 0, &model),
+                     TINFER_OK);
     tinfer_model_info info;
     assert_int_equal(tinfer_model_get_info(model, &info, sizeof info), TINFER_OK);
     assert_string_equal(info.architecture, "qwen3");
@@ -144,7 +145,7 @@ static void hf_directory_with_sharded_safetensors(void **state) {
     write_in_dir(dir, "model.safetensors.index.json", index, strlen(index));
 
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(dir, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(dir, NULL, 0, &model), TINFER_OK);
     tinfer_model_info info;
     tinfer_model_get_info(model, &info, sizeof info);
     assert_int_equal(info.format, TINFER_FORMAT_SAFETENSORS);
@@ -167,18 +168,19 @@ static void hf_directory_reading_files_without_mmap(void **state) {
     make_dir("model_api_hf_single", dir, sizeof dir);
     write_in_dir(dir, "config.json", LLAMA_CONFIG, strlen(LLAMA_CONFIG));
     write_shard(dir, "model.safetensors", "model.norm.weight", 3.0f);
-    tinfer_model_params params = tinfer_model_default_params();
+    tinfer_model_params params;
+    tinfer_model_params_init(&params, sizeof params);
     assert_true(params.use_mmap);
     params.use_mmap = false;
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(dir, &params, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(dir, &params, sizeof params, &model), TINFER_OK);
     assert_int_equal(tinfer_model_tensor_count(model), 1);
     tinfer_model_free(model);
 }
 
 static void expect_load_error(const char *path, tinfer_status expected, const char *substring) {
     tinfer_model *model = (tinfer_model *)0x1;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), expected);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), expected);
     assert_ptr_equal(model, (tinfer_model *)0x1); /* untouched on failure */
     if (!strstr(tinfer_last_error(), substring)) fail_msg("message '%s' lacks '%s'", tinfer_last_error(), substring);
 }
@@ -209,9 +211,9 @@ static void load_errors_are_clear(void **state) {
 static void null_arguments_are_rejected(void **state) {
     (void)state;
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(NULL, NULL, &model), TINFER_E_INVALID_ARG);
-    assert_int_equal(tinfer_model_load("", NULL, &model), TINFER_E_INVALID_ARG);
-    assert_int_equal(tinfer_model_load("x.gguf", NULL, NULL), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_model_load(NULL, NULL, 0, &model), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_model_load("", NULL, 0, &model), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_model_load("x.gguf", NULL, 0, NULL), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_model_get_info(NULL, NULL, 0), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_model_meta_count(NULL), 0);
     assert_int_equal(tinfer_model_tensor_count(NULL), 0);
@@ -228,7 +230,7 @@ static void default_model_when_installed(void **state) {
         return;
     }
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     tinfer_model_info info;
     tinfer_model_get_info(model, &info, sizeof info);
     assert_string_equal(info.architecture, "gemma3");
@@ -246,8 +248,8 @@ static void default_model_when_installed(void **state) {
     const tinfer_chat_msg msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
     char text[256];
     size_t len;
-    assert_int_equal(tinfer_chat_apply(tinfer_model_tokenizer(model), msgs, 2, true, text,
-                                       sizeof text, &len),
+    assert_int_equal(tinfer_chat_apply(tinfer_model_tokenizer(model), msgs, 2, sizeof msgs[0], true,
+                                       text, sizeof text, &len),
                      TINFER_OK);
     assert_string_equal(text, "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
                               "<start_of_turn>model\n");

@@ -19,7 +19,8 @@
 
 /* Temperature t with every filter and penalty off. */
 static tinfer_sampler_params plain_params(float temperature) {
-    tinfer_sampler_params p = tinfer_sampler_default_params();
+    tinfer_sampler_params p;
+    tinfer_sampler_params_init(&p, sizeof p);
     p.temperature = temperature;
     p.top_k = 0;
     p.top_p = 1.0f;
@@ -29,7 +30,7 @@ static tinfer_sampler_params plain_params(float temperature) {
 
 static tinfer_sampler *create_sampler(const tinfer_sampler_params *p, size_t n_vocab) {
     tinfer_sampler *s = NULL;
-    assert_int_equal(tinfer_sampler_create(p, n_vocab, &s), TINFER_OK);
+    assert_int_equal(tinfer_sampler_create(p, sizeof *p, n_vocab, &s), TINFER_OK);
     assert_non_null(s);
     return s;
 }
@@ -159,8 +160,8 @@ static const reference_case reference_cases[] = {
 
 static void greedy_picks_argmax_and_lowest_id_on_ties(void **state) {
     (void)state;
-    tinfer_sampler_params p =
-        tinfer_sampler_default_params(); /* filters on: they must not matter */
+    tinfer_sampler_params p; /* the default filters are on: they must not matter */
+    tinfer_sampler_params_init(&p, sizeof p);
     p.temperature = 0.0f;
     tinfer_sampler *s = create_sampler(&p, 6);
     const float peak[6] = {0.5f, 3.0f, -1.0f, 2.5f, 2.9f, -7.0f};
@@ -559,7 +560,7 @@ static void rng_is_xoshiro256ss_seeded_by_splitmix64(void **state) {
 
 static void expect_invalid(const tinfer_sampler_params *p, size_t n_vocab, const char *field) {
     tinfer_sampler *s = (tinfer_sampler *)(uintptr_t)1; /* must stay untouched on failure */
-    assert_int_equal(tinfer_sampler_create(p, n_vocab, &s), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_sampler_create(p, sizeof *p, n_vocab, &s), TINFER_E_INVALID_ARG);
     assert_ptr_equal(s, (tinfer_sampler *)(uintptr_t)1);
     if (!strstr(tinfer_last_error(), field))
         fail_msg("'%s' lacks '%s'", tinfer_last_error(), field);
@@ -574,43 +575,43 @@ static void invalid_params_are_rejected_by_name(void **state) {
     const float bad_additive[] = {NAN, INFINITY, -INFINITY};
     tinfer_sampler_params p;
     for (size_t i = 0; i < 3; i++) {
-        p = tinfer_sampler_default_params();
+        tinfer_sampler_params_init(&p, sizeof p);
         p.temperature = bad_temperature[i];
         expect_invalid(&p, 10, "temperature");
     }
-    p = tinfer_sampler_default_params();
+    tinfer_sampler_params_init(&p, sizeof p);
     p.top_k = -1;
     expect_invalid(&p, 10, "top_k");
     for (size_t i = 0; i < 4; i++) {
-        p = tinfer_sampler_default_params();
+        tinfer_sampler_params_init(&p, sizeof p);
         p.top_p = bad_top_p[i];
         expect_invalid(&p, 10, "top_p");
     }
     for (size_t i = 0; i < 3; i++) {
-        p = tinfer_sampler_default_params();
+        tinfer_sampler_params_init(&p, sizeof p);
         p.min_p = bad_min_p[i];
         expect_invalid(&p, 10, "min_p");
     }
     for (size_t i = 0; i < 4; i++) {
-        p = tinfer_sampler_default_params();
+        tinfer_sampler_params_init(&p, sizeof p);
         p.repeat_penalty = bad_repeat[i];
         expect_invalid(&p, 10, "repeat_penalty");
     }
     for (size_t i = 0; i < 3; i++) {
-        p = tinfer_sampler_default_params();
+        tinfer_sampler_params_init(&p, sizeof p);
         p.presence_penalty = bad_additive[i];
         expect_invalid(&p, 10, "presence_penalty");
-        p = tinfer_sampler_default_params();
+        tinfer_sampler_params_init(&p, sizeof p);
         p.frequency_penalty = bad_additive[i];
         expect_invalid(&p, 10, "frequency_penalty");
     }
-    p = tinfer_sampler_default_params();
+    tinfer_sampler_params_init(&p, sizeof p);
     p.penalty_last_n = -1;
     expect_invalid(&p, 10, "penalty_last_n");
-    p = tinfer_sampler_default_params();
+    tinfer_sampler_params_init(&p, sizeof p);
     expect_invalid(&p, 0, "n_vocab");
     expect_invalid(&p, (size_t)INT32_MAX + 1, "n_vocab");
-    assert_int_equal(tinfer_sampler_create(&p, 10, NULL), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_sampler_create(&p, sizeof p, 10, NULL), TINFER_E_INVALID_ARG);
 
     /* the edges that are allowed */
     tinfer_sampler *s = NULL;
@@ -618,16 +619,17 @@ static void invalid_params_are_rejected_by_name(void **state) {
     p.min_p = 1.0f;
     p.temperature = 0.0f;
     p.presence_penalty = -2.0f; /* negative penalties encourage repeats; allowed as in llama.cpp */
-    assert_int_equal(tinfer_sampler_create(&p, 10, &s), TINFER_OK);
+    assert_int_equal(tinfer_sampler_create(&p, sizeof p, 10, &s), TINFER_OK);
     tinfer_sampler_free(s);
-    assert_int_equal(tinfer_sampler_create(NULL, 10, &s), TINFER_OK); /* NULL = defaults */
+    assert_int_equal(tinfer_sampler_create(NULL, 0, 10, &s), TINFER_OK); /* NULL = defaults */
     tinfer_sampler_free(s);
     tinfer_sampler_free(NULL);
 }
 
 static void bad_calls_are_rejected(void **state) {
     (void)state;
-    tinfer_sampler_params p = tinfer_sampler_default_params();
+    tinfer_sampler_params p;
+    tinfer_sampler_params_init(&p, sizeof p);
     tinfer_sampler *s = create_sampler(&p, 10);
     float logits[10] = {0};
     int32_t token = -7;
@@ -647,7 +649,8 @@ static void bad_calls_are_rejected(void **state) {
 
 static void nan_counts_as_minus_inf_and_plus_inf_takes_all(void **state) {
     (void)state;
-    tinfer_sampler_params p = tinfer_sampler_default_params();
+    tinfer_sampler_params p;
+    tinfer_sampler_params_init(&p, sizeof p);
     p.temperature = 1.0f;
     tinfer_sampler *s = create_sampler(&p, 4);
     tinfer_sampler_params gp = plain_params(0.0f);

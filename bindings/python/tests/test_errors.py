@@ -218,4 +218,4 @@ def test_out_of_range_uint32_parameters_are_refused(tiny_model_path: Path):
 def test_argtypes_refuse_wrong_python_types():
     api = _capi.api()
     with pytest.raises(ctypes.ArgumentError):
-        api.tinfer_model_load("a str, not bytes", None, None)
+        api.tinfer_model_load("a str, not bytes", None, 0, None)

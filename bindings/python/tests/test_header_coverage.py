@@ -216,16 +216,57 @@ def test_defines_match_the_header():
         assert int(raw[name].rstrip("u"), 0) == value, name
 
 
+def _init(api, struct_type, name):
+    raw = struct_type()
+    getattr(api, name)(ctypes.byref(raw), ctypes.sizeof(raw))
+    return raw
+
+
 def test_struct_sizes_agree_with_the_library():
-    """Structs returned by value come back intact: the size ctypes computes is the C one."""
+    """Params filled by the library through ctypes.sizeof come back intact: the size ctypes
+    computes is the C one."""
     api = _capi.api()
-    params = api.tinfer_sampler_default_params()
+    params = _init(api, _capi.SamplerParams, "tinfer_sampler_params_init")
     assert (params.top_k, params.penalty_last_n, params.seed) == (40, 64, 0)
     assert abs(params.temperature - 0.8) < 1e-6 and abs(params.min_p - 0.05) < 1e-6
-    assert api.tinfer_model_default_params().use_mmap is True
-    if api.has("tinfer_context_default_params"):
-        ctx = api.tinfer_context_default_params()
+    assert _init(api, _capi.ModelParams, "tinfer_model_params_init").use_mmap is True
+    if api.has("tinfer_context_params_init"):
+        ctx = _init(api, _capi.ContextParams, "tinfer_context_params_init")
         assert (ctx.n_ctx, ctx.n_seq_max, ctx.n_batch) == (4096, 1, 512)
+        assert (ctx.device, ctx.device_index) == (0, 0)
+
+
+def test_experimental_functions_are_the_experimental_headers():
+    """_capi.EXPERIMENTAL names exactly what include/tinfer/experimental.h declares, and no other
+    header declares those."""
+    experimental = ROOT / "include" / "tinfer" / "experimental.h"
+    declared = set(parse_functions(without_preprocessor(_strip_comments(experimental.read_text()))))
+    assert declared and declared == set(_capi.EXPERIMENTAL)
+    stable = "\n".join(_strip_comments(p.read_text()) for p in HEADERS if p != experimental)
+    assert not declared & set(parse_functions(without_preprocessor(stable)))
+
+
+def test_every_declaration_says_since():
+    """Each TINFER_API function and each typedef'd struct or enum has "Since X.Y" in the comment
+    right above it (or in the section comment it opens)."""
+    missing = []
+    for path in HEADERS:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not (line.startswith("TINFER_API") or re.match(r"typedef (struct|enum) \w+", line)):
+                continue
+            j = i - 1
+            while j >= 0 and not lines[j].strip():
+                j -= 1
+            comment = []
+            while j >= 0 and lines[j].lstrip().startswith(("*", "/*")):
+                comment.append(lines[j])
+                if lines[j].lstrip().startswith("/*"):
+                    break
+                j -= 1
+            if not re.search(r"Since \d+\.\d+", " ".join(comment)):
+                missing.append(f"{path.name}:{i + 1}: {line.strip()}")
+    assert not missing, "declarations without a 'Since': " + "; ".join(missing)
 
 
 def test_loaded_library_version_matches_the_header():

@@ -12,6 +12,7 @@ carries the C status and message.
 """
 
 from tinfer import _capi
+from tinfer._version import __version__
 from tinfer._capi import TOKENIZE_ADD_SPECIAL, TOKENIZE_PARSE_SPECIAL, DETOKENIZE_SKIP_SPECIAL
 from tinfer.errors import (
     BufferTooSmallError,
@@ -33,9 +34,7 @@ from tinfer.tokenizer import DetokStream, Tokenizer
 from tinfer.sampler import Sampler
 from tinfer.context import Context, has_context_api
 
-_api = _capi.api()  # loads the library now, so a missing one fails at import
-
-__version__ = "0.1.0"
+_api = _capi.api()  # loads the library now, so a missing one (or another ABI) fails at import
 
 
 def version() -> str:

@@ -31,6 +31,7 @@ from ctypes import (
 from typing import Any, Dict, List, Optional, Tuple
 
 from tinfer._loader import load_library
+from tinfer._version import __version__
 
 # ---- enums: C enums are int-sized on every ABI we target, so they travel as c_int ----
 c_enum = c_int
@@ -69,11 +70,14 @@ ENUMS: Dict[str, Dict[str, int]] = {
     "tinfer_device_kind": {"DEVICE_CPU": 0, "DEVICE_CUDA": 1},
 }
 
+# The ABI this binding was written for: the header's version (tinfer/_version.py).
+_VERSION_PARTS = [int(part) for part in __version__.split(".")]
+
 # #define constants of the headers (without TINFER_), checked against them by the tests.
 DEFINES: Dict[str, int] = {
-    "VERSION_MAJOR": 0,
-    "VERSION_MINOR": 1,
-    "VERSION_PATCH": 0,
+    "VERSION_MAJOR": _VERSION_PARTS[0],
+    "VERSION_MINOR": _VERSION_PARTS[1],
+    "VERSION_PATCH": _VERSION_PARTS[2],
     "MAX_DIMS": 4,
     "TOKENIZE_ADD_SPECIAL": 0x1,
     "TOKENIZE_PARSE_SPECIAL": 0x2,
@@ -116,7 +120,9 @@ OPAQUE: Dict[str, type] = {
 }
 
 
-# ---- structs, field for field as in the headers ----
+# ---- structs, field for field as in the headers. Params and info structs are passed with
+# ctypes.sizeof of these classes, and chat messages with their stride, as C programs pass sizeof:
+# a newer library keeps working with this binding's (older, smaller) structs. ----
 class ModelParams(Structure):
     _fields_ = [("use_mmap", c_bool)]
 
@@ -218,8 +224,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_last_error": (c_char_p, []),
     "tinfer_dtype_name": (c_char_p, [c_enum]),
     # tinfer.h: model
-    "tinfer_model_default_params": (ModelParams, []),
-    "tinfer_model_load": (status, [c_char_p, P(ModelParams), P(model_p)]),
+    "tinfer_model_params_init": (None, [P(ModelParams), c_size_t]),
+    "tinfer_model_load": (status, [c_char_p, P(ModelParams), c_size_t, P(model_p)]),
     "tinfer_model_free": (None, [model_p]),
     "tinfer_model_get_info": (status, [model_p, P(ModelInfo), c_size_t]),
     "tinfer_model_meta_count": (c_size_t, [model_p]),
@@ -256,17 +262,17 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_detok_stream_flush": (status, [stream_p, char_buf, c_size_t, size_p]),
     "tinfer_detok_stream_free": (None, [stream_p]),
     "tinfer_chat_apply": (
-        status, [tokenizer_p, P(ChatMsg), c_size_t, c_bool, char_buf, c_size_t, size_p]),
+        status, [tokenizer_p, P(ChatMsg), c_size_t, c_size_t, c_bool, char_buf, c_size_t, size_p]),
     # sampler.h
-    "tinfer_sampler_default_params": (SamplerParams, []),
-    "tinfer_sampler_create": (status, [P(SamplerParams), c_size_t, P(sampler_p)]),
+    "tinfer_sampler_params_init": (None, [P(SamplerParams), c_size_t]),
+    "tinfer_sampler_create": (status, [P(SamplerParams), c_size_t, c_size_t, P(sampler_p)]),
     "tinfer_sampler_accept": (status, [sampler_p, c_int32]),
     "tinfer_sampler_sample": (status, [sampler_p, P(c_float), c_size_t, P(c_int32)]),
     "tinfer_sampler_reset": (None, [sampler_p]),
     "tinfer_sampler_free": (None, [sampler_p]),
     # context.h
-    "tinfer_context_default_params": (ContextParams, []),
-    "tinfer_context_create": (status, [model_p, P(ContextParams), P(context_p)]),
+    "tinfer_context_params_init": (None, [P(ContextParams), c_size_t]),
+    "tinfer_context_create": (status, [model_p, P(ContextParams), c_size_t, P(context_p)]),
     "tinfer_context_free": (None, [context_p]),
     "tinfer_prefill": (status, [context_p, c_int32, P(c_int32), c_size_t]),
     "tinfer_decode": (status, [context_p, P(c_int32), P(c_int32), c_size_t]),
@@ -275,10 +281,16 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_kv_seq_len": (status, [context_p, c_int32, size_p]),
     "tinfer_kv_seq_truncate": (status, [context_p, c_int32, c_size_t]),
     "tinfer_kv_seq_clear": (status, [context_p, c_int32]),
+    # experimental.h (TINFER_EXPERIMENTAL): may change between minor versions
     "tinfer_kv_seq_fill_random": (status, [context_p, c_int32, c_size_t, c_uint64]),
     "tinfer_profile_begin": (status, [context_p]),
     "tinfer_profile_end": (status, [context_p, c_char_p, c_char_p]),
 }
+
+# The functions of include/tinfer/experimental.h: bound like the rest, but they may change between
+# minor versions, so nothing of the package's own API is built on them.
+EXPERIMENTAL = frozenset({"tinfer_kv_seq_fill_random", "tinfer_profile_begin",
+                          "tinfer_profile_end"})
 
 # TINFER_API functions deliberately without a binding, each with the reason. Empty today: every
 # public function is bound. An entry here must name a function the headers declare.

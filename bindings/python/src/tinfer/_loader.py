@@ -7,7 +7,9 @@ Lookup order (the first that loads wins):
      where a wheel that bundles the library puts it;
   3. the system loader: ctypes.util.find_library("tinfer") and then the plain SONAME, which
      honours LD_LIBRARY_PATH, ldconfig and /etc/ld.so.conf.
-When none loads, ImportError says what to set.
+When none loads, ImportError says what to set. A library of another ABI is refused with an
+ImportError naming both versions and the path: another major version, or before 1.0 another
+minor version (0.x minors change the ABI). The binding's version is tinfer/_version.py.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import sys
 from pathlib import Path
 from typing import List, Tuple
 
+from tinfer._version import __version__
+
 ENV_VAR = "TINFER_LIBRARY"
-SONAME_MAJOR = 0
+BINDING_VERSION = tuple(int(part) for part in __version__.split("."))
+SONAME_MAJOR = BINDING_VERSION[0]
 
 if sys.platform == "darwin":
     _FILE_NAMES = [f"libtinfer.{SONAME_MAJOR}.dylib", "libtinfer.dylib"]
@@ -42,8 +47,41 @@ def _try_load(name: str, tried: List[Tuple[str, str]]) -> "ctypes.CDLL | None":
         return None
 
 
+def _abi(version: Tuple[int, ...]) -> Tuple[int, ...]:
+    """The part of a version that names its ABI: the major, and before 1.0 the minor too."""
+    return tuple(version[:2]) if version[0] == 0 else tuple(version[:1])
+
+
+def check_version(lib: ctypes.CDLL, where: str) -> None:
+    """ImportError unless the loaded library has this binding's ABI."""
+    try:
+        version_number = lib.tinfer_version_number
+    except AttributeError:
+        raise ImportError(f"tinfer: {where} does not export tinfer_version_number: it is not "
+                          "libtinfer") from None
+    version_number.restype = ctypes.c_int
+    version_number.argtypes = []
+    number = int(version_number())
+    found = (number // 10000, number // 100 % 100, number % 100)
+    if _abi(found) != _abi(BINDING_VERSION):
+        wanted = ".".join(map(str, _abi(BINDING_VERSION))) + ".x"
+        rule = ("before 1.0 every minor version changes the ABI" if BINDING_VERSION[0] == 0
+                else "each major version changes the ABI")
+        raise ImportError(
+            f"tinfer: {where} is libtinfer {'.'.join(map(str, found))}, but this binding "
+            f"(tinfer {__version__}) needs libtinfer {wanted} ({rule}); point {ENV_VAR} at a "
+            f"matching build or install the binding of that version")
+
+
 def load_library() -> Tuple[ctypes.CDLL, str]:
-    """Loads libtinfer and returns it with the path (or name) it was loaded from."""
+    """Loads libtinfer and returns it with the path (or name) it was loaded from; ImportError
+    when none loads or the one found has another ABI (check_version)."""
+    lib, where = _find_library()
+    check_version(lib, where)
+    return lib, where
+
+
+def _find_library() -> Tuple[ctypes.CDLL, str]:
     tried: List[Tuple[str, str]] = []
     explicit = os.environ.get(ENV_VAR)
     if explicit:

@@ -43,7 +43,8 @@ class Context(Owner):
                  kv_dtype: Optional[str] = None, n_batch: Optional[int] = None) -> None:
         api = _capi.api()
         create = api.function("tinfer_context_create")
-        params = api.function("tinfer_context_default_params")()
+        params = _capi.ContextParams()
+        api.function("tinfer_context_params_init")(ctypes.byref(params), ctypes.sizeof(params))
         for field, value in (("n_ctx", n_ctx), ("n_seq_max", n_seq_max), ("n_threads", threads),
                              ("n_batch", n_batch)):
             if value is not None:
@@ -53,7 +54,7 @@ class Context(Owner):
                 raise ValueError(f"kv_dtype must be one of {sorted(_KV_DTYPES)}, not {kv_dtype!r}")
             params.kv_dtype = _KV_DTYPES[kv_dtype]
         out = _capi.context_p()
-        check(create(model._ptr(), ctypes.byref(params), ctypes.byref(out)))
+        check(create(model._ptr(), ctypes.byref(params), ctypes.sizeof(params), ctypes.byref(out)))
         self._own(Handle(out, api.tinfer_context_free, self._kind, parents=[model._handle]))
         self.model = model
         self.n_ctx = int(params.n_ctx)

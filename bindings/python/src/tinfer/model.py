@@ -176,10 +176,12 @@ class Model(Owner):
         """Loads a .gguf file, a .safetensors file, or a Hugging Face directory. use_mmap=False
         reads the files into memory instead of mapping them."""
         api = _capi.api()
-        params = api.tinfer_model_default_params()
+        params = _capi.ModelParams()
+        api.tinfer_model_params_init(ctypes.byref(params), ctypes.sizeof(params))
         params.use_mmap = use_mmap
         out = _capi.model_p()
-        check(api.tinfer_model_load(path_bytes(path), ctypes.byref(params), ctypes.byref(out)))
+        check(api.tinfer_model_load(path_bytes(path), ctypes.byref(params), ctypes.sizeof(params),
+                                    ctypes.byref(out)))
         self._own(Handle(out, api.tinfer_model_free, self._kind))
         # weak, so close() frees the model at once when nobody kept its tokenizer
         self._tokenizer: "Optional[weakref.ref[Tokenizer]]" = None

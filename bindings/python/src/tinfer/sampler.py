@@ -22,9 +22,15 @@ Logits = Union[Sequence[float], memoryview, Any]  # also a NumPy float32 array
 _PARAM_NAMES = [field[0] for field in _capi.SamplerParams._fields_]
 
 
+def _default_struct() -> _capi.SamplerParams:
+    raw = _capi.SamplerParams()
+    _capi.api().tinfer_sampler_params_init(ctypes.byref(raw), ctypes.sizeof(raw))
+    return raw
+
+
 def default_params() -> Dict[str, Any]:
     """The library's defaults (llama.cpp's common ones): temperature 0.8, top_k 40, …"""
-    raw = _capi.api().tinfer_sampler_default_params()
+    raw = _default_struct()
     return {name: getattr(raw, name) for name in _PARAM_NAMES}
 
 
@@ -33,7 +39,7 @@ def _params(overrides: Dict[str, Any]) -> _capi.SamplerParams:
     if unknown:
         raise TypeError(f"unknown sampler parameter(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(_PARAM_NAMES)})")
-    raw: _capi.SamplerParams = _capi.api().tinfer_sampler_default_params()
+    raw = _default_struct()
     for name, value in overrides.items():
         if value is not None:
             setattr(raw, name, value)
@@ -42,7 +48,8 @@ def _params(overrides: Dict[str, Any]) -> _capi.SamplerParams:
 
 def _create(params: _capi.SamplerParams, n_vocab: int) -> Any:
     out = _capi.sampler_p()
-    check(_capi.api().tinfer_sampler_create(ctypes.byref(params), n_vocab, ctypes.byref(out)))
+    check(_capi.api().tinfer_sampler_create(ctypes.byref(params), ctypes.sizeof(params), n_vocab,
+                                            ctypes.byref(out)))
     return out
 
 

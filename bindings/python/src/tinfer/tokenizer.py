@@ -130,6 +130,7 @@ class Tokenizer(Owner):
         ptr = self._ptr()
         raw = read_text_bytes(
             lambda buf, cap, n: api.tinfer_chat_apply(ptr, msgs, len(keep),
+                                                      ctypes.sizeof(_capi.ChatMsg),
                                                       add_generation_prompt, buf, cap,
                                                       ctypes.byref(n)),
             sum(len(r) + len(c) for r, c in keep) + 256)
