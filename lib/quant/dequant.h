@@ -10,8 +10,9 @@
  * as long as it widens f16 exactly and does not replace a multiply by something inexact.
  *
  * Supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K.
- * Blocks are read byte by byte or with memcpy, so `src` may have any alignment (GGUF tensor data
- * is only as aligned as the file says); `dst` must be a normally aligned float array. */
+ * Blocks are read through the packed structs of quant/blocks.h, so `src` may have any alignment
+ * (GGUF tensor data is only as aligned as the file says); `dst` must be a normally aligned float
+ * array. */
 #ifndef TINFER_QUANT_DEQUANT_H
 #define TINFER_QUANT_DEQUANT_H
 

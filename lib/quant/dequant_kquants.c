@@ -2,22 +2,15 @@
  *
  * A super-block holds 16 sub-blocks of 16 (Q2_K, Q3_K, Q6_K) or 8 of 32 (Q4_K, Q5_K), each with
  * its own small integer scale (and min) that multiplies the super-block's f16 d (and dmin).
- * Byte layouts (ggml-common.h; f16 fields little-endian, any alignment):
- *   Q2_K  (84 B): u8 scales[16] (lo nibble scale, hi nibble min), u8 qs[64], f16 d, f16 dmin
- *   Q3_K (110 B): u8 hmask[32], u8 qs[64], u8 scales[12] (16 x 6 bits), f16 d
- *   Q4_K (144 B): f16 d, f16 dmin, u8 scales[12] (8 scales + 8 mins, 6 bits), u8 qs[128]
- *   Q5_K (176 B): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]
- *   Q6_K (210 B): u8 ql[128], u8 qh[64], i8 scales[16], f16 d
+ * Layouts: quant/blocks.h (tf_block_q2_k …).
  *
  * Arithmetic follows ggml's dequantize_row_*_K: the sub-block factors d * scale and dmin * min
  * first, then factor * code - min. All the products are exact in float32 (see dequant.h); the
  * subtraction of the min is the only rounding step. */
+#include "quant/blocks.h"
 #include "quant/dequant.h"
 #include "quant/fp16.h"
 #include "quant/kquant_scales.h"
-
-enum { QK_K = 256 };
-enum { Q2_K_BYTES = 84, Q3_K_BYTES = 110, Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
 
 static void store_scaled(float *dst, int q, float scale) { *dst = (float)q * scale; }
 
@@ -26,9 +19,9 @@ static void store_scaled_minus_min(float *dst, int q, float scale, float min) {
 }
 
 /* Q2_K: element e is 2 bits of qs[32 * (e / 128) + e % 32] at bit 2 * ((e % 128) / 32). */
-static void decode_q2_k_block(const uint8_t *block, float *dst) {
-    const uint8_t *scales = block, *qs = block + 16;
-    const float d = tf_f16_load(block + 80), dmin = tf_f16_load(block + 82);
+static void decode_q2_k_block(const tf_block_q2_k *block, float *dst) {
+    const uint8_t *scales = block->scales, *qs = block->qs;
+    const float d = tf_f16_to_f32(block->d), dmin = tf_f16_to_f32(block->dmin);
     for (int sub = 0; sub < 16; sub++) {
         const float scale = d * (float)(scales[sub] & 0x0F);
         const float min = dmin * (float)(scales[sub] >> 4);
@@ -49,9 +42,9 @@ static int q3_k_scale(const uint8_t *scales, int sub) {
 }
 
 /* Q3_K: 2 low bits laid out as in Q2_K; bit (e / 32) of hmask[e % 32] CLEAR means subtract 4. */
-static void decode_q3_k_block(const uint8_t *block, float *dst) {
-    const uint8_t *hmask = block, *qs = block + 32, *scales = block + 96;
-    const float d = tf_f16_load(block + 108);
+static void decode_q3_k_block(const tf_block_q3_k *block, float *dst) {
+    const uint8_t *hmask = block->hmask, *qs = block->qs, *scales = block->scales;
+    const float d = tf_f16_to_f32(block->d);
     for (int sub = 0; sub < 16; sub++) {
         const float scale = d * (float)q3_k_scale(scales, sub);
         const int first = 16 * sub;
@@ -67,9 +60,9 @@ static void decode_q3_k_block(const uint8_t *block, float *dst) {
 }
 
 /* Q4_K: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31]. */
-static void decode_q4_k_block(const uint8_t *block, float *dst) {
-    const float d = tf_f16_load(block), dmin = tf_f16_load(block + 2);
-    const uint8_t *scales = block + 4, *qs = block + 16;
+static void decode_q4_k_block(const tf_block_q4_k *block, float *dst) {
+    const float d = tf_f16_to_f32(block->d), dmin = tf_f16_to_f32(block->dmin);
+    const uint8_t *scales = block->scales, *qs = block->qs;
     for (int sub = 0; sub < 8; sub++) {
         int sc, m;
         tf_k4_scale_min(scales, sub, &sc, &m);
@@ -82,9 +75,9 @@ static void decode_q4_k_block(const uint8_t *block, float *dst) {
 }
 
 /* Q5_K: Q4_K's nibbles plus bit `sub` of qh[i] as bit 4. */
-static void decode_q5_k_block(const uint8_t *block, float *dst) {
-    const float d = tf_f16_load(block), dmin = tf_f16_load(block + 2);
-    const uint8_t *scales = block + 4, *qh = block + 16, *qs = block + 48;
+static void decode_q5_k_block(const tf_block_q5_k *block, float *dst) {
+    const float d = tf_f16_to_f32(block->d), dmin = tf_f16_to_f32(block->dmin);
+    const uint8_t *scales = block->scales, *qh = block->qh, *qs = block->qs;
     for (int sub = 0; sub < 8; sub++) {
         int sc, m;
         tf_k4_scale_min(scales, sub, &sc, &m);
@@ -101,11 +94,12 @@ static void decode_q5_k_block(const uint8_t *block, float *dst) {
 /* Q6_K: each 128-element half n uses ql[64n .. 64n + 63] and qh[32n .. 32n + 31]; its quarter k
  * (32 elements) takes the low (k < 2) or high nibble of ql[64n + 32(k % 2) + l] and bits 2k, 2k+1
  * of qh[32n + l] as bits 4-5; codes are stored with an offset of 32. */
-static void decode_q6_k_block(const uint8_t *block, float *dst) {
-    const uint8_t *ql = block, *qh = block + 128, *scales = block + 192;
-    const float d = tf_f16_load(block + 208);
+static void decode_q6_k_block(const tf_block_q6_k *block, float *dst) {
+    const uint8_t *ql = block->ql, *qh = block->qh;
+    const int8_t *scales = block->scales;
+    const float d = tf_f16_to_f32(block->d);
     for (int sub = 0; sub < 16; sub++) {
-        const float scale = d * (float)(int8_t)scales[sub];
+        const float scale = d * (float)scales[sub];
         const int first = 16 * sub, half = first / 128, quarter = (first % 128) / 32;
         const uint8_t *low = ql + 64 * half + 32 * (quarter % 2) + first % 32;
         const uint8_t *high = qh + 32 * half + first % 32;
@@ -117,27 +111,16 @@ static void decode_q6_k_block(const uint8_t *block, float *dst) {
     }
 }
 
-static void decode_blocks(const void *src, float *dst, uint64_t n_elems, uint32_t block_bytes,
-                          void (*decode_block)(const uint8_t *, float *)) {
-    const uint8_t *block = src;
-    for (uint64_t done = 0; done < n_elems; done += QK_K) {
-        decode_block(block, dst + done);
-        block += block_bytes;
+/* Each row function walks its row one super-block at a time. */
+#define DEQUANT_ROW(fn, type, decode_block)                  \
+    void fn(const void *src, float *dst, uint64_t n_elems) { \
+        const type *block = src;                             \
+        for (uint64_t b = 0; b < n_elems / TF_QK_K; b++)     \
+            decode_block(&block[b], dst + b * TF_QK_K);      \
     }
-}
 
-void tf_dequant_row_q2_k(const void *src, float *dst, uint64_t n_elems) {
-    decode_blocks(src, dst, n_elems, Q2_K_BYTES, decode_q2_k_block);
-}
-void tf_dequant_row_q3_k(const void *src, float *dst, uint64_t n_elems) {
-    decode_blocks(src, dst, n_elems, Q3_K_BYTES, decode_q3_k_block);
-}
-void tf_dequant_row_q4_k(const void *src, float *dst, uint64_t n_elems) {
-    decode_blocks(src, dst, n_elems, Q4_K_BYTES, decode_q4_k_block);
-}
-void tf_dequant_row_q5_k(const void *src, float *dst, uint64_t n_elems) {
-    decode_blocks(src, dst, n_elems, Q5_K_BYTES, decode_q5_k_block);
-}
-void tf_dequant_row_q6_k(const void *src, float *dst, uint64_t n_elems) {
-    decode_blocks(src, dst, n_elems, Q6_K_BYTES, decode_q6_k_block);
-}
+DEQUANT_ROW(tf_dequant_row_q2_k, tf_block_q2_k, decode_q2_k_block)
+DEQUANT_ROW(tf_dequant_row_q3_k, tf_block_q3_k, decode_q3_k_block)
+DEQUANT_ROW(tf_dequant_row_q4_k, tf_block_q4_k, decode_q4_k_block)
+DEQUANT_ROW(tf_dequant_row_q5_k, tf_block_q5_k, decode_q5_k_block)
+DEQUANT_ROW(tf_dequant_row_q6_k, tf_block_q6_k, decode_q6_k_block)

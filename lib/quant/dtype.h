@@ -1,4 +1,4 @@
-/* The element types' block geometry: how many elements a block holds and how many bytes it takes. */
+/* Element types' block geometry: how many elements a block holds and how many bytes it takes. */
 #ifndef TINFER_QUANT_DTYPE_H
 #define TINFER_QUANT_DTYPE_H
 

@@ -17,6 +17,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_qdot.h"
+#include "quant/blocks.h"
 #include "quant/dequant.h"
 #include "quant/dtype.h"
 #include "quant/fp16.h"
@@ -35,25 +36,38 @@ static float random_float(uint32_t *state) {
     return (float)(next_random(state) % 20001) / 10000.0f - 1.0f;
 }
 
-static void put_f16(uint8_t *at, float value) {
-    const uint16_t half = tf_f32_to_f16(value);
-    memcpy(at, &half, 2);
-}
-
 /* Random bytes, with the block scales replaced by sane float16 values (random bits could be
  * NaN or infinity). */
 static void random_row(tinfer_dtype dtype, uint8_t *row, size_t n_bytes, uint32_t *rng) {
     for (size_t i = 0; i < n_bytes; i++) row[i] = (uint8_t)next_random(rng);
     const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
     for (size_t b = 0; b < n_bytes / traits->block_bytes; b++) {
-        uint8_t *block = row + b * traits->block_bytes;
+        void *block = row + b * traits->block_bytes;
         const float d = 0.001f + 0.01f * (random_float(rng) + 1.0f);
-        if (dtype == TINFER_DTYPE_Q6_K) {
-            put_f16(block + 208, d);
-        } else {
-            put_f16(block, d);
-            if (dtype == TINFER_DTYPE_Q4_K || dtype == TINFER_DTYPE_Q5_K)
-                put_f16(block + 2, 0.5f * d);
+        const uint16_t d_bits = tf_f32_to_f16(d), half_d_bits = tf_f32_to_f16(0.5f * d);
+        switch (dtype) {
+        case TINFER_DTYPE_Q4_0:
+            ((tf_block_q4_0 *)block)->d = d_bits;
+            break;
+        case TINFER_DTYPE_Q5_0:
+            ((tf_block_q5_0 *)block)->d = d_bits;
+            break;
+        case TINFER_DTYPE_Q8_0:
+            ((tf_block_q8_0 *)block)->d = d_bits;
+            break;
+        case TINFER_DTYPE_Q4_K:
+            ((tf_block_q4_k *)block)->d = d_bits;
+            ((tf_block_q4_k *)block)->dmin = half_d_bits;
+            break;
+        case TINFER_DTYPE_Q5_K:
+            ((tf_block_q5_k *)block)->d = d_bits;
+            ((tf_block_q5_k *)block)->dmin = half_d_bits;
+            break;
+        case TINFER_DTYPE_Q6_K:
+            ((tf_block_q6_k *)block)->d = d_bits;
+            break;
+        default:
+            fail_msg("no random blocks for %s", traits->name);
         }
     }
 }
@@ -119,7 +133,8 @@ static void check_kernel(tinfer_dtype dtype, tf_qdot_fn dot, tf_qdot_fn other_bu
     float single[4], xt[N_ELEMS];
     const void *xs[4];
     for (int t = 0; t < 4; t++) {
-        for (size_t i = 0; i < N_ELEMS; i++) xt[i] = x[(i + 37 * (size_t)t) % N_ELEMS] * (float)(t + 1);
+        for (size_t i = 0; i < N_ELEMS; i++)
+            xt[i] = x[(i + 37 * (size_t)t) % N_ELEMS] * (float)(t + 1);
         tf_cpu_quantize_act(kind, xt, N_ELEMS, rows4[t]);
         xs[t] = rows4[t];
         single[t] = dot(row, rows4[t], N_ELEMS);
@@ -195,8 +210,8 @@ static void float_kernels_agree(void **state) {
     assert_true(memcmp(&tiled, &(float){fast->dot_tiled(a, b, 296)}, sizeof tiled) == 0);
     for (size_t n = 280; n <= 300; n++) { /* every tail shape of the F32 order: 8s, 4, 0-3 */
         const float f32_generic = generic->dot_vecdot_f32(a, b, n);
-        assert_true(memcmp(&f32_generic, &(float){fast->dot_vecdot_f32(a, b, n)},
-                           sizeof f32_generic) == 0);
+        assert_true(
+            memcmp(&f32_generic, &(float){fast->dot_vecdot_f32(a, b, n)}, sizeof f32_generic) == 0);
     }
     fast->expf_n(x, e_fast, 64);
     assert_memory_equal(e_generic, e_fast, sizeof e_generic);

@@ -1,22 +1,27 @@
-/* Which CPU kernel table runs: x86-64-v3 when the CPU has AVX2, FMA and F16C, else generic;
- * TINFER_FORCE_GENERIC=1 forces the generic one (tests run the golden model both ways). */
+/* Which CPU kernel table runs: x86-64-v3 when it was built and the CPU has AVX2, FMA and F16C,
+ * else generic; TINFER_FORCE_GENERIC=1 forces the generic one (tests run the golden model both
+ * ways). Whether the x86-64-v3 table exists at all is decided once, by TINFER_X86_KERNELS in
+ * lib/CMakeLists.txt; everything here follows that definition. */
 #include "backend/cpu/cpu_kernels.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef TINFER_X86_KERNELS
+#error "TINFER_X86_KERNELS (0 or 1) comes from lib/CMakeLists.txt"
+#endif
+
 extern const tf_cpu_kernels tf_cpu_kernels_generic_table;
-#if defined(__x86_64__) && defined(__GNUC__)
+#if TINFER_X86_KERNELS
 extern const tf_cpu_kernels tf_cpu_kernels_x86_v3_table;
-#define TF_HAVE_X86_V3 1
-#else
-#define TF_HAVE_X86_V3 0
 #endif
 
 const tf_cpu_kernels *tf_cpu_kernels_generic(void) { return &tf_cpu_kernels_generic_table; }
 
+bool tf_cpu_kernels_x86_v3_built(void) { return TINFER_X86_KERNELS != 0; }
+
 const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void) {
-#if TF_HAVE_X86_V3
+#if TINFER_X86_KERNELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
         __builtin_cpu_supports("f16c"))

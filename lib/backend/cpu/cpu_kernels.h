@@ -1,8 +1,9 @@
 /* The CPU inner loops that run once per weight byte or per cached key, as one table of function
  * pointers chosen at run time.
  *
- * The same C source (cpu_kernels_impl.h) is compiled twice: portable (cpu_kernels_generic.c) and
- * for x86-64-v3, i.e. AVX2 + FMA + F16C (cpu_kernels_x86_v3.c), picked when the CPU has them.
+ * The same C source (cpu_kernels_impl.h) is compiled twice: portable (cpu_kernels_generic.c, in
+ * every build) and for x86-64-v3, i.e. AVX2 + FMA + F16C (cpu_kernels_x86_v3.c, where the build
+ * option TINFER_X86_KERNELS in lib/CMakeLists.txt turns it on), picked when the CPU has them.
  * Both follow the lane structure of llama.cpp's AVX2 kernels — eight float accumulators fed by
  * fused multiply-adds, then its horizontal-add tree — so both give bit-identical results, equal to
  * llama.cpp's own (tests/unit/test_forward_golden.c runs both). The generic build calls fmaf()
@@ -61,8 +62,11 @@ const tf_cpu_kernels *tf_cpu_kernels_select(void);
 const tf_cpu_kernels *tf_cpu_kernels_generic(void);
 const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void);
 
+/* Whether this build has the x86-64-v3 table (TINFER_X86_KERNELS), whatever the CPU. */
+bool tf_cpu_kernels_x86_v3_built(void);
+
 /* The qdot kernel of a weight dtype in table k for token t of an n_tokens-token product with a
- * matrix of n_rows rows (the float order llama.cpp would use there); NULL when the dtype has none. */
+ * matrix of n_rows rows (the float order llama.cpp would use there); NULL if the dtype has none. */
 tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_rows,
                           size_t n_tokens, size_t t);
 

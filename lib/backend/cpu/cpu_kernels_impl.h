@@ -1,20 +1,27 @@
 /* The bodies of the CPU kernel table (cpu_kernels.h), included once per build flavour by
  * cpu_kernels_generic.c and cpu_kernels_x86_v3.c, each defining TF_KERNELS_NAME (the table's
- * variable) and TF_KERNELS_LABEL (its name string) first.
+ * variable), TF_KERNELS_LABEL (its name string) and TF_KERNELS_AVX2 (1: the AVX2 loops, 0: the
+ * portable ones) first. The flavour is the includer's choice, not the compiler flags': a build
+ * with -march=native still compiles the portable table as portable C, so the tests always have a
+ * scalar reference to hold the SIMD loops to.
  *
  * Every float operation here mirrors one of llama.cpp's AVX2 kernels (ggml-cpu/arch/x86/quants.c,
  * repack.cpp, vec.cpp, llamafile/sgemm.cpp): the integer part of a block product is exact, so only
  * which elements share a float lane, the fused multiply-adds and the final reduction tree matter,
- * and those are reproduced exactly. Compiled with -ffp-contract=off: no fma but the written ones. */
+ * and those are reproduced exactly. Built with -ffp-contract=off: no fma but the written ones. */
 #include <math.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "quant/blocks.h"
 #include "quant/fp16.h"
 #include "quant/kquant_scales.h"
 
-enum { K_QK = 32, K_QK_K = 256 };
-enum { K_Q4_0 = 18, K_Q5_0 = 22, K_Q8_0 = 34, K_Q4_K = 144, K_Q5_K = 176, K_Q6_K = 210 };
+#if !defined(TF_KERNELS_AVX2)
+#error "define TF_KERNELS_AVX2 (0 or 1) before including cpu_kernels_impl.h"
+#elif TF_KERNELS_AVX2 && !(defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
+#error "the AVX2 kernel flavour needs -mavx2 -mfma -mf16c (lib/CMakeLists.txt)"
+#endif
 
 /* lane[l] = Σ a[j]·b[j] over bytes 4l..4l+3 of a 32-byte block: what _mm256_maddubs_epi16 and
  * _mm256_madd_epi16 leave in 32-bit lane l. */
@@ -26,7 +33,7 @@ static inline void lanes_i8(const int8_t *a, const int8_t *b, int32_t lane[8]) {
     }
 }
 
-/* One legacy block (32 signed codes q) into the eight accumulators: acc = fma(d_w·d_x, lane, acc). */
+/* One legacy block (32 signed codes q) into the 8 accumulators: acc = fma(d_w·d_x, lane, acc). */
 static inline void legacy_block(const int8_t *q, const tf_q8_0_act *x, float d_w, float acc[8]) {
     int32_t lane[8];
     lanes_i8(q, x->qs, lane);
@@ -34,7 +41,7 @@ static inline void legacy_block(const int8_t *q, const tf_q8_0_act *x, float d_w
     for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if TF_KERNELS_AVX2
 /* The x86-64-v3 build: ggml's own AVX2 loops for the two legacy formats that dominate decode
  * (same lanes, same fma, same reduction as the portable code below, only faster). */
 #include <immintrin.h>
@@ -53,14 +60,14 @@ static inline __m256 avx_lanes_i8(__m256i x, __m256i y) {
 }
 
 /* The 32 signed codes (-16..15) of a Q5_0 block, as ggml unpacks them. */
-static inline __m256i avx_q5_0_codes(const uint8_t *w) {
+static inline __m256i avx_q5_0_codes(const tf_block_q5_0 *w) {
     const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
                                              0x0101010101010101, 0x0000000000000000);
     uint32_t qh;
-    memcpy(&qh, w + 2, sizeof qh);
-    const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 6));
-    const __m256i nibbles = _mm256_and_si256(
-        _mm256_set1_epi8(0x0F), _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
+    memcpy(&qh, w->qh, sizeof qh);
+    const __m128i packed = _mm_loadu_si128((const __m128i *)w->qs);
+    const __m256i nibbles = _mm256_and_si256(_mm256_set1_epi8(0x0F),
+                                             _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed));
     __m256i high = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
     high = _mm256_cmpeq_epi8(_mm256_or_si256(high, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)),
                              _mm256_set1_epi64x(-1));
@@ -68,25 +75,27 @@ static inline __m256i avx_q5_0_codes(const uint8_t *w) {
     return _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
 }
 
-static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q8_0) {
-        const __m256 d = _mm256_set1_ps(tf_f16_load(w) * x[b].d);
-        const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+    for (uint32_t b = 0; b < n / TF_QK8_0; b++) {
+        const __m256 d = _mm256_set1_ps(tf_f16_to_f32(w[b].d) * x[b].d);
+        const __m256i qw = _mm256_loadu_si256((const __m256i *)w[b].qs);
         const __m256i qx = _mm256_loadu_si256((const __m256i *)x[b].qs);
         acc = _mm256_fmadd_ps(d, avx_lanes_i8(qw, qx), acc);
     }
     return avx_hsum8(acc);
 }
 
-static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q5_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
-        const __m256i qw = avx_q5_0_codes(w);
+    for (uint32_t b = 0; b < n / TF_QK5_0; b++) {
+        const __m256i qw = avx_q5_0_codes(&w[b]);
         const __m256i qx = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        const __m256 d = _mm256_set1_ps(tf_f16_load(w) * x[b].d);
+        const __m256 d = _mm256_set1_ps(tf_f16_to_f32(w[b].d) * x[b].d);
         acc = _mm256_fmadd_ps(d, avx_lanes_i8(qw, qx), acc);
     }
     return avx_hsum8(acc);
@@ -94,12 +103,13 @@ static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
 
 /* The same two dots for four activation rows at once: each weight block is unpacked once and
  * used four times; every row's lanes and fma chain are exactly those of the single-row kernel. */
-static void k_dot4_q8_0(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+    const tf_block_q8_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q8_0) {
-        const float d_w = tf_f16_load(w);
-        const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+    for (uint32_t b = 0; b < n / TF_QK8_0; b++) {
+        const float d_w = tf_f16_to_f32(w[b].d);
+        const __m256i qw = _mm256_loadu_si256((const __m256i *)w[b].qs);
         for (int t = 0; t < 4; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
             const __m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
@@ -109,12 +119,13 @@ static void k_dot4_q8_0(const uint8_t *w, const void *const xq[4], uint32_t n, f
     for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
 }
 
-static void k_dot4_q5_0(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+    const tf_block_q5_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
-        const __m256i qw = avx_q5_0_codes(w);
-        const float d_w = tf_f16_load(w);
+    for (uint32_t b = 0; b < n / TF_QK5_0; b++) {
+        const __m256i qw = avx_q5_0_codes(&w[b]);
+        const float d_w = tf_f16_to_f32(w[b].d);
         for (int t = 0; t < 4; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
             const __m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
@@ -128,61 +139,67 @@ static void k_dot4_q5_0(const uint8_t *w, const void *const xq[4], uint32_t n, f
 #else
 #define K_DOT4_Q8_0 NULL
 #define K_DOT4_Q5_0 NULL
-static float k_dot_q8_0(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q8_0) {
-        int8_t q[K_QK];
-        memcpy(q, w + 2, K_QK);
-        legacy_block(q, &x[b], tf_f16_load(w), acc);
-    }
+    for (uint32_t b = 0; b < n / TF_QK8_0; b++)
+        legacy_block(w[b].qs, &x[b], tf_f16_to_f32(w[b].d), acc);
     return tf_hsum8(acc);
 }
 #endif
 
 /* ggml_gemv/gemm_q4_0_8x8_q8_0 (AVX2, repacked rows): per block one exact integer sum,
  * accumulated with fma(sum, d_w·d_x). */
-static float k_dot_q4_0_rows(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q4_0_rows(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q4_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc = 0;
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q4_0) {
+    for (uint32_t b = 0; b < n / TF_QK4_0; b++) {
+        const uint8_t *qs = w[b].qs;
         int32_t sum = 0;
-        for (int j = 0; j < 16; j++)
-            sum += ((w[2 + j] & 0x0F) - 8) * x[b].qs[j] + ((w[2 + j] >> 4) - 8) * x[b].qs[j + 16];
-        acc = fmaf((float)sum, tf_f16_load(w) * x[b].d, acc);
+        for (int j = 0; j < TF_QK4_0 / 2; j++)
+            sum +=
+                ((qs[j] & 0x0F) - 8) * x[b].qs[j] + ((qs[j] >> 4) - 8) * x[b].qs[j + TF_QK4_0 / 2];
+        acc = fmaf((float)sum, tf_f16_to_f32(w[b].d) * x[b].d, acc);
     }
     return acc;
 }
 
-static float k_dot_q4_0(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q4_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q4_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q4_0) {
-        int8_t q[K_QK];
-        for (int j = 0; j < 16; j++) {
-            q[j] = (int8_t)((w[2 + j] & 0x0F) - 8);
-            q[j + 16] = (int8_t)((w[2 + j] >> 4) - 8);
+    for (uint32_t b = 0; b < n / TF_QK4_0; b++) {
+        const uint8_t *qs = w[b].qs;
+        int8_t q[TF_QK4_0];
+        for (int j = 0; j < TF_QK4_0 / 2; j++) {
+            q[j] = (int8_t)((qs[j] & 0x0F) - 8);
+            q[j + TF_QK4_0 / 2] = (int8_t)((qs[j] >> 4) - 8);
         }
-        legacy_block(q, &x[b], tf_f16_load(w), acc);
+        legacy_block(q, &x[b], tf_f16_to_f32(w[b].d), acc);
     }
     return tf_hsum8(acc);
 }
 
-#if !(defined(__AVX2__) && defined(__FMA__))
-static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
+#if !TF_KERNELS_AVX2
+static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q5_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
-    for (uint32_t b = 0; b < n / K_QK; b++, w += K_Q5_0) {
+    for (uint32_t b = 0; b < n / TF_QK5_0; b++) {
+        enum { HALF = TF_QK5_0 / 2 };
         uint32_t qh;
-        memcpy(&qh, w + 2, sizeof qh);
-        const uint8_t *qs = w + 6;
-        int8_t q[K_QK];
-        for (int j = 0; j < 16; j++) {
-            const int hi_lo = (int)((qh >> j) & 1u) << 4, hi_hi = (int)((qh >> (j + 16)) & 1u) << 4;
+        memcpy(&qh, w[b].qh, sizeof qh);
+        const uint8_t *qs = w[b].qs;
+        int8_t q[TF_QK5_0];
+        for (int j = 0; j < HALF; j++) {
+            const int hi_lo = (int)((qh >> j) & 1u) << 4;
+            const int hi_hi = (int)((qh >> (j + HALF)) & 1u) << 4;
             q[j] = (int8_t)(((qs[j] & 0x0F) | hi_lo) - 16);
-            q[j + 16] = (int8_t)(((qs[j] >> 4) | hi_hi) - 16);
+            q[j + HALF] = (int8_t)(((qs[j] >> 4) | hi_hi) - 16);
         }
-        legacy_block(q, &x[b], tf_f16_load(w), acc);
+        legacy_block(q, &x[b], tf_f16_to_f32(w[b].d), acc);
     }
     return tf_hsum8(acc);
 }
@@ -190,7 +207,7 @@ static float k_dot_q5_0(const uint8_t *w, const void *xq, uint32_t n) {
 
 /* Exact integer sums of unsigned codes (< 128) times signed activations: over 32 elements, and
  * over two groups of 16. Integer results are exact, so any summation order gives the same. */
-#if defined(__AVX2__) && defined(__FMA__)
+#if TF_KERNELS_AVX2
 static inline __m256i avx_u8i8_lanes(const uint8_t *u, const int8_t *x) {
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)u),
                                                _mm256_loadu_si256((const __m256i *)x));
@@ -233,7 +250,7 @@ static inline void dot16x2_u8(const uint8_t *u, const int8_t *x, int32_t out[2])
 /* ---- k-quants ---- */
 
 /* The 256 unsigned 4-bit codes of a Q4_K / Q5_K super-block in element order. */
-static void k4_codes(const uint8_t *qs, const uint8_t *qh, uint8_t q[K_QK_K]) {
+static void k4_codes(const uint8_t *qs, const uint8_t *qh, uint8_t q[TF_QK_K]) {
     for (int g = 0; g < 4; g++)
         for (int l = 0; l < 32; l++) {
             q[64 * g + l] = qs[32 * g + l] & 0x0F;
@@ -249,12 +266,12 @@ static void k4_codes(const uint8_t *qs, const uint8_t *qh, uint8_t q[K_QK_K]) {
  * lanes of min corrections scaled by -dmin, reduced separately. Q5_K is summed the same way. */
 /* The eight lanes of scale-weighted code sums of one Q4_K/Q5_K super-block (lane l: bytes
  * 4l..4l+3 of each 32-code sub-block), and the exact sum of its mins times the sub-block sums. */
-static void k4_block_sums(const uint8_t *w, const uint8_t *q, const tf_q8_k_act *xb,
-                          int32_t lane[8], int32_t min_sum[8]) {
+static void k4_block_sums(const uint8_t scales[TF_K_SCALE_SIZE], const uint8_t *q,
+                          const tf_q8_k_act *xb, int32_t lane[8], int32_t min_sum[8]) {
     for (int l = 0; l < 8; l++) lane[l] = 0;
     for (int s = 0; s < 8; s++) {
         int scale, min;
-        tf_k4_scale_min(w + 4, s, &scale, &min);
+        tf_k4_scale_min(scales, s, &scale, &min);
         for (int l = 0; l < 8; l++) {
             int32_t sum = 0;
             for (int e = 0; e < 4; e++) sum += q[32 * s + 4 * l + e] * xb->qs[32 * s + 4 * l + e];
@@ -266,16 +283,17 @@ static void k4_block_sums(const uint8_t *w, const uint8_t *q, const tf_q8_k_act 
 
 /* ggml_vec_dot_q4_K_q8_K (AVX2): the lanes scaled by d, plus four lanes of min corrections (pairs
  * of sub-blocks) scaled by -dmin, reduced separately. */
-static float k_dot_q4_k(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q4_k(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q4_k *w = (const void *)w_row;
     const tf_q8_k_act *x = xq;
     float acc[8] = {0}, acc_m[4] = {0};
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q4_K) {
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb = &x[b];
-        uint8_t q[K_QK_K];
-        k4_codes(w + 16, NULL, q);
+        uint8_t q[TF_QK_K];
+        k4_codes(w[b].qs, NULL, q);
         int32_t lane[8], min_sum[8];
-        k4_block_sums(w, q, xb, lane, min_sum);
-        const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
+        k4_block_sums(w[b].scales, q, xb, lane, min_sum);
+        const float d = xb->d * tf_f16_to_f32(w[b].d), dmin = -xb->d * tf_f16_to_f32(w[b].dmin);
         for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
         for (int k = 0; k < 4; k++)
             acc_m[k] = fmaf(dmin, (float)(min_sum[2 * k] + min_sum[2 * k + 1]), acc_m[k]);
@@ -286,17 +304,18 @@ static float k_dot_q4_k(const uint8_t *w, const void *xq, uint32_t n) {
 /* ggml_vec_dot_q5_K_q8_K (AVX2): the Q4_K lanes for the codes, but the mins go into one float,
  * summs = fma(int, dmin, summs) per super-block (its compiler fuses summs += dmin·int), added
  * after the lane reduction. */
-static float k_dot_q5_k(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q5_k(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q5_k *w = (const void *)w_row;
     const tf_q8_k_act *x = xq;
     float acc[8] = {0}, summs = 0;
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q5_K) {
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb = &x[b];
-        uint8_t q[K_QK_K];
-        k4_codes(w + 48, w + 16, q);
+        uint8_t q[TF_QK_K];
+        k4_codes(w[b].qs, w[b].qh, q);
         int32_t lane[8], min_sum[8], mins = 0;
-        k4_block_sums(w, q, xb, lane, min_sum);
+        k4_block_sums(w[b].scales, q, xb, lane, min_sum);
         for (int s = 0; s < 8; s++) mins += min_sum[s];
-        const float d = xb->d * tf_f16_load(w), dmin = -xb->d * tf_f16_load(w + 2);
+        const float d = xb->d * tf_f16_to_f32(w[b].d), dmin = -xb->d * tf_f16_to_f32(w[b].dmin);
         summs = fmaf((float)mins, dmin, summs);
         for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
     }
@@ -308,17 +327,18 @@ static float k_dot_q5_k(const uint8_t *w, const void *xq, uint32_t n) {
  * accumulated with fma(sum, d_w·d_x), the mins likewise, subtracted at the end. */
 /* For n_x activation rows at once (each row's arithmetic exactly the single-row one: codes and
  * scales are unpacked once per super-block and shared). */
-static void q4_k_rows(const uint8_t *w, const void *const *xq, int n_x, uint32_t n, int span,
+static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
                       float *out) {
+    const tf_block_q4_k *w = (const void *)w_row;
     float acc[4] = {0}, acc_min[4] = {0};
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q4_K) {
-        uint8_t q[K_QK_K];
-        k4_codes(w + 16, NULL, q);
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        uint8_t q[TF_QK_K];
+        k4_codes(w[b].qs, NULL, q);
         int scale[8], min[8];
-        for (int s = 0; s < 8; s++) tf_k4_scale_min(w + 4, s, &scale[s], &min[s]);
+        for (int s = 0; s < 8; s++) tf_k4_scale_min(w[b].scales, s, &scale[s], &min[s]);
         for (int t = 0; t < n_x; t++) {
             const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
-            const float d = tf_f16_load(w) * xb->d, dmin = tf_f16_load(w + 2) * xb->d;
+            const float d = tf_f16_to_f32(w[b].d) * xb->d, dmin = tf_f16_to_f32(w[b].dmin) * xb->d;
             for (int s0 = 0; s0 < 8; s0 += span) {
                 int32_t sum_q = 0, sum_min = 0;
                 for (int s = s0; s < s0 + span; s++) {
@@ -345,46 +365,54 @@ static float k_dot_q4_k_rows4(const uint8_t *w, const void *xq, uint32_t n) {
     return out;
 }
 
-static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_t n,
-                              float out[4]) {
+static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
     q4_k_rows(w, xq, 4, n, 2, out);
 }
 
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
  * super-block an exact integer sum s1 (and mins sum s2), res = d_w·s1 (− dmin_w·s2, fused), then
  * fma(res, d_x, acc). */
-static float k_tiled_k4(const uint8_t *w, const tf_q8_k_act *x, uint32_t n, size_t block_bytes,
-                        int has_qh) {
+/* One super-block's res, from its codes q (k4_codes), scales, d and dmin. */
+static float tiled_k4_res(const uint8_t *q, const uint8_t scales[TF_K_SCALE_SIZE], uint16_t d_bits,
+                          uint16_t dmin_bits, const tf_q8_k_act *xb) {
+    int32_t s1 = 0, s2 = 0;
+    for (int s = 0; s < 8; s++) {
+        int scale, min;
+        tf_k4_scale_min(scales, s, &scale, &min);
+        const int32_t dot = dot32_u8(q + 32 * s, xb->qs + 32 * s);
+        s1 += scale * dot;
+        s2 += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+    }
+    return fmaf(-tf_f16_to_f32(dmin_bits), (float)s2, tf_f16_to_f32(d_bits) * (float)s1);
+}
+
+static float k_dot_q4_k_tiled(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    const tf_q8_k_act *x = xq;
     float acc = 0;
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += block_bytes) {
-        const tf_q8_k_act *xb = &x[b];
-        uint8_t q[K_QK_K];
-        k4_codes(has_qh ? w + 48 : w + 16, has_qh ? w + 16 : NULL, q);
-        int32_t s1 = 0, s2 = 0;
-        for (int s = 0; s < 8; s++) {
-            int scale, min;
-            tf_k4_scale_min(w + 4, s, &scale, &min);
-            const int32_t dot = dot32_u8(q + 32 * s, xb->qs + 32 * s);
-            s1 += scale * dot;
-            s2 += min * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
-        }
-        const float res = fmaf(-tf_f16_load(w + 2), (float)s2, tf_f16_load(w) * (float)s1);
-        acc = fmaf(res, xb->d, acc);
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        uint8_t q[TF_QK_K];
+        k4_codes(w[b].qs, NULL, q);
+        acc = fmaf(tiled_k4_res(q, w[b].scales, w[b].d, w[b].dmin, &x[b]), x[b].d, acc);
     }
     return acc;
 }
 
-static float k_dot_q4_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
-    return k_tiled_k4(w, xq, n, K_Q4_K, 0);
-}
-
-static float k_dot_q5_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
-    return k_tiled_k4(w, xq, n, K_Q5_K, 1);
+static float k_dot_q5_k_tiled(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q5_k *w = (const void *)w_row;
+    const tf_q8_k_act *x = xq;
+    float acc = 0;
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        uint8_t q[TF_QK_K];
+        k4_codes(w[b].qs, w[b].qh, q);
+        acc = fmaf(tiled_k4_res(q, w[b].scales, w[b].d, w[b].dmin, &x[b]), x[b].d, acc);
+    }
+    return acc;
 }
 
 /* The 256 unsigned 6-bit codes of a Q6_K super-block in element order. */
-static void q6_codes(const uint8_t *w, uint8_t u[K_QK_K]) {
-    const uint8_t *ql = w, *qh = w + 128;
+static void q6_codes(const tf_block_q6_k *w, uint8_t u[TF_QK_K]) {
+    const uint8_t *ql = w->ql, *qh = w->qh;
     for (int half = 0; half < 2; half++) {
         const uint8_t *l_ql = ql + 64 * half, *l_qh = qh + 32 * half;
         uint8_t *out = u + 128 * half;
@@ -397,14 +425,15 @@ static void q6_codes(const uint8_t *w, uint8_t u[K_QK_K]) {
     }
 }
 
-static void q6_k_tiled(const uint8_t *w, const void *const *xq, int n_x, uint32_t n,
+static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
                        float *out) {
+    const tf_block_q6_k *w = (const void *)w_row;
     float acc[4] = {0};
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q6_K) {
-        const int8_t *scales = (const int8_t *)(w + 192);
-        const float d_w = tf_f16_load(w + 208);
-        uint8_t u[K_QK_K];
-        q6_codes(w, u);
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const int8_t *scales = w[b].scales;
+        const float d_w = tf_f16_to_f32(w[b].d);
+        uint8_t u[TF_QK_K];
+        q6_codes(&w[b], u);
         for (int t = 0; t < n_x; t++) {
             const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
             int32_t s1 = 0;
@@ -426,21 +455,21 @@ static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
     return out;
 }
 
-static void k_dot4_q6_k_tiled(const uint8_t *w, const void *const xq[4], uint32_t n,
-                              float out[4]) {
+static void k_dot4_q6_k_tiled(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
     q6_k_tiled(w, xq, 4, n, out);
 }
 
 /* ggml_vec_dot_q6_K_q8_K (AVX2): unsigned 6-bit codes times the group scale in eight lanes, then
  * the -32 offset taken out per lane as 32·(scale·bsum) of the lane's own two 16-element groups. */
-static float k_dot_q6_k(const uint8_t *w, const void *xq, uint32_t n) {
+static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q6_k *w = (const void *)w_row;
     const tf_q8_k_act *x = xq;
     float acc[8] = {0};
-    for (uint32_t b = 0; b < n / K_QK_K; b++, w += K_Q6_K) {
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb = &x[b];
-        const int8_t *scales = (const int8_t *)(w + 192);
-        uint8_t u[K_QK_K];
-        q6_codes(w, u);
+        const int8_t *scales = w[b].scales;
+        uint8_t u[TF_QK_K];
+        q6_codes(&w[b], u);
         int32_t lane[8] = {0};
         for (int c = 0; c < 8; c++)
             for (int l = 0; l < 8; l++)
@@ -449,9 +478,9 @@ static float k_dot_q6_k(const uint8_t *w, const void *xq, uint32_t n) {
                     lane[l] += scales[i / 16] * (u[i] * xb->qs[i]);
                 }
         for (int l = 0; l < 8; l++)
-            lane[l] -= 32 * (scales[2 * l] * xb->bsums[2 * l] +
-                             scales[2 * l + 1] * xb->bsums[2 * l + 1]);
-        const float d = xb->d * tf_f16_load(w + 208);
+            lane[l] -=
+                32 * (scales[2 * l] * xb->bsums[2 * l] + scales[2 * l + 1] * xb->bsums[2 * l + 1]);
+        const float d = xb->d * tf_f16_to_f32(w[b].d);
         for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
     }
     return tf_hsum8(acc);
@@ -459,7 +488,7 @@ static float k_dot_q6_k(const uint8_t *w, const void *xq, uint32_t n) {
 
 /* ---- float dots and attention helpers ---- */
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if TF_KERNELS_AVX2
 /* The 4 × 8-lane part of ggml_vec_dot_f16/f32 over the first n & ~31 elements. */
 static float vecdot_body(const float *a, const float *b, size_t n) {
     __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
@@ -486,8 +515,8 @@ static void k_axpy(float *acc, const float *v, float p, size_t n) {
     const __m256 pv = _mm256_set1_ps(p);
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(_mm256_loadu_ps(v + i), pv,
-                                                  _mm256_loadu_ps(acc + i)));
+        _mm256_storeu_ps(acc + i,
+                         _mm256_fmadd_ps(_mm256_loadu_ps(v + i), pv, _mm256_loadu_ps(acc + i)));
     for (; i < n; i++) acc[i] = fmaf(v[i], p, acc[i]);
 }
 
@@ -557,9 +586,9 @@ static float k_expf1(float x) {
     const float k = tf_f32_from_bits(e + tf_f32_to_bits(1.0f));
     const int c = fabsf(n) > 126.0f;
     const float u = b * b;
-    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-                              fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                         u, 0x1.ffffecp-1f * b);
+    const float j = fmaf(
+        fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+        u, 0x1.ffffecp-1f * b);
     if (!c) return fmaf(j, k, k);
     const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
     const float s1 = tf_f32_from_bits(g + 0x7f000000u);

@@ -7,27 +7,25 @@
 
 #include "quant/fp16.h"
 
-enum { QK = 32, QK_K = 256 };
-
 /* ---- activations ---- */
 
 /* ggml's AVX2 quantize_row_q8_0: scale 127/amax, round to nearest even, d stored as f16. */
 static void quantize_q8_0(const float *x, uint32_t n, tf_q8_0_act *out) {
-    for (uint32_t b = 0; b < n / QK; b++, x += QK) {
+    for (uint32_t b = 0; b < n / TF_QK8_0; b++, x += TF_QK8_0) {
         float amax = 0;
-        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < TF_QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
         const float d = amax / 127.0f;
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         out[b].d = tf_f16_to_f32(tf_f32_to_f16(d));
-        for (int j = 0; j < QK; j++) out[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
+        for (int j = 0; j < TF_QK8_0; j++) out[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
     }
 }
 
 /* ggml's quantize_row_q8_K_ref: the signed element of largest magnitude maps to -127. */
 static void quantize_q8_k(const float *x, uint32_t n, tf_q8_k_act *out) {
-    for (uint32_t b = 0; b < n / QK_K; b++, x += QK_K) {
+    for (uint32_t b = 0; b < n / TF_QK_K; b++, x += TF_QK_K) {
         float amax = 0, max = 0;
-        for (int j = 0; j < QK_K; j++)
+        for (int j = 0; j < TF_QK_K; j++)
             if (fabsf(x[j]) > amax) {
                 amax = fabsf(x[j]);
                 max = x[j];
@@ -38,11 +36,11 @@ static void quantize_q8_k(const float *x, uint32_t n, tf_q8_k_act *out) {
             continue;
         }
         const float iscale = -127.0f / max;
-        for (int j = 0; j < QK_K; j++) {
+        for (int j = 0; j < TF_QK_K; j++) {
             const int v = (int)nearbyintf(iscale * x[j]);
             y->qs[j] = (int8_t)(v < 127 ? v : 127);
         }
-        for (int g = 0; g < QK_K / 16; g++) {
+        for (int g = 0; g < TF_QK_K / 16; g++) {
             int sum = 0;
             for (int j = 0; j < 16; j++) sum += y->qs[g * 16 + j];
             y->bsums[g] = (int16_t)sum;
@@ -69,8 +67,8 @@ tf_act_quant tf_cpu_act_quant_of(tinfer_dtype dtype) {
 }
 
 size_t tf_cpu_act_row_bytes(tf_act_quant kind, uint32_t n_elems) {
-    if (kind == TF_ACT_Q8_0) return (size_t)(n_elems / QK) * sizeof(tf_q8_0_act);
-    if (kind == TF_ACT_Q8_K) return (size_t)(n_elems / QK_K) * sizeof(tf_q8_k_act);
+    if (kind == TF_ACT_Q8_0) return (size_t)(n_elems / TF_QK8_0) * sizeof(tf_q8_0_act);
+    if (kind == TF_ACT_Q8_K) return (size_t)(n_elems / TF_QK_K) * sizeof(tf_q8_k_act);
     return 0;
 }
 

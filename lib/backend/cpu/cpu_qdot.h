@@ -8,18 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quant/blocks.h"
 #include "tinfer/tinfer.h"
 
+/* Not ggml's block_q8_0 (an f16 d): the scale is kept widened, so the dots skip a conversion. */
 typedef struct tf_q8_0_act {
     float d; /* the scale, already rounded through float16 as ggml stores it */
-    int8_t qs[32];
+    int8_t qs[TF_QK8_0];
 } tf_q8_0_act;
 
+/* ggml's block_q8_K (tf_block_q8_k), naturally aligned: the rows are ours, never a file's. */
 typedef struct tf_q8_k_act {
     float d;
-    int8_t qs[256];
-    int16_t bsums[16]; /* sums of each 16 consecutive qs (the k-quant mins need them) */
+    int8_t qs[TF_QK_K];
+    int16_t bsums[TF_QK_K / 16]; /* sums of each 16 consecutive qs (the k-quant mins need them) */
 } tf_q8_k_act;
+_Static_assert(sizeof(tf_q8_k_act) == sizeof(tf_block_q8_k), "tf_q8_k_act is block_q8_K");
 
 typedef enum tf_act_quant { TF_ACT_NONE, TF_ACT_Q8_0, TF_ACT_Q8_K } tf_act_quant;
 

@@ -1,0 +1,446 @@
+/* Every entry of the CPU kernel tables (lib/backend/cpu/cpu_kernels.h), the portable one and the
+ * x86-64-v3 one, on the same random inputs:
+ *   - the two tables give the same bits (memcmp of the float results) for every integer dot of
+ *     every weight dtype, every four-row dot, the attention dots, axpy, f16 widening and expf;
+ *   - each table's four-row dots equal four calls of the single-row kernel they stand for;
+ *   - every result is within a stated tolerance of a float64 reference (weights dequantized by the
+ *     scalar reference dequantizer, itself checked against golden data in test_dequant.c, times
+ *     the activations the kernel saw, summed in double), so a mistake common to both tables fails.
+ * The comparisons with the x86-64-v3 table are left out when this CPU (or this build) has none
+ * (x86_v3_table_present_where_supported then reports SKIPPED). */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
+
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_qdot.h"
+#include "quant/blocks.h"
+#include "quant/dequant.h"
+#include "quant/dtype.h"
+#include "quant/fp16.h"
+#include "tinfer/tinfer.h"
+
+/* Q8_0 has the most bytes per element of the dtypes with integer dots. */
+enum { MAX_ELEMS = 2048, MAX_ROW_BYTES = MAX_ELEMS / TF_QK8_0 * sizeof(tf_block_q8_0) };
+
+/* ---- the table's entries, listed so that a new one cannot be forgotten ---- */
+
+typedef struct qdot_entry {
+    const char *field;
+    size_t offset;
+    tinfer_dtype dtype;
+} qdot_entry;
+
+#define QDOT(field, dtype) \
+    { #field, offsetof(tf_cpu_kernels, field), TINFER_DTYPE_##dtype }
+static const qdot_entry QDOTS[] = {
+    QDOT(q4_0, Q4_0),       QDOT(q5_0, Q5_0),       QDOT(q8_0, Q8_0),       QDOT(q4_k, Q4_K),
+    QDOT(q5_k, Q5_K),       QDOT(q6_k, Q6_K),       QDOT(q4_0_rows, Q4_0),  QDOT(q4_k_rows, Q4_K),
+    QDOT(q4_k_rows4, Q4_K), QDOT(q4_k_tiled, Q4_K), QDOT(q5_k_tiled, Q5_K), QDOT(q6_k_tiled, Q6_K),
+};
+enum { N_QDOTS = sizeof QDOTS / sizeof QDOTS[0] };
+
+typedef struct qdot4_entry {
+    const char *field;
+    size_t offset, single; /* the single-row kernel it is four calls of */
+} qdot4_entry;
+
+#define QDOT4(field, single) \
+    { #field, offsetof(tf_cpu_kernels, field), offsetof(tf_cpu_kernels, single) }
+static const qdot4_entry QDOT4S[] = {
+    QDOT4(q5_0_x4, q5_0),
+    QDOT4(q8_0_x4, q8_0),
+    QDOT4(q4_k_rows4_x4, q4_k_rows4),
+    QDOT4(q6_k_tiled_x4, q6_k_tiled),
+};
+enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
+
+/* name, the quantized dots, the four-row dots, and the six float kernels tested below: a field
+ * added to tf_cpu_kernels fails this until the test calls it too. */
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6),
+               "tf_cpu_kernels has an entry this test does not call");
+
+static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
+    tf_qdot_fn fn;
+    memcpy(&fn, (const char *)k + offset, sizeof fn);
+    return fn;
+}
+
+static tf_qdot4_fn qdot4_at(const tf_cpu_kernels *k, size_t offset) {
+    tf_qdot4_fn fn;
+    memcpy(&fn, (const char *)k + offset, sizeof fn);
+    return fn;
+}
+
+/* ---- random inputs ---- */
+
+static uint32_t next_random(uint32_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+static float random_float(uint32_t *state) { /* uniform in [-1, 1] */
+    return (float)(next_random(state) % 20001) / 10000.0f - 1.0f;
+}
+
+static uint16_t random_scale(uint32_t *state) {
+    return tf_f32_to_f16(0.001f + 0.01f * (random_float(state) + 1.0f));
+}
+
+/* Random code bytes, the block scales replaced by sane float16 values (random bits could be NaN
+ * or infinity), written through the block structs. */
+static void random_row(tinfer_dtype dtype, uint8_t *row, uint32_t n_elems, uint32_t *rng) {
+    const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
+    const uint32_t n_blocks = n_elems / traits->block_elems;
+    assert_true((size_t)n_blocks * traits->block_bytes <= MAX_ROW_BYTES);
+    for (size_t i = 0; i < (size_t)n_blocks * traits->block_bytes; i++)
+        row[i] = (uint8_t)next_random(rng);
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        void *block = row + (size_t)b * traits->block_bytes;
+        switch (dtype) {
+        case TINFER_DTYPE_Q4_0:
+            ((tf_block_q4_0 *)block)->d = random_scale(rng);
+            break;
+        case TINFER_DTYPE_Q5_0:
+            ((tf_block_q5_0 *)block)->d = random_scale(rng);
+            break;
+        case TINFER_DTYPE_Q8_0:
+            ((tf_block_q8_0 *)block)->d = random_scale(rng);
+            break;
+        case TINFER_DTYPE_Q4_K:
+            ((tf_block_q4_k *)block)->d = random_scale(rng);
+            ((tf_block_q4_k *)block)->dmin = random_scale(rng);
+            break;
+        case TINFER_DTYPE_Q5_K:
+            ((tf_block_q5_k *)block)->d = random_scale(rng);
+            ((tf_block_q5_k *)block)->dmin = random_scale(rng);
+            break;
+        case TINFER_DTYPE_Q6_K:
+            ((tf_block_q6_k *)block)->d = random_scale(rng);
+            break;
+        default:
+            fail_msg("no random blocks for %s", traits->name);
+        }
+    }
+}
+
+/* The activations the kernel sees, back in float32: d · q per element. */
+static void dequantize_act(tf_act_quant kind, const void *quantized, uint32_t n, float *out) {
+    if (kind == TF_ACT_Q8_0) {
+        const tf_q8_0_act *blocks = quantized;
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = blocks[i / TF_QK8_0].d * blocks[i / TF_QK8_0].qs[i % TF_QK8_0];
+    } else {
+        const tf_q8_k_act *blocks = quantized;
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = blocks[i / TF_QK_K].d * blocks[i / TF_QK_K].qs[i % TF_QK_K];
+    }
+}
+
+/* One weight row and four activation rows, quantized as the kernels take them. */
+typedef struct qdot_case {
+    tinfer_dtype dtype;
+    uint32_t n_elems;
+    const uint8_t *row;
+    _Alignas(16) uint8_t row_storage[MAX_ROW_BYTES + 1];
+    _Alignas(16) uint8_t act[4][MAX_ELEMS / TF_QK_K * sizeof(tf_q8_k_act) + 64];
+    double expected[4], magnitude[4]; /* float64 reference of each activation row */
+} qdot_case;
+
+static void make_case(qdot_case *c, tinfer_dtype dtype, uint32_t n_elems, uint32_t seed) {
+    uint32_t rng = seed;
+    c->dtype = dtype;
+    c->n_elems = n_elems;
+    /* Odd seeds put the row at an odd address: blocks in a file may sit anywhere. */
+    uint8_t *row = c->row_storage + (seed & 1u);
+    random_row(dtype, row, n_elems, &rng);
+    c->row = row;
+    static float weights[MAX_ELEMS], x[MAX_ELEMS], x_seen[MAX_ELEMS];
+    assert_int_equal(tf_dequantize_row(dtype, row, weights, n_elems), TINFER_OK);
+    const tf_act_quant kind = tf_cpu_act_quant_of(dtype);
+    assert_true(kind != TF_ACT_NONE);
+    assert_true(tf_cpu_act_row_bytes(kind, n_elems) <= sizeof c->act[0]);
+    const float spread = 0.1f + 3.0f * (random_float(&rng) + 1.0f);
+    for (int t = 0; t < 4; t++) {
+        for (uint32_t i = 0; i < n_elems; i++) x[i] = spread * (float)(t + 1) * random_float(&rng);
+        tf_cpu_quantize_act(kind, x, n_elems, c->act[t]);
+        dequantize_act(kind, c->act[t], n_elems, x_seen);
+        double sum = 0, magnitude = 0;
+        for (uint32_t i = 0; i < n_elems; i++) {
+            sum += (double)weights[i] * x_seen[i];
+            magnitude += fabs((double)weights[i] * x_seen[i]);
+        }
+        c->expected[t] = sum;
+        c->magnitude[t] = magnitude;
+    }
+}
+
+/* Float32 sums of a few thousand products: a few ulp of the sum of magnitudes. */
+static void assert_near_reference(const qdot_case *c, const char *table, const char *field, int t,
+                                  float got) {
+    const double error = fabs((double)got - c->expected[t]);
+    if (error > 1e-5 * c->magnitude[t] + 1e-6)
+        fail_msg("%s %s (%s, n=%u): %.9g, float64 reference %.9g (magnitude %.3g)", table, field,
+                 tf_dtype_traits_of((uint32_t)c->dtype)->name, c->n_elems, got, c->expected[t],
+                 c->magnitude[t]);
+}
+
+static void assert_same_bits(float a, float b, const char *what, const char *field) {
+    if (memcmp(&a, &b, sizeof a) != 0)
+        fail_msg("%s %s: generic %.9g, x86-64-v3 %.9g", what, field, a, b);
+}
+
+static const uint32_t ROW_LENGTHS[] = {TF_QK_K, 3 * TF_QK_K, MAX_ELEMS};
+
+/* ---- the quantized dots ---- */
+
+static void check_qdots(const qdot_case *c, const tf_cpu_kernels *generic,
+                        const tf_cpu_kernels *fast) {
+    for (size_t e = 0; e < N_QDOTS; e++) {
+        if (QDOTS[e].dtype != c->dtype) continue;
+        const tf_qdot_fn dot_generic = qdot_at(generic, QDOTS[e].offset);
+        assert_non_null(dot_generic);
+        for (int t = 0; t < 4; t++) {
+            const float got = dot_generic(c->row, c->act[t], c->n_elems);
+            assert_near_reference(c, "generic", QDOTS[e].field, t, got);
+            if (!fast) continue;
+            const tf_qdot_fn dot_fast = qdot_at(fast, QDOTS[e].offset);
+            assert_non_null(dot_fast);
+            assert_same_bits(got, dot_fast(c->row, c->act[t], c->n_elems), "qdot", QDOTS[e].field);
+        }
+    }
+}
+
+/* A four-row dot (where a table has one) equals the generic single-row kernel on each row. */
+static void check_qdot4s(const qdot_case *c, const tf_cpu_kernels *generic,
+                         const tf_cpu_kernels *fast) {
+    const void *xs[4] = {c->act[0], c->act[1], c->act[2], c->act[3]};
+    for (size_t e = 0; e < N_QDOT4S; e++) {
+        const tf_qdot_fn single = qdot_at(generic, QDOT4S[e].single);
+        bool matches_dtype = false;
+        for (size_t s = 0; s < N_QDOTS; s++)
+            if (QDOTS[s].offset == QDOT4S[e].single) matches_dtype = QDOTS[s].dtype == c->dtype;
+        if (!matches_dtype) continue;
+        float want[4];
+        for (int t = 0; t < 4; t++) want[t] = single(c->row, c->act[t], c->n_elems);
+        const tf_cpu_kernels *tables[2] = {generic, fast};
+        for (int k = 0; k < 2; k++) {
+            if (!tables[k]) continue;
+            const tf_qdot4_fn four = qdot4_at(tables[k], QDOT4S[e].offset);
+            if (!four) continue; /* this table has none; callers fall back to single rows */
+            float got[4];
+            four(c->row, xs, c->n_elems, got);
+            for (int t = 0; t < 4; t++) {
+                if (memcmp(&got[t], &want[t], sizeof got[t]) != 0)
+                    fail_msg("%s %s row %d: %.9g, single-row generic %.9g", tables[k]->name,
+                             QDOT4S[e].field, t, got[t], want[t]);
+                assert_near_reference(c, tables[k]->name, QDOT4S[e].field, t, got[t]);
+            }
+        }
+    }
+}
+
+static void check_dtype(tinfer_dtype dtype) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    static qdot_case c;
+    for (size_t l = 0; l < sizeof ROW_LENGTHS / sizeof ROW_LENGTHS[0]; l++)
+        for (uint32_t seed = 1; seed <= 8; seed++) {
+            make_case(&c, dtype, ROW_LENGTHS[l], seed * 2654435761u + (uint32_t)dtype);
+            check_qdots(&c, generic, fast);
+            check_qdot4s(&c, generic, fast);
+        }
+}
+
+static void q4_0_dots(void **state) {
+    (void)state;
+    check_dtype(TINFER_DTYPE_Q4_0);
+}
+
+static void q5_0_dots(void **state) {
+    (void)state;
+    check_dtype(TINFER_DTYPE_Q5_0);
+}
+
+static void q8_0_dots(void **state) {
+    (void)state;
+    check_dtype(TINFER_DTYPE_Q8_0);
+}
+
+static void q4_k_dots(void **state) {
+    (void)state;
+    check_dtype(TINFER_DTYPE_Q4_K);
+}
+
+static void q5_k_dots(void **state) {
+    (void)state;
+    check_dtype(TINFER_DTYPE_Q5_K);
+}
+
+static void q6_k_dots(void **state) {
+    (void)state;
+    check_dtype(TINFER_DTYPE_Q6_K);
+}
+
+/* ---- the float kernels of attention and the FFN ---- */
+
+enum { FLOAT_N = 333 };
+
+static void random_floats(float *out, size_t n, uint32_t *rng) {
+    for (size_t i = 0; i < n; i++) out[i] = random_float(rng);
+}
+
+static void float_dots(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    uint32_t rng = 777;
+    float a[FLOAT_N], b[FLOAT_N];
+    random_floats(a, FLOAT_N, &rng);
+    random_floats(b, FLOAT_N, &rng);
+    for (size_t n = 0; n <= FLOAT_N; n++) { /* every tail shape of every order */
+        double exact = 0, magnitude = 0;
+        for (size_t i = 0; i < n; i++) {
+            exact += (double)a[i] * b[i];
+            magnitude += fabs((double)a[i] * b[i]);
+        }
+        /* Each order adds at most ~50 rounded terms in a chain (lanes, reduction, tail). */
+        const double tolerance = 32 * FLT_EPSILON * magnitude;
+        const float vecdot = generic->dot_vecdot(a, b, n);
+        const float vecdot_f32 = generic->dot_vecdot_f32(a, b, n);
+        assert_true(fabs(vecdot - exact) <= tolerance);
+        assert_true(fabs(vecdot_f32 - exact) <= tolerance);
+        if (fast) {
+            assert_same_bits(vecdot, fast->dot_vecdot(a, b, n), "n", "dot_vecdot");
+            assert_same_bits(vecdot_f32, fast->dot_vecdot_f32(a, b, n), "n", "dot_vecdot_f32");
+        }
+        if (n % TF_LANES_TILED != 0) continue; /* dot_tiled takes whole lanes only */
+        const float tiled = generic->dot_tiled(a, b, n);
+        assert_true(fabs(tiled - exact) <= tolerance);
+        if (fast) assert_same_bits(tiled, fast->dot_tiled(a, b, n), "n", "dot_tiled");
+    }
+}
+
+static void axpy(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    uint32_t rng = 4242;
+    float v[FLOAT_N], p[16];
+    random_floats(v, FLOAT_N, &rng);
+    random_floats(p, 16, &rng);
+    for (size_t n = FLOAT_N - 16; n <= FLOAT_N; n++) { /* every tail of the 8-lane loop */
+        float acc_generic[FLOAT_N] = {0}, acc_fast[FLOAT_N] = {0};
+        for (int r = 0; r < 16; r++) {
+            generic->axpy(acc_generic, v, p[r], n);
+            if (fast) fast->axpy(acc_fast, v, p[r], n);
+        }
+        double p_sum = 0, p_magnitude = 0;
+        for (int r = 0; r < 16; r++) {
+            p_sum += p[r];
+            p_magnitude += fabs(p[r]);
+        }
+        for (size_t i = 0; i < n; i++)
+            assert_true(fabs(acc_generic[i] - v[i] * p_sum) <= 1e-6 * fabs(v[i]) * p_magnitude);
+        for (size_t i = n; i < FLOAT_N; i++) assert_true(acc_generic[i] == 0.0f);
+        if (fast) assert_memory_equal(acc_generic, acc_fast, sizeof acc_generic);
+    }
+}
+
+/* Every half: widened exactly (equal to the bit-exact portable conversion). NaNs only need to stay
+ * NaN: F16C quiets signalling ones, as llama.cpp's own conversion does. */
+static void f16_to_f32(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    enum { N_HALVES = 1 << 16 };
+    static uint16_t halves[N_HALVES + 7];
+    static float wide_generic[N_HALVES + 7], wide_fast[N_HALVES + 7];
+    for (uint32_t i = 0; i < N_HALVES + 7; i++) halves[i] = (uint16_t)(i * 40503u);
+    for (size_t n = N_HALVES; n < N_HALVES + 8; n++) { /* every tail of the 8-lane loop */
+        generic->f16_to_f32(halves, wide_generic, n);
+        if (fast) fast->f16_to_f32(halves, wide_fast, n);
+        for (size_t i = 0; i < n; i++) {
+            const float exact = tf_f16_to_f32(halves[i]);
+            if (isnan(exact)) {
+                assert_true(isnan(wide_generic[i]));
+                if (fast) assert_true(isnan(wide_fast[i]));
+                continue;
+            }
+            assert_same_bits(exact, wide_generic[i], "reference vs", "generic f16_to_f32");
+            if (fast) assert_same_bits(wide_generic[i], wide_fast[i], "half", "f16_to_f32");
+        }
+    }
+}
+
+/* ggml_v_expf on the whole float range that matters, its special cases (|n| > 126, > 192)
+ * included: equal bits in both tables, within 2.5 ulp of exp where the result is normal. */
+static void expf_n(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    enum { N = 4001 };
+    static float x[N + 3], e_generic[N + 3], e_fast[N + 3];
+    for (int i = 0; i < N; i++) x[i] = -150.0f + 250.0f * (float)i / (N - 1); /* -150 .. 100 */
+    x[N] = -INFINITY;
+    x[N + 1] = INFINITY;
+    x[N + 2] = 0.0f;
+    generic->expf_n(x, e_generic, N + 3);
+    for (int i = 0; i < N; i++) {
+        const double exact = exp((double)x[i]);
+        if (exact > FLT_MAX) assert_true(isinf(e_generic[i]));
+        else if (exact >= FLT_MIN)
+            assert_true(fabs(e_generic[i] - exact) <= 2.5 * FLT_EPSILON * exact);
+        else assert_true(e_generic[i] >= 0.0f && e_generic[i] <= FLT_MIN);
+    }
+    assert_true(e_generic[N] == 0.0f);
+    assert_true(isinf(e_generic[N + 1]));
+    assert_true(e_generic[N + 2] == 1.0f);
+    if (!fast) return;
+    fast->expf_n(x, e_fast, N + 3);
+    assert_memory_equal(e_generic, e_fast, sizeof e_generic);
+}
+
+/* On an x86-64 CPU with AVX2, FMA and F16C the x86-64-v3 table must be there (when built), so the
+ * comparisons are never dropped silently. Where it is not, this test reports SKIPPED and the
+ * others check the generic table alone against the float64 references. */
+static void x86_v3_table_present_where_supported(void **state) {
+    (void)state;
+    assert_string_equal(tf_cpu_kernels_generic()->name, "generic");
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    const bool cpu_has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                         __builtin_cpu_supports("f16c");
+    if (!tf_cpu_kernels_x86_v3_built() || !cpu_has) {
+        assert_null(tf_cpu_kernels_x86_v3());
+        skip();
+    }
+    assert_non_null(tf_cpu_kernels_x86_v3());
+    assert_string_equal(tf_cpu_kernels_x86_v3()->name, "x86-64-v3");
+#else
+    assert_null(tf_cpu_kernels_x86_v3());
+    skip();
+#endif
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(x86_v3_table_present_where_supported),
+        cmocka_unit_test(q4_0_dots),
+        cmocka_unit_test(q5_0_dots),
+        cmocka_unit_test(q8_0_dots),
+        cmocka_unit_test(q4_k_dots),
+        cmocka_unit_test(q5_k_dots),
+        cmocka_unit_test(q6_k_dots),
+        cmocka_unit_test(float_dots),
+        cmocka_unit_test(axpy),
+        cmocka_unit_test(f16_to_f32),
+        cmocka_unit_test(expf_n),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
