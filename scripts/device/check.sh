@@ -34,7 +34,7 @@ if [ $status -eq 0 ]; then
     (cd build-dev && ctest --output-on-failure -j"$JOBS") > "$OUT_DIR/ctest.log" 2>&1 || status=1
     tail -n 15 "$OUT_DIR/ctest.log"
     # the CUDA test in full: it must have run, not skipped, on a machine with a GPU
-    build-dev/tests/test_cuda 2>&1 | tee "$OUT_DIR/test_cuda.log"
+    (cd build-dev && ctest -R '^unit.test_cuda$' -V) 2>&1 | tee "$OUT_DIR/test_cuda.log"
     grep -q "SKIPPED" "$OUT_DIR/test_cuda.log" && { echo "device check: CUDA tests skipped on a GPU machine"; status=1; }
 fi
 echo "device check: $([ $status -eq 0 ] && echo ok || echo FAILED)"
