@@ -98,11 +98,10 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
 }
 
 static int parse_args(int argc, char **argv, options *opt) {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(NULL);
         if (i + 1 >= argc || !parse_valued(opt, argv[i], argv[i + 1]))
             return usage("unknown option, missing value or bad number");
-        i++;
     }
     if (strcmp(opt->device, "cpu") && strcmp(opt->device, "cuda"))
         return usage("--device must be cpu or cuda");

@@ -22,6 +22,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_qdot.h"
+#include "core/cpu_features.h"
 #include "quant/blocks.h"
 #include "quant/dequant.h"
 #include "quant/dtype.h"
@@ -406,6 +407,47 @@ static void expf_n(void **state) {
     assert_memory_equal(e_generic, e_fast, sizeof e_generic);
 }
 
+/* Whether the kernel lists flag for the first CPU in /proc/cpuinfo: a source independent of the
+ * library's CPUID decoding (false where the file is missing). */
+static bool cpuinfo_has(const char *flag) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return false;
+    char line[8192];
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "flags", 5) == 0) {
+            char padded[64];
+            snprintf(padded, sizeof padded, " %s", flag);
+            const size_t n = strlen(padded);
+            for (const char *at = strstr(line, padded); at && !found; at = strstr(at + 1, padded))
+                found = at[n] == ' ' || at[n] == '\n' || at[n] == '\0';
+            break;
+        }
+    fclose(f);
+    return found;
+}
+
+/* The library's CPUID reading agrees with the kernel's flags. */
+static void cpu_features_match_proc_cpuinfo(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    const tf_cpu_features *cpu = tf_cpu_features_get();
+    FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
+    if (!cpuinfo) skip();
+    fclose(cpuinfo);
+    assert_int_equal(cpu->avx2, cpuinfo_has("avx2"));
+    assert_int_equal(cpu->fma, cpuinfo_has("fma"));
+    assert_int_equal(cpu->f16c, cpuinfo_has("f16c"));
+    assert_int_equal(cpu->avx512f, cpuinfo_has("avx512f"));
+    assert_int_equal(cpu->avx512bw, cpuinfo_has("avx512bw"));
+    assert_int_equal(cpu->avx512vl, cpuinfo_has("avx512vl"));
+    assert_int_equal(cpu->avx512_vnni, cpuinfo_has("avx512_vnni"));
+    assert_int_equal(cpu->avx512_bf16, cpuinfo_has("avx512_bf16"));
+#else
+    skip();
+#endif
+}
+
 /* On an x86-64 CPU with AVX2, FMA and F16C the x86-64-v3 table must be there (when built), so the
  * comparisons are never dropped silently. Where it is not, this test reports SKIPPED and the
  * others check the generic table alone against the float64 references. */
@@ -413,9 +455,7 @@ static void x86_v3_table_present_where_supported(void **state) {
     (void)state;
     assert_string_equal(tf_cpu_kernels_generic()->name, "generic");
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    const bool cpu_has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                         __builtin_cpu_supports("f16c");
+    const bool cpu_has = cpuinfo_has("avx2") && cpuinfo_has("fma") && cpuinfo_has("f16c");
     if (!tf_cpu_kernels_x86_v3_built() || !cpu_has) {
         assert_null(tf_cpu_kernels_x86_v3());
         skip();
@@ -430,6 +470,7 @@ static void x86_v3_table_present_where_supported(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cpu_features_match_proc_cpuinfo),
         cmocka_unit_test(x86_v3_table_present_where_supported),
         cmocka_unit_test(q4_0_dots),
         cmocka_unit_test(q5_0_dots),

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu_features.h"
+
 #ifndef TINFER_X86_KERNELS
 #error "TINFER_X86_KERNELS (0 or 1) comes from lib/CMakeLists.txt"
 #endif
@@ -22,10 +24,8 @@ bool tf_cpu_kernels_x86_v3_built(void) { return TINFER_X86_KERNELS != 0; }
 
 const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void) {
 #if TINFER_X86_KERNELS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        return &tf_cpu_kernels_x86_v3_table;
+    const tf_cpu_features *cpu = tf_cpu_features_get();
+    if (cpu->avx2 && cpu->fma && cpu->f16c) return &tf_cpu_kernels_x86_v3_table;
 #endif
     return NULL;
 }
