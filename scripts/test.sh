@@ -3,7 +3,8 @@
 #   1. build-test/ (RelWithDebInfo, CUDA backend when nvcc is found) and its ctest unit tests;
 #   2. the Python tests in tests/python against the programs in build-test/ (scripts/run.sh keeps build/ for its Release build),
 #      and the Python binding's tests (bindings/python/tests) against its shared library;
-#   3. build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer, CPU only), its ctest tests and
+#   3. build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer with float-cast-overflow, which
+#      -fsanitize=undefined leaves out in gcc; CPU only), its ctest tests and
 #      the Python tests again against its programs.
 # Every step runs even when an earlier one failed (a failed build skips only its own tests); the
 # last line counts the tests of all steps, and the exit status is non-zero when anything failed.
@@ -145,7 +146,7 @@ main() {
         run_binding_pytest python-binding "$BUILD_DIR"
     fi
     if configure_and_build asan "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTINFER_CUDA=OFF \
-        -DTINFER_SANITIZE=address,undefined; then
+        -DTINFER_SANITIZE=address,undefined,float-cast-overflow; then
         run_ctest asan "$ASAN_BUILD_DIR" "${SANITIZER_ENV[@]}"
         # the programs parse hostile files in the Python tests: run those under the sanitizers too
         run_pytest asan "$ASAN_BUILD_DIR" "${SANITIZER_ENV[@]}"

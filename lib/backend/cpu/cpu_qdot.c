@@ -9,6 +9,19 @@
 
 /* ---- activations ---- */
 
+/* nearbyintf, then int8: defined for every input, since a hostile file's NaN or infinite scale
+ * reaches the activations (a float → int conversion of NaN or of an out-of-range value is
+ * undefined behaviour in C). NaN gives 0, values beyond the range its nearest end; finite
+ * activations quantize exactly as ggml's do. Non-finite weights are not rejected at load —
+ * scanning every block scale would cost a pass over the file — so such a model gives NaN
+ * logits, not a crash. */
+static inline int q8_round(float v) {
+    if (!(v == v)) return 0;
+    if (v >= 127.0f) return 127;
+    if (v <= -128.0f) return -128;
+    return (int)nearbyintf(v);
+}
+
 /* ggml's AVX2 quantize_row_q8_0: scale 127/amax, round to nearest even, d stored as f16. */
 static void quantize_q8_0(const float *x, uint32_t n, tf_q8_0_act *out) {
     for (uint32_t b = 0; b < n / TF_QK8_0; b++, x += TF_QK8_0) {
@@ -17,7 +30,7 @@ static void quantize_q8_0(const float *x, uint32_t n, tf_q8_0_act *out) {
         const float d = amax / 127.0f;
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         out[b].d = tf_f16_to_f32(tf_f32_to_f16(d));
-        for (int j = 0; j < TF_QK8_0; j++) out[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
+        for (int j = 0; j < TF_QK8_0; j++) out[b].qs[j] = (int8_t)q8_round(x[j] * id);
     }
 }
 
@@ -37,7 +50,7 @@ static void quantize_q8_k(const float *x, uint32_t n, tf_q8_k_act *out) {
         }
         const float iscale = -127.0f / max;
         for (int j = 0; j < TF_QK_K; j++) {
-            const int v = (int)nearbyintf(iscale * x[j]);
+            const int v = q8_round(iscale * x[j]);
             y->qs[j] = (int8_t)(v < 127 ? v : 127);
         }
         for (int g = 0; g < TF_QK_K / 16; g++) {
