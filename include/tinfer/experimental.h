@@ -46,6 +46,24 @@ TINFER_API tinfer_status tinfer_profile_begin(tinfer_context *ctx);
 TINFER_API tinfer_status tinfer_profile_end(tinfer_context *ctx, const char *chrome_trace_path,
                                             const char *stats_path);
 
+/* ---- Roofline: what one decode step must read from memory. ---- */
+
+/* Bytes one decode step reads for a sequence whose new token sits at position: weights (every
+ * matrix row the token touches — the whole of each layer matrix and of the output head, one row
+ * of the embedding — plus the float32 norm vectors) and KV (the cached K and V rows its attention
+ * reads in every layer: position + 1 of them, or the window in sliding-window layers). Divide a
+ * measured read bandwidth by their sum for the step rate memory allows. Since 0.2
+ * (experimental). */
+typedef struct tinfer_step_bytes {
+    uint64_t weights;
+    uint64_t kv;
+} tinfer_step_bytes;
+
+/* Fills *out with at most out_size bytes (pass sizeof(tinfer_step_bytes)). E_INVALID_ARG for a
+ * NULL argument or a position at or past n_ctx. Since 0.2 (experimental). */
+TINFER_API tinfer_status tinfer_context_step_bytes(const tinfer_context *ctx, size_t position,
+                                                   tinfer_step_bytes *out, size_t out_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -195,6 +195,13 @@ class ContextParams(Structure):
     ]
 
 
+class StepBytes(Structure):
+    _fields_ = [
+        ("weights", c_uint64),
+        ("kv", c_uint64),
+    ]
+
+
 STRUCTS: Dict[str, type] = {
     "tinfer_model_params": ModelParams,
     "tinfer_model_info": ModelInfo,
@@ -202,6 +209,7 @@ STRUCTS: Dict[str, type] = {
     "tinfer_chat_msg": ChatMsg,
     "tinfer_sampler_params": SamplerParams,
     "tinfer_context_params": ContextParams,
+    "tinfer_step_bytes": StepBytes,
 }
 
 P = POINTER
@@ -285,12 +293,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_kv_seq_fill_random": (status, [context_p, c_int32, c_size_t, c_uint64]),
     "tinfer_profile_begin": (status, [context_p]),
     "tinfer_profile_end": (status, [context_p, c_char_p, c_char_p]),
+    "tinfer_context_step_bytes": (status, [context_p, c_size_t, P(StepBytes), c_size_t]),
 }
 
 # The functions of include/tinfer/experimental.h: bound like the rest, but they may change between
 # minor versions, so nothing of the package's own API is built on them.
 EXPERIMENTAL = frozenset({"tinfer_kv_seq_fill_random", "tinfer_profile_begin",
-                          "tinfer_profile_end"})
+                          "tinfer_profile_end", "tinfer_context_step_bytes"})
 
 # TINFER_API functions deliberately without a binding, each with the reason. Empty today: every
 # public function is bound. An entry here must name a function the headers declare.
