@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""tinfer against llama.cpp (through llama-cpp-python) on the same GGUF, the same thread count and
+the same measurements, in one table.
+
+    benchmarks/compare_llamacpp.py [-m MODEL] [--threads N] [--positions 1,128,4096]
+                                   [--prefill 128,512] [--runs 3] [--llama-python PYTHON]
+
+Each engine runs in a child process of its own (so its peak RSS is its own), the two alternating,
+--runs times; every figure is the best of the runs. A run loads the model, then
+  - prefill: a fresh cache takes a prompt of P tokens in one call, timed;
+  - decode at position p: a prompt of p tokens is prefilled (untimed), then single-token decode
+    steps are timed (the median of --steps), each reading p + 1 cached positions;
+with the same token ids for both engines (fixed random ids below the vocabulary, drawn once). The
+table gives tokens/s, peak RSS and the ratio tinfer / llama.cpp per row.
+
+llama-cpp-python is not one of the project's dependencies: build it on this machine, with its
+default native flags (the build a user gets), in a separate environment, and name its Python:
+    python3 -m venv /work/llama-venv
+    /work/llama-venv/bin/pip install --no-cache-dir numpy llama-cpp-python==0.3.36
+    benchmarks/compare_llamacpp.py --llama-python /work/llama-venv/bin/python
+The tinfer side uses the Python binding over TINFER_LIBRARY (default build/lib/libtinfer.so.0).
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = 16
+SEED = 1234
+
+
+def prompt_ids(n_vocab: int, n: int) -> list:
+    """n fixed pseudo-random ids in [1000, min(n_vocab, 30000)): ordinary text-piece ids, no
+    special tokens, the same for both engines."""
+    state, ids = SEED, []
+    top = min(n_vocab, 30000)
+    for _ in range(n):
+        state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        ids.append(1000 + (state >> 33) % (top - 1000))
+    return ids
+
+
+# ---- workers: run in a child process, print one JSON line ----
+
+class TinferEngine:
+    def __init__(self, model: str, threads: int, n_ctx: int):
+        sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
+        os.environ.setdefault("TINFER_LIBRARY", str(ROOT / "build" / "lib" / "libtinfer.so.0"))
+        import tinfer
+        self.model = tinfer.Model(model)
+        self.ctx = tinfer.Context(self.model, n_ctx=n_ctx, threads=threads)
+        self.n_vocab = self.ctx.n_vocab
+
+    def reset(self):
+        self.ctx.kv_clear(0)
+
+    def prefill(self, ids):
+        self.ctx.prefill(ids)
+
+    def decode(self, token):
+        self.ctx.decode(token)
+
+
+class LlamaEngine:
+    def __init__(self, model: str, threads: int, n_ctx: int):
+        from llama_cpp import Llama
+        self.llm = Llama(model_path=model, n_ctx=n_ctx, n_batch=512, n_ubatch=512,
+                         n_threads=threads, n_threads_batch=threads, verbose=False)
+        self.n_vocab = self.llm.n_vocab()
+
+    def reset(self):
+        self.llm.reset()
+        self.llm._ctx.kv_cache_clear()
+
+    def prefill(self, ids):
+        self.llm.eval(ids)
+
+    def decode(self, token):
+        self.llm.eval([token])
+
+
+def worker(args) -> dict:
+    threads = args.threads or os.cpu_count()
+    positions = [int(p) for p in args.positions.split(",")]
+    prefills = [int(p) for p in args.prefill.split(",")]
+    n_ctx = max(positions + prefills) + STEPS + 8
+    engine_class = TinferEngine if args.worker == "tinfer" else LlamaEngine
+    started = time.perf_counter()
+    engine = engine_class(args.model, threads, n_ctx)
+    result = {"load_s": time.perf_counter() - started, "prefill_tps": {}, "decode_tps": {}}
+    for n in prefills:
+        engine.reset()
+        ids = prompt_ids(engine.n_vocab, n)
+        started = time.perf_counter()
+        engine.prefill(ids)
+        result["prefill_tps"][n] = n / (time.perf_counter() - started)
+    for p in positions:
+        engine.reset()
+        ids = prompt_ids(engine.n_vocab, p + STEPS)
+        if p:
+            engine.prefill(ids[:p])
+        step_s = []
+        for token in ids[p:p + STEPS]:
+            started = time.perf_counter()
+            engine.decode(token)
+            step_s.append(time.perf_counter() - started)
+        result["decode_tps"][p] = 1 / statistics.median(step_s[1:])  # the first warms up
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+# ---- the parent: alternate the engines, keep the best figures, print the table ----
+
+def run_worker(python: str, engine: str, args) -> dict:
+    command = [python, __file__, "--worker", engine, "-m", args.model, "--threads",
+               str(args.threads), "--positions", args.positions, "--prefill", args.prefill]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        sys.exit(f"compare_llamacpp: the {engine} run failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def best(runs: list, key: str) -> dict:
+    return {k: max(r[key][k] for r in runs) for k in runs[0][key]}
+
+
+def table(results: dict, args) -> str:
+    rows = [("row", "tinfer", "llama.cpp", "tinfer / llama.cpp")]
+    t, l = results["tinfer"], results["llama.cpp"]
+    for name, key in (("decode tok/s at position {}", "decode_tps"),
+                      ("prefill tok/s, {} tokens", "prefill_tps")):
+        tb, lb = best(t, key), best(l, key)
+        for k in tb:
+            rows.append((name.format(k), f"{tb[k]:.1f}", f"{lb[k]:.1f}", f"{tb[k] / lb[k]:.2f}"))
+    trss = min(r["peak_rss_mib"] for r in t)
+    lrss = min(r["peak_rss_mib"] for r in l)
+    rows.append(("peak RSS MiB", f"{trss:.0f}", f"{lrss:.0f}", f"{trss / lrss:.2f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    threads = args.threads or os.cpu_count()
+    head = (f"{Path(args.model).name}, {threads} thread{'s' if threads > 1 else ''}, "
+            f"best of {args.runs} alternating runs")
+    return head + "\n\n" + "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--model", default=os.environ.get(
+        "TINFER_DEFAULT_MODEL", str(ROOT / "models" / "gemma-3-270m-q4_k_m.gguf")))
+    parser.add_argument("--threads", type=int, default=0, help="0: one per core")
+    parser.add_argument("--positions", default="1,128,4096")
+    parser.add_argument("--prefill", default="128,512")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--llama-python", default="/work/llama-venv/bin/python",
+                        help="a Python with llama-cpp-python installed")
+    parser.add_argument("--json", help="also write every run's figures here")
+    parser.add_argument("--worker", choices=("tinfer", "llama.cpp"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    results = {"tinfer": [], "llama.cpp": []}
+    for run in range(args.runs):
+        for engine, python in (("tinfer", sys.executable), ("llama.cpp", args.llama_python)):
+            results[engine].append(run_worker(python, engine, args))
+            print(f"compare_llamacpp: run {run + 1}/{args.runs}: {engine} done", file=sys.stderr)
+    print(table(results, args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
