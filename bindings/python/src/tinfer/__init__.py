@@ -25,6 +25,7 @@ from tinfer.errors import (
     OutOfMemoryError,
     Status,
     TinferError,
+    TinferFileNotFoundError,
     TinferIOError,
     TypeMismatchError,
     UnsupportedError,
@@ -84,7 +85,7 @@ __all__ = [
     "DetokStream", "DeviceError", "FeatureUnavailableError", "FormatError",
     "InvalidArgumentError", "Metadata", "Model", "ModelInfo", "NotFoundError", "OutOfMemoryError",
     "Sampler", "Status", "TOKENIZE_ADD_SPECIAL", "TOKENIZE_PARSE_SPECIAL", "TensorInfo",
-    "TinferError", "TinferIOError", "Tokenizer", "TypeMismatchError", "UnsupportedError",
+    "TinferError", "TinferFileNotFoundError", "TinferIOError", "Tokenizer", "TypeMismatchError", "UnsupportedError",
     "cpu_kernels", "cuda_device_count", "dtype_name", "has_context_api", "has_cuda", "library_path",
     "status_name", "version", "version_number",
 ]
