@@ -112,3 +112,12 @@ def test_bad_arguments_are_usage_errors(tiny_models):
         assert result.returncode == 2 and "MAX_TOKENS" in result.stderr
     result = run(program("tinfer-walkthrough"), tiny_models["plain"].parent / "absent.gguf", "x")
     assert result.returncode == 1 and "No such file" in result.stderr
+
+
+def test_the_docs_code_blocks_are_quoted_from_the_program():
+    doc = (ROOT / "doc" / "walkthrough.md").read_text()
+    source = (ROOT / "examples" / "walkthrough.c").read_text()
+    blocks = re.findall(r"```c\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) >= 8
+    for block in blocks:
+        assert block in source, f"doc/walkthrough.md quotes code not in walkthrough.c:\n{block}"
