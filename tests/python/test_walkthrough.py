@@ -39,17 +39,19 @@ def walkthrough(model: Path, prompt: str, n: int) -> dict:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     out = result.stdout
-    reply = re.search(r"\A--- reply ---\n(.*)\n--- end ---\n", out, flags=re.S)
-    assert reply, out
-    tail = out[reply.end():].splitlines()
-    assert len(tail) == 4 and tail[1].startswith("ids:"), tail
-    prompt_line = re.fullmatch(r"prompt: (\d+) tokens \((chat template|plain text)\)", tail[0])
-    stopped = re.fullmatch(r"stopped: (eog|max_tokens) after (\d+) tokens", tail[2])
-    truncate = re.fullmatch(r"truncate: logits (\w+); first token again: (\d+)", tail[3])
-    assert prompt_line and stopped and truncate, tail
-    ids = [int(x) for x in tail[1].split()[1:]]
+    parts = re.fullmatch(r"(prompt: .*?)\n--- reply ---\n(.*)\n--- end ---\n(.*)\n", out,
+                         flags=re.S)
+    assert parts, out
+    tail = parts.group(3).split("\n")
+    assert len(tail) == 3 and tail[0].startswith("ids:"), tail
+    prompt_line = re.fullmatch(r"prompt: (\d+) tokens \((chat template|plain text)\)",
+                               parts.group(1))
+    stopped = re.fullmatch(r"stopped: (eog|max_tokens) after (\d+) tokens", tail[1])
+    truncate = re.fullmatch(r"truncate: logits (\w+); first token again: (\d+)", tail[2])
+    assert prompt_line and stopped and truncate, out
+    ids = [int(x) for x in tail[0].split()[1:]]
     assert int(stopped.group(2)) == len(ids)
-    return {"text": reply.group(1), "n_prompt": int(prompt_line.group(1)),
+    return {"text": parts.group(2), "n_prompt": int(prompt_line.group(1)),
             "chat": prompt_line.group(2) == "chat template", "ids": ids,
             "stopped": stopped.group(1), "logits": truncate.group(1),
             "again": int(truncate.group(2))}
