@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
@@ -76,7 +76,6 @@ class _Run:
     prompt_tokens: int
     completion_tokens: int = 0
     finish_reason: Optional[str] = None
-    tokens: List[int] = field(default_factory=list)
 
 
 def _generate_text(context: "Context", sampler: "Sampler", tokenizer: "Tokenizer",
@@ -101,7 +100,6 @@ def _generate_text(context: "Context", sampler: "Sampler", tokenizer: "Tokenizer
                 break
             sampler.accept(token)
             run.completion_tokens += 1
-            run.tokens.append(token)
             text = stop.push(stream.push(token))
             if text:
                 yield text
@@ -144,10 +142,9 @@ def _start(model: "Model", tokens: List[int], max_tokens: Optional[int], stop: S
     if not tokens:
         raise ValueError("the prompt has no tokens")
     stops = StopStrings(stop)
+    tokenizer = _tokenizer(model)
     sampler = make_sampler(sampling)
     context = make_context(model, len(tokens), max_tokens, n_ctx)
-    tokenizer = model.tokenizer
-    assert tokenizer is not None
     run = _Run(prompt_tokens=len(tokens))
     return _generate_text(context, sampler, tokenizer, tokens, max_tokens, stops, run), run
 
