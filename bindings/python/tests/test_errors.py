@@ -219,3 +219,33 @@ def test_argtypes_refuse_wrong_python_types():
     api = _capi.api()
     with pytest.raises(ctypes.ArgumentError):
         api.tinfer_model_load("a str, not bytes", None, 0, None)
+
+
+def test_io_errors_are_oserrors_and_a_missing_path_is_file_not_found(tmp_path: Path):
+    """A missing model or tokenizer path gives TINFER_E_IO whose message carries ENOENT's text
+    ("cannot open: No such file or directory" from the mapped-file reader, "no such file or
+    directory" from the tokenizer loader): the binding raises TinferFileNotFoundError, which is
+    a TinferIOError, a FileNotFoundError and an OSError, with errno and filename set."""
+    import errno
+
+    S = tinfer.Status
+    missing = tmp_path / "absent.gguf"
+    for call in (lambda: tinfer.Model(missing), lambda: tinfer.Tokenizer.load(missing)):
+        with pytest.raises(FileNotFoundError) as caught:
+            call()
+        err = caught.value
+        assert isinstance(err, tinfer.TinferFileNotFoundError)
+        assert isinstance(err, tinfer.TinferIOError) and isinstance(err, OSError)
+        assert err.status == S.E_IO and err.errno == errno.ENOENT
+        assert err.filename == str(missing) and str(missing) in err.message
+        assert str(err).startswith("TINFER_E_IO: ")  # not OSError's "[Errno 2] ..."
+    # E_IO for a path that exists: an OSError, not FileNotFoundError
+    with pytest.raises(OSError) as caught:
+        tinfer.Model(tmp_path)  # a directory without config.json
+    err = caught.value
+    assert type(err) is tinfer.TinferIOError and not isinstance(err, FileNotFoundError)
+    assert err.errno is None and err.filename == str(tmp_path)
+    # every E_IO is catchable as OSError, also one made from a status alone
+    assert isinstance(error_for(int(S.E_IO), "disk on fire"), OSError)
+    assert type(error_for(int(S.E_IO), "x: cannot open: No such file or directory")) is \
+        tinfer.TinferFileNotFoundError

@@ -43,3 +43,24 @@ def test_quickstart_runs_as_written():
     assert lines[0] == "gemma3 18 layers"
     assert lines[1].startswith("[2, ") and "'<bos>The capital of France is'" in lines[1]
     assert len(lines[2].strip()) > 10  # generated text
+
+
+def test_binding_readme_walkthrough_runs_as_written():
+    """bindings/python/README.md's ```python blocks, run in order as one script from the
+    repository root: each chat/complete call returns what the text says it does."""
+    readme = (HERE.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) >= 4
+    if not QUICKSTART_MODEL.is_file():
+        pytest.skip(f"the walkthrough's model {QUICKSTART_MODEL} is absent")
+    if not tinfer.has_context_api():
+        pytest.skip("the library lacks the context API")
+    env = dict(os.environ, TINFER_LIBRARY=tinfer.library_path(),
+               PYTHONPATH=os.pathsep.join([str(HERE.parent / "src"),
+                                           os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=ROOT, env=env,
+                            timeout=300, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "'prompt_tokens'" in out and "'total_tokens'" in out
+    assert "\n[stop]\n" in out or "\n[length]\n" in out

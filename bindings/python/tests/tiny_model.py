@@ -6,7 +6,7 @@ tokens + a few words. About 100 KB, so 1,000 load/free cycles take a second or t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 from gguf import GGUFWriter
@@ -30,8 +30,11 @@ def vocabulary() -> Tuple[List[str], List[float], List[int]]:
     return tokens, scores, [int(t) for t in types]
 
 
-def write_tiny_model(path: Path, seed: int = SEED) -> int:
-    """Writes the model to path; returns its vocabulary size."""
+def write_tiny_model(path: Path, seed: int = SEED, *, chat_template: Optional[str] = None,
+                     eos_token_id: int = 2) -> int:
+    """Writes the model to path; returns its vocabulary size. chat_template adds
+    tokenizer.chat_template; eos_token_id names another token as EOS (the weights stay the
+    same, so a greedy run can be made to end at a token it is known to produce)."""
     rng = np.random.default_rng(seed)
     tokens, scores, types = vocabulary()
     n_vocab = len(tokens)
@@ -54,8 +57,10 @@ def write_tiny_model(path: Path, seed: int = SEED) -> int:
     writer.add_token_types(types)
     writer.add_unk_token_id(0)
     writer.add_bos_token_id(1)
-    writer.add_eos_token_id(2)
+    writer.add_eos_token_id(eos_token_id)
     writer.add_add_bos_token(True)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
 
     def matrix(name: str, rows: int, cols: int, scale: float = 0.3) -> None:
         writer.add_tensor(name, (rng.standard_normal((rows, cols)) * scale).astype(np.float32))

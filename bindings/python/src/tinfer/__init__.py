@@ -5,6 +5,8 @@
         print(model.tokenizer.encode("Hello"))
         for piece in model.generate("The capital of France is", max_tokens=16, temperature=0):
             print(piece, end="")
+        reply = model.chat([{"role": "user", "content": "Hi!"}], max_tokens=32, stop=["."])
+        print(reply["choices"][0]["message"]["content"])
 
 The shared library is found through TINFER_LIBRARY, then a copy next to this package, then the
 system loader (see tinfer._loader). Every library failure raises a TinferError subclass that
@@ -25,6 +27,7 @@ from tinfer.errors import (
     OutOfMemoryError,
     Status,
     TinferError,
+    TinferFileNotFoundError,
     TinferIOError,
     TypeMismatchError,
     UnsupportedError,
@@ -84,7 +87,8 @@ __all__ = [
     "DetokStream", "DeviceError", "FeatureUnavailableError", "FormatError",
     "InvalidArgumentError", "Metadata", "Model", "ModelInfo", "NotFoundError", "OutOfMemoryError",
     "Sampler", "Status", "TOKENIZE_ADD_SPECIAL", "TOKENIZE_PARSE_SPECIAL", "TensorInfo",
-    "TinferError", "TinferIOError", "Tokenizer", "TypeMismatchError", "UnsupportedError",
+    "TinferError", "TinferFileNotFoundError", "TinferIOError", "Tokenizer", "TypeMismatchError",
+    "UnsupportedError",
     "cpu_kernels", "cuda_device_count", "dtype_name", "has_context_api", "has_cuda", "library_path",
     "status_name", "version", "version_number",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import threading
 import weakref
 from typing import Any, Optional, Sequence, Union
 
@@ -34,7 +35,13 @@ class Context(Owner):
     """Context(model, *, n_ctx=4096, n_seq_max=1, threads=0, kv_dtype="f16", n_batch=512)
 
     The mutable half of inference. Sequences are numbered 0 .. n_seq_max-1; each holds up to
-    n_ctx tokens. One thread at a time (use one context per thread); it keeps its model alive."""
+    n_ctx tokens. It keeps its model alive.
+
+    Thread safety: the C context is one thread at a time, so every call into it holds this
+    object's `lock` (a re-entrant lock): two threads using one Context take turns call by call.
+    That keeps each sequence right when each thread drives its own sequence; a thread that
+    needs several calls to happen together (decode, then read the logits before another thread
+    decodes the same sequence) holds `with context.lock:` around them."""
 
     _kind = "context"
 
@@ -53,6 +60,7 @@ class Context(Owner):
             if kv_dtype not in _KV_DTYPES:
                 raise ValueError(f"kv_dtype must be one of {sorted(_KV_DTYPES)}, not {kv_dtype!r}")
             params.kv_dtype = _KV_DTYPES[kv_dtype]
+        self.lock = threading.RLock()
         out = _capi.context_p()
         check(create(model._ptr(), ctypes.byref(params), ctypes.sizeof(params), ctypes.byref(out)))
         self._own(Handle(out, api.tinfer_context_free, self._kind, parents=[model._handle]))
@@ -63,15 +71,17 @@ class Context(Owner):
     @property
     def n_vocab(self) -> int:
         """Length of a logits row."""
-        return int(_capi.api().tinfer_context_n_vocab(self._ptr()))
+        with self.lock:
+            return int(_capi.api().tinfer_context_n_vocab(self._ptr()))
 
     def prefill(self, tokens: Sequence[int], seq: int = 0) -> None:
         """Appends tokens (at least one) to sequence seq and runs them through the model; the
         last one's logits are then in logits(seq)."""
         values = list(tokens)
         array = int32_array(values)
-        check(_capi.api().tinfer_prefill(self._ptr(), as_int32(seq, "sequence"), array,
-                                         len(values)))
+        with self.lock:
+            check(_capi.api().tinfer_prefill(self._ptr(), as_int32(seq, "sequence"), array,
+                                             len(values)))
 
     def decode(self, tokens: Union[int, Sequence[int]],
                seqs: Union[int, Sequence[int], None] = None) -> None:
@@ -85,8 +95,10 @@ class Context(Owner):
             seq_list = [seqs] if isinstance(seqs, int) else list(seqs)
         if len(seq_list) != len(token_list):
             raise ValueError(f"{len(token_list)} tokens for {len(seq_list)} sequences")
-        check(_capi.api().tinfer_decode(self._ptr(), int32_array(seq_list, "sequence"),
-                                        int32_array(token_list), len(token_list)))
+        seq_array, token_array = int32_array(seq_list, "sequence"), int32_array(token_list)
+        with self.lock:
+            check(_capi.api().tinfer_decode(self._ptr(), seq_array, token_array,
+                                            len(token_list)))
 
     def logits(self, seq: int = 0) -> Any:
         """The n_vocab logits of seq's last token, without copying: a read-only NumPy float32
@@ -94,13 +106,15 @@ class Context(Owner):
         change with the next prefill/decode/KV call on seq; copy them to keep them. Raises
         ValueError when seq has no logits yet. The view keeps the context's memory alive."""
         api = _capi.api()
-        ptr = self._ptr()
-        row = api.tinfer_logits(ptr, as_int32(seq, "sequence"))
-        if not row:
-            raise ValueError(f"sequence {seq} has no logits (bad id, or nothing run yet)")
-        n = int(api.tinfer_context_n_vocab(ptr))
-        array = (ctypes.c_float * n).from_address(ctypes.addressof(row.contents))
-        _hold(array, self._handle)
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            ptr = self._ptr()
+            row = api.tinfer_logits(ptr, seq_id)
+            if not row:
+                raise ValueError(f"sequence {seq} has no logits (bad id, or nothing run yet)")
+            n = int(api.tinfer_context_n_vocab(ptr))
+            array = (ctypes.c_float * n).from_address(ctypes.addressof(row.contents))
+            _hold(array, self._handle)
         if _np is not None:
             view = _np.frombuffer(array, dtype=_np.float32)
             view.flags.writeable = False
@@ -110,19 +124,33 @@ class Context(Owner):
     def kv_len(self, seq: int = 0) -> int:
         """Number of tokens held for seq."""
         n = ctypes.c_size_t()
-        check(_capi.api().tinfer_kv_seq_len(self._ptr(), as_int32(seq, "sequence"),
-                                            ctypes.byref(n)))
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            check(_capi.api().tinfer_kv_seq_len(self._ptr(), seq_id, ctypes.byref(n)))
         return int(n.value)
 
     def kv_truncate(self, seq: int, n: int) -> None:
         """Keeps the first n tokens of seq and forgets the rest (and its logits)."""
         if n < 0:
             raise ValueError(f"n = {n} is negative")
-        check(_capi.api().tinfer_kv_seq_truncate(self._ptr(), as_int32(seq, "sequence"), n))
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            check(_capi.api().tinfer_kv_seq_truncate(self._ptr(), seq_id, n))
 
     def kv_clear(self, seq: int = 0) -> None:
         """Forgets every token of seq."""
-        check(_capi.api().tinfer_kv_seq_clear(self._ptr(), as_int32(seq, "sequence")))
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            check(_capi.api().tinfer_kv_seq_clear(self._ptr(), seq_id))
+
+    def close(self) -> None:
+        """As Owner.close(), after any call another thread is making into the context ends."""
+        lock = getattr(self, "lock", None)
+        if lock is None:  # creation failed before the lock existed
+            super().close()
+            return
+        with lock:
+            super().close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"n_ctx={self.n_ctx}, n_seq_max={self.n_seq_max}"

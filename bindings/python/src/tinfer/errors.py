@@ -4,7 +4,9 @@ message (tinfer_last_error() of the thread that made the failing call)."""
 from __future__ import annotations
 
 import enum
-from typing import Dict, Type
+import errno
+import os
+from typing import Dict, Optional, Type
 
 from tinfer import _capi
 
@@ -46,8 +48,31 @@ class InvalidArgumentError(TinferError, ValueError):
     """TINFER_E_INVALID_ARG: an argument is out of range or malformed."""
 
 
-class TinferIOError(TinferError):
-    """TINFER_E_IO: a file could not be opened or read."""
+class TinferIOError(TinferError, OSError):
+    """TINFER_E_IO: a file could not be opened or read. Also an OSError, so `except OSError`
+    catches it; `errno` is set when the library's message names a known cause (ENOENT), and
+    `filename` is the path the failing call was given, when it took one."""
+
+    def __init__(self, status: "Status | int", message: str,
+                 filename: Optional[str] = None) -> None:
+        super().__init__(status, message)
+        self.errno = _errno_of(message)
+        self.strerror = message
+        self.filename = filename
+
+    def __str__(self) -> str:  # OSError's "[Errno 2] ..." would hide the status name
+        return str(self.args[0]) if self.args else ""
+
+
+class TinferFileNotFoundError(TinferIOError, FileNotFoundError):
+    """TINFER_E_IO for a path that does not exist (the library's message carries ENOENT's text:
+    "No such file or directory"). A TinferIOError and a FileNotFoundError."""
+
+
+def _errno_of(message: str) -> Optional[int]:
+    """ENOENT when the message says so (the library quotes strerror, or writes it in lower
+    case); None otherwise."""
+    return errno.ENOENT if os.strerror(errno.ENOENT).lower() in message.lower() else None
 
 
 class FormatError(TinferError):
@@ -104,11 +129,14 @@ ERROR_CLASSES: Dict[Status, Type[TinferError]] = {
 
 
 def error_for(status: int, message: str) -> TinferError:
-    """The exception for a failed status (TinferError itself for a value not in the map)."""
+    """The exception for a failed status (TinferError itself for a value not in the map;
+    TinferFileNotFoundError for an E_IO whose message says the path does not exist)."""
     try:
         cls = ERROR_CLASSES.get(Status(status), TinferError)
     except ValueError:
         cls = TinferError
+    if cls is TinferIOError and _errno_of(message) == errno.ENOENT:
+        cls = TinferFileNotFoundError
     return cls(status, message)
 
 
@@ -122,3 +150,13 @@ def check(status: int) -> None:
     """Raises the matching TinferError when status is not TINFER_OK."""
     if status != 0:
         raise error_for(status, last_error())
+
+
+def check_path(status: int, path: "str | os.PathLike[str]") -> None:
+    """check() for a call that opened `path`: an OSError it raises carries the path as
+    `filename`."""
+    if status != 0:
+        err = error_for(status, last_error())
+        if isinstance(err, OSError):
+            err.filename = os.fspath(path)
+        raise err

@@ -56,15 +56,28 @@ def generate_tokens(model: "Model", prompt: str, *, max_tokens: Optional[int] = 
     tokens = prompt_tokens(tokenizer, prompt, chat)
     if not tokens:
         raise ValueError("the prompt has no tokens")
+    sampler = make_sampler(sampling)
+    context = make_context(model, len(tokens), max_tokens, n_ctx)
+    return _run(context, sampler, tokenizer, tokens, max_tokens)
+
+
+def make_sampler(sampling: "dict[str, Any]") -> Sampler:
+    """A Sampler with Sampler's keywords, checked now; sized at the first row."""
+    return Sampler(None, **sampling)
+
+
+def make_context(model: "Model", n_prompt: int, max_tokens: Optional[int],
+                 n_ctx: Optional[int]) -> Context:
+    """A one-sequence context for a prompt of n_prompt tokens: n_ctx when given, else room for
+    the prompt and max_tokens (DEFAULT_N_CTX more when max_tokens is None), capped at the
+    model's training length (but always room for the prompt and one token)."""
     if n_ctx is None:
         room = DEFAULT_N_CTX if max_tokens is None else max_tokens
-        n_ctx = len(tokens) + max(room, 1)
+        n_ctx = n_prompt + max(room, 1)
         n_ctx_train = model.info.n_ctx_train
         if n_ctx_train:
-            n_ctx = min(n_ctx, max(n_ctx_train, len(tokens) + 1))
-    sampler = Sampler(None, **sampling)  # checks the parameters; sized at the first row
-    context = Context(model, n_ctx=n_ctx, n_seq_max=1)
-    return _run(context, sampler, tokenizer, tokens, max_tokens)
+            n_ctx = min(n_ctx, max(n_ctx_train, n_prompt + 1))
+    return Context(model, n_ctx=n_ctx, n_seq_max=1)
 
 
 def _run(context: Context, sampler: Sampler, tokenizer: "Tokenizer", tokens: List[int],

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import weakref
 from dataclasses import dataclass
-from typing import (Any, Dict, Iterator, List, Literal, Mapping, Optional, Tuple, Union,
-                    overload)
+from typing import (Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple,
+                    Union, overload)
 
 from tinfer import _capi
 from tinfer._handle import Handle, Owner
 from tinfer._util import PathLike, path_bytes, read_text_bytes, to_text
-from tinfer.errors import Status, check
-from tinfer.tokenizer import Tokenizer
+from tinfer.errors import Status, check, check_path
+from tinfer.tokenizer import Message, Tokenizer
 
 _META = _capi.ENUMS["tinfer_meta_type"]
 _INT_TYPES = {_META[k] for k in ("META_U8", "META_I8", "META_U16", "META_I16", "META_U32",
@@ -180,9 +181,10 @@ class Model(Owner):
         api.tinfer_model_params_init(ctypes.byref(params), ctypes.sizeof(params))
         params.use_mmap = use_mmap
         out = _capi.model_p()
-        check(api.tinfer_model_load(path_bytes(path), ctypes.byref(params), ctypes.sizeof(params),
-                                    ctypes.byref(out)))
+        check_path(api.tinfer_model_load(path_bytes(path), ctypes.byref(params),
+                                         ctypes.sizeof(params), ctypes.byref(out)), path)
         self._own(Handle(out, api.tinfer_model_free, self._kind))
+        self.path = os.fspath(path)
         # weak, so close() frees the model at once when nobody kept its tokenizer
         self._tokenizer: "Optional[weakref.ref[Tokenizer]]" = None
 
@@ -255,6 +257,82 @@ class Model(Owner):
 
         pieces = generate(self, prompt, max_tokens=max_tokens, chat=chat, **sampling)
         return pieces if stream else "".join(pieces)
+
+    @property
+    def name(self) -> str:
+        """The name completions report as "model": the file (or directory) name it came from."""
+        return os.path.basename(os.path.normpath(self.path))
+
+    @overload
+    def chat(self, messages: Sequence[Message], *, stream: Literal[False] = ...,
+             **options: Any) -> Dict[str, Any]: ...
+
+    @overload
+    def chat(self, messages: Sequence[Message], *, stream: Literal[True],
+             **options: Any) -> Iterator[Dict[str, Any]]: ...
+
+    def chat(self, messages: Sequence[Message], *, max_tokens: Optional[int] = None,
+             temperature: Optional[float] = None, top_p: Optional[float] = None,
+             top_k: Optional[int] = None, seed: Optional[int] = None,
+             stop: "Union[str, Sequence[str], None]" = None, stream: bool = False,
+             n_ctx: Optional[int] = None,
+             **sampling: Any) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
+        """The assistant's reply to a conversation, as an OpenAI chat completion.
+
+        messages: [{"role": "system" | "user" | "assistant", "content": str}, ...] (or
+        (role, content) pairs), rendered by the model's own chat template in the C library
+        (UnsupportedError for a model without a recognised one). Returns
+        {"id", "object": "chat.completion", "created", "model", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content"}, "logprobs": None, "finish_reason"}],
+        "usage": {"prompt_tokens", "completion_tokens", "total_tokens"}}. With stream=True,
+        an iterator of "chat.completion.chunk" dicts: the first delta {"role": "assistant",
+        "content": ""}, then {"content": text} pieces, then an empty delta with the
+        finish_reason (and usage).
+
+        finish_reason is "stop" at an end-of-generation token (EOS, end of turn) or a stop
+        string, "length" after max_tokens tokens (None: until the context is full). stop: a
+        string or a list of them; the text ends just before the first one (which is not
+        returned), also when it spans tokens. temperature (0 = greedy), top_p, top_k, seed and
+        Sampler's other keywords (min_p, repeat_penalty, ...) choose the sampling; None keeps
+        the library's defaults. n_ctx sizes the context (default: prompt + max_tokens, or
+        4096 more than the prompt, within the model's training length). completion_tokens
+        counts the tokens sampled, the end-of-generation token excepted. logprobs are not
+        available (always None): the C API does not expose them yet."""
+        from tinfer.completion import chat_completion
+
+        return chat_completion(self, messages, max_tokens=max_tokens, temperature=temperature,
+                               top_p=top_p, top_k=top_k, seed=seed, stop=stop, stream=stream,
+                               n_ctx=n_ctx, **sampling)
+
+    create_chat_completion = chat  # the name llama-cpp-python and OpenAI's client use
+
+    @overload
+    def complete(self, prompt: str, *, stream: Literal[False] = ...,
+                 **options: Any) -> Dict[str, Any]: ...
+
+    @overload
+    def complete(self, prompt: str, *, stream: Literal[True],
+                 **options: Any) -> Iterator[Dict[str, Any]]: ...
+
+    def complete(self, prompt: str, *, max_tokens: Optional[int] = 16,
+                 temperature: Optional[float] = None, top_p: Optional[float] = None,
+                 top_k: Optional[int] = None, seed: Optional[int] = None,
+                 stop: "Union[str, Sequence[str], None]" = None, stream: bool = False,
+                 n_ctx: Optional[int] = None,
+                 **sampling: Any) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
+        """The continuation of plain text, as an OpenAI text completion: {"id", "object":
+        "text_completion", "created", "model", "choices": [{"index": 0, "text", "logprobs":
+        None, "finish_reason"}], "usage"}; with stream=True an iterator of dicts of the same
+        shape, each with a piece of the text, the last with the finish_reason (and usage).
+        The prompt is tokenized as Tokenizer.encode does by default (BOS added as the model
+        says). Options as chat(); max_tokens defaults to 16 as OpenAI's."""
+        from tinfer.completion import text_completion
+
+        return text_completion(self, prompt, max_tokens=max_tokens, temperature=temperature,
+                               top_p=top_p, top_k=top_k, seed=seed, stop=stop, stream=stream,
+                               n_ctx=n_ctx, **sampling)
+
+    create_completion = complete
 
     def __repr__(self) -> str:
         if self.closed:

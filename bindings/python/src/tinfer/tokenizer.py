@@ -9,7 +9,7 @@ from tinfer import _capi
 from tinfer._handle import Handle, Owner
 from tinfer._util import (PathLike, as_int32, int32_array, path_bytes, read_text_bytes, to_bytes,
                           to_text)
-from tinfer.errors import Status, check
+from tinfer.errors import Status, check, check_path
 
 Message = Union[Mapping[str, str], Tuple[str, str]]
 
@@ -33,7 +33,7 @@ class Tokenizer(Owner):
         holding one (with tokenizer_config.json when present), or a .gguf file."""
         api = _capi.api()
         out = _capi.tokenizer_p()
-        check(api.tinfer_tokenizer_load(path_bytes(path), ctypes.byref(out)))
+        check_path(api.tinfer_tokenizer_load(path_bytes(path), ctypes.byref(out)), path)
         return cls(Handle(out, api.tinfer_tokenizer_free, "tokenizer"))
 
     @property
