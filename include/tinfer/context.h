@@ -32,6 +32,12 @@ typedef enum tinfer_device_kind {
                               that has one; E_UNSUPPORTED otherwise */
 } tinfer_device_kind;
 
+/* Called by prefill and decode between layers with the user_data given in the params: return true
+ * to stop the step, which then fails with TINFER_E_ABORTED and leaves the cache as it was (the
+ * sequences keep their lengths; rows written past them are never read). Runs on the thread that
+ * called prefill or decode. Since 0.2. */
+typedef bool (*tinfer_abort_fn)(void *user_data);
+
 /* Options of tinfer_context_create; fill with tinfer_context_params_init. Fields without a
  * "Since" are from 0.1. Since 0.1. */
 typedef struct tinfer_context_params {
@@ -45,6 +51,9 @@ typedef struct tinfer_context_params {
                                  as it does there). Sets the size of the scratch buffers */
     tinfer_device_kind device; /* where to compute (default TINFER_DEVICE_CPU). Since 0.2 */
     int32_t device_index;      /* which device of that kind, from 0 (default 0). Since 0.2 */
+    tinfer_abort_fn abort_callback; /* asked between layers whether to stop the step (default
+                                       NULL: never). Since 0.2 */
+    void *abort_user_data;          /* handed to abort_callback. Since 0.2 */
 } tinfer_context_params;
 
 /* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field

@@ -79,7 +79,8 @@ TINFER_API const char *tinfer_version_string(void);
     X(E_CONTEXT_FULL, 7)          \
     X(E_DEVICE, 8)                \
     X(E_NOT_FOUND, 9)             \
-    X(E_TYPE, 10)
+    X(E_TYPE, 10)                 \
+    X(E_ABORTED, 11)
 
 /* The status every fallible function returns. Since 0.1. */
 typedef enum tinfer_status {

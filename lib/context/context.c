@@ -103,6 +103,8 @@ tinfer_status tf_context_create(const tinfer_model *model, const tinfer_context_
     tinfer_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return tf_error(TINFER_E_NOMEM, "out of memory for the context");
     ctx->model = model;
+    ctx->abort =
+        (tf_abort_check){.fn = params->abort_callback, .user_data = params->abort_user_data};
     tinfer_status status = build(ctx, params, options && options->kv_swa_full);
     if (status != TINFER_OK) {
         tf_context_free(ctx);

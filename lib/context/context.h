@@ -28,7 +28,8 @@ struct tinfer_context {
     uint32_t *out_tokens;
     tf_span *spans_global, *spans_local;
     const uint32_t **tables, **local_tables;
-    float **out_rows; /* where end_pass copies each output token's logits */
+    float **out_rows;     /* where end_pass copies each output token's logits */
+    tf_abort_check abort; /* the params' abort callback */
     /* The op profiler (tinfer_profile_begin/end): active around this context's passes only. */
     tf_trace trace;
     bool profiling;

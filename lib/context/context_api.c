@@ -10,8 +10,10 @@ static const tf_abi_field context_params_fields[] = {
     TF_ABI_FIELD(tinfer_context_params, n_threads),
     TF_ABI_FIELD(tinfer_context_params, kv_dtype),
     TF_ABI_FIELD(tinfer_context_params, n_batch),
-    TF_ABI_FIELD(tinfer_context_params, device),       /* 0.2 */
-    TF_ABI_FIELD(tinfer_context_params, device_index), /* 0.2 */
+    TF_ABI_FIELD(tinfer_context_params, device),          /* 0.2 */
+    TF_ABI_FIELD(tinfer_context_params, device_index),    /* 0.2 */
+    TF_ABI_FIELD(tinfer_context_params, abort_callback),  /* 0.2 */
+    TF_ABI_FIELD(tinfer_context_params, abort_user_data), /* 0.2 */
 };
 static const tf_abi_layout context_params_layout = {
     "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,

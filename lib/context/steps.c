@@ -36,7 +36,8 @@ static tinfer_status run_pass(tinfer_context *ctx, const tf_step *step) {
     be->trace = ctx->profiling ? &ctx->trace : NULL;
     tinfer_status status = be->ops->begin_pass(be, step);
     if (status == TINFER_OK)
-        status = tf_forward(ctx->model, ctx->net, be, &ctx->act, step->n_tokens, step->n_out);
+        status = tf_forward(ctx->model, ctx->net, be, &ctx->act, step->n_tokens, step->n_out,
+                            &ctx->abort);
     if (status == TINFER_OK)
         status = be->ops->end_pass(be, ctx->act.logits, ctx->n_vocab, ctx->out_rows);
     be->trace = NULL;

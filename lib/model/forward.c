@@ -7,6 +7,8 @@
 
 #include <math.h>
 
+#include "core/error.h"
+
 /* What one pass reads: the network, the backend, its activations, and (for the profiler's
  * events only) the pass's token and output counts. */
 typedef struct pass {
@@ -135,7 +137,8 @@ static tinfer_status output_head(const pass *p) {
 }
 
 tinfer_status tf_forward(const tinfer_model *model, const tf_network *net, tf_backend *be,
-                         const tf_activations *act, size_t n_tokens, size_t n_out) {
+                         const tf_activations *act, size_t n_tokens, size_t n_out,
+                         const tf_abort_check *abort) {
     const tf_hparams *hp = &model->hparams;
     const pass pass_ = {.hp = hp, .net = net, .be = be, .act = act, .n = n_tokens, .n_out = n_out};
     const pass *p = &pass_;
@@ -147,6 +150,9 @@ tinfer_status tf_forward(const tinfer_model *model, const tf_network *net, tf_ba
         OP("embed_scale", n, hp->n_embd,
            scale(be, TF_ROWS_TOKENS, hp->n_embd, act->x, sqrtf((float)hp->n_embd)));
     for (unsigned layer = 0; layer < hp->n_layer; layer++) {
+        if (abort->fn && abort->fn(abort->user_data))
+            return tf_error(TINFER_E_ABORTED, "the abort callback stopped the step before layer %u",
+                            layer);
         tinfer_status status = attention_block(p, layer);
         if (status == TINFER_OK) status = ffn_block(p, layer);
         if (status != TINFER_OK) return status;

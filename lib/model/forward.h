@@ -17,9 +17,17 @@ typedef struct tf_activations {
     float *logits;            /* [n_out_max][n_vocab] */
 } tf_activations;
 
+/* The caller's way to stop a pass: fn(user_data) is asked before each layer (NULL fn: never). */
+typedef struct tf_abort_check {
+    bool (*fn)(void *user_data);
+    void *user_data;
+} tf_abort_check;
+
 /* Runs the network over the backend's current pass, leaving the logits of its output tokens in
- * act->logits ([n_out][n_vocab]). The first failing op's status is returned. */
+ * act->logits ([n_out][n_vocab]). The first failing op's status is returned, or E_ABORTED when
+ * abort says stop. */
 tinfer_status tf_forward(const tinfer_model *model, const tf_network *net, tf_backend *be,
-                         const tf_activations *act, size_t n_tokens, size_t n_out);
+                         const tf_activations *act, size_t n_tokens, size_t n_out,
+                         const tf_abort_check *abort);
 
 #endif

@@ -79,6 +79,8 @@ def ctype_of(c_type: str, enums: List[str]):
         t = _capi.STRUCTS[base]
     elif base in _capi.OPAQUE:
         t = _capi.OPAQUE[base]
+    elif base in _capi.FUNCTION_POINTERS and stars == 0:
+        return _capi.FUNCTION_POINTERS[base]
     else:
         raise AssertionError(f"the test does not know the C type {base!r}")
     for _ in range(stars):

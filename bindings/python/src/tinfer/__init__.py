@@ -17,6 +17,7 @@ from tinfer import _capi
 from tinfer._version import __version__
 from tinfer._capi import TOKENIZE_ADD_SPECIAL, TOKENIZE_PARSE_SPECIAL, DETOKENIZE_SKIP_SPECIAL
 from tinfer.errors import (
+    AbortedError,
     BufferTooSmallError,
     ContextFullError,
     DeviceError,
@@ -83,7 +84,7 @@ def dtype_name(dtype: int) -> "str | None":
 
 
 __all__ = [
-    "BufferTooSmallError", "ContextFullError", "Context", "DETOKENIZE_SKIP_SPECIAL",
+    "AbortedError", "BufferTooSmallError", "ContextFullError", "Context", "DETOKENIZE_SKIP_SPECIAL",
     "DetokStream", "DeviceError", "FeatureUnavailableError", "FormatError",
     "InvalidArgumentError", "Metadata", "Model", "ModelInfo", "NotFoundError", "OutOfMemoryError",
     "Sampler", "Status", "TOKENIZE_ADD_SPECIAL", "TOKENIZE_PARSE_SPECIAL", "TensorInfo",

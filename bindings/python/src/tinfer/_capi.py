@@ -48,6 +48,7 @@ STATUS_VALUES = {
     "E_DEVICE": 8,
     "E_NOT_FOUND": 9,
     "E_TYPE": 10,
+    "E_ABORTED": 11,
 }
 
 # Every enum of the headers, by C type name: constant name (without TINFER_) → value.
@@ -118,6 +119,10 @@ OPAQUE: Dict[str, type] = {
     "tinfer_sampler": Sampler,
     "tinfer_context": Context,
 }
+
+# Function-pointer types of the headers.
+AbortFn = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p)
+FUNCTION_POINTERS: Dict[str, type] = {"tinfer_abort_fn": AbortFn}
 
 
 # ---- structs, field for field as in the headers. Params and info structs are passed with
@@ -192,6 +197,8 @@ class ContextParams(Structure):
         ("n_batch", c_uint32),
         ("device", c_enum),
         ("device_index", c_int32),
+        ("abort_callback", AbortFn),
+        ("abort_user_data", ctypes.c_void_p),
     ]
 
 

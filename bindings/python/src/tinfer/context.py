@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import traceback
 import threading
 import weakref
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 from tinfer import _capi
 from tinfer._handle import Handle, Owner
@@ -47,7 +48,11 @@ class Context(Owner):
 
     def __init__(self, model: Model, *, n_ctx: Optional[int] = None,
                  n_seq_max: Optional[int] = None, threads: Optional[int] = None,
-                 kv_dtype: Optional[str] = None, n_batch: Optional[int] = None) -> None:
+                 kv_dtype: Optional[str] = None, n_batch: Optional[int] = None,
+                 abort: Optional[Callable[[], bool]] = None) -> None:
+        """abort: called between layers of every prefill and decode; returning True stops the
+        step, which raises AbortedError and leaves the cache as it was. An exception raised
+        inside it is printed and counts as False."""
         api = _capi.api()
         create = api.function("tinfer_context_create")
         params = _capi.ContextParams()
@@ -60,6 +65,10 @@ class Context(Owner):
             if kv_dtype not in _KV_DTYPES:
                 raise ValueError(f"kv_dtype must be one of {sorted(_KV_DTYPES)}, not {kv_dtype!r}")
             params.kv_dtype = _KV_DTYPES[kv_dtype]
+        # kept on the object: the C library calls it for as long as the context lives
+        self._abort_fn = _capi.AbortFn(_abort_adapter(abort)) if abort else None
+        if self._abort_fn:
+            params.abort_callback = self._abort_fn
         self.lock = threading.RLock()
         out = _capi.context_p()
         check(create(model._ptr(), ctypes.byref(params), ctypes.sizeof(params), ctypes.byref(out)))
@@ -155,6 +164,18 @@ class Context(Owner):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"n_ctx={self.n_ctx}, n_seq_max={self.n_seq_max}"
         return f"<tinfer.Context {state}>"
+
+
+def _abort_adapter(abort: Callable[[], bool]) -> Callable[[Any], bool]:
+    """The C callback: abort()'s answer; an exception is printed and counts as False (ctypes
+    would otherwise hand C an undefined value)."""
+    def call(_user_data: Any) -> bool:
+        try:
+            return bool(abort())
+        except Exception:  # noqa: BLE001 - must not cross into C
+            traceback.print_exc()
+            return False
+    return call
 
 
 def _uint32(name: str, value: int) -> int:

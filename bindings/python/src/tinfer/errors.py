@@ -25,6 +25,7 @@ class Status(enum.IntEnum):
     E_DEVICE = 8
     E_NOT_FOUND = 9
     E_TYPE = 10
+    E_ABORTED = 11
 
 
 class TinferError(Exception):
@@ -107,6 +108,10 @@ class TypeMismatchError(TinferError, TypeError):
     """TINFER_E_TYPE: a metadata value does not have the requested type."""
 
 
+class AbortedError(TinferError):
+    """TINFER_E_ABORTED: the context's abort callback stopped a step; the cache is unchanged."""
+
+
 class FeatureUnavailableError(TinferError, NotImplementedError):
     """The loaded libtinfer does not export a function this call needs (an older build)."""
 
@@ -125,6 +130,7 @@ ERROR_CLASSES: Dict[Status, Type[TinferError]] = {
     Status.E_DEVICE: DeviceError,
     Status.E_NOT_FOUND: NotFoundError,
     Status.E_TYPE: TypeMismatchError,
+    Status.E_ABORTED: AbortedError,
 }
 
 
