@@ -94,6 +94,31 @@ TINFER_API const float *tinfer_logits(const tinfer_context *ctx, int32_t seq);
 /* Vocabulary size (the length of a logits row). Since 0.1. */
 TINFER_API size_t tinfer_context_n_vocab(const tinfer_context *ctx);
 
+/* What a context was made with, and the memory it holds. Since 0.2. */
+typedef struct tinfer_context_info {
+    uint32_t n_ctx;            /* tokens per sequence */
+    uint32_t n_seq_max;        /* sequences */
+    uint32_t n_batch;          /* tokens one pass holds (at least n_seq_max) */
+    uint32_t n_threads;        /* threads the CPU backend runs on (0 asked = one per core) */
+    tinfer_device_kind device; /* where it computes */
+    int32_t device_index;
+    uint64_t kv_bytes;         /* K and V storage of every layer (the sliding-window ring's too) */
+    uint64_t scratch_bytes;    /* activations of one pass and the logits rows */
+} tinfer_context_info;
+
+/* Fills *out with at most out_size bytes (pass sizeof(tinfer_context_info)). Since 0.2. */
+TINFER_API tinfer_status tinfer_context_get_info(const tinfer_context *ctx,
+                                                 tinfer_context_info *out, size_t out_size);
+
+/* What tinfer_context_create(model, params, params_size, …) would hold, without allocating the
+ * cache: the same checks (E_INVALID_ARG, E_FORMAT, E_UNSUPPORTED for an unrunnable model or a
+ * missing device), then the info the context would report — n_threads resolved — so a program
+ * can size n_ctx and n_seq_max to the memory it has. Since 0.2. */
+TINFER_API tinfer_status tinfer_context_estimate(const tinfer_model *model,
+                                                 const tinfer_context_params *params,
+                                                 size_t params_size, tinfer_context_info *out,
+                                                 size_t out_size);
+
 /* Number of tokens held for seq. Since 0.1. */
 TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t seq, size_t *n);
 /* Keeps the first n tokens of seq and forgets the rest (n larger than the length is an error,

@@ -1,36 +1,65 @@
-/* The forward pass's scratch activations: sized once for n_batch tokens, never grown. */
+/* The forward pass's scratch activations: sized once for n_batch tokens, never grown. One table
+ * lists every buffer, so allocating them and counting their bytes cannot disagree. */
 #include "context/context.h"
 #include "core/checked.h"
 #include "core/error.h"
 
-static float *alloc_floats(tf_backend *be, size_t rows, size_t width, bool *ok) {
-    size_t n, bytes;
-    if (!tinfer_mul_size(rows, width, &n) || !tinfer_mul_size(n, sizeof(float), &bytes)) {
-        *ok = false;
-        return NULL;
+typedef struct buffer_shape {
+    float **buffer; /* NULL while only counting */
+    size_t rows, width;
+} buffer_shape;
+
+enum { N_BUFFERS = 10 };
+
+static void shapes_of(tf_activations *act, const tf_hparams *hp, uint32_t n_batch,
+                      uint32_t n_out_max, buffer_shape out[N_BUFFERS]) {
+    const size_t q = (size_t)hp->n_head * hp->head_dim, kv = (size_t)hp->n_head_kv * hp->head_dim;
+    const size_t v = (size_t)hp->n_head_kv * hp->head_dim_v;
+    const size_t att = (size_t)hp->n_head * hp->head_dim_v;
+    const buffer_shape shapes[N_BUFFERS] = {{&act->x, n_batch, hp->n_embd},
+                                            {&act->xb, n_batch, hp->n_embd},
+                                            {&act->q, n_batch, q},
+                                            {&act->k, n_batch, kv},
+                                            {&act->v, n_batch, v},
+                                            {&act->att, n_batch, att},
+                                            {&act->ffn_gate, n_batch, hp->n_ff},
+                                            {&act->ffn_up, n_batch, hp->n_ff},
+                                            {&act->out_hidden, n_out_max, hp->n_embd},
+                                            {&act->logits, n_out_max, hp->n_vocab}};
+    for (int i = 0; i < N_BUFFERS; i++) out[i] = shapes[i];
+}
+
+static bool bytes_of(const buffer_shape *shape, size_t *bytes) {
+    size_t n;
+    return tinfer_mul_size(shape->rows, shape->width, &n) &&
+           tinfer_mul_size(n, sizeof(float), bytes);
+}
+
+bool tf_activations_bytes(const tf_hparams *hp, uint32_t n_batch, uint32_t n_out_max,
+                          uint64_t *total) {
+    tf_activations unused;
+    buffer_shape shapes[N_BUFFERS];
+    shapes_of(&unused, hp, n_batch, n_out_max, shapes);
+    *total = 0;
+    for (int i = 0; i < N_BUFFERS; i++) {
+        size_t bytes;
+        if (!bytes_of(&shapes[i], &bytes)) return false;
+        *total += bytes;
     }
-    float *p = be->ops->alloc(be, bytes);
-    if (!p) *ok = false;
-    return p;
+    return true;
 }
 
 tinfer_status tf_activations_alloc(tf_activations *act, tf_backend *be, const tf_hparams *hp,
                                    uint32_t n_batch, uint32_t n_out_max) {
     *act = (tf_activations){0};
-    bool ok = true;
-    act->x = alloc_floats(be, n_batch, hp->n_embd, &ok);
-    act->xb = alloc_floats(be, n_batch, hp->n_embd, &ok);
-    act->q = alloc_floats(be, n_batch, (size_t)hp->n_head * hp->head_dim, &ok);
-    act->k = alloc_floats(be, n_batch, (size_t)hp->n_head_kv * hp->head_dim, &ok);
-    act->v = alloc_floats(be, n_batch, (size_t)hp->n_head_kv * hp->head_dim_v, &ok);
-    act->att = alloc_floats(be, n_batch, (size_t)hp->n_head * hp->head_dim_v, &ok);
-    act->ffn_gate = alloc_floats(be, n_batch, hp->n_ff, &ok);
-    act->ffn_up = alloc_floats(be, n_batch, hp->n_ff, &ok);
-    act->out_hidden = alloc_floats(be, n_out_max, hp->n_embd, &ok);
-    act->logits = alloc_floats(be, n_out_max, hp->n_vocab, &ok);
-    if (!ok) {
-        tf_activations_free(act, be);
-        return tf_error(TINFER_E_NOMEM, "out of memory for activations of %u tokens", n_batch);
+    buffer_shape shapes[N_BUFFERS];
+    shapes_of(act, hp, n_batch, n_out_max, shapes);
+    for (int i = 0; i < N_BUFFERS; i++) {
+        size_t bytes;
+        if (!bytes_of(&shapes[i], &bytes) || !(*shapes[i].buffer = be->ops->alloc(be, bytes))) {
+            tf_activations_free(act, be);
+            return tf_error(TINFER_E_NOMEM, "out of memory for activations of %u tokens", n_batch);
+        }
     }
     return TINFER_OK;
 }

@@ -31,27 +31,14 @@ static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) 
     return TINFER_OK;
 }
 
-/* The cache's bookkeeping, told which layers attend through the sliding window (the same test
- * forward.c makes) so that those keep only a ring of the last positions; then its storage in the
- * backend. */
+/* The cache's bookkeeping (context_plan.c), then its storage in the backend. */
 static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p, bool swa_full) {
     const tf_hparams *hp = &ctx->model->hparams;
-    bool *layer_is_swa = calloc(hp->n_layer, sizeof *layer_is_swa);
+    tinfer_status s = tf_context_plan_kv(ctx->model, ctx->net, p, swa_full, &ctx->kv);
+    if (s != TINFER_OK) return s;
     uint32_t *layer_blocks = calloc(hp->n_layer, sizeof *layer_blocks);
-    tinfer_status s = TINFER_OK;
-    if (!layer_is_swa || !layer_blocks)
-        s = tf_error(TINFER_E_NOMEM, "out of memory for the layer list");
-    for (uint32_t il = 0; s == TINFER_OK && il < hp->n_layer; il++)
-        layer_is_swa[il] = tf_layer_is_swa(&ctx->net->traits, il, hp->sliding_window);
-    const tf_kv_config kv_config = {.n_layer = hp->n_layer,
-                                    .n_ctx = p->n_ctx,
-                                    .n_seq_max = p->n_seq_max,
-                                    .layer_is_swa = layer_is_swa,
-                                    .window = hp->sliding_window,
-                                    .n_batch = ctx->n_batch,
-                                    .swa_full = swa_full};
-    if (s == TINFER_OK) s = tf_kv_init(&ctx->kv, &kv_config);
-    for (uint32_t il = 0; s == TINFER_OK && il < hp->n_layer; il++)
+    if (!layer_blocks) return tf_error(TINFER_E_NOMEM, "out of memory for the layer list");
+    for (uint32_t il = 0; il < hp->n_layer; il++)
         layer_blocks[il] = tf_kv_layer_blocks(&ctx->kv, il);
     const tf_kv_geometry geometry = {.n_layer = hp->n_layer,
                                      .layer_blocks = layer_blocks,
@@ -59,10 +46,8 @@ static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p
                                      .v_row_elems = hp->n_head_kv * hp->head_dim_v,
                                      .dtype = p->kv_dtype == TINFER_KV_F32 ? TINFER_DTYPE_F32
                                                                            : TINFER_DTYPE_F16};
-    ctx->kv_row_bytes = ((size_t)geometry.k_row_elems + geometry.v_row_elems) *
-                        (geometry.dtype == TINFER_DTYPE_F32 ? 4 : 2);
-    if (s == TINFER_OK) s = ctx->backend->ops->kv_alloc(ctx->backend, &geometry);
-    free(layer_is_swa);
+    ctx->kv_row_bytes = tf_context_plan_kv_row_bytes(hp, p->kv_dtype);
+    s = ctx->backend->ops->kv_alloc(ctx->backend, &geometry);
     free(layer_blocks);
     return s;
 }
@@ -88,8 +73,8 @@ static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p, 
     if (s != TINFER_OK) return s;
     const tf_hparams *hp = &ctx->model->hparams;
     ctx->n_vocab = hp->n_vocab; /* the embedding's row count, checked by the binding */
-    /* A decode pass holds one token per sequence, so the batch must fit all of them. */
-    ctx->n_batch = p->n_batch > p->n_seq_max ? p->n_batch : p->n_seq_max;
+    ctx->n_batch = tf_context_plan_batch(p);
+    ctx->n_threads = tf_context_plan_threads(p);
     if ((s = start_backend(ctx, p)) || (s = tf_model_bind_device(ctx->model, ctx->backend)) ||
         (s = init_kv(ctx, p, swa_full)) ||
         (s = tf_activations_alloc(&ctx->act, ctx->backend, hp, ctx->n_batch, p->n_seq_max)) ||
@@ -103,6 +88,7 @@ tinfer_status tf_context_create(const tinfer_model *model, const tinfer_context_
     tinfer_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return tf_error(TINFER_E_NOMEM, "out of memory for the context");
     ctx->model = model;
+    ctx->params = *params;
     ctx->abort =
         (tf_abort_check){.fn = params->abort_callback, .user_data = params->abort_user_data};
     tinfer_status status = build(ctx, params, options && options->kv_swa_full);

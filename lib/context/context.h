@@ -17,7 +17,9 @@ struct tinfer_context {
     tf_backend *backend;
     tf_kv_cache kv;
     tf_activations act;
-    uint32_t n_batch; /* tokens one pass holds */
+    tinfer_context_params params; /* as created (checked, defaults filled in) */
+    uint32_t n_batch;             /* tokens one pass holds */
+    uint32_t n_threads;           /* the CPU backend's threads (0 on another device) */
     uint32_t n_vocab;
     size_t kv_row_bytes; /* of one position in one layer: its K row and its V row */
     float *logits;       /* [n_seq_max][n_vocab], a row per sequence */
@@ -60,8 +62,21 @@ tinfer_status tf_context_kv_fill_random(tinfer_context *ctx, uint32_t seq, uint3
 /* Bytes of K and V storage the backend holds for the cache, over all layers. */
 size_t tf_context_kv_bytes(const tinfer_context *ctx);
 
+/* context_plan.c: what params amount to (shared by creation and tinfer_context_estimate). */
+uint32_t tf_context_plan_batch(const tinfer_context_params *p);
+uint32_t tf_context_plan_threads(const tinfer_context_params *p);
+size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype);
+tinfer_status tf_context_plan_kv(const tinfer_model *model, const tf_network *net,
+                                 const tinfer_context_params *p, bool swa_full, tf_kv_cache *kv);
+uint64_t tf_context_plan_kv_bytes(const tf_kv_cache *kv, size_t row_bytes);
+tinfer_status tf_context_estimate(const tinfer_model *model, const tinfer_context_params *p,
+                                  tinfer_context_info *info);
+tinfer_status tf_context_info_of(const tinfer_context *ctx, tinfer_context_info *info);
+
 /* activations.c: the pass's scratch in backend memory, for n_batch tokens and n_out_max output
- * rows. */
+ * rows; tf_activations_bytes counts it (false when the size overflows). */
+bool tf_activations_bytes(const tf_hparams *hp, uint32_t n_batch, uint32_t n_out_max,
+                          uint64_t *total);
 tinfer_status tf_activations_alloc(tf_activations *act, tf_backend *be, const tf_hparams *hp,
                                    uint32_t n_batch, uint32_t n_out_max);
 void tf_activations_free(tf_activations *act, tf_backend *be);

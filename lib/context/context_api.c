@@ -36,31 +36,64 @@ TINFER_API void tinfer_context_params_init(tinfer_context_params *params, size_t
                        "tinfer_context_params_init");
 }
 
+/* The caller's params over the defaults, every field checked; who names the entry point. */
+static tinfer_status read_params(const tinfer_context_params *params, size_t params_size,
+                                 tinfer_context_params *p, const char *who) {
+    *p = context_params_defaults;
+    tinfer_status status = tf_abi_params_read(&context_params_layout, params, params_size, p, who);
+    if (status != TINFER_OK) return status;
+    TF_CHECK_ARG(p->n_ctx >= 1 && p->n_ctx <= (1u << 24), "%s: n_ctx = %u is outside [1, 2^24]",
+                 who, p->n_ctx);
+    TF_CHECK_ARG(p->n_seq_max >= 1 && p->n_seq_max <= 4096,
+                 "%s: n_seq_max = %u is outside [1, 4096]", who, p->n_seq_max);
+    TF_CHECK_ARG(p->n_batch >= 1 && p->n_batch <= 65536, "%s: n_batch = %u is outside [1, 65536]",
+                 who, p->n_batch);
+    TF_CHECK_ARG(p->n_threads <= 4096, "%s: n_threads = %u is above 4096", who, p->n_threads);
+    TF_CHECK_ARG(p->kv_dtype == TINFER_KV_F16 || p->kv_dtype == TINFER_KV_F32,
+                 "%s: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32", who,
+                 (int)p->kv_dtype);
+    TF_CHECK_ARG(p->device == TINFER_DEVICE_CPU || p->device == TINFER_DEVICE_CUDA,
+                 "%s: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA", who,
+                 (int)p->device);
+    TF_CHECK_ARG(p->device_index >= 0, "%s: device_index = %d is negative", who,
+                 (int)p->device_index);
+    return TINFER_OK;
+}
+
 TINFER_API tinfer_status tinfer_context_create(const tinfer_model *model,
                                                const tinfer_context_params *params,
                                                size_t params_size, tinfer_context **out) {
     tf_error_clear();
     TF_CHECK_ARG(model && out, "tinfer_context_create: model or out is NULL");
-    tinfer_context_params p = context_params_defaults;
-    tinfer_status status = tf_abi_params_read(&context_params_layout, params, params_size, &p,
-                                              "tinfer_context_create");
-    if (status != TINFER_OK) return status;
-    TF_CHECK_ARG(p.n_ctx >= 1 && p.n_ctx <= (1u << 24),
-                 "tinfer_context_create: n_ctx = %u is outside [1, 2^24]", p.n_ctx);
-    TF_CHECK_ARG(p.n_seq_max >= 1 && p.n_seq_max <= 4096,
-                 "tinfer_context_create: n_seq_max = %u is outside [1, 4096]", p.n_seq_max);
-    TF_CHECK_ARG(p.n_batch >= 1 && p.n_batch <= 65536,
-                 "tinfer_context_create: n_batch = %u is outside [1, 65536]", p.n_batch);
-    TF_CHECK_ARG(p.kv_dtype == TINFER_KV_F16 || p.kv_dtype == TINFER_KV_F32,
-                 "tinfer_context_create: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32",
-                 (int)p.kv_dtype);
-    TF_CHECK_ARG(
-        p.device == TINFER_DEVICE_CPU || p.device == TINFER_DEVICE_CUDA,
-        "tinfer_context_create: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA",
-        (int)p.device);
-    TF_CHECK_ARG(p.device_index >= 0, "tinfer_context_create: device_index = %d is negative",
-                 (int)p.device_index);
-    return tf_context_create(model, &p, NULL, out);
+    tinfer_context_params p;
+    tinfer_status status = read_params(params, params_size, &p, "tinfer_context_create");
+    return status != TINFER_OK ? status : tf_context_create(model, &p, NULL, out);
+}
+
+TINFER_API tinfer_status tinfer_context_estimate(const tinfer_model *model,
+                                                 const tinfer_context_params *params,
+                                                 size_t params_size, tinfer_context_info *out,
+                                                 size_t out_size) {
+    tf_error_clear();
+    TF_CHECK_ARG(model && out, "tinfer_context_estimate: model or out is NULL");
+    tinfer_context_params p;
+    tinfer_context_info info;
+    tinfer_status status = read_params(params, params_size, &p, "tinfer_context_estimate");
+    if (status == TINFER_OK) status = tf_context_estimate(model, &p, &info);
+    return status != TINFER_OK
+               ? status
+               : tf_abi_info_write(&info, sizeof info, out, out_size, "tinfer_context_estimate");
+}
+
+TINFER_API tinfer_status tinfer_context_get_info(const tinfer_context *ctx,
+                                                 tinfer_context_info *out, size_t out_size) {
+    tf_error_clear();
+    TF_CHECK_ARG(ctx && out, "tinfer_context_get_info: ctx or out is NULL");
+    tinfer_context_info info;
+    tinfer_status status = tf_context_info_of(ctx, &info);
+    return status != TINFER_OK
+               ? status
+               : tf_abi_info_write(&info, sizeof info, out, out_size, "tinfer_context_get_info");
 }
 
 TINFER_API void tinfer_context_free(tinfer_context *ctx) { tf_context_free(ctx); }

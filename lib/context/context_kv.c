@@ -49,8 +49,5 @@ tinfer_status tf_context_kv_fill_random(tinfer_context *ctx, uint32_t seq, uint3
 }
 
 size_t tf_context_kv_bytes(const tinfer_context *ctx) {
-    size_t total = 0;
-    for (uint32_t l = 0; l < ctx->kv.n_layer; l++)
-        total += (size_t)tf_kv_layer_blocks(&ctx->kv, l) * TF_KV_BLOCK_TOKENS * ctx->kv_row_bytes;
-    return total;
+    return (size_t)tf_context_plan_kv_bytes(&ctx->kv, ctx->kv_row_bytes);
 }

@@ -52,3 +52,12 @@ def test_a_failing_callback_does_not_stop(model):
     ctx = tinfer.Context(model, n_ctx=64, abort=broken)
     ctx.prefill([1, 2, 3])
     assert ctx.kv_len(0) == 3
+
+
+def test_context_info_reports_the_cache(model):
+    ctx = tinfer.Context(model, n_ctx=100, n_seq_max=2, threads=1)
+    info = ctx.info
+    assert (info["n_ctx"], info["n_seq_max"], info["n_threads"]) == (100, 2, 1)
+    assert info["kv_bytes"] > 0 and info["scratch_bytes"] >= 2 * ctx.n_vocab * 4
+    bigger = tinfer.Context(model, n_ctx=1000, n_seq_max=2, threads=1).info
+    assert bigger["kv_bytes"] > info["kv_bytes"]

@@ -202,6 +202,19 @@ class ContextParams(Structure):
     ]
 
 
+class ContextInfo(Structure):
+    _fields_ = [
+        ("n_ctx", c_uint32),
+        ("n_seq_max", c_uint32),
+        ("n_batch", c_uint32),
+        ("n_threads", c_uint32),
+        ("device", c_enum),
+        ("device_index", c_int32),
+        ("kv_bytes", c_uint64),
+        ("scratch_bytes", c_uint64),
+    ]
+
+
 class StepBytes(Structure):
     _fields_ = [
         ("weights", c_uint64),
@@ -217,6 +230,7 @@ STRUCTS: Dict[str, type] = {
     "tinfer_sampler_params": SamplerParams,
     "tinfer_context_params": ContextParams,
     "tinfer_step_bytes": StepBytes,
+    "tinfer_context_info": ContextInfo,
 }
 
 P = POINTER
@@ -293,6 +307,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_decode": (status, [context_p, P(c_int32), P(c_int32), c_size_t]),
     "tinfer_logits": (P(c_float), [context_p, c_int32]),
     "tinfer_context_n_vocab": (c_size_t, [context_p]),
+    "tinfer_context_get_info": (status, [context_p, P(ContextInfo), c_size_t]),
+    "tinfer_context_estimate": (status, [model_p, P(ContextParams), c_size_t, P(ContextInfo),
+                                         c_size_t]),
     "tinfer_kv_seq_len": (status, [context_p, c_int32, size_p]),
     "tinfer_kv_seq_truncate": (status, [context_p, c_int32, c_size_t]),
     "tinfer_kv_seq_clear": (status, [context_p, c_int32]),

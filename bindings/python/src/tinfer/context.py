@@ -6,7 +6,7 @@ import ctypes
 import traceback
 import threading
 import weakref
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 from tinfer import _capi
 from tinfer._handle import Handle, Owner
@@ -76,6 +76,16 @@ class Context(Owner):
         self.model = model
         self.n_ctx = int(params.n_ctx)
         self.n_seq_max = int(params.n_seq_max)
+
+    @property
+    def info(self) -> Dict[str, int]:
+        """n_ctx, n_seq_max, n_batch, n_threads, device, device_index, kv_bytes and
+        scratch_bytes of this context (tinfer_context_get_info)."""
+        out = _capi.ContextInfo()
+        with self.lock:
+            check(_capi.api().function("tinfer_context_get_info")(
+                self._ptr(), ctypes.byref(out), ctypes.sizeof(out)))
+        return {name: int(getattr(out, name)) for name, _ in out._fields_}
 
     @property
     def n_vocab(self) -> int:
