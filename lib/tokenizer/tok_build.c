@@ -233,42 +233,61 @@ static bool parse_byte_token(const char *s, size_t len, uint8_t *value) {
     return true;
 }
 
-/* The text with each decoder Replace applied in order. */
-static bool piece_replaced(tinfer_tokenizer *t, tf_tok_entry *e, const tf_replace_pair *reps,
-                           size_t n_reps) {
-    size_t cap = e->text_len + 1, len = e->text_len;
-    for (size_t r = 0; r < n_reps; r++)
-        if (reps[r].to_len > reps[r].from_len) cap = cap * (reps[r].to_len / reps[r].from_len + 1);
+/* Decoder Replace steps may grow a piece to PIECE_GROWTH times its text plus PIECE_SLACK bytes.
+ * Real decoders shrink pieces ("▁" → " "); chained growing steps in a hostile file would
+ * otherwise multiply a one-byte token into gigabytes (eight steps of "a" → 255 × "a"). */
+enum { PIECE_GROWTH = 4, PIECE_SLACK = 16 };
+
+/* One Replace step of in[0..len) into out[0..cap); false when the result would pass cap. */
+static bool replace_into(const tf_replace_pair *rep, const char *in, size_t len, char *out,
+                         size_t cap, size_t *out_len) {
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        bool hit = in[i] == rep->from[0] && rep->from_len <= len - i &&
+                   memcmp(in + i, rep->from, rep->from_len) == 0;
+        size_t n = hit ? rep->to_len : 1;
+        if (n > cap - o) return false;
+        memcpy(out + o, hit ? rep->to : in + i, n);
+        o += n;
+        i += hit ? rep->from_len : 1;
+    }
+    *out_len = o;
+    return true;
+}
+
+/* The text with each decoder Replace applied in order, every step bounded by the same cap. */
+static tinfer_status piece_replaced(tinfer_tokenizer *t, size_t id, const tf_replace_pair *reps,
+                                    size_t n_reps) {
+    tf_tok_entry *e = &t->tokens[id];
+    size_t len = e->text_len, cap;
+    if (!tinfer_mul_size(len, PIECE_GROWTH, &cap) || !tinfer_add_size(cap, PIECE_SLACK, &cap))
+        return tf_error(TINFER_E_FORMAT, "tokenizer: token %zu is too long", id);
     /* most tokens are short: stack buffers spare two allocations per token of a 262k vocabulary */
     char stack_a[256], stack_b[256];
     bool small = cap <= sizeof stack_a;
     char *a = small ? stack_a : malloc(cap), *b = small ? stack_b : malloc(cap);
-    bool ok = a && b;
-    if (ok) memcpy(a, t->blob + e->text_off, len);
-    for (size_t r = 0; ok && r < n_reps; r++) {
-        size_t o = 0;
-        for (size_t i = 0; i < len;) {
-            if (a[i] == reps[r].from[0] && i + reps[r].from_len <= len &&
-                memcmp(a + i, reps[r].from, reps[r].from_len) == 0) {
-                memcpy(b + o, reps[r].to, reps[r].to_len);
-                o += reps[r].to_len;
-                i += reps[r].from_len;
-            } else {
-                b[o++] = a[i++];
-            }
+    tinfer_status st = a && b ? TINFER_OK : tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    if (st == TINFER_OK && len) memcpy(a, t->blob + e->text_off, len);
+    for (size_t r = 0; st == TINFER_OK && r < n_reps; r++) {
+        if (!replace_into(&reps[r], a, len, b, cap, &len)) {
+            st = tf_error(TINFER_E_FORMAT,
+                          "tokenizer: decoder Replace steps grow token %zu (%u bytes) past %zu "
+                          "bytes",
+                          id, (unsigned)e->text_len, cap);
+            break;
         }
         char *swap = a;
         a = b;
         b = swap;
-        len = o;
     }
-    if (ok) ok = blob_append(t, a, len, &e->piece_off);
+    if (st == TINFER_OK && !blob_append(t, a, len, &e->piece_off))
+        st = tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
     e->piece_len = (uint32_t)len;
     if (!small) {
         free(a);
         free(b);
     }
-    return ok;
+    return st;
 }
 
 static tinfer_status make_pieces(tinfer_tokenizer *t, const tf_replace_pair *reps, size_t n_reps) {
@@ -277,19 +296,19 @@ static tinfer_status make_pieces(tinfer_tokenizer *t, const tf_replace_pair *rep
     for (size_t id = 0; id < t->n_vocab; id++) {
         tf_tok_entry *e = &t->tokens[id];
         if (!(e->flags & TF_TOK_PRESENT)) continue;
-        bool ok;
         if (t->decoder.byte_level) {
-            ok = piece_byte_level(t, e, char_byte);
-        } else {
-            uint8_t value;
-            if (t->decoder.byte_fallback &&
-                parse_byte_token(t->blob + e->text_off, e->text_len, &value)) {
-                e->flags |= TF_TOK_BYTE;
-                e->byte_value = value;
-            }
-            ok = piece_replaced(t, e, reps, n_reps);
+            if (!piece_byte_level(t, e, char_byte))
+                return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
+            continue;
         }
-        if (!ok) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
+        uint8_t value;
+        if (t->decoder.byte_fallback &&
+            parse_byte_token(t->blob + e->text_off, e->text_len, &value)) {
+            e->flags |= TF_TOK_BYTE;
+            e->byte_value = value;
+        }
+        tinfer_status st = piece_replaced(t, id, reps, n_reps);
+        if (st != TINFER_OK) return st;
     }
     return TINFER_OK;
 }
@@ -368,17 +387,32 @@ static tinfer_status make_eog(tinfer_tokenizer *t) {
 }
 
 /* Normalized bytes per input byte, at most: invalid bytes and NFC can triple, and each Replace
- * can grow its pattern to its content. */
-static void bound_expansion(tinfer_tokenizer *t) {
+ * can grow its pattern to its content. Real normalizers expand by 9 at most (" " → "▁" after
+ * NFC); a chain of growing Replace steps is refused past MAX_EXPAND, because tokenizing would
+ * otherwise turn a short text into gigabytes. */
+enum { MAX_EXPAND = 1024 };
+
+static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
+
+static tinfer_status bound_expansion(tinfer_tokenizer *t) {
     size_t factor = 3, prepend = 0;
     for (size_t i = 0; i < t->n_norm; i++) {
         const tf_norm_step *s = &t->norm[i];
-        if (s->kind == TF_NORM_REPLACE && s->content_len > s->pattern_len)
-            factor *= (s->content_len + s->pattern_len - 1) / s->pattern_len;
-        if (s->kind == TF_NORM_PREPEND) prepend += s->content_len;
+        if (s->kind == TF_NORM_REPLACE && s->content_len > s->pattern_len &&
+            (!tinfer_mul_size(factor, ceil_div(s->content_len, s->pattern_len), &factor) ||
+             factor > MAX_EXPAND))
+            return tf_error(TINFER_E_UNSUPPORTED,
+                            "tokenizer: normalizer Replace steps grow text more than %d times",
+                            MAX_EXPAND);
+        if (s->kind == TF_NORM_PREPEND &&
+            (!tinfer_add_size(prepend, s->content_len, &prepend) || prepend > MAX_EXPAND))
+            return tf_error(TINFER_E_UNSUPPORTED,
+                            "tokenizer: normalizer Prepend steps add more than %d bytes",
+                            MAX_EXPAND);
     }
     t->max_expand = factor;
-    t->prepend_len = prepend * factor;
+    t->prepend_len = prepend * factor; /* each at most MAX_EXPAND: no overflow */
+    return TINFER_OK;
 }
 
 tinfer_status tf_tok_finish(tinfer_tokenizer *t, const tf_replace_pair *reps, size_t n_reps) {
@@ -391,6 +425,6 @@ tinfer_status tf_tok_finish(tinfer_tokenizer *t, const tf_replace_pair *reps, si
     if (st == TINFER_OK) st = make_eog(t);
     if (st == TINFER_OK && !tf_bpe_cache_init(&t->cache))
         st = tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for the cache");
-    bound_expansion(t);
+    if (st == TINFER_OK) st = bound_expansion(t);
     return st;
 }
