@@ -69,9 +69,9 @@ void tf_tok_destroy(tinfer_tokenizer *t) {
 }
 
 char *tf_tok_strdup(const char *text, size_t len) {
-    char *copy = malloc(len + 1);
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
     if (!copy) return NULL;
-    memcpy(copy, text, len);
+    if (len) memcpy(copy, text, len);
     copy[len] = '\0';
     return copy;
 }
@@ -79,8 +79,10 @@ char *tf_tok_strdup(const char *text, size_t len) {
 static bool blob_append(tinfer_tokenizer *t, const void *bytes, size_t len, uint32_t *off) {
     size_t need;
     if (!tinfer_add_size(t->blob_len, len, &need) || need > UINT32_MAX) return false;
-    if (need > t->blob_cap) {
+    /* allocated even for an empty first text: the tables do arithmetic on blob */
+    if (need > t->blob_cap || !t->blob) {
         size_t cap = t->blob_cap ? t->blob_cap : 4096;
+        /* need ≤ UINT32_MAX: doubling cannot overflow a size_t */
         while (cap < need) cap *= 2;
         char *grown = realloc(t->blob, cap);
         if (!grown) return false;
@@ -99,7 +101,8 @@ tinfer_status tf_tok_set_token(tinfer_tokenizer *t, int32_t id, const char *text
                         (int)id, t->n_vocab);
     tf_tok_entry *e = &t->tokens[id];
     if (e->flags & TF_TOK_PRESENT) {
-        if (e->text_len == len && memcmp(t->blob + e->text_off, text, len) == 0) return TINFER_OK;
+        if (e->text_len == len && (len == 0 || memcmp(t->blob + e->text_off, text, len) == 0))
+            return TINFER_OK;
         return tf_error(TINFER_E_FORMAT, "tokenizer: token id %d given two different texts",
                         (int)id);
     }

@@ -86,10 +86,70 @@ static void test_normalizer_replace_growth_refused(void **state) {
     tinfer_tokenizer_free(t);
 }
 
+static size_t tokenize(const tinfer_tokenizer *t, const char *text, int32_t *ids, size_t cap) {
+    size_t n = 99;
+    assert_int_equal(tinfer_tokenize(t, text, strlen(text), 0, ids, cap, &n), TINFER_OK);
+    return n;
+}
+
+/* A word none of whose characters is in the vocabulary, without an unknown token, makes zero
+ * tokens: no pointer arithmetic on the empty id list, none copied into the cache (twice: the
+ * second call reads the cache). */
+static void test_word_with_no_tokens(void **state) {
+    (void)state;
+    tinfer_tokenizer *t;
+    assert_int_equal(
+        load_text("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", &t),
+        TINFER_OK);
+    int32_t ids[8];
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(tokenize(t, "b", ids, 8), 0);
+        assert_int_equal(tokenize(t, "", ids, 8), 0);
+        assert_int_equal(tokenize(t, "ba", ids, 8), 1);
+        assert_int_equal(ids[0], 0);
+    }
+    size_t n = 99;
+    assert_int_equal(tinfer_tokenize(t, "b", 1, 0, NULL, 0, &n), TINFER_OK);
+    assert_int_equal(n, 0);
+    tinfer_tokenizer_free(t);
+}
+
+/* A vocabulary whose texts are all empty: the token-text storage is empty too. */
+static void test_empty_token_texts(void **state) {
+    (void)state;
+    static const char *const files[] = {
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\":0},\"merges\":[]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\":0,\"a\":1},\"merges\":[]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\":0},\"merges\":[]},\"decoder\":{\"type\":"
+        "\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"b\"}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\":0},\"merges\":[],\"byte_fallback\":true},"
+        "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"ByteFallback\"}]}}",
+    };
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        tinfer_tokenizer *t;
+        tinfer_status st = load_text(files[f], &t);
+        if (st != TINFER_OK) {
+            assert_non_null(tinfer_last_error());
+            continue;
+        }
+        int32_t ids[8];
+        tokenize(t, "ab", ids, 8);
+        tokenize(t, "", ids, 8);
+        int32_t zero = 0;
+        char text[16];
+        size_t len;
+        assert_int_equal(tinfer_detokenize(t, &zero, 1, 0, text, sizeof text, &len), TINFER_OK);
+        assert_int_equal(len, 0);
+        tinfer_tokenizer_free(t);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decoder_replace_growth_refused),
         cmocka_unit_test(test_normalizer_replace_growth_refused),
+        cmocka_unit_test(test_word_with_no_tokens),
+        cmocka_unit_test(test_empty_token_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
