@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 #include "test_tokenizer_util.h"
+#include "tokenizer/tok_struct.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 static tinfer_status load_text(const char *json, tinfer_tokenizer **out) {
     *out = NULL;
@@ -144,12 +146,166 @@ static void test_empty_token_texts(void **state) {
     }
 }
 
+/* ---- streaming equals whole detokenization ---- */
+typedef struct grow_buf {
+    char *data;
+    size_t len, cap;
+} grow_buf;
+
+static void grow_append(grow_buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->data = realloc(b->data, b->cap);
+        assert_non_null(b->data);
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* Streams ids (pushing with a buffer that is sometimes too small, as a caller may) into out. */
+static void stream_all(const tinfer_tokenizer *t, uint32_t flags, const int32_t *ids, size_t n,
+                       grow_buf *out) {
+    tinfer_detok_stream *s;
+    assert_int_equal(tinfer_detok_stream_create(t, flags, &s), TINFER_OK);
+    char piece[64];
+    for (size_t i = 0; i <= n; i++) {
+        size_t len, cap = i % 3 == 0 ? 1 : sizeof piece;
+        tinfer_status st = i < n ? tinfer_detok_stream_push(s, ids[i], piece, cap, &len)
+                                 : tinfer_detok_stream_flush(s, piece, cap, &len);
+        if (st == TINFER_E_BUFFER_TOO_SMALL) {
+            char *big = malloc(len + 1);
+            size_t need = len;
+            st = i < n ? tinfer_detok_stream_push(s, ids[i], big, need + 1, &len)
+                       : tinfer_detok_stream_flush(s, big, need + 1, &len);
+            assert_int_equal(st, TINFER_OK);
+            assert_int_equal(len, need);
+            grow_append(out, big, len);
+            free(big);
+            continue;
+        }
+        assert_int_equal(st, TINFER_OK);
+        grow_append(out, piece, len);
+    }
+    tinfer_detok_stream_free(s);
+}
+
+static void whole(const tinfer_tokenizer *t, uint32_t flags, const int32_t *ids, size_t n,
+                  grow_buf *out) {
+    size_t len;
+    tinfer_status st = tinfer_detokenize(t, ids, n, flags, NULL, 0, &len);
+    assert_int_equal(st, TINFER_E_BUFFER_TOO_SMALL);
+    out->data = malloc(len + 1);
+    out->cap = len + 1;
+    assert_int_equal(tinfer_detokenize(t, ids, n, flags, out->data, len + 1, &out->len), TINFER_OK);
+}
+
+static void expect_same(const tinfer_tokenizer *t, uint32_t flags, const int32_t *ids, size_t n) {
+    grow_buf a = {0}, b = {0};
+    whole(t, flags, ids, n, &a);
+    stream_all(t, flags, ids, n, &b);
+    if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0) {
+        fprintf(stderr, "ids:");
+        for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", (int)ids[i]);
+        fprintf(stderr, "\nwhole (%zu):  ", a.len);
+        for (size_t i = 0; i < a.len; i++) fprintf(stderr, "%02X ", (unsigned char)a.data[i]);
+        fprintf(stderr, "\nstream (%zu): ", b.len);
+        for (size_t i = 0; i < b.len; i++) fprintf(stderr, "%02X ", (unsigned char)b.data[i]);
+        fprintf(stderr, "\n");
+    }
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_true(tf_utf8_valid((const uint8_t *)b.data, b.len));
+    free(a.data);
+    free(b.data);
+}
+
+/* The case the campaign found: <0xFD> <0x12> is one invalid run, so two U+FFFD either way. */
+static void test_stream_invalid_byte_run_gemma3(void **state) {
+    (void)state;
+    tinfer_tokenizer *t = tt_load_tokenizer("gemma3");
+    assert_non_null(t);
+    static const int32_t cases[][3] = {{491, 256, -1}, {256, 491, -1},  {303, 491, -1},
+                                       {464, 368, -1}, {464, 368, 410}, {464, 368, 2}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = cases[c][2] < 0 ? 2 : 3;
+        expect_same(t, 0, cases[c], n);
+        expect_same(t, TINFER_DETOKENIZE_SKIP_SPECIAL, cases[c], n);
+    }
+    int32_t ids[] = {491, 256};
+    char text[32];
+    size_t len;
+    assert_int_equal(tinfer_detokenize(t, ids, 2, 0, text, sizeof text, &len), TINFER_OK);
+    assert_string_equal(text, "\xEF\xBF\xBD\xEF\xBF\xBD"); /* Hugging Face's decode */
+    tinfer_tokenizer_free(t);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+/* Random id sequences, biased towards byte tokens (runs of <0xXX>, valid and not) and the first
+ * ids (specials), so the runs and skip rules are exercised as much as whole words. */
+static void random_equal(const char *name, int rounds) {
+    tinfer_tokenizer *t = tt_load_tokenizer(name);
+    assert_non_null(t);
+    int32_t n_vocab = (int32_t)tinfer_tokenizer_n_vocab(t), byte_ids[512];
+    size_t n_bytes = 0;
+    for (int32_t id = 0; id < n_vocab && n_bytes < 512; id++) {
+        const tf_tok_entry *e = &t->tokens[id];
+        if ((e->flags & TF_TOK_BYTE) || (t->decoder.byte_level && e->piece_len == 1))
+            byte_ids[n_bytes++] = id;
+    }
+    assert_true(n_bytes >= 256);
+    for (int r = 0; r < rounds; r++) {
+        int32_t ids[40];
+        size_t n = rnd() % 40;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t kind = rnd() % 8;
+            if (kind < 4 && n_bytes) ids[i] = byte_ids[rnd() % n_bytes];
+            else if (kind == 4) ids[i] = byte_ids[0x20 + rnd() % 0x60]; /* mostly ASCII */
+            else if (kind == 5) ids[i] = (int32_t)(rnd() % 16);
+            else ids[i] = (int32_t)(rnd() % (uint32_t)n_vocab);
+        }
+        /* holes in the vocabulary are refused by both: keep only ids that decode */
+        size_t kept = 0, len;
+        for (size_t i = 0; i < n; i++)
+            if (tinfer_token_piece(t, ids[i], NULL, 0, &len) == TINFER_E_BUFFER_TOO_SMALL)
+                ids[kept++] = ids[i];
+        expect_same(t, rnd() % 2 ? TINFER_DETOKENIZE_SKIP_SPECIAL : 0, ids, kept);
+    }
+    tinfer_tokenizer_free(t);
+}
+
+static void test_stream_equals_whole_gemma3(void **state) {
+    (void)state;
+    random_equal("gemma3", 3000);
+}
+static void test_stream_equals_whole_llama2(void **state) {
+    (void)state;
+    random_equal("llama2", 3000);
+}
+static void test_stream_equals_whole_llama3(void **state) {
+    (void)state;
+    random_equal("llama3", 3000);
+}
+static void test_stream_equals_whole_qwen3(void **state) {
+    (void)state;
+    random_equal("qwen3", 3000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decoder_replace_growth_refused),
         cmocka_unit_test(test_normalizer_replace_growth_refused),
         cmocka_unit_test(test_word_with_no_tokens),
         cmocka_unit_test(test_empty_token_texts),
+        cmocka_unit_test(test_stream_invalid_byte_run_gemma3),
+        cmocka_unit_test(test_stream_equals_whole_gemma3),
+        cmocka_unit_test(test_stream_equals_whole_llama2),
+        cmocka_unit_test(test_stream_equals_whole_llama3),
+        cmocka_unit_test(test_stream_equals_whole_qwen3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
