@@ -76,22 +76,36 @@ char *tf_tok_strdup(const char *text, size_t len) {
     return copy;
 }
 
-static bool blob_append(tinfer_tokenizer *t, const void *bytes, size_t len, uint32_t *off) {
+/* Makes room for len more bytes of text; the blob may move. Allocated even for an empty first
+ * text: the tables do arithmetic on blob. */
+static bool blob_reserve(tinfer_tokenizer *t, size_t len) {
     size_t need;
     if (!tinfer_add_size(t->blob_len, len, &need) || need > UINT32_MAX) return false;
-    /* allocated even for an empty first text: the tables do arithmetic on blob */
-    if (need > t->blob_cap || !t->blob) {
-        size_t cap = t->blob_cap ? t->blob_cap : 4096;
-        /* need ≤ UINT32_MAX: doubling cannot overflow a size_t */
-        while (cap < need) cap *= 2;
-        char *grown = realloc(t->blob, cap);
-        if (!grown) return false;
-        t->blob = grown;
-        t->blob_cap = cap;
-    }
+    if (need <= t->blob_cap && t->blob) return true;
+    size_t cap = t->blob_cap ? t->blob_cap : 4096;
+    while (cap < need) cap *= 2; /* need ≤ UINT32_MAX: no overflow */
+    char *grown = realloc(t->blob, cap);
+    if (!grown) return false;
+    t->blob = grown;
+    t->blob_cap = cap;
+    return true;
+}
+
+/* Appends bytes to the blob; bytes must not point into it (blob_copy does that). */
+static bool blob_append(tinfer_tokenizer *t, const void *bytes, size_t len, uint32_t *off) {
+    if (!blob_reserve(t, len)) return false;
     if (len) memcpy(t->blob + t->blob_len, bytes, len);
     *off = (uint32_t)t->blob_len;
-    t->blob_len = need;
+    t->blob_len += len;
+    return true;
+}
+
+/* Appends a copy of blob[src_off .. src_off + len), read after the blob has grown. */
+static bool blob_copy(tinfer_tokenizer *t, uint32_t src_off, size_t len, uint32_t *off) {
+    if (!blob_reserve(t, len)) return false;
+    if (len) memcpy(t->blob + t->blob_len, t->blob + src_off, len);
+    *off = (uint32_t)t->blob_len;
+    t->blob_len += len;
     return true;
 }
 
@@ -213,8 +227,8 @@ static bool piece_byte_level(tinfer_tokenizer *t, tf_tok_entry *e, const int16_t
     }
     /* Hugging Face's ByteLevel decoder keeps a token with an unmapped character as its text. */
     bool ok = all_mapped ? blob_append(t, bytes, n, &e->piece_off)
-                         : blob_append(t, s, e->text_len, &e->piece_off);
-    /* blob_append may have moved the blob: s is not used after this point */
+                         : blob_copy(t, e->text_off, e->text_len, &e->piece_off);
+    /* the blob may have moved: s is not used after this point */
     e->piece_len = all_mapped ? (uint32_t)n : e->text_len;
     if (bytes != stack) free(bytes);
     return ok;

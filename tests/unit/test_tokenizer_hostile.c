@@ -2,6 +2,7 @@
  * through the loading entry and the public calls, and the streaming detokenizer held equal to the
  * whole detokenization over thousands of random id sequences. Run under the sanitizers in the
  * ASan build, where the original bugs were reports (stack overflow, NULL + 0, memcpy from NULL). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures/gguf_writer.h"
+#include "format/gguf.h"
 #include "test_tokenizer_util.h"
 #include "tokenizer/tok_struct.h"
 #include "tokenizer/tokenizer.h"
@@ -144,6 +147,83 @@ static void test_empty_token_texts(void **state) {
         assert_int_equal(len, 0);
         tinfer_tokenizer_free(t);
     }
+}
+
+/* A byte-level decoder keeps a token with a character outside its alphabet as its text, copied
+ * within the token-text storage: a long one grows the storage while it is the source (it was
+ * read after being freed). */
+static void test_byte_level_unmapped_long_token(void **state) {
+    (void)state;
+    size_t n_chars = 1700, len = 0; /* 5100 bytes of "€", outside the byte-level alphabet */
+    char *json = malloc(n_chars * 3 + 256), *text = malloc(n_chars * 3 + 1);
+    assert_true(json && text);
+    for (size_t i = 0; i < n_chars; i++) memcpy(text + 3 * i, "\xE2\x82\xAC", 3);
+    text[n_chars * 3] = '\0';
+    len = (size_t)sprintf(json,
+                          "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"%s\":0,\"a\":1},"
+                          "\"merges\":[]},\"decoder\":{\"type\":\"ByteLevel\"}}",
+                          text);
+    tinfer_tokenizer *t;
+    assert_int_equal(tf_tokenizer_from_hf_json(json, len, NULL, 0, &t), TINFER_OK);
+    int32_t id = 0;
+    char *out = malloc(n_chars * 3 + 1);
+    size_t out_len;
+    assert_int_equal(tinfer_detokenize(t, &id, 1, 0, out, n_chars * 3 + 1, &out_len), TINFER_OK);
+    assert_int_equal(out_len, n_chars * 3);
+    assert_memory_equal(out, text, out_len);
+    tinfer_tokenizer_free(t);
+    free(out);
+    free(text);
+    free(json);
+}
+
+/* GGUF tokenizer arrays of the wrong number kind: token types that are floats are refused (a
+ * float past int64's range made the conversion undefined), scores past float's range or NaN
+ * are clamped before they are sorted. */
+static tinfer_status load_gguf_tokenizer(uint32_t types_kind, const void *types,
+                                         uint32_t scores_kind, const void *scores,
+                                         tinfer_tokenizer **out) {
+    static const char *const texts[] = {"<unk>", "\xE2\x96\x81", "a", "b",
+                                        "\xE2\x96\x81"
+                                        "a"};
+    gguf_writer *w = gw_new();
+    assert_non_null(w);
+    gw_kv_str(w, "tokenizer.ggml.model", "llama");
+    gw_kv_str_array(w, "tokenizer.ggml.tokens", 5, texts);
+    gw_kv_array(w, "tokenizer.ggml.token_type", types_kind, 5, types);
+    gw_kv_array(w, "tokenizer.ggml.scores", scores_kind, 5, scores);
+    gw_kv_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    size_t size = 0;
+    uint8_t *bytes = gw_build(w, &size);
+    assert_non_null(bytes);
+    tf_metadata meta = {0};
+    tf_tensor_table tensors = {0};
+    uint32_t version;
+    assert_int_equal(tf_gguf_read(bytes, size, 0, &meta, &tensors, &version), TINFER_OK);
+    *out = NULL;
+    tinfer_status st = tf_tokenizer_from_metadata(&meta, out);
+    tf_metadata_free(&meta);
+    tf_tensor_table_free(&tensors);
+    free(bytes);
+    gw_free(w);
+    return st;
+}
+
+static void test_gguf_number_kinds(void **state) {
+    (void)state;
+    const int32_t types[5] = {2, 1, 1, 1, 1};
+    const float float_types[5] = {2, 1.77e28f, 1, 1, 1}, scores[5] = {0, -1, -2, -3, -4};
+    tinfer_tokenizer *t;
+    assert_int_equal(load_gguf_tokenizer(TINFER_META_F32, float_types, TINFER_META_F32, scores, &t),
+                     TINFER_E_FORMAT);
+    assert_non_null(strstr(tinfer_last_error(), "token_type"));
+    assert_null(t);
+    const double wild[5] = {0, 1e300, NAN, -1e300, 5};
+    assert_int_equal(load_gguf_tokenizer(TINFER_META_I32, types, TINFER_META_F64, wild, &t),
+                     TINFER_OK);
+    int32_t ids[8];
+    assert_true(tokenize(t, "a a", ids, 8) > 0);
+    tinfer_tokenizer_free(t);
 }
 
 /* ---- streaming equals whole detokenization ---- */
@@ -301,6 +381,8 @@ int main(void) {
         cmocka_unit_test(test_normalizer_replace_growth_refused),
         cmocka_unit_test(test_word_with_no_tokens),
         cmocka_unit_test(test_empty_token_texts),
+        cmocka_unit_test(test_byte_level_unmapped_long_token),
+        cmocka_unit_test(test_gguf_number_kinds),
         cmocka_unit_test(test_stream_invalid_byte_run_gemma3),
         cmocka_unit_test(test_stream_equals_whole_gemma3),
         cmocka_unit_test(test_stream_equals_whole_llama2),
