@@ -18,6 +18,8 @@ cd "$ROOT"
 BUILD="${FUZZ_BUILD_DIR:-build-fuzzer}"
 CC_FUZZ="${FUZZ_CC:-$(command -v clang-14 || command -v clang || echo clang-14)}"
 export TINFER_SOURCE_DIR="$ROOT"
+# a UBSan report with its stack in the log (the targets abort on the first one)
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 # Per target: the longest input libFuzzer makes, and its dictionary.
 max_len() {
