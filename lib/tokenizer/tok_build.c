@@ -423,12 +423,14 @@ static tinfer_status bound_expansion(tinfer_tokenizer *t) {
                             MAX_EXPAND);
         if (s->kind == TF_NORM_PREPEND &&
             (!tinfer_add_size(prepend, s->content_len, &prepend) || prepend > MAX_EXPAND))
-            return tf_error(TINFER_E_UNSUPPORTED,
-                            "tokenizer: normalizer Prepend steps add more than %d bytes",
-                            MAX_EXPAND);
+            break;
     }
+    /* what the Prepend steps add, grown by the steps after them: bounded the same way */
+    if (prepend > MAX_EXPAND || prepend * factor > MAX_EXPAND) /* each ≤ 1024: no overflow */
+        return tf_error(TINFER_E_UNSUPPORTED,
+                        "tokenizer: normalizer Prepend steps add more than %d bytes", MAX_EXPAND);
     t->max_expand = factor;
-    t->prepend_len = prepend * factor; /* each at most MAX_EXPAND: no overflow */
+    t->prepend_len = prepend * factor;
     return TINFER_OK;
 }
 

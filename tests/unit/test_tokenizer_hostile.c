@@ -84,6 +84,16 @@ static void test_normalizer_replace_growth_refused(void **state) {
     (void)state;
     expect_refused(with_pipeline("normalizer", growing_replaces("Replace", 8, 255)),
                    TINFER_E_UNSUPPORTED, "normalizer Replace steps grow text");
+    /* a 400-byte Prepend that a later Replace grows ninefold: past the bound */
+    char *steps = calloc(1, 1024);
+    assert_non_null(steps);
+    size_t at = (size_t)sprintf(steps, "{\"type\":\"Prepend\",\"prepend\":\"");
+    memset(steps + at, 'a', 400);
+    strcpy(steps + at + 400, "\"},");
+    strcat(steps, growing_replaces("Replace", 1, 3));
+    expect_refused(with_pipeline("normalizer", steps), TINFER_E_UNSUPPORTED,
+                   "normalizer Prepend steps add");
+    free(steps);
     tinfer_tokenizer *t;
     assert_int_equal(load_text(with_pipeline("normalizer", growing_replaces("Replace", 2, 3)), &t),
                      TINFER_OK);
