@@ -5,7 +5,8 @@
 #      and the Python binding's tests (bindings/python/tests) against its shared library;
 #   3. build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer with float-cast-overflow, which
 #      -fsanitize=undefined leaves out in gcc; CPU only), its ctest tests and
-#      the Python tests again against its programs.
+#      the Python tests again against its programs;
+#   4. scripts/fuzz.sh 20: every libFuzzer target of tests/fuzz for 20 s (one test per target).
 # Every step runs even when an earlier one failed (a failed build skips only its own tests); the
 # last line counts the tests of all steps, and the exit status is non-zero when anything failed.
 # BUILD_DIR / ASAN_BUILD_DIR pick other build trees, TINFER_CUDA=AUTO|ON|OFF the CUDA choice.
@@ -127,6 +128,21 @@ pytest_step() { # name, build dir, test directory, env assignments...
     if [ "$rc" -eq 0 ]; then end_step "pytest $name" ok; else end_step "pytest $name" fail; fi
 }
 
+# scripts/fuzz.sh prints "fuzz.sh: fuzz_gguf: 20 s, 1234 execs, cov 5, ft 6, 0 crashes" per
+# target: each is one test, passed without crashes. A build that fails counts as one failed test.
+run_fuzz() { # seconds
+    local log="$LOG_DIR/fuzz.log" rc passed failed
+    begin_step "fuzz (scripts/fuzz.sh $1)"
+    bash scripts/fuzz.sh "$1" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    passed="$(grep -cE '^fuzz\.sh: fuzz_[a-z0-9_]+: .*, 0 crashes$' "$log")"
+    failed="$(grep -E '^fuzz\.sh: fuzz_[a-z0-9_]+: .* crashes$' "$log" | grep -cv ', 0 crashes$')"
+    n_passed=$((n_passed + passed))
+    n_failed=$((n_failed + failed))
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then n_failed=$((n_failed + 1)); fi
+    if [ "$rc" -eq 0 ]; then end_step "fuzz" ok; else end_step "fuzz" fail; fi
+}
+
 main() {
     local started=$SECONDS
     if ! bash scripts/bootstrap.sh; then
@@ -151,6 +167,7 @@ main() {
         # the programs parse hostile files in the Python tests: run those under the sanitizers too
         run_pytest asan "$ASAN_BUILD_DIR" "${SANITIZER_ENV[@]}"
     fi
+    run_fuzz 20
 
     echo
     if [ "${#failed_steps[@]}" -gt 0 ]; then

@@ -2,6 +2,7 @@
 #include "format/metadata.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -120,6 +121,15 @@ const char *tf_meta_get_str(const tf_metadata *meta, const char *key) {
     return value && value->type == TINFER_META_STRING ? value->as.str.ptr : NULL;
 }
 
+/* double → int64 truncating toward zero, defined for every input (a file's float may be NaN or
+ * past int64's range, where a plain cast is undefined): NaN gives 0, the rest saturates. */
+static int64_t saturate_i64(double v) {
+    if (!(v == v)) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX; /* 2^63: the first double above INT64_MAX */
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
 int64_t tf_meta_array_i64(const tf_meta_array *array, uint64_t j) {
     const uint8_t *p = array->raw + j * tf_meta_scalar_size(array->elem_type);
     switch (array->elem_type) {
@@ -132,8 +142,8 @@ int64_t tf_meta_array_i64(const tf_meta_array *array, uint64_t j) {
     case TINFER_META_I32: { int32_t v; memcpy(&v, p, 4); return v; }
     case TINFER_META_U64: { uint64_t v; memcpy(&v, p, 8); return (int64_t)v; }
     case TINFER_META_I64: { int64_t v; memcpy(&v, p, 8); return v; }
-    case TINFER_META_F32: { float v; memcpy(&v, p, 4); return (int64_t)v; }
-    case TINFER_META_F64: { double v; memcpy(&v, p, 8); return (int64_t)v; }
+    case TINFER_META_F32: { float v; memcpy(&v, p, 4); return saturate_i64(v); }
+    case TINFER_META_F64: { double v; memcpy(&v, p, 8); return saturate_i64(v); }
     default: return 0;
     }
 }

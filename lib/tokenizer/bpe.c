@@ -6,8 +6,8 @@
 #include "tokenizer/utf8.h"
 
 enum {
-    CACHE_SLOTS = 1 << 15,       /* entries ≤ half of this */
-    CACHE_MAX_KEY = 64,          /* longer pre-tokens are rare and not worth keeping */
+    CACHE_SLOTS = 1 << 15, /* entries ≤ half of this */
+    CACHE_MAX_KEY = 64,    /* longer pre-tokens are rare and not worth keeping */
     CACHE_KEY_BYTES = 1 << 20,
     CACHE_ID_COUNT = 1 << 18
 };
@@ -60,8 +60,11 @@ static bool cache_get(tf_bpe_cache *c, const char *s, size_t len, uint64_t hash,
     return ok;
 }
 
-static void cache_put(tf_bpe_cache *c, const char *s, size_t len, uint64_t hash,
-                      const int32_t *ids, size_t n_ids) {
+/* Keeps ids->data[first..len) as the result of s[0..len): possibly none, when no character of
+ * the word is in the vocabulary and there is no unknown token. */
+static void cache_put(tf_bpe_cache *c, const char *s, size_t len, uint64_t hash, const tf_ids *ids,
+                      size_t first) {
+    size_t n_ids = ids->len - first;
     if (!c->hashes || pthread_mutex_trylock(&c->lock) != 0) return;
     if ((c->n_used + 1) * 2 > c->mask + 1 || c->keys_len + len > c->keys_cap ||
         c->ids_used + n_ids > c->ids_cap) {
@@ -75,8 +78,8 @@ static void cache_put(tf_bpe_cache *c, const char *s, size_t len, uint64_t hash,
     c->key_len[slot] = (uint32_t)len;
     c->ids_off[slot] = (uint32_t)c->ids_used;
     c->ids_len[slot] = (uint32_t)n_ids;
-    memcpy(c->keys + c->keys_len, s, len);
-    memcpy(c->ids + c->ids_used, ids, n_ids * sizeof *ids);
+    if (len) memcpy(c->keys + c->keys_len, s, len);
+    if (n_ids) memcpy(c->ids + c->ids_used, ids->data + first, n_ids * sizeof *ids->data);
     c->keys_len += len;
     c->ids_used += n_ids;
     c->n_used++;
@@ -128,8 +131,8 @@ static bool symbols_from_chars(const tinfer_tokenizer *t, const uint8_t *s, size
 }
 
 /* ---- pairs ---- */
-static bool pair_lookup(const tinfer_tokenizer *t, tf_bpe_scratch *sc, int32_t left,
-                        int32_t right, uint32_t *rank, int32_t *merged) {
+static bool pair_lookup(const tinfer_tokenizer *t, tf_bpe_scratch *sc, int32_t left, int32_t right,
+                        uint32_t *rank, int32_t *merged) {
     if (!t->merges_from_scores) {
         uint64_t v;
         if (!tf_u64_map_get(&t->merges, (uint64_t)(uint32_t)left << 32 | (uint32_t)right, &v))
@@ -244,7 +247,7 @@ static tinfer_status encode_word(const tinfer_tokenizer *t, const char *s, size_
     for (int32_t i = sc->n_symbols ? 0 : -1; i >= 0; i = sc->symbols[i].next)
         if (!tf_ids_push(out, sc->symbols[i].id))
             return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
-    if (cacheable) cache_put((tf_bpe_cache *)&t->cache, s, len, hash, out->data + first, out->len - first);
+    if (cacheable) cache_put((tf_bpe_cache *)&t->cache, s, len, hash, out, first);
     return TINFER_OK;
 }
 

@@ -5,6 +5,7 @@
  * subsequence). A Strip decoder then trims the ends. */
 #include "tokenizer/detokenize.h"
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "tokenizer/utf8.h"
 
@@ -82,9 +83,23 @@ tinfer_status tf_detokenize(const tinfer_tokenizer *t, const int32_t *tokens, si
 }
 
 /* ---- streaming ---- */
-void tf_detok_state_init(const tinfer_tokenizer *t, tf_detok_state *state) {
+static void state_reset(const tinfer_tokenizer *t, tf_detok_state *state) {
+    tf_bytes *run_bytes = state->run_bytes;
     memset(state, 0, sizeof *state);
     state->strip_left = t->decoder.strip_char ? t->decoder.strip_start : 0;
+    state->run_bytes = run_bytes;
+}
+
+bool tf_detok_state_init(const tinfer_tokenizer *t, tf_detok_state *state) {
+    state->run_bytes = calloc(1, sizeof *state->run_bytes);
+    state_reset(t, state);
+    return state->run_bytes != NULL;
+}
+
+void tf_detok_state_free(tf_detok_state *state) {
+    if (state->run_bytes) free(state->run_bytes->data);
+    free(state->run_bytes);
+    state->run_bytes = NULL;
 }
 
 static bool emit(const tinfer_tokenizer *t, tf_detok_state *st, const char *s, size_t n,
@@ -102,17 +117,24 @@ static bool emit(const tinfer_tokenizer *t, tf_detok_state *st, const char *s, s
     return true;
 }
 
-/* Emits the complete characters of pending + bytes, keeps a trailing incomplete one. Invalid
- * sequences become U+FFFD: one per byte inside a ByteFallback run, one per maximal subpart for
- * byte-level text — the same counts as the whole-text decode. */
-static bool feed(const tinfer_tokenizer *t, tf_detok_state *st, const uint8_t *bytes, size_t n,
-                 bool per_byte, tf_bytes *out) {
+static bool emit_replacements(const tinfer_tokenizer *t, tf_detok_state *st, size_t n,
+                              tf_bytes *out) {
+    bool ok = true;
+    for (size_t k = 0; k < n && ok; k++) ok = emit(t, st, REPLACEMENT, 3, out);
+    return ok;
+}
+
+/* Byte-level text: emits the complete characters of pending + bytes and keeps a trailing
+ * incomplete one; each maximal invalid subpart becomes one U+FFFD, as the whole-text repair. */
+static bool feed_byte_level(const tinfer_tokenizer *t, tf_detok_state *st, const uint8_t *bytes,
+                            size_t n, tf_bytes *out) {
     uint8_t stack[256];
-    size_t total = st->n_pending + n;
+    size_t total;
+    if (!tinfer_add_size(st->n_pending, n, &total)) return false;
     uint8_t *buf = total <= sizeof stack ? stack : malloc(total);
     if (!buf) return false;
-    memcpy(buf, st->pending, st->n_pending);
-    memcpy(buf + st->n_pending, bytes, n);
+    if (st->n_pending) memcpy(buf, st->pending, st->n_pending);
+    if (n) memcpy(buf + st->n_pending, bytes, n);
     st->n_pending = 0;
     size_t i = 0, done = 0, bad;
     bool truncated, ok = true;
@@ -129,8 +151,7 @@ static bool feed(const tinfer_tokenizer *t, tf_detok_state *st, const uint8_t *b
             done = i = total;
             break;
         }
-        for (size_t k = 0; k < (per_byte ? bad : 1) && ok; k++)
-            ok = emit(t, st, REPLACEMENT, 3, out);
+        ok = ok && emit_replacements(t, st, 1, out);
         done = i = i + bad;
     }
     if (ok && i > done) ok = emit(t, st, (const char *)buf + done, i - done, out);
@@ -138,12 +159,47 @@ static bool feed(const tinfer_tokenizer *t, tf_detok_state *st, const uint8_t *b
     return ok;
 }
 
-static bool flush_pending(const tinfer_tokenizer *t, tf_detok_state *st, bool per_byte,
-                          tf_bytes *out) {
-    size_t n = per_byte ? st->n_pending : (st->n_pending ? 1 : 0);
+/* Adds one byte to the ByteFallback run. While the run is valid so far its bytes are held; once
+ * it holds an invalid sequence the whole run is U+FFFD, so everything held and every later byte
+ * of the run is written at once. */
+static bool run_push(const tinfer_tokenizer *t, tf_detok_state *st, uint8_t byte, tf_bytes *out) {
+    if (st->run_invalid) {
+        st->run_len++;
+        return emit_replacements(t, st, 1, out);
+    }
+    tf_bytes *held = st->run_bytes;
+    if (!tf_grow((void **)&held->data, &held->cap, st->run_len, 1, 1)) return false;
+    held->data[st->run_len++] = (char)byte;
+    const uint8_t *s = (const uint8_t *)held->data;
+    size_t bad;
+    bool truncated;
+    while (st->run_checked < st->run_len) {
+        size_t len =
+            tf_utf8_check(s + st->run_checked, st->run_len - st->run_checked, &bad, &truncated);
+        if (len) {
+            st->run_checked += len;
+        } else if (truncated) {
+            return true;
+        } else {
+            st->run_invalid = true;
+            return emit_replacements(t, st, st->run_len, out);
+        }
+    }
+    return true;
+}
+
+/* Ends the ByteFallback run: its bytes when valid as a whole, else one U+FFFD per byte. */
+static bool run_end(const tinfer_tokenizer *t, tf_detok_state *st, tf_bytes *out) {
     bool ok = true;
-    for (size_t k = 0; k < n && ok; k++) ok = emit(t, st, REPLACEMENT, 3, out);
-    st->n_pending = 0;
+    if (st->run_invalid) {
+        /* already written */
+    } else if (st->run_checked == st->run_len) {
+        ok = emit(t, st, st->run_len ? st->run_bytes->data : "", st->run_len, out);
+    } else {
+        ok = emit_replacements(t, st, st->run_len, out);
+    }
+    st->run_len = st->run_checked = 0;
+    st->run_invalid = false;
     return ok;
 }
 
@@ -152,22 +208,22 @@ tinfer_status tf_detok_push(const tinfer_tokenizer *t, tf_detok_state *st, int32
     if (id < 0 || (size_t)id >= t->n_vocab || !(t->tokens[id].flags & TF_TOK_PRESENT))
         return tf_error(TINFER_E_INVALID_ARG, "detokenize: id %d is not in the vocabulary",
                         (int)id);
+    if (!st->run_bytes) return oom();
     const tf_tok_entry *e = &t->tokens[id];
     if (skip_special && (e->flags & TF_TOK_SPECIAL)) return TINFER_OK;
     bool ok;
     if (e->flags & TF_TOK_BYTE) {
-        ok = feed(t, st, &e->byte_value, 1, true, out);
+        ok = run_push(t, st, e->byte_value, out);
     } else if (t->decoder.byte_level) {
-        ok = feed(t, st, (const uint8_t *)t->blob + e->piece_off, e->piece_len, false, out);
-    } else { /* a text piece ends a byte run: what the run left incomplete is invalid */
-        ok = flush_pending(t, st, true, out) &&
-             emit(t, st, t->blob + e->piece_off, e->piece_len, out);
+        ok = feed_byte_level(t, st, (const uint8_t *)t->blob + e->piece_off, e->piece_len, out);
+    } else { /* a text piece ends a byte run */
+        ok = run_end(t, st, out) && emit(t, st, t->blob + e->piece_off, e->piece_len, out);
     }
     return ok ? TINFER_OK : oom();
 }
 
 tinfer_status tf_detok_flush(const tinfer_tokenizer *t, tf_detok_state *st, tf_bytes *out) {
-    bool ok = flush_pending(t, st, !t->decoder.byte_level, out);
-    tf_detok_state_init(t, st);
+    bool ok = run_end(t, st, out) && emit_replacements(t, st, st->n_pending ? 1 : 0, out);
+    state_reset(t, st);
     return ok ? TINFER_OK : oom();
 }

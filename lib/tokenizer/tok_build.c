@@ -69,27 +69,43 @@ void tf_tok_destroy(tinfer_tokenizer *t) {
 }
 
 char *tf_tok_strdup(const char *text, size_t len) {
-    char *copy = malloc(len + 1);
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
     if (!copy) return NULL;
-    memcpy(copy, text, len);
+    if (len) memcpy(copy, text, len);
     copy[len] = '\0';
     return copy;
 }
 
-static bool blob_append(tinfer_tokenizer *t, const void *bytes, size_t len, uint32_t *off) {
+/* Makes room for len more bytes of text; the blob may move. Allocated even for an empty first
+ * text: the tables do arithmetic on blob. */
+static bool blob_reserve(tinfer_tokenizer *t, size_t len) {
     size_t need;
     if (!tinfer_add_size(t->blob_len, len, &need) || need > UINT32_MAX) return false;
-    if (need > t->blob_cap) {
-        size_t cap = t->blob_cap ? t->blob_cap : 4096;
-        while (cap < need) cap *= 2;
-        char *grown = realloc(t->blob, cap);
-        if (!grown) return false;
-        t->blob = grown;
-        t->blob_cap = cap;
-    }
+    if (need <= t->blob_cap && t->blob) return true;
+    size_t cap = t->blob_cap ? t->blob_cap : 4096;
+    while (cap < need) cap *= 2; /* need ≤ UINT32_MAX: no overflow */
+    char *grown = realloc(t->blob, cap);
+    if (!grown) return false;
+    t->blob = grown;
+    t->blob_cap = cap;
+    return true;
+}
+
+/* Appends bytes to the blob; bytes must not point into it (blob_copy does that). */
+static bool blob_append(tinfer_tokenizer *t, const void *bytes, size_t len, uint32_t *off) {
+    if (!blob_reserve(t, len)) return false;
     if (len) memcpy(t->blob + t->blob_len, bytes, len);
     *off = (uint32_t)t->blob_len;
-    t->blob_len = need;
+    t->blob_len += len;
+    return true;
+}
+
+/* Appends a copy of blob[src_off .. src_off + len), read after the blob has grown. */
+static bool blob_copy(tinfer_tokenizer *t, uint32_t src_off, size_t len, uint32_t *off) {
+    if (!blob_reserve(t, len)) return false;
+    if (len) memcpy(t->blob + t->blob_len, t->blob + src_off, len);
+    *off = (uint32_t)t->blob_len;
+    t->blob_len += len;
     return true;
 }
 
@@ -99,7 +115,8 @@ tinfer_status tf_tok_set_token(tinfer_tokenizer *t, int32_t id, const char *text
                         (int)id, t->n_vocab);
     tf_tok_entry *e = &t->tokens[id];
     if (e->flags & TF_TOK_PRESENT) {
-        if (e->text_len == len && memcmp(t->blob + e->text_off, text, len) == 0) return TINFER_OK;
+        if (e->text_len == len && (len == 0 || memcmp(t->blob + e->text_off, text, len) == 0))
+            return TINFER_OK;
         return tf_error(TINFER_E_FORMAT, "tokenizer: token id %d given two different texts",
                         (int)id);
     }
@@ -210,8 +227,8 @@ static bool piece_byte_level(tinfer_tokenizer *t, tf_tok_entry *e, const int16_t
     }
     /* Hugging Face's ByteLevel decoder keeps a token with an unmapped character as its text. */
     bool ok = all_mapped ? blob_append(t, bytes, n, &e->piece_off)
-                         : blob_append(t, s, e->text_len, &e->piece_off);
-    /* blob_append may have moved the blob: s is not used after this point */
+                         : blob_copy(t, e->text_off, e->text_len, &e->piece_off);
+    /* the blob may have moved: s is not used after this point */
     e->piece_len = all_mapped ? (uint32_t)n : e->text_len;
     if (bytes != stack) free(bytes);
     return ok;
@@ -233,42 +250,61 @@ static bool parse_byte_token(const char *s, size_t len, uint8_t *value) {
     return true;
 }
 
-/* The text with each decoder Replace applied in order. */
-static bool piece_replaced(tinfer_tokenizer *t, tf_tok_entry *e, const tf_replace_pair *reps,
-                           size_t n_reps) {
-    size_t cap = e->text_len + 1, len = e->text_len;
-    for (size_t r = 0; r < n_reps; r++)
-        if (reps[r].to_len > reps[r].from_len) cap = cap * (reps[r].to_len / reps[r].from_len + 1);
+/* Decoder Replace steps may grow a piece to PIECE_GROWTH times its text plus PIECE_SLACK bytes.
+ * Real decoders shrink pieces ("▁" → " "); chained growing steps in a hostile file would
+ * otherwise multiply a one-byte token into gigabytes (eight steps of "a" → 255 × "a"). */
+enum { PIECE_GROWTH = 4, PIECE_SLACK = 16 };
+
+/* One Replace step of in[0..len) into out[0..cap); false when the result would pass cap. */
+static bool replace_into(const tf_replace_pair *rep, const char *in, size_t len, char *out,
+                         size_t cap, size_t *out_len) {
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        bool hit = in[i] == rep->from[0] && rep->from_len <= len - i &&
+                   memcmp(in + i, rep->from, rep->from_len) == 0;
+        size_t n = hit ? rep->to_len : 1;
+        if (n > cap - o) return false;
+        memcpy(out + o, hit ? rep->to : in + i, n);
+        o += n;
+        i += hit ? rep->from_len : 1;
+    }
+    *out_len = o;
+    return true;
+}
+
+/* The text with each decoder Replace applied in order, every step bounded by the same cap. */
+static tinfer_status piece_replaced(tinfer_tokenizer *t, size_t id, const tf_replace_pair *reps,
+                                    size_t n_reps) {
+    tf_tok_entry *e = &t->tokens[id];
+    size_t len = e->text_len, cap;
+    if (!tinfer_mul_size(len, PIECE_GROWTH, &cap) || !tinfer_add_size(cap, PIECE_SLACK, &cap))
+        return tf_error(TINFER_E_FORMAT, "tokenizer: token %zu is too long", id);
     /* most tokens are short: stack buffers spare two allocations per token of a 262k vocabulary */
     char stack_a[256], stack_b[256];
     bool small = cap <= sizeof stack_a;
     char *a = small ? stack_a : malloc(cap), *b = small ? stack_b : malloc(cap);
-    bool ok = a && b;
-    if (ok) memcpy(a, t->blob + e->text_off, len);
-    for (size_t r = 0; ok && r < n_reps; r++) {
-        size_t o = 0;
-        for (size_t i = 0; i < len;) {
-            if (a[i] == reps[r].from[0] && i + reps[r].from_len <= len &&
-                memcmp(a + i, reps[r].from, reps[r].from_len) == 0) {
-                memcpy(b + o, reps[r].to, reps[r].to_len);
-                o += reps[r].to_len;
-                i += reps[r].from_len;
-            } else {
-                b[o++] = a[i++];
-            }
+    tinfer_status st = a && b ? TINFER_OK : tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
+    if (st == TINFER_OK && len) memcpy(a, t->blob + e->text_off, len);
+    for (size_t r = 0; st == TINFER_OK && r < n_reps; r++) {
+        if (!replace_into(&reps[r], a, len, b, cap, &len)) {
+            st = tf_error(TINFER_E_FORMAT,
+                          "tokenizer: decoder Replace steps grow token %zu (%u bytes) past %zu "
+                          "bytes",
+                          id, (unsigned)e->text_len, cap);
+            break;
         }
         char *swap = a;
         a = b;
         b = swap;
-        len = o;
     }
-    if (ok) ok = blob_append(t, a, len, &e->piece_off);
+    if (st == TINFER_OK && !blob_append(t, a, len, &e->piece_off))
+        st = tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
     e->piece_len = (uint32_t)len;
     if (!small) {
         free(a);
         free(b);
     }
-    return ok;
+    return st;
 }
 
 static tinfer_status make_pieces(tinfer_tokenizer *t, const tf_replace_pair *reps, size_t n_reps) {
@@ -277,19 +313,19 @@ static tinfer_status make_pieces(tinfer_tokenizer *t, const tf_replace_pair *rep
     for (size_t id = 0; id < t->n_vocab; id++) {
         tf_tok_entry *e = &t->tokens[id];
         if (!(e->flags & TF_TOK_PRESENT)) continue;
-        bool ok;
         if (t->decoder.byte_level) {
-            ok = piece_byte_level(t, e, char_byte);
-        } else {
-            uint8_t value;
-            if (t->decoder.byte_fallback &&
-                parse_byte_token(t->blob + e->text_off, e->text_len, &value)) {
-                e->flags |= TF_TOK_BYTE;
-                e->byte_value = value;
-            }
-            ok = piece_replaced(t, e, reps, n_reps);
+            if (!piece_byte_level(t, e, char_byte))
+                return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
+            continue;
         }
-        if (!ok) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for pieces");
+        uint8_t value;
+        if (t->decoder.byte_fallback &&
+            parse_byte_token(t->blob + e->text_off, e->text_len, &value)) {
+            e->flags |= TF_TOK_BYTE;
+            e->byte_value = value;
+        }
+        tinfer_status st = piece_replaced(t, id, reps, n_reps);
+        if (st != TINFER_OK) return st;
     }
     return TINFER_OK;
 }
@@ -368,17 +404,34 @@ static tinfer_status make_eog(tinfer_tokenizer *t) {
 }
 
 /* Normalized bytes per input byte, at most: invalid bytes and NFC can triple, and each Replace
- * can grow its pattern to its content. */
-static void bound_expansion(tinfer_tokenizer *t) {
+ * can grow its pattern to its content. Real normalizers expand by 9 at most (" " → "▁" after
+ * NFC); a chain of growing Replace steps is refused past MAX_EXPAND, because tokenizing would
+ * otherwise turn a short text into gigabytes. */
+enum { MAX_EXPAND = 1024 };
+
+static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
+
+static tinfer_status bound_expansion(tinfer_tokenizer *t) {
     size_t factor = 3, prepend = 0;
     for (size_t i = 0; i < t->n_norm; i++) {
         const tf_norm_step *s = &t->norm[i];
-        if (s->kind == TF_NORM_REPLACE && s->content_len > s->pattern_len)
-            factor *= (s->content_len + s->pattern_len - 1) / s->pattern_len;
-        if (s->kind == TF_NORM_PREPEND) prepend += s->content_len;
+        if (s->kind == TF_NORM_REPLACE && s->content_len > s->pattern_len &&
+            (!tinfer_mul_size(factor, ceil_div(s->content_len, s->pattern_len), &factor) ||
+             factor > MAX_EXPAND))
+            return tf_error(TINFER_E_UNSUPPORTED,
+                            "tokenizer: normalizer Replace steps grow text more than %d times",
+                            MAX_EXPAND);
+        if (s->kind == TF_NORM_PREPEND &&
+            (!tinfer_add_size(prepend, s->content_len, &prepend) || prepend > MAX_EXPAND))
+            break;
     }
+    /* what the Prepend steps add, grown by the steps after them: bounded the same way */
+    if (prepend > MAX_EXPAND || prepend * factor > MAX_EXPAND) /* each ≤ 1024: no overflow */
+        return tf_error(TINFER_E_UNSUPPORTED,
+                        "tokenizer: normalizer Prepend steps add more than %d bytes", MAX_EXPAND);
     t->max_expand = factor;
     t->prepend_len = prepend * factor;
+    return TINFER_OK;
 }
 
 tinfer_status tf_tok_finish(tinfer_tokenizer *t, const tf_replace_pair *reps, size_t n_reps) {
@@ -391,6 +444,6 @@ tinfer_status tf_tok_finish(tinfer_tokenizer *t, const tf_replace_pair *reps, si
     if (st == TINFER_OK) st = make_eog(t);
     if (st == TINFER_OK && !tf_bpe_cache_init(&t->cache))
         st = tf_error(TINFER_E_NOMEM, "tokenizer: out of memory for the cache");
-    bound_expansion(t);
+    if (st == TINFER_OK) st = bound_expansion(t);
     return st;
 }

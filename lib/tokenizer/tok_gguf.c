@@ -6,6 +6,8 @@
  *    list at load. CONTROL tokens are special added tokens, USER_DEFINED ones plain added tokens,
  *    matched in the raw text (GGUF stores their ▁ as spaces for this reason).
  *  - "gpt2" (byte-level BPE): merges as listed; the regex comes from tokenizer.ggml.pre. */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,20 @@ static const tf_meta_array *number_array(const tf_metadata *meta, const char *ke
         tf_meta_scalar_size(v->as.array.elem_type) == 0)
         return NULL;
     return &v->as.array;
+}
+
+static bool is_integer_type(uint32_t type) {
+    return type == TINFER_META_U8 || type == TINFER_META_I8 || type == TINFER_META_U16 ||
+           type == TINFER_META_I16 || type == TINFER_META_U32 || type == TINFER_META_I32 ||
+           type == TINFER_META_U64 || type == TINFER_META_I64;
+}
+
+/* A score as a float the sort can compare: doubles past float's range are clamped (the
+ * conversion would be undefined) and NaN ranks last (it would make the order inconsistent). */
+static float score_at(const tf_meta_array *scores, size_t i) {
+    double v = tf_meta_array_f64(scores, i);
+    if (isnan(v) || v < -FLT_MAX) return -FLT_MAX;
+    return v > FLT_MAX ? FLT_MAX : (float)v;
 }
 
 static int32_t id_key(const tf_metadata *meta, const char *key, size_t n_vocab) {
@@ -101,7 +117,7 @@ static tinfer_status rank_by_scores(tinfer_tokenizer *t, const tf_meta_array *sc
         return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        values[i] = scores ? (float)tf_meta_array_f64(scores, i) : 0.0f;
+        values[i] = scores ? score_at(scores, i) : 0.0f;
         t->score_rank[i] = UINT32_MAX;
         if (!types || tf_meta_array_i64(types, i) == TYPE_NORMAL) order[n_normal++] = (int32_t)i;
     }
@@ -237,6 +253,11 @@ static tinfer_status build(const tf_metadata *meta, bool spm, tinfer_tokenizer *
         return tf_error(TINFER_E_FORMAT,
                         "gguf: tokenizer.ggml.tokens is missing or not a string array");
     const tf_meta_array *types = number_array(meta, "tokenizer.ggml.token_type", tokens->n_elems);
+    if (types && !is_integer_type(types->elem_type))
+        return tf_error(TINFER_E_FORMAT,
+                        "gguf: tokenizer.ggml.token_type holds %s values, not "
+                        "integers",
+                        tf_meta_type_name(types->elem_type));
     tinfer_tokenizer *t;
     tinfer_status st = tf_tok_create(tokens->n_elems, tokens->n_elems, &t);
     if (st != TINFER_OK) return st;

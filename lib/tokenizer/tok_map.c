@@ -46,7 +46,7 @@ bool tf_str_map_put(tf_str_map *map, const char *blob, uint32_t key_off, uint32_
                     int32_t value, int32_t *existing) {
     *existing = -1;
     if ((map->n_used + 1) * 2 > map->mask + 1) return false;
-    const char *key = blob + key_off;
+    const char *key = key_len ? blob + key_off : ""; /* blob may be NULL when empty */
     uint32_t hash = (uint32_t)tf_hash_bytes(key, key_len);
     size_t slot = hash & map->mask;
     for (;;) {
@@ -57,7 +57,7 @@ bool tf_str_map_put(tf_str_map *map, const char *blob, uint32_t key_off, uint32_
             return true;
         }
         if (s->hash == hash && s->key_len == key_len &&
-            memcmp(blob + s->key_off, key, key_len) == 0) {
+            (key_len == 0 || memcmp(blob + s->key_off, key, key_len) == 0)) {
             *existing = s->value;
             return true;
         }
@@ -72,7 +72,8 @@ int32_t tf_str_map_get(const tf_str_map *map, const char *blob, const char *key,
     for (;;) {
         const tf_str_slot *s = &map->slots[slot];
         if (s->value < 0) return -1;
-        if (s->hash == hash && s->key_len == len && memcmp(blob + s->key_off, key, len) == 0)
+        if (s->hash == hash && s->key_len == len &&
+            (len == 0 || memcmp(blob + s->key_off, key, len) == 0))
             return s->value;
         slot = (slot + 1) & map->mask;
     }

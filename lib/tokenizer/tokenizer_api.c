@@ -156,7 +156,10 @@ TINFER_API tinfer_status tinfer_detok_stream_create(const tinfer_tokenizer *t, u
     if (!s) return tf_error(TINFER_E_NOMEM, "tinfer_detok_stream_create: out of memory");
     s->tokenizer = t;
     s->skip_special = (flags & TINFER_DETOKENIZE_SKIP_SPECIAL) != 0;
-    tf_detok_state_init(t, &s->state);
+    if (!tf_detok_state_init(t, &s->state)) {
+        tinfer_detok_stream_free(s);
+        return tf_error(TINFER_E_NOMEM, "tinfer_detok_stream_create: out of memory");
+    }
     *out = s;
     return TINFER_OK;
 }
@@ -190,4 +193,7 @@ TINFER_API tinfer_status tinfer_detok_stream_flush(tinfer_detok_stream *s, char 
     return st;
 }
 
-TINFER_API void tinfer_detok_stream_free(tinfer_detok_stream *stream) { free(stream); }
+TINFER_API void tinfer_detok_stream_free(tinfer_detok_stream *stream) {
+    if (stream) tf_detok_state_free(&stream->state);
+    free(stream);
+}

@@ -1,4 +1,5 @@
-/* libFuzzer entry point for the GGUF reader. Build and run from the repository root:
+/* libFuzzer entry point for the GGUF reader, built and run by scripts/fuzz.sh
+ * (tests/fuzz/CMakeLists.txt); by hand, from the repository root:
  *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE
  * -DTINFER_STATIC_DEFINE -Iinclude -Ilib tests/fuzz/fuzz_gguf.c lib/format/gguf.c
  * lib/format/metadata.c lib/format/tensor_table.c lib/quant/dtype.c lib/core/error.c

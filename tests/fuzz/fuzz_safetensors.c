@@ -1,5 +1,5 @@
-/* libFuzzer entry for the safetensors reader (not built by CMake). Build and run from the repo
- * root with the command on the line below. */
+/* libFuzzer entry for the safetensors reader, built and run by scripts/fuzz.sh
+ * (tests/fuzz/CMakeLists.txt); by hand, from the repository root, with the command below. */
 // clang-format off
 // clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -DTINFER_STATIC_DEFINE -Iinclude -Ilib tests/fuzz/fuzz_safetensors.c lib/format/safetensors.c lib/format/metadata.c lib/format/tensor_table.c lib/core/error.c lib/core/arena.c lib/core/name_index.c $(pkg-config --cflags --libs jansson) -o fuzz_safetensors && ./fuzz_safetensors -max_len=4096
 // clang-format on
