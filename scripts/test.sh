@@ -6,16 +6,18 @@
 #   3. build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer with float-cast-overflow, which
 #      -fsanitize=undefined leaves out in gcc; CPU only), its ctest tests and
 #      the Python tests again against its programs;
-#   4. scripts/fuzz.sh 20: every libFuzzer target of tests/fuzz for 20 s (one test per target).
+#   4. build-clang/ (clang 14, CPU only) and its ctest tests;
+#   5. scripts/fuzz.sh 20: every libFuzzer target of tests/fuzz for 20 s (one test per target).
 # Every step runs even when an earlier one failed (a failed build skips only its own tests); the
 # last line counts the tests of all steps, and the exit status is non-zero when anything failed.
-# BUILD_DIR / ASAN_BUILD_DIR pick other build trees, TINFER_CUDA=AUTO|ON|OFF the CUDA choice.
+# BUILD_DIR / ASAN_BUILD_DIR / CLANG_BUILD_DIR pick other build trees, TINFER_CUDA=AUTO|ON|OFF the CUDA choice.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build-test}"
 ASAN_BUILD_DIR="${ASAN_BUILD_DIR:-build-asan}"
+CLANG_BUILD_DIR="${CLANG_BUILD_DIR:-build-clang}"
 JOBS="$(nproc)"
 DEFAULT_MODEL="$ROOT/models/gemma-3-270m-q4_k_m.gguf"
 SANITIZER_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -166,6 +168,11 @@ main() {
         run_ctest asan "$ASAN_BUILD_DIR" "${SANITIZER_ENV[@]}"
         # the programs parse hostile files in the Python tests: run those under the sanitizers too
         run_pytest asan "$ASAN_BUILD_DIR" "${SANITIZER_ENV[@]}"
+    fi
+    # the same sources must build and pass with clang too (its warnings, its code generation)
+    if configure_and_build clang "$CLANG_BUILD_DIR" -DCMAKE_C_COMPILER=clang-14 \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTINFER_CUDA=OFF -DTINFER_SANITIZE=; then
+        run_ctest clang "$CLANG_BUILD_DIR"
     fi
     run_fuzz 20
 
