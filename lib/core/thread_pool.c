@@ -1,5 +1,6 @@
-/* The worker pool (see thread_pool.h): a generation counter for dispatch, a countdown for the
- * barrier, a condition variable only for workers that have spun long enough to sleep. */
+/* The worker pool (see thread_pool.h): one atomic job word for dispatch (its generation) and for
+ * the barrier (whether workers may still join, how many are at work), a condition variable only
+ * for workers that have spun long enough to sleep. */
 #include "core/thread_pool.h"
 
 #include <errno.h>
@@ -37,18 +38,24 @@ typedef struct worker {
     uint32_t index;
 } worker;
 
+/* The job word: the dispatch's generation in the high 32 bits, whether workers may still join it
+ * (JOB_OPEN), and how many have joined and not yet finished (the low bits). */
+#define JOB_OPEN ((uint64_t)1 << 31)
+#define JOB_ACTIVE ((uint64_t)JOB_OPEN - 1)
+static uint32_t job_generation(uint64_t word) { return (uint32_t)(word >> 32); }
+
 struct tf_thread_pool {
     uint32_t n_threads;
     uint32_t n_started; /* workers whose thread exists (for destroy after a failed create) */
     worker *workers;    /* [n_threads - 1]: thread i + 1 */
 
-    /* The task of the current generation, written before the generation is published. */
+    /* The task of the current generation, written before the generation is published and read
+     * only by workers that joined it. */
     tf_pool_task task;
     void *arg;
-    bool stop;
+    _Atomic bool stop;
 
-    _Atomic uint32_t generation; /* bumped once per dispatch (release) */
-    _Atomic uint32_t pending;    /* workers still running the current generation */
+    _Atomic uint64_t job;        /* see JOB_OPEN */
     _Atomic uint32_t n_sleeping; /* workers on the condition variable, or about to be */
     pthread_mutex_t mutex;
     pthread_cond_t wake;
@@ -61,13 +68,13 @@ uint32_t tf_pool_default_threads(void) {
 }
 
 /* The next generation after seen: spin, then sleep. The sleeper registers in n_sleeping before
- * it reads the generation a last time, and the dispatcher bumps the generation before it reads
+ * it reads the job word a last time, and the dispatcher stores the word before it reads
  * n_sleeping (both sequentially consistent), so at least one of them sees the other: either the
  * worker sees the new generation, or the dispatcher sees a sleeper and broadcasts under the mutex
  * the sleeper holds until it waits. */
 static uint32_t await_generation(tf_thread_pool *pool, uint32_t seen) {
     for (uint32_t i = 1; i <= SPIN_PAUSES; i++) {
-        const uint32_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        const uint32_t g = job_generation(atomic_load_explicit(&pool->job, memory_order_acquire));
         if (g != seen) return g;
         if (i % WAIT_PAUSES_PER_YIELD == 0) sched_yield();
         else TF_CPU_RELAX();
@@ -75,11 +82,22 @@ static uint32_t await_generation(tf_thread_pool *pool, uint32_t seen) {
     pthread_mutex_lock(&pool->mutex);
     atomic_fetch_add(&pool->n_sleeping, 1);
     uint32_t g;
-    while ((g = atomic_load(&pool->generation)) == seen)
+    while ((g = job_generation(atomic_load(&pool->job))) == seen)
         pthread_cond_wait(&pool->wake, &pool->mutex);
     atomic_fetch_sub(&pool->n_sleeping, 1);
     pthread_mutex_unlock(&pool->mutex);
     return g;
+}
+
+/* Joins generation g if the caller has not closed it yet: counts this worker as active (the
+ * acquire makes the task and everything the caller wrote before publishing it visible). */
+static bool join(tf_thread_pool *pool, uint32_t g) {
+    uint64_t word = atomic_load_explicit(&pool->job, memory_order_relaxed);
+    while (job_generation(word) == g && (word & JOB_OPEN))
+        if (atomic_compare_exchange_weak_explicit(&pool->job, &word, word + 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
 }
 
 static void *worker_main(void *arg) {
@@ -88,16 +106,19 @@ static void *worker_main(void *arg) {
     uint32_t seen = 0; /* workers start before the first dispatch, at generation 0 */
     for (;;) {
         seen = await_generation(pool, seen);
-        if (pool->stop) return NULL;
+        if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
+        if (!join(pool, seen)) continue; /* too late: the caller did the work */
         pool->task(pool->arg, self->index, pool->n_threads);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        atomic_fetch_sub_explicit(&pool->job, 1, memory_order_release);
     }
 }
 
-/* Publishes the task set in pool (task, arg, stop) to every worker. */
+/* Publishes a new generation, open, none active: the task set in pool before it is visible to
+ * every worker that joins. */
 static void dispatch(tf_thread_pool *pool) {
-    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
-    atomic_fetch_add(&pool->generation, 1); /* seq_cst: ordered before the read below */
+    const uint64_t word = atomic_load_explicit(&pool->job, memory_order_relaxed);
+    const uint64_t next = (uint64_t)(job_generation(word) + 1) << 32 | JOB_OPEN;
+    atomic_store(&pool->job, next); /* seq_cst: ordered before the read below */
     if (atomic_load(&pool->n_sleeping) > 0) {
         pthread_mutex_lock(&pool->mutex);
         pthread_cond_broadcast(&pool->wake);
@@ -105,17 +126,21 @@ static void dispatch(tf_thread_pool *pool) {
     }
 }
 
-static void await_workers(tf_thread_pool *pool) {
-    for (uint32_t i = 1; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; i++) {
+/* Closes the generation to late workers, then waits for those that joined: their writes are
+ * visible once the count they decremented (release) reads 0 here (acquire). */
+static void close_and_await(tf_thread_pool *pool) {
+    uint64_t word = atomic_fetch_and_explicit(&pool->job, ~JOB_OPEN, memory_order_acq_rel);
+    for (uint32_t i = 1; (word & JOB_ACTIVE) != 0; i++) {
         if (i % WAIT_PAUSES_PER_YIELD == 0) sched_yield();
         else TF_CPU_RELAX();
+        word = atomic_load_explicit(&pool->job, memory_order_acquire);
     }
 }
 
 void tf_pool_destroy(tf_thread_pool *pool) {
     if (!pool) return;
     if (pool->n_started > 0) {
-        pool->stop = true;
+        atomic_store_explicit(&pool->stop, true, memory_order_relaxed);
         dispatch(pool);
         for (uint32_t i = 0; i < pool->n_started; i++) pthread_join(pool->workers[i].thread, NULL);
     }
@@ -172,7 +197,7 @@ void tf_pool_run(tf_thread_pool *pool, tf_pool_task task, void *arg) {
     pool->arg = arg;
     dispatch(pool);
     task(arg, 0, pool->n_threads);
-    await_workers(pool);
+    close_and_await(pool);
 }
 
 /* One tf_pool_for: ranges handed out from next. */

@@ -3,9 +3,12 @@
  *
  * Dispatch publishes the task by bumping a generation counter; idle workers spin on it for a
  * bounded number of pauses (microseconds between the ops of a pass), then sleep on a condition
- * variable (between passes). The caller runs its own share, then waits for the others on a
- * counter. In the steady state, with the workers spinning, a dispatch costs a few atomic
- * operations: no lock, no system call, no allocation.
+ * variable (between passes). Workers join the task as they see it; the caller runs it too, then
+ * closes it to latecomers and waits only for the workers that joined. A worker the scheduler has
+ * taken off its core (a machine busy with other programs) therefore never holds the caller up
+ * unless it had started, and the work itself is handed out in ranges from a shared counter
+ * (tf_pool_for), so whoever is running takes what is left. In the steady state, with the workers
+ * spinning, a dispatch costs a few atomic operations: no lock, no system call, no allocation.
  *
  * A pool is driven by one thread at a time (not itself thread-safe): tf_pool_run and tf_pool_for
  * must not be called concurrently on the same pool, nor from inside a task. */
@@ -42,8 +45,10 @@ void tf_pool_destroy(tf_thread_pool *pool);
 /* Threads counting the caller; 1 for a NULL pool. */
 uint32_t tf_pool_threads(const tf_thread_pool *pool);
 
-/* task(arg, i, n) on every thread i of the pool, the caller's share first; returns when all have
- * returned, their writes visible to the caller. A NULL pool runs task(arg, 0, 1) inline. */
+/* task(arg, 0, n) on the caller and task(arg, i, n) on each worker i (1 ≤ i < n) that joins in
+ * time — any number of them, none included — so a task must be able to do all the work alone,
+ * taking it from a shared counter. Returns when every call has returned, their writes visible to
+ * the caller. A NULL pool runs task(arg, 0, 1) inline. */
 void tf_pool_run(tf_thread_pool *pool, tf_pool_task task, void *arg);
 
 /* fn over [0, n_items) in consecutive ranges of chunk items (the last may be shorter), each range

@@ -1,9 +1,10 @@
 /* The CPU backend's thread pool (lib/core/thread_pool.h): tf_pool_for runs every index of
  * [0, n) exactly once, on a valid thread, for many sizes, chunk lengths and thread counts
  * (including more threads than items, one thread — no pool — and no items); tf_pool_run runs the
- * task once on every thread; 10,000 dispatches in a row finish (no lost wake-up, no deadlock),
- * and so do dispatches to workers that have gone to sleep on the condition variable. Built
- * with -DTINFER_SANITIZE=thread this also checks the pool for data races. */
+ * task once on the caller and at most once on each worker; 10,000 dispatches in a row finish (no
+ * lost wake-up, no deadlock), and so do dispatches to workers that have gone to sleep on the
+ * condition variable. Built with -DTINFER_SANITIZE=thread this also checks the pool for data races.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -79,7 +80,7 @@ static void for_runs_every_index_once(void **state) {
     free(rec);
 }
 
-/* tf_pool_run: one call per thread index. */
+/* tf_pool_run: the caller once, each worker at most once, every index valid. */
 typedef struct run_record {
     _Atomic uint32_t calls[16];
     _Atomic uint32_t bad;
@@ -91,7 +92,7 @@ static void record_thread(void *arg, uint32_t thread, uint32_t n_threads) {
     else atomic_fetch_add(&rec->calls[thread], 1);
 }
 
-static void run_calls_every_thread_once(void **state) {
+static void run_calls_each_thread_at_most_once(void **state) {
     (void)state;
     for (size_t t = 0; t < sizeof THREADS / sizeof THREADS[0]; t++) {
         tf_thread_pool *pool = make_pool(THREADS[t]);
@@ -99,8 +100,9 @@ static void run_calls_every_thread_once(void **state) {
             run_record rec = {0};
             tf_pool_run(pool, record_thread, &rec);
             assert_int_equal(atomic_load(&rec.bad), 0);
-            for (uint32_t i = 0; i < 16; i++)
-                assert_int_equal(atomic_load(&rec.calls[i]), i < THREADS[t] ? 1 : 0);
+            assert_int_equal(atomic_load(&rec.calls[0]), 1);
+            for (uint32_t i = 1; i < 16; i++)
+                assert_true(atomic_load(&rec.calls[i]) <= (i < THREADS[t] ? 1u : 0u));
         }
         tf_pool_destroy(pool);
     }
@@ -166,7 +168,7 @@ static void bad_thread_counts_are_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(for_runs_every_index_once),
-        cmocka_unit_test(run_calls_every_thread_once),
+        cmocka_unit_test(run_calls_each_thread_at_most_once),
         cmocka_unit_test(ten_thousand_dispatches_finish),
         cmocka_unit_test(sleeping_workers_wake),
         cmocka_unit_test(bad_thread_counts_are_refused),
