@@ -1,6 +1,7 @@
 /* The worker pool (see thread_pool.h): one atomic job word for dispatch (its generation) and for
- * the barrier (whether workers may still join, how many are at work), a condition variable only
- * for workers that have spun long enough to sleep. */
+ * the barrier (whether workers may still join, how many are at work); condition variables only
+ * for a thread that has spun long enough to sleep — an idle worker, or the caller waiting for a
+ * worker the scheduler has preempted. */
 #include "core/thread_pool.h"
 
 #include <errno.h>
@@ -33,6 +34,11 @@ enum { SPIN_PAUSES = 1 << 15 };
  * waiting for stragglers): on a machine with more runnable threads than cores, the thread it
  * waits for gets the core sooner. A dispatch that comes quickly (the steady state) sees none. */
 enum { WAIT_PAUSES_PER_YIELD = 1 << 10 };
+/* Pauses the caller spins (about 100 µs) waiting for the workers that joined, before it sleeps
+ * on the condition variable. A worker is this late only when the scheduler has taken it off its
+ * core (other programs want the cores); the caller's core then falls idle, and the kernel moves
+ * the waiting worker onto it rather than letting it queue behind another program. */
+enum { CALLER_SPIN_PAUSES = 1 << 11 };
 
 typedef struct worker {
     tf_thread_pool *pool;
@@ -57,10 +63,12 @@ struct tf_thread_pool {
     void *arg;
     _Atomic bool stop;
 
-    _Atomic uint64_t job;        /* see JOB_OPEN */
-    _Atomic uint32_t n_sleeping; /* workers on the condition variable, or about to be */
+    _Atomic uint64_t job;         /* see JOB_OPEN */
+    _Atomic uint32_t n_sleeping;  /* workers on the condition variable, or about to be */
+    _Atomic bool caller_sleeping; /* the caller waits on done, or is about to */
     pthread_mutex_t mutex;
-    pthread_cond_t wake;
+    pthread_cond_t wake; /* workers wait here for a dispatch */
+    pthread_cond_t done; /* the caller waits here for the last worker of a dispatch */
 };
 
 uint32_t tf_pool_default_threads(void) {
@@ -111,7 +119,13 @@ static void *worker_main(void *arg) {
         if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
         if (!join(pool, seen)) continue; /* too late: the caller did the work */
         pool->task(pool->arg, self->index, pool->n_threads);
-        atomic_fetch_sub_explicit(&pool->job, 1, memory_order_release);
+        /* seq_cst, before reading caller_sleeping: see close_and_await. */
+        const uint64_t before = atomic_fetch_sub(&pool->job, 1);
+        if ((before & JOB_ACTIVE) == 1 && atomic_load(&pool->caller_sleeping)) {
+            pthread_mutex_lock(&pool->mutex);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->mutex);
+        }
     }
 }
 
@@ -129,10 +143,22 @@ static void dispatch(tf_thread_pool *pool) {
 }
 
 /* Closes the generation to late workers, then waits for those that joined: their writes are
- * visible once the count they decremented (release) reads 0 here (acquire). */
+ * visible once the count they decremented reads 0 here. Spins, then sleeps: the caller sets
+ * caller_sleeping before its last look at the count, the last worker decrements the count before
+ * it reads caller_sleeping (all sequentially consistent), so either the caller sees 0 or the
+ * worker sees the flag and signals under the mutex the caller holds until it waits. */
 static void close_and_await(tf_thread_pool *pool) {
     uint64_t word = atomic_fetch_and_explicit(&pool->job, ~JOB_OPEN, memory_order_acq_rel);
     for (uint32_t i = 1; (word & JOB_ACTIVE) != 0; i++) {
+        if (i > CALLER_SPIN_PAUSES) {
+            pthread_mutex_lock(&pool->mutex);
+            atomic_store(&pool->caller_sleeping, true);
+            while ((atomic_load(&pool->job) & JOB_ACTIVE) != 0)
+                pthread_cond_wait(&pool->done, &pool->mutex);
+            atomic_store(&pool->caller_sleeping, false);
+            pthread_mutex_unlock(&pool->mutex);
+            return;
+        }
         if (i % WAIT_PAUSES_PER_YIELD == 0) sched_yield();
         else TF_CPU_RELAX();
         word = atomic_load_explicit(&pool->job, memory_order_acquire);
@@ -147,6 +173,7 @@ void tf_pool_destroy(tf_thread_pool *pool) {
         for (uint32_t i = 0; i < pool->n_started; i++) pthread_join(pool->workers[i].thread, NULL);
     }
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->mutex);
     free(pool->workers);
     free(pool);
@@ -162,6 +189,7 @@ tinfer_status tf_pool_create(uint32_t n_threads, tf_thread_pool **out) {
     pool->workers = calloc(n_threads - 1, sizeof *pool->workers);
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->done, NULL);
     if (!pool->workers) {
         tf_pool_destroy(pool);
         return tf_error(TINFER_E_NOMEM, "thread pool: out of memory");

@@ -4,11 +4,12 @@
  * Dispatch publishes the task by bumping a generation counter; idle workers spin on it for a
  * bounded number of pauses (microseconds between the ops of a pass), then sleep on a condition
  * variable (between passes). Workers join the task as they see it; the caller runs it too, then
- * closes it to latecomers and waits only for the workers that joined. A worker the scheduler has
- * taken off its core (a machine busy with other programs) therefore never holds the caller up
- * unless it had started, and the work itself is handed out in ranges from a shared counter
- * (tf_pool_for), so whoever is running takes what is left. In the steady state, with the workers
- * spinning, a dispatch costs a few atomic operations: no lock, no system call, no allocation.
+ * closes it to latecomers and waits only for the workers that joined (spinning, then sleeping). A
+ * worker the scheduler has taken off its core (a machine busy with other programs) therefore never
+ * holds the caller up unless it had started, and the work itself is handed out in ranges from a
+ * shared counter (tf_pool_for), so whoever is running takes what is left. In the steady state, with
+ * the workers spinning, a dispatch costs a few atomic operations: no lock, no system call, no
+ * allocation.
  *
  * A pool is driven by one thread at a time (not itself thread-safe): tf_pool_run and tf_pool_for
  * must not be called concurrently on the same pool, nor from inside a task. */

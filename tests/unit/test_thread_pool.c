@@ -154,6 +154,45 @@ static void sleeping_workers_wake(void **state) {
     tf_pool_destroy(NULL);
 }
 
+/* A worker that takes milliseconds (as one preempted by the scheduler would): the caller stops
+ * spinning and sleeps until the worker's signal, and sees its writes once tf_pool_run returns. */
+typedef struct slow_job {
+    _Atomic uint32_t started, finished;
+    uint32_t written[16]; /* plain: must be visible after the barrier */
+} slow_job;
+
+static void slow_task(void *arg, uint32_t thread, uint32_t n_threads) {
+    (void)n_threads;
+    slow_job *job = arg;
+    if (thread == 0) { /* the caller waits (up to 2 s) until a worker has joined */
+        for (int i = 0; i < 2000 && atomic_load(&job->started) == 0; i++) {
+            const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000 * 1000};
+            nanosleep(&ms, NULL);
+        }
+        return;
+    }
+    atomic_fetch_add(&job->started, 1);
+    const struct timespec slow = {.tv_sec = 0, .tv_nsec = 3 * 1000 * 1000};
+    nanosleep(&slow, NULL);
+    job->written[thread] = thread;
+    atomic_fetch_add(&job->finished, 1);
+}
+
+static void caller_sleeps_for_a_slow_worker(void **state) {
+    (void)state;
+    tf_thread_pool *pool = make_pool(3);
+    for (int rep = 0; rep < 20; rep++) {
+        slow_job job = {0};
+        tf_pool_run(pool, slow_task, &job);
+        assert_true(atomic_load(&job.started) >= 1);
+        assert_int_equal(atomic_load(&job.finished), atomic_load(&job.started));
+        uint32_t n_written = 0;
+        for (uint32_t i = 1; i < 3; i++) n_written += job.written[i] == i;
+        assert_int_equal(n_written, atomic_load(&job.started));
+    }
+    tf_pool_destroy(pool);
+}
+
 static void bad_thread_counts_are_refused(void **state) {
     (void)state;
     tf_thread_pool *pool = NULL;
@@ -171,6 +210,7 @@ int main(void) {
         cmocka_unit_test(run_calls_each_thread_at_most_once),
         cmocka_unit_test(ten_thousand_dispatches_finish),
         cmocka_unit_test(sleeping_workers_wake),
+        cmocka_unit_test(caller_sleeps_for_a_slow_worker),
         cmocka_unit_test(bad_thread_counts_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
