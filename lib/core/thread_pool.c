@@ -34,11 +34,13 @@ enum { SPIN_PAUSES = 1 << 15 };
  * waiting for stragglers): on a machine with more runnable threads than cores, the thread it
  * waits for gets the core sooner. A dispatch that comes quickly (the steady state) sees none. */
 enum { WAIT_PAUSES_PER_YIELD = 1 << 10 };
-/* Pauses the caller spins (about 100 µs) waiting for the workers that joined, before it sleeps
- * on the condition variable. A worker is this late only when the scheduler has taken it off its
- * core (other programs want the cores); the caller's core then falls idle, and the kernel moves
- * the waiting worker onto it rather than letting it queue behind another program. */
-enum { CALLER_SPIN_PAUSES = 1 << 11 };
+/* Pauses the caller spins (about 0.8 ms) waiting for the workers that joined, before it sleeps
+ * on the condition variable. Longer than a worker's last range of a prompt's matrix product
+ * normally takes (hundreds of µs: sleeping then would add a futex wake to every op), shorter than
+ * a scheduler time slice: a worker this late has been taken off its core (other programs want the
+ * cores); the caller's core then falls idle, and the kernel moves the waiting worker onto it
+ * rather than letting it queue behind another program. */
+enum { CALLER_SPIN_PAUSES = 1 << 14 };
 
 typedef struct worker {
     tf_thread_pool *pool;
