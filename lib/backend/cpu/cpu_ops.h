@@ -53,7 +53,10 @@ typedef struct tf_cpu_state {
     tf_cpu_kv kv;
     /* The threads: n_threads counting the caller; pool is NULL for one, and every op then runs
      * inline. One pool per backend, hence per context: a context is used by one thread at a time,
-     * so its pool is never contended, and two contexts never wait on each other's workers. */
+     * so its pool is never contended, and two contexts never wait on each other's workers.
+     * Measured on the 2-core build machine (Gemma 3 270M Q4_K_M, best of quiet runs): decode
+     * 33 -> 56 tok/s at position 1, prefill of 128 tokens 180 -> 355 tok/s, 1 -> 2 threads; with
+     * another program holding one core, 2 threads decode about as fast as 1. */
     uint32_t n_threads;
     tf_thread_pool *pool;
     tf_cpu_scratch *scratch; /* [n_threads] */
