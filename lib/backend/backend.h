@@ -200,8 +200,10 @@ struct tf_backend {
     const tf_backend_ops *ops;
     tinfer_device_kind device; /* with device_index: the key of the model's weight copies */
     int32_t device_index;
-    void *state;     /* the device's own */
-    tf_trace *trace; /* where op timings go while profiling; NULL otherwise */
+    void *state;        /* the device's own */
+    tf_trace *trace;    /* where op timings go while profiling; NULL otherwise */
+    uint32_t n_threads; /* host threads the backend computes with, the caller included (the CPU's
+                           resolved tf_backend_config.n_threads); 0 where it does not say */
 };
 
 /* What a backend is sized for, fixed for its life. */
@@ -213,6 +215,7 @@ typedef struct tf_backend_config {
     uint32_t n_head;      /* query heads */
     uint32_t n_batch;     /* tokens one pass holds */
     uint32_t n_seq_max;   /* sequences one pass holds */
+    uint32_t n_threads;   /* host threads to compute with, the caller included; 0 = one per core */
 } tf_backend_config;
 
 /* The factory: the backend for config->device. E_UNSUPPORTED, saying why, for a device this build

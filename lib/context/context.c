@@ -64,7 +64,8 @@ static tinfer_status start_backend(tinfer_context *ctx, const tinfer_context_par
                                       .n_ctx = p->n_ctx,
                                       .n_head = hp->n_head,
                                       .n_batch = ctx->n_batch,
-                                      .n_seq_max = p->n_seq_max};
+                                      .n_seq_max = p->n_seq_max,
+                                      .n_threads = p->n_threads};
     return tf_backend_create(&config, &ctx->backend);
 }
 

@@ -45,10 +45,14 @@ static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first
  * order depends on the batch: one token goes through ggml_vec_dot_f16 (4 × 8 lanes), two or more
  * through tinyBLAS (8 lanes). Lanes are indexed by cache cell, which is the position here, so the
  * V sums keep one partial sum per lane (attn_lanes) and reduce them at the end in that engine's
- * tree. Each cached K and V row is converted once and used by every head of the group. */
-static void attend_group(const tf_cpu_state *state, uint32_t il, const uint32_t *table,
-                         const tf_attn_shape *shape, const tf_span *span, uint32_t kv_head,
-                         uint32_t group, bool tiled, const float *q, float *out) {
+ * tree. Each cached K and V row is converted once and used by every head of the group.
+ *
+ * Every head's numbers depend on its own query and the cached rows only, so a group may be any
+ * run of the query heads sharing kv_head: the threads split a KV head's queries when there are
+ * fewer (token, KV head) pairs than threads, at the price of converting its rows once per part. */
+static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratch, uint32_t il,
+                         const uint32_t *table, const tf_attn_shape *shape, const tf_span *span,
+                         uint32_t kv_head, uint32_t group, bool tiled, const float *q, float *out) {
     const tf_cpu_kernels *k = state->kernels;
     const tf_cpu_kv *kv = &state->kv;
     const bool half = kv->dtype == TINFER_DTYPE_F16;
@@ -61,8 +65,8 @@ static void attend_group(const tf_cpu_state *state, uint32_t il, const uint32_t 
      * tinyBLAS, so only the F16 cache's query products take the tiled order in a batch. */
     const bool tiled_k = tiled && half && hd % 8 == 0;
     const uint32_t n_lanes = tiled ? TF_LANES_TILED : TF_LANES_VECDOT;
-    float *query = state->attn_query, *row = state->attn_row, *scores = state->attn_scores;
-    float *lanes = state->attn_lanes;
+    float *query = scratch->attn_query, *row = scratch->attn_row, *scores = scratch->attn_scores;
+    float *lanes = scratch->attn_lanes;
 
     for (uint32_t i = 0; i < group * hd; i++) query[i] = half ? round_f16(q[i]) : q[i];
     for (uint32_t i = first_slot; i < n_slots; i++) {
@@ -105,21 +109,64 @@ static void attend_group(const tf_cpu_state *state, uint32_t il, const uint32_t 
     }
 }
 
+/* One op's arguments. Work item i is (token, KV head, part of the KV head's query heads), token
+ * outermost: i / (n_head_kv · n_parts) is the token. */
+typedef struct attention_job {
+    const tf_cpu_state *state;
+    uint32_t il;
+    bool local, tiled;
+    const tf_attn_shape *shape;
+    uint32_t group;   /* query heads per KV head */
+    uint32_t n_parts; /* parts each KV head's query heads are split into */
+    const float *q;
+    float *out;
+} attention_job;
+
+static void attention_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    const attention_job *job = arg;
+    const tf_cpu_state *state = job->state;
+    const tf_attn_shape *shape = job->shape;
+    const size_t per_token = (size_t)shape->n_head_kv * job->n_parts;
+    for (size_t i = i0; i < i1; i++) {
+        const size_t t = i / per_token;
+        const uint32_t kv_head = (uint32_t)(i % per_token / job->n_parts);
+        const uint32_t part = (uint32_t)(i % job->n_parts);
+        /* Heads [g0, g1) of the group: the parts differ in size by at most one head. */
+        const uint32_t g0 = (uint32_t)((uint64_t)job->group * part / job->n_parts);
+        const uint32_t g1 = (uint32_t)((uint64_t)job->group * (part + 1) / job->n_parts);
+        const uint32_t h0 = kv_head * job->group + g0;
+        const tf_span *span =
+            job->local ? &state->pass.spans_local[t] : &state->pass.spans_global[t];
+        attend_group(state, &state->scratch[thread], job->il,
+                     tf_cpu_token_table(state, t, job->local), shape, span, kv_head, g1 - g0,
+                     job->tiled, job->q + (t * shape->n_head + h0) * shape->head_dim,
+                     job->out + (t * shape->n_head + h0) * shape->head_dim_v);
+    }
+}
+
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
                                const float *q, float *out) {
     const tf_cpu_state *state = be->state;
     const tf_cpu_pass *pass = &state->pass;
     const uint32_t group = shape->n_head / shape->n_head_kv;
-    const bool tiled = pass->kind == TF_BATCH_PROMPT && pass->n_tokens >= 2;
-    for (size_t t = 0; t < pass->n_tokens; t++) {
-        const tf_span *span = local ? &pass->spans_local[t] : &pass->spans_global[t];
-        const uint32_t *table = tf_cpu_token_table(state, t, local);
-        for (uint32_t kv_head = 0; kv_head < shape->n_head_kv; kv_head++) {
-            const uint32_t h0 = kv_head * group;
-            attend_group(state, il, table, shape, span, kv_head, group, tiled,
-                         q + (t * shape->n_head + h0) * shape->head_dim,
-                         out + (t * shape->n_head + h0) * shape->head_dim_v);
-        }
+    const size_t pairs = (size_t)pass->n_tokens * shape->n_head_kv;
+    /* Enough parts that every thread gets an item (decode of a model with one KV head). */
+    uint32_t n_parts = 1;
+    if (pairs < state->n_threads) {
+        const size_t wanted = (state->n_threads + pairs - 1) / pairs;
+        n_parts = wanted < group ? (uint32_t)wanted : group;
     }
+    attention_job job = {.state = state,
+                         .il = il,
+                         .local = local,
+                         .tiled = pass->kind == TF_BATCH_PROMPT && pass->n_tokens >= 2,
+                         .shape = shape,
+                         .group = group,
+                         .n_parts = n_parts,
+                         .q = q,
+                         .out = out};
+    /* One item each: a token's attention over a long span takes far longer than a dispatch, and
+     * spans differ in length (causal prompts), so threads take items as they finish. */
+    tf_cpu_for(state, pairs * n_parts, 1, attention_range, &job);
     return TINFER_OK;
 }

@@ -1,6 +1,9 @@
 /* The CPU backend's op table, its creation and its scratch memory. */
 #include "backend/cpu/cpu_backend.h"
 
+#include <cblas.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_ops.h"
@@ -17,16 +20,23 @@ static void cpu_free(tf_backend *be, void *ptr) {
     free(ptr);
 }
 
+static void free_scratch(tf_cpu_scratch *s) {
+    free(s->tile);
+    free(s->attn_query);
+    free(s->attn_row);
+    free(s->attn_scores);
+    free(s->attn_lanes);
+}
+
 static void cpu_destroy(tf_backend *be) {
     tf_cpu_state *state = be->state;
     if (state) {
+        tf_pool_destroy(state->pool);
         tf_cpu_pass_free(&state->pass);
         tf_cpu_kv_free(&state->kv);
-        free(state->tile);
-        free(state->attn_query);
-        free(state->attn_row);
-        free(state->attn_scores);
-        free(state->attn_lanes);
+        for (uint32_t i = 0; state->scratch && i < state->n_threads; i++)
+            free_scratch(&state->scratch[i]);
+        free(state->scratch);
         free(state->act_quant);
         free(state);
     }
@@ -58,7 +68,8 @@ static const tf_backend_ops CPU_OPS = {
     .op_end = tf_cpu_op_end,
 };
 
-/* The kernels' scratch, sized by the longest row, the query heads and the context. */
+/* The kernels' scratch, one set per thread, sized by the longest row, the query heads and the
+ * context; and the shared quantized activations. */
 static tinfer_status alloc_scratch(tf_cpu_state *state) {
     const tf_backend_config *c = &state->config;
     size_t tile_floats, n_lanes, n_scores;
@@ -67,25 +78,42 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
         !tinfer_mul_size(c->max_row_elems, TF_LANES_VECDOT, &n_lanes) ||
         !tinfer_mul_size((size_t)c->n_ctx + 8, c->n_head ? c->n_head : 1, &n_scores))
         return tf_error(TINFER_E_INVALID_ARG, "cpu backend: scratch size overflows");
-    state->tile = calloc(tile_floats, sizeof(float));
-    state->attn_query = calloc(c->max_row_elems, sizeof(float));
-    state->attn_row = calloc(c->max_row_elems, sizeof(float));
-    state->attn_lanes = calloc(n_lanes, sizeof(float));
-    state->attn_scores = calloc(n_scores, sizeof(float));
+    state->scratch = calloc(state->n_threads, sizeof *state->scratch);
+    if (!state->scratch) return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
+    bool ok = true;
+    for (uint32_t i = 0; i < state->n_threads; i++) {
+        tf_cpu_scratch *s = &state->scratch[i];
+        s->tile = calloc(tile_floats, sizeof(float));
+        s->attn_query = calloc(c->max_row_elems, sizeof(float));
+        s->attn_row = calloc(c->max_row_elems, sizeof(float));
+        s->attn_lanes = calloc(n_lanes, sizeof(float));
+        s->attn_scores = calloc(n_scores, sizeof(float));
+        ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes;
+    }
     /* Room for either activation format, rows rounded up to whole 256-element blocks. */
     const uint32_t padded = (uint32_t)((c->max_row_elems + 255) / 256 * 256);
     const size_t q8_0 = tf_cpu_act_row_bytes(TF_ACT_Q8_0, padded);
     const size_t q8_k = tf_cpu_act_row_bytes(TF_ACT_Q8_K, padded);
     state->act_quant_row_bytes = q8_0 > q8_k ? q8_0 : q8_k;
     state->act_quant = calloc(TF_CPU_QDOT_TOKENS, state->act_quant_row_bytes);
-    if (!state->tile || !state->attn_query || !state->attn_row || !state->attn_scores ||
-        !state->attn_lanes || !state->act_quant)
-        return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for %zu-element rows",
-                        c->max_row_elems);
+    if (!ok || !state->act_quant)
+        return tf_error(TINFER_E_NOMEM,
+                        "cpu backend: out of memory for %zu-element rows on %u threads",
+                        c->max_row_elems, state->n_threads);
     return TINFER_OK;
 }
 
+/* OpenBLAS (float-weight prompts, cpu_matmul.c) runs on one thread: the pool already splits its
+ * tiles over every core, and OpenBLAS's own threads would fight the pool's for them (and on one
+ * thread, n_threads = 1 means one core). The setting is process-wide, made once. */
+static pthread_once_t blas_threads_once = PTHREAD_ONCE_INIT;
+
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
 tinfer_status tf_backend_cpu_create(const tf_backend_config *config, tf_backend **out) {
+    if (config->n_threads > TF_POOL_MAX_THREADS)
+        return tf_error(TINFER_E_INVALID_ARG, "cpu backend: %u threads (at most %d)",
+                        config->n_threads, TF_POOL_MAX_THREADS);
     tf_backend *be = calloc(1, sizeof *be);
     tf_cpu_state *state = calloc(1, sizeof *state);
     if (!be || !state) {
@@ -93,12 +121,19 @@ tinfer_status tf_backend_cpu_create(const tf_backend_config *config, tf_backend 
         free(state);
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
     }
-    *be = (tf_backend){.ops = &CPU_OPS, .device = TINFER_DEVICE_CPU, .state = state};
     state->kernels = tf_cpu_kernels_select();
     state->config = *config;
     state->blocks_per_seq = (config->n_ctx + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS;
+    state->n_threads = config->n_threads ? config->n_threads : tf_pool_default_threads();
+    *be = (tf_backend){.ops = &CPU_OPS,
+                       .device = TINFER_DEVICE_CPU,
+                       .state = state,
+                       .n_threads = state->n_threads};
+    pthread_once(&blas_threads_once, blas_single_thread);
     tinfer_status status = alloc_scratch(state);
     if (status == TINFER_OK) status = tf_cpu_pass_alloc(state);
+    if (status == TINFER_OK && state->n_threads > 1)
+        status = tf_pool_create(state->n_threads, &state->pool);
     if (status != TINFER_OK) {
         cpu_destroy(be);
         return status;

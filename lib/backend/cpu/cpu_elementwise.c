@@ -1,22 +1,55 @@
-/* Row-wise and element-wise kernels: RMSNorm, RoPE, gated activations, adds and scales. */
+/* Row-wise and element-wise kernels: RMSNorm, RoPE, gated activations, adds and scales. Each
+ * splits its rows (or elements) over the backend's threads; an element's value never depends on
+ * the split. */
 #include <math.h>
 #include <pthread.h>
 
 #include "backend/cpu/cpu_ops.h"
 #include "quant/fp16.h"
 
+/* One op's arguments (each op uses the fields it names). */
+typedef struct elementwise_job {
+    const tf_cpu_state *state;
+    size_t width;
+    const float *x;
+    const float *weight; /* rmsnorm's, or add_bias's bias */
+    float *y;
+    float factor; /* rmsnorm's eps, scale's factor, softcap's cap */
+    size_t n_heads, head_dim;
+    const tf_rope *rope;
+    tf_ffn_act act;
+} elementwise_job;
+
+/* Elements an op should hand each thread at least, so a dispatch (about a microsecond) pays: the
+ * cheap ops (adds, scales) and the costly ones (a tanh, an exp or a table lookup per element). */
+enum { MIN_CHUNK_CHEAP = 2048, MIN_CHUNK_COSTLY = 1024 };
+
+/* Rows of width elements per range, for an op that wants min_elems elements per range. */
+static size_t row_chunk(size_t width, size_t min_elems) {
+    return width >= min_elems ? 1 : (min_elems + width - 1) / width;
+}
+
 /* As ggml: each square in float, their sum in double (Gemma's residual stream reaches 1e4). */
-tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t width,
-                             const float *x, const float *weight, float eps, float *out) {
-    const size_t n_rows = tf_cpu_rows(be->state, rows) * heads;
-    for (size_t r = 0; r < n_rows; r++) {
-        const float *row = x + r * width;
+static void rmsnorm_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    const size_t width = job->width;
+    for (size_t r = r0; r < r1; r++) {
+        const float *row = job->x + r * width;
         double sum_sq = 0;
         for (size_t i = 0; i < width; i++) sum_sq += (double)(row[i] * row[i]);
-        const float inv_rms = 1.0f / sqrtf((float)(sum_sq / (double)width) + eps);
-        float *dst = out + r * width;
-        for (size_t i = 0; i < width; i++) dst[i] = row[i] * inv_rms * weight[i];
+        const float inv_rms = 1.0f / sqrtf((float)(sum_sq / (double)width) + job->factor);
+        float *dst = job->y + r * width;
+        for (size_t i = 0; i < width; i++) dst[i] = row[i] * inv_rms * job->weight[i];
     }
+}
+
+tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t width,
+                             const float *x, const float *weight, float eps, float *out) {
+    const tf_cpu_state *state = be->state;
+    elementwise_job job = {.width = width, .x = x, .weight = weight, .y = out, .factor = eps};
+    const size_t n_rows = tf_cpu_rows(state, rows) * heads;
+    tf_cpu_for(state, n_rows, row_chunk(width, MIN_CHUNK_COSTLY), rmsnorm_range, &job);
     return TINFER_OK;
 }
 
@@ -40,12 +73,22 @@ static void rope_one_head(float *head, int32_t position, const tf_rope *rope) {
     }
 }
 
+/* Heads [i0, i1) of the pass, head i of token i / n_heads. */
+static void rope_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    const int32_t *positions = job->state->pass.positions;
+    for (size_t i = i0; i < i1; i++)
+        rope_one_head(job->y + i * job->head_dim, positions[i / job->n_heads], job->rope);
+}
+
 tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
                           const tf_rope *rope) {
-    const tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
-    for (size_t t = 0; t < pass->n_tokens; t++)
-        for (size_t h = 0; h < n_heads; h++)
-            rope_one_head(x + (t * n_heads + h) * head_dim, pass->positions[t], rope);
+    const tf_cpu_state *state = be->state;
+    elementwise_job job = {
+        .state = state, .y = x, .n_heads = n_heads, .head_dim = head_dim, .rope = rope};
+    /* A head costs a cosf and a sinf per pair (microseconds): worth a thread of its own. */
+    tf_cpu_for(state, (size_t)state->pass.n_tokens * n_heads, 1, rope_range, &job);
     return TINFER_OK;
 }
 
@@ -87,41 +130,83 @@ static void swiglu(const tf_cpu_kernels *k, float *gate, const float *up, size_t
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
+/* Elements [i0, i1) of gate · up. swiglu's ranges start at multiples of 8 (the chunk is), so its
+ * eight-wide steps and its libm tail fall on the same elements as on one thread. */
+static void ffn_gate_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    float *gate = job->y + i0;
+    const float *up = job->x + i0;
+    if (job->act == TF_FFN_GELU_TANH)
+        for (size_t i = 0; i < i1 - i0; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
+    else swiglu(job->state->kernels, gate, up, i1 - i0);
+}
+
 tinfer_status tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, size_t width, float *gate,
                               const float *up) {
     const tf_cpu_state *state = be->state;
+    if (act == TF_FFN_GELU_TANH) pthread_once(&gelu_table_once, build_gelu_table);
+    elementwise_job job = {.state = state, .x = up, .y = gate, .act = act};
     const size_t n = state->pass.n_tokens * width;
-    if (act == TF_FFN_GELU_TANH) {
-        pthread_once(&gelu_table_once, build_gelu_table);
-        for (size_t i = 0; i < n; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
-    } else {
-        swiglu(state->kernels, gate, up, n);
-    }
+    tf_cpu_for(state, n, tf_cpu_chunk(state, n, MIN_CHUNK_COSTLY, 8), ffn_gate_range, &job);
     return TINFER_OK;
+}
+
+static void add_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    for (size_t i = i0; i < i1; i++) job->y[i] += job->x[i];
 }
 
 tinfer_status tf_cpu_add(tf_backend *be, size_t width, float *y, const float *x) {
-    const size_t n = tf_cpu_rows(be->state, TF_ROWS_TOKENS) * width;
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
+    const tf_cpu_state *state = be->state;
+    elementwise_job job = {.x = x, .y = y};
+    const size_t n = tf_cpu_rows(state, TF_ROWS_TOKENS) * width;
+    tf_cpu_for(state, n, tf_cpu_chunk(state, n, MIN_CHUNK_CHEAP, 16), add_range, &job);
     return TINFER_OK;
+}
+
+static void add_bias_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    for (size_t r = r0; r < r1; r++)
+        for (size_t i = 0; i < job->width; i++) job->y[r * job->width + i] += job->weight[i];
 }
 
 tinfer_status tf_cpu_add_bias(tf_backend *be, size_t width, float *y, const float *bias) {
-    const size_t n_rows = tf_cpu_rows(be->state, TF_ROWS_TOKENS);
-    for (size_t r = 0; r < n_rows; r++)
-        for (size_t i = 0; i < width; i++) y[r * width + i] += bias[i];
+    const tf_cpu_state *state = be->state;
+    elementwise_job job = {.width = width, .weight = bias, .y = y};
+    tf_cpu_for(state, tf_cpu_rows(state, TF_ROWS_TOKENS), row_chunk(width, MIN_CHUNK_CHEAP),
+               add_bias_range, &job);
     return TINFER_OK;
 }
 
+static void scale_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    for (size_t i = i0; i < i1; i++) job->y[i] *= job->factor;
+}
+
 tinfer_status tf_cpu_scale(tf_backend *be, tf_rows rows, size_t width, float *y, float factor) {
-    const size_t n = tf_cpu_rows(be->state, rows) * width;
-    for (size_t i = 0; i < n; i++) y[i] *= factor;
+    const tf_cpu_state *state = be->state;
+    elementwise_job job = {.y = y, .factor = factor};
+    const size_t n = tf_cpu_rows(state, rows) * width;
+    tf_cpu_for(state, n, tf_cpu_chunk(state, n, MIN_CHUNK_CHEAP, 16), scale_range, &job);
     return TINFER_OK;
 }
 
 /* As llama.cpp: scale by 1/cap, tanh, scale by cap. */
+static void softcap_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    (void)thread;
+    const elementwise_job *job = arg;
+    const float cap = job->factor;
+    for (size_t i = i0; i < i1; i++) job->y[i] = tanhf(job->y[i] * (1.0f / cap)) * cap;
+}
+
 tinfer_status tf_cpu_softcap(tf_backend *be, size_t width, float *y, float cap) {
-    const size_t n = tf_cpu_rows(be->state, TF_ROWS_OUT) * width;
-    for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i] * (1.0f / cap)) * cap;
+    const tf_cpu_state *state = be->state;
+    elementwise_job job = {.y = y, .factor = cap};
+    const size_t n = tf_cpu_rows(state, TF_ROWS_OUT) * width;
+    tf_cpu_for(state, n, tf_cpu_chunk(state, n, MIN_CHUNK_COSTLY, 16), softcap_range, &job);
     return TINFER_OK;
 }

@@ -54,18 +54,36 @@ static void store_row(const tf_cpu_kv *kv, uint8_t *dst, const float *src, uint3
     }
 }
 
+/* One op's arguments. */
+typedef struct kv_job {
+    const tf_cpu_state *state;
+    uint32_t il;
+    bool local;
+    const float *k, *v;
+    const tf_kv_fill *fill;
+} kv_job;
+
+static void store_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
+    (void)thread;
+    const kv_job *job = arg;
+    const tf_cpu_state *state = job->state;
+    const tf_cpu_kv *kv = &state->kv;
+    for (size_t t = t0; t < t1; t++) {
+        const uint32_t pos = (uint32_t)state->pass.positions[t];
+        const uint32_t *table = tf_cpu_token_table(state, t, job->local);
+        store_row(kv, tf_cpu_kv_row(kv, job->il, false, table, pos), job->k + t * kv->k_row_elems,
+                  kv->k_row_elems);
+        store_row(kv, tf_cpu_kv_row(kv, job->il, true, table, pos), job->v + t * kv->v_row_elems,
+                  kv->v_row_elems);
+    }
+}
+
 tinfer_status tf_cpu_kv_store(tf_backend *be, uint32_t il, bool local, const float *k,
                               const float *v) {
     const tf_cpu_state *state = be->state;
-    const tf_cpu_kv *kv = &state->kv;
-    for (size_t t = 0; t < state->pass.n_tokens; t++) {
-        const uint32_t pos = (uint32_t)state->pass.positions[t];
-        const uint32_t *table = tf_cpu_token_table(state, t, local);
-        store_row(kv, tf_cpu_kv_row(kv, il, false, table, pos), k + t * kv->k_row_elems,
-                  kv->k_row_elems);
-        store_row(kv, tf_cpu_kv_row(kv, il, true, table, pos), v + t * kv->v_row_elems,
-                  kv->v_row_elems);
-    }
+    kv_job job = {.state = state, .il = il, .local = local, .k = k, .v = v};
+    /* Tokens of a pass have distinct positions (or sequences), so their rows never overlap. */
+    tf_cpu_for(state, state->pass.n_tokens, 16, store_range, &job);
     return TINFER_OK;
 }
 
@@ -100,9 +118,13 @@ static uint64_t row_seed(uint64_t seed, uint32_t seq, uint32_t layer, uint32_t p
     return tf_splitmix64(&state);
 }
 
-tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
-    const tf_cpu_kv *kv = &((tf_cpu_state *)be->state)->kv;
-    for (uint32_t l = 0; l < kv->n_layer; l++) {
+/* Layers [l0, l1) of the fill. */
+static void fill_range(void *arg, size_t l0, size_t l1, uint32_t thread) {
+    (void)thread;
+    const kv_job *job = arg;
+    const tf_cpu_kv *kv = &job->state->kv;
+    const tf_kv_fill *fill = job->fill;
+    for (uint32_t l = (uint32_t)l0; l < l1; l++) {
         const bool ring = fill->layer_in_ring[l];
         const uint32_t *table = ring ? fill->local_table : fill->table;
         for (uint32_t pos = ring ? fill->ring_first : 0; pos < fill->n; pos++) {
@@ -111,5 +133,11 @@ tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
             fill_row(kv, tf_cpu_kv_row(kv, l, true, table, pos), kv->v_row_elems, &state);
         }
     }
+}
+
+tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
+    const tf_cpu_state *state = be->state;
+    kv_job job = {.state = state, .fill = fill};
+    tf_cpu_for(state, state->kv.n_layer, 1, fill_range, &job);
     return TINFER_OK;
 }

@@ -31,47 +31,114 @@ float tf_cpu_dot(const float *a, const float *b, size_t n) {
     return sum;
 }
 
-static void matmul_rows(tf_cpu_state *state, const tf_matrix *w, tf_dequant_fn decode,
-                        const float *x, size_t n_tokens, float *y) {
-    float *row = state->tile;
-    for (uint32_t r = 0; r < w->n_rows; r++) {
-        decode(w->data + (size_t)r * w->row_bytes, row, w->row_elems);
-        for (size_t t = 0; t < n_tokens; t++)
-            y[t * w->n_rows + r] = tf_cpu_dot(row, x + t * w->row_elems, w->row_elems);
+/* One op's arguments, shared by the threads that split it. */
+typedef struct matmul_job {
+    const tf_cpu_state *state;
+    const tf_matrix *w;
+    tf_dequant_fn decode;
+    const float *x;
+    size_t n_tokens;
+    float *y;
+    /* matmul_qdot: the chunk of tokens [t0, t0 + chunk), its activation format and kernels */
+    tf_act_quant kind;
+    size_t t0, chunk, n_fours;
+    const tf_qdot_fn *dots;
+    const tf_qdot4_fn *fours;
+} matmul_job;
+
+/* Weight rows per range: the rows of one range write 16 consecutive floats (a cache line) or
+ * more of each output row, so two threads never share a line of y but at a range's ends. */
+enum { ROWS_ALIGN = 16 };
+
+/* Weight rows [r0, r1), each dequantized into this thread's tile and dotted with every token. */
+static void rows_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
+    const matmul_job *job = arg;
+    const tf_matrix *w = job->w;
+    float *row = job->state->scratch[thread].tile;
+    for (size_t r = r0; r < r1; r++) {
+        job->decode(w->data + r * w->row_bytes, row, w->row_elems);
+        for (size_t t = 0; t < job->n_tokens; t++)
+            job->y[t * w->n_rows + r] = tf_cpu_dot(row, job->x + t * w->row_elems, w->row_elems);
     }
 }
 
-static void matmul_sgemm(tf_cpu_state *state, const tf_matrix *w, tf_dequant_fn decode,
-                         const float *x, size_t n_tokens, float *y) {
-    for (uint32_t r0 = 0; r0 < w->n_rows; r0 += TF_CPU_TILE_ROWS) {
-        uint32_t rows = w->n_rows - r0 < TF_CPU_TILE_ROWS ? w->n_rows - r0 : TF_CPU_TILE_ROWS;
+/* Tiles [i0, i1) of TF_CPU_TILE_ROWS rows: the same sgemm calls as on one thread (each tile
+ * starts at the same row), made from this thread with its own tile buffer. */
+static void sgemm_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    const matmul_job *job = arg;
+    const tf_matrix *w = job->w;
+    float *tile = job->state->scratch[thread].tile;
+    for (size_t i = i0; i < i1; i++) {
+        const uint32_t r0 = (uint32_t)(i * TF_CPU_TILE_ROWS);
+        const uint32_t rows = w->n_rows - r0 < TF_CPU_TILE_ROWS ? w->n_rows - r0 : TF_CPU_TILE_ROWS;
         for (uint32_t r = 0; r < rows; r++)
-            decode(w->data + (size_t)(r0 + r) * w->row_bytes,
-                   state->tile + (size_t)r * w->row_elems, w->row_elems);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n_tokens, (blasint)rows,
-                    (blasint)w->row_elems, 1.0f, x, (blasint)w->row_elems, state->tile,
-                    (blasint)w->row_elems, 0.0f, y + r0, (blasint)w->n_rows);
+            job->decode(w->data + (size_t)(r0 + r) * w->row_bytes, tile + (size_t)r * w->row_elems,
+                        w->row_elems);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)job->n_tokens, (blasint)rows,
+                    (blasint)w->row_elems, 1.0f, job->x, (blasint)w->row_elems, tile,
+                    (blasint)w->row_elems, 0.0f, job->y + r0, (blasint)w->n_rows);
+    }
+}
+
+static void matmul_rows(const tf_cpu_state *state, matmul_job *job) {
+    const uint32_t n_rows = job->w->n_rows;
+    tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, ROWS_ALIGN, ROWS_ALIGN), rows_range, job);
+}
+
+static void matmul_sgemm(const tf_cpu_state *state, matmul_job *job) {
+    const size_t n_tiles = (job->w->n_rows + TF_CPU_TILE_ROWS - 1) / TF_CPU_TILE_ROWS;
+    tf_cpu_for(state, n_tiles, 1, sgemm_range, job);
+}
+
+/* Tokens [t0 + a, t0 + b) of the chunk quantized into the shared activation rows. */
+static void quantize_range(void *arg, size_t a, size_t b, uint32_t thread) {
+    (void)thread;
+    const matmul_job *job = arg;
+    const size_t row_elems = job->w->row_elems, act_bytes = job->state->act_quant_row_bytes;
+    for (size_t t = a; t < b; t++)
+        tf_cpu_quantize_act(job->kind, job->x + (job->t0 + t) * row_elems, (uint32_t)row_elems,
+                            job->state->act_quant + t * act_bytes);
+}
+
+/* Weight rows [r0, r1) dotted in integers with every token of the chunk. */
+static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
+    (void)thread;
+    const matmul_job *job = arg;
+    const tf_matrix *w = job->w;
+    const uint8_t *act = job->state->act_quant;
+    const size_t act_bytes = job->state->act_quant_row_bytes;
+    float *y = job->y + job->t0 * w->n_rows;
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *row = w->data + r * w->row_bytes;
+        size_t t = 0;
+        for (; t / 4 < job->n_fours && job->fours[t / 4]; t += 4) {
+            const void *xs[4];
+            float out[4];
+            for (int i = 0; i < 4; i++) xs[i] = act + (t + i) * act_bytes;
+            job->fours[t / 4](row, xs, w->row_elems, out);
+            for (int i = 0; i < 4; i++) y[(t + i) * w->n_rows + r] = out[i];
+        }
+        for (; t < job->chunk; t++)
+            y[t * w->n_rows + r] = job->dots[t](row, act + t * act_bytes, w->row_elems);
     }
 }
 
 /* Quantized weights: quantize the activations as llama.cpp does (TF_CPU_QDOT_TOKENS rows at a
- * time), then integer dots. */
-static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant kind, const float *x,
-                        size_t n_tokens, float *y) {
-    const size_t act_bytes = state->act_quant_row_bytes;
+ * time, once for all threads: split over tokens), then integer dots (split over weight rows). */
+static void matmul_qdot(const tf_cpu_state *state, matmul_job *job) {
+    const tf_matrix *w = job->w;
+    const size_t n_tokens = job->n_tokens;
     /* Decode rows round as single tokens (see tf_batch_kind). */
     const size_t n_order = state->pass.kind == TF_BATCH_DECODE ? 1 : n_tokens;
+    const size_t row_chunk = tf_cpu_chunk(state, w->n_rows, ROWS_ALIGN, ROWS_ALIGN);
 
     for (size_t t0 = 0; t0 < n_tokens; t0 += TF_CPU_QDOT_TOKENS) {
         const size_t chunk =
             n_tokens - t0 < TF_CPU_QDOT_TOKENS ? n_tokens - t0 : TF_CPU_QDOT_TOKENS;
         tf_qdot_fn dots[TF_CPU_QDOT_TOKENS]; /* the kernel (float order) of each token */
-        for (size_t t = 0; t < chunk; t++) {
-            tf_cpu_quantize_act(kind, x + (t0 + t) * w->row_elems, w->row_elems,
-                                state->act_quant + t * act_bytes);
+        for (size_t t = 0; t < chunk; t++)
             dots[t] = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order,
                                      n_order == 1 ? 0 : t0 + t);
-        }
         /* Four tokens with the same kernel go through its four-row version where it has one. */
         tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4];
         const size_t n_fours = chunk / 4;
@@ -80,42 +147,50 @@ static void matmul_qdot(tf_cpu_state *state, const tf_matrix *w, tf_act_quant ki
             const bool same = d[0] == d[1] && d[0] == d[2] && d[0] == d[3];
             fours[g] = same ? tf_cpu_qdot4_of(state->kernels, d[0]) : NULL;
         }
-        for (uint32_t r = 0; r < w->n_rows; r++) {
-            const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-            size_t t = 0;
-            for (; t / 4 < n_fours && fours[t / 4]; t += 4) {
-                const void *xs[4];
-                float out[4];
-                for (int i = 0; i < 4; i++) xs[i] = state->act_quant + (t + i) * act_bytes;
-                fours[t / 4](row, xs, w->row_elems, out);
-                for (int i = 0; i < 4; i++) y[(t0 + t + i) * w->n_rows + r] = out[i];
-            }
-            for (; t < chunk; t++)
-                y[(t0 + t) * w->n_rows + r] =
-                    dots[t](row, state->act_quant + t * act_bytes, w->row_elems);
-        }
+        job->t0 = t0;
+        job->chunk = chunk;
+        job->n_fours = n_fours;
+        job->dots = dots;
+        job->fours = fours;
+        /* A row of 2048+ elements takes microseconds to quantize: a dispatch pays from 4 rows. */
+        tf_cpu_for(state, chunk, 4, quantize_range, job);
+        tf_cpu_for(state, w->n_rows, row_chunk, qdot_range, job);
     }
 }
 
 tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
                             float *y) {
-    tf_cpu_state *state = be->state;
-    const size_t n_tokens = tf_cpu_rows(state, rows);
-    tf_dequant_fn decode = tf_dequant_fn_of(w->dtype); /* checked when the weights were bound */
-    const tf_act_quant kind = tf_cpu_act_quant_of(w->dtype);
+    const tf_cpu_state *state = be->state;
+    matmul_job job = {.state = state,
+                      .w = w,
+                      .decode =
+                          tf_dequant_fn_of(w->dtype), /* checked when the weights were bound */
+                      .x = x,
+                      .n_tokens = tf_cpu_rows(state, rows),
+                      .y = y,
+                      .kind = tf_cpu_act_quant_of(w->dtype)};
     const bool has_qdot = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, 1, 0) != NULL;
-    if (has_qdot && kind != TF_ACT_NONE && w->row_elems <= state->config.max_row_elems)
-        matmul_qdot(state, w, kind, x, n_tokens, y);
-    else if (n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, w, decode, x, n_tokens, y);
-    else matmul_rows(state, w, decode, x, n_tokens, y);
+    if (has_qdot && job.kind != TF_ACT_NONE && w->row_elems <= state->config.max_row_elems)
+        matmul_qdot(state, &job);
+    else if (job.n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, &job);
+    else matmul_rows(state, &job);
     return TINFER_OK;
 }
 
+/* Tokens [t0, t1) of the pass: their embedding rows as float32. */
+static void embed_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
+    (void)thread;
+    const matmul_job *job = arg;
+    const tf_matrix *w = job->w;
+    const int32_t *tokens = job->state->pass.tokens;
+    for (size_t t = t0; t < t1; t++)
+        job->decode(w->data + (size_t)tokens[t] * w->row_bytes, job->y + t * w->row_elems,
+                    w->row_elems);
+}
+
 tinfer_status tf_cpu_embed(tf_backend *be, const tf_matrix *w, float *out) {
-    const tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
-    tf_dequant_fn decode = tf_dequant_fn_of(w->dtype);
-    for (size_t t = 0; t < pass->n_tokens; t++)
-        decode(w->data + (size_t)pass->tokens[t] * w->row_bytes, out + t * w->row_elems,
-               w->row_elems);
+    const tf_cpu_state *state = be->state;
+    matmul_job job = {.state = state, .w = w, .decode = tf_dequant_fn_of(w->dtype), .y = out};
+    tf_cpu_for(state, state->pass.n_tokens, 16, embed_range, &job);
     return TINFER_OK;
 }

@@ -1,10 +1,13 @@
 /* The CPU backend's state and ops: kernels in llama.cpp's float order (cpu_kernels.h), OpenBLAS
- * for float-weight prompts, the KV cache in host memory. */
+ * for float-weight prompts, the KV cache in host memory, and a pool of threads that splits each op
+ * into pieces whose every float is computed exactly as on one thread (the same sums, in the same
+ * order): only which core computes it changes, so any thread count gives bit-identical results. */
 #ifndef TINFER_BACKEND_CPU_CPU_OPS_H
 #define TINFER_BACKEND_CPU_CPU_OPS_H
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "core/thread_pool.h"
 
 enum {
     TF_CPU_TILE_ROWS = 64,  /* weight rows dequantized together for one sgemm */
@@ -32,21 +35,52 @@ typedef struct tf_cpu_kv {
     size_t elem_bytes;
 } tf_cpu_kv;
 
+/* One thread's scratch, allocated with the backend: what a thread writes while it computes its
+ * share of an op. */
+typedef struct tf_cpu_scratch {
+    float *tile;        /* TF_CPU_TILE_ROWS × max_row_elems dequantized weights */
+    float *attn_query;  /* max_row_elems: the query heads of one KV head, rounded for the cache */
+    float *attn_row;    /* max_row_elems: one cached K or V row as float32 */
+    float *attn_scores; /* n_head × (n_ctx + 8): scores, then probabilities */
+    float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
+} tf_cpu_scratch;
+
 typedef struct tf_cpu_state {
     const tf_cpu_kernels *kernels; /* chosen for this CPU when the backend was created */
     tf_backend_config config;
     uint32_t blocks_per_seq;
     tf_cpu_pass pass;
     tf_cpu_kv kv;
-    float *tile;        /* TF_CPU_TILE_ROWS × max_row_elems dequantized weights */
-    float *attn_query;  /* max_row_elems: the query heads of one KV head, rounded for the cache */
-    float *attn_row;    /* max_row_elems: one cached K or V row as float32 */
-    float *attn_scores; /* n_head × (n_ctx + 8): scores, then probabilities */
-    float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
-    uint8_t *act_quant; /* TF_CPU_QDOT_TOKENS quantized activation rows */
+    /* The threads: n_threads counting the caller; pool is NULL for one, and every op then runs
+     * inline. One pool per backend, hence per context: a context is used by one thread at a time,
+     * so its pool is never contended, and two contexts never wait on each other's workers.
+     * Measured on the 2-core build machine (Gemma 3 270M Q4_K_M, best of quiet runs): decode
+     * 33 -> 56 tok/s at position 1, prefill of 128 tokens 180 -> 355 tok/s, 1 -> 2 threads; with
+     * another program holding one core, 2 threads decode about as fast as 1. */
+    uint32_t n_threads;
+    tf_thread_pool *pool;
+    tf_cpu_scratch *scratch; /* [n_threads] */
+    /* TF_CPU_QDOT_TOKENS quantized activation rows, shared: quantized before the rows are split. */
+    uint8_t *act_quant;
     size_t act_quant_row_bytes;
     uint64_t op_start_ns; /* of the op being timed, while profiling */
 } tf_cpu_state;
+
+/* fn over [0, n_items) on the backend's threads in ranges of chunk items (inline when one range
+ * covers them all, or on one thread). */
+static inline void tf_cpu_for(const tf_cpu_state *state, size_t n_items, size_t chunk,
+                              tf_pool_range fn, void *arg) {
+    tf_pool_for(state->pool, n_items, chunk, fn, arg);
+}
+
+/* A range length that gives each thread about eight ranges to take (so a thread slowed by the
+ * scheduler holds up little), at least min_chunk, and a multiple of align. */
+static inline size_t tf_cpu_chunk(const tf_cpu_state *state, size_t n_items, size_t min_chunk,
+                                  size_t align) {
+    size_t chunk = n_items / ((size_t)state->n_threads * 8);
+    if (chunk < min_chunk) chunk = min_chunk;
+    return (chunk + align - 1) / align * align;
+}
 
 /* The rows an op runs over in the current pass. */
 static inline size_t tf_cpu_rows(const tf_cpu_state *state, tf_rows rows) {
