@@ -250,7 +250,7 @@ static void print_table(const bench *b) {
     printf("\nTTFT (prefill %ld + 1 step): %.2f ± %.2f ms | model load: %.1f ms | peak RSS: %.1f "
            "MiB | threads: %ld used (%ld requested)\n",
            b->opt.prefill_len, b->ttft.median_ms, b->ttft.sd_ms, b->load_ms, peak_rss_mib(),
-           threads_used(requested), requested);
+           threads_used(b->ctx), requested);
 }
 
 /* ---- JSON ---- */
@@ -275,7 +275,7 @@ static json_t *run_context(const bench *b) {
     json_t *context = json_pack(
         "{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:o, s:s}", "cpu_model",
         cpu, "cores", (json_int_t)cores, "threads_requested", (json_int_t)requested, "threads_used",
-        (json_int_t)threads_used(requested), "simd", tinfer_cpu_kernels(), "backend", b->opt.device,
+        (json_int_t)threads_used(b->ctx), "simd", tinfer_cpu_kernels(), "backend", b->opt.device,
         "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT, "model_file",
         b->opt.model_path, "architecture", b->info.architecture ? b->info.architecture : "",
         "model_name", b->info.name, "n_params", (json_int_t)b->info.n_params, "n_ctx_train",

@@ -282,7 +282,7 @@ static json_t *run_context(const bench *b) {
     json_t *context = json_pack(
         "{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}", "cpu_model", cpu, "cores",
         (json_int_t)cores, "threads_requested", (json_int_t)requested, "threads_used",
-        (json_int_t)threads_used(requested), "simd", tinfer_cpu_kernels(), "backend", "cpu",
+        (json_int_t)threads_used(b->ctx), "simd", tinfer_cpu_kernels(), "backend", "cpu",
         "library_version", tinfer_version_string(), "git_commit", TINFER_GIT_COMMIT, "model_file",
         b->opt.model_path, "architecture", b->info.architecture ? b->info.architecture : "",
         "model_name", b->info.name, "kv_dtype", "F16");
@@ -330,7 +330,7 @@ static int write_markdown(const bench *b) {
             "used (%ld requested); max-gen-len %ld, %ld run(s), temperature %g. Medians over runs; "
             "latency percentiles over every decode step.\n\n",
             b->opt.model_path, b->info.architecture, tinfer_version_string(), TINFER_GIT_COMMIT,
-            "cpu", tinfer_cpu_kernels(), threads_used(threads_requested(b->opt.n_threads)),
+            "cpu", tinfer_cpu_kernels(), threads_used(b->ctx),
             threads_requested(b->opt.n_threads), b->opt.max_gen_len, b->opt.runs,
             b->opt.temperature);
     print_table(b, f);

@@ -69,13 +69,13 @@ static inline long threads_requested(long n_threads_option) {
     return n_threads_option ? n_threads_option : sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-/* Threads the forward pass actually runs on. The CPU backend runs on the calling thread until the
- * thread-pool issue lands: tinfer_context_params.n_threads is accepted and ignored, so this is 1
- * whatever --threads asked for (OpenBLAS may use its own threads for float-weight prompts; they
- * are not counted). Benchmarks report it as threads_used beside threads_requested. */
-static inline long threads_used(long n_threads_requested) {
-    (void)n_threads_requested;
-    return 1;
+/* Threads the context's forward pass actually runs on (its CPU backend's thread pool, the calling
+ * thread included), as the library reports it; benchmarks print it beside threads_requested.
+ * OpenBLAS, used for float-weight prompts, runs on one thread inside the pool's ranges. */
+static inline long threads_used(const tinfer_context *ctx) {
+    tinfer_context_info info;
+    return tinfer_context_get_info(ctx, &info, sizeof info) == TINFER_OK ? (long)info.n_threads
+                                                                          : 0;
 }
 
 /* Flushes and closes stdout, and says on stderr when anything written to it was lost (a full

@@ -43,8 +43,10 @@ typedef bool (*tinfer_abort_fn)(void *user_data);
 typedef struct tinfer_context_params {
     uint32_t n_ctx;           /* tokens per sequence (default 4096; capped by nothing but memory) */
     uint32_t n_seq_max;       /* sequences the cache can hold at once (default 1) */
-    uint32_t n_threads;       /* worker threads; 0 = one per core (default 0). Reserved: the CPU
-                                 backend runs on the calling thread (and OpenBLAS's own threads) */
+    uint32_t n_threads;       /* threads the CPU backend computes with, the calling thread
+                                 included: 0 = one per online core (default), 1 = everything on
+                                 the calling thread, at most 256. Any count gives bit-identical
+                                 results. OpenBLAS is set to one thread, process-wide */
     tinfer_kv_dtype kv_dtype; /* element type of the cached keys and values (default F16) */
     uint32_t n_batch;         /* tokens a prefill processes per pass; longer prompts run in several
                                  passes (default 512, llama.cpp's n_ubatch, so a prompt rounds

@@ -75,9 +75,9 @@ static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p, 
     const tf_hparams *hp = &ctx->model->hparams;
     ctx->n_vocab = hp->n_vocab; /* the embedding's row count, checked by the binding */
     ctx->n_batch = tf_context_plan_batch(p);
-    ctx->n_threads = tf_context_plan_threads(p);
-    if ((s = start_backend(ctx, p)) || (s = tf_model_bind_device(ctx->model, ctx->backend)) ||
-        (s = init_kv(ctx, p, swa_full)) ||
+    if ((s = start_backend(ctx, p))) return s;
+    ctx->n_threads = ctx->backend->n_threads;
+    if ((s = tf_model_bind_device(ctx->model, ctx->backend)) || (s = init_kv(ctx, p, swa_full)) ||
         (s = tf_activations_alloc(&ctx->act, ctx->backend, hp, ctx->n_batch, p->n_seq_max)) ||
         (s = alloc_step_arrays(ctx, p->n_seq_max)))
         return s;

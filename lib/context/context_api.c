@@ -2,6 +2,7 @@
 #include "context/context.h"
 #include "core/abi_struct.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 /* Every field in order; the first five are 0.1's struct, the smallest a caller can pass. */
 static const tf_abi_field context_params_fields[] = {
@@ -48,7 +49,8 @@ static tinfer_status read_params(const tinfer_context_params *params, size_t par
                  "%s: n_seq_max = %u is outside [1, 4096]", who, p->n_seq_max);
     TF_CHECK_ARG(p->n_batch >= 1 && p->n_batch <= 65536, "%s: n_batch = %u is outside [1, 65536]",
                  who, p->n_batch);
-    TF_CHECK_ARG(p->n_threads <= 4096, "%s: n_threads = %u is above 4096", who, p->n_threads);
+    TF_CHECK_ARG(p->n_threads <= TF_POOL_MAX_THREADS, "%s: n_threads = %u is above %d", who,
+                 p->n_threads, TF_POOL_MAX_THREADS);
     TF_CHECK_ARG(p->kv_dtype == TINFER_KV_F16 || p->kv_dtype == TINFER_KV_F32,
                  "%s: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32", who,
                  (int)p->kv_dtype);

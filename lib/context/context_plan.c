@@ -2,10 +2,10 @@
  * (which decides the sliding-window ring and so the storage), and the bytes of storage and
  * scratch — used by context creation and by tinfer_context_estimate alike. */
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "context/context.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 uint32_t tf_context_plan_batch(const tinfer_context_params *p) {
     /* A decode pass holds one token per sequence, so the batch must fit all of them. */
@@ -45,10 +45,10 @@ uint64_t tf_context_plan_kv_bytes(const tf_kv_cache *kv, size_t row_bytes) {
     return total;
 }
 
+/* As the CPU backend resolves it (0: one per online core). */
 uint32_t tf_context_plan_threads(const tinfer_context_params *p) {
     if (p->device != TINFER_DEVICE_CPU) return 0;
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return p->n_threads ? p->n_threads : (uint32_t)(cores > 0 ? cores : 1);
+    return p->n_threads ? p->n_threads : tf_pool_default_threads();
 }
 
 static tinfer_status info_of(const tinfer_model *model, const tinfer_context_params *p,

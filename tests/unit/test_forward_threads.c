@@ -27,15 +27,19 @@ enum { N_ROWS = N_SEQS + DECODE_STEPS * N_SEQS };
 
 static tinfer_context *make_context(const tinfer_model *model, uint32_t n_threads,
                                     tinfer_kv_dtype kv_dtype, uint32_t n_seq_max) {
-    tinfer_context_params params = tinfer_context_default_params();
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 128;
     params.n_seq_max = n_seq_max;
     params.n_threads = n_threads;
     params.kv_dtype = kv_dtype;
     tinfer_context *ctx = NULL;
-    assert_int_equal(tinfer_context_create(model, &params, &ctx), TINFER_OK);
+    assert_int_equal(tinfer_context_create(model, &params, sizeof params, &ctx), TINFER_OK);
     /* The backend runs on as many threads as asked (the pool exists). */
     assert_int_equal(ctx->backend->n_threads, n_threads);
+    tinfer_context_info info;
+    assert_int_equal(tinfer_context_get_info(ctx, &info, sizeof info), TINFER_OK);
+    assert_int_equal(info.n_threads, n_threads);
     return ctx;
 }
 
@@ -71,7 +75,7 @@ static void synthetic_same_on_any_threads(uint32_t matrix_type, const char *file
     char path[4096];
     assert_non_null(synth_write(&spec, file, path, sizeof path));
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     const size_t n_vocab = spec.n_vocab;
     const tinfer_kv_dtype kv_dtypes[] = {TINFER_KV_F16, TINFER_KV_F32};
     for (size_t k = 0; k < 2; k++) {
@@ -134,7 +138,7 @@ static void default_model_same_on_two_threads(void **state) {
     const char *path = test_default_model();
     if (!path) skip();
     tinfer_model *model = NULL;
-    assert_int_equal(tinfer_model_load(path, NULL, &model), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     size_t n_vocab = 0, n_vocab2 = 0;
     float *one = run_default(model, 1, &n_vocab);
     float *two = run_default(model, 2, &n_vocab2);
