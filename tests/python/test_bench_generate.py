@@ -80,8 +80,8 @@ def test_json_validates_and_matches_the_table(profiled_run):
     cores = os.sysconf("SC_NPROCESSORS_ONLN")
     assert data["schema_version"] == 2 and "threads" not in data["context"]
     assert data["context"]["threads_requested"] == cores  # --threads 0: one per core
-    assert data["context"]["threads_used"] == 1  # the CPU backend runs on the calling thread
-    assert f"1 thread(s) used ({cores} requested)" in markdown
+    assert data["context"]["threads_used"] == cores  # the library's count: the pool's threads
+    assert f"{cores} thread(s) used ({cores} requested)" in markdown
 
 
 def test_threads_used_is_reported_apart_from_the_request(program, tiny_model, tmp_path):
@@ -90,8 +90,8 @@ def test_threads_used_is_reported_apart_from_the_request(program, tiny_model, tm
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "bench_generate.json").read_text())
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
-    assert (data["context"]["threads_requested"], data["context"]["threads_used"]) == (3, 1)
-    assert "1 thread(s) used (3 requested)" in (tmp_path / "bench_generate.md").read_text()
+    assert (data["context"]["threads_requested"], data["context"]["threads_used"]) == (3, 3)
+    assert "3 thread(s) used (3 requested)" in (tmp_path / "bench_generate.md").read_text()
 
 
 def test_trace_has_every_op_of_every_layer_per_step(profiled_run):
