@@ -194,8 +194,7 @@ static tinfer_status load_gguf_tokenizer(uint32_t types_kind, const void *types,
                                          uint32_t scores_kind, const void *scores,
                                          tinfer_tokenizer **out) {
     static const char *const texts[] = {"<unk>", "\xE2\x96\x81", "a", "b",
-                                        "\xE2\x96\x81"
-                                        "a"};
+                                        "\xE2\x96\x81\x61" /* "▁a" */};
     gguf_writer *w = gw_new();
     assert_non_null(w);
     gw_kv_str(w, "tokenizer.ggml.model", "llama");
