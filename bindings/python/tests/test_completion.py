@@ -170,15 +170,19 @@ def boundary_stop(hand: HandRun) -> Optional[Tuple[str, int, int]]:
     ends = []  # where each token's text ends
     for piece in hand.pieces:
         ends.append((ends[-1] if ends else 0) + len(piece))
-    for k in range(1, len(hand.pieces) - 1):
-        left, right = hand.pieces[k], hand.pieces[k + 1]
-        for n_left, n_right in ((2, 2), (1, 2), (2, 1), (1, 1)):
-            if len(left) < n_left or len(right) < n_right:
-                continue
-            start = ends[k] - n_left
-            stop = text[start:ends[k] + n_right]
-            if "\ufffd" not in stop and stop.strip() and text.find(stop) == start:
-                return stop, start, k + 2
+    # Text without U+FFFD first; a tiny random model may emit little else (a run of byte tokens
+    # that is not UTF-8 turns into one U+FFFD per byte), and then a stop string may hold some.
+    for allow_replacement in (False, True):
+        for k in range(1, len(hand.pieces) - 1):
+            left, right = hand.pieces[k], hand.pieces[k + 1]
+            for n_left, n_right in ((2, 2), (1, 2), (2, 1), (1, 1)):
+                if len(left) < n_left or len(right) < n_right:
+                    continue
+                start = ends[k] - n_left
+                stop = text[start:ends[k] + n_right]
+                clean = allow_replacement or "\ufffd" not in stop
+                if clean and stop.strip() and text.find(stop) == start:
+                    return stop, start, k + 2
     return None
 
 
