@@ -18,10 +18,11 @@
  *        the rest.
  *      arrays of public structs (tinfer_chat_msg) travel with their stride, sizeof the element.
  *    New fields are only ever added at the end.
- *  - Same major version = same ABI (the shared library's SONAME carries the major version). Before
- *    1.0 the minor version counts as the major: 0.2 changed the layout (params with sizes, the
- *    chat-message stride, the experimental section) and is the layout this rule protects from
- *    now on.
+ *  - Same major version = same ABI (the shared library's SONAME carries the major version), and a
+ *    newer minor only adds: a program built against 0.N runs with any later 0.M library. Before
+ *    1.0 this holds from 0.2 on: 0.2 changed the layout (params with sizes, the chat-message
+ *    stride, the experimental section), 0.0 and 0.1 programs need a rebuild. 0.3 added functions,
+ *    a header and fields at the ends of structs, nothing else.
  *  - Every declaration says the version that added it ("Since 0.1"). What may still change between
  *    minor versions is kept apart in tinfer/experimental.h, visible only to programs that define
  *    TINFER_EXPERIMENTAL before including this header.
@@ -55,7 +56,7 @@ extern "C" {
  * Python binding's version is checked against them. Since 0.1.
  * ------------------------------------------------------------------------------------------- */
 #define TINFER_VERSION_MAJOR 0
-#define TINFER_VERSION_MINOR 2
+#define TINFER_VERSION_MINOR 3
 #define TINFER_VERSION_PATCH 0
 #define TINFER_VERSION_NUMBER \
     (TINFER_VERSION_MAJOR * 10000 + TINFER_VERSION_MINOR * 100 + TINFER_VERSION_PATCH)

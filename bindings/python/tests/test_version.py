@@ -1,6 +1,6 @@
 """One version: include/tinfer/tinfer.h's TINFER_VERSION_* macros. The package's version
 (tinfer/_version.py, which pyproject.toml reads) must equal them, and the loader refuses a
-library of another ABI: another major version, or before 1.0 another minor version."""
+library of another ABI (another major version; 0.0 and 0.1 before 1.0) or an older minor."""
 
 from __future__ import annotations
 
@@ -50,28 +50,38 @@ def binding_number(major: int, minor: int, patch: int) -> int:
     return major * 10000 + minor * 100 + patch
 
 
-@pytest.mark.parametrize("delta", [(0, 0, 1), (0, 0, 0)])
-def test_a_library_of_the_same_abi_is_accepted(delta):
+@pytest.mark.parametrize("delta", [(0, 0, 1), (0, 0, 0), (0, 1, 0), (0, 5, 3)])
+def test_a_library_of_the_same_abi_and_no_older_minor_is_accepted(delta):
     major, minor, patch = _loader.BINDING_VERSION
-    _loader.check_version(FakeLibrary(binding_number(major, minor, patch + delta[2])), "lib.so")
+    _loader.check_version(
+        FakeLibrary(binding_number(major, minor + delta[1], patch + delta[2])), "lib.so")
 
 
-@pytest.mark.parametrize("other", [(1, 0, 0), (0, 1, 0), (0, 3, 0), (2, 2, 0)])
-def test_a_library_of_another_abi_is_refused(monkeypatch, other):
-    monkeypatch.setattr(_loader, "BINDING_VERSION", (0, 2, 0))
+@pytest.mark.parametrize("other", [(1, 0, 0), (0, 1, 9), (0, 2, 5), (0, 0, 3), (2, 3, 0)])
+def test_a_library_of_another_abi_or_an_older_minor_is_refused(monkeypatch, other):
+    monkeypatch.setattr(_loader, "BINDING_VERSION", (0, 3, 0))
     with pytest.raises(ImportError) as caught:
         _loader.check_version(FakeLibrary(binding_number(*other)), "/x/libtinfer.so.0")
     message = str(caught.value)
     assert "/x/libtinfer.so.0" in message
     assert "libtinfer {}.{}.{}".format(*other) in message
-    assert "needs libtinfer 0.2.x" in message
+    assert "needs libtinfer 0.3 or a later 0.x" in message
+
+
+def test_before_0_2_each_minor_is_its_own_abi(monkeypatch):
+    monkeypatch.setattr(_loader, "BINDING_VERSION", (0, 1, 0))
+    _loader.check_version(FakeLibrary(binding_number(0, 1, 4)), "lib.so")
+    with pytest.raises(ImportError):
+        _loader.check_version(FakeLibrary(binding_number(0, 2, 0)), "lib.so")
 
 
 def test_after_1_0_only_the_major_counts(monkeypatch):
     monkeypatch.setattr(_loader, "BINDING_VERSION", (1, 2, 0))
     _loader.check_version(FakeLibrary(binding_number(1, 5, 3)), "lib.so")
-    with pytest.raises(ImportError, match=r"libtinfer 2\.0\.0.*needs libtinfer 1\.x"):
+    with pytest.raises(ImportError, match=r"libtinfer 2\.0\.0.*needs libtinfer 1\.2 or a later 1\.x"):
         _loader.check_version(FakeLibrary(binding_number(2, 0, 0)), "lib.so")
+    with pytest.raises(ImportError, match=r"libtinfer 1\.1\.0"):
+        _loader.check_version(FakeLibrary(binding_number(1, 1, 0)), "lib.so")
 
 
 def test_a_library_without_a_version_function_is_refused():

@@ -8,8 +8,9 @@ Lookup order (the first that loads wins):
   3. the system loader: ctypes.util.find_library("tinfer") and then the plain SONAME, which
      honours LD_LIBRARY_PATH, ldconfig and /etc/ld.so.conf.
 When none loads, ImportError says what to set. A library of another ABI is refused with an
-ImportError naming both versions and the path: another major version, or before 1.0 another
-minor version (0.x minors change the ABI). The binding's version is tinfer/_version.py.
+ImportError naming both versions and the path: another major version (before 1.0: 0.0 and 0.1
+each, 0.2 onward one ABI), or an older minor than the binding's, which lacks functions it calls.
+The binding's version is tinfer/_version.py.
 """
 
 from __future__ import annotations
@@ -48,12 +49,16 @@ def _try_load(name: str, tried: List[Tuple[str, str]]) -> "ctypes.CDLL | None":
 
 
 def _abi(version: Tuple[int, ...]) -> Tuple[int, ...]:
-    """The part of a version that names its ABI: the major, and before 1.0 the minor too."""
-    return tuple(version[:2]) if version[0] == 0 else tuple(version[:1])
+    """The part of a version that names its ABI: the major; before 1.0, 0.0 and 0.1 are ABIs of
+    their own and 0.2 onward is one (later minors only add)."""
+    if version[0] == 0 and version[1] < 2:
+        return tuple(version[:2])
+    return tuple(version[:1])
 
 
 def check_version(lib: ctypes.CDLL, where: str) -> None:
-    """ImportError unless the loaded library has this binding's ABI."""
+    """ImportError unless the loaded library has this binding's ABI, at this binding's minor
+    version or later (an older one lacks functions the binding declares)."""
     try:
         version_number = lib.tinfer_version_number
     except AttributeError:
@@ -63,13 +68,13 @@ def check_version(lib: ctypes.CDLL, where: str) -> None:
     version_number.argtypes = []
     number = int(version_number())
     found = (number // 10000, number // 100 % 100, number % 100)
-    if _abi(found) != _abi(BINDING_VERSION):
-        wanted = ".".join(map(str, _abi(BINDING_VERSION))) + ".x"
-        rule = ("before 1.0 every minor version changes the ABI" if BINDING_VERSION[0] == 0
-                else "each major version changes the ABI")
+    if _abi(found) != _abi(BINDING_VERSION) or found[:2] < tuple(BINDING_VERSION[:2]):
+        wanted = (f"{BINDING_VERSION[0]}.{BINDING_VERSION[1]} or a later "
+                  f"{BINDING_VERSION[0]}.x")
         raise ImportError(
             f"tinfer: {where} is libtinfer {'.'.join(map(str, found))}, but this binding "
-            f"(tinfer {__version__}) needs libtinfer {wanted} ({rule}); point {ENV_VAR} at a "
+            f"(tinfer {__version__}) needs libtinfer {wanted} (same major version, at least "
+            f"the binding's minor; before 1.0 the ABI starts at 0.2); point {ENV_VAR} at a "
             f"matching build or install the binding of that version")
 
 

@@ -5,4 +5,4 @@ version is written: CMake refuses to configure otherwise (cmake/tinfer_version.c
 tests/test_version.py checks it. pyproject.toml reads it from here, and the loader refuses a
 library of another ABI (another major version; before 1.0, another minor too)."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
