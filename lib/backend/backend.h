@@ -162,7 +162,7 @@ typedef struct tf_backend_ops {
     /* Storage for the KV cache, once per context. */
     tinfer_status (*kv_alloc)(tf_backend *be, const tf_kv_geometry *geometry);
     tinfer_status (*kv_fill_random)(tf_backend *be, const tf_kv_fill *fill);
-    /* Makes the n copies in order (layer_in_ring: [n_layer]); the runs of one copy never overlap. */
+    /* Makes the n copies in order (layer_in_ring: [n_layer]); a copy's two runs never overlap. */
     tinfer_status (*kv_copy_blocks)(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
                                     const bool *layer_in_ring);
 

@@ -119,7 +119,8 @@ tinfer_status tf_kv_reserve(tf_kv_cache *cache, uint32_t seq, uint32_t n_new,
     const uint32_t need = (s->n_tokens + n_new + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS;
     /* Full blocks are never written again; a partly filled last block is written from row
      * n_tokens mod 32 on, which another holder of it may still read. */
-    const uint32_t partial = s->n_tokens % TF_KV_BLOCK_TOKENS, last = s->n_tokens / TF_KV_BLOCK_TOKENS;
+    const uint32_t partial = s->n_tokens % TF_KV_BLOCK_TOKENS;
+    const uint32_t last = s->n_tokens / TF_KV_BLOCK_TOKENS;
     const bool cow = n_new > 0 && partial > 0 && cache->block_refs[s->block_table[last]] > 1;
     const uint32_t fresh = (need > s->n_blocks ? need - s->n_blocks : 0) + (cow ? 1 : 0);
     if (fresh > cache->n_free)

@@ -34,8 +34,8 @@ typedef struct arch_model {
     tinfer_model *model;
 } arch_model;
 
-static arch_model models[N_ARCH] = {{"gemma3", NULL}, {"llama", NULL}, {"qwen2", NULL},
-                                    {"qwen3", NULL}};
+static arch_model models[N_ARCH] = {
+    {"gemma3", NULL}, {"llama", NULL}, {"qwen2", NULL}, {"qwen3", NULL}};
 
 static int setup(void **state) {
     (void)state;
@@ -275,8 +275,9 @@ static uint64_t expected_kv_bytes(const tinfer_context *ctx, uint64_t pool_block
     const uint64_t row = 2ull * 2 /* n_head_kv */ * 32 /* head_dim */ * 2 /* F16 */;
     uint64_t total = 0;
     for (uint32_t l = 0; l < ctx->kv.n_layer; l++)
-        total += (ctx->kv.layer_in_ring[l] ? (uint64_t)N_FORKS * ctx->kv.ring_blocks : pool_blocks) *
-                 32 * row;
+        total +=
+            (ctx->kv.layer_in_ring[l] ? (uint64_t)N_FORKS * ctx->kv.ring_blocks : pool_blocks) *
+            32 * row;
     return total;
 }
 
@@ -285,7 +286,8 @@ static void run_forks(tinfer_context *ctx, const int32_t *prompt, int32_t tails[
     assert_int_equal(tinfer_prefill(ctx, 0, prompt, PROMPT), TINFER_OK);
     const size_t pool = BUDGET / 32 * 32 - (fail_at_step >= 0 ? 32 : 0);
     assert_int_equal(free_tokens(ctx), pool - 63 * 32);
-    for (int32_t s = 1; s < N_FORKS; s++) assert_int_equal(tinfer_kv_seq_copy(ctx, 0, s), TINFER_OK);
+    for (int32_t s = 1; s < N_FORKS; s++)
+        assert_int_equal(tinfer_kv_seq_copy(ctx, 0, s), TINFER_OK);
     assert_int_equal(free_tokens(ctx), pool - 63 * 32);
     int32_t seqs[N_FORKS];
     for (int32_t s = 0; s < N_FORKS; s++) seqs[s] = s;
@@ -328,8 +330,11 @@ static void sixteen_forks_fit_one_prompt_plus_tails(void **state) {
     for (int s = 0; s < N_FORKS; s++) make_tokens(tails[s], TAIL, 70 + (uint32_t)s);
     for (int m = 0; m < 2; m++) { /* gemma3 (global layers share, the ring is per fork), llama */
         const tinfer_model *model = models[m].model;
-        const ctx_opts o = {.n_ctx = 4096, .n_seq_max = N_FORKS, .n_batch = 512,
-                            .n_kv_tokens = BUDGET, .kv_dtype = TINFER_KV_F16};
+        const ctx_opts o = {.n_ctx = 4096,
+                            .n_seq_max = N_FORKS,
+                            .n_batch = 512,
+                            .n_kv_tokens = BUDGET,
+                            .kv_dtype = TINFER_KV_F16};
         tinfer_context *ctx = new_context(model, o);
         tinfer_context_info info;
         assert_int_equal(tinfer_context_get_info(ctx, &info, sizeof info), TINFER_OK);
@@ -341,8 +346,7 @@ static void sixteen_forks_fit_one_prompt_plus_tails(void **state) {
         p.n_ctx = 4096;
         p.n_seq_max = N_FORKS;
         tinfer_context_info old;
-        assert_int_equal(tinfer_context_estimate(model, &p, sizeof p, &old, sizeof old),
-                         TINFER_OK);
+        assert_int_equal(tinfer_context_estimate(model, &p, sizeof p, &old, sizeof old), TINFER_OK);
         assert_int_equal(old.n_kv_tokens, N_FORKS * 4096);
         assert_int_equal(old.kv_bytes, expected_kv_bytes(ctx, N_FORKS * 128));
         print_message("%s: 16 forks of 2,000 tokens: %.2f MiB with n_kv_tokens = %d, %.2f MiB "
@@ -355,11 +359,9 @@ static void sixteen_forks_fit_one_prompt_plus_tails(void **state) {
          * into the prompt's last block in place, and (llama) the first, which copied it. Each
          * fresh context is a 2,000-token prefill, the bulk of this test's time. */
         for (int32_t s = N_FORKS - 1; s >= (m == 0 ? N_FORKS - 1 : 0); s -= N_FORKS - 1)
-            assert_fresh(ctx, s, model, o,
-                         (history){.prompt = prompt,
-                                   .n_prompt = PROMPT,
-                                   .tail = tails[s],
-                                   .n_tail = TAIL});
+            assert_fresh(
+                ctx, s, model, o,
+                (history){.prompt = prompt, .n_prompt = PROMPT, .tail = tails[s], .n_tail = TAIL});
         tinfer_context_free(ctx);
 
         /* One block less: the step at position 2,016 finds 15 free blocks for 16 forks. */
@@ -388,8 +390,11 @@ static void failed_steps_undo_their_copies(void **state) {
         const tinfer_model *model = models[m].model;
         abort_flag flag = {false};
         /* 3 blocks: the prompt's 2, and one for a copy. */
-        const ctx_opts o = {.n_ctx = 64, .n_seq_max = 3, .n_kv_tokens = 96,
-                            .abort_fn = stop_if_flagged, .abort_data = &flag};
+        const ctx_opts o = {.n_ctx = 64,
+                            .n_seq_max = 3,
+                            .n_kv_tokens = 96,
+                            .abort_fn = stop_if_flagged,
+                            .abort_data = &flag};
         tinfer_context *ctx = new_context(model, o);
         assert_int_equal(tinfer_prefill(ctx, 0, prompt, 45), TINFER_OK);
         assert_int_equal(tinfer_kv_seq_copy(ctx, 0, 1), TINFER_OK);
@@ -527,8 +532,9 @@ static void bad_arguments_are_refused(void **state) {
     tinfer_context_free(ctx);
     /* A 0.2 program's struct (without n_kv_tokens) gets the default sizing. */
     p.n_kv_tokens = 12345;
-    assert_int_equal(tinfer_context_estimate(model, &p, offsetof(tinfer_context_params, n_kv_tokens),
-                                             &info, sizeof info),
+    assert_int_equal(tinfer_context_estimate(model, &p,
+                                             offsetof(tinfer_context_params, n_kv_tokens), &info,
+                                             sizeof info),
                      TINFER_OK);
     assert_int_equal(info.n_kv_tokens, 3 * 64);
 }

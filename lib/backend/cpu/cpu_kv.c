@@ -142,7 +142,7 @@ tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
     return TINFER_OK;
 }
 
-/* Copy-on-write and ring forks: whole rows moved, never converted, so a copy holds the same bits. */
+/* Copy-on-write and ring forks: rows moved whole, never converted, so a copy has the same bits. */
 typedef struct copy_job {
     const tf_cpu_kv *kv;
     const tf_kv_block_copy *copies;
