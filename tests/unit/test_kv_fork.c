@@ -355,14 +355,17 @@ static void sixteen_forks_fit_one_prompt_plus_tails(void **state) {
                       (double)old.kv_bytes / (1 << 20));
 
         run_forks(ctx, prompt, tails, -1);
-        /* Against fresh contexts (prefill in passes of 512 as here): the last fork, which wrote
-         * into the prompt's last block in place, and (llama) the first, which copied it. Each
-         * fresh context is a 2,000-token prefill, the bulk of this test's time. */
-        for (int32_t s = N_FORKS - 1; s >= (m == 0 ? N_FORKS - 1 : 0); s -= N_FORKS - 1)
-            assert_fresh(
-                ctx, s, model, o,
-                (history){.prompt = prompt, .n_prompt = PROMPT, .tail = tails[s], .n_tail = TAIL});
+        /* Against a fresh context (prefill in passes of 512 as here): on gemma3 the last fork,
+         * which wrote into the prompt's last block in place, on llama the first, which copied
+         * it (every fork is checked so in forks_decode_like_fresh_contexts). Each 2,000-token
+         * prefill is a good part of this test's time, hence one each. */
+        const int32_t checked = m == 0 ? N_FORKS - 1 : 0;
+        assert_fresh(
+            ctx, checked, model, o,
+            (history){
+                .prompt = prompt, .n_prompt = PROMPT, .tail = tails[checked], .n_tail = TAIL});
         tinfer_context_free(ctx);
+        if (m == 0) continue; /* the pool works alike whether the model has a ring */
 
         /* One block less: the step at position 2,016 finds 15 free blocks for 16 forks. */
         ctx_opts small = o;
