@@ -14,6 +14,9 @@
  *  - Everything is allocated by tinfer_context_create; prefill and decode never allocate.
  *  - Sequences are numbered 0 .. n_seq_max-1. Each holds up to n_ctx tokens, at positions
  *    0, 1, 2, … in the order they were given.
+ *  - The cache keeps tokens in blocks of 32 from one pool shared by all sequences, sized by
+ *    n_kv_tokens (default: room for every sequence to reach n_ctx). A fork
+ *    (tinfer_kv_seq_copy) shares its source's blocks instead of copying them. Since 0.3.
  *  - A step that fails (bad argument, full context) leaves the cache and the logits as they were.
  *  - Filling the cache with random contents and per-op profiling are in tinfer/experimental.h.
  * ------------------------------------------------------------------------------------------- */
@@ -56,6 +59,11 @@ typedef struct tinfer_context_params {
     tinfer_abort_fn abort_callback; /* asked between layers whether to stop the step (default
                                        NULL: never). Since 0.2 */
     void *abort_user_data;          /* handed to abort_callback. Since 0.2 */
+    uint32_t n_kv_tokens; /* tokens the cache's block pool holds, shared by all sequences and
+                             their forks, rounded up to whole 32-token blocks; each sequence
+                             is still capped at n_ctx. 0 (the default) = n_seq_max × n_ctx,
+                             at most that. Sizes the global layers' storage (a sliding-window
+                             ring is per sequence either way). Since 0.3 */
 } tinfer_context_params;
 
 /* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field
@@ -77,14 +85,15 @@ TINFER_API void tinfer_context_free(tinfer_context *ctx);
 
 /* Appends n tokens (n ≥ 1) to sequence seq and runs them through the model, leaving the logits of
  * the last one for tinfer_logits(ctx, seq). E_INVALID_ARG for a bad seq or a token id outside
- * [0, n_vocab); E_CONTEXT_FULL when the sequence would exceed n_ctx. Since 0.1. */
+ * [0, n_vocab); E_CONTEXT_FULL when the sequence would exceed n_ctx or the block pool has too few
+ * free blocks (tinfer_kv_free_tokens). Since 0.1. */
 TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const int32_t *tokens,
                                         size_t n);
 
 /* Advances n_seq distinct sequences by one token each in one pass: tokens[i] is appended to
  * seqs[i]. Afterwards tinfer_logits(ctx, seqs[i]) holds each one's next-token logits. The same
- * sequence twice, a bad id or token gives E_INVALID_ARG; if any sequence is full, E_CONTEXT_FULL
- * and no sequence changes. Since 0.1. */
+ * sequence twice, a bad id or token gives E_INVALID_ARG; if any sequence is full, or the block
+ * pool cannot take all of them, E_CONTEXT_FULL and no sequence changes. Since 0.1. */
 TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,
                                        const int32_t *tokens, size_t n_seq);
 
@@ -106,6 +115,7 @@ typedef struct tinfer_context_info {
     int32_t device_index;
     uint64_t kv_bytes;         /* K and V storage of every layer (the sliding-window ring's too) */
     uint64_t scratch_bytes;    /* activations of one pass and the logits rows */
+    uint32_t n_kv_tokens;      /* tokens the shared block pool holds (whole blocks). Since 0.3 */
 } tinfer_context_info;
 
 /* Fills *out with at most out_size bytes (pass sizeof(tinfer_context_info)). Since 0.2. */
@@ -132,5 +142,18 @@ TINFER_API tinfer_status tinfer_kv_seq_len(const tinfer_context *ctx, int32_t se
 TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq, size_t n);
 /* Forgets every token of seq (the same as truncating to 0). Since 0.1. */
 TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq);
+/* Forks src into dst: dst's previous contents are released first, then dst holds src's tokens
+ * (and its logits, if src has any) and both continue independently. The cached blocks are shared,
+ * not copied: a full 32-token block stays shared for good, and a partly filled last block is
+ * copied when either sequence first writes after it, so the fork itself takes no pool space (the
+ * sliding-window layers' per-sequence ring is copied). An empty src empties dst. src == dst does
+ * nothing and returns TINFER_OK. E_INVALID_ARG for a bad src or dst. Since 0.3. */
+TINFER_API tinfer_status tinfer_kv_seq_copy(tinfer_context *ctx, int32_t src, int32_t dst);
+/* *n = the tokens the block pool's free blocks hold (32 per block): how many can still be
+ * appended, over all sequences, before the pool is empty. A sequence whose last block is partly
+ * filled and not shared may append up to the rest of that block without taking from the pool; one
+ * whose partly filled last block is shared with a fork takes a block for its first new token.
+ * n_ctx still caps each sequence. Since 0.3. */
+TINFER_API tinfer_status tinfer_kv_free_tokens(const tinfer_context *ctx, size_t *n);
 
 #endif

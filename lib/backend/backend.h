@@ -131,6 +131,17 @@ typedef struct tf_kv_fill {
     uint64_t seed;
 } tf_kv_fill;
 
+/* One copy inside the KV cache's storage, in every layer of one kind: rows [0, n_rows) of the run
+ * of blocks from src_block (row r in block src_block + r / TF_KV_BLOCK_TOKENS, slot r % 32) to the
+ * same rows from dst_block. The cache's copy-on-write (part of one block) and the fork of a
+ * sequence's sliding-window ring (its whole run of ring blocks) are such copies. */
+typedef struct tf_kv_block_copy {
+    uint32_t src_block;
+    uint32_t dst_block;
+    uint32_t n_rows;
+    bool ring; /* the layers that keep the ring (layer_in_ring[l]); else every other layer */
+} tf_kv_block_copy;
+
 typedef struct tf_backend tf_backend;
 
 typedef struct tf_backend_ops {
@@ -151,6 +162,9 @@ typedef struct tf_backend_ops {
     /* Storage for the KV cache, once per context. */
     tinfer_status (*kv_alloc)(tf_backend *be, const tf_kv_geometry *geometry);
     tinfer_status (*kv_fill_random)(tf_backend *be, const tf_kv_fill *fill);
+    /* Makes the n copies in order (layer_in_ring: [n_layer]); a copy's two runs never overlap. */
+    tinfer_status (*kv_copy_blocks)(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
+                                    const bool *layer_in_ring);
 
     tinfer_status (*begin_pass)(tf_backend *be, const tf_step *step);
     /* Copies row i of logits ([n_out][n_vocab], backend memory) to host_rows[i], i < n_out. */

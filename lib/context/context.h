@@ -56,6 +56,12 @@ tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const 
 
 /* KV operations (arguments checked by the caller: seq < n_seq_max, n ≤ the sequence's length
  * for truncate, n ≤ n_ctx for the fill). */
+/* tf_kv_reserve, then the copy-on-write it asks for, made by the backend before the step writes
+ * anything; on failure nothing changed. The step driver's one way to reserve: a failed step then
+ * undoes it with tf_kv_release_unused. */
+tinfer_status tf_context_kv_reserve(tinfer_context *ctx, uint32_t seq, uint32_t n_new);
+/* dst shares src's blocks and gets a copy of its ring and its logits (tinfer_kv_seq_copy). */
+tinfer_status tf_context_kv_copy(tinfer_context *ctx, uint32_t src, uint32_t dst);
 tinfer_status tf_context_kv_truncate(tinfer_context *ctx, uint32_t seq, uint32_t n);
 tinfer_status tf_context_kv_fill_random(tinfer_context *ctx, uint32_t seq, uint32_t n,
                                         uint64_t seed);

@@ -1,4 +1,6 @@
 /* Public entry points of the context: argument checks, then calls inward. */
+#include <inttypes.h>
+
 #include "context/context.h"
 #include "core/abi_struct.h"
 #include "core/error.h"
@@ -15,6 +17,7 @@ static const tf_abi_field context_params_fields[] = {
     TF_ABI_FIELD(tinfer_context_params, device_index),    /* 0.2 */
     TF_ABI_FIELD(tinfer_context_params, abort_callback),  /* 0.2 */
     TF_ABI_FIELD(tinfer_context_params, abort_user_data), /* 0.2 */
+    TF_ABI_FIELD(tinfer_context_params, n_kv_tokens),     /* 0.3 */
 };
 static const tf_abi_layout context_params_layout = {
     "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,
@@ -26,7 +29,8 @@ static const tinfer_context_params context_params_defaults = {.n_ctx = 4096,
                                                               .kv_dtype = TINFER_KV_F16,
                                                               .n_batch = 512,
                                                               .device = TINFER_DEVICE_CPU,
-                                                              .device_index = 0};
+                                                              .device_index = 0,
+                                                              .n_kv_tokens = 0};
 
 static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
     return seq >= 0 && (uint32_t)seq < ctx->kv.n_seq_max;
@@ -59,6 +63,14 @@ static tinfer_status read_params(const tinfer_context_params *params, size_t par
                  (int)p->device);
     TF_CHECK_ARG(p->device_index >= 0, "%s: device_index = %d is negative", who,
                  (int)p->device_index);
+    /* More than every sequence full, nothing shared, could never be used. */
+    const uint64_t most = (uint64_t)p->n_seq_max *
+                          ((p->n_ctx + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS) *
+                          TF_KV_BLOCK_TOKENS;
+    TF_CHECK_ARG(p->n_kv_tokens <= most,
+                 "%s: n_kv_tokens = %u exceeds n_seq_max × n_ctx = %" PRIu64
+                 " tokens (n_ctx in whole blocks of %d), more than the sequences can ever hold",
+                 who, p->n_kv_tokens, most, TF_KV_BLOCK_TOKENS);
     return TINFER_OK;
 }
 
@@ -150,6 +162,27 @@ TINFER_API tinfer_status tinfer_kv_seq_truncate(tinfer_context *ctx, int32_t seq
 TINFER_API tinfer_status tinfer_kv_seq_clear(tinfer_context *ctx, int32_t seq) {
     return tinfer_kv_seq_truncate(ctx, seq, 0);
 }
+
+/* ---- Forks: sequences sharing cached blocks (issue 14). ---- */
+
+TINFER_API tinfer_status tinfer_kv_seq_copy(tinfer_context *ctx, int32_t src, int32_t dst) {
+    tf_error_clear();
+    TF_CHECK_ARG(ctx, "tinfer_kv_seq_copy: ctx is NULL");
+    TF_CHECK_ARG(seq_ok(ctx, src), "tinfer_kv_seq_copy: src %d is outside [0, %u)", src,
+                 ctx->kv.n_seq_max);
+    TF_CHECK_ARG(seq_ok(ctx, dst), "tinfer_kv_seq_copy: dst %d is outside [0, %u)", dst,
+                 ctx->kv.n_seq_max);
+    return tf_context_kv_copy(ctx, (uint32_t)src, (uint32_t)dst);
+}
+
+TINFER_API tinfer_status tinfer_kv_free_tokens(const tinfer_context *ctx, size_t *n) {
+    tf_error_clear();
+    TF_CHECK_ARG(ctx && n, "tinfer_kv_free_tokens: ctx or n is NULL");
+    *n = (size_t)tf_kv_free_tokens(&ctx->kv);
+    return TINFER_OK;
+}
+
+/* ---- end of forks ---- */
 
 TINFER_API tinfer_status tinfer_kv_seq_fill_random(tinfer_context *ctx, int32_t seq, size_t n,
                                                    uint64_t seed) {

@@ -2,6 +2,7 @@
  * (which decides the sliding-window ring and so the storage), and the bytes of storage and
  * scratch — used by context creation and by tinfer_context_estimate alike. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "context/context.h"
 #include "core/error.h"
@@ -29,6 +30,7 @@ tinfer_status tf_context_plan_kv(const tinfer_model *model, const tf_network *ne
     const tf_kv_config config = {.n_layer = hp->n_layer,
                                  .n_ctx = p->n_ctx,
                                  .n_seq_max = p->n_seq_max,
+                                 .n_pool_tokens = p->n_kv_tokens,
                                  .layer_is_swa = layer_is_swa,
                                  .window = hp->sliding_window,
                                  .n_batch = tf_context_plan_batch(p),
@@ -57,15 +59,17 @@ static tinfer_status info_of(const tinfer_model *model, const tinfer_context_par
     uint64_t activations;
     if (!tf_activations_bytes(hp, tf_context_plan_batch(p), p->n_seq_max, &activations))
         return tf_error(TINFER_E_INVALID_ARG, "the activations' size overflows");
-    *info = (tinfer_context_info){
-        .n_ctx = p->n_ctx,
-        .n_seq_max = p->n_seq_max,
-        .n_batch = tf_context_plan_batch(p),
-        .n_threads = tf_context_plan_threads(p),
-        .device = p->device,
-        .device_index = p->device_index,
-        .kv_bytes = tf_context_plan_kv_bytes(kv, tf_context_plan_kv_row_bytes(hp, p->kv_dtype)),
-        .scratch_bytes = activations + (uint64_t)p->n_seq_max * hp->n_vocab * sizeof(float)};
+    /* Field by field over zeros: the struct ends in padding, and callers compare whole structs. */
+    memset(info, 0, sizeof *info);
+    info->n_ctx = p->n_ctx;
+    info->n_seq_max = p->n_seq_max;
+    info->n_batch = tf_context_plan_batch(p);
+    info->n_threads = tf_context_plan_threads(p);
+    info->device = p->device;
+    info->device_index = p->device_index;
+    info->kv_bytes = tf_context_plan_kv_bytes(kv, tf_context_plan_kv_row_bytes(hp, p->kv_dtype));
+    info->scratch_bytes = activations + (uint64_t)p->n_seq_max * hp->n_vocab * sizeof(float);
+    info->n_kv_tokens = kv->n_blocks * TF_KV_BLOCK_TOKENS;
     return TINFER_OK;
 }
 

@@ -80,7 +80,7 @@ tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_
     if (status != TINFER_OK) return status;
     if (n > ctx->kv.n_ctx)
         return tf_error(TINFER_E_CONTEXT_FULL, "%zu tokens exceed n_ctx = %u", n, ctx->kv.n_ctx);
-    if ((status = tf_kv_reserve(&ctx->kv, seq, (uint32_t)n)) != TINFER_OK) return status;
+    if ((status = tf_context_kv_reserve(ctx, seq, (uint32_t)n)) != TINFER_OK) return status;
     const uint32_t start = ctx->kv.seqs[seq].n_tokens;
     status = prefill_chunks(ctx, seq, tokens, n, start);
     if (status != TINFER_OK) {
@@ -119,7 +119,7 @@ static void release_all(tinfer_context *ctx, const int32_t *seqs, size_t n_seq) 
 /* Reserves one token for every sequence, or for none. */
 static tinfer_status reserve_all(tinfer_context *ctx, const int32_t *seqs, size_t n_seq) {
     for (size_t i = 0; i < n_seq; i++) {
-        tinfer_status status = tf_kv_reserve(&ctx->kv, (uint32_t)seqs[i], 1);
+        tinfer_status status = tf_context_kv_reserve(ctx, (uint32_t)seqs[i], 1);
         if (status != TINFER_OK) {
             release_all(ctx, seqs, i);
             return status;

@@ -39,3 +39,16 @@ bool tf_kv_ring_holds(const tf_kv_cache *cache, uint32_t seq, uint32_t n_tokens)
     const uint32_t first_read = n_tokens >= window ? n_tokens - window + 1 : 0;
     return first_read >= tf_kv_ring_first_kept(cache, cache->seqs[seq].n_tokens_reached);
 }
+
+/* Logical block i of sequence s lives in ring block s·R + i mod R (kv_cache.c), so dst's ring
+ * slot j takes what src's slot j holds and every position keeps its slot. */
+tf_kv_block_copy tf_kv_ring_fork_copy(const tf_kv_cache *cache, uint32_t src, uint32_t dst) {
+    const uint32_t ring = cache->ring_blocks;
+    const uint32_t written =
+        (cache->seqs[src].n_tokens_reached + TF_KV_BLOCK_TOKENS - 1) / TF_KV_BLOCK_TOKENS;
+    const uint32_t n_blocks = written < ring ? written : ring;
+    return (tf_kv_block_copy){.src_block = src * ring,
+                              .dst_block = dst * ring,
+                              .n_rows = n_blocks * TF_KV_BLOCK_TOKENS,
+                              .ring = true};
+}

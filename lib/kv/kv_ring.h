@@ -20,4 +20,9 @@ uint32_t tf_kv_ring_first_kept(const tf_kv_cache *cache, uint32_t n_tokens_reach
  * (at position n_tokens) and those after it would read. Always true for 0 and without a ring. */
 bool tf_kv_ring_holds(const tf_kv_cache *cache, uint32_t seq, uint32_t n_tokens);
 
+/* What gives dst's ring the rows src's holds, when dst forks from src: the run of src's ring
+ * blocks written so far (all ring_blocks of them once the ring has wrapped), whole, to the same
+ * slots of dst's ring, in the ring's layers. n_rows 0 when there is no ring or nothing to copy. */
+tf_kv_block_copy tf_kv_ring_fork_copy(const tf_kv_cache *cache, uint32_t src, uint32_t dst);
+
 #endif

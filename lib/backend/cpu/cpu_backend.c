@@ -50,6 +50,7 @@ static const tf_backend_ops CPU_OPS = {
     .free = cpu_free,
     .kv_alloc = tf_cpu_kv_alloc,
     .kv_fill_random = tf_cpu_kv_fill_random,
+    .kv_copy_blocks = tf_cpu_kv_copy_blocks,
     .begin_pass = tf_cpu_begin_pass,
     .end_pass = tf_cpu_end_pass,
     .matmul = tf_cpu_matmul,

@@ -141,3 +141,45 @@ tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
     tf_cpu_for(state, state->kv.n_layer, 1, fill_range, &job);
     return TINFER_OK;
 }
+
+/* Copy-on-write and ring forks: rows moved whole, never converted, so a copy has the same bits. */
+typedef struct copy_job {
+    const tf_cpu_kv *kv;
+    const tf_kv_block_copy *copies;
+    size_t n;
+    const bool *layer_in_ring;
+} copy_job;
+
+/* Rows [0, n_rows) of the run from src_block to dst_block in layer l's K or V storage, block by
+ * block through tf_cpu_kv_row (a one-entry table per block). */
+static void copy_run(const tf_cpu_kv *kv, uint32_t l, bool value, const tf_kv_block_copy *c) {
+    const size_t row_bytes = (size_t)(value ? kv->v_row_elems : kv->k_row_elems) * kv->elem_bytes;
+    for (uint32_t r = 0; r < c->n_rows; r += TF_KV_BLOCK_TOKENS) {
+        const uint32_t src = c->src_block + r / TF_KV_BLOCK_TOKENS;
+        const uint32_t dst = c->dst_block + r / TF_KV_BLOCK_TOKENS;
+        const uint32_t rows =
+            c->n_rows - r < TF_KV_BLOCK_TOKENS ? c->n_rows - r : (uint32_t)TF_KV_BLOCK_TOKENS;
+        memcpy(tf_cpu_kv_row(kv, l, value, &dst, 0), tf_cpu_kv_row(kv, l, value, &src, 0),
+               rows * row_bytes);
+    }
+}
+
+/* Layers [l0, l1): each copy in order, in the layers of its kind. */
+static void copy_range(void *arg, size_t l0, size_t l1, uint32_t thread) {
+    (void)thread;
+    const copy_job *job = arg;
+    for (uint32_t l = (uint32_t)l0; l < l1; l++)
+        for (size_t i = 0; i < job->n; i++) {
+            if (job->copies[i].ring != job->layer_in_ring[l]) continue;
+            copy_run(job->kv, l, false, &job->copies[i]);
+            copy_run(job->kv, l, true, &job->copies[i]);
+        }
+}
+
+tinfer_status tf_cpu_kv_copy_blocks(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
+                                    const bool *layer_in_ring) {
+    const tf_cpu_state *state = be->state;
+    copy_job job = {.kv = &state->kv, .copies = copies, .n = n, .layer_in_ring = layer_in_ring};
+    tf_cpu_for(state, state->kv.n_layer, 1, copy_range, &job);
+    return TINFER_OK;
+}

@@ -119,12 +119,14 @@ tinfer_status tf_cpu_add_bias(tf_backend *be, size_t width, float *y, const floa
 tinfer_status tf_cpu_scale(tf_backend *be, tf_rows rows, size_t width, float *y, float factor);
 tinfer_status tf_cpu_softcap(tf_backend *be, size_t width, float *y, float cap);
 
-/* cpu_kv.c: storage, writes and the random fill; cpu_attention.c: reads. */
+/* cpu_kv.c: storage, writes, the random fill and block copies; cpu_attention.c: reads. */
 tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *geometry);
 void tf_cpu_kv_free(tf_cpu_kv *kv);
 tinfer_status tf_cpu_kv_store(tf_backend *be, uint32_t il, bool local, const float *k,
                               const float *v);
 tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill);
+tinfer_status tf_cpu_kv_copy_blocks(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
+                                    const bool *layer_in_ring);
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
                                const float *q, float *out);
 

@@ -199,6 +199,7 @@ class ContextParams(Structure):
         ("device_index", c_int32),
         ("abort_callback", AbortFn),
         ("abort_user_data", ctypes.c_void_p),
+        ("n_kv_tokens", c_uint32),  # 0.3 (KV forks)
     ]
 
 
@@ -212,6 +213,7 @@ class ContextInfo(Structure):
         ("device_index", c_int32),
         ("kv_bytes", c_uint64),
         ("scratch_bytes", c_uint64),
+        ("n_kv_tokens", c_uint32),  # 0.3 (KV forks)
     ]
 
 
@@ -313,6 +315,10 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_kv_seq_len": (status, [context_p, c_int32, size_p]),
     "tinfer_kv_seq_truncate": (status, [context_p, c_int32, c_size_t]),
     "tinfer_kv_seq_clear": (status, [context_p, c_int32]),
+    # ---- KV forks (issue 14): begin ----
+    "tinfer_kv_seq_copy": (status, [context_p, c_int32, c_int32]),
+    "tinfer_kv_free_tokens": (status, [context_p, size_p]),
+    # ---- KV forks: end ----
     # experimental.h (TINFER_EXPERIMENTAL): may change between minor versions
     "tinfer_kv_seq_fill_random": (status, [context_p, c_int32, c_size_t, c_uint64]),
     "tinfer_profile_begin": (status, [context_p]),

@@ -33,10 +33,12 @@ def has_context_api() -> bool:
 
 
 class Context(Owner):
-    """Context(model, *, n_ctx=4096, n_seq_max=1, threads=0, kv_dtype="f16", n_batch=512)
+    """Context(model, *, n_ctx=4096, n_seq_max=1, threads=0, kv_dtype="f16", n_batch=512,
+    n_kv_tokens=0)
 
     The mutable half of inference. Sequences are numbered 0 .. n_seq_max-1; each holds up to
-    n_ctx tokens. It keeps its model alive.
+    n_ctx tokens. It keeps its model alive. n_kv_tokens sizes the cache's block pool, shared by
+    all sequences and their forks (kv_copy); 0 = n_seq_max × n_ctx.
 
     Thread safety: the C context is one thread at a time, so every call into it holds this
     object's `lock` (a re-entrant lock): two threads using one Context take turns call by call.
@@ -49,7 +51,8 @@ class Context(Owner):
     def __init__(self, model: Model, *, n_ctx: Optional[int] = None,
                  n_seq_max: Optional[int] = None, threads: Optional[int] = None,
                  kv_dtype: Optional[str] = None, n_batch: Optional[int] = None,
-                 abort: Optional[Callable[[], bool]] = None) -> None:
+                 abort: Optional[Callable[[], bool]] = None,
+                 n_kv_tokens: Optional[int] = None) -> None:
         """abort: called between layers of every prefill and decode; returning True stops the
         step, which raises AbortedError and leaves the cache as it was. An exception raised
         inside it is printed and counts as False."""
@@ -58,7 +61,7 @@ class Context(Owner):
         params = _capi.ContextParams()
         api.function("tinfer_context_params_init")(ctypes.byref(params), ctypes.sizeof(params))
         for field, value in (("n_ctx", n_ctx), ("n_seq_max", n_seq_max), ("n_threads", threads),
-                             ("n_batch", n_batch)):
+                             ("n_batch", n_batch), ("n_kv_tokens", n_kv_tokens)):
             if value is not None:
                 setattr(params, field, _uint32(field, value))
         if kv_dtype is not None:
@@ -79,8 +82,9 @@ class Context(Owner):
 
     @property
     def info(self) -> Dict[str, int]:
-        """n_ctx, n_seq_max, n_batch, n_threads, device, device_index, kv_bytes and
-        scratch_bytes of this context (tinfer_context_get_info)."""
+        """n_ctx, n_seq_max, n_batch, n_threads, device, device_index, kv_bytes,
+        scratch_bytes and n_kv_tokens (the block pool's size) of this context
+        (tinfer_context_get_info)."""
         out = _capi.ContextInfo()
         with self.lock:
             check(_capi.api().function("tinfer_context_get_info")(
@@ -161,6 +165,27 @@ class Context(Owner):
         seq_id = as_int32(seq, "sequence")
         with self.lock:
             check(_capi.api().tinfer_kv_seq_clear(self._ptr(), seq_id))
+
+    # ---- KV forks (issue 14): begin ----
+
+    def kv_copy(self, src: int, dst: int) -> None:
+        """Forks sequence src into dst: dst's previous contents are released, then it holds
+        src's tokens (and logits) and both go on independently. The cached blocks are shared,
+        copied only when a partly filled one is written; kv_copy(s, s) does nothing."""
+        src_id, dst_id = as_int32(src, "sequence"), as_int32(dst, "sequence")
+        with self.lock:
+            check(_capi.api().tinfer_kv_seq_copy(self._ptr(), src_id, dst_id))
+
+    def kv_free_tokens(self) -> int:
+        """Tokens the block pool's free blocks hold (32 per block): what can still be appended
+        over all sequences (a sequence's own partly filled last block holds a few more; a shared
+        one needs a block for its copy)."""
+        n = ctypes.c_size_t()
+        with self.lock:
+            check(_capi.api().tinfer_kv_free_tokens(self._ptr(), ctypes.byref(n)))
+        return int(n.value)
+
+    # ---- KV forks: end ----
 
     def close(self) -> None:
         """As Owner.close(), after any call another thread is making into the context ends."""
