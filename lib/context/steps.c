@@ -57,7 +57,7 @@ static bool wants(const prefill_out *out, size_t t) {
     return out->rows && (!out->want || out->want[t]);
 }
 
-/* The output tokens of the chunk [done, done + chunk) of an n-token prefill; returns their count. */
+/* The output tokens of the chunk [done, done + chunk) of an n-token prefill; returns how many. */
 static uint32_t describe_outputs(tinfer_context *ctx, uint32_t seq, prefill_out *out, size_t done,
                                  size_t chunk, size_t n) {
     uint32_t n_out = 0;

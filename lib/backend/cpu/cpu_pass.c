@@ -22,8 +22,9 @@ tinfer_status tf_cpu_pass_alloc(tf_cpu_state *state) {
     pass->tables = calloc(table_entries ? table_entries : 1, sizeof *pass->tables);
     pass->local_tables = calloc(table_entries ? table_entries : 1, sizeof *pass->local_tables);
     pass->out_logits = calloc(n_batch, sizeof *pass->out_logits);
-    if (!pass->out_logits || !pass->tokens || !pass->positions || !pass->token_seq || !pass->out_tokens ||
-        !pass->spans_global || !pass->spans_local || !pass->tables || !pass->local_tables)
+    if (!pass->tokens || !pass->positions || !pass->token_seq || !pass->out_tokens ||
+        !pass->spans_global || !pass->spans_local || !pass->tables || !pass->local_tables ||
+        !pass->out_logits)
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for a pass of %zu tokens",
                         n_batch);
     return TINFER_OK;
