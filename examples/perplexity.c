@@ -36,8 +36,8 @@ typedef struct options {
     long n_ctx, stride, n_threads, n_logits_max;
 } options;
 
-static int usage(void) {
-    fprintf(stderr,
+static int usage(FILE *out, int status) {
+    fprintf(out,
             "usage: %s -m MODEL -f TEXT [--ctx N] [--stride S] [--threads T] [--json FILE]\n"
             "  --ctx N       tokens per chunk (default 512); the second half of each is scored\n"
             "  --stride S    llama.cpp's strided mode: a window of N tokens every S tokens,\n"
@@ -46,7 +46,7 @@ static int usage(void) {
             "  --logits-rows R  logits rows the output head computes at once (default 32)\n"
             "  --json FILE   write a JSON summary there\n",
             PROGRAM);
-    return 2;
+    return status;
 }
 
 static bool parse_args(int argc, char **argv, options *o) {
@@ -246,8 +246,11 @@ static tinfer_status tokenize_text(const tinfer_model *model, const char *text, 
 }
 
 int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return close_stdout(PROGRAM, usage(stdout, 0));
     options o;
-    if (!parse_args(argc, argv, &o)) return usage();
+    if (!parse_args(argc, argv, &o)) return usage(stderr, 2);
     size_t len = 0;
     char *text = read_text(o.text, &len);
     if (!text) {
