@@ -125,7 +125,10 @@ static tinfer_status head_group(const pass *p, uint32_t first, uint32_t n_rows) 
     tf_backend *be = p->be;
     const tf_activations *a = p->act;
     const int il = -1; /* outside the layers */
-    OP("output_select", n_rows, hp->n_embd, out_select(be, first, n_rows));
+    /* Selecting the group and copying its logits out are not ops the profiler lists: the pass's
+     * own event covers them, as it covered end_pass's copy before groups. */
+    tinfer_status status = be->ops->out_select(be, first, n_rows);
+    if (status != TINFER_OK) return status;
     OP("output_gather", n_rows, hp->n_embd, gather_out(be, a->x, hp->n_embd, a->out_hidden));
     OP("output_norm", n_rows, hp->n_embd,
        rmsnorm(be, TF_ROWS_OUT, 1, hp->n_embd, a->out_hidden, w->output_norm, hp->rms_norm_eps,
@@ -134,8 +137,7 @@ static tinfer_status head_group(const pass *p, uint32_t first, uint32_t n_rows) 
        matmul(be, &w->output, TF_ROWS_OUT, a->out_hidden, a->logits));
     const float cap = p->net->traits.final_logit_softcap;
     if (cap > 0) OP("softcap", n_rows, hp->n_vocab, softcap(be, hp->n_vocab, a->logits, cap));
-    OP("logits_out", n_rows, hp->n_vocab, logits_out(be, a->logits, hp->n_vocab));
-    return TINFER_OK;
+    return be->ops->logits_out(be, a->logits, hp->n_vocab);
 }
 
 /* The output tokens in groups of n_logits_rows, so the logits scratch stays that many rows
