@@ -80,8 +80,7 @@ static bool parse_args(int argc, char **argv, options *o) {
         return false;
     }
     if (o->n_ctx < 4 || o->n_ctx > (1L << 20) || o->n_threads < 0 || o->n_threads > 256 ||
-        o->n_logits_max < 1 || o->n_logits_max > 65536 || o->stride < 0 ||
-        o->stride >= o->n_ctx) {
+        o->n_logits_max < 1 || o->n_logits_max > 65536 || o->stride < 0 || o->stride >= o->n_ctx) {
         fprintf(stderr,
                 "%s: --ctx must be in [4, 2^20], --threads in [0, 256], --logits-rows in "
                 "[1, 65536], --stride in [1, ctx - 1]\n",
@@ -129,8 +128,8 @@ typedef struct run {
 
 /* Evaluates window[0 .. n_ctx) from an empty cache and scores the logits of tokens
  * [score_first, n_ctx - 1) against their successors; adds to r's sums. */
-static tinfer_status score_window(run *r, const int32_t *window, size_t n_ctx,
-                                  size_t score_first, double *chunk_nll) {
+static tinfer_status score_window(run *r, const int32_t *window, size_t n_ctx, size_t score_first,
+                                  double *chunk_nll) {
     tinfer_status status = tinfer_kv_seq_clear(r->ctx, 0);
     *chunk_nll = 0;
     for (size_t done = 0; status == TINFER_OK && done < n_ctx; done += r->n_batch) {
@@ -194,9 +193,9 @@ static int evaluate(const options *o, tinfer_context *ctx, int32_t *tokens, size
         if (status != TINFER_OK) break;
         const double ppl = exp(r.nll / (double)r.count);
         fprintf(stderr, "[%zu]%.4f,", c + 1, ppl);
-        json_array_append_new(
-            chunks, json_pack("{s:I, s:f, s:f}", "chunk", (json_int_t)(c + 1), "ppl_running", ppl,
-                              "nll_mean", chunk_nll / (double)(r.count - before)));
+        json_array_append_new(chunks, json_pack("{s:I, s:f, s:f}", "chunk", (json_int_t)(c + 1),
+                                                "ppl_running", ppl, "nll_mean",
+                                                chunk_nll / (double)(r.count - before)));
     }
     fprintf(stderr, "\n");
     int exit_status = 0;
@@ -208,13 +207,12 @@ static int evaluate(const options *o, tinfer_context *ctx, int32_t *tokens, size
         spread = spread > 0 ? sqrt(spread / (double)(r.count - 1)) * ppl : NAN;
         printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl, spread);
         json_t *summary = json_pack(
-            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:f, s:f, s:f, s:f, s:I, s:o}",
-            "model", o->model, "text", o->text, "n_ctx", (json_int_t)n_ctx, "n_batch",
-            (json_int_t)r.n_batch, "stride", (json_int_t)stride, "n_tokens",
-            (json_int_t)n_tokens, "n_chunks", (json_int_t)n_chunk, "add_bos", add_bos,
-            "scored_tokens", (json_int_t)r.count, "ppl", ppl, "ppl_stderr", spread, "nll_mean",
-            mean, "seconds", (now_ms() - t0) / 1e3, "threads_used", (json_int_t)threads_used(ctx),
-            "chunks", chunks);
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:f, s:f, s:f, s:f, s:I, s:o}", "model",
+            o->model, "text", o->text, "n_ctx", (json_int_t)n_ctx, "n_batch", (json_int_t)r.n_batch,
+            "stride", (json_int_t)stride, "n_tokens", (json_int_t)n_tokens, "n_chunks",
+            (json_int_t)n_chunk, "add_bos", add_bos, "scored_tokens", (json_int_t)r.count, "ppl",
+            ppl, "ppl_stderr", spread, "nll_mean", mean, "seconds", (now_ms() - t0) / 1e3,
+            "threads_used", (json_int_t)threads_used(ctx), "chunks", chunks);
         chunks = NULL;
         if (!summary || write_json(o, summary)) exit_status = 1;
         json_decref(summary);

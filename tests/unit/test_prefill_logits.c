@@ -203,8 +203,7 @@ static void failures_change_nothing(void **state) {
     assert_int_equal(tinfer_prefill_logits(plain, 0, tokens, N, NULL, ref, N * V), TINFER_OK);
     assert_int_equal(tinfer_prefill(ctx, 0, tokens, 5), TINFER_OK);
     a = (abort_flag){.limit = 10};
-    assert_int_equal(tinfer_prefill_logits(ctx, 0, tokens, N, NULL, rows, N * V),
-                     TINFER_E_ABORTED);
+    assert_int_equal(tinfer_prefill_logits(ctx, 0, tokens, N, NULL, rows, N * V), TINFER_E_ABORTED);
     size_t len = 0;
     assert_int_equal(tinfer_kv_seq_len(ctx, 0, &len), TINFER_OK);
     assert_int_equal(len, 5);

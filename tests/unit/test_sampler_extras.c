@@ -153,8 +153,7 @@ static void logprobs_ties_nan_and_inf(void **state) {
     assert_int_equal(tinfer_sampler_logprobs(NULL, 2, 0, 1, top, &chosen), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_sampler_logprobs(logits, 6, 0, 7, top, NULL), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_sampler_logprobs(logits, 6, 0, 1, NULL, NULL), TINFER_E_INVALID_ARG);
-    assert_int_equal(tinfer_sampler_logprobs(logits, 6, 6, 0, NULL, &chosen),
-                     TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_sampler_logprobs(logits, 6, 6, 0, NULL, &chosen), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_sampler_logprobs(logits, 6, -1, 0, NULL, &chosen),
                      TINFER_E_INVALID_ARG);
 }
