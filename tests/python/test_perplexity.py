@@ -8,8 +8,8 @@ Tolerance against llama.cpp: the reference was made with a native AVX-512 build 
 whose kernels round differently from the AVX2 ones tinfer reproduces bit for bit (that build does
 not reproduce tests/data/golden either), and Gemma 3's logits move by tenths between the two, so
 the final PPL agrees to |Δppl|/ppl ≤ 5e-3 (measured: 7.1955 against 7.2097, 2.0e-3) and each
-chunk's running value to 5e-2 (measured: 4.0e-2 after the first chunk, then ≤ 1.3e-2); the tokenization must be identical. A
-reference from a GGML_NATIVE=OFF build should allow 1e-4."""
+chunk's running value to 5e-2 (measured: 4.0e-2 after the first chunk, then ≤ 1.3e-2); the
+tokenization must be identical. A reference from a GGML_NATIVE=OFF build should allow 1e-4."""
 
 import json
 import math

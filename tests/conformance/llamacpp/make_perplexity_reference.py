@@ -13,7 +13,8 @@ llama.cpp's `perplexity` program computes it (examples/perplexity/perplexity.cpp
     token: nll = -(logit[next] - max - log(sum(exp(logit - max)))), the maximum in float32, the
     exponentials of the float32 differences summed in float64 (llama.cpp's log_softmax);
   - after chunk i the running perplexity exp(mean nll) is recorded ("[i]ppl" in llama.cpp's
-    output); the final estimate is PPL = exp(mean nll) +/- PPL * sqrt((E[nll^2] - E[nll]^2) / (N - 1)).
+    output); the final estimate is
+    PPL = exp(mean nll) +/- PPL * sqrt((E[nll^2] - E[nll]^2) / (N - 1)).
 
 A developer script, not run in CI: it needs llama-cpp-python (0.3.36 here) and numpy. The build
 matters: llama.cpp's kernels round differently per instruction set, and a native AVX-512 build
