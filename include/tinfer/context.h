@@ -64,6 +64,11 @@ typedef struct tinfer_context_params {
                              is still capped at n_ctx. 0 (the default) = n_seq_max × n_ctx,
                              at most that. Sizes the global layers' storage (a sliding-window
                              ring is per sequence either way). Since 0.3 */
+    uint32_t n_logits_max; /* logits rows the output head computes at once (default 8, at most
+                              65536; raised to n_seq_max, capped at n_batch): the scratch holds
+                              that many rows of n_vocab floats, and a pass that needs more
+                              (tinfer_prefill_logits) runs its head in groups. Any value gives
+                              the same bits. Since 0.3 */
 } tinfer_context_params;
 
 /* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field
@@ -96,6 +101,24 @@ TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const 
  * pool cannot take all of them, E_CONTEXT_FULL and no sequence changes. Since 0.1. */
 TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,
                                        const int32_t *tokens, size_t n_seq);
+
+/* The same as tinfer_prefill, and also copies the logits of the tokens it processes that want
+ * marks (want[i] != 0; want NULL: every token) into logits, one row of n_vocab floats per wanted
+ * token in token order. logits_cap is the length of logits in floats: E_INVALID_ARG, with
+ * nothing changed, when it is below (wanted tokens) × n_vocab (logits may be NULL when no token
+ * is wanted). Nothing is allocated. Afterwards tinfer_logits(ctx, seq) holds the last token's row
+ * as after tinfer_prefill.
+ * A token's row is bit-identical to what tinfer_logits would hold had the same prefill ended at
+ * that token with the same passes: the output head computes each row as for a single token, in
+ * groups of n_logits_max rows. A prefill runs in passes of n_batch tokens and a token's hidden
+ * state rounds with the pass it is in (as llama.cpp rounds a ubatch), so row i equals the logits
+ * of a tinfer_prefill of tokens[0..i] exactly when token i ends a pass: i + 1 = n, a multiple of
+ * n_batch, or any i with n_batch = 1. On failure the cache and tinfer_logits are as they were and
+ * the contents of logits are unspecified. Since 0.3. */
+TINFER_API tinfer_status tinfer_prefill_logits(tinfer_context *ctx, int32_t seq,
+                                               const int32_t *tokens, size_t n,
+                                               const uint8_t *want, float *logits,
+                                               size_t logits_cap);
 
 /* The n_vocab logits computed for seq's last token by the latest prefill/decode that included
  * it; owned by the context, valid until the next prefill, decode or KV change of that sequence.

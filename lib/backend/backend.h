@@ -4,8 +4,9 @@
  * positions, which sequence each token belongs to, that sequence's block tables, the span of
  * cached positions each token sees), which the backend copies into its own memory; the ops that
  * follow read token counts, positions and spans from there, never from arguments, so a device can
- * capture them once as a graph and replay it from step to step. end_pass copies the logits of the
- * tokens that asked for them out to the host. Every op reports failure as a status.
+ * capture them once as a graph and replay it from step to step. The output head runs over the
+ * tokens that asked for logits in groups (out_select), and logits_out copies each group's logits
+ * to the host rows the step named. Every op reports failure as a status.
  *
  * Activations are float32 row-major [rows][width] in buffers from the backend's alloc; "rows" is
  * the pass's token count, or its count of output tokens for the ops that say so (tf_rows).
@@ -66,7 +67,7 @@ typedef enum tf_batch_kind { TF_BATCH_PROMPT, TF_BATCH_DECODE } tf_batch_kind;
 /* Which row count of the pass an op runs over. */
 typedef enum tf_rows {
     TF_ROWS_TOKENS, /* every token of the pass */
-    TF_ROWS_OUT     /* the tokens whose logits were asked for, in out_tokens order */
+    TF_ROWS_OUT     /* the group of output tokens out_select chose, in out_tokens order */
 } tf_rows;
 
 /* The cached positions [pos_first, pos_last] one query token sees. */
@@ -92,6 +93,7 @@ typedef struct tf_step {
                                             ring's when the cache keeps one, else = tables[i]) */
     uint32_t n_out;
     const uint32_t *out_tokens; /* [n_out] tokens (indices < n_tokens) whose logits come back */
+    float *const *out_logits;   /* [n_out] host row (n_vocab floats) each one's logits go to */
 } tf_step;
 
 /* A range of host memory holding weights: a model file's tensor data, the float32 copies of the
@@ -166,10 +168,18 @@ typedef struct tf_backend_ops {
     tinfer_status (*kv_copy_blocks)(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
                                     const bool *layer_in_ring);
 
+    /* Starts a pass; every output token is selected (out_select(be, 0, n_out)). */
     tinfer_status (*begin_pass)(tf_backend *be, const tf_step *step);
-    /* Copies row i of logits ([n_out][n_vocab], backend memory) to host_rows[i], i < n_out. */
-    tinfer_status (*end_pass)(tf_backend *be, const float *logits, uint32_t n_vocab,
-                              float *const *host_rows);
+    /* Ends the pass (the profiler's record of it). */
+    tinfer_status (*end_pass)(tf_backend *be);
+    /* The group of output tokens the TF_ROWS_OUT ops run over from now on: out_tokens[first ..
+     * first + count), count ≥ 1, first + count ≤ n_out. The output head runs in such groups so
+     * that its scratch holds a bounded number of logits rows; each row rounds the same in any
+     * group (a row of the head is computed as a single token would be). */
+    tinfer_status (*out_select)(tf_backend *be, uint32_t first, uint32_t count);
+    /* Copies row i of logits ([count][n_vocab], backend memory) of the selected group to the
+     * step's out_logits[first + i]. */
+    tinfer_status (*logits_out)(tf_backend *be, const float *logits, uint32_t n_vocab);
 
     /* y[t][r] = Σ_j w[r][j] · x[t][j] for every row t, r < w->n_rows. */
     tinfer_status (*matmul)(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,

@@ -1,4 +1,5 @@
-/* The forward pass's scratch activations: sized once for n_batch tokens, never grown. One table
+/* The forward pass's scratch activations: sized once for n_batch tokens and n_out_max rows of
+ * logits (the output head's group), never grown. One table
  * lists every buffer, so allocating them and counting their bytes cannot disagree. */
 #include "context/context.h"
 #include "core/checked.h"
@@ -54,6 +55,7 @@ tinfer_status tf_activations_alloc(tf_activations *act, tf_backend *be, const tf
     *act = (tf_activations){0};
     buffer_shape shapes[N_BUFFERS];
     shapes_of(act, hp, n_batch, n_out_max, shapes);
+    act->n_logits_rows = n_out_max;
     for (int i = 0; i < N_BUFFERS; i++) {
         size_t bytes;
         if (!bytes_of(&shapes[i], &bytes) || !(*shapes[i].buffer = be->ops->alloc(be, bytes))) {

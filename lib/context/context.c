@@ -23,7 +23,7 @@ static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) 
     ctx->spans_local = calloc(n_batch, sizeof *ctx->spans_local);
     ctx->tables = calloc(n_seq_max, sizeof *ctx->tables);
     ctx->local_tables = calloc(n_seq_max, sizeof *ctx->local_tables);
-    ctx->out_rows = calloc(n_seq_max, sizeof *ctx->out_rows);
+    ctx->out_rows = calloc(n_batch, sizeof *ctx->out_rows);
     if (!ctx->logits || !ctx->has_logits || !ctx->positions || !ctx->token_seq ||
         !ctx->out_tokens || !ctx->spans_global || !ctx->spans_local || !ctx->tables ||
         !ctx->local_tables || !ctx->out_rows)
@@ -78,7 +78,8 @@ static tinfer_status build(tinfer_context *ctx, const tinfer_context_params *p, 
     if ((s = start_backend(ctx, p))) return s;
     ctx->n_threads = ctx->backend->n_threads;
     if ((s = tf_model_bind_device(ctx->model, ctx->backend)) || (s = init_kv(ctx, p, swa_full)) ||
-        (s = tf_activations_alloc(&ctx->act, ctx->backend, hp, ctx->n_batch, p->n_seq_max)) ||
+        (s = tf_activations_alloc(&ctx->act, ctx->backend, hp, ctx->n_batch,
+                                  tf_context_plan_logits_rows(p))) ||
         (s = alloc_step_arrays(ctx, p->n_seq_max)))
         return s;
     return TINFER_OK;

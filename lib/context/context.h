@@ -30,7 +30,7 @@ struct tinfer_context {
     uint32_t *out_tokens;
     tf_span *spans_global, *spans_local;
     const uint32_t **tables, **local_tables;
-    float **out_rows;     /* where end_pass copies each output token's logits */
+    float **out_rows;     /* [n_batch] where the backend copies each output token's logits */
     tf_abort_check abort; /* the params' abort callback */
     /* The op profiler (tinfer_profile_begin/end): active around this context's passes only. */
     tf_trace trace;
@@ -53,6 +53,11 @@ tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_
                                  size_t n);
 tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const int32_t *tokens,
                                 size_t n_seq);
+/* A prefill that also copies the logits of the tokens want marks (NULL: every token) into
+ * logits, logits_cap floats (checked here, before anything changes). */
+tinfer_status tf_context_prefill_logits(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
+                                        size_t n, const uint8_t *want, float *logits,
+                                        size_t logits_cap);
 
 /* KV operations (arguments checked by the caller: seq < n_seq_max, n ≤ the sequence's length
  * for truncate, n ≤ n_ctx for the fill). */
@@ -71,6 +76,9 @@ size_t tf_context_kv_bytes(const tinfer_context *ctx);
 /* context_plan.c: what params amount to (shared by creation and tinfer_context_estimate). */
 uint32_t tf_context_plan_batch(const tinfer_context_params *p);
 uint32_t tf_context_plan_threads(const tinfer_context_params *p);
+/* Logits rows the output head computes at once: n_logits_max, raised to n_seq_max (a decode's
+ * outputs stay one group) and capped at the batch. */
+uint32_t tf_context_plan_logits_rows(const tinfer_context_params *p);
 size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype);
 tinfer_status tf_context_plan_kv(const tinfer_model *model, const tf_network *net,
                                  const tinfer_context_params *p, bool swa_full, tf_kv_cache *kv);

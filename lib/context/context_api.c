@@ -18,6 +18,7 @@ static const tf_abi_field context_params_fields[] = {
     TF_ABI_FIELD(tinfer_context_params, abort_callback),  /* 0.2 */
     TF_ABI_FIELD(tinfer_context_params, abort_user_data), /* 0.2 */
     TF_ABI_FIELD(tinfer_context_params, n_kv_tokens),     /* 0.3 */
+    TF_ABI_FIELD(tinfer_context_params, n_logits_max),    /* 0.3 */
 };
 static const tf_abi_layout context_params_layout = {
     "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,
@@ -30,7 +31,8 @@ static const tinfer_context_params context_params_defaults = {.n_ctx = 4096,
                                                               .n_batch = 512,
                                                               .device = TINFER_DEVICE_CPU,
                                                               .device_index = 0,
-                                                              .n_kv_tokens = 0};
+                                                              .n_kv_tokens = 0,
+                                                              .n_logits_max = 8};
 
 static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
     return seq >= 0 && (uint32_t)seq < ctx->kv.n_seq_max;
@@ -61,6 +63,8 @@ static tinfer_status read_params(const tinfer_context_params *params, size_t par
     TF_CHECK_ARG(p->device == TINFER_DEVICE_CPU || p->device == TINFER_DEVICE_CUDA,
                  "%s: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA", who,
                  (int)p->device);
+    TF_CHECK_ARG(p->n_logits_max >= 1 && p->n_logits_max <= 65536,
+                 "%s: n_logits_max = %u is outside [1, 65536]", who, p->n_logits_max);
     TF_CHECK_ARG(p->device_index >= 0, "%s: device_index = %d is negative", who,
                  (int)p->device_index);
     /* More than every sequence full, nothing shared, could never be used. */
@@ -120,6 +124,18 @@ TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const 
                  ctx->kv.n_seq_max);
     TF_CHECK_ARG(tokens && n > 0, "tinfer_prefill: no tokens (tokens NULL or n = 0)");
     return tf_context_prefill(ctx, (uint32_t)seq, tokens, n);
+}
+
+TINFER_API tinfer_status tinfer_prefill_logits(tinfer_context *ctx, int32_t seq,
+                                               const int32_t *tokens, size_t n,
+                                               const uint8_t *want, float *logits,
+                                               size_t logits_cap) {
+    tf_error_clear();
+    TF_CHECK_ARG(ctx, "tinfer_prefill_logits: ctx is NULL");
+    TF_CHECK_ARG(seq_ok(ctx, seq), "tinfer_prefill_logits: seq %d is outside [0, %u)", seq,
+                 ctx->kv.n_seq_max);
+    TF_CHECK_ARG(tokens && n > 0, "tinfer_prefill_logits: no tokens (tokens NULL or n = 0)");
+    return tf_context_prefill_logits(ctx, (uint32_t)seq, tokens, n, want, logits, logits_cap);
 }
 
 TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,

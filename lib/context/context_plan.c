@@ -53,11 +53,18 @@ uint32_t tf_context_plan_threads(const tinfer_context_params *p) {
     return p->n_threads ? p->n_threads : tf_pool_default_threads();
 }
 
+uint32_t tf_context_plan_logits_rows(const tinfer_context_params *p) {
+    const uint32_t rows = p->n_logits_max > p->n_seq_max ? p->n_logits_max : p->n_seq_max;
+    const uint32_t n_batch = tf_context_plan_batch(p);
+    return rows < n_batch ? rows : n_batch;
+}
+
 static tinfer_status info_of(const tinfer_model *model, const tinfer_context_params *p,
                              const tf_kv_cache *kv, tinfer_context_info *info) {
     const tf_hparams *hp = &model->hparams;
     uint64_t activations;
-    if (!tf_activations_bytes(hp, tf_context_plan_batch(p), p->n_seq_max, &activations))
+    if (!tf_activations_bytes(hp, tf_context_plan_batch(p), tf_context_plan_logits_rows(p),
+                              &activations))
         return tf_error(TINFER_E_INVALID_ARG, "the activations' size overflows");
     /* Field by field over zeros: the struct ends in padding, and callers compare whole structs. */
     memset(info, 0, sizeof *info);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "context/context.h"
+#include "core/checked.h"
 #include "core/error.h"
 
 static tinfer_status check_tokens(const tinfer_context *ctx, const int32_t *tokens, size_t n) {
@@ -31,6 +32,7 @@ static void describe_seq(tinfer_context *ctx, uint32_t slot, uint32_t seq) {
 }
 
 /* One forward pass over a described step; the backend records it while profiling. */
+/* One forward pass over a described step; the backend records it while profiling. */
 static tinfer_status run_pass(tinfer_context *ctx, const tf_step *step) {
     tf_backend *be = ctx->backend;
     be->trace = ctx->profiling ? &ctx->trace : NULL;
@@ -38,21 +40,45 @@ static tinfer_status run_pass(tinfer_context *ctx, const tf_step *step) {
     if (status == TINFER_OK)
         status = tf_forward(ctx->model, ctx->net, be, &ctx->act, step->n_tokens, step->n_out,
                             &ctx->abort);
-    if (status == TINFER_OK)
-        status = be->ops->end_pass(be, ctx->act.logits, ctx->n_vocab, ctx->out_rows);
+    if (status == TINFER_OK) status = be->ops->end_pass(be);
     be->trace = NULL;
     return status;
 }
 
+/* Where a prefill's logits go: each wanted token's row to the caller's next row, and the last
+ * token's, when the caller does not take it, straight to the sequence's own row. */
+typedef struct prefill_out {
+    const uint8_t *want; /* NULL: every token (when rows is set) */
+    float *rows;         /* the caller's rows; NULL for a plain prefill */
+    size_t next_row;     /* rows written so far */
+} prefill_out;
+
+static bool wants(const prefill_out *out, size_t t) {
+    return out->rows && (!out->want || out->want[t]);
+}
+
+/* The output tokens of the chunk [done, done + chunk) of an n-token prefill; returns how many. */
+static uint32_t describe_outputs(tinfer_context *ctx, uint32_t seq, prefill_out *out, size_t done,
+                                 size_t chunk, size_t n) {
+    uint32_t n_out = 0;
+    for (size_t i = 0; i < chunk; i++) {
+        const size_t t = done + i;
+        float *row = NULL;
+        if (wants(out, t)) row = out->rows + out->next_row++ * ctx->n_vocab;
+        else if (t == n - 1) row = ctx->logits + (size_t)seq * ctx->n_vocab;
+        if (!row) continue;
+        ctx->out_tokens[n_out] = (uint32_t)i;
+        ctx->out_rows[n_out++] = row;
+    }
+    return n_out;
+}
+
 static tinfer_status prefill_chunks(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
-                                    size_t n, uint32_t start) {
+                                    size_t n, uint32_t start, prefill_out *out) {
     describe_seq(ctx, 0, seq);
-    ctx->out_rows[0] = ctx->logits + (size_t)seq * ctx->n_vocab;
     for (size_t done = 0; done < n;) {
         const size_t chunk = n - done < ctx->n_batch ? n - done : ctx->n_batch;
         for (size_t i = 0; i < chunk; i++) describe_token(ctx, i, start + (uint32_t)(done + i), 0);
-        const bool last = done + chunk == n;
-        ctx->out_tokens[0] = (uint32_t)(chunk - 1);
         const tf_step step = {.kind = TF_BATCH_PROMPT,
                               .name = "prefill",
                               .n_tokens = (uint32_t)chunk,
@@ -65,8 +91,9 @@ static tinfer_status prefill_chunks(tinfer_context *ctx, uint32_t seq, const int
                               .n_table_blocks = ctx->kv.seqs[seq].n_blocks,
                               .tables = ctx->tables,
                               .local_tables = ctx->local_tables,
-                              .n_out = last ? 1 : 0,
-                              .out_tokens = ctx->out_tokens};
+                              .n_out = describe_outputs(ctx, seq, out, done, chunk, n),
+                              .out_tokens = ctx->out_tokens,
+                              .out_logits = ctx->out_rows};
         tinfer_status status = run_pass(ctx, &step);
         if (status != TINFER_OK) return status;
         done += chunk;
@@ -74,24 +101,49 @@ static tinfer_status prefill_chunks(tinfer_context *ctx, uint32_t seq, const int
     return TINFER_OK;
 }
 
-tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
-                                 size_t n) {
+static tinfer_status prefill(tinfer_context *ctx, uint32_t seq, const int32_t *tokens, size_t n,
+                             prefill_out *out) {
     tinfer_status status = check_tokens(ctx, tokens, n);
     if (status != TINFER_OK) return status;
     if (n > ctx->kv.n_ctx)
         return tf_error(TINFER_E_CONTEXT_FULL, "%zu tokens exceed n_ctx = %u", n, ctx->kv.n_ctx);
     if ((status = tf_context_kv_reserve(ctx, seq, (uint32_t)n)) != TINFER_OK) return status;
     const uint32_t start = ctx->kv.seqs[seq].n_tokens;
-    status = prefill_chunks(ctx, seq, tokens, n, start);
+    status = prefill_chunks(ctx, seq, tokens, n, start, out);
     if (status != TINFER_OK) {
-        /* Rows written past the length are never read. (A device failing inside end_pass could
-         * leave the logits row part-written; the CPU's never fails there.) */
+        /* Rows written past the length are never read. (A device failing inside the output head
+         * could leave the logits row part-written; the CPU's never fails there.) */
         tf_kv_release_unused(&ctx->kv, seq);
         return status;
     }
     tf_kv_set_len(&ctx->kv, seq, start + (uint32_t)n);
+    if (wants(out, n - 1)) /* the caller's last row is the sequence's too: the same bits */
+        memcpy(ctx->logits + (size_t)seq * ctx->n_vocab,
+               out->rows + (out->next_row - 1) * ctx->n_vocab, ctx->n_vocab * sizeof(float));
     ctx->has_logits[seq] = true;
     return TINFER_OK;
+}
+
+tinfer_status tf_context_prefill(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
+                                 size_t n) {
+    prefill_out out = {0};
+    return prefill(ctx, seq, tokens, n, &out);
+}
+
+tinfer_status tf_context_prefill_logits(tinfer_context *ctx, uint32_t seq, const int32_t *tokens,
+                                        size_t n, const uint8_t *want, float *logits,
+                                        size_t logits_cap) {
+    size_t n_rows = 0, floats;
+    for (size_t t = 0; t < n; t++) n_rows += !want || want[t];
+    if (!tinfer_mul_size(n_rows, ctx->n_vocab, &floats) || floats > logits_cap)
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "tinfer_prefill_logits: %zu rows of %u logits do not fit logits_cap = %zu "
+                        "floats",
+                        n_rows, ctx->n_vocab, logits_cap);
+    if (n_rows && !logits)
+        return tf_error(TINFER_E_INVALID_ARG, "tinfer_prefill_logits: logits is NULL");
+    prefill_out out = {.want = want, .rows = n_rows ? logits : NULL};
+    return prefill(ctx, seq, tokens, n, &out);
 }
 
 static tinfer_status check_decode(const tinfer_context *ctx, const int32_t *seqs, size_t n_seq) {
@@ -154,7 +206,8 @@ static tf_step describe_decode(tinfer_context *ctx, const int32_t *seqs, const i
                      .tables = ctx->tables,
                      .local_tables = ctx->local_tables,
                      .n_out = (uint32_t)n_seq,
-                     .out_tokens = ctx->out_tokens};
+                     .out_tokens = ctx->out_tokens,
+                     .out_logits = ctx->out_rows};
 }
 
 tinfer_status tf_context_decode(tinfer_context *ctx, const int32_t *seqs, const int32_t *tokens,

@@ -118,21 +118,37 @@ static tinfer_status ffn_block(const pass *p, unsigned il) {
     return TINFER_OK;
 }
 
-static tinfer_status output_head(const pass *p) {
+/* The head over one group of output rows: gather, final norm, logits, soft-cap, copy out. */
+static tinfer_status head_group(const pass *p, uint32_t first, uint32_t n_rows) {
     const tf_hparams *hp = p->hp;
     const tf_weights *w = &p->net->weights;
     tf_backend *be = p->be;
     const tf_activations *a = p->act;
-    const size_t n_out = p->n_out;
-    const int il = -1;                /* outside the layers */
-    if (n_out == 0) return TINFER_OK; /* a prefill chunk before the last one */
-    OP("output_gather", n_out, hp->n_embd, gather_out(be, a->x, hp->n_embd, a->out_hidden));
-    OP("output_norm", n_out, hp->n_embd,
+    const int il = -1; /* outside the layers */
+    /* Selecting the group and copying its logits out are not ops the profiler lists: the pass's
+     * own event covers them, as it covered end_pass's copy before groups. */
+    tinfer_status status = be->ops->out_select(be, first, n_rows);
+    if (status != TINFER_OK) return status;
+    OP("output_gather", n_rows, hp->n_embd, gather_out(be, a->x, hp->n_embd, a->out_hidden));
+    OP("output_norm", n_rows, hp->n_embd,
        rmsnorm(be, TF_ROWS_OUT, 1, hp->n_embd, a->out_hidden, w->output_norm, hp->rms_norm_eps,
                a->out_hidden));
-    OP("output", n_out, hp->n_vocab, matmul(be, &w->output, TF_ROWS_OUT, a->out_hidden, a->logits));
+    OP("output", n_rows, hp->n_vocab,
+       matmul(be, &w->output, TF_ROWS_OUT, a->out_hidden, a->logits));
     const float cap = p->net->traits.final_logit_softcap;
-    if (cap > 0) OP("softcap", n_out, hp->n_vocab, softcap(be, hp->n_vocab, a->logits, cap));
+    if (cap > 0) OP("softcap", n_rows, hp->n_vocab, softcap(be, hp->n_vocab, a->logits, cap));
+    return be->ops->logits_out(be, a->logits, hp->n_vocab);
+}
+
+/* The output tokens in groups of n_logits_rows, so the logits scratch stays that many rows
+ * whatever the number of tokens that want logits (a prefill chunk before the last has none). */
+static tinfer_status output_head(const pass *p) {
+    const size_t group = p->act->n_logits_rows;
+    for (size_t first = 0; first < p->n_out; first += group) {
+        const size_t n_rows = p->n_out - first < group ? p->n_out - first : group;
+        tinfer_status status = head_group(p, (uint32_t)first, (uint32_t)n_rows);
+        if (status != TINFER_OK) return status;
+    }
     return TINFER_OK;
 }
 

@@ -13,8 +13,9 @@ typedef struct tf_activations {
     float *q, *k, *v;         /* [n_batch][heads × head_dim] */
     float *att;               /* [n_batch][n_head × head_dim_v] */
     float *ffn_gate, *ffn_up; /* [n_batch][n_ff] */
-    float *out_hidden;        /* [n_out_max][n_embd] final-normed rows that need logits */
-    float *logits;            /* [n_out_max][n_vocab] */
+    float *out_hidden;        /* [n_logits_rows][n_embd] final-normed rows that need logits */
+    float *logits;            /* [n_logits_rows][n_vocab] */
+    uint32_t n_logits_rows;   /* output rows the head computes at once (≥ 1) */
 } tf_activations;
 
 /* The caller's way to stop a pass: fn(user_data) is asked before each layer (NULL fn: never). */
@@ -23,8 +24,9 @@ typedef struct tf_abort_check {
     void *user_data;
 } tf_abort_check;
 
-/* Runs the network over the backend's current pass, leaving the logits of its output tokens in
- * act->logits ([n_out][n_vocab]). The first failing op's status is returned, or E_ABORTED when
+/* Runs the network over the backend's current pass; the output head runs over its n_out output
+ * tokens in groups of act->n_logits_rows and hands each group's logits to the backend's
+ * logits_out, which copies them to the host rows the step named. The first failing op's status is returned, or E_ABORTED when
  * abort says stop. */
 tinfer_status tf_forward(const tinfer_model *model, const tf_network *net, tf_backend *be,
                          const tf_activations *act, size_t n_tokens, size_t n_out,

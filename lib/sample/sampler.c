@@ -25,7 +25,8 @@ tinfer_status tf_sampler_create(const tinfer_sampler_params *params, size_t n_vo
                         "%d-token penalty window",
                         n_vocab, (int)params->penalty_last_n);
     }
-    tf_rng_seed(&s->rng, params->seed);
+    if (s->params.seed == TINFER_SEED_RANDOM) s->params.seed = tf_rng_os_seed();
+    tf_rng_seed(&s->rng, s->params.seed);
     *out = s;
     return TINFER_OK;
 }
@@ -36,6 +37,8 @@ void tf_sampler_free(tinfer_sampler *s) {
     free(s->weights);
     free(s->cands.items);
     tf_history_free(&s->history);
+    free(s->bias_tokens);
+    free(s->bias_values);
     free(s);
 }
 
@@ -44,15 +47,40 @@ void tf_sampler_reset(tinfer_sampler *s) {
     tf_rng_seed(&s->rng, s->params.seed);
 }
 
+tinfer_status tf_sampler_set_logit_bias(tinfer_sampler *s, const int32_t *tokens,
+                                        const float *biases, size_t n) {
+    int32_t *new_tokens = NULL;
+    float *new_values = NULL;
+    if (n > 0) {
+        new_tokens = malloc(n * sizeof *new_tokens); /* n ≤ SIZE_MAX / 4: checked by the caller */
+        new_values = malloc(n * sizeof *new_values);
+        if (!new_tokens || !new_values) {
+            free(new_tokens);
+            free(new_values);
+            return tf_error(TINFER_E_NOMEM, "sampler: out of memory for %zu logit biases", n);
+        }
+        memcpy(new_tokens, tokens, n * sizeof *new_tokens);
+        memcpy(new_values, biases, n * sizeof *new_values);
+    }
+    free(s->bias_tokens);
+    free(s->bias_values);
+    s->bias_tokens = new_tokens;
+    s->bias_values = new_values;
+    s->n_bias = n;
+    return TINFER_OK;
+}
+
 void tf_sampler_accept(tinfer_sampler *s, int32_t token) { tf_history_push(&s->history, token); }
 
-/* Copies logits into adjusted_logits and applies the penalties; then NaN becomes -inf, and when
- * some logits are +inf those become 0 and every other -inf (the limit of the softmax: the +inf
- * tokens share all the probability). Returns the highest adjusted logit: -inf when no token is
+/* Copies logits into adjusted_logits and applies the logit bias and the penalties; then NaN
+ * becomes -inf, and when some logits are +inf those become 0 and every other -inf (the limit of
+ * the softmax: the +inf tokens share all the probability). Returns the highest adjusted logit: -inf when no token is
  * left to pick. */
 static float adjust_logits(tinfer_sampler *s, const float *logits) {
     float *adjusted = s->adjusted_logits;
     memcpy(adjusted, logits, s->n_vocab * sizeof *adjusted);
+    /* The bias first, as llama.cpp's chain does (its logit_bias sampler precedes penalties). */
+    for (size_t i = 0; i < s->n_bias; i++) adjusted[s->bias_tokens[i]] += s->bias_values[i];
     tf_penalties penalties = {.repeat = s->params.repeat_penalty,
                               .presence = s->params.presence_penalty,
                               .frequency = s->params.frequency_penalty};

@@ -3,6 +3,7 @@
 
 #include "core/abi_struct.h"
 #include "core/error.h"
+#include "sample/logprobs.h"
 #include "sample/sampler.h"
 
 /* Every field in order; all of them were in 0.1's struct. */
@@ -102,3 +103,39 @@ TINFER_API void tinfer_sampler_reset(tinfer_sampler *sampler) {
 }
 
 TINFER_API void tinfer_sampler_free(tinfer_sampler *sampler) { tf_sampler_free(sampler); }
+
+TINFER_API uint64_t tinfer_sampler_get_seed(const tinfer_sampler *sampler) {
+    return sampler ? sampler->params.seed : 0;
+}
+
+TINFER_API tinfer_status tinfer_sampler_set_logit_bias(tinfer_sampler *sampler,
+                                                       const int32_t *tokens,
+                                                       const float *biases, size_t n) {
+    tf_error_clear();
+    const char *fn = "tinfer_sampler_set_logit_bias";
+    TF_CHECK_ARG(sampler, "%s: sampler is NULL", fn);
+    TF_CHECK_ARG(n == 0 || (tokens && biases), "%s: tokens or biases is NULL with n = %zu", fn, n);
+    TF_CHECK_ARG(n <= SIZE_MAX / sizeof(float), "%s: n = %zu is too large", fn, n);
+    for (size_t i = 0; i < n; i++) {
+        TF_CHECK_ARG(tokens[i] >= 0 && (size_t)tokens[i] < sampler->n_vocab,
+                     "%s: tokens[%zu] = %d is outside the vocabulary [0, %zu)", fn, i,
+                     (int)tokens[i], sampler->n_vocab);
+        TF_CHECK_ARG(isfinite(biases[i]) || biases[i] == -INFINITY,
+                     "%s: biases[%zu] = %g is neither finite nor -inf", fn, i, biases[i]);
+    }
+    return tf_sampler_set_logit_bias(sampler, tokens, biases, n);
+}
+
+TINFER_API tinfer_status tinfer_sampler_logprobs(const float *logits, size_t n_vocab,
+                                                 int32_t token, size_t n_top,
+                                                 tinfer_token_logprob *top, float *chosen) {
+    tf_error_clear();
+    const char *fn = "tinfer_sampler_logprobs";
+    TF_CHECK_ARG(logits && n_vocab >= 1 && n_vocab <= INT32_MAX,
+                 "%s: logits is NULL or n_vocab = %zu is outside [1, %d]", fn, n_vocab, INT32_MAX);
+    TF_CHECK_ARG(n_top <= n_vocab, "%s: n_top = %zu exceeds n_vocab = %zu", fn, n_top, n_vocab);
+    TF_CHECK_ARG(n_top == 0 || top, "%s: top is NULL with n_top = %zu", fn, n_top);
+    TF_CHECK_ARG(!chosen || (token >= 0 && (size_t)token < n_vocab),
+                 "%s: token %d is outside the vocabulary [0, %zu)", fn, (int)token, n_vocab);
+    return tf_logprobs(logits, n_vocab, token, n_top, top, chosen);
+}

@@ -34,7 +34,7 @@ lib=$(ls "$prefix"/lib*/libtinfer.so.0 2>/dev/null | head -n1)
 libdir=$(dirname "$lib")
 soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libtinfer.so.0" ] || fail "SONAME is '$soname'"
-programs=(tinfer-run tinfer-inspect tinfer-tokenize tinfer-bench-decode tinfer-bench)
+programs=(tinfer-run tinfer-inspect tinfer-tokenize tinfer-bench-decode tinfer-bench tinfer-perplexity)
 for f in "$libdir/libtinfer.a" "$libdir/libtinfer_static.a" "$prefix/include/tinfer/tinfer.h" "$libdir/pkgconfig/tinfer.pc" \
          "$libdir/pkgconfig/tinfer-static.pc" "$libdir/cmake/tinfer/tinferConfig.cmake" \
          "$libdir/cmake/tinfer/tinferTargets.cmake" \

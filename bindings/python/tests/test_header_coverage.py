@@ -22,7 +22,7 @@ SCALARS = {
     "void": None, "int": ctypes.c_int, "bool": ctypes.c_bool, "size_t": ctypes.c_size_t,
     "float": ctypes.c_float, "double": ctypes.c_double, "char": ctypes.c_char,
     "int32_t": ctypes.c_int32, "uint32_t": ctypes.c_uint32, "int64_t": ctypes.c_int64,
-    "uint64_t": ctypes.c_uint64,
+    "uint64_t": ctypes.c_uint64, "uint8_t": ctypes.c_uint8,
 }
 
 

@@ -125,11 +125,13 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
 
 /* Quantized weights: quantize the activations as llama.cpp does (TF_CPU_QDOT_TOKENS rows at a
  * time, once for all threads: split over tokens), then integer dots (split over weight rows). */
-static void matmul_qdot(const tf_cpu_state *state, matmul_job *job) {
+static void matmul_qdot(const tf_cpu_state *state, matmul_job *job, bool rows_out) {
     const tf_matrix *w = job->w;
     const size_t n_tokens = job->n_tokens;
-    /* Decode rows round as single tokens (see tf_batch_kind). */
-    const size_t n_order = state->pass.kind == TF_BATCH_DECODE ? 1 : n_tokens;
+    /* Decode rows round as single tokens (see tf_batch_kind), and so do the output head's rows:
+     * a token's logits are the same bits whichever group of outputs it is computed in. */
+    const size_t n_order =
+        state->pass.kind == TF_BATCH_DECODE || rows_out ? 1 : n_tokens;
     const size_t row_chunk = tf_cpu_chunk(state, w->n_rows, ROWS_ALIGN, ROWS_ALIGN);
 
     for (size_t t0 = 0; t0 < n_tokens; t0 += TF_CPU_QDOT_TOKENS) {
@@ -171,7 +173,7 @@ tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, co
                       .kind = tf_cpu_act_quant_of(w->dtype)};
     const bool has_qdot = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, 1, 0) != NULL;
     if (has_qdot && job.kind != TF_ACT_NONE && w->row_elems <= state->config.max_row_elems)
-        matmul_qdot(state, &job);
+        matmul_qdot(state, &job, rows == TF_ROWS_OUT);
     else if (job.n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, &job);
     else matmul_rows(state, &job);
     return TINFER_OK;

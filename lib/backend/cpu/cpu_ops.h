@@ -19,10 +19,13 @@ typedef struct tf_cpu_pass {
     tf_batch_kind kind;
     const char *name;
     uint32_t n_tokens, n_out;
+    uint32_t out_first, out_count;       /* the group out_select chose */
+    uint32_t n_vocab_out;                /* width of the logits rows copied out (profiler) */
     int32_t *tokens, *positions;         /* [n_batch] */
     uint32_t *token_seq, *out_tokens;    /* [n_batch] */
     tf_span *spans_global, *spans_local; /* [n_batch] */
     uint32_t *tables, *local_tables;     /* [n_seq_max][blocks_per_seq] */
+    float **out_logits;                  /* [n_batch] the host rows of the outputs */
     uint64_t start_ns;                   /* when it began, while profiling */
 } tf_cpu_pass;
 
@@ -84,7 +87,7 @@ static inline size_t tf_cpu_chunk(const tf_cpu_state *state, size_t n_items, siz
 
 /* The rows an op runs over in the current pass. */
 static inline size_t tf_cpu_rows(const tf_cpu_state *state, tf_rows rows) {
-    return rows == TF_ROWS_OUT ? state->pass.n_out : state->pass.n_tokens;
+    return rows == TF_ROWS_OUT ? state->pass.out_count : state->pass.n_tokens;
 }
 
 /* The block table token t of the pass addresses its rows through. */
@@ -134,8 +137,9 @@ tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf
 tinfer_status tf_cpu_pass_alloc(tf_cpu_state *state);
 void tf_cpu_pass_free(tf_cpu_pass *pass);
 tinfer_status tf_cpu_begin_pass(tf_backend *be, const tf_step *step);
-tinfer_status tf_cpu_end_pass(tf_backend *be, const float *logits, uint32_t n_vocab,
-                              float *const *host_rows);
+tinfer_status tf_cpu_end_pass(tf_backend *be);
+tinfer_status tf_cpu_out_select(tf_backend *be, uint32_t first, uint32_t count);
+tinfer_status tf_cpu_logits_out(tf_backend *be, const float *logits, uint32_t n_vocab);
 tinfer_status tf_cpu_gather_out(tf_backend *be, const float *x, size_t width, float *out);
 void tf_cpu_op_begin(tf_backend *be);
 void tf_cpu_op_end(tf_backend *be, const char *name, int32_t layer, size_t rows, size_t cols);

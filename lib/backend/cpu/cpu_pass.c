@@ -21,8 +21,10 @@ tinfer_status tf_cpu_pass_alloc(tf_cpu_state *state) {
     pass->spans_local = calloc(n_batch, sizeof *pass->spans_local);
     pass->tables = calloc(table_entries ? table_entries : 1, sizeof *pass->tables);
     pass->local_tables = calloc(table_entries ? table_entries : 1, sizeof *pass->local_tables);
+    pass->out_logits = calloc(n_batch, sizeof *pass->out_logits);
     if (!pass->tokens || !pass->positions || !pass->token_seq || !pass->out_tokens ||
-        !pass->spans_global || !pass->spans_local || !pass->tables || !pass->local_tables)
+        !pass->spans_global || !pass->spans_local || !pass->tables || !pass->local_tables ||
+        !pass->out_logits)
         return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for a pass of %zu tokens",
                         n_batch);
     return TINFER_OK;
@@ -37,6 +39,7 @@ void tf_cpu_pass_free(tf_cpu_pass *pass) {
     free(pass->spans_local);
     free(pass->tables);
     free(pass->local_tables);
+    free(pass->out_logits);
     *pass = (tf_cpu_pass){0};
 }
 
@@ -62,12 +65,16 @@ tinfer_status tf_cpu_begin_pass(tf_backend *be, const tf_step *step) {
     pass->name = step->name;
     pass->n_tokens = step->n_tokens;
     pass->n_out = step->n_out;
+    pass->out_first = 0;
+    pass->out_count = step->n_out;
+    pass->n_vocab_out = 0;
     memcpy(pass->tokens, step->tokens, n * sizeof *pass->tokens);
     memcpy(pass->positions, step->positions, n * sizeof *pass->positions);
     memcpy(pass->token_seq, step->token_seq, n * sizeof *pass->token_seq);
     memcpy(pass->spans_global, step->spans_global, n * sizeof *pass->spans_global);
     memcpy(pass->spans_local, step->spans_local, n * sizeof *pass->spans_local);
     memcpy(pass->out_tokens, step->out_tokens, step->n_out * sizeof *pass->out_tokens);
+    if (step->n_out) memcpy(pass->out_logits, step->out_logits, step->n_out * sizeof(float *));
     const size_t table_bytes = step->n_table_blocks * sizeof(uint32_t);
     for (uint32_t s = 0; s < step->n_seqs; s++) {
         memcpy(pass->tables + (size_t)s * state->blocks_per_seq, step->tables[s], table_bytes);
@@ -78,21 +85,41 @@ tinfer_status tf_cpu_begin_pass(tf_backend *be, const tf_step *step) {
     return TINFER_OK;
 }
 
-tinfer_status tf_cpu_end_pass(tf_backend *be, const float *logits, uint32_t n_vocab,
-                              float *const *host_rows) {
+tinfer_status tf_cpu_end_pass(tf_backend *be) {
     tf_cpu_state *state = be->state;
     const tf_cpu_pass *pass = &state->pass;
-    for (uint32_t i = 0; i < pass->n_out; i++)
-        memcpy(host_rows[i], logits + (size_t)i * n_vocab, (size_t)n_vocab * sizeof(float));
+    /* The pass's columns: the width of the logits rows it produced (0 when it produced none). */
     if (be->trace)
-        tf_trace_record(be->trace, pass->name, -1, pass->n_tokens, n_vocab, pass->start_ns);
+        tf_trace_record(be->trace, pass->name, -1, pass->n_tokens, pass->n_vocab_out,
+                        pass->start_ns);
+    return TINFER_OK;
+}
+
+tinfer_status tf_cpu_out_select(tf_backend *be, uint32_t first, uint32_t count) {
+    tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
+    if (count == 0 || first > pass->n_out || count > pass->n_out - first)
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "cpu backend: output rows [%u, %u + %u) are outside the pass's %u", first,
+                        first, count, pass->n_out);
+    pass->out_first = first;
+    pass->out_count = count;
+    return TINFER_OK;
+}
+
+tinfer_status tf_cpu_logits_out(tf_backend *be, const float *logits, uint32_t n_vocab) {
+    tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
+    for (uint32_t i = 0; i < pass->out_count; i++)
+        memcpy(pass->out_logits[pass->out_first + i], logits + (size_t)i * n_vocab,
+               (size_t)n_vocab * sizeof(float));
+    pass->n_vocab_out = n_vocab;
     return TINFER_OK;
 }
 
 tinfer_status tf_cpu_gather_out(tf_backend *be, const float *x, size_t width, float *out) {
     const tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
-    for (uint32_t i = 0; i < pass->n_out; i++)
-        memcpy(out + i * width, x + (size_t)pass->out_tokens[i] * width, width * sizeof(float));
+    const uint32_t *tokens = pass->out_tokens + pass->out_first;
+    for (uint32_t i = 0; i < pass->out_count; i++)
+        memcpy(out + i * width, x + (size_t)tokens[i] * width, width * sizeof(float));
     return TINFER_OK;
 }
 

@@ -35,7 +35,7 @@ from tinfer.errors import (
 )
 from tinfer.model import Metadata, Model, ModelInfo, TensorInfo
 from tinfer.tokenizer import DetokStream, Tokenizer
-from tinfer.sampler import Sampler
+from tinfer.sampler import SEED_RANDOM, Sampler
 from tinfer.context import Context, has_context_api
 
 _api = _capi.api()  # loads the library now, so a missing one (or another ABI) fails at import
@@ -87,7 +87,8 @@ __all__ = [
     "AbortedError", "BufferTooSmallError", "ContextFullError", "Context", "DETOKENIZE_SKIP_SPECIAL",
     "DetokStream", "DeviceError", "FeatureUnavailableError", "FormatError",
     "InvalidArgumentError", "Metadata", "Model", "ModelInfo", "NotFoundError", "OutOfMemoryError",
-    "Sampler", "Status", "TOKENIZE_ADD_SPECIAL", "TOKENIZE_PARSE_SPECIAL", "TensorInfo",
+    "SEED_RANDOM", "Sampler", "Status", "TOKENIZE_ADD_SPECIAL", "TOKENIZE_PARSE_SPECIAL",
+    "TensorInfo",
     "TinferError", "TinferFileNotFoundError", "TinferIOError", "Tokenizer", "TypeMismatchError",
     "UnsupportedError",
     "cpu_kernels", "cuda_device_count", "dtype_name", "has_context_api", "has_cuda", "library_path",

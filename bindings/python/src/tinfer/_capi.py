@@ -200,6 +200,7 @@ class ContextParams(Structure):
         ("abort_callback", AbortFn),
         ("abort_user_data", ctypes.c_void_p),
         ("n_kv_tokens", c_uint32),  # 0.3 (KV forks)
+        ("n_logits_max", c_uint32),  # 0.3 (scoring: tinfer_prefill_logits)
     ]
 
 
@@ -224,6 +225,25 @@ class StepBytes(Structure):
     ]
 
 
+# ---- 0.3 scoring and sampler additions (logits of every token, logit bias, logprobs, seed) ----
+class TokenLogprob(Structure):
+    _fields_ = [("token", c_int32), ("logprob", c_float)]
+
+
+# TINFER_SEED_RANDOM (UINT64_MAX in the header, so not in DEFINES' numeric table).
+SEED_RANDOM = 2**64 - 1
+SCORING_FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
+    "tinfer_prefill_logits": (c_enum, [POINTER(Context), c_int32, POINTER(c_int32), c_size_t,
+                                       POINTER(ctypes.c_uint8), POINTER(c_float), c_size_t]),
+    "tinfer_sampler_get_seed": (c_uint64, [POINTER(Sampler)]),
+    "tinfer_sampler_set_logit_bias": (c_enum, [POINTER(Sampler), POINTER(c_int32),
+                                               POINTER(c_float), c_size_t]),
+    "tinfer_sampler_logprobs": (c_enum, [POINTER(c_float), c_size_t, c_int32, c_size_t,
+                                         POINTER(TokenLogprob), POINTER(c_float)]),
+}
+# ---- end of the 0.3 scoring block ----
+
+
 STRUCTS: Dict[str, type] = {
     "tinfer_model_params": ModelParams,
     "tinfer_model_info": ModelInfo,
@@ -233,6 +253,7 @@ STRUCTS: Dict[str, type] = {
     "tinfer_context_params": ContextParams,
     "tinfer_step_bytes": StepBytes,
     "tinfer_context_info": ContextInfo,
+    "tinfer_token_logprob": TokenLogprob,  # 0.3 scoring block
 }
 
 P = POINTER
@@ -324,6 +345,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "tinfer_profile_begin": (status, [context_p]),
     "tinfer_profile_end": (status, [context_p, c_char_p, c_char_p]),
     "tinfer_context_step_bytes": (status, [context_p, c_size_t, P(StepBytes), c_size_t]),
+    **SCORING_FUNCTIONS,  # 0.3 scoring block (above)
 }
 
 # The functions of include/tinfer/experimental.h: bound like the rest, but they may change between

@@ -78,14 +78,18 @@ class _Run:
     finish_reason: Optional[str] = None
 
 
-def _generate_text(context: "Context", sampler: "Sampler", tokenizer: "Tokenizer",
-                   tokens: List[int], max_tokens: Optional[int], stop: StopStrings,
-                   run: _Run) -> Iterator[str]:
+def _generate_records(context: "Context", sampler: "Sampler", tokenizer: "Tokenizer",
+                      tokens: List[int], max_tokens: Optional[int], stop: StopStrings,
+                      run: _Run, top_logprobs: Optional[int]
+                      ) -> Iterator[Tuple[str, List["_TokenLogprob"]]]:
     """Prefills the prompt, then samples and decodes until an end-of-generation token ("stop"),
     a stop string ("stop"), max_tokens or a full context ("length"). Yields text as it becomes
-    certain (never a broken UTF-8 character, never a possible start of a stop string). Frees
+    certain (never a broken UTF-8 character, never a possible start of a stop string), each
+    with the logprob records of the tokens sampled since the previous piece (top_logprobs not
+    None: the chosen token's and the top_logprobs best, from the raw logits; else none). Frees
     the context and sampler at the end, also when abandoned."""
     stream = tokenizer.stream(skip_special=True)
+    records: List[_TokenLogprob] = []
     try:
         for token in tokens:
             sampler.accept(token)
@@ -94,15 +98,19 @@ def _generate_text(context: "Context", sampler: "Sampler", tokenizer: "Tokenizer
             if max_tokens is not None and run.completion_tokens >= max_tokens:
                 run.finish_reason = "length"
                 break
-            token = sampler.sample(context.logits(0))
+            row = context.logits(0)
+            token = sampler.sample(row)
             if tokenizer.is_eog(token):
                 run.finish_reason = "stop"
                 break
+            if top_logprobs is not None:
+                records.append(_token_logprob(tokenizer, row, token, top_logprobs))
             sampler.accept(token)
             run.completion_tokens += 1
             text = stop.push(stream.push(token))
             if text:
-                yield text
+                yield text, records
+                records = []
             if stop.stopped:
                 run.finish_reason = "stop"
                 break
@@ -115,12 +123,74 @@ def _generate_text(context: "Context", sampler: "Sampler", tokenizer: "Tokenizer
             if stop.stopped:
                 run.finish_reason = "stop"
             text += stop.flush()
-            if text:
-                yield text
+        else:
+            text = ""
+        if text or records:
+            yield text, records
     finally:
         stream.close()
         context.close()
         sampler.close()
+
+
+# ---- 0.3: logprobs and logit_bias in the OpenAI shapes ----
+@dataclass
+class _TokenLogprob:
+    """One sampled token: its bytes and log-probability, and the top alternatives."""
+
+    piece: bytes
+    logprob: float
+    top: List[Tuple[bytes, float]]
+
+
+def _token_logprob(tokenizer: "Tokenizer", row: Any, token: int, n_top: int) -> _TokenLogprob:
+    from tinfer.sampler import logprobs
+
+    chosen, top = logprobs(row, token, n_top)
+    return _TokenLogprob(tokenizer.token_piece(token), float(chosen or 0.0),
+                         [(tokenizer.token_piece(t), lp) for t, lp in top])
+
+
+def _text(piece: bytes) -> str:
+    return piece.decode("utf-8", errors="replace")
+
+
+def _chat_logprobs(records: List[_TokenLogprob]) -> Dict[str, Any]:
+    """OpenAI chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}."""
+    def entry(piece: bytes, logprob: float) -> Dict[str, Any]:
+        return {"token": _text(piece), "logprob": logprob, "bytes": list(piece)}
+
+    return {"content": [dict(entry(r.piece, r.logprob),
+                             top_logprobs=[entry(p, lp) for p, lp in r.top]) for r in records]}
+
+
+def _text_logprobs(records: List[_TokenLogprob], offset: int) -> Dict[str, Any]:
+    """OpenAI (legacy) completions: tokens, token_logprobs, top_logprobs, text_offset."""
+    offsets = []
+    for r in records:
+        offsets.append(offset)
+        offset += len(_text(r.piece))
+    return {"tokens": [_text(r.piece) for r in records],
+            "token_logprobs": [r.logprob for r in records],
+            "top_logprobs": [{_text(p): lp for p, lp in r.top} for r in records],
+            "text_offset": offsets}
+
+
+def _logprob_options(logprobs: Union[bool, int, None],
+                     top_logprobs: Optional[int]) -> Optional[int]:
+    """The number of top tokens to report, or None when logprobs are off. logprobs may be an
+    int (the legacy completions API: that many top tokens)."""
+    if logprobs is None or logprobs is False:
+        if top_logprobs:
+            raise ValueError("top_logprobs needs logprobs=True")
+        return None
+    n_top = int(logprobs) if not isinstance(logprobs, bool) else int(top_logprobs or 0)
+    if logprobs is not True and top_logprobs is not None:
+        n_top = int(top_logprobs)
+    if not 0 <= n_top <= 20:
+        raise ValueError(f"top_logprobs = {n_top} is outside [0, 20]")
+    return n_top
+# ---- end of the 0.3 logprobs block ----
 
 
 def _sampling(temperature: Optional[float], top_p: Optional[float], top_k: Optional[int],
@@ -134,7 +204,9 @@ def _sampling(temperature: Optional[float], top_p: Optional[float], top_k: Optio
 
 
 def _start(model: "Model", tokens: List[int], max_tokens: Optional[int], stop: Stop,
-           n_ctx: Optional[int], sampling: Dict[str, Any]) -> Tuple[Iterator[str], _Run]:
+           n_ctx: Optional[int], sampling: Dict[str, Any], top_logprobs: Optional[int] = None,
+           logit_bias: Optional[Mapping[Any, float]] = None
+           ) -> Tuple[Iterator[Tuple[str, List[_TokenLogprob]]], _Run]:
     """Checks everything and allocates at once (bad arguments raise here, not at the first
     next()), and returns the lazy text iterator with its run record."""
     if max_tokens is not None and max_tokens < 0:
@@ -144,9 +216,12 @@ def _start(model: "Model", tokens: List[int], max_tokens: Optional[int], stop: S
     stops = StopStrings(stop)
     tokenizer = _tokenizer(model)
     sampler = make_sampler(sampling)
+    if logit_bias:
+        sampler.set_logit_bias({int(t): float(b) for t, b in logit_bias.items()})
     context = make_context(model, len(tokens), max_tokens, n_ctx)
     run = _Run(prompt_tokens=len(tokens))
-    return _generate_text(context, sampler, tokenizer, tokens, max_tokens, stops, run), run
+    return _generate_records(context, sampler, tokenizer, tokens, max_tokens, stops, run,
+                             top_logprobs), run
 
 
 def _tokenizer(model: "Model") -> "Tokenizer":
@@ -174,32 +249,48 @@ def chat_completion(model: "Model", messages: Sequence[Message], *,
                     max_tokens: Optional[int] = None, temperature: Optional[float] = None,
                     top_p: Optional[float] = None, top_k: Optional[int] = None,
                     seed: Optional[int] = None, stop: Stop = None, stream: bool = False,
-                    n_ctx: Optional[int] = None,
+                    n_ctx: Optional[int] = None, logprobs: Optional[bool] = None,
+                    top_logprobs: Optional[int] = None,
+                    logit_bias: Optional[Mapping[Any, float]] = None,
                     **sampling: Any) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
     """Model.chat: see there."""
     _, tokens = render_chat(model, messages)
+    n_top = _logprob_options(logprobs, top_logprobs)
     texts, run = _start(model, tokens, max_tokens, stop, n_ctx,
-                        _sampling(temperature, top_p, top_k, seed, sampling))
+                        _sampling(temperature, top_p, top_k, seed, sampling), n_top, logit_bias)
     head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
             "created": int(time.time()), "model": model.name}
     if stream:
-        return _chat_chunks(dict(head, object="chat.completion.chunk"), texts, run)
-    content = "".join(texts)
+        return _chat_chunks(dict(head, object="chat.completion.chunk"), texts, run,
+                            n_top is not None)
+    pieces, records = _join(texts)
     return dict(head, choices=[{
-        "index": 0, "message": {"role": "assistant", "content": content},
-        "logprobs": None, "finish_reason": run.finish_reason}], usage=_usage(run))
+        "index": 0, "message": {"role": "assistant", "content": pieces},
+        "logprobs": _chat_logprobs(records) if n_top is not None else None,
+        "finish_reason": run.finish_reason}], usage=_usage(run))
 
 
-def _chat_chunks(head: Dict[str, Any], texts: Iterator[str],
-                 run: _Run) -> Iterator[Dict[str, Any]]:
-    def chunk(delta: Dict[str, str], finish: Optional[str]) -> Dict[str, Any]:
+def _join(texts: Iterator[Tuple[str, List[_TokenLogprob]]]) -> Tuple[str, List[_TokenLogprob]]:
+    pieces: List[str] = []
+    records: List[_TokenLogprob] = []
+    for text, recs in texts:
+        pieces.append(text)
+        records.extend(recs)
+    return "".join(pieces), records
+
+
+def _chat_chunks(head: Dict[str, Any], texts: Iterator[Tuple[str, List[_TokenLogprob]]],
+                 run: _Run, with_logprobs: bool = False) -> Iterator[Dict[str, Any]]:
+    def chunk(delta: Dict[str, str], finish: Optional[str],
+              records: Optional[List[_TokenLogprob]] = None) -> Dict[str, Any]:
+        lp = _chat_logprobs(records) if with_logprobs and records is not None else None
         return dict(head, choices=[{
-            "index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
+            "index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish}])
 
     try:
         yield chunk({"role": "assistant", "content": ""}, None)
-        for text in texts:
-            yield chunk({"content": text}, None)
+        for text, records in texts:
+            yield chunk({"content": text}, None, records)
         last = chunk({}, run.finish_reason)
         last["usage"] = _usage(run)
         yield last
@@ -211,29 +302,39 @@ def text_completion(model: "Model", prompt: str, *, max_tokens: Optional[int] = 
                     temperature: Optional[float] = None, top_p: Optional[float] = None,
                     top_k: Optional[int] = None, seed: Optional[int] = None, stop: Stop = None,
                     stream: bool = False, n_ctx: Optional[int] = None,
+                    logprobs: Union[bool, int, None] = None, top_logprobs: Optional[int] = None,
+                    logit_bias: Optional[Mapping[Any, float]] = None,
                     **sampling: Any) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
     """Model.complete: see there."""
     tokens = _tokenizer(model).encode(prompt)
+    n_top = _logprob_options(logprobs, top_logprobs)
     texts, run = _start(model, tokens, max_tokens, stop, n_ctx,
-                        _sampling(temperature, top_p, top_k, seed, sampling))
+                        _sampling(temperature, top_p, top_k, seed, sampling), n_top, logit_bias)
     head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion",
             "created": int(time.time()), "model": model.name}
     if stream:
-        return _text_chunks(head, texts, run)
-    text = "".join(texts)
-    return dict(head, choices=[{"index": 0, "text": text, "logprobs": None,
+        return _text_chunks(head, texts, run, n_top is not None)
+    text, records = _join(texts)
+    return dict(head, choices=[{"index": 0, "text": text,
+                                "logprobs": _text_logprobs(records, 0)
+                                if n_top is not None else None,
                                 "finish_reason": run.finish_reason}], usage=_usage(run))
 
 
-def _text_chunks(head: Dict[str, Any], texts: Iterator[str],
-                 run: _Run) -> Iterator[Dict[str, Any]]:
-    def chunk(text: str, finish: Optional[str]) -> Dict[str, Any]:
-        return dict(head, choices=[{"index": 0, "text": text, "logprobs": None,
+def _text_chunks(head: Dict[str, Any], texts: Iterator[Tuple[str, List[_TokenLogprob]]],
+                 run: _Run, with_logprobs: bool = False) -> Iterator[Dict[str, Any]]:
+    offset = 0
+
+    def chunk(text: str, finish: Optional[str],
+              records: Optional[List[_TokenLogprob]] = None) -> Dict[str, Any]:
+        lp = _text_logprobs(records, offset) if with_logprobs and records is not None else None
+        return dict(head, choices=[{"index": 0, "text": text, "logprobs": lp,
                                     "finish_reason": finish}])
 
     try:
-        for text in texts:
-            yield chunk(text, None)
+        for text, records in texts:
+            yield chunk(text, None, records)
+            offset += sum(len(_text(r.piece)) for r in records)
         last = chunk("", run.finish_reason)
         last["usage"] = _usage(run)
         yield last

@@ -52,16 +52,20 @@ class Context(Owner):
                  n_seq_max: Optional[int] = None, threads: Optional[int] = None,
                  kv_dtype: Optional[str] = None, n_batch: Optional[int] = None,
                  abort: Optional[Callable[[], bool]] = None,
-                 n_kv_tokens: Optional[int] = None) -> None:
+                 n_kv_tokens: Optional[int] = None,
+                 logits_rows: Optional[int] = None) -> None:
         """abort: called between layers of every prefill and decode; returning True stops the
         step, which raises AbortedError and leaves the cache as it was. An exception raised
-        inside it is printed and counts as False."""
+        inside it is printed and counts as False. logits_rows: rows of logits the output head
+        computes at once (n_logits_max; default 8): more is faster for prefill_logits, each
+        row takes n_vocab floats of scratch."""
         api = _capi.api()
         create = api.function("tinfer_context_create")
         params = _capi.ContextParams()
         api.function("tinfer_context_params_init")(ctypes.byref(params), ctypes.sizeof(params))
         for field, value in (("n_ctx", n_ctx), ("n_seq_max", n_seq_max), ("n_threads", threads),
-                             ("n_batch", n_batch), ("n_kv_tokens", n_kv_tokens)):
+                             ("n_batch", n_batch), ("n_kv_tokens", n_kv_tokens),
+                             ("n_logits_max", logits_rows)):
             if value is not None:
                 setattr(params, field, _uint32(field, value))
         if kv_dtype is not None:
@@ -144,6 +148,48 @@ class Context(Owner):
             return view
         return memoryview(array).cast("B").cast("f").toreadonly()
 
+    # ---- 0.3 scoring block: logits of any or every prompt token (tinfer_prefill_logits) ----
+    def prefill_logits(self, tokens: Sequence[int], seq: int = 0,
+                       want: Optional[Sequence[bool]] = None) -> Any:
+        """As prefill(), and returns the logits of the tokens it processes as a new float32
+        NumPy array of shape (n, n_vocab): row i for tokens[i], or with want (one flag per
+        token) only the flagged tokens' rows, in order. Row i is bit-identical to logits()
+        after a prefill that ended at token i with the same passes (see tinfer_prefill_logits;
+        exact for every token with n_batch=1 or for tokens ending a pass). logits(seq) holds
+        the last token's row afterwards."""
+        if _np is None:
+            raise ImportError("prefill_logits needs NumPy")
+        values = list(tokens)
+        array = int32_array(values)
+        flags = None
+        n_rows = len(values)
+        if want is not None:
+            marks = [bool(w) for w in want]
+            if len(marks) != len(values):
+                raise ValueError(f"want has {len(marks)} flags for {len(values)} tokens")
+            flags = (ctypes.c_uint8 * len(marks))(*marks)
+            n_rows = sum(marks)
+        with self.lock:
+            ptr = self._ptr()
+            n_vocab = int(_capi.api().tinfer_context_n_vocab(ptr))
+            out = _np.empty((n_rows, n_vocab), dtype=_np.float32)
+            check(_capi.api().function("tinfer_prefill_logits")(
+                ptr, as_int32(seq, "sequence"), array, len(values), flags,
+                out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), out.size))
+        return out
+
+    def score(self, tokens: Sequence[int], seq: int = 0) -> Any:
+        """The log-likelihood of each token after the first given the ones before it: prefills
+        tokens into seq (which should be empty for a whole text) and returns a float64 NumPy
+        array of len(tokens) - 1 values, log softmax(logits of token i)[token i + 1], computed
+        in double from prefill_logits' rows."""
+        values = list(tokens)
+        if len(values) < 2:
+            raise ValueError("score needs at least two tokens")
+        rows = self.prefill_logits(values, seq, want=[True] * (len(values) - 1) + [False])
+        return _log_softmax_at(rows, values[1:])
+    # ---- end of the 0.3 scoring block ----
+
     def kv_len(self, seq: int = 0) -> int:
         """Number of tokens held for seq."""
         n = ctypes.c_size_t()
@@ -199,6 +245,14 @@ class Context(Owner):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"n_ctx={self.n_ctx}, n_seq_max={self.n_seq_max}"
         return f"<tinfer.Context {state}>"
+
+
+def _log_softmax_at(rows: Any, next_tokens: Sequence[int]) -> Any:
+    """log softmax(rows[i])[next_tokens[i]] in double (0.3 scoring block)."""
+    x = rows.astype(_np.float64)
+    top = x.max(axis=1, keepdims=True)
+    log_norm = _np.log(_np.exp(x - top).sum(axis=1)) + top[:, 0]
+    return x[_np.arange(len(next_tokens)), _np.asarray(next_tokens)] - log_norm
 
 
 def _abort_adapter(abort: Callable[[], bool]) -> Callable[[Any], bool]:

@@ -296,8 +296,15 @@ class Model(Owner):
         Sampler's other keywords (min_p, repeat_penalty, ...) choose the sampling; None keeps
         the library's defaults. n_ctx sizes the context (default: prompt + max_tokens, or
         4096 more than the prompt, within the model's training length). completion_tokens
-        counts the tokens sampled, the end-of-generation token excepted. logprobs are not
-        available (always None): the C API does not expose them yet."""
+        counts the tokens sampled, the end-of-generation token excepted.
+
+        logprobs=True (with top_logprobs=n, 0..20) fills "logprobs" as OpenAI does:
+        {"content": [{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob",
+        "bytes"}]}]} (per chunk when streamed), the log-probabilities of the model's own
+        distribution (log softmax of the raw logits, before bias, penalties, filters and
+        temperature; tinfer_sampler_logprobs). logit_bias={token id: amount} is added to those
+        logits before sampling (-inf bans a token). seed=tinfer.SEED_RANDOM draws a seed from
+        the operating system."""
         from tinfer.completion import chat_completion
 
         return chat_completion(self, messages, max_tokens=max_tokens, temperature=temperature,
@@ -325,7 +332,9 @@ class Model(Owner):
         None, "finish_reason"}], "usage"}; with stream=True an iterator of dicts of the same
         shape, each with a piece of the text, the last with the finish_reason (and usage).
         The prompt is tokenized as Tokenizer.encode does by default (BOS added as the model
-        says). Options as chat(); max_tokens defaults to 16 as OpenAI's."""
+        says). Options as chat(); max_tokens defaults to 16 as OpenAI's. With logprobs (True,
+        or an int n as the legacy API: n top tokens), "logprobs" is {"tokens",
+        "token_logprobs", "top_logprobs": [{token: logprob}], "text_offset"}."""
         from tinfer.completion import text_completion
 
         return text_completion(self, prompt, max_tokens=max_tokens, temperature=temperature,

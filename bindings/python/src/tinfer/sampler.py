@@ -97,6 +97,8 @@ class Sampler(Owner):
         api = _capi.api()
         self._own(Handle(_create(self._params, n_vocab), api.tinfer_sampler_free, self._kind))
         self._n_vocab = n_vocab
+        if getattr(self, "_bias", None):
+            self.set_logit_bias(dict(self._bias))
         pending, self._pending = self._pending, []
         for token in pending:
             self.accept(token)
@@ -143,6 +145,32 @@ class Sampler(Owner):
         del keep
         return int(out.value)
 
+    # ---- 0.3 sampler additions: seed in use, logit bias ----
+    @property
+    def seed(self) -> Optional[int]:
+        """The seed the random numbers start from: the one given, or the one drawn from the
+        operating system for seed=SEED_RANDOM (None until the sampler exists, for n_vocab=None).
+        Passing it back as seed repeats the run."""
+        if self._n_vocab is None:
+            given = int(self._params.seed)
+            return None if given == _capi.SEED_RANDOM else given
+        return int(_capi.api().function("tinfer_sampler_get_seed")(self._ptr()))
+
+    def set_logit_bias(self, bias: "Optional[Dict[int, float]]") -> None:
+        """Replaces the logit bias: {token: amount added to its logit before the penalties}
+        (-inf bans the token); None or {} removes it. Checked by the library (a token outside
+        the vocabulary or a NaN amount raises InvalidArgumentError, keeping the previous
+        bias)."""
+        items = sorted((bias or {}).items())
+        self._bias = items
+        if self._n_vocab is None:
+            return
+        tokens = (ctypes.c_int32 * len(items))(*[as_int32(t) for t, _ in items])
+        amounts = (ctypes.c_float * len(items))(*[float(b) for _, b in items])
+        check(_capi.api().function("tinfer_sampler_set_logit_bias")(
+            self._ptr(), tokens, amounts, len(items)))
+    # ---- end of the 0.3 sampler additions ----
+
     def reset(self) -> None:
         """Forgets the history and restarts the random numbers from the seed."""
         if self._n_vocab is None:
@@ -154,3 +182,25 @@ class Sampler(Owner):
         shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in self.params.items())
         return f"<tinfer.Sampler {shown}>"
+
+
+# ---- 0.3: log-probabilities of a row of logits (tinfer_sampler_logprobs) ----
+SEED_RANDOM = _capi.SEED_RANDOM
+
+
+def logprobs(logits: Logits, token: Optional[int] = None,
+             top: int = 0) -> "tuple[Optional[float], List[tuple[int, float]]]":
+    """(log-probability of token or None, [(token, logprob)] of the `top` most probable tokens,
+    most probable first): log softmax of the raw logits, the model's distribution before any
+    bias, penalty, filter or temperature (as OpenAI and llama-cpp-python report)."""
+    if int(top) < 0:
+        raise ValueError(f"top = {top} is negative")
+    pointer, n, keep = _float_pointer(logits)
+    top_array = (_capi.TokenLogprob * max(int(top), 1))()
+    chosen = ctypes.c_float()
+    check(_capi.api().function("tinfer_sampler_logprobs")(
+        pointer, n, as_int32(token if token is not None else 0), int(top), top_array,
+        ctypes.byref(chosen) if token is not None else None))
+    del keep
+    return (float(chosen.value) if token is not None else None,
+            [(int(top_array[i].token), float(top_array[i].logprob)) for i in range(int(top))])

@@ -1,0 +1,177 @@
+"""0.3 scoring and sampler additions through the binding: Context.prefill_logits and score (rows
+bit-identical to prefills that end there, the log-likelihoods against NumPy), Sampler.seed
+(fixed and drawn from the OS), Sampler.set_logit_bias, tinfer.sampler.logprobs against a NumPy
+log-softmax, and logprobs / top_logprobs / logit_bias / seed in Model.chat and Model.complete
+(OpenAI's shapes, streamed chunks adding up to the whole)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import tinfer
+from tinfer.sampler import logprobs
+from conftest import ROOT, require_context_api
+
+PROMPT = [1, 259, 260, 261, 262, 259, 263, 264, 260, 261, 265, 266, 267]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    require_context_api()
+    with tinfer.Model(tiny_model_path) as model:
+        yield model
+
+
+def numpy_log_softmax(row: np.ndarray) -> np.ndarray:
+    x = row.astype(np.float64)
+    return x - (np.log(np.exp(x - x.max()).sum()) + x.max())
+
+
+def test_prefill_logits_rows_equal_prefills_ending_there(tiny):
+    with tinfer.Context(tiny, n_ctx=64, n_batch=1, logits_rows=3) as ctx:
+        rows = ctx.prefill_logits(PROMPT)
+        assert rows.shape == (len(PROMPT), ctx.n_vocab) and rows.dtype == np.float32
+        assert np.array_equal(ctx.logits(), rows[-1])
+        assert ctx.kv_len() == len(PROMPT)
+    with tinfer.Context(tiny, n_ctx=64, n_batch=1) as ctx:
+        for i, token in enumerate(PROMPT):
+            ctx.prefill([token])
+            assert np.array_equal(ctx.logits(), rows[i]), i
+    # A mask: only the flagged rows, in order; the last row still lands in logits().
+    want = [i % 3 == 0 for i in range(len(PROMPT))]
+    with tinfer.Context(tiny, n_ctx=64, n_batch=1) as ctx:
+        some = ctx.prefill_logits(PROMPT, want=want)
+        assert np.array_equal(some, rows[np.array(want)])
+        assert np.array_equal(ctx.logits(), rows[-1])
+        with pytest.raises(ValueError):
+            ctx.prefill_logits(PROMPT, want=want[:-1])
+        with pytest.raises(tinfer.InvalidArgumentError):
+            ctx.prefill_logits([10**6])
+
+
+def test_score_is_the_log_softmax_of_the_next_token(tiny):
+    with tinfer.Context(tiny, n_ctx=64) as ctx:
+        rows = ctx.prefill_logits(PROMPT)
+    with tinfer.Context(tiny, n_ctx=64) as ctx:
+        scores = ctx.score(PROMPT)
+    expected = [numpy_log_softmax(rows[i])[PROMPT[i + 1]] for i in range(len(PROMPT) - 1)]
+    assert scores == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_logprobs_against_numpy():
+    rng = np.random.default_rng(7)
+    row = rng.normal(0, 3, 500).astype(np.float32)
+    row[17] = row[18] = row.max() + 1  # a tie: lower id first
+    chosen, top = logprobs(row, 123, 5)
+    reference = numpy_log_softmax(row)
+    assert chosen == pytest.approx(reference[123], abs=1e-5)
+    order = sorted(range(500), key=lambda i: (-row[i], i))[:5]
+    assert [t for t, _ in top] == order
+    assert [lp for _, lp in top] == pytest.approx([reference[i] for i in order], abs=1e-5)
+    assert logprobs(row)[0] is None and logprobs(row)[1] == []
+    with pytest.raises(tinfer.InvalidArgumentError):
+        logprobs(row, 500)
+    with pytest.raises(ValueError):
+        logprobs(row, 0, -1)
+
+
+def test_seed_fixed_and_random():
+    row = np.linspace(0, 1, 64, dtype=np.float32)
+    assert tinfer.Sampler(64, seed=42).seed == 42
+    lazy = tinfer.Sampler(seed=tinfer.SEED_RANDOM)
+    assert lazy.seed is None  # drawn when the sampler is made, at the first row
+    lazy.sample(row)
+    a = tinfer.Sampler(64, temperature=1.0, top_k=0, seed=tinfer.SEED_RANDOM)
+    drawn = a.seed
+    assert drawn != tinfer.SEED_RANDOM and drawn != tinfer.Sampler(64, seed=tinfer.SEED_RANDOM).seed
+    again = tinfer.Sampler(64, temperature=1.0, top_k=0, seed=drawn)
+    assert [a.sample(row) for _ in range(20)] == [again.sample(row) for _ in range(20)]
+
+
+def test_logit_bias():
+    row = np.array([1.0, 3.0, 2.0, 0.0], dtype=np.float32)
+    s = tinfer.Sampler(4, temperature=0)
+    assert s.sample(row) == 1
+    s.set_logit_bias({2: 1.5})
+    assert s.sample(row) == 2
+    s.set_logit_bias({1: -math.inf})  # replaces the previous bias
+    assert s.sample(row) == 2
+    with pytest.raises(tinfer.InvalidArgumentError):
+        s.set_logit_bias({9: 1.0})
+    assert s.sample(row) == 2  # the previous bias stays
+    s.set_logit_bias(None)
+    assert s.sample(row) == 1
+    lazy = tinfer.Sampler(temperature=0)
+    lazy.set_logit_bias({3: 10.0})  # kept until the sampler is made
+    assert lazy.sample(row) == 3
+
+
+@pytest.fixture(scope="module")
+def tiny_chat(tmp_path_factory):
+    require_context_api()
+    from tiny_model import write_tiny_model
+
+    template = json.loads((ROOT / "tests" / "data" / "chat" / "llama2_chat_template.json")
+                          .read_text())["chat_template"]
+    path = tmp_path_factory.mktemp("scoring_chat") / "tiny-chat.gguf"
+    write_tiny_model(path, chat_template=template)
+    with tinfer.Model(path) as model:
+        yield model
+
+
+MESSAGES = [{"role": "user", "content": "the cat sat on"}]
+
+
+def test_chat_logprobs_shape_and_greedy_choice(tiny_chat):
+    out = tiny_chat.chat(MESSAGES, max_tokens=6, temperature=0, logprobs=True, top_logprobs=3)
+    content = out["choices"][0]["logprobs"]["content"]
+    assert len(content) == out["usage"]["completion_tokens"] > 0
+    for entry in content:
+        assert set(entry) == {"token", "logprob", "bytes", "top_logprobs"}
+        assert len(entry["top_logprobs"]) == 3
+        assert entry["logprob"] <= 0
+        # greedy: the chosen token is the most probable one
+        assert entry["top_logprobs"][0]["logprob"] == entry["logprob"]
+        assert entry["top_logprobs"][0]["bytes"] == entry["bytes"]
+        lps = [t["logprob"] for t in entry["top_logprobs"]]
+        assert lps == sorted(lps, reverse=True)
+    assert tiny_chat.chat(MESSAGES, max_tokens=2, temperature=0)["choices"][0]["logprobs"] is None
+    chunks = list(tiny_chat.chat(MESSAGES, max_tokens=6, temperature=0, logprobs=True,
+                                 top_logprobs=3, stream=True))
+    streamed = [e for c in chunks if c["choices"][0]["logprobs"]
+                for e in c["choices"][0]["logprobs"]["content"]]
+    assert streamed == content
+    with pytest.raises(ValueError):
+        tiny_chat.chat(MESSAGES, top_logprobs=2)
+
+
+def test_logprobs_are_the_models_distribution(tiny_chat):
+    """The reported logprob is that of the raw logits, whatever the temperature."""
+    hot = tiny_chat.complete("the cat", max_tokens=4, temperature=5.0, seed=3, logprobs=2)
+    cold = tiny_chat.complete("the cat", max_tokens=1, temperature=0, logprobs=2)
+    lp = hot["choices"][0]["logprobs"]
+    assert set(lp) == {"tokens", "token_logprobs", "top_logprobs", "text_offset"}
+    assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == 4
+    # the first position's top-2 do not depend on the sampling settings
+    assert lp["top_logprobs"][0] == cold["choices"][0]["logprobs"]["top_logprobs"][0]
+    assert lp["text_offset"][0] == 0
+
+
+def test_logit_bias_in_completions(tiny_chat):
+    plain = tiny_chat.complete("the cat", max_tokens=1, temperature=0, logprobs=1)
+    with tinfer.Context(tiny_chat, n_ctx=32) as ctx:
+        ctx.prefill(tiny_chat.tokenizer.encode("the cat"))
+        greedy = int(np.argmax(ctx.logits()))
+    banned = tiny_chat.complete("the cat", max_tokens=1, temperature=0, logprobs=1,
+                                logit_bias={greedy: -math.inf})
+    # the banned greedy token is not chosen: the pick is a less probable one (logprobs report
+    # the raw distribution, bias excluded); token text may be U+FFFD for byte tokens
+    assert banned["choices"][0]["logprobs"]["token_logprobs"][0] < \
+        plain["choices"][0]["logprobs"]["token_logprobs"][0]
+    random_seed = tiny_chat.complete("the cat", max_tokens=3, temperature=1.0,
+                                     seed=tinfer.SEED_RANDOM)
+    assert random_seed["usage"]["completion_tokens"] <= 3
