@@ -464,6 +464,22 @@ static void params_and_buffers(void **state) {
     assert_int_equal(tinfer_snapshot_save(src, 0, &params, sizeof params, buf, 10, &small),
                      TINFER_E_BUFFER_TOO_SMALL);
 
+    /* The params travel with their size (tinfer.h): a size no version has is refused, a newer
+     * caller's larger struct is taken when its extra bytes are zero. */
+    assert_int_equal(tinfer_snapshot_bound(src, 0, &params, 2, &bound), TINFER_E_INVALID_ARG);
+    struct {
+        tinfer_snapshot_params p;
+        uint64_t later;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    tinfer_snapshot_params_init(&newer.p, sizeof newer);
+    assert_int_equal(newer.p.zstd_level, 3);
+    assert_int_equal(tinfer_snapshot_bound(src, 0, &newer.p, sizeof newer, &bound), TINFER_OK);
+    newer.later = 1;
+    assert_int_equal(tinfer_snapshot_bound(src, 0, &newer.p, sizeof newer, &bound),
+                     TINFER_E_UNSUPPORTED);
+    assert_int_equal(tinfer_snapshot_bound(src, 0, NULL, 0, &bound), TINFER_OK);
+
     /* Without logits: the load leaves none until the next decode, which still matches. */
     params.include_logits = false;
     size_t without = 0;
