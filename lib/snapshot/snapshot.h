@@ -18,8 +18,7 @@ void tf_snapshot_model_of(const tinfer_context *ctx, tf_snap_model *out);
 uint32_t tf_snapshot_layer_first(const tinfer_context *ctx, const tf_snap_record *r, uint32_t l);
 /* Payload bytes of record r (its logits row, then every layer's K and V rows), added to *total;
  * false when the sum overflows. */
-bool tf_snapshot_record_bytes(const tinfer_context *ctx, const tf_snap_record *r,
-                              uint64_t *total);
+bool tf_snapshot_record_bytes(const tinfer_context *ctx, const tf_snap_record *r, uint64_t *total);
 
 /* seq: a slot, or -1 for the whole context (checked by the caller); params checked. */
 tinfer_status tf_snapshot_bound(const tinfer_context *ctx, int32_t seq,
@@ -27,7 +26,6 @@ tinfer_status tf_snapshot_bound(const tinfer_context *ctx, int32_t seq,
 tinfer_status tf_snapshot_save(const tinfer_context *ctx, int32_t seq,
                                const tinfer_snapshot_params *params, void *buf, size_t cap,
                                size_t *written);
-tinfer_status tf_snapshot_load(tinfer_context *ctx, int32_t seq, const uint8_t *bytes,
-                               size_t len);
+tinfer_status tf_snapshot_load(tinfer_context *ctx, int32_t seq, const uint8_t *bytes, size_t len);
 
 #endif

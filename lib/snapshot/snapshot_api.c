@@ -35,8 +35,7 @@ TINFER_API void tinfer_snapshot_params_init(tinfer_snapshot_params *params, size
 static tinfer_status read_params(const tinfer_snapshot_params *params, size_t params_size,
                                  tinfer_snapshot_params *p, const char *who) {
     *p = snapshot_params_defaults;
-    tinfer_status status =
-        tf_abi_params_read(&snapshot_params_layout, params, params_size, p, who);
+    tinfer_status status = tf_abi_params_read(&snapshot_params_layout, params, params_size, p, who);
     if (status != TINFER_OK) return status;
     TF_CHECK_ARG(p->zstd_level >= LEVEL_MIN && p->zstd_level <= LEVEL_MAX,
                  "%s: zstd_level = %d is outside [%d, %d]", who, (int)p->zstd_level, LEVEL_MIN,
@@ -96,8 +95,7 @@ static tinfer_status write_file(const char *path, const void *bytes, size_t n) {
     snprintf(tmp, tmp_len, "%s.tmp-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        tinfer_status status =
-            tf_error(TINFER_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        tinfer_status status = tf_error(TINFER_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
         free(tmp);
         return status;
     }
@@ -108,8 +106,8 @@ static tinfer_status write_file(const char *path, const void *bytes, size_t n) {
         ok = false;
         err = errno;
     }
-    tinfer_status status = ok ? TINFER_OK
-                              : tf_error(TINFER_E_IO, "%s: cannot write: %s", path, strerror(err));
+    tinfer_status status =
+        ok ? TINFER_OK : tf_error(TINFER_E_IO, "%s: cannot write: %s", path, strerror(err));
     if (!ok) remove(tmp);
     free(tmp);
     return status;

@@ -54,9 +54,9 @@ size_t tf_snap_prefix_bytes(uint32_t n_records) {
 
 /* The model's nine u32 fields in file order. */
 static uint32_t *model_field(tf_snap_model *m, int i) {
-    uint32_t *fields[9] = {&m->arch,     &m->n_layer,    &m->n_embd,
-                           &m->n_head_kv, &m->head_dim,  &m->head_dim_v,
-                           &m->n_vocab,  &m->sliding_window, &m->kv_dtype};
+    uint32_t *fields[9] = {&m->arch,      &m->n_layer,        &m->n_embd,
+                           &m->n_head_kv, &m->head_dim,       &m->head_dim_v,
+                           &m->n_vocab,   &m->sliding_window, &m->kv_dtype};
     return fields[i];
 }
 
@@ -81,8 +81,8 @@ void tf_snap_write_prefix(const tf_snap_header *h, const tf_snap_record *records
         put_u32(r + 16, records[i].flags);
     }
     uint64_t sum = tf_snap_hash(TF_SNAP_HASH_SEED, out, OFF_CHECKSUM);
-    sum = tf_snap_hash(sum, out + TF_SNAP_HEADER_BYTES,
-                       (size_t)h->n_records * TF_SNAP_RECORD_BYTES);
+    sum =
+        tf_snap_hash(sum, out + TF_SNAP_HEADER_BYTES, (size_t)h->n_records * TF_SNAP_RECORD_BYTES);
     put_u64(out + OFF_CHECKSUM, sum);
 }
 
@@ -128,14 +128,13 @@ tinfer_status tf_snap_read_header(const uint8_t *bytes, size_t len, tf_snap_head
     if ((h->flags & ~(uint32_t)TF_SNAP_WHOLE_CONTEXT) || get_u32(bytes + OFF_RESERVED))
         return tf_error(TINFER_E_FORMAT, "snapshot: unknown header flags 0x%x or reserved bits",
                         h->flags);
-    if (!tinfer_range_ok(prefix, h->compressed_bytes, len) ||
-        prefix + h->compressed_bytes != len)
+    if (!tinfer_range_ok(prefix, h->compressed_bytes, len) || prefix + h->compressed_bytes != len)
         return tf_error(TINFER_E_FORMAT,
                         "snapshot: %zu bytes, but the header and records (%zu) and the "
                         "compressed payload (%llu) make %s",
                         len, prefix, (unsigned long long)h->compressed_bytes,
                         tinfer_range_ok(prefix, h->compressed_bytes, len) ? "fewer (trailing bytes)"
-                                                                           : "more (truncated?)");
+                                                                          : "more (truncated?)");
     return TINFER_OK;
 }
 

@@ -46,12 +46,13 @@ static tinfer_status check_model(const tinfer_context *ctx, const tf_snap_model 
         return tf_error(TINFER_E_UNSUPPORTED,
                         "snapshot: made by another model of the same shape (fingerprint "
                         "%016llx, this model's %016llx: other metadata or tensors)",
-                        (unsigned long long)got->fingerprint,
-                        (unsigned long long)want.fingerprint);
+                        (unsigned long long)got->fingerprint, (unsigned long long)want.fingerprint);
     if (got->kv_dtype != want.kv_dtype)
         return tf_error(TINFER_E_UNSUPPORTED,
                         "snapshot: holds %s keys and values; this context's cache is %s",
-                        got->kv_dtype == TINFER_KV_F32 ? "F32" : got->kv_dtype == TINFER_KV_F16 ? "F16" : "unknown",
+                        got->kv_dtype == TINFER_KV_F32   ? "F32"
+                        : got->kv_dtype == TINFER_KV_F16 ? "F16"
+                                                         : "unknown",
                         want.kv_dtype == TINFER_KV_F32 ? "F32" : "F16");
     return TINFER_OK;
 }
@@ -63,8 +64,8 @@ static tinfer_status place_ring(const tinfer_context *ctx, uint32_t i, placed *p
     const uint32_t n = p->r.n_tokens, window = kv->window;
     bool model_swa = false;
     for (uint32_t l = 0; l < kv->n_layer; l++)
-        model_swa = model_swa ||
-                    tf_layer_is_swa(&ctx->net->traits, l, ctx->model->hparams.sliding_window);
+        model_swa =
+            model_swa || tf_layer_is_swa(&ctx->net->traits, l, ctx->model->hparams.sliding_window);
     /* What the next token reads in sliding-window layers (describe_token in steps.c). */
     const uint32_t first_read = window && n >= window ? n - window + 1 : 0;
     if (p->r.swa_first && (!model_swa || p->r.swa_first > first_read))
@@ -85,8 +86,7 @@ static tinfer_status place_ring(const tinfer_context *ctx, uint32_t i, placed *p
      * at swa_first: the positions in between are rewritten before any query reads them, and
      * truncation back below swa_first + window - 1 is refused as it would be there. */
     if (tf_kv_ring_first_kept(kv, n) < p->r.swa_first)
-        p->n_tokens_reached =
-            p->r.swa_first + (kv->ring_blocks - 1) * TF_KV_BLOCK_TOKENS + 1;
+        p->n_tokens_reached = p->r.swa_first + (kv->ring_blocks - 1) * TF_KV_BLOCK_TOKENS + 1;
     return TINFER_OK;
 }
 
@@ -135,19 +135,17 @@ static tinfer_status check_room(const tinfer_context *ctx, int32_t seq, const pl
 }
 
 /* The frame into staging memory of exactly payload bytes, or E_FORMAT. */
-static tinfer_status decompress(const uint8_t *frame, size_t n, uint64_t payload,
-                                uint8_t **out) {
+static tinfer_status decompress(const uint8_t *frame, size_t n, uint64_t payload, uint8_t **out) {
     const unsigned long long content = ZSTD_getFrameContentSize(frame, n);
     if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
         return tf_error(TINFER_E_FORMAT, "snapshot: the payload is not a zstd frame with its size");
     if (content != payload)
         return tf_error(TINFER_E_FORMAT,
-                        "snapshot: the zstd frame holds %llu bytes; the records need %llu",
-                        content, (unsigned long long)payload);
+                        "snapshot: the zstd frame holds %llu bytes; the records need %llu", content,
+                        (unsigned long long)payload);
     const size_t frame_bytes = ZSTD_findFrameCompressedSize(frame, n);
     if (ZSTD_isError(frame_bytes) || frame_bytes != n)
-        return tf_error(TINFER_E_FORMAT,
-                        "snapshot: the zstd frame is %s",
+        return tf_error(TINFER_E_FORMAT, "snapshot: the zstd frame is %s",
                         ZSTD_isError(frame_bytes) ? "truncated or malformed"
                                                   : "followed by other bytes");
     uint8_t *staging = malloc(payload ? (size_t)payload : 1);
@@ -198,9 +196,10 @@ static tinfer_status install(tinfer_context *ctx, const placed *p, uint8_t **cur
                                  .n = count - skip};
         uint8_t *k = *cursor + (size_t)skip * k_bytes;
         /* The kept V rows move down to follow the kept K rows, as kv_write reads them. */
-        if (skip) memmove(*cursor + (size_t)count * k_bytes,
-                          *cursor + (size_t)count * k_bytes + (size_t)skip * v_bytes,
-                          (size_t)rows.n * v_bytes);
+        if (skip)
+            memmove(*cursor + (size_t)count * k_bytes,
+                    *cursor + (size_t)count * k_bytes + (size_t)skip * v_bytes,
+                    (size_t)rows.n * v_bytes);
         if (rows.n) status = be->ops->kv_write(be, &rows, k);
         *cursor += (size_t)count * ctx->kv_row_bytes;
     }
@@ -243,7 +242,8 @@ static tinfer_status check_all(const tinfer_context *ctx, int32_t seq, const uin
         return tf_error(TINFER_E_FORMAT, "snapshot: one sequence, but %u records", h->n_records);
     if ((status = check_model(ctx, &h->model)) != TINFER_OK) return status;
     placed *out = calloc(h->n_records, sizeof *out);
-    if (!out) return tf_error(TINFER_E_NOMEM, "snapshot: out of memory for %u records", h->n_records);
+    if (!out)
+        return tf_error(TINFER_E_NOMEM, "snapshot: out of memory for %u records", h->n_records);
     status = place_records(ctx, seq, bytes, h, out);
     uint64_t payload = 0;
     for (uint32_t i = 0; status == TINFER_OK && i < h->n_records; i++)
@@ -264,8 +264,7 @@ static tinfer_status check_all(const tinfer_context *ctx, int32_t seq, const uin
     return TINFER_OK;
 }
 
-tinfer_status tf_snapshot_load(tinfer_context *ctx, int32_t seq, const uint8_t *bytes,
-                               size_t len) {
+tinfer_status tf_snapshot_load(tinfer_context *ctx, int32_t seq, const uint8_t *bytes, size_t len) {
     tf_snap_header h;
     placed *records = NULL;
     uint8_t *payload = NULL;

@@ -22,8 +22,10 @@ static uint64_t hash_str(uint64_t h, const char *ptr, uint64_t len) {
 static uint64_t hash_value(uint64_t h, const tf_meta_value *v) {
     h = hash_u64(h, (uint64_t)v->type);
     switch (v->type) {
-    case TINFER_META_STRING: return hash_str(h, v->as.str.ptr, v->as.str.len);
-    case TINFER_META_BOOL: return hash_u64(h, v->as.boolean);
+    case TINFER_META_STRING:
+        return hash_str(h, v->as.str.ptr, v->as.str.len);
+    case TINFER_META_BOOL:
+        return hash_u64(h, v->as.boolean);
     case TINFER_META_F32:
     case TINFER_META_F64: {
         uint64_t bits;
@@ -33,9 +35,12 @@ static uint64_t hash_value(uint64_t h, const tf_meta_value *v) {
     case TINFER_META_I8:
     case TINFER_META_I16:
     case TINFER_META_I32:
-    case TINFER_META_I64: return hash_u64(h, (uint64_t)v->as.i64);
-    case TINFER_META_ARRAY: break;
-    default: return hash_u64(h, v->as.u64);
+    case TINFER_META_I64:
+        return hash_u64(h, (uint64_t)v->as.i64);
+    case TINFER_META_ARRAY:
+        break;
+    default:
+        return hash_u64(h, v->as.u64);
     }
     const tf_meta_array *a = &v->as.array;
     h = hash_u64(hash_u64(h, (uint64_t)a->elem_type), a->n_elems);

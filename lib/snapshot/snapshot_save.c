@@ -32,8 +32,8 @@ static tinfer_status describe(const tinfer_context *ctx, int32_t seq,
         records[i] = (tf_snap_record){
             .seq = slot,
             .n_tokens = s->n_tokens,
-            .n_tokens_reached = s->n_tokens_reached > s->n_tokens ? s->n_tokens_reached
-                                                                  : s->n_tokens,
+            .n_tokens_reached =
+                s->n_tokens_reached > s->n_tokens ? s->n_tokens_reached : s->n_tokens,
             .swa_first = s->n_tokens ? swa_first : 0,
             .flags = params->include_logits && ctx->has_logits[slot] && s->n_tokens
                          ? TF_SNAP_HAS_LOGITS
@@ -128,8 +128,8 @@ tinfer_status tf_snapshot_save(const tinfer_context *ctx, int32_t seq,
         status = tf_error(TINFER_E_BUFFER_TOO_SMALL,
                           "snapshot: %zu bytes of buffer, the header alone takes %zu", cap, prefix);
     if (status == TINFER_OK && !(staging = malloc(payload ? payload : 1)))
-        status = tf_error(TINFER_E_NOMEM, "snapshot: out of memory for %zu bytes of payload",
-                          payload);
+        status =
+            tf_error(TINFER_E_NOMEM, "snapshot: out of memory for %zu bytes of payload", payload);
     uint8_t *cursor = staging;
     for (uint32_t i = 0; status == TINFER_OK && i < n_records; i++)
         status = gather(ctx, &records[i], &cursor);

@@ -52,7 +52,8 @@ static void load(const uint8_t *data, size_t size) {
     for (int32_t seq = -1; seq <= 1; seq++) {
         tinfer_status st = tinfer_snapshot_load(ctx, seq, data, size);
         if (getenv("TINFER_FUZZ_VERBOSE"))
-            fprintf(stderr, "load seq %d: %s %s\n", seq, tinfer_status_str(st), tinfer_last_error());
+            fprintf(stderr, "load seq %d: %s %s\n", seq, tinfer_status_str(st),
+                    tinfer_last_error());
         if (st == TINFER_OK) {
             int32_t token = 5, slot = seq < 0 ? 0 : seq;
             size_t n = 0;

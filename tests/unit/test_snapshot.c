@@ -458,9 +458,8 @@ static void params_and_buffers(void **state) {
     assert_int_equal(tinfer_snapshot_save(src, 0, &params, sizeof params, buf, bound, &written),
                      TINFER_OK);
     size_t small = 0;
-    assert_int_equal(
-        tinfer_snapshot_save(src, 0, &params, sizeof params, buf, written - 1, &small),
-        TINFER_E_BUFFER_TOO_SMALL);
+    assert_int_equal(tinfer_snapshot_save(src, 0, &params, sizeof params, buf, written - 1, &small),
+                     TINFER_E_BUFFER_TOO_SMALL);
     assert_int_equal(tinfer_snapshot_save(src, 0, &params, sizeof params, buf, 10, &small),
                      TINFER_E_BUFFER_TOO_SMALL);
 
