@@ -11,8 +11,8 @@ The prompt is real text (this repository's documentation, tokenized by the model
 the first --tokens ids), so the keys and values are those of a real prefill. Each engine runs in a
 child process of its own: it loads the model, prefills the prompt into one sequence, then times
 (best of --runs) a save to memory, a load of those bytes into a second context, a save to a file
-and a load from it, and checks that the loaded context's next-token logits equal the saved one's
-(tinfer: bit for bit). Sizes: "raw" is the uncompressed K/V + logits payload (tinfer's header
+and a load from it, and checks that one more decode step gives the same logits (bit for bit) in the
+loaded context as in the original. Sizes: "raw" is the uncompressed K/V + logits payload (tinfer's header
 field payload_bytes), "bytes" what is stored; ratio = raw / bytes.
 
 llama-cpp-python is not a project dependency (see benchmarks/compare_llamacpp.py for its build):
@@ -81,6 +81,13 @@ def tinfer_worker(args, ids):
                                  "bytes": len(data), "save_ms": save_ms, "load_ms": load_ms,
                                  "save_file_ms": save_file_ms, "load_file_ms": load_file_ms,
                                  "same_logits": same})
+            # The next decode step after the (last) load, in both contexts.
+            token = int(max(range(len(want) // 4), key=lambda i: ctx.logits(0)[i]))
+            ctx.decode(token, 0)
+            other.decode(token, 0)
+            next_same = bytes(ctx.logits(0)) == bytes(other.logits(0))
+    for row in rows:
+        row["same_logits"] = row["same_logits"] and next_same
     return {"prefill_s": prefill_s, "rows": rows}
 
 
@@ -95,37 +102,64 @@ def llama_worker(args, ids):
                                n_threads=args.threads or None, verbose=False)
 
     llm, other = make(), make()
+    n_vocab = llama_cpp.llama_n_vocab(llama_cpp.llama_model_get_vocab(llm.model))
+
+    def last_logits(model):
+        """The context's logits buffer: the one output row of the last batch (restored by a
+        state load)."""
+        row = llama_cpp.llama_get_logits(model._ctx.ctx)
+        return np.ctypeslib.as_array(row, shape=(n_vocab,)).copy() if row else None
+
     start = time.perf_counter()
     llm.eval(ids)
     prefill_s = time.perf_counter() - start
-    want = np.array(llm.scores[llm.n_tokens - 1])
+    want = last_logits(llm)
+    # Llama.save_state/load_state: the state bytes plus the binding's own copy of its scores
+    # array (n_batch × n_vocab floats), which dominates for a large vocabulary.
     save_ms, state = best_ms(llm.save_state, args.runs)
     load_ms, _ = best_ms(lambda: other.load_state(state), args.runs)
-    same = bool(np.array_equal(np.array(other.scores[other.n_tokens - 1]), want))
+        # The C API underneath: llama_state_get_data / llama_state_set_data, bytes only.
+    ctx, other_ctx = llm._ctx.ctx, other._ctx.ctx
+    size = int(llama_cpp.llama_state_get_size(ctx))
+    buf = (ctypes.c_uint8 * size)()
+
+    def get_data():
+        return int(llama_cpp.llama_state_get_data(ctx, buf, size))
+
+    c_save_ms, used = best_ms(get_data, args.runs)
+    c_load_ms, _ = best_ms(lambda: llama_cpp.llama_state_set_data(other_ctx, buf, used),
+                           args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "state.bin").encode()
         tokens = (llama_cpp.llama_token * len(ids))(*ids)
 
         def save_file():
-            if not llama_cpp.llama_state_save_file(llm._ctx.ctx, path, tokens, len(ids)):
+            if not llama_cpp.llama_state_save_file(ctx, path, tokens, len(ids)):
                 raise RuntimeError("llama_state_save_file failed")
 
         out_tokens = (llama_cpp.llama_token * (len(ids) + 16))()
         n_out = ctypes.c_size_t()
 
         def load_file():
-            if not llama_cpp.llama_state_load_file(other._ctx.ctx, path, out_tokens,
-                                                   len(ids) + 16, ctypes.byref(n_out)):
+            if not llama_cpp.llama_state_load_file(other_ctx, path, out_tokens, len(ids) + 16,
+                                                   ctypes.byref(n_out)):
                 raise RuntimeError("llama_state_load_file failed")
 
         save_file_ms, _ = best_ms(save_file, args.runs)
         file_bytes = os.path.getsize(path)
         load_file_ms, _ = best_ms(load_file, args.runs)
-    size = int(state.llama_state_size)
-    return {"prefill_s": prefill_s, "rows": [{
-        "engine": "llama.cpp", "setting": "save_state (uncompressed)", "raw": size,
-        "bytes": size, "file_bytes": file_bytes, "save_ms": save_ms, "load_ms": load_ms,
-        "save_file_ms": save_file_ms, "load_file_ms": load_file_ms, "same_logits": same}]}
+    # The next decode step after the (last) load, in both contexts.
+    token = int(np.argmax(want))
+    llm.eval([token])
+    other.eval([token])
+    same = bool(np.array_equal(last_logits(llm), last_logits(other)))
+    n_state = int(state.llama_state_size)
+    return {"prefill_s": prefill_s, "rows": [
+        {"engine": "llama.cpp", "setting": "Llama.save_state (Python)", "raw": n_state,
+         "bytes": n_state, "save_ms": save_ms, "load_ms": load_ms, "same_logits": same},
+        {"engine": "llama.cpp", "setting": "llama_state_get/set_data", "raw": used,
+         "bytes": used, "file_bytes": file_bytes, "save_ms": c_save_ms, "load_ms": c_load_ms,
+         "save_file_ms": save_file_ms, "load_file_ms": load_file_ms, "same_logits": same}]}
 
 
 # ---- the parent ----
@@ -148,10 +182,17 @@ def run_child(python, engine, args, ids):
            "-m", args.model, "--levels", ",".join(map(str, args.levels)),
            "--threads", str(args.threads), "--runs", str(args.runs)]
     try:
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     finally:
         os.unlink(f.name)
-    return json.loads(out.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        sys.exit(f"snapshot_bench: the {engine} worker failed (status {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fmt(ms):
+    return "—" if ms is None else f"{ms:.1f}"
 
 
 def mb(n):
@@ -193,7 +234,7 @@ def main():
             stored = r.get("file_bytes", r["bytes"])
             print(f"| {r['engine']} | {r['setting']} | {mb(r['raw']):.2f} | {mb(stored):.2f} | "
                   f"{r['raw'] / stored:.2f} | {r['save_ms']:.1f} | {r['load_ms']:.1f} | "
-                  f"{r['save_file_ms']:.1f} | {r['load_file_ms']:.1f} | "
+                  f"{fmt(r.get('save_file_ms'))} | {fmt(r.get('load_file_ms'))} | "
                   f"{'yes' if r['same_logits'] else 'NO'} |")
     for name, result in results:
         print(f"{name}: prefill of {len(ids)} tokens took {result['prefill_s']:.1f} s",
