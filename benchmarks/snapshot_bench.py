@@ -227,7 +227,7 @@ def main():
     if args.llama_python:
         results.append(("llama.cpp", run_child(args.llama_python, "llama", args, ids)))
     print(f"| engine | setting | raw MB | stored MB | ratio | save ms | load ms | "
-          f"save file ms | load file ms | next logits equal |")
+          f"save file ms | load file ms | next decode equal |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for _, result in results:
         for r in result["rows"]:

@@ -20,6 +20,17 @@ uint32_t tf_snapshot_layer_first(const tinfer_context *ctx, const tf_snap_record
  * false when the sum overflows. */
 bool tf_snapshot_record_bytes(const tinfer_context *ctx, const tf_snap_record *r, uint64_t *total);
 
+/* A record's K/V rows (after its logits row) are stored as byte planes: of the region's
+ * region_elems elements (elem_bytes each: 2 for F16, 4 for F32), byte b of element i sits at
+ * region[b · region_elems + i]. These move n elements, the region's from index `at` on, between
+ * packed elements and the planes. */
+void tf_snapshot_to_planes(const uint8_t *elems, size_t n, size_t elem_bytes, uint8_t *region,
+                           size_t region_elems, size_t at);
+void tf_snapshot_from_planes(const uint8_t *region, size_t region_elems, size_t at,
+                             size_t elem_bytes, uint8_t *elems, size_t n);
+/* Bytes of one element of ctx's cache. */
+size_t tf_snapshot_elem_bytes(const tinfer_context *ctx);
+
 /* seq: a slot, or -1 for the whole context (checked by the caller); params checked. */
 tinfer_status tf_snapshot_bound(const tinfer_context *ctx, int32_t seq,
                                 const tinfer_snapshot_params *params, size_t *bytes);

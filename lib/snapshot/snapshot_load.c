@@ -169,8 +169,9 @@ static size_t k_row_bytes(const tinfer_context *ctx) {
 }
 
 /* Everything checked: the slot gets the record's rows, lengths and logits. *cursor walks the
- * staging payload, which this may rearrange in place. */
-static tinfer_status install(tinfer_context *ctx, const placed *p, uint8_t **cursor) {
+ * staging payload; rows_buf has room for n_tokens rows. */
+static tinfer_status install(tinfer_context *ctx, const placed *p, uint8_t *rows_buf,
+                             const uint8_t **cursor) {
     tf_kv_cache *kv = &ctx->kv;
     tinfer_status status = tf_kv_reserve(kv, p->slot, p->r.n_tokens);
     if (status != TINFER_OK) return status; /* not reached: check_room */
@@ -180,6 +181,11 @@ static tinfer_status install(tinfer_context *ctx, const placed *p, uint8_t **cur
         *cursor += bytes;
     }
     const size_t k_bytes = k_row_bytes(ctx), v_bytes = ctx->kv_row_bytes - k_bytes;
+    const size_t elem_bytes = tf_snapshot_elem_bytes(ctx);
+    size_t region_bytes = 0, at = 0;
+    for (uint32_t l = 0; l < kv->n_layer; l++)
+        region_bytes +=
+            (size_t)(p->r.n_tokens - tf_snapshot_layer_first(ctx, &p->r, l)) * ctx->kv_row_bytes;
     /* Ring rows below what the ring claims (first_kept) are skipped: a smaller ring than the
      * saver's would overwrite them with later positions. */
     const uint32_t ring_first = tf_kv_ring_first_kept(kv, p->n_tokens_reached);
@@ -194,15 +200,17 @@ static tinfer_status install(tinfer_context *ctx, const placed *p, uint8_t **cur
                                                : kv->seqs[p->slot].block_table,
                                  .first = first + skip,
                                  .n = count - skip};
-        uint8_t *k = *cursor + (size_t)skip * k_bytes;
+        const size_t n = (size_t)count * ctx->kv_row_bytes / elem_bytes;
+        tf_snapshot_from_planes(*cursor, region_bytes / elem_bytes, at, elem_bytes, rows_buf, n);
+        at += n;
         /* The kept V rows move down to follow the kept K rows, as kv_write reads them. */
         if (skip)
-            memmove(*cursor + (size_t)count * k_bytes,
-                    *cursor + (size_t)count * k_bytes + (size_t)skip * v_bytes,
+            memmove(rows_buf + (size_t)count * k_bytes,
+                    rows_buf + (size_t)count * k_bytes + (size_t)skip * v_bytes,
                     (size_t)rows.n * v_bytes);
-        if (rows.n) status = be->ops->kv_write(be, &rows, k);
-        *cursor += (size_t)count * ctx->kv_row_bytes;
+        if (rows.n) status = be->ops->kv_write(be, &rows, rows_buf + (size_t)skip * k_bytes);
     }
+    *cursor += region_bytes;
     if (status != TINFER_OK) return status;
     tf_kv_set_len(kv, p->slot, p->r.n_tokens);
     kv->seqs[p->slot].n_tokens_reached = p->n_tokens_reached;
@@ -213,16 +221,16 @@ static tinfer_status install(tinfer_context *ctx, const placed *p, uint8_t **cur
 /* The KV calls of a load, in one place: clear the target slots (every slot for a whole-context
  * snapshot), then install each record. */
 static tinfer_status apply(tinfer_context *ctx, int32_t seq, const placed *records,
-                           uint32_t n_records, uint8_t *payload) {
+                           uint32_t n_records, const uint8_t *payload, uint8_t *rows_buf) {
     for (uint32_t s = 0; s < ctx->kv.n_seq_max; s++)
         if (seq < 0 || s == (uint32_t)seq) {
             tf_kv_set_len(&ctx->kv, s, 0);
             ctx->has_logits[s] = false;
         }
-    uint8_t *cursor = payload;
+    const uint8_t *cursor = payload;
     for (uint32_t i = 0; i < n_records; i++) {
         if (records[i].r.n_tokens == 0) continue;
-        tinfer_status status = install(ctx, &records[i], &cursor);
+        tinfer_status status = install(ctx, &records[i], rows_buf, &cursor);
         if (status != TINFER_OK) return status;
     }
     return TINFER_OK;
@@ -267,13 +275,22 @@ static tinfer_status check_all(const tinfer_context *ctx, int32_t seq, const uin
 tinfer_status tf_snapshot_load(tinfer_context *ctx, int32_t seq, const uint8_t *bytes, size_t len) {
     tf_snap_header h;
     placed *records = NULL;
-    uint8_t *payload = NULL;
+    uint8_t *payload = NULL, *rows_buf = NULL;
     tinfer_status status = check_all(ctx, seq, bytes, len, &h, &records);
     if (status == TINFER_OK) {
         const size_t prefix = tf_snap_prefix_bytes(h.n_records);
         status = decompress(bytes + prefix, len - prefix, h.payload_bytes, &payload);
     }
-    if (status == TINFER_OK) status = apply(ctx, seq, records, h.n_records, payload);
+    if (status == TINFER_OK) {
+        /* One layer's rows at a time, unpacked from the planes: at most n_ctx rows. */
+        uint32_t most = 0;
+        for (uint32_t i = 0; i < h.n_records; i++)
+            if (records[i].r.n_tokens > most) most = records[i].r.n_tokens;
+        if (!(rows_buf = malloc(most ? (size_t)most * ctx->kv_row_bytes : 1)))
+            status = tf_error(TINFER_E_NOMEM, "snapshot: out of memory for %u rows", most);
+    }
+    if (status == TINFER_OK) status = apply(ctx, seq, records, h.n_records, payload, rows_buf);
+    free(rows_buf);
     free(payload);
     free(records);
     return status;

@@ -55,13 +55,20 @@ static tinfer_status payload_bytes(const tinfer_context *ctx, const tf_snap_reco
     return TINFER_OK;
 }
 
-/* Record i's bytes into out: the logits row, then per layer the K rows and the V rows. */
-static tinfer_status gather(const tinfer_context *ctx, const tf_snap_record *r, uint8_t **out) {
+/* Record r's bytes into out: the logits row, then its K/V region as byte planes (per layer the
+ * K rows and the V rows, read through the backend into rows_buf, room for n_tokens rows). */
+static tinfer_status gather(const tinfer_context *ctx, const tf_snap_record *r, uint8_t *rows_buf,
+                            uint8_t **out) {
     if (r->flags & TF_SNAP_HAS_LOGITS) {
         const size_t bytes = (size_t)ctx->n_vocab * sizeof(float);
         memcpy(*out, ctx->logits + (size_t)r->seq * ctx->n_vocab, bytes);
         *out += bytes;
     }
+    const size_t elem_bytes = tf_snapshot_elem_bytes(ctx);
+    size_t region_bytes = 0, at = 0;
+    for (uint32_t l = 0; l < ctx->kv.n_layer; l++)
+        region_bytes +=
+            (size_t)(r->n_tokens - tf_snapshot_layer_first(ctx, r, l)) * ctx->kv_row_bytes;
     tf_backend *be = ctx->backend;
     for (uint32_t l = 0; l < ctx->kv.n_layer; l++) {
         const uint32_t first = tf_snapshot_layer_first(ctx, r, l);
@@ -72,10 +79,13 @@ static tinfer_status gather(const tinfer_context *ctx, const tf_snap_record *r, 
                                  .first = first,
                                  .n = r->n_tokens - first};
         if (rows.n == 0) continue;
-        tinfer_status status = be->ops->kv_read(be, &rows, *out);
+        tinfer_status status = be->ops->kv_read(be, &rows, rows_buf);
         if (status != TINFER_OK) return status;
-        *out += (size_t)rows.n * ctx->kv_row_bytes;
+        const size_t n = (size_t)rows.n * ctx->kv_row_bytes / elem_bytes;
+        tf_snapshot_to_planes(rows_buf, n, elem_bytes, *out, region_bytes / elem_bytes, at);
+        at += n;
     }
+    *out += region_bytes;
     return TINFER_OK;
 }
 
@@ -127,12 +137,18 @@ tinfer_status tf_snapshot_save(const tinfer_context *ctx, int32_t seq,
     if (status == TINFER_OK && cap < prefix)
         status = tf_error(TINFER_E_BUFFER_TOO_SMALL,
                           "snapshot: %zu bytes of buffer, the header alone takes %zu", cap, prefix);
-    if (status == TINFER_OK && !(staging = malloc(payload ? payload : 1)))
+    uint32_t most = 0;
+    for (uint32_t i = 0; i < n_records; i++)
+        if (records[i].n_tokens > most) most = records[i].n_tokens;
+    uint8_t *rows_buf = NULL;
+    if (status == TINFER_OK && (!(staging = malloc(payload ? payload : 1)) ||
+                                !(rows_buf = malloc(most ? (size_t)most * ctx->kv_row_bytes : 1))))
         status =
             tf_error(TINFER_E_NOMEM, "snapshot: out of memory for %zu bytes of payload", payload);
     uint8_t *cursor = staging;
     for (uint32_t i = 0; status == TINFER_OK && i < n_records; i++)
-        status = gather(ctx, &records[i], &cursor);
+        status = gather(ctx, &records[i], rows_buf, &cursor);
+    free(rows_buf);
     if (status == TINFER_OK)
         status = compress(params->zstd_level, staging, payload, (uint8_t *)buf + prefix,
                           cap - prefix, &frame);
