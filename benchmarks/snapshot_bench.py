@@ -179,7 +179,7 @@ def run_child(python, engine, args, ids):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ids, f)
     cmd = [python, str(Path(__file__).resolve()), "--worker", engine, "--ids", f.name,
-           "-m", args.model, "--levels", ",".join(map(str, args.levels)),
+           "-m", args.model, "--levels=" + ",".join(map(str, args.levels)),
            "--threads", str(args.threads), "--runs", str(args.runs)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)
