@@ -25,6 +25,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 max_len() {
     case "$1" in
     fuzz_model) echo 4096 ;;
+    fuzz_snapshot) echo 32768 ;;
     fuzz_gguf | fuzz_tokenizer_gguf | fuzz_tokenizer_json | fuzz_safetensors) echo 8192 ;;
     *) echo 2048 ;;
     esac

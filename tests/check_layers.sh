@@ -27,6 +27,11 @@ for rule in "${rules[@]}"; do
     [ -z "$hits" ] || report "lib/$part must not include $banned:" "$hits"
   done
 done
+# snapshot/ sits beside the public API, over context/: it reaches down, nothing reaches it.
+hits=$(grep -rnE '#include +"snapshot/' . | grep -v '^\./snapshot/')
+[ -z "$hits" ] || report "only lib/snapshot may include snapshot/:" "$hits"
+hits=$(grep -rnE '#include +"(tokenizer|chat|sample)/' snapshot 2>/dev/null)
+[ -z "$hits" ] || report "lib/snapshot must not include tokenizer, chat or sample:" "$hits"
 # model/ describes the network over the seam: of backend/ it may include backend.h alone.
 hits=$(grep -rnE '#include +"backend/' model | grep -v '"backend/backend.h"')
 [ -z "$hits" ] || report "lib/model may include only backend/backend.h of the backend:" "$hits"

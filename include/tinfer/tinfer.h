@@ -287,6 +287,7 @@ TINFER_API const char *tinfer_cpu_kernels(void);
 #include "tinfer/tokenizer.h"
 #include "tinfer/sampler.h"
 #include "tinfer/context.h"
+#include "tinfer/snapshot.h"
 
 /* What may still change between minor versions (benchmarking and profiling helpers): only for
  * programs that define TINFER_EXPERIMENTAL. The library always exports these functions. */

@@ -143,6 +143,16 @@ typedef struct tf_kv_block_copy {
     uint32_t n_rows;
     bool ring; /* the layers that keep the ring (layer_in_ring[l]); else every other layer */
 } tf_kv_block_copy;
+/* Rows [first, first + n) of one sequence in layer `layer`, addressed through `table` (its block
+ * table, or the ring's for a layer that keeps one), for the snapshots' reads and writes. On the
+ * host the n K rows come first, then the n V rows, each in the cache's dtype
+ * (tf_kv_geometry.dtype), packed. */
+typedef struct tf_kv_rows {
+    uint32_t layer;
+    const uint32_t *table;
+    uint32_t first;
+    uint32_t n;
+} tf_kv_rows;
 
 typedef struct tf_backend tf_backend;
 
@@ -163,6 +173,9 @@ typedef struct tf_backend_ops {
     void (*use_weights)(tf_backend *be, void *copy);
     /* Storage for the KV cache, once per context. */
     tinfer_status (*kv_alloc)(tf_backend *be, const tf_kv_geometry *geometry);
+    /* Copies cached rows to host memory (kv_read) or from it (kv_write); see tf_kv_rows. */
+    tinfer_status (*kv_read)(tf_backend *be, const tf_kv_rows *rows, void *host);
+    tinfer_status (*kv_write)(tf_backend *be, const tf_kv_rows *rows, const void *host);
     tinfer_status (*kv_fill_random)(tf_backend *be, const tf_kv_fill *fill);
     /* Makes the n copies in order (layer_in_ring: [n_layer]); a copy's two runs never overlap. */
     tinfer_status (*kv_copy_blocks)(tf_backend *be, const tf_kv_block_copy *copies, size_t n,

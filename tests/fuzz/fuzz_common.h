@@ -26,6 +26,42 @@ static inline synth_spec fuzz_model_spec(void) {
                         .matrix_type = 1 /* F16 */};
 }
 
+/* The snapshot target's model: a Gemma 3 of six layers (the last global, the others with a window
+ * of 5), so snapshots carry a sliding-window ring (n_batch 8: 3 blocks, 96 positions) as well as
+ * global layers, with rows small enough (64 bytes per layer in F16) that a snapshot past the ring
+ * stays a few kilobytes. */
+#define FUZZ_SNAPSHOT_VOCAB 32
+static inline synth_spec fuzz_snapshot_spec(void) {
+    synth_spec spec = synth_gemma3();
+    spec.n_vocab = FUZZ_SNAPSHOT_VOCAB;
+    spec.n_embd = 32;
+    spec.n_layer = 6;
+    spec.n_head = 2;
+    spec.n_head_kv = 1;
+    spec.head_dim = 16;
+    spec.n_ff = 32;
+    return spec;
+}
+
+/* The snapshot target's contexts: n_ctx 128, two slots, n_batch 8, one thread. */
+static inline tinfer_context *fuzz_snapshot_context(const tinfer_model *model,
+                                                    tinfer_kv_dtype dtype) {
+    tinfer_context_params params;
+    tinfer_context_params_init(&params, sizeof params);
+    params.n_ctx = 128;
+    params.n_seq_max = 2;
+    params.n_batch = 8;
+    params.n_threads = 1;
+    params.kv_dtype = dtype;
+    tinfer_context *ctx = NULL;
+    return tinfer_context_create(model, &params, sizeof params, &ctx) == TINFER_OK ? ctx : NULL;
+}
+
+/* n prompt tokens of the snapshot target (salt varies them). */
+static inline void fuzz_snapshot_tokens(int32_t *tokens, size_t n, uint32_t salt) {
+    for (size_t i = 0; i < n; i++) tokens[i] = (int32_t)((i * 37 + salt * 11 + 3) % FUZZ_SNAPSHOT_VOCAB);
+}
+
 /* A GGUF tokenizer of the given model kind ("llama": SentencePiece with scores and byte tokens;
  * "gpt2": byte-level BPE with merges) over a tiny vocabulary, keys only. */
 static inline void fuzz_tokenizer_keys(gguf_writer *w, const char *kind) {

@@ -33,6 +33,55 @@ static int put_gguf(const char *dir, const char *target, const char *name, gguf_
     return rc;
 }
 
+/* One snapshot of ctx (seq -1: the whole context) as a seed of fuzz_snapshot. */
+static int put_snapshot(const char *dir, const char *name, const tinfer_context *ctx, int32_t seq,
+                        bool logits) {
+    tinfer_snapshot_params params;
+    tinfer_snapshot_params_init(&params, sizeof params);
+    params.include_logits = logits;
+    size_t bound = 0, written = 0;
+    if (tinfer_snapshot_bound(ctx, seq, &params, sizeof params, &bound) != TINFER_OK) return 1;
+    uint8_t *buf = malloc(bound);
+    int rc = !buf || tinfer_snapshot_save(ctx, seq, &params, sizeof params, buf, bound,
+                                          &written) != TINFER_OK;
+    if (!rc) rc = put(dir, "fuzz_snapshot", name, buf, written);
+    free(buf);
+    return rc;
+}
+
+/* Real snapshots of fuzz_common.h's small Gemma 3: one sequence run past the sliding-window ring
+ * (F16), a short one without logits, a whole context of two sequences (F32). */
+static int snapshot_seeds(const char *dir) {
+    synth_spec spec = fuzz_snapshot_spec();
+    gguf_writer *w = synth_build(&spec);
+    size_t size = 0;
+    uint8_t *bytes = w ? gw_build(w, &size) : NULL;
+    char path[4096];
+    tinfer_model *model = NULL;
+    int rc = !bytes || !fuzz_temp_file(bytes, size, "-seeds.gguf", path, sizeof path) ||
+             tinfer_model_load(path, NULL, 0, &model) != TINFER_OK;
+    free(bytes);
+    gw_free(w);
+    if (rc) return 1;
+    remove(path);
+    int32_t tokens[100];
+    fuzz_snapshot_tokens(tokens, 100, 2);
+    tinfer_context *f16 = fuzz_snapshot_context(model, TINFER_KV_F16);
+    tinfer_context *f32 = fuzz_snapshot_context(model, TINFER_KV_F32);
+    rc = !f16 || !f32 || tinfer_prefill(f16, 0, tokens, 100) != TINFER_OK ||
+         tinfer_prefill(f16, 1, tokens, 3) != TINFER_OK ||
+         tinfer_prefill(f32, 0, tokens, 10) != TINFER_OK ||
+         tinfer_prefill(f32, 1, tokens + 10, 4) != TINFER_OK;
+    if (!rc)
+        rc = put_snapshot(dir, "past_the_ring_f16.tfkv", f16, 0, true) |
+             put_snapshot(dir, "short_no_logits_f16.tfkv", f16, 1, false) |
+             put_snapshot(dir, "whole_context_f32.tfkv", f32, -1, true);
+    tinfer_context_free(f16);
+    tinfer_context_free(f32);
+    tinfer_model_free(model);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_seeds OUTDIR\n");
@@ -92,5 +141,6 @@ int main(int argc, char **argv) {
     if (!st) return 1;
     rc |= put(dir, "fuzz_safetensors", "two.safetensors", st, size);
     free(st);
+    rc |= snapshot_seeds(dir);
     return rc;
 }

@@ -130,6 +130,9 @@ tinfer_status tf_cpu_kv_store(tf_backend *be, uint32_t il, bool local, const flo
 tinfer_status tf_cpu_kv_fill_random(tf_backend *be, const tf_kv_fill *fill);
 tinfer_status tf_cpu_kv_copy_blocks(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
                                     const bool *layer_in_ring);
+/* cpu_kv_io.c: the snapshots' row copies. */
+tinfer_status tf_cpu_kv_read(tf_backend *be, const tf_kv_rows *rows, void *host);
+tinfer_status tf_cpu_kv_write(tf_backend *be, const tf_kv_rows *rows, const void *host);
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
                                const float *q, float *out);
 

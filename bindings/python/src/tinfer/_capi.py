@@ -362,6 +362,25 @@ NOT_BOUND: Dict[str, str] = {}
 OPTIONAL_PREFIXES = ("tinfer_context_", "tinfer_prefill", "tinfer_decode", "tinfer_logits",
                      "tinfer_kv_", "tinfer_profile_")
 
+# ---- snapshot.h (since 0.3): KV snapshots. One block, so other additions merge beside it. ----
+class SnapshotParams(Structure):
+    _fields_ = [("zstd_level", c_int32), ("include_logits", c_bool)]
+
+
+STRUCTS["tinfer_snapshot_params"] = SnapshotParams
+FUNCTIONS.update({
+    "tinfer_snapshot_params_init": (None, [P(SnapshotParams), c_size_t]),
+    "tinfer_snapshot_bound": (status, [context_p, c_int32, P(SnapshotParams), c_size_t, size_p]),
+    "tinfer_snapshot_save": (status, [context_p, c_int32, P(SnapshotParams), c_size_t,
+                                      ctypes.c_void_p, c_size_t, size_p]),
+    "tinfer_snapshot_load": (status, [context_p, c_int32, ctypes.c_void_p, c_size_t]),
+    "tinfer_snapshot_save_file": (status, [context_p, c_int32, P(SnapshotParams), c_size_t,
+                                           c_char_p]),
+    "tinfer_snapshot_load_file": (status, [context_p, c_int32, c_char_p]),
+})
+OPTIONAL_PREFIXES += ("tinfer_snapshot_",)  # a 0.2 library has none of them
+# ---- end of snapshot.h ----
+
 
 def _is_optional(name: str) -> bool:
     return name.startswith(OPTIONAL_PREFIXES)

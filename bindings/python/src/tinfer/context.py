@@ -232,6 +232,65 @@ class Context(Owner):
         return int(n.value)
 
     # ---- KV forks: end ----
+    # ---- snapshots (tinfer/snapshot.h, since 0.3): one block, so other additions merge beside it
+    def save_state(self, seq: int = -1, level: int = 3, *, logits: bool = True) -> bytes:
+        """The state of sequence seq (-1: every sequence) — its cached keys and values and its
+        last logits row (unless logits=False) — as zstd-compressed snapshot bytes at the given
+        zstd level (-7 .. 19). load_state puts it back, here or in another context of the same
+        model with the same kv_dtype."""
+        api = _capi.api()
+        params = _snapshot_params(level, logits)
+        seq_id = as_int32(seq, "sequence")
+        bound, written = ctypes.c_size_t(), ctypes.c_size_t()
+        with self.lock:
+            check(api.function("tinfer_snapshot_bound")(self._ptr(), seq_id, ctypes.byref(params),
+                                                        ctypes.sizeof(params),
+                                                        ctypes.byref(bound)))
+            buf = ctypes.create_string_buffer(bound.value)
+            check(api.function("tinfer_snapshot_save")(self._ptr(), seq_id, ctypes.byref(params),
+                                                       ctypes.sizeof(params), buf, bound.value,
+                                                       ctypes.byref(written)))
+        return ctypes.string_at(buf, written.value)
+
+    def load_state(self, data: bytes, seq: int = -1) -> None:
+        """Loads snapshot bytes from save_state into sequence seq (a one-sequence snapshot) or,
+        with seq = -1, into the whole context (a whole-context snapshot). Raises FormatError for
+        damaged bytes, UnsupportedError for another model or kv_dtype, ContextFullError when the
+        context is too small; the context is then unchanged."""
+        if isinstance(data, bytes):  # passed in place
+            raw: Any = data
+            n = len(data)
+        else:
+            view = memoryview(data).cast("B")
+            n = len(view)
+            raw = (ctypes.c_char * n).from_buffer_copy(view) if n else None
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            check(_capi.api().function("tinfer_snapshot_load")(self._ptr(), seq_id, raw, n))
+
+    def save_state_file(self, path: Any, seq: int = -1, level: int = 3, *,
+                        logits: bool = True) -> None:
+        """save_state into a file (written to a temporary name and renamed into place)."""
+        from tinfer._util import path_bytes
+        from tinfer.errors import check_path
+
+        params = _snapshot_params(level, logits)
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            check_path(_capi.api().function("tinfer_snapshot_save_file")(
+                self._ptr(), seq_id, ctypes.byref(params), ctypes.sizeof(params),
+                path_bytes(path)), path)
+
+    def load_state_file(self, path: Any, seq: int = -1) -> None:
+        """load_state from a file."""
+        from tinfer._util import path_bytes
+        from tinfer.errors import check_path
+
+        seq_id = as_int32(seq, "sequence")
+        with self.lock:
+            check_path(_capi.api().function("tinfer_snapshot_load_file")(
+                self._ptr(), seq_id, path_bytes(path)), path)
+    # ---- end of snapshots
 
     def close(self) -> None:
         """As Owner.close(), after any call another thread is making into the context ends."""
@@ -253,6 +312,14 @@ def _log_softmax_at(rows: Any, next_tokens: Sequence[int]) -> Any:
     top = x.max(axis=1, keepdims=True)
     log_norm = _np.log(_np.exp(x - top).sum(axis=1)) + top[:, 0]
     return x[_np.arange(len(next_tokens)), _np.asarray(next_tokens)] - log_norm
+def _snapshot_params(level: int, logits: bool) -> "_capi.SnapshotParams":
+    """tinfer_snapshot_params with the library's defaults, then level and logits."""
+    params = _capi.SnapshotParams()
+    _capi.api().function("tinfer_snapshot_params_init")(ctypes.byref(params),
+                                                        ctypes.sizeof(params))
+    params.zstd_level = as_int32(level, "zstd level")
+    params.include_logits = bool(logits)
+    return params
 
 
 def _abort_adapter(abort: Callable[[], bool]) -> Callable[[Any], bool]:
