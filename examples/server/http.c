@@ -46,6 +46,8 @@ typedef struct conn_state {
     route route;
     buf body;
     bool too_large;
+    bool rejected;  /* refused on its headers: the body is read and dropped, then `error` sent */
+    api_error error;
     job *job;
     bool suspended; /* under job->lock */
 } conn_state;
@@ -98,7 +100,9 @@ static bool same_secret(const char *given, const char *expected) {
     return diff == 0;
 }
 
-/* What can be refused before the body is read: route, method, key, declared length. */
+/* What can be refused before the body is read: route, method, key, declared length. The answer
+ * waits until the body has been read (and dropped): a socket closed with unread bytes sends a
+ * reset, which can destroy the answer before the client reads it. */
 static bool check_headers(conn_state *c, const char *method, api_error *e) {
     const http_params *p = &c->server->params;
     if (c->route == ROUTE_UNKNOWN) {
@@ -123,12 +127,7 @@ static bool check_headers(conn_state *c, const char *method, api_error *e) {
     }
     const char *length =
         MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length && strtoull(length, NULL, 10) > p->max_body_bytes) {
-        api_error_set(e, 400, "invalid_request_error", "body_too_large",
-                      "the body has %.20s bytes, more than the limit of %zu", length,
-                      p->max_body_bytes);
-        return false;
-    }
+    if (length && strtoull(length, NULL, 10) > p->max_body_bytes) c->too_large = true;
     return true;
 }
 
@@ -254,11 +253,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!(c = calloc(1, sizeof *c))) return MHD_NO;
         *c = (conn_state){.server = h, .conn = conn, .route = find_route(url)};
         *con_cls = c;
-        api_error e;
-        if (!check_headers(c, method, &e)) return respond_error(c, &e);
+        c->rejected = !check_headers(c, method, &c->error);
         return MHD_YES;
     }
     if (*upload_data_size) {
+        if (c->rejected) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
         if (!c->too_large && c->body.len + *upload_data_size > h->params.max_body_bytes) {
             c->too_large = true; /* read and drop the rest, then answer 400 */
             buf_free(&c->body);
@@ -268,6 +270,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (c->job) return answer_when_done(c); /* resumed */
+    if (c->rejected) return respond_error(c, &c->error);
     switch (c->route) {
     case ROUTE_HEALTH:
         if (atomic_load(&h->quiesced))

@@ -171,7 +171,7 @@ static bool slot_admit(scheduler *s, slot *sl, job *j) {
     return true;
 }
 
-/* Moves queued jobs into free slots; updates the gauges. */
+/* Moves queued jobs into free slots. */
 static void admit(scheduler *s) {
     pthread_mutex_lock(&s->lock);
     job *taken[256];
@@ -183,7 +183,6 @@ static void admit(scheduler *s) {
         s->queue_len--;
         n_free--;
     }
-    const size_t queued = s->queue_len;
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0, k = 0; k < n_taken && i < s->params.n_slots; i++) {
         if (s->slots[i].job) continue;
@@ -196,6 +195,13 @@ static void admit(scheduler *s) {
         }
         slot_admit(s, &s->slots[i], j);
     }
+}
+
+/* The gauges of /metrics, after each step. */
+static void publish_gauges(scheduler *s) {
+    pthread_mutex_lock(&s->lock);
+    const size_t queued = s->queue_len;
+    pthread_mutex_unlock(&s->lock);
     size_t running = 0, kv_tokens = 0;
     for (size_t i = 0; i < s->params.n_slots; i++) {
         size_t n = 0;
@@ -292,9 +298,11 @@ static void *scheduler_main(void *arg) {
         if (atomic_load(&s->stopping)) break;
         admit(s);
         drop_cancelled(s);
+        publish_gauges(s);
         decode_step(s);
         if (atomic_load(&s->stopping)) break;
         prefill_step(s);
+        publish_gauges(s);
     }
     fail_all(s);
     return NULL;
