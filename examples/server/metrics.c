@@ -22,7 +22,7 @@ typedef struct series {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static series requests[MAX_SERIES];
 static size_t n_series;
-static unsigned long long prompt_total, generated_total;
+static unsigned long long prompt_total, generated_total, cached_total;
 static size_t queue_now, running_now, kv_now;
 
 void metrics_request(const char *endpoint, unsigned status) {
@@ -40,6 +40,12 @@ void metrics_tokens(size_t prompt_tokens, size_t generated_tokens) {
     pthread_mutex_lock(&lock);
     prompt_total += prompt_tokens;
     generated_total += generated_tokens;
+    pthread_mutex_unlock(&lock);
+}
+
+void metrics_cached_tokens(size_t n) {
+    pthread_mutex_lock(&lock);
+    cached_total += n;
     pthread_mutex_unlock(&lock);
 }
 
@@ -73,8 +79,12 @@ char *metrics_format(void) {
          "# HELP tinfer_prompt_tokens_total Prompt tokens prefilled.\n"
          "# TYPE tinfer_prompt_tokens_total counter\ntinfer_prompt_tokens_total %llu\n"
          "# HELP tinfer_generated_tokens_total Tokens generated.\n"
-         "# TYPE tinfer_generated_tokens_total counter\ntinfer_generated_tokens_total %llu\n",
-         prompt_total, generated_total);
+         "# TYPE tinfer_generated_tokens_total counter\ntinfer_generated_tokens_total %llu\n"
+         "# HELP tinfer_prompt_tokens_cached_total Prompt tokens shared from another sequence's "
+         "cache (prefix caching) instead of prefilled.\n"
+         "# TYPE tinfer_prompt_tokens_cached_total counter\n"
+         "tinfer_prompt_tokens_cached_total %llu\n",
+         prompt_total, generated_total, cached_total);
     line(&out,
          "# HELP tinfer_queue_depth Requests waiting for a sequence.\n"
          "# TYPE tinfer_queue_depth gauge\ntinfer_queue_depth %zu\n"

@@ -154,6 +154,44 @@ static void slot_advance(scheduler *s, slot *sl) {
     sl->generating = true;
 }
 
+#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
+/* Prefix caching, with the library's copy-on-write forks (tinfer_kv_seq_copy, since 0.3): a
+ * prompt that begins with whole KV blocks another running sequence already holds starts from a
+ * fork of that sequence cut to those blocks and prefills only the rest. Whole blocks only, so the
+ * fork shares them for good and the new sequence's first write starts a block of its own. */
+#define KV_BLOCK_TOKENS 32
+
+static size_t common_prefix(const int32_t *a, size_t n_a, const int32_t *b, size_t n_b) {
+    size_t n = 0;
+    while (n < n_a && n < n_b && a[n] == b[n]) n++;
+    return n;
+}
+
+static void reuse_prefix(scheduler *s, slot *sl) {
+    const request *r = &sl->job->req;
+    const slot *donor = NULL;
+    size_t best = 0;
+    for (size_t i = 0; i < s->params.n_slots; i++) {
+        const slot *other = &s->slots[i];
+        if (other == sl || !other->job) continue;
+        /* the donor's cache starts with its n_prefilled prompt tokens; keep one token of ours
+         * to prefill, for the logits */
+        size_t n = common_prefix(r->prompt, r->n_prompt - 1, other->job->req.prompt,
+                                 other->n_prefilled);
+        n -= n % KV_BLOCK_TOKENS;
+        if (n > best) best = n, donor = other;
+    }
+    if (!donor || tinfer_kv_seq_copy(s->ctx, donor->seq, sl->seq) != TINFER_OK) return;
+    /* a sliding-window donor that ran far past the prefix cannot be cut back: prefill it all */
+    if (tinfer_kv_seq_truncate(s->ctx, sl->seq, best) != TINFER_OK) {
+        tinfer_kv_seq_clear(s->ctx, sl->seq);
+        return;
+    }
+    sl->n_prefilled = best;
+    metrics_cached_tokens(best);
+}
+#endif
+
 static bool slot_admit(scheduler *s, slot *sl, job *j) {
     *sl = (slot){.seq = sl->seq, .detok = sl->detok, .job = j, .admitted = s->n_admitted++};
     if (tinfer_sampler_create(&j->req.sampling, sizeof j->req.sampling, s->n_vocab,
@@ -168,6 +206,9 @@ static bool slot_admit(scheduler *s, slot *sl, job *j) {
     /* the penalties see the prompt too, as llama.cpp's programs and completion.py do */
     for (size_t i = 0; i < j->req.n_prompt; i++) tinfer_sampler_accept(sl->sampler, j->req.prompt[i]);
     stop_init(&sl->stop, j->req.stop, j->req.n_stop);
+#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
+    reuse_prefix(s, sl);
+#endif
     return true;
 }
 
@@ -209,6 +250,14 @@ static void publish_gauges(scheduler *s) {
         running++;
         if (tinfer_kv_seq_len(s->ctx, s->slots[i].seq, &n) == TINFER_OK) kv_tokens += n;
     }
+#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
+    /* forks share blocks: what the pool has handed out, not the sum of the sequences */
+    tinfer_context_info info;
+    size_t n_free = 0;
+    if (tinfer_context_get_info(s->ctx, &info, sizeof info) == TINFER_OK &&
+        tinfer_kv_free_tokens(s->ctx, &n_free) == TINFER_OK && info.n_kv_tokens >= n_free)
+        kv_tokens = info.n_kv_tokens - n_free;
+#endif
     metrics_gauges(queued, running, kv_tokens);
 }
 
