@@ -64,13 +64,15 @@ static enum MHD_Result respond(conn_state *c, unsigned status, const char *conte
     static char OUT_OF_MEMORY[] =
         "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"code\":null}}";
     struct MHD_Response *response;
+    /* the _with_free_callback form: plain MHD_create_response_from_buffer is deprecated in
+     * newer libmicrohttpd releases */
     if (body) {
-        response = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        response = MHD_create_response_from_buffer_with_free_callback(strlen(body), body, free);
     } else {
         status = 500;
         content_type = "application/json";
-        response = MHD_create_response_from_buffer(strlen(OUT_OF_MEMORY), OUT_OF_MEMORY,
-                                                   MHD_RESPMEM_PERSISTENT);
+        response = MHD_create_response_from_buffer_with_free_callback(strlen(OUT_OF_MEMORY),
+                                                                      OUT_OF_MEMORY, NULL);
     }
     if (!response) {
         free(body);

@@ -68,11 +68,10 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
 }
 
 static int parse_args(int argc, char **argv, options *opt) {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option but --help takes a value */
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return print_usage(NULL);
         if (i + 1 >= argc || !parse_valued(opt, argv[i], argv[i + 1]))
             return print_usage("unknown option, missing value or bad number");
-        i++;
     }
     if (!opt->model_path) return print_usage("-m MODEL is required");
     if (opt->port < 0 || opt->port > 65535) return print_usage("--port is out of range");

@@ -395,3 +395,17 @@ def test_sigterm_with_a_stream_in_flight_exits_0(default_model):
     reader.join(STOP_TIMEOUT_S)
     assert "ended" in outcome
     assert "stopping" in srv.stderr
+
+
+def test_usage_errors_and_a_missing_model():
+    def run(*args):
+        return subprocess.run([str(program()), *args], capture_output=True, text=True,
+                              timeout=PROGRAM_TIMEOUT_S, stdin=subprocess.DEVNULL)
+
+    for args in (["--port", "1"], ["-m", "x", "--parallel", "0"], ["-m", "x", "--port", "70000"],
+                 ["-m", "x", "--bogus", "1"], ["-m", "x", "--queue"]):
+        result = run(*args)
+        assert result.returncode == 2 and "usage:" in result.stderr, (args, result.stderr)
+    result = run("-m", "/nonexistent.gguf")
+    assert result.returncode == 1 and "loading the model" in result.stderr
+    assert run("--help").returncode == 0
