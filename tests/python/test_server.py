@@ -70,6 +70,7 @@ class Server:
             self.process.kill()
             _, err = self.process.communicate(timeout=STOP_TIMEOUT_S)
             pytest.fail(f"tinfer-server did not start: {line!r} {err}")
+        self.banner = line
         self.port = int(match.group(1))
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -409,3 +410,28 @@ def test_usage_errors_and_a_missing_model():
     result = run("-m", "/nonexistent.gguf")
     assert result.returncode == 1 and "loading the model" in result.stderr
     assert run("--help").returncode == 0
+
+
+def test_prefix_caching_changes_no_answer(server, client):
+    """With tinfer_kv_seq_copy (prefix caching on): a request whose prompt shares whole KV blocks
+    with a running one forks them instead of prefilling, and gets the same text as alone."""
+    if "prefix caching on" not in server.banner:
+        pytest.skip("this build has no tinfer_kv_seq_copy: prefix caching is off")
+    system = ("You are a careful assistant who answers in one short sentence. " * 8).strip()
+
+    def ask(question, max_tokens=N_TOKENS, **kwargs):
+        return client.chat.completions.create(
+            model="m", messages=[{"role": "system", "content": system},
+                                 {"role": "user", "content": question}],
+            max_tokens=max_tokens, temperature=0, **kwargs)
+
+    alone = ask("What is the capital of Spain?").choices[0].message.content
+    cached_before = server.metric("tinfer_prompt_tokens_cached_total")
+    running = ask("Tell me a long story.", max_tokens=500, stream=True)
+    for chunk in running:  # the first text: its prompt is all in the cache
+        if chunk.choices and chunk.choices[0].delta.content:
+            break
+    shared = ask("What is the capital of Spain?").choices[0].message.content
+    running.close()
+    assert shared == alone
+    assert server.metric("tinfer_prompt_tokens_cached_total") >= cached_before + 32
