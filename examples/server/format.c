@@ -47,8 +47,8 @@ static json_t *error_object(const api_error *e) {
     size_t n = strlen(e->message);
     json_t *message = json_stringn(e->message, n);
     while (!message && n > 0) message = json_stringn(e->message, --n);
-    return json_pack("{s:{s:o, s:s, s:s?}}", "error", "message", message ? message : json_string(""), "type",
-                     e->type, "code", e->code);
+    return json_pack("{s:{s:o, s:s, s:s?}}", "error", "message",
+                     message ? message : json_string(""), "type", e->type, "code", e->code);
 }
 
 char *format_error(const api_error *e) { return dump(error_object(e)); }
@@ -80,8 +80,8 @@ static json_t *usage_object(const usage *u) {
 }
 
 static json_t *head_object(const response_head *h, bool chunk) {
-    const char *object = h->chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
-                                 : "text_completion";
+    const char *object =
+        h->chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
     return json_pack("{s:s, s:s, s:I, s:s}", "id", h->id, "object", object, "created",
                      (json_int_t)h->created, "model", h->model);
 }
@@ -147,6 +147,5 @@ char *format_usage_chunk(const response_head *h, const usage *u) {
 
 char *format_models(const char *model, long long created) {
     return dump(json_pack("{s:s, s:[{s:s, s:s, s:I, s:s}]}", "object", "list", "data", "id", model,
-                          "object", "model", "created", (json_int_t)created, "owned_by",
-                          "tinfer"));
+                          "object", "model", "created", (json_int_t)created, "owned_by", "tinfer"));
 }

@@ -21,8 +21,8 @@ char *format_error(const api_error *e);
 
 /* What every body of one request repeats. */
 typedef struct response_head {
-    bool chat;        /* chat.completion(.chunk), else text_completion */
-    char id[48];      /* "chatcmpl-…" or "cmpl-…" */
+    bool chat;         /* chat.completion(.chunk), else text_completion */
+    char id[48];       /* "chatcmpl-…" or "cmpl-…" */
     long long created; /* Unix seconds */
     const char *model;
 } response_head;

@@ -24,8 +24,14 @@ struct http_server {
     uint16_t port;
 };
 
-typedef enum route { ROUTE_CHAT, ROUTE_COMPLETIONS, ROUTE_MODELS, ROUTE_HEALTH, ROUTE_METRICS,
-                     ROUTE_UNKNOWN } route;
+typedef enum route {
+    ROUTE_CHAT,
+    ROUTE_COMPLETIONS,
+    ROUTE_MODELS,
+    ROUTE_HEALTH,
+    ROUTE_METRICS,
+    ROUTE_UNKNOWN
+} route;
 
 static const struct {
     const char *path;
@@ -46,7 +52,7 @@ typedef struct conn_state {
     route route;
     buf body;
     bool too_large;
-    bool rejected;  /* refused on its headers: the body is read and dropped, then `error` sent */
+    bool rejected; /* refused on its headers: the body is read and dropped, then `error` sent */
     api_error error;
     job *job;
     bool suspended; /* under job->lock */
@@ -59,8 +65,8 @@ static route find_route(const char *url) {
 }
 
 /* Queues a response that owns body (NULL: memory ran out, a 500 instead). */
-static enum MHD_Result respond(conn_state *c, unsigned status, const char *content_type,
-                               char *body, const char *extra_header, const char *extra_value) {
+static enum MHD_Result respond(conn_state *c, unsigned status, const char *content_type, char *body,
+                               const char *extra_header, const char *extra_value) {
     static char OUT_OF_MEMORY[] =
         "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"code\":null}}";
     struct MHD_Response *response;
@@ -236,8 +242,7 @@ static enum MHD_Result generate(conn_state *c) {
             api_error_set(&e, 429, "rate_limit_error", "rate_limit_exceeded",
                           "the queue is full: every sequence is busy and the queue holds its "
                           "limit of requests (--queue); retry later");
-        else
-            api_error_set(&e, 503, "server_error", "shutting_down", "the server is shutting down");
+        else api_error_set(&e, 503, "server_error", "shutting_down", "the server is shutting down");
         return respond_error(c, &e);
     }
     c->job = j;
@@ -245,9 +250,8 @@ static enum MHD_Result generate(conn_state *c) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     http_server *h = cls;
     conn_state *c = *con_cls;
@@ -309,7 +313,8 @@ http_server *http_start(const http_params *params, char *err, size_t err_cap) {
     h->params = *params;
     char port[8];
     snprintf(port, sizeof port, "%u", (unsigned)params->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE},
                     *addr = NULL;
     int rc = getaddrinfo(params->host, port, &hints, &addr);
@@ -320,10 +325,10 @@ http_server *http_start(const http_params *params, char *err, size_t err_cap) {
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     if (addr->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(
-        flags, params->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr->ai_addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_END);
+    h->daemon =
+        MHD_start_daemon(flags, params->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                         addr->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     freeaddrinfo(addr);
     if (!h->daemon) {
         snprintf(err, err_cap, "cannot listen on %s port %u (in use, or not an address here?)",

@@ -20,9 +20,9 @@
 typedef struct http_server http_server;
 
 typedef struct http_params {
-    const char *host;      /* numeric address or name to bind (default 127.0.0.1) */
-    uint16_t port;         /* 0 = any free port */
-    const char *api_key;   /* NULL: no authentication */
+    const char *host;    /* numeric address or name to bind (default 127.0.0.1) */
+    uint16_t port;       /* 0 = any free port */
+    const char *api_key; /* NULL: no authentication */
     const char *model_name;
     size_t max_body_bytes;
     request_limits limits; /* default_seed is ignored: each request without a seed gets its own */

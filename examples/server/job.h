@@ -30,10 +30,10 @@ struct job {
     bool done;                 /* the scheduler is finished with the output */
     const char *finish_reason; /* "stop" or "length" once done, NULL on failure */
     usage usage;
-    bool failed;               /* done with an error (only the error is sent) */
+    bool failed; /* done with an error (only the error is sent) */
     api_error error;
-    bool cancelled;            /* the client went away: stop generating */
-    int client_fd;             /* the client's socket while attached, else -1 */
+    bool cancelled; /* the client went away: stop generating */
+    int client_fd;  /* the client's socket while attached, else -1 */
     job_wake_fn wake;
     void *wake_data;
 };

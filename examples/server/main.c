@@ -154,17 +154,22 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
     while (sigwait(signals, &signal_number) != 0) {
     }
     fprintf(stderr, "%s: %s: stopping\n", PROGRAM, strsignal(signal_number));
-    http_quiesce(http);     /* no new connections */
-    scheduler_stop(sched);  /* every job ends (503 for those in flight), the thread exits */
-    wait_for_jobs();        /* their last bytes go out */
-    http_stop(http);        /* the rest of the connections close */
+    http_quiesce(http);    /* no new connections */
+    scheduler_stop(sched); /* every job ends (503 for those in flight), the thread exits */
+    wait_for_jobs();       /* their last bytes go out */
+    http_stop(http);       /* the rest of the connections close */
     scheduler_free(sched);
     return 0;
 }
 
 int main(int argc, char **argv) {
-    options opt = {.host = "127.0.0.1", .port = 8080, .parallel = 4, .n_ctx = 4096,
-                   .queue = 64, .chunk = 256, .max_body = 1 << 20};
+    options opt = {.host = "127.0.0.1",
+                   .port = 8080,
+                   .parallel = 4,
+                   .n_ctx = 4096,
+                   .queue = 64,
+                   .chunk = 256,
+                   .max_body = 1 << 20};
     int rc = parse_args(argc, argv, &opt);
     if (rc < 0) return close_stdout(PROGRAM, 0);
     if (rc != 0) return rc;

@@ -24,8 +24,8 @@ static bool number_field(json_t *root, const char *name, double lo, bool lo_open
     if (!json_is_number(v)) return fail(err, "invalid_type", "'%s' must be a number", name);
     const double x = json_number_value(v);
     if (!isfinite(x) || x < lo || x > hi || (lo_open && x == lo)) {
-        api_error_set(err, 400, INVALID, "invalid_value", "'%s' = %g is outside %c%g, %g]", name,
-                      x, lo_open ? '(' : '[', lo, hi);
+        api_error_set(err, 400, INVALID, "invalid_value", "'%s' = %g is outside %c%g, %g]", name, x,
+                      lo_open ? '(' : '[', lo, hi);
         return false;
     }
     *out = (float)x;
@@ -40,8 +40,7 @@ static bool integer_field(json_t *root, const char *name, long long lo, long lon
     if (!json_is_integer(v)) return fail(err, "invalid_type", "'%s' must be an integer", name);
     const long long x = json_integer_value(v);
     if (x < lo) {
-        api_error_set(err, 400, INVALID, "invalid_value", "'%s' = %lld is below %lld", name, x,
-                      lo);
+        api_error_set(err, 400, INVALID, "invalid_value", "'%s' = %lld is below %lld", name, x, lo);
         return false;
     }
     *out = x;
@@ -65,8 +64,8 @@ static bool add_stop(request *r, json_t *v, api_error *err) {
         return false;
     }
     if (json_string_length(v) > REQUEST_MAX_STOP_BYTES) {
-        api_error_set(err, 400, INVALID, "invalid_value",
-                      "a 'stop' string is longer than %d bytes", REQUEST_MAX_STOP_BYTES);
+        api_error_set(err, 400, INVALID, "invalid_value", "a 'stop' string is longer than %d bytes",
+                      REQUEST_MAX_STOP_BYTES);
         return false;
     }
     if (!(r->stop[r->n_stop] = strdup(json_string_value(v)))) {
@@ -109,8 +108,7 @@ static bool sampling_fields(json_t *root, request *r, const request_limits *limi
 }
 
 /* The common fields of both endpoints. */
-static bool common_fields(json_t *root, request *r, const request_limits *limits,
-                          api_error *err) {
+static bool common_fields(json_t *root, request *r, const request_limits *limits, api_error *err) {
     long long n = 1, max_tokens = -1;
     if (r->kind == REQUEST_COMPLETION) max_tokens = 16; /* OpenAI's default for completions */
     if (!integer_field(root, "n", 1, &n, err)) return false;
@@ -200,10 +198,10 @@ static char *render_chat(json_t *root, const request_limits *limits, api_error *
     if (ok) {
         status = tinfer_chat_apply(limits->tokenizer, msgs, n, sizeof *msgs, true, NULL, 0, &len);
         if (status == TINFER_E_BUFFER_TOO_SMALL || status == TINFER_OK) {
-            status = (text = malloc(len + 1)) ? tinfer_chat_apply(limits->tokenizer, msgs, n,
-                                                                  sizeof *msgs, true, text,
-                                                                  len + 1, &len)
-                                              : TINFER_E_NOMEM;
+            status = (text = malloc(len + 1))
+                         ? tinfer_chat_apply(limits->tokenizer, msgs, n, sizeof *msgs, true, text,
+                                             len + 1, &len)
+                         : TINFER_E_NOMEM;
         }
         if (status != TINFER_OK) {
             api_error_set(err, 400, INVALID, "invalid_value",
@@ -249,8 +247,7 @@ static bool completion_prompt(json_t *root, request *r, const request_limits *li
         return tokenize(r, json_string_value(prompt), TINFER_TOKENIZE_DEFAULT, limits, err);
     if (!json_is_array(prompt) || json_array_size(prompt) == 0)
         return fail(err, prompt ? "invalid_type" : "missing_field",
-                    "'%s' must be a string, a list of one string or a list of token ids",
-                    "prompt");
+                    "'%s' must be a string, a list of one string or a list of token ids", "prompt");
     const size_t n = json_array_size(prompt), n_vocab = tinfer_tokenizer_n_vocab(limits->tokenizer);
     if (!(r->prompt = malloc(n * sizeof *r->prompt))) {
         api_error_set(err, 500, "server_error", NULL, "out of memory");

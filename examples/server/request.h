@@ -13,18 +13,18 @@
 
 typedef enum request_kind { REQUEST_CHAT, REQUEST_COMPLETION } request_kind;
 
-#define REQUEST_MAX_STOP 16          /* stop strings per request */
-#define REQUEST_MAX_STOP_BYTES 1024  /* bytes per stop string */
+#define REQUEST_MAX_STOP 16         /* stop strings per request */
+#define REQUEST_MAX_STOP_BYTES 1024 /* bytes per stop string */
 
 typedef struct request {
     request_kind kind;
     bool stream;
-    bool include_usage;   /* stream_options.include_usage: one more chunk with the usage */
-    long max_tokens;      /* tokens to generate at most; -1 = until the context is full */
+    bool include_usage; /* stream_options.include_usage: one more chunk with the usage */
+    long max_tokens;    /* tokens to generate at most; -1 = until the context is full */
     tinfer_sampler_params sampling;
     char *stop[REQUEST_MAX_STOP];
     size_t n_stop;
-    int32_t *prompt;      /* token ids, malloc'ed */
+    int32_t *prompt; /* token ids, malloc'ed */
     size_t n_prompt;
 } request;
 

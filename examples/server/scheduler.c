@@ -13,11 +13,11 @@
 
 /* One sequence of the context and the job it serves. */
 typedef struct slot {
-    job *job;              /* NULL when free */
+    job *job; /* NULL when free */
     int32_t seq;
-    uint64_t admitted;     /* admission order: the oldest prefilling job goes first */
-    size_t n_prefilled;    /* prompt tokens in the cache */
-    bool generating;       /* the prompt is in; next_token waits to be decoded */
+    uint64_t admitted;  /* admission order: the oldest prefilling job goes first */
+    size_t n_prefilled; /* prompt tokens in the cache */
+    bool generating;    /* the prompt is in; next_token waits to be decoded */
     int32_t next_token;
     size_t n_generated;
     tinfer_sampler *sampler;
@@ -33,21 +33,19 @@ struct scheduler {
     slot *slots;
     int32_t *step_seqs, *step_tokens; /* one decode's arguments, n_slots each */
     size_t *step_slots;
-    buf piece, text;                  /* one token's text, before and after stop strings */
+    buf piece, text; /* one token's text, before and after stop strings */
     uint64_t n_admitted;
 
     pthread_mutex_t lock; /* the queue and stopping */
     pthread_cond_t wake;
-    job **queue;          /* ring of queue_cap */
+    job **queue; /* ring of queue_cap */
     size_t queue_head, queue_len;
     atomic_bool stopping;
     pthread_t thread;
     bool thread_started;
 };
 
-static bool abort_step(void *user_data) {
-    return atomic_load(&((scheduler *)user_data)->stopping);
-}
+static bool abort_step(void *user_data) { return atomic_load(&((scheduler *)user_data)->stopping); }
 
 static void fail_job(job *j, unsigned status, const char *type, const char *message) {
     api_error e;
@@ -85,8 +83,8 @@ static void slot_fail(scheduler *s, slot *sl, unsigned status, const char *what)
 static void slot_finish(scheduler *s, slot *sl, const char *reason) {
     if (!sl->stop.stopped) { /* the detokenizer's held bytes may still complete a stop string */
         size_t len = 0;
-        tinfer_status status = tinfer_detok_stream_flush(sl->detok, s->piece.data,
-                                                         s->piece.cap, &len);
+        tinfer_status status =
+            tinfer_detok_stream_flush(sl->detok, s->piece.data, s->piece.cap, &len);
         if (status == TINFER_E_BUFFER_TOO_SMALL && buf_reserve(&s->piece, len + 1))
             status = tinfer_detok_stream_flush(sl->detok, s->piece.data, s->piece.cap, &len);
         s->text.len = 0;
@@ -95,8 +93,7 @@ static void slot_finish(scheduler *s, slot *sl, const char *reason) {
         stop_flush(&sl->stop, &s->text);
         job_emit(sl->job, s->text.data, s->text.len);
     }
-    const usage u = {.prompt_tokens = sl->job->req.n_prompt,
-                     .completion_tokens = sl->n_generated};
+    const usage u = {.prompt_tokens = sl->job->req.n_prompt, .completion_tokens = sl->n_generated};
     job_finish(sl->job, reason, &u);
     slot_free(s, sl);
 }
@@ -176,8 +173,8 @@ static void reuse_prefix(scheduler *s, slot *sl) {
         if (other == sl || !other->job) continue;
         /* the donor's cache starts with its n_prefilled prompt tokens; keep one token of ours
          * to prefill, for the logits */
-        size_t n = common_prefix(r->prompt, r->n_prompt - 1, other->job->req.prompt,
-                                 other->n_prefilled);
+        size_t n =
+            common_prefix(r->prompt, r->n_prompt - 1, other->job->req.prompt, other->n_prefilled);
         n -= n % KV_BLOCK_TOKENS;
         if (n > best) best = n, donor = other;
     }
@@ -194,8 +191,8 @@ static void reuse_prefix(scheduler *s, slot *sl) {
 
 static bool slot_admit(scheduler *s, slot *sl, job *j) {
     *sl = (slot){.seq = sl->seq, .detok = sl->detok, .job = j, .admitted = s->n_admitted++};
-    if (tinfer_sampler_create(&j->req.sampling, sizeof j->req.sampling, s->n_vocab,
-                              &sl->sampler) != TINFER_OK) {
+    if (tinfer_sampler_create(&j->req.sampling, sizeof j->req.sampling, s->n_vocab, &sl->sampler) !=
+        TINFER_OK) {
         char message[512];
         snprintf(message, sizeof message, "bad sampling parameters: %s", tinfer_last_error());
         fail_job(j, 400, "invalid_request_error", message);
@@ -204,7 +201,8 @@ static bool slot_admit(scheduler *s, slot *sl, job *j) {
         return false;
     }
     /* the penalties see the prompt too, as llama.cpp's programs and completion.py do */
-    for (size_t i = 0; i < j->req.n_prompt; i++) tinfer_sampler_accept(sl->sampler, j->req.prompt[i]);
+    for (size_t i = 0; i < j->req.n_prompt; i++)
+        tinfer_sampler_accept(sl->sampler, j->req.prompt[i]);
     stop_init(&sl->stop, j->req.stop, j->req.n_stop);
 #ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
     reuse_prefix(s, sl);
@@ -293,8 +291,7 @@ static void prefill_step(scheduler *s) {
     slot *oldest = NULL;
     for (size_t i = 0; i < s->params.n_slots; i++) {
         slot *sl = &s->slots[i];
-        if (sl->job && !sl->generating && (!oldest || sl->admitted < oldest->admitted))
-            oldest = sl;
+        if (sl->job && !sl->generating && (!oldest || sl->admitted < oldest->admitted)) oldest = sl;
     }
     if (!oldest) return;
     const request *r = &oldest->job->req;
