@@ -8,8 +8,10 @@
 - bad input: malformed JSON, wrong types, unknown roles, negative max_tokens, a body over the
   limit, a prompt over the context (400 with OpenAI's error shape), a full queue (429), a missing
   or wrong key (401);
-- a client that hangs up mid-stream frees its sequence at once;
-- SIGTERM, also with a stream in flight, ends the server with exit status 0.
+- a client that hangs up, streaming or waiting for a whole answer, frees its sequence at once;
+- SIGTERM, also with a stream in flight, ends the server with exit status 0;
+- with tinfer_kv_seq_copy in the library (prefix caching on), a request that forks a running
+  one's prompt blocks gets the same text as alone.
 Every server is started on a free port (--port 0; the program prints the one it got) and stopped
 with SIGTERM; its exit status must be 0 and its stderr free of sanitizer reports, so with
 TINFER_BUILD_DIR pointing at an AddressSanitizer build (scripts/test.sh's build-asan) these tests
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -435,3 +438,22 @@ def test_prefix_caching_changes_no_answer(server, client):
     running.close()
     assert shared == alone
     assert server.metric("tinfer_prompt_tokens_cached_total") >= cached_before + 32
+
+
+def test_disconnect_while_waiting_for_a_whole_answer_frees_the_sequence(server):
+    """A request that does not stream waits on a suspended connection, whose socket
+    libmicrohttpd does not watch: the scheduler notices the hang-up itself."""
+    body = json.dumps({"prompt": "Write a very long story about a castle.", "max_tokens": 1000,
+                       "temperature": 0.8, "seed": 3}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: " + str(len(body)).encode() +
+                     b"\r\n\r\n" + body)
+        deadline = time.monotonic() + 20
+        while server.metric("tinfer_running_sequences") != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.metric("tinfer_running_sequences") == 1
+    deadline = time.monotonic() + 20
+    while server.metric("tinfer_running_sequences") != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.metric("tinfer_running_sequences") == 0
