@@ -1,0 +1,47 @@
+/* Continuous batching: one thread owns the tinfer_context and runs steps. Each step
+ *   1. admits queued jobs into free sequences (one sequence per job, n_seq_max = --parallel);
+ *   2. drops jobs whose client has gone, clearing their sequence at once;
+ *   3. decodes every generating sequence by one token in one tinfer_decode, then samples each
+ *      (its own seeded sampler), detokenizes, cuts at stop strings and hands the text to its job;
+ *   4. prefills one chunk (at most `chunk` tokens) of the oldest job still reading its prompt,
+ *      so a long prompt delays the running streams by one chunk per step, not by its whole length.
+ * A job that finishes or fails frees its sequence in the same step. The library's decode of a
+ * sequence does not depend on its batch-mates, so a request's text is the same alone or batched.
+ *
+ * Prefix caching (planned): a job whose prompt begins with full KV blocks another sequence already
+ * holds would start from tinfer_kv_seq_copy(ctx, holder, seq) + tinfer_kv_seq_truncate to the
+ * shared length and prefill only the rest; admission is the one place that would change
+ * (slot_admit sets n_prefilled), which is why prefill progress is kept per slot. */
+#ifndef TINFER_SERVER_SCHEDULER_H
+#define TINFER_SERVER_SCHEDULER_H
+
+#include <stddef.h>
+
+#include "job.h"
+#include "tinfer/tinfer.h"
+
+typedef struct scheduler scheduler;
+
+typedef struct scheduler_params {
+    size_t n_slots;   /* sequences decoded together (--parallel) */
+    size_t n_ctx;     /* tokens per sequence (--ctx) */
+    size_t n_threads; /* 0 = one per core */
+    size_t queue_cap; /* jobs that may wait for a sequence (--queue) */
+    size_t chunk;     /* prompt tokens prefilled per step */
+} scheduler_params;
+
+/* Creates the context (E_* from tinfer_context_create) and starts the thread. */
+tinfer_status scheduler_start(const tinfer_model *model, const scheduler_params *params,
+                              scheduler **out);
+
+typedef enum submit_result { SUBMIT_OK, SUBMIT_QUEUE_FULL, SUBMIT_STOPPING } submit_result;
+/* Queues j (taking a reference of its own on success). Never blocks on a step. */
+submit_result scheduler_submit(scheduler *s, job *j);
+
+/* Stops accepting, aborts the step in progress (between layers), fails every queued and running
+ * job with 503 and joins the thread. */
+void scheduler_stop(scheduler *s);
+/* After scheduler_stop: frees the context and the rest. NULL is a no-op. */
+void scheduler_free(scheduler *s);
+
+#endif
