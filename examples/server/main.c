@@ -140,15 +140,9 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
         scheduler_free(sched);
         return 1;
     }
-#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
-    static const char *const PREFIX_CACHING = "on";
-#else
-    static const char *const PREFIX_CACHING = "off";
-#endif
     printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, prefix caching "
-           "%s)\n",
-           PROGRAM, opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx,
-           PREFIX_CACHING);
+           "on)\n",
+           PROGRAM, opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx);
     fflush(stdout);
     int signal_number = 0;
     while (sigwait(signals, &signal_number) != 0) {

@@ -151,7 +151,6 @@ static void slot_advance(scheduler *s, slot *sl) {
     sl->generating = true;
 }
 
-#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
 /* Prefix caching, with the library's copy-on-write forks (tinfer_kv_seq_copy, since 0.3): a
  * prompt that begins with whole KV blocks another running sequence already holds starts from a
  * fork of that sequence cut to those blocks and prefills only the rest. Whole blocks only, so the
@@ -187,7 +186,6 @@ static void reuse_prefix(scheduler *s, slot *sl) {
     sl->n_prefilled = best;
     metrics_cached_tokens(best);
 }
-#endif
 
 static bool slot_admit(scheduler *s, slot *sl, job *j) {
     *sl = (slot){.seq = sl->seq, .detok = sl->detok, .job = j, .admitted = s->n_admitted++};
@@ -204,9 +202,7 @@ static bool slot_admit(scheduler *s, slot *sl, job *j) {
     for (size_t i = 0; i < j->req.n_prompt; i++)
         tinfer_sampler_accept(sl->sampler, j->req.prompt[i]);
     stop_init(&sl->stop, j->req.stop, j->req.n_stop);
-#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
     reuse_prefix(s, sl);
-#endif
     return true;
 }
 
@@ -248,14 +244,12 @@ static void publish_gauges(scheduler *s) {
         running++;
         if (tinfer_kv_seq_len(s->ctx, s->slots[i].seq, &n) == TINFER_OK) kv_tokens += n;
     }
-#ifdef TINFER_SERVER_HAVE_KV_SEQ_COPY
     /* forks share blocks: what the pool has handed out, not the sum of the sequences */
     tinfer_context_info info;
     size_t n_free = 0;
     if (tinfer_context_get_info(s->ctx, &info, sizeof info) == TINFER_OK &&
         tinfer_kv_free_tokens(s->ctx, &n_free) == TINFER_OK && info.n_kv_tokens >= n_free)
         kv_tokens = info.n_kv_tokens - n_free;
-#endif
     metrics_gauges(queued, running, kv_tokens);
 }
 
