@@ -5,10 +5,11 @@
  *
  * Loads MODEL, wraps PROMPT as one user turn of the model's chat template (or, for a model
  * without one, takes it as plain text), generates greedily until an end-of-generation token or
- * MAX_TOKENS (default 64), streaming the text, then shows what truncating the sequence does.
- * Output: a "prompt: ..." line, the text between "--- reply ---" and "--- end ---" lines, then
- * the lines "ids: ...", "stopped: ..." and "truncate: ...". Exit status 0, 1 on failure, 2 on
- * bad arguments. */
+ * MAX_TOKENS (default 64), streaming the text, then shows what a fork of the prompt, a snapshot of
+ * the conversation and truncating the sequence do. Output: a "prompt: ..." line, the text
+ * between "--- reply ---" and "--- end ---" lines, then the lines "ids: ...", "stopped: ...",
+ * "fork: ...", "snapshot: ..." and "truncate: ...". Exit status 0, 1 on failure, 2 on bad
+ * arguments. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,20 +80,24 @@ static tinfer_status print_token(tinfer_detok_stream *stream, int32_t token, cha
 /* Everything the program allocates, freed in one place (every free function accepts NULL). */
 typedef struct walk {
     tinfer_model *model;
-    tinfer_context *ctx;
+    tinfer_context *ctx, *resumed;
     tinfer_sampler *sampler;
     tinfer_detok_stream *stream;
     char *prompt_text, *piece;
+    unsigned char *snapshot;
     int32_t *prompt, *generated;
+    int32_t first_token; /* the first token sampled after the prompt (an end token too) */
     size_t n_prompt, n_generated, piece_cap;
 } walk;
 
 static void walk_free(walk *w) {
     tinfer_detok_stream_free(w->stream);
     tinfer_sampler_free(w->sampler);
+    tinfer_context_free(w->resumed);
     tinfer_context_free(w->ctx);
     tinfer_model_free(w->model); /* after every context made from it */
     free(w->prompt_text);
+    free(w->snapshot);
     free(w->prompt);
     free(w->generated);
     free(w->piece);
@@ -111,6 +116,7 @@ static bool generate(walk *w, const tinfer_tokenizer *tok, size_t max_tokens) {
         if (!ok(tinfer_sampler_sample(w->sampler, tinfer_logits(w->ctx, 0), n_vocab, &token),
                 "sample"))
             return false;
+        if (w->n_generated == 0) w->first_token = token;
         if (tinfer_tokenizer_is_eog(tok, token)) {
             stopped = "eog"; /* the end token is not part of the reply, and not decoded */
             break;
@@ -133,7 +139,49 @@ static bool generate(walk *w, const tinfer_tokenizer *tok, size_t max_tokens) {
     return true;
 }
 
-/* Step 8: truncation. Keeping the first n tokens of a sequence forgets the rest and its logits:
+/* Step 8: a fork. Right after the prompt, sequence 0 was forked into sequence 1
+ * (tinfer_kv_seq_copy in run): both share the prompt's cached blocks — the fork took no pool
+ * space — and its logits, and each goes on alone. Sequence 0 has since decoded the reply;
+ * sequence 1 still stands after the prompt, so greedy picks the reply's first token there: a
+ * second answer to the same prompt (another seed, another system turn) needs no second
+ * prefill. */
+static bool sample_the_fork(walk *w, size_t free_before, size_t free_after) {
+    int32_t token;
+    if (!ok(tinfer_sampler_sample(w->sampler, tinfer_logits(w->ctx, 1),
+                                  tinfer_context_n_vocab(w->ctx), &token),
+            "sample the fork"))
+        return false;
+    printf("fork: pool space taken %zu tokens; first token: %d (%s the reply's)\n",
+           free_before - free_after, (int)token, token == w->first_token ? "same as" : "unlike");
+    return ok(tinfer_kv_seq_clear(w->ctx, 1), "clear the fork");
+}
+
+/* Step 9: a snapshot. Sequence 0 (prompt, reply and the last logits) saved as zstd-compressed
+ * bytes — size them with tinfer_snapshot_bound, then save — and loaded into a fresh context,
+ * which then holds the conversation without running it again: its logits are the same bits.
+ * tinfer_snapshot_save_file / _load_file do the same through a file, to resume tomorrow or in
+ * another process. A snapshot of another model, or damaged bytes, is refused with nothing
+ * changed. */
+static bool snapshot_and_resume(walk *w, const tinfer_context_params *cp) {
+    size_t bound = 0, written = 0;
+    if (!ok(tinfer_snapshot_bound(w->ctx, 0, NULL, 0, &bound), "snapshot size")) return false;
+    if (!(w->snapshot = malloc(bound ? bound : 1))) return ok(TINFER_E_NOMEM, "snapshot");
+    if (!ok(tinfer_snapshot_save(w->ctx, 0, NULL, 0, w->snapshot, bound, &written), "save") ||
+        !ok(tinfer_context_create(w->model, cp, sizeof *cp, &w->resumed), "a second context") ||
+        !ok(tinfer_snapshot_load(w->resumed, 0, w->snapshot, written), "load"))
+        return false;
+    size_t n_saved = 0, n_loaded = 0;
+    tinfer_kv_seq_len(w->ctx, 0, &n_saved);
+    tinfer_kv_seq_len(w->resumed, 0, &n_loaded);
+    const float *before = tinfer_logits(w->ctx, 0), *after = tinfer_logits(w->resumed, 0);
+    const bool same = before && after && n_saved == n_loaded &&
+                      memcmp(before, after, tinfer_context_n_vocab(w->ctx) * sizeof *before) == 0;
+    printf("snapshot: %zu tokens in %zu bytes; logits after loading: %s\n", n_loaded, written,
+           same ? "identical" : "different");
+    return true;
+}
+
+/* Step 10: truncation. Keeping the first n tokens of a sequence forgets the rest and its logits:
  * tinfer_logits gives NULL until something runs again. To sample after the prompt once more,
  * keep all but its last token and prefill that one again. With sliding-window layers (Gemma 3)
  * a long sequence cannot be cut back far: E_UNSUPPORTED, and then clearing the sequence and
@@ -184,6 +232,7 @@ static bool run(walk *w, const char *model_path, const char *user_text, size_t m
     tinfer_context_params cp;
     tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx = (uint32_t)(w->n_prompt + max_tokens);
+    cp.n_seq_max = 2; /* the conversation, and a fork of its prompt (step 8) */
     if (!ok(tinfer_context_create(w->model, &cp, sizeof cp, &w->ctx), "creating the context"))
         return false;
 
@@ -210,7 +259,15 @@ static bool run(walk *w, const char *model_path, const char *user_text, size_t m
      * afterwards tinfer_logits(ctx, 0) is the next-token distribution after its last token. */
     if (!ok(tinfer_prefill(w->ctx, 0, w->prompt, w->n_prompt), "prefill")) return false;
 
-    return generate(w, tok, max_tokens) && truncate_and_resume(w);
+    /* Step 8 begins: fork the prompt into sequence 1 before sequence 0 moves on. */
+    size_t free_before = 0, free_after = 0;
+    if (!ok(tinfer_kv_free_tokens(w->ctx, &free_before), "free tokens") ||
+        !ok(tinfer_kv_seq_copy(w->ctx, 0, 1), "fork") ||
+        !ok(tinfer_kv_free_tokens(w->ctx, &free_after), "free tokens"))
+        return false;
+
+    return generate(w, tok, max_tokens) && sample_the_fork(w, free_before, free_after) &&
+           snapshot_and_resume(w, &cp) && truncate_and_resume(w);
 }
 
 int main(int argc, char **argv) {

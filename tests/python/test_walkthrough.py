@@ -43,17 +43,24 @@ def walkthrough(model: Path, prompt: str, n: int) -> dict:
                          flags=re.S)
     assert parts, out
     tail = parts.group(3).split("\n")
-    assert len(tail) == 3 and tail[0].startswith("ids:"), tail
+    assert len(tail) == 5 and tail[0].startswith("ids:"), tail
     prompt_line = re.fullmatch(r"prompt: (\d+) tokens \((chat template|plain text)\)",
                                parts.group(1))
     stopped = re.fullmatch(r"stopped: (eog|max_tokens) after (\d+) tokens", tail[1])
-    truncate = re.fullmatch(r"truncate: logits (\w+); first token again: (\d+)", tail[2])
-    assert prompt_line and stopped and truncate, out
+    fork = re.fullmatch(r"fork: pool space taken (\d+) tokens; first token: (\d+) "
+                        r"\((same as|unlike) the reply's\)", tail[2])
+    snapshot = re.fullmatch(r"snapshot: (\d+) tokens in (\d+) bytes; logits after loading: (\w+)",
+                            tail[3])
+    truncate = re.fullmatch(r"truncate: logits (\w+); first token again: (\d+)", tail[4])
+    assert prompt_line and stopped and fork and snapshot and truncate, out
     ids = [int(x) for x in tail[0].split()[1:]]
     assert int(stopped.group(2)) == len(ids)
     return {"text": parts.group(2), "n_prompt": int(prompt_line.group(1)),
             "chat": prompt_line.group(2) == "chat template", "ids": ids,
             "stopped": stopped.group(1), "logits": truncate.group(1),
+            "fork_taken": int(fork.group(1)), "fork_first": int(fork.group(2)),
+            "fork_same": fork.group(3) == "same as", "snapshot_tokens": int(snapshot.group(1)),
+            "snapshot_bytes": int(snapshot.group(2)), "snapshot_logits": snapshot.group(3),
             "again": int(truncate.group(2))}
 
 
@@ -74,6 +81,15 @@ def check_against_tinfer_run(model: Path, prompt: str, n: int, chat: bool) -> di
     if got["stopped"] == "max_tokens":
         assert len(got["ids"]) == n
     assert got["logits"] == "dropped"
+    # the fork shares the prompt's blocks and stands where the reply began (greedy: same token)
+    assert got["fork_taken"] == 0 and got["fork_same"]
+    if got["ids"]:
+        assert got["fork_first"] == got["ids"][0]
+    # the snapshot holds what sequence 0 held: the last generated token is decoded only when the
+    # reply ended at an end token (which itself is not decoded)
+    decoded = len(got["ids"]) - (1 if got["stopped"] == "max_tokens" else 0)
+    assert got["snapshot_tokens"] == got["n_prompt"] + decoded
+    assert got["snapshot_logits"] == "identical" and got["snapshot_bytes"] > 0
     if got["ids"]:
         assert got["again"] == got["ids"][0]  # greedy after the same prompt
         assert got["text"] != "" or all(i < 3 for i in got["ids"])
