@@ -64,3 +64,5 @@ def test_binding_readme_walkthrough_runs_as_written():
     out = result.stdout
     assert "'prompt_tokens'" in out and "'total_tokens'" in out
     assert "\n[stop]\n" in out or "\n[length]\n" in out
+    # the forks/snapshots block: a resumed context computes what the original does
+    assert "same logits: True" in out and "mean log-likelihood -" in out
