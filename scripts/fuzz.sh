@@ -102,8 +102,11 @@ regressions() {
 main() {
     local seconds=60 targets=() n_crashed=0 target
     if [ "${1:-}" = "--regressions" ]; then
-        build || exit 1
         mkdir -p "$BUILD/logs"
+        exec 9>"$BUILD/.fuzz.lock"
+        flock 9
+        build || exit 1
+        flock -u 9
         regressions
         exit
     fi
@@ -113,8 +116,14 @@ main() {
     fi
     targets=("$@")
     [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(all_targets)
+    # Two invocations may share $BUILD (two campaigns over disjoint targets): the build and the
+    # seeding run under one lock, so the second waits for the first's instead of racing it.
+    mkdir -p "$BUILD"
+    exec 9>"$BUILD/.fuzz.lock"
+    flock 9
     build || exit 1
     tests/fuzz/make_corpus.sh "$BUILD/corpus" "$BUILD/make_seeds" || exit 1
+    flock -u 9
     for target in "${targets[@]}"; do
         run "$target" "$seconds" || n_crashed=$((n_crashed + 1))
     done
