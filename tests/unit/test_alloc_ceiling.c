@@ -680,6 +680,41 @@ static void tokenizer_json(void **state) {
     expect_refusal("tokenizer_config.json 200000 deep", load_tokenizer, path, NULL, NO_OTHER);
 }
 
+/* A zstd frame of n_blocks RLE blocks of 128 KiB of spaces: 4 bytes a block, so 32 KiB claim
+ * 1 GiB (RFC 8878: frame header without content size, window 128 KiB; block header = last bit,
+ * type 1 (RLE), size; then the one byte repeated). */
+static uint8_t *zstd_bomb(size_t n_blocks, size_t *size) {
+    uint8_t *bytes = malloc(6 + 4 * n_blocks);
+    assert_non_null(bytes);
+    const uint8_t header[] = {0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x38}; /* magic, descriptor, window */
+    memcpy(bytes, header, sizeof header);
+    for (size_t i = 0; i < n_blocks; i++) {
+        const uint32_t block = (i + 1 == n_blocks ? 1u : 0u) | (1u << 1) | (131072u << 3);
+        uint8_t *at = bytes + sizeof header + 4 * i;
+        at[0] = (uint8_t)block;
+        at[1] = (uint8_t)(block >> 8);
+        at[2] = (uint8_t)(block >> 16);
+        at[3] = ' ';
+    }
+    *size = sizeof header + 4 * n_blocks;
+    return bytes;
+}
+
+static void tokenizer_zstd_bomb(void **state) {
+    (void)state;
+    char dir[400];
+    tmp_dir("ceiling_tok_zst", dir, sizeof dir);
+    char plain[512];
+    snprintf(plain, sizeof plain, "%s/tokenizer.json", dir);
+    unlink(plain);
+    size_t size = 0;
+    uint8_t *bomb = zstd_bomb(8192, &size); /* 1 GiB of spaces in 32 KiB */
+    dir_file(dir, "tokenizer.json.zst", bomb, size);
+    free(bomb);
+    expect_refusal("tokenizer.json.zst: 32 KiB -> 1 GiB", load_tokenizer, dir,
+                   "decompresses to more than", NO_OTHER);
+}
+
 /* ---- chat template rendering ---- */
 
 static char *read_source_file(const char *relative) {
@@ -746,6 +781,7 @@ int main(void) {
         cmocka_unit_test(safetensors_index),
         cmocka_unit_test(config_json),
         cmocka_unit_test(tokenizer_json),
+        cmocka_unit_test(tokenizer_zstd_bomb),
         cmocka_unit_test(chat_rendering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
