@@ -8,8 +8,9 @@
  *
  * Each step decodes one token for every sequence in one tinfer_decode call; before it, each
  * sequence may (seeded, random) be truncated to a random shorter length (P*2/3 per mille of
- * steps, default 2%), cleared (the rest of P, 1%), or — when it is full — cut back. Every token the cache holds for sequence s is kept
- * in history[s], so at any point history[s] is exactly what s's cache was computed from.
+ * steps, default 2%), cleared (the rest of P, 1%), or — when it is full — cut back. Every token the
+ * cache holds for sequence s is kept in history[s], so at any point history[s] is exactly what s's
+ * cache was computed from.
  *
  * Equality: every K steps one sequence (round robin) is checked against a fresh context that
  * decodes the same history one token at a time, and its logits must be bit-identical (memcmp): the
@@ -56,7 +57,7 @@ typedef struct soak_state {
     uint64_t rng;
     long n_truncate, n_truncate_refused, n_clear, n_full, n_checks;
     double check_seconds; /* spent in the reference contexts */
-    uint64_t checksum; /* FNV-1a over every checked logits row */
+    uint64_t checksum;    /* FNV-1a over every checked logits row */
 } soak_state;
 
 static double now_s(void) {
@@ -74,7 +75,9 @@ static uint64_t rss_kib(void) {
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 }
 
-static uint32_t below(soak_state *st, uint32_t n) { return (uint32_t)(tf_splitmix64(&st->rng) % n); }
+static uint32_t below(soak_state *st, uint32_t n) {
+    return (uint32_t)(tf_splitmix64(&st->rng) % n);
+}
 
 static int fail(const char *what, tinfer_status status) {
     fprintf(stderr, "soak: %s: %s: %s\n", what, tinfer_status_str(status), tinfer_last_error());
@@ -171,8 +174,16 @@ static int check(soak_state *st, uint32_t s) {
 }
 
 static int parse_options(int argc, char **argv, soak_options *opt) {
-    *opt = (soak_options){.steps = 10000, .warmup = 1000, .check_every = 50,
-                          .max_drift_kib = 1024, .churn_permille = 30, .n_seq = 8, .n_ctx = 256, .n_threads = 1, .matrix_type = 8, .n_batch = 8,
+    *opt = (soak_options){.steps = 10000,
+                          .warmup = 1000,
+                          .check_every = 50,
+                          .max_drift_kib = 1024,
+                          .churn_permille = 30,
+                          .n_seq = 8,
+                          .n_ctx = 256,
+                          .n_threads = 1,
+                          .matrix_type = 8,
+                          .n_batch = 8,
                           .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i];
@@ -274,13 +285,14 @@ static int run(soak_state *st) {
            "tokens/s), %.2f s in %ld checks equal to a fresh context, checksum %016" PRIx64 "\n",
            st->opt.steps, st->opt.n_seq, seconds, decode_seconds,
            (double)st->opt.steps / decode_seconds,
-           (double)st->opt.steps * st->opt.n_seq / decode_seconds, st->check_seconds,
-           st->n_checks, st->checksum);
+           (double)st->opt.steps * st->opt.n_seq / decode_seconds, st->check_seconds, st->n_checks,
+           st->checksum);
     printf("soak: churn: %ld truncations (%ld refused by the sliding window, cleared instead), "
            "%ld clears, %ld full\n",
            st->n_truncate, st->n_truncate_refused, st->n_clear, st->n_full);
-    printf("soak: RSS %" PRIu64 " KiB at start, %" PRIu64 " KiB after %ld warm-up steps, max %" PRIu64
-           " KiB after, %" PRIu64 " KiB at the end: drift %" PRIu64 " KiB (allowed %ld)\n",
+    printf("soak: RSS %" PRIu64 " KiB at start, %" PRIu64
+           " KiB after %ld warm-up steps, max %" PRIu64 " KiB after, %" PRIu64
+           " KiB at the end: drift %" PRIu64 " KiB (allowed %ld)\n",
            rss_start, rss_warm, st->opt.warmup, rss_max, rss_end, drift, st->opt.max_drift_kib);
     if (!bad && drift > (uint64_t)st->opt.max_drift_kib) {
         fprintf(stderr, "soak: resident memory grew by %" PRIu64 " KiB after the warm-up\n", drift);

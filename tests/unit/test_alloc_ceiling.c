@@ -54,7 +54,7 @@ enum {
     /* the resident growth a case may cause; ASan's redzones and quarantine (freed blocks are
      * kept, 256 MiB by default) make the same allocations take about three times as much */
     CEILING_RSS_MIB = UNDER_ASAN ? 192 : 64,
-    CASE_SECONDS = 30,     /* generous: each case takes milliseconds */
+    CASE_SECONDS = 30, /* generous: each case takes milliseconds */
     MESSAGE_CAP = 512,
     NO_OTHER = -1,
 };
@@ -155,8 +155,7 @@ static void expect_refusal(const char *label, case_fn fn, const char *path, cons
                   tinfer_status_str((tinfer_status)report.status),
                   (double)report.rss_growth_kib / 1024.0, report.message);
     if (report.status == TINFER_E_NOMEM)
-        fail_msg("%s: E_NOMEM: an allocation was sized from the claim (%s)", label,
-                 report.message);
+        fail_msg("%s: E_NOMEM: an allocation was sized from the claim (%s)", label, report.message);
     if (report.status != TINFER_E_FORMAT && report.status != TINFER_E_UNSUPPORTED &&
         report.status != want_other)
         fail_msg("%s: status %s, expected E_FORMAT or E_UNSUPPORTED (%s)", label,
@@ -203,8 +202,7 @@ static tinfer_status render_chat(const char *path) {
 
 /* ---- files ---- */
 
-static const char *tmp_file(const char *name, const void *bytes, size_t n, char *path,
-                            size_t cap) {
+static const char *tmp_file(const char *name, const void *bytes, size_t n, char *path, size_t cap) {
     test_tmp_path(path, cap, name);
     assert_int_equal(test_write_file(path, bytes, n), 0);
     return path;
@@ -250,7 +248,11 @@ static void kv_head(gw_buf *body, const char *key, uint32_t type) {
     gw_buf_u32(body, type);
 }
 
-enum { GGUF_STRING = TINFER_META_STRING, GGUF_ARRAY = TINFER_META_ARRAY, GGUF_U64 = TINFER_META_U64 };
+enum {
+    GGUF_STRING = TINFER_META_STRING,
+    GGUF_ARRAY = TINFER_META_ARRAY,
+    GGUF_U64 = TINFER_META_U64
+};
 
 /* ---- GGUF: counts and lengths in the header ---- */
 
@@ -476,13 +478,13 @@ static char *repeat(const char *prefix, const char *unit, size_t n, const char *
     return text;
 }
 
-enum { DEEP = 200000 };  /* far past any parser's depth limit */
+enum { DEEP = 200000 }; /* far past any parser's depth limit */
 enum { STEPS = 20000 }; /* pipeline steps (the cap is 256) */
 
 /* ---- safetensors ---- */
 
-static const char *safetensors_file(const char *file, const uint8_t *bytes, size_t size,
-                                    char *path, size_t cap) {
+static const char *safetensors_file(const char *file, const uint8_t *bytes, size_t size, char *path,
+                                    size_t cap) {
     return tmp_file(file, bytes, size, path, cap);
 }
 
@@ -500,9 +502,9 @@ static void safetensors_single(void **state) {
     free(bytes);
     expect_refusal("safetensors header of ~100 MB", load_model, path, "runs past", NO_OTHER);
 
-    bytes = st_fixture_build_header(
-        "{\"w\":{\"dtype\":\"F32\",\"shape\":[1048576,1048576],\"data_offsets\":[0,4398046511104]}}",
-        64, &size);
+    bytes = st_fixture_build_header("{\"w\":{\"dtype\":\"F32\",\"shape\":[1048576,1048576],\"data_"
+                                    "offsets\":[0,4398046511104]}}",
+                                    64, &size);
     safetensors_file("ceiling_shape.safetensors", bytes, size, path, sizeof path);
     free(bytes);
     expect_refusal("safetensors tensor of 4 TiB", load_model, path, "past the end", NO_OTHER);
@@ -537,8 +539,8 @@ static const char *model_dir(const char *name, const char *config, const char *i
     snprintf(index_path, sizeof index_path, "%s/model.safetensors.index.json", path);
     if (index) dir_text(path, "model.safetensors.index.json", index);
     else unlink(index_path);
-    const st_fixture_tensor tensor = {"model.embed_tokens.weight", "F32", 2, {96, 64}, NULL,
-                                      96 * 64 * 4};
+    const st_fixture_tensor tensor = {
+        "model.embed_tokens.weight", "F32", 2, {96, 64}, NULL, 96 * 64 * 4};
     size_t size = 0;
     uint8_t *bytes = st_fixture_build(&tensor, 1, NULL, 0, &size);
     assert_non_null(bytes);
@@ -573,7 +575,8 @@ static void safetensors_index(void **state) {
 static void config_json(void **state) {
     (void)state;
     char path[512];
-    model_dir("ceiling_config_dims", "{\"architectures\":[\"LlamaForCausalLM\"],"
+    model_dir("ceiling_config_dims",
+              "{\"architectures\":[\"LlamaForCausalLM\"],"
               "\"model_type\":\"llama\",\"hidden_size\":2147483647,"
               "\"intermediate_size\":2147483647,\"num_attention_heads\":2147483647,"
               "\"num_hidden_layers\":2147483647,\"num_key_value_heads\":2147483647,"
@@ -582,7 +585,8 @@ static void config_json(void **state) {
               NULL, path, sizeof path);
     expect_refusal("config.json dims of 2^31", load_model, path, NULL, NO_OTHER);
 
-    model_dir("ceiling_config_rope", "{\"architectures\":[\"LlamaForCausalLM\"],"
+    model_dir("ceiling_config_rope",
+              "{\"architectures\":[\"LlamaForCausalLM\"],"
               "\"model_type\":\"llama\",\"hidden_size\":64,\"intermediate_size\":96,"
               "\"num_attention_heads\":4,\"num_hidden_layers\":1,\"num_key_value_heads\":2,"
               "\"vocab_size\":96,\"head_dim\":2147483648,\"rms_norm_eps\":1e-06,"
@@ -607,8 +611,8 @@ static void config_json(void **state) {
 
 /* dir/tokenizer.json (and dir/tokenizer_config.json when config is not NULL); returns the path of
  * tokenizer.json in path. */
-static const char *tokenizer_dir(const char *name, const char *json, const char *config,
-                                 char *path, size_t cap) {
+static const char *tokenizer_dir(const char *name, const char *json, const char *config, char *path,
+                                 size_t cap) {
     char dir[400];
     tmp_dir(name, dir, sizeof dir);
     dir_text(dir, "tokenizer.json", json);
@@ -670,8 +674,10 @@ static void tokenizer_json(void **state) {
         free(json);
         char label[64];
         snprintf(label, sizeof label, "tokenizer.json %s of 20000 steps",
-                 i == 0 ? "post_processor" : i == 1 ? "normalizer"
-                                           : i == 2 ? "pre_tokenizer" : "decoder");
+                 i == 0   ? "post_processor"
+                 : i == 1 ? "normalizer"
+                 : i == 2 ? "pre_tokenizer"
+                          : "decoder");
         expect_refusal(label, load_tokenizer, path, "steps", NO_OTHER);
     }
 
@@ -773,18 +779,12 @@ int main(void) {
         print_message("ASan build: the address-space cap is off; ASan's limits and the RSS "
                       "ceiling stand in\n");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(gguf_counts),
-        cmocka_unit_test(gguf_lengths),
-        cmocka_unit_test(gguf_arrays),
-        cmocka_unit_test(gguf_tensor_shapes),
-        cmocka_unit_test(gguf_model_hparams),
-        cmocka_unit_test(gguf_tokenizer_arrays),
-        cmocka_unit_test(safetensors_single),
-        cmocka_unit_test(safetensors_index),
-        cmocka_unit_test(config_json),
-        cmocka_unit_test(tokenizer_json),
-        cmocka_unit_test(tokenizer_zstd_bomb),
-        cmocka_unit_test(chat_rendering),
+        cmocka_unit_test(gguf_counts),         cmocka_unit_test(gguf_lengths),
+        cmocka_unit_test(gguf_arrays),         cmocka_unit_test(gguf_tensor_shapes),
+        cmocka_unit_test(gguf_model_hparams),  cmocka_unit_test(gguf_tokenizer_arrays),
+        cmocka_unit_test(safetensors_single),  cmocka_unit_test(safetensors_index),
+        cmocka_unit_test(config_json),         cmocka_unit_test(tokenizer_json),
+        cmocka_unit_test(tokenizer_zstd_bomb), cmocka_unit_test(chat_rendering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
