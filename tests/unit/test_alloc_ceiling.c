@@ -110,7 +110,7 @@ static void run_child(case_fn fn, const char *path, int fd) {
     }
     alarm(CASE_SECONDS);
     case_report report = {0};
-    report.status = fn(path);
+    report.status = (int)fn(path);
     uint64_t peak = status_kib("VmHWM");
     report.rss_growth_kib = peak > rss_before ? peak - rss_before : 0;
     snprintf(report.message, sizeof report.message, "%s", tinfer_last_error());
