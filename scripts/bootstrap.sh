@@ -21,7 +21,7 @@ MODEL_STAMP="$ROOT/models/.gemma-3-270m-q4_k_m.gguf.verified"
 
 APT_PACKAGES=(build-essential cmake pkg-config git libzstd-dev libjansson-dev libopenblas-dev
               libcmocka-dev libpcre2-dev libutf8proc-dev python3 clang-14 libclang-rt-14-dev
-              libmicrohttpd-dev)
+              libmicrohttpd-dev valgrind)
 
 say() { echo "bootstrap: $*"; }
 

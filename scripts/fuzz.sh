@@ -8,9 +8,10 @@
 # build-fuzzer/crashes/<target>/. One summary line per target:
 #   fuzz.sh: fuzz_gguf: 60 s, 812345 execs, cov 1234, ft 5678, 0 crashes
 # (cov/ft from libFuzzer's last stats line), then a total. The exit status is non-zero when a target
-# crashed or the build failed. FUZZ_BUILD_DIR, FUZZ_CC (default clang-14, else clang) and
-# FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=2 -workers=2") change the defaults. See
-# doc/fuzzing.md for long campaigns.
+# crashed or the build failed. FUZZ_BUILD_DIR, FUZZ_CC (default clang-14, else clang),
+# FUZZ_MALLOC_LIMIT_MB (default 128) and FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=2
+# -workers=2") change the defaults. Two invocations over disjoint targets may share the build
+# folder (the build and seeding take a lock). See doc/fuzzing.md for long campaigns.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,9 @@ CC_FUZZ="${FUZZ_CC:-$(command -v clang-14 || command -v clang || echo clang-14)}
 export TINFER_SOURCE_DIR="$ROOT"
 # a UBSan report with its stack in the log (the targets abort on the first one)
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+# The memory ceiling on hostile input (doc/formats.md): no input of a few KiB may make one
+# allocation this large; libFuzzer reports a larger malloc as out-of-memory and keeps the input.
+MALLOC_LIMIT_MB="${FUZZ_MALLOC_LIMIT_MB:-128}"
 
 # Per target: the longest input libFuzzer makes, and its dictionary.
 max_len() {
@@ -61,7 +65,7 @@ run() {
     before="$(ls "$crashes" | wc -l)"
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     "$BUILD/$target" -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=10 \
-        -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
+        -rss_limit_mb=2560 -malloc_limit_mb="$MALLOC_LIMIT_MB" -print_final_stats=1 \
         -artifact_prefix="$crashes/" "${flags[@]}" ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1
     rc=$?
     after="$(ls "$crashes" | wc -l)"
@@ -88,7 +92,8 @@ regressions() {
         target="$(basename "$dir")"
         for input in "$dir"*; do
             [ -f "$input" ] || continue
-            if "$BUILD/$target" "$input" >"$BUILD/logs/regression.log" 2>&1; then
+            if "$BUILD/$target" -malloc_limit_mb="$MALLOC_LIMIT_MB" -rss_limit_mb=2560 "$input" \
+                >"$BUILD/logs/regression.log" 2>&1; then
                 echo "fuzz.sh: $target $(basename "$input"): ok"
             else
                 echo "fuzz.sh: $target $(basename "$input"): FAILS"
@@ -103,8 +108,11 @@ regressions() {
 main() {
     local seconds=60 targets=() n_crashed=0 target
     if [ "${1:-}" = "--regressions" ]; then
-        build || exit 1
         mkdir -p "$BUILD/logs"
+        exec 9>"$BUILD/.fuzz.lock"
+        flock 9
+        build || exit 1
+        flock -u 9
         regressions
         exit
     fi
@@ -114,8 +122,14 @@ main() {
     fi
     targets=("$@")
     [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(all_targets)
+    # Two invocations may share $BUILD (two campaigns over disjoint targets): the build and the
+    # seeding run under one lock, so the second waits for the first's instead of racing it.
+    mkdir -p "$BUILD"
+    exec 9>"$BUILD/.fuzz.lock"
+    flock 9
     build || exit 1
     tests/fuzz/make_corpus.sh "$BUILD/corpus" "$BUILD/make_seeds" || exit 1
+    flock -u 9
     for target in "${targets[@]}"; do
         run "$target" "$seconds" || n_crashed=$((n_crashed + 1))
     done

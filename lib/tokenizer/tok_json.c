@@ -11,6 +11,10 @@
 
 /* Larger than any published vocabulary (Gemma 3: 262,145) by far; a bigger id is corrupt. */
 enum { MAX_VOCAB = 1 << 24 };
+/* The id space sizes the token table, so it must be backed by tokens the file holds: ids may
+ * leave holes (they decode to nothing), but no more holes than tokens, plus a little slack. One
+ * id of 2^24 - 1 in a 40-byte file would otherwise allocate a 16M-entry table. */
+enum { ID_SPACE_SLACK = 1024 };
 
 static tinfer_status check_model_options(const json_t *model) {
     const char *type = tf_json_str(model, "type", NULL);
@@ -47,6 +51,12 @@ static tinfer_status count_ids(const json_t *vocab, const json_t *added, size_t 
         if (json_integer_value(id) > max_id) max_id = json_integer_value(id);
     }
     if (max_id < 0) return tf_error(TINFER_E_FORMAT, "tokenizer.json: the vocabulary is empty");
+    const size_t n_tokens = json_object_size(vocab) + json_array_size(added);
+    if ((size_t)max_id >= 2 * n_tokens + ID_SPACE_SLACK)
+        return tf_error(TINFER_E_FORMAT,
+                        "tokenizer.json: the largest id %lld is far past the %zu tokens the file "
+                        "lists (ids may leave at most as many holes as there are tokens, plus %d)",
+                        (long long)max_id, n_tokens, ID_SPACE_SLACK);
     *n_vocab = (size_t)max_id + 1;
     return TINFER_OK;
 }

@@ -9,6 +9,17 @@
 #include "tokenizer/tok_build.h"
 #include "tokenizer/tok_json.h"
 
+/* Published tokenizers use at most a handful of steps per section (Llama 3's pre-tokenizer: 2,
+ * Gemma's decoder: 4). Each step runs on every tokenize or detokenize call, and a pre-tokenizer
+ * step compiles a regex: a file listing 200,000 of them would make loading and every call slow and
+ * large, so a section's steps (and the post-processor's special ids) are capped. */
+enum { MAX_SECTION_STEPS = 256 };
+
+static tinfer_status too_many_steps(const char *section) {
+    return tf_error(TINFER_E_UNSUPPORTED, "tokenizer.json: %s has more than %d steps", section,
+                    MAX_SECTION_STEPS);
+}
+
 /* GPT-2's pattern, which ByteLevel(use_regex=true) applies. */
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -33,6 +44,7 @@ static tinfer_status unsupported(const char *section, const char *type) {
 /* ---- normalizer ---- */
 static tinfer_status add_norm(tinfer_tokenizer *t, tf_norm_kind kind, const char *pattern,
                               size_t pattern_len, const char *content, size_t content_len) {
+    if (t->n_norm >= MAX_SECTION_STEPS) return too_many_steps("the normalizer");
     tf_norm_step *grown = realloc(t->norm, (t->n_norm + 1) * sizeof *grown);
     if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     t->norm = grown;
@@ -53,6 +65,7 @@ tinfer_status tf_json_normalizer(tinfer_tokenizer *t, const json_t *node) {
         const json_t *list = json_object_get(node, "normalizers");
         if (!json_is_array(list))
             return tf_error(TINFER_E_FORMAT, "tokenizer.json: normalizer.normalizers is not an array");
+        if (json_array_size(list) > MAX_SECTION_STEPS) return too_many_steps("the normalizer");
         for (size_t i = 0; i < json_array_size(list); i++) {
             tinfer_status st = tf_json_normalizer(t, json_array_get(list, i));
             if (st != TINFER_OK) return st;
@@ -97,6 +110,7 @@ static tinfer_status parse_behavior(const json_t *node, tf_split_behavior *out) 
 static tinfer_status add_split(tinfer_tokenizer *t, const char *regex, size_t regex_len,
                                const char *literal, size_t literal_len, tf_split_behavior behavior,
                                bool invert) {
+    if (t->n_pretok >= MAX_SECTION_STEPS) return too_many_steps("the pre_tokenizer");
     tf_pretok_step *grown = realloc(t->pretok, (t->n_pretok + 1) * sizeof *grown);
     if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     t->pretok = grown;
@@ -134,6 +148,7 @@ tinfer_status tf_json_pre_tokenizer(tinfer_tokenizer *t, const json_t *node) {
         const json_t *list = json_object_get(node, "pretokenizers");
         if (!json_is_array(list))
             return tf_error(TINFER_E_FORMAT, "tokenizer.json: pre_tokenizer.pretokenizers is not an array");
+        if (json_array_size(list) > MAX_SECTION_STEPS) return too_many_steps("the pre_tokenizer");
         for (size_t i = 0; i < json_array_size(list); i++) {
             tinfer_status st = tf_json_pre_tokenizer(t, json_array_get(list, i));
             if (st != TINFER_OK) return st;
@@ -164,6 +179,8 @@ static tinfer_status push_special_ids(tinfer_tokenizer *t, const json_t *special
             return tf_error(TINFER_E_FORMAT, "tokenizer.json: post_processor special token '%s' has an id out of range", name);
         int32_t **list = before_sequence ? &t->prefix_ids : &t->suffix_ids;
         size_t *n = before_sequence ? &t->n_prefix : &t->n_suffix;
+        if (t->n_prefix + t->n_suffix >= MAX_SECTION_STEPS)
+            return too_many_steps("the post_processor's special ids");
         int32_t *grown = realloc(*list, (*n + 1) * sizeof *grown);
         if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
         grown[(*n)++] = (int32_t)id;
@@ -199,6 +216,7 @@ tinfer_status tf_json_post_processor(tinfer_tokenizer *t, const json_t *node) {
         const json_t *list = json_object_get(node, "processors");
         if (!json_is_array(list))
             return tf_error(TINFER_E_FORMAT, "tokenizer.json: post_processor.processors is not an array");
+        if (json_array_size(list) > MAX_SECTION_STEPS) return too_many_steps("the post_processor");
         for (size_t i = 0; i < json_array_size(list); i++) {
             tinfer_status st = tf_json_post_processor(t, json_array_get(list, i));
             if (st != TINFER_OK) return st;
@@ -217,6 +235,7 @@ static tinfer_status add_replace(tf_json_replaces *reps, const json_t *node) {
     const char *to = tf_json_str(node, "content", &to_len);
     if (!from || !to || from_len == 0)
         return tf_error(TINFER_E_UNSUPPORTED, "tokenizer.json: Replace decoder needs a non-empty String pattern and a content string");
+    if (reps->n >= MAX_SECTION_STEPS) return too_many_steps("the decoder");
     tf_replace_pair *grown = realloc(reps->pairs, (reps->n + 1) * sizeof *grown);
     if (!grown) return tf_error(TINFER_E_NOMEM, "tokenizer: out of memory");
     reps->pairs = grown;
@@ -271,6 +290,7 @@ tinfer_status tf_json_decoder(tinfer_tokenizer *t, const json_t *node, tf_json_r
     const json_t *list = json_object_get(node, "decoders");
     if (!json_is_array(list))
         return tf_error(TINFER_E_FORMAT, "tokenizer.json: decoder.decoders is not an array");
+    if (json_array_size(list) > MAX_SECTION_STEPS) return too_many_steps("the decoder");
     for (size_t i = 0; i < json_array_size(list); i++) {
         tinfer_status st = decoder_step(t, json_array_get(list, i), reps, &fused);
         if (st != TINFER_OK) return st;

@@ -13,6 +13,17 @@
 
 /* tokenizer.json files run to tens of MB (Gemma 3: 33 MB); anything past this is not one. */
 #define MAX_JSON_BYTES ((size_t)1 << 30)
+/* A .zst may expand at most this many times (JSON compresses 5-70x: Gemma 3's tokenizer_config.json
+ * is 69x), or to ZST_FLOOR_BYTES whatever its size: a 32 KB zstd bomb of RLE blocks would
+ * otherwise fill a 1 GiB buffer before the JSON parser saw its first byte. */
+#define ZST_MAX_RATIO 256
+#define ZST_FLOOR_BYTES ((size_t)16 << 20)
+
+/* The most bytes a src_len-byte .zst may decompress to. */
+static size_t zst_limit(size_t src_len) {
+    size_t limit = src_len <= MAX_JSON_BYTES / ZST_MAX_RATIO ? src_len * ZST_MAX_RATIO : MAX_JSON_BYTES;
+    return limit < ZST_FLOOR_BYTES ? ZST_FLOOR_BYTES : limit;
+}
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
@@ -22,19 +33,27 @@ static bool ends_with(const char *s, const char *suffix) {
 static tinfer_status unzstd(const char *path, const uint8_t *src, size_t src_len, char **out,
                             size_t *out_len) {
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    size_t cap = src_len * 4 + 1024, len = 0;
+    const size_t limit = zst_limit(src_len);
+    size_t cap = src_len < limit / 4 ? src_len * 4 + 1024 : limit, len = 0;
     char *buf = malloc(cap + 1);
     tinfer_status st = TINFER_OK;
     ZSTD_inBuffer in = {src, src_len, 0};
     while (st == TINFER_OK && dctx && buf) {
         if (len == cap) {
-            if (cap >= MAX_JSON_BYTES) {
-                st = tf_error(TINFER_E_FORMAT, "%s: decompresses to more than %zu bytes", path, MAX_JSON_BYTES);
+            if (cap >= limit) {
+                st = tf_error(TINFER_E_FORMAT,
+                              "%s: decompresses to more than %zu bytes (%d times its %zu bytes, at "
+                              "least %zu MiB, at most %zu MiB)",
+                              path, limit, ZST_MAX_RATIO, src_len, ZST_FLOOR_BYTES >> 20,
+                              MAX_JSON_BYTES >> 20);
                 break;
             }
-            cap *= 2;
+            cap = cap <= limit / 2 ? cap * 2 : limit;
             char *grown = realloc(buf, cap + 1);
-            if (!grown) break;
+            if (!grown) {
+                st = tf_error(TINFER_E_NOMEM, "%s: out of memory for %zu bytes", path, cap + 1);
+                break;
+            }
             buf = grown;
         }
         ZSTD_outBuffer o = {buf, cap, len};

@@ -110,6 +110,39 @@ static size_t tokenize(const tinfer_tokenizer *t, const char *text, int32_t *ids
 /* A word none of whose characters is in the vocabulary, without an unknown token, makes zero
  * tokens: no pointer arithmetic on the empty id list, none copied into the cache (twice: the
  * second call reads the cache). */
+/* The id space sizes the token table, so it must be backed by the file's tokens: holes are fine
+ * (as many as there are tokens, plus 1024), one far id is refused before the table is made. */
+static void test_id_space_backed_by_tokens(void **state) {
+    (void)state;
+    tinfer_tokenizer *t = NULL;
+    assert_int_equal(load_text("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,"
+                               "\"ab\":1027},\"merges\":[\"a b\"]}}",
+                               &t),
+                     TINFER_OK);
+    assert_int_equal(tinfer_tokenizer_n_vocab(t), 1028);
+    tinfer_tokenizer_free(t);
+    expect_refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":1030},"
+                   "\"merges\":[]}}",
+                   TINFER_E_FORMAT, "holes");
+    expect_refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
+                   "\"added_tokens\":[{\"id\":16777215,\"content\":\"<x>\"}]}",
+                   TINFER_E_FORMAT, "holes");
+}
+
+/* A section of more than 256 steps is refused (each step runs on every call; a pre-tokenizer
+ * step compiles a regex); 256 are accepted. */
+static void test_pipeline_steps_capped(void **state) {
+    (void)state;
+    static char steps[300 * 16];
+    size_t len = 0;
+    for (int i = 0; i < 257; i++) len += (size_t)sprintf(steps + len, "%s{\"type\":\"NFC\"}", i ? "," : "");
+    expect_refused(with_pipeline("normalizer", steps), TINFER_E_UNSUPPORTED, "more than 256 steps");
+    steps[len - strlen(",{\"type\":\"NFC\"}")] = '\0';
+    tinfer_tokenizer *t = NULL;
+    assert_int_equal(load_text(with_pipeline("normalizer", steps), &t), TINFER_OK);
+    tinfer_tokenizer_free(t);
+}
+
 static void test_word_with_no_tokens(void **state) {
     (void)state;
     tinfer_tokenizer *t;
@@ -388,6 +421,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decoder_replace_growth_refused),
         cmocka_unit_test(test_normalizer_replace_growth_refused),
+        cmocka_unit_test(test_id_space_backed_by_tokens),
+        cmocka_unit_test(test_pipeline_steps_capped),
         cmocka_unit_test(test_word_with_no_tokens),
         cmocka_unit_test(test_empty_token_texts),
         cmocka_unit_test(test_byte_level_unmapped_long_token),
