@@ -16,14 +16,15 @@ llama.cpp's `perplexity` program computes it (examples/perplexity/perplexity.cpp
     output); the final estimate is
     PPL = exp(mean nll) +/- PPL * sqrt((E[nll^2] - E[nll]^2) / (N - 1)).
 
-A developer script, not run in CI: it needs llama-cpp-python (0.3.36 here) and numpy. The build
-matters: llama.cpp's kernels round differently per instruction set, and a native AVX-512 build
-(the one reference.json was made with; its system_info is recorded there) gives logits that
-differ from the AVX2 build tinfer reproduces bit for bit (make_golden.py) by up to a few tenths,
-so the perplexity differs in the third digit. A GGML_NATIVE=OFF build should match tinfer's
-rows exactly.
+A developer script, not run in CI: it needs llama-cpp-python (0.3.36 here) and numpy, built as
+make_golden.py says (GGML_NATIVE=OFF: the x86-64-v3 build whose logits tinfer's exact kernels
+reproduce bit for bit; its system_info is recorded in reference.json). A native build (AVX-512
+here) rounds differently and gives a perplexity that differs in the third digit:
 
-    /work/llama-venv/bin/python tests/conformance/llamacpp/make_perplexity_reference.py \
+    python3 -m venv /work/llama-venv-v3
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BLAS=OFF" /work/llama-venv-v3/bin/pip install \
+        --no-cache-dir numpy llama-cpp-python==0.3.36
+    /work/llama-venv-v3/bin/python tests/conformance/llamacpp/make_perplexity_reference.py \
         models/gemma-3-270m-q4_k_m.gguf tests/data/perplexity/public_domain.txt 128 \
         tests/data/perplexity/reference.json
 """
