@@ -7,7 +7,13 @@
  *     scalar reference dequantizer, itself checked against golden data in test_dequant.c, times
  *     the activations the kernel saw, summed in double), so a mistake common to both tables fails.
  * The comparisons with the x86-64-v3 table are left out when this CPU (or this build) has none
- * (x86_v3_table_present_where_supported then reports SKIPPED). */
+ * (x86_v3_table_present_where_supported then reports SKIPPED).
+ *
+ * The AVX-512 table (not bit-exact: its Q8_0 and Q5_0 dots keep sixteen float lanes) is held to
+ * the same float64 reference tolerance, 1e-5 of the sum of magnitudes, including row lengths with
+ * an odd number of blocks; its other entries (the x86-64-v3 source) must equal the generic bits,
+ * and its four-row dots must equal four calls of its own single-row ones. Left out (SKIPPED)
+ * where the CPU has no AVX-512 VNNI. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -16,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
@@ -222,6 +229,44 @@ static void check_qdots(const qdot_case *c, const tf_cpu_kernels *generic,
     }
 }
 
+/* The AVX-512 table: near the reference; bit-equal to generic where it kept the exact kernel;
+ * its four-row dots equal to its own single-row ones. */
+static void check_avx512(const qdot_case *c, const tf_cpu_kernels *generic,
+                         const tf_cpu_kernels *z) {
+    const tf_cpu_kernels *v3 = tf_cpu_kernels_x86_v3();
+    for (size_t e = 0; e < N_QDOTS; e++) {
+        if (QDOTS[e].dtype != c->dtype) continue;
+        const tf_qdot_fn dot = qdot_at(z, QDOTS[e].offset);
+        assert_non_null(dot);
+        const bool exact = v3 && qdot_at(v3, QDOTS[e].offset) != NULL &&
+                           strcmp(QDOTS[e].field, "q8_0") != 0 && strcmp(QDOTS[e].field, "q5_0") != 0;
+        for (int t = 0; t < 4; t++) {
+            const float got = dot(c->row, c->act[t], c->n_elems);
+            assert_near_reference(c, "avx512", QDOTS[e].field, t, got);
+            if (exact)
+                assert_same_bits(qdot_at(generic, QDOTS[e].offset)(c->row, c->act[t], c->n_elems),
+                                 got, "avx512 qdot", QDOTS[e].field);
+        }
+    }
+    const void *xs[4] = {c->act[0], c->act[1], c->act[2], c->act[3]};
+    for (size_t e = 0; e < N_QDOT4S; e++) {
+        bool matches_dtype = false;
+        for (size_t s = 0; s < N_QDOTS; s++)
+            if (QDOTS[s].offset == QDOT4S[e].single) matches_dtype = QDOTS[s].dtype == c->dtype;
+        const tf_qdot4_fn four = qdot4_at(z, QDOT4S[e].offset);
+        if (!matches_dtype || !four) continue;
+        const tf_qdot_fn single = qdot_at(z, QDOT4S[e].single);
+        float got[4];
+        four(c->row, xs, c->n_elems, got);
+        for (int t = 0; t < 4; t++) {
+            const float want = single(c->row, c->act[t], c->n_elems);
+            if (memcmp(&got[t], &want, sizeof want) != 0)
+                fail_msg("avx512 %s row %d: %.9g, its single-row kernel %.9g", QDOT4S[e].field, t,
+                         got[t], want);
+        }
+    }
+}
+
 /* A four-row dot (where a table has one) equals the generic single-row kernel on each row. */
 static void check_qdot4s(const qdot_case *c, const tf_cpu_kernels *generic,
                          const tf_cpu_kernels *fast) {
@@ -251,15 +296,24 @@ static void check_qdot4s(const qdot_case *c, const tf_cpu_kernels *generic,
     }
 }
 
+/* Legacy formats (32-element blocks) also at odd block counts: 1, 3, 21. */
+static const uint32_t LEGACY_ROW_LENGTHS[] = {32, 96, 672};
+
 static void check_dtype(tinfer_dtype dtype) {
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    const tf_cpu_kernels *z = tf_cpu_kernels_avx512();
+    const bool legacy = tf_dtype_traits_of((uint32_t)dtype)->block_elems == 32;
     static qdot_case c;
-    for (size_t l = 0; l < sizeof ROW_LENGTHS / sizeof ROW_LENGTHS[0]; l++)
+    for (size_t l = 0; l < 6; l++) {
+        if (l >= 3 && !legacy) break;
+        const uint32_t n = l < 3 ? ROW_LENGTHS[l] : LEGACY_ROW_LENGTHS[l - 3];
         for (uint32_t seed = 1; seed <= 8; seed++) {
-            make_case(&c, dtype, ROW_LENGTHS[l], seed * 2654435761u + (uint32_t)dtype);
+            make_case(&c, dtype, n, seed * 2654435761u + (uint32_t)dtype);
             check_qdots(&c, generic, fast);
             check_qdot4s(&c, generic, fast);
+            if (z) check_avx512(&c, generic, z);
         }
+    }
 }
 
 static void q4_0_dots(void **state) {
@@ -300,9 +354,16 @@ static void random_floats(float *out, size_t n, uint32_t *rng) {
     for (size_t i = 0; i < n; i++) out[i] = random_float(rng);
 }
 
+static void float_dots_with(const tf_cpu_kernels *fast);
+
 static void float_dots(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    float_dots_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) float_dots_with(tf_cpu_kernels_avx512());
+}
+
+static void float_dots_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     uint32_t rng = 777;
     float a[FLOAT_N], b[FLOAT_N];
     random_floats(a, FLOAT_N, &rng);
@@ -330,9 +391,16 @@ static void float_dots(void **state) {
     }
 }
 
+static void axpy_with(const tf_cpu_kernels *fast);
+
 static void axpy(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    axpy_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) axpy_with(tf_cpu_kernels_avx512());
+}
+
+static void axpy_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     uint32_t rng = 4242;
     float v[FLOAT_N], p[16];
     random_floats(v, FLOAT_N, &rng);
@@ -357,9 +425,16 @@ static void axpy(void **state) {
 
 /* Every half: widened exactly (equal to the bit-exact portable conversion). NaNs only need to stay
  * NaN: F16C quiets signalling ones, as llama.cpp's own conversion does. */
+static void f16_to_f32_with(const tf_cpu_kernels *fast);
+
 static void f16_to_f32(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    f16_to_f32_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) f16_to_f32_with(tf_cpu_kernels_avx512());
+}
+
+static void f16_to_f32_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     enum { N_HALVES = 1 << 16 };
     static uint16_t halves[N_HALVES + 7];
     static float wide_generic[N_HALVES + 7], wide_fast[N_HALVES + 7];
@@ -382,9 +457,16 @@ static void f16_to_f32(void **state) {
 
 /* ggml_v_expf on the whole float range that matters, its special cases (|n| > 126, > 192)
  * included: equal bits in both tables, within 2.5 ulp of exp where the result is normal. */
+static void expf_n_with(const tf_cpu_kernels *fast);
+
 static void expf_n(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    expf_n_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) expf_n_with(tf_cpu_kernels_avx512());
+}
+
+static void expf_n_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     enum { N = 4001 };
     static float x[N + 3], e_generic[N + 3], e_fast[N + 3];
     for (int i = 0; i < N; i++) x[i] = -150.0f + 250.0f * (float)i / (N - 1); /* -150 .. 100 */
@@ -468,10 +550,60 @@ static void x86_v3_table_present_where_supported(void **state) {
 #endif
 }
 
+/* On a CPU with AVX-512 F/BW/VL and VNNI (and the table built) the avx512 table is there, so its
+ * checks are never dropped silently; elsewhere SKIPPED. */
+static void avx512_table_present_where_supported(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    const bool cpu_has = cpuinfo_has("avx2") && cpuinfo_has("fma") && cpuinfo_has("f16c") &&
+                         cpuinfo_has("avx512f") && cpuinfo_has("avx512bw") &&
+                         cpuinfo_has("avx512vl") && cpuinfo_has("avx512_vnni");
+    if (!tf_cpu_kernels_avx512_built() || !cpu_has) {
+        assert_null(tf_cpu_kernels_avx512());
+        skip();
+    }
+    assert_non_null(tf_cpu_kernels_avx512());
+    assert_string_equal(tf_cpu_kernels_avx512()->name, "avx512");
+#else
+    assert_null(tf_cpu_kernels_avx512());
+    skip();
+#endif
+}
+
+/* TINFER_CPU names a path, falling back to the best supported one below it; TINFER_FORCE_GENERIC
+ * wins; anything else is the default (the fastest). */
+static void tinfer_cpu_selects_the_path(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *v3 = tf_cpu_kernels_x86_v3();
+    const tf_cpu_kernels *z = tf_cpu_kernels_avx512();
+    const tf_cpu_kernels *avx2 = v3 ? v3 : generic, *best = z ? z : avx2;
+    unsetenv("TINFER_FORCE_GENERIC");
+    unsetenv("TINFER_CPU");
+    assert_ptr_equal(tf_cpu_kernels_select(), best);
+    const struct {
+        const char *value;
+        const tf_cpu_kernels *want;
+    } cases[] = {{"generic", generic}, {"avx2", avx2}, {"avx512", best}, {"auto", best},
+                 {"", best},           {"neon", best}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("TINFER_CPU", cases[i].value, 1);
+        assert_ptr_equal(tf_cpu_kernels_select(), cases[i].want);
+    }
+    setenv("TINFER_CPU", "avx512", 1);
+    setenv("TINFER_FORCE_GENERIC", "1", 1);
+    assert_ptr_equal(tf_cpu_kernels_select(), generic);
+    setenv("TINFER_FORCE_GENERIC", "0", 1);
+    assert_ptr_equal(tf_cpu_kernels_select(), best);
+    unsetenv("TINFER_FORCE_GENERIC");
+    unsetenv("TINFER_CPU");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_features_match_proc_cpuinfo),
         cmocka_unit_test(x86_v3_table_present_where_supported),
+        cmocka_unit_test(avx512_table_present_where_supported),
+        cmocka_unit_test(tinfer_cpu_selects_the_path),
         cmocka_unit_test(q4_0_dots),
         cmocka_unit_test(q5_0_dots),
         cmocka_unit_test(q8_0_dots),

@@ -23,6 +23,9 @@
 #error "the AVX2 kernel flavour needs -mavx2 -mfma -mf16c (lib/CMakeLists.txt)"
 #endif
 
+/* The legacy dots a build replaces (TF_KERNEL_Q8_0 below) go unused there. */
+#define TF_MAYBE_UNUSED __attribute__((unused))
+
 /* lane[l] = Σ a[j]·b[j] over bytes 4l..4l+3 of a 32-byte block: what _mm256_maddubs_epi16 and
  * _mm256_madd_epi16 leave in 32-bit lane l. */
 static inline void lanes_i8(const int8_t *a, const int8_t *b, int32_t lane[8]) {
@@ -75,7 +78,7 @@ static inline __m256i avx_q5_0_codes(const tf_block_q5_0 *w) {
     return _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
 }
 
-static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
@@ -88,7 +91,7 @@ static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     return avx_hsum8(acc);
 }
 
-static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q5_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
@@ -103,7 +106,7 @@ static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
 
 /* The same two dots for four activation rows at once: each weight block is unpacked once and
  * used four times; every row's lanes and fma chain are exactly those of the single-row kernel. */
-static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+TF_MAYBE_UNUSED static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q8_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
@@ -119,7 +122,7 @@ static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
     for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
 }
 
-static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+TF_MAYBE_UNUSED static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q5_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
@@ -139,7 +142,7 @@ static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
 #else
 #define K_DOT4_Q8_0 NULL
 #define K_DOT4_Q5_0 NULL
-static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
@@ -183,7 +186,7 @@ static float k_dot_q4_0(const uint8_t *w_row, const void *xq, uint32_t n) {
 }
 
 #if !TF_KERNELS_AVX2
-static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q5_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
@@ -712,13 +715,22 @@ static void k_expf_n(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = k_expf1(x[i]);
 }
 
+/* A build may replace these four with its own (cpu_kernels_avx512.c, defined before including
+ * this file). */
+#ifndef TF_KERNEL_Q8_0
+#define TF_KERNEL_Q8_0 k_dot_q8_0
+#define TF_KERNEL_Q8_0_X4 K_DOT4_Q8_0
+#define TF_KERNEL_Q5_0 k_dot_q5_0
+#define TF_KERNEL_Q5_0_X4 K_DOT4_Q5_0
+#endif
+
 const tf_cpu_kernels TF_KERNELS_NAME = {
     .name = TF_KERNELS_LABEL,
     .q4_0 = k_dot_q4_0,
-    .q5_0 = k_dot_q5_0,
-    .q8_0 = k_dot_q8_0,
-    .q5_0_x4 = K_DOT4_Q5_0,
-    .q8_0_x4 = K_DOT4_Q8_0,
+    .q5_0 = TF_KERNEL_Q5_0,
+    .q8_0 = TF_KERNEL_Q8_0,
+    .q5_0_x4 = TF_KERNEL_Q5_0_X4,
+    .q8_0_x4 = TF_KERNEL_Q8_0_X4,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k = k_dot_q4_k,
