@@ -25,20 +25,21 @@ static inline __m512i z_pair(const void *lo, const void *hi) {
                               _mm256_loadu_si256((const __m256i *)hi), 1);
 }
 
-/* Σ w·x over each 4 bytes, w and x signed (x never -128: activations are rounded from ±127·v/amax):
- * |w| as unsigned times x with w's sign, the VPDPBUSD form of ggml's sign trick. */
-static inline __m512i z_dot_i8(__m512i w, __m512i x) {
-    const __mmask64 negative = _mm512_movepi8_mask(w);
-    const __m512i x_signed = _mm512_mask_sub_epi8(x, negative, _mm512_setzero_si512(), x);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), x_signed);
+/* Σ w·x over each 4 bytes, w and x signed: VPDPBUSD takes unsigned times signed, so w + 128 (w
+ * with its top bit flipped) times x, started from -128·Σx over the same 4 bytes (z_offset). All
+ * integers, exact. */
+static inline __m512i z_offset(__m512i x, int8_t bias) {
+    const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(bias), x);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), sum);
 }
 
-/* Σ u·x - 16·Σ x over each 4 bytes: the Q5_0 codes as unsigned 0..31, the offset of 16 applied
- * after the integer sums (exact). */
-static inline __m512i z_dot_q5(__m512i u, __m512i x) {
-    const __m512i ux = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x);
-    return _mm512_sub_epi32(ux, _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                    _mm512_set1_epi8(16), x));
+static inline __m512i z_dot_i8(__m512i w, __m512i x, __m512i offset) {
+    return _mm512_dpbusd_epi32(offset, _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)), x);
+}
+
+/* Σ u·x - 16·Σx over each 4 bytes: the Q5_0 codes as unsigned 0..31, started from z_offset(x, 16). */
+static inline __m512i z_dot_q5(__m512i u, __m512i x, __m512i offset) {
+    return _mm512_dpbusd_epi32(offset, u, x);
 }
 
 /* The unsigned codes (0..31) of Q5_0 blocks b and b+1 in one register: per block its 16 low
@@ -71,12 +72,13 @@ static inline __m512i z_q5_0_codes1(const tf_block_q5_0 *w) {
 
 /* Scales of blocks b, b+1 (weight f16 widened by F16C, times the activation's) in lanes 0-7
  * and 8-15. */
-static inline __m512 z_scales(uint16_t dw0, uint16_t dw1, float dx0, float dx1) {
-    const __m128 dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, (short)dw1, (short)dw0));
-    const __m128 d = _mm_mul_ps(dw, _mm_set_ps(0, 0, dx1, dx0));
-    return _mm512_mask_mov_ps(_mm512_set1_ps(_mm_cvtss_f32(d)), 0xFF00,
-                              _mm512_set1_ps(_mm_cvtss_f32(_mm_shuffle_ps(d, d, 1))));
+static inline __m512 z_scales(uint16_t dw0, uint16_t dw1, __m128 dx) {
+    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)dw0 | (uint32_t)dw1 << 16)));
+    const __m512i spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_mul_ps(dw, dx)));
 }
+
+static inline __m128 z_dx(const tf_q8_0_act *x) { return _mm_set_ps(0, 0, x[1].d, x[0].d); }
 
 static inline __m512 z_scale1(uint16_t dw, float dx) {
     const float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(dw))) * dx;
@@ -97,8 +99,9 @@ static inline void z_dot_q8_0_n(const uint8_t *w_row, const void *const *xq, int
         const __m512i qw = z_pair(w[b].qs, w[b + 1].qs);
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
-            const __m512 d = z_scales(w[b].d, w[b + 1].d, x[0].d, x[1].d);
-            const __m512 lanes = _mm512_cvtepi32_ps(z_dot_i8(qw, z_pair(x[0].qs, x[1].qs)));
+            const __m512 d = z_scales(w[b].d, w[b + 1].d, z_dx(x));
+            const __m512i qx = z_pair(x[0].qs, x[1].qs);
+            const __m512 lanes = _mm512_cvtepi32_ps(z_dot_i8(qw, qx, z_offset(qx, -128)));
             acc[t][which] = _mm512_fmadd_ps(d, lanes, acc[t][which]);
         }
     }
@@ -107,7 +110,7 @@ static inline void z_dot_q8_0_n(const uint8_t *w_row, const void *const *xq, int
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
             const __m512i qx = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)x->qs));
-            const __m512i lanes = _mm512_maskz_mov_epi32(0x00FF, z_dot_i8(qw, qx));
+            const __m512i lanes = _mm512_maskz_mov_epi32(0x00FF, z_dot_i8(qw, qx, z_offset(qx, -128)));
             acc[t][0] = _mm512_fmadd_ps(z_scale1(w[b].d, x->d), _mm512_cvtepi32_ps(lanes),
                                         acc[t][0]);
         }
@@ -126,8 +129,9 @@ static inline void z_dot_q5_0_n(const uint8_t *w_row, const void *const *xq, int
         const __m512i qw = z_q5_0_codes(&w[b]);
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
-            const __m512 d = z_scales(w[b].d, w[b + 1].d, x[0].d, x[1].d);
-            const __m512 lanes = _mm512_cvtepi32_ps(z_dot_q5(qw, z_pair(x[0].qs, x[1].qs)));
+            const __m512 d = z_scales(w[b].d, w[b + 1].d, z_dx(x));
+            const __m512i qx = z_pair(x[0].qs, x[1].qs);
+            const __m512 lanes = _mm512_cvtepi32_ps(z_dot_q5(qw, qx, z_offset(qx, 16)));
             acc[t][which] = _mm512_fmadd_ps(d, lanes, acc[t][which]);
         }
     }
@@ -136,7 +140,7 @@ static inline void z_dot_q5_0_n(const uint8_t *w_row, const void *const *xq, int
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
             const __m512i qx = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)x->qs));
-            const __m512i lanes = _mm512_maskz_mov_epi32(0x00FF, z_dot_q5(qw, qx));
+            const __m512i lanes = _mm512_maskz_mov_epi32(0x00FF, z_dot_q5(qw, qx, z_offset(qx, 16)));
             acc[t][0] = _mm512_fmadd_ps(z_scale1(w[b].d, x->d), _mm512_cvtepi32_ps(lanes),
                                         acc[t][0]);
         }
