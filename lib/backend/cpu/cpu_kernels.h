@@ -10,19 +10,18 @@
  *     llama.cpp's own (tests/unit/test_forward_golden.c runs both). The generic build calls
  *     fmaf() (exact everywhere, slow where the CPU has no FMA); the x86-64-v3 build inlines it.
  *   - "avx512": the x86-64-v3 table with the Q8_0 and Q5_0 dots replaced by AVX-512 VNNI loops
- *     with sixteen float lanes (cpu_kernels_avx512.c; built where the compiler takes
- *     -mavx512f/bw/vl/vnni). The integer block sums are exact, the float sums are reordered: NOT
- *     bit-identical to llama.cpp. Held to tolerances: per kernel within 1e-5 of the magnitude
- *     sum of the float64 reference (test_cpu_kernels.c), and on the golden model every logit
- *     within 2e-2 of the exact path's, greedy tokens equal wherever the exact top-two gap
- *     exceeds that, mean NLL within 0.1 % (test_forward_fast.c).
+ *     (cpu_kernels_avx512.c; built where the compiler takes -mavx512f/bw/vl/vnni): one VPDPBUSD
+ *     forms the exact integer sums of two blocks, the float part is ggml's eight-lane order
+ *     unchanged, so it too is bit-identical (test_cpu_kernels.c per entry, test_forward_fast.c
+ *     and the golden tests on the whole model).
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
- * avx512 on a CPU (and OS) with AVX-512 F, BW, VL and VNNI, else x86-64-v3 with AVX2, FMA and
- * F16C, else generic. TINFER_CPU=generic|avx2|avx512 asks for one (falling back to the best
- * supported one below it; "auto", empty or another value: the default); avx2 is the fastest
- * bit-exact path. TINFER_FORCE_GENERIC=1 (kept as an alias) selects generic whatever
- * TINFER_CPU says. tinfer_cpu_kernels() names the table in use. */
+ * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and
+ * VNNI, else x86-64-v3 with AVX2, FMA and F16C, else generic. All three give the same bits, so
+ * the choice changes speed only. TINFER_CPU=generic|avx2|avx512 asks for one (falling back to
+ * the best supported one below it; "auto", empty or another value: the default).
+ * TINFER_FORCE_GENERIC=1 (kept as an alias) selects generic whatever TINFER_CPU says.
+ * tinfer_cpu_kernels() names the table in use. */
 #ifndef TINFER_BACKEND_CPU_CPU_KERNELS_H
 #define TINFER_BACKEND_CPU_CPU_KERNELS_H
 
@@ -72,7 +71,7 @@ typedef enum tf_cpu_path {
     TF_CPU_PATH_AUTO,    /* the fastest supported */
     TF_CPU_PATH_GENERIC, /* portable C, bit-exact */
     TF_CPU_PATH_AVX2,    /* x86-64-v3, bit-exact with llama.cpp; else generic */
-    TF_CPU_PATH_AVX512,  /* AVX-512 VNNI, within tolerance; else avx2, else generic */
+    TF_CPU_PATH_AVX512,  /* AVX-512 VNNI, bit-exact too; else avx2, else generic */
 } tf_cpu_path;
 
 /* The path the environment asks for (TINFER_FORCE_GENERIC, then TINFER_CPU). */
