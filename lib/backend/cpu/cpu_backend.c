@@ -53,6 +53,7 @@ static const tf_backend_ops CPU_OPS = {
     .begin_pass = tf_cpu_begin_pass,
     .end_pass = tf_cpu_end_pass,
     .matmul = tf_cpu_matmul,
+    .matmul_multi = tf_cpu_matmul_multi,
     .embed = tf_cpu_embed,
     .gather_out = tf_cpu_gather_out,
     .rmsnorm = tf_cpu_rmsnorm,
