@@ -494,16 +494,42 @@ static inline void avx_q6_half(const uint8_t *ql, const uint8_t *qh, __m256i c[4
     c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
                            _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
 }
-
-static void q6_codes(const tf_block_q6_k *w, uint8_t u[TF_QK_K]) {
-    for (int half = 0; half < 2; half++) {
-        __m256i c[4];
-        avx_q6_half(w->ql + 64 * half, w->qh + 32 * half, c);
-        for (int j = 0; j < 4; j++) _mm256_storeu_si256((__m256i *)(u + 128 * half + 32 * j), c[j]);
-    }
-}
 #endif
 
+#if TF_KERNELS_AVX2
+/* The same exact s1 from registers: the eight lanes of k_dot_q6_k's integer part (scale-weighted
+ * code sums minus the offset's lanes) summed; codes unpacked once per super-block for all rows. */
+static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
+                       float *out) {
+    const tf_block_q6_k *w = (const void *)w_row;
+    float acc[4] = {0};
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const int8_t *scales = w[b].scales;
+        const float d_w = tf_f16_to_f32(w[b].d);
+        __m256i c[8], sc[8];
+        avx_q6_half(w[b].ql, w[b].qh, c);
+        avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
+        for (int chunk = 0; chunk < 8; chunk++)
+            sc[chunk] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
+                                         _mm_set1_epi16(scales[2 * chunk]));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        for (int t = 0; t < n_x; t++) {
+            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
+            __m256i lanes = _mm256_setzero_si256();
+            for (int chunk = 0; chunk < 8; chunk++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * chunk));
+                lanes = _mm256_add_epi32(
+                    lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[chunk], xv), sc[chunk]));
+            }
+            const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb->bsums);
+            lanes = _mm256_sub_epi32(lanes, _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5));
+            const int32_t s1 = avx_hsum_i32(lanes);
+            acc[t] = fmaf(d_w * (float)s1, xb->d, acc[t]);
+        }
+    }
+    for (int t = 0; t < n_x; t++) out[t] = acc[t];
+}
+#else
 static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
                        float *out) {
     const tf_block_q6_k *w = (const void *)w_row;
@@ -527,6 +553,8 @@ static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uin
     }
     for (int t = 0; t < n_x; t++) out[t] = acc[t];
 }
+
+#endif
 
 static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
     float out;
