@@ -166,8 +166,8 @@ typedef struct tf_backend_ops {
     /* y[i] = w[i] · x for n (1..TF_MATMUL_MULTI_MAX) matrices of one row length over the same
      * input: exactly the results of n matmul calls, for one reading of x (the CPU quantizes it
      * once for all of them, where matmul would quantize it once per matrix). */
-    tinfer_status (*matmul_multi)(tf_backend *be, size_t n, const tf_matrix *const *w,
-                                  tf_rows rows, const float *x, float *const *y);
+    tinfer_status (*matmul_multi)(tf_backend *be, size_t n, const tf_matrix *const *w, tf_rows rows,
+                                  const float *x, float *const *y);
     /* out[t] = row tokens[t] of w as float32, for every token of the pass (the embedding). */
     tinfer_status (*embed)(tf_backend *be, const tf_matrix *w, float *out);
     /* out[i] = x[out_tokens[i]], width floats each: the rows that go on to the output head. */

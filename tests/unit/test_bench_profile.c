@@ -20,10 +20,9 @@
 #include "tinfer/tinfer.h"
 
 static const char *const GEMMA_LAYER_OPS[] = {
-    "attn_norm",     "attn_qkv",    "q_norm",   "k_norm",        "rope_q",
-    "rope_k",        "kv_store",    "attention", "attn_output",  "post_attn_norm",
-    "attn_residual", "ffn_norm",    "ffn_gate_up", "ffn_act",    "ffn_down",
-    "post_ffn_norm", "ffn_residual"};
+    "attn_norm",   "attn_qkv",  "q_norm",      "k_norm",         "rope_q",        "rope_k",
+    "kv_store",    "attention", "attn_output", "post_attn_norm", "attn_residual", "ffn_norm",
+    "ffn_gate_up", "ffn_act",   "ffn_down",    "post_ffn_norm",  "ffn_residual"};
 static const char *const QWEN2_EXTRA_OPS[] = {"bias_q", "bias_k", "bias_v"};
 static const char *const OUTSIDE_OPS[] = {"embed", "output_norm", "output"};
 

@@ -547,8 +547,8 @@ static void tinfer_cpu_selects_the_path(void **state) {
     const struct {
         const char *value;
         const tf_cpu_kernels *want;
-    } cases[] = {{"generic", generic}, {"avx2", avx2}, {"avx512", best}, {"auto", best},
-                 {"", best},           {"neon", best}};
+    } cases[] = {{"generic", generic}, {"avx2", avx2}, {"avx512", best},
+                 {"auto", best},       {"", best},     {"neon", best}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         setenv("TINFER_CPU", cases[i].value, 1);
         assert_ptr_equal(tf_cpu_kernels_select(), cases[i].want);

@@ -28,7 +28,6 @@
 #include "fixtures/test_env.h"
 #include "tinfer/tinfer.h"
 
-
 typedef struct stats {
     double nll;
     size_t n_steps, n_logits;
@@ -59,8 +58,8 @@ static int32_t compare(tinfer_context *exact, tinfer_context *fast, stats *st, c
     assert_non_null(b);
     for (size_t i = 0; i < n_vocab; i++)
         if (memcmp(&a[i], &b[i], sizeof a[i]) != 0)
-            fail_msg("%s step %zu: logit %zu is %.9g on avx512, %.9g on x86-64-v3", name, step,
-                     i, b[i], a[i]);
+            fail_msg("%s step %zu: logit %zu is %.9g on avx512, %.9g on x86-64-v3", name, step, i,
+                     b[i], a[i]);
     const int32_t greedy = (int32_t)argmax(a, n_vocab);
     st->nll += nll(a, n_vocab, next_for_nll >= 0 ? next_for_nll : greedy);
     st->n_logits += n_vocab;

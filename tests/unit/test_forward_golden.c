@@ -121,8 +121,8 @@ static void default_model_matches_llamacpp(void **state) {
     printf("golden (%s kernels): %zu prompts, %zu steps, greedy tokens all equal (32-token "
            "continuations identical); top-10 logits max |diff| %.2g (tolerance %.0e: the file's "
            "4-decimal rounding)\n",
-           tinfer_cpu_kernels(),
-           json_array_size(prompts), st.n_steps, st.max_diff, LOGIT_TOLERANCE);
+           tinfer_cpu_kernels(), json_array_size(prompts), st.n_steps, st.max_diff,
+           LOGIT_TOLERANCE);
     assert_int_equal(st.n_steps, 32 * json_array_size(prompts));
 
     tinfer_context_free(ctx);

@@ -170,11 +170,13 @@ static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
     const uint32_t hd = job->shape->head_dim;
     float *row = job->state->scratch[thread].attn_row;
     for (size_t i = i0 + job->first_slot; i < i1 + job->first_slot; i++) {
-        const uint8_t *k_row = tf_cpu_kv_row(kv, job->il, false, job->table, job->base + (uint32_t)i);
+        const uint8_t *k_row =
+            tf_cpu_kv_row(kv, job->il, false, job->table, job->base + (uint32_t)i);
         load_row(k, kv, k_row + (size_t)job->kv_head * hd * kv->elem_bytes, hd, row);
         for (uint32_t g = 0; g < job->group; g++) {
             const float *qg = job->query + (size_t)g * hd;
-            const float dot = job->half ? k->dot_vecdot(row, qg, hd) : k->dot_vecdot_f32(row, qg, hd);
+            const float dot =
+                job->half ? k->dot_vecdot(row, qg, hd) : k->dot_vecdot_f32(row, qg, hd);
             job->scores[(size_t)g * job->stride + i] = dot * job->shape->scale;
         }
     }
@@ -196,7 +198,8 @@ static void span_values(void *arg, size_t c0, size_t c1, uint32_t thread) {
     const tf_cpu_scratch *scratch = &job->state->scratch[thread];
     const uint32_t hd_v = job->shape->head_dim_v, n_lanes = job->n_lanes;
     const uint32_t d0 = (uint32_t)c0 * SPAN_DIMS_ALIGN;
-    const uint32_t d1 = (uint32_t)c1 * SPAN_DIMS_ALIGN < hd_v ? (uint32_t)c1 * SPAN_DIMS_ALIGN : hd_v;
+    const uint32_t d1 =
+        (uint32_t)c1 * SPAN_DIMS_ALIGN < hd_v ? (uint32_t)c1 * SPAN_DIMS_ALIGN : hd_v;
     const uint32_t width = d1 - d0;
     float *row = scratch->attn_row, *lanes = scratch->attn_lanes; /* lanes: [g][lane][width] */
     memset(lanes, 0, (size_t)job->group * n_lanes * width * sizeof *lanes);
@@ -247,8 +250,8 @@ static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local
     tf_cpu_for(state, job.n_slots - job.first_slot, SPAN_SLOTS_PER_RANGE, span_scores, &job);
     tf_cpu_for(state, group, 1, span_softmax, &job);
     const size_t n_chunks = (shape->head_dim_v + SPAN_DIMS_ALIGN - 1) / SPAN_DIMS_ALIGN;
-    tf_cpu_for(state, n_chunks, (n_chunks + state->n_threads - 1) / state->n_threads,
-               span_values, &job);
+    tf_cpu_for(state, n_chunks, (n_chunks + state->n_threads - 1) / state->n_threads, span_values,
+               &job);
 }
 
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,

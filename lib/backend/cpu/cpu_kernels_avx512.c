@@ -24,7 +24,8 @@
 
 #if !(defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
       defined(__AVX512VNNI__))
-#error "cpu_kernels_avx512.c needs -mavx512f -mavx512bw -mavx512vl -mavx512vnni (lib/CMakeLists.txt)"
+#error \
+    "cpu_kernels_avx512.c needs -mavx512f -mavx512bw -mavx512vl -mavx512vnni (lib/CMakeLists.txt)"
 #endif
 
 /* Two 32-byte halves (two blocks' codes) as one register. */
@@ -128,8 +129,8 @@ static inline void z_dot_q8_0_n(const uint8_t *w_row, const void *const *xq, int
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
             const __m512i qx = pair == 2 ? z_pair(x[0].qs, x[1].qs) : z_one(x[0].qs);
-            acc[t] = z_accumulate(z_lanes_q8_0(qw, qx), z_scales2(w[b].d, dw1, x, pair), pair,
-                                  acc[t]);
+            acc[t] =
+                z_accumulate(z_lanes_q8_0(qw, qx), z_scales2(w[b].d, dw1, x, pair), pair, acc[t]);
         }
     }
     for (int t = 0; t < n_x; t++) out[t] = z_hsum8(acc[t]);
@@ -148,8 +149,8 @@ static inline void z_dot_q5_0_n(const uint8_t *w_row, const void *const *xq, int
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
             const __m512i qx = pair == 2 ? z_pair(x[0].qs, x[1].qs) : z_one(x[0].qs);
-            acc[t] = z_accumulate(z_lanes_q5_0(qw, qx), z_scales2(w[b].d, dw1, x, pair), pair,
-                                  acc[t]);
+            acc[t] =
+                z_accumulate(z_lanes_q5_0(qw, qx), z_scales2(w[b].d, dw1, x, pair), pair, acc[t]);
         }
     }
     for (int t = 0; t < n_x; t++) out[t] = z_hsum8(acc[t]);

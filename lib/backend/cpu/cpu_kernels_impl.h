@@ -106,7 +106,8 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 
 /* The same two dots for four activation rows at once: each weight block is unpacked once and
  * used four times; every row's lanes and fma chain are exactly those of the single-row kernel. */
-TF_MAYBE_UNUSED static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+TF_MAYBE_UNUSED static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                                        float out[4]) {
     const tf_block_q8_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
@@ -122,7 +123,8 @@ TF_MAYBE_UNUSED static void k_dot4_q8_0(const uint8_t *w_row, const void *const 
     for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
 }
 
-TF_MAYBE_UNUSED static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+TF_MAYBE_UNUSED static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                                        float out[4]) {
     const tf_block_q5_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
@@ -365,9 +367,9 @@ static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint
                 int32_t sum_min = 0;
                 for (int s = s0; s < s0 + span; s++) {
                     const __m256i x = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * s));
-                    lanes = _mm256_add_epi32(
-                        lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(code[s], x),
-                                                 _mm256_set1_epi16((short)scale[s])));
+                    lanes = _mm256_add_epi32(lanes,
+                                             _mm256_madd_epi16(_mm256_maddubs_epi16(code[s], x),
+                                                               _mm256_set1_epi16((short)scale[s])));
                     sum_min += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
                 }
                 acc[t] = fmaf((float)avx_hsum_i32(lanes), d, acc[t]);
@@ -489,8 +491,8 @@ static inline void avx_q6_half(const uint8_t *ql, const uint8_t *qh, __m256i c[4
                            _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x03)), 4));
     c[1] = _mm256_or_si256(_mm256_and_si256(b, low4),
                            _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x0C)), 2));
-    c[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4),
-                           _mm256_and_si256(h, top2));
+    c[2] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4), _mm256_and_si256(h, top2));
     c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
                            _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
 }
@@ -589,8 +591,8 @@ static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
                 const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * chunk));
                 const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
                                                     _mm_set1_epi16(scales[2 * chunk]));
-                lanes = _mm256_add_epi32(lanes,
-                                         _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
+                lanes =
+                    _mm256_add_epi32(lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
             }
         }
         const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb->bsums);

@@ -133,8 +133,8 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
     /* Decode rows round as single tokens (see tf_batch_kind). */
     const size_t n_order = state->pass.kind == TF_BATCH_DECODE ? 1 : job->n_tokens;
     for (size_t t = 0; t < chunk; t++)
-        dots[t] = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order,
-                                 n_order == 1 ? 0 : t0 + t);
+        dots[t] =
+            tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order, n_order == 1 ? 0 : t0 + t);
     const size_t n_fours = chunk / 4;
     for (size_t g = 0; g < n_fours; g++) {
         const tf_qdot_fn *d = dots + 4 * g;
@@ -203,8 +203,8 @@ tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, co
     return TINFER_OK;
 }
 
-tinfer_status tf_cpu_matmul_multi(tf_backend *be, size_t n, const tf_matrix *const *w,
-                                  tf_rows rows, const float *x, float *const *y) {
+tinfer_status tf_cpu_matmul_multi(tf_backend *be, size_t n, const tf_matrix *const *w, tf_rows rows,
+                                  const float *x, float *const *y) {
     const tf_cpu_state *state = be->state;
     matmul_job jobs[TF_MATMUL_MULTI_MAX];
     if (n == 0 || n > TF_MATMUL_MULTI_MAX)
