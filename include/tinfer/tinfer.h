@@ -278,9 +278,11 @@ TINFER_API bool tinfer_has_cuda(void);
 /* Number of CUDA devices usable now (0 without a GPU or without CUDA support). Never fails.
  * Since 0.1. */
 TINFER_API int tinfer_cuda_device_count(void);
-/* The CPU kernel build contexts created now use: "x86-64-v3" (AVX2, FMA, F16C) or "generic"
- * (portable C; also forced by the environment variable TINFER_FORCE_GENERIC=1). Both give
- * bit-identical results. A static string; never fails. Since 0.1. */
+/* The CPU kernel build contexts created now use: "avx512" (AVX-512 F/BW/VL and VNNI),
+ * "x86-64-v3" (AVX2, FMA, F16C) or "generic" (portable C) — by default the fastest this CPU
+ * supports; the environment variable TINFER_CPU=generic|avx2|avx512 asks for one (or the best
+ * supported below it) and TINFER_FORCE_GENERIC=1 forces "generic". All give bit-identical
+ * results. A static string; never fails. Since 0.1. */
 TINFER_API const char *tinfer_cpu_kernels(void);
 
 /* The rest of the API, in one header per stage (each is included here, never alone). */

@@ -30,6 +30,9 @@
  * / TF_KV_BLOCK_TOKENS) maps to b through its block table. */
 enum { TF_KV_BLOCK_TOKENS = 32 };
 
+/* The most matrices one matmul_multi takes (Q, K and V; gate and up). */
+enum { TF_MATMUL_MULTI_MAX = 4 };
+
 /* A weight matrix of n_rows rows, each row_elems elements (whole blocks) taking row_bytes. */
 typedef struct tf_matrix {
     const uint8_t *data;
@@ -197,6 +200,11 @@ typedef struct tf_backend_ops {
     /* y[t][r] = Σ_j w[r][j] · x[t][j] for every row t, r < w->n_rows. */
     tinfer_status (*matmul)(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
                             float *y);
+    /* y[i] = w[i] · x for n (1..TF_MATMUL_MULTI_MAX) matrices of one row length over the same
+     * input: exactly the results of n matmul calls, for one reading of x (the CPU quantizes it
+     * once for all of them, where matmul would quantize it once per matrix). */
+    tinfer_status (*matmul_multi)(tf_backend *be, size_t n, const tf_matrix *const *w, tf_rows rows,
+                                  const float *x, float *const *y);
     /* out[t] = row tokens[t] of w as float32, for every token of the pass (the embedding). */
     tinfer_status (*embed)(tf_backend *be, const tf_matrix *w, float *out);
     /* out[i] = x[out_tokens[i]], width floats each: the rows that go on to the output head. */

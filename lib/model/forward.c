@@ -59,9 +59,10 @@ static tinfer_status attention_block(const pass *p, unsigned il) {
 
     OP("attn_norm", n, hp->n_embd,
        rmsnorm(be, TF_ROWS_TOKENS, 1, hp->n_embd, a->x, w->attn_norm, eps, a->xb));
-    OP("attn_q", n, w->wq.n_rows, matmul(be, &w->wq, TF_ROWS_TOKENS, a->xb, a->q));
-    OP("attn_k", n, w->wk.n_rows, matmul(be, &w->wk, TF_ROWS_TOKENS, a->xb, a->k));
-    OP("attn_v", n, w->wv.n_rows, matmul(be, &w->wv, TF_ROWS_TOKENS, a->xb, a->v));
+    const tf_matrix *qkv[3] = {&w->wq, &w->wk, &w->wv}; /* one input: read (quantized) once */
+    float *const qkv_out[3] = {a->q, a->k, a->v};
+    OP("attn_qkv", n, (size_t)w->wq.n_rows + w->wk.n_rows + w->wv.n_rows,
+       matmul_multi(be, 3, qkv, TF_ROWS_TOKENS, a->xb, qkv_out));
     if (tr->has_qkv_bias) {
         OP("bias_q", n, q_width, add_bias(be, q_width, a->q, w->bq));
         OP("bias_k", n, k_width, add_bias(be, k_width, a->k, w->bk));
@@ -106,8 +107,10 @@ static tinfer_status ffn_block(const pass *p, unsigned il) {
 
     OP("ffn_norm", n, hp->n_embd,
        rmsnorm(be, TF_ROWS_TOKENS, 1, hp->n_embd, a->x, w->ffn_norm, eps, a->xb));
-    OP("ffn_gate", n, hp->n_ff, matmul(be, &w->ffn_gate, TF_ROWS_TOKENS, a->xb, a->ffn_gate));
-    OP("ffn_up", n, hp->n_ff, matmul(be, &w->ffn_up, TF_ROWS_TOKENS, a->xb, a->ffn_up));
+    const tf_matrix *gate_up[2] = {&w->ffn_gate, &w->ffn_up};
+    float *const gate_up_out[2] = {a->ffn_gate, a->ffn_up};
+    OP("ffn_gate_up", n, 2 * (size_t)hp->n_ff,
+       matmul_multi(be, 2, gate_up, TF_ROWS_TOKENS, a->xb, gate_up_out));
     OP("ffn_act", n, hp->n_ff,
        ffn_gate(be, p->net->traits.ffn_act, hp->n_ff, a->ffn_gate, a->ffn_up));
     OP("ffn_down", n, hp->n_embd, matmul(be, &w->ffn_down, TF_ROWS_TOKENS, a->ffn_gate, a->xb));

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
 from tiny_model import N_LAYER, write_tiny_model  # noqa: E402
 
 SCHEMA = ROOT / "benchmarks" / "schema" / "bench_generate.schema.json"
-LAYER_OPS = ["attn_norm", "attn_q", "attn_k", "attn_v", "rope_q", "rope_k", "kv_store",
-             "attention", "attn_output", "attn_residual", "ffn_norm", "ffn_gate", "ffn_up",
+LAYER_OPS = ["attn_norm", "attn_qkv", "rope_q", "rope_k", "kv_store",
+             "attention", "attn_output", "attn_residual", "ffn_norm", "ffn_gate_up",
              "ffn_act", "ffn_down", "ffn_residual"]
 OUTSIDE_OPS = ["embed", "output_gather", "output_norm", "output"]
 GEN_LEN = 5

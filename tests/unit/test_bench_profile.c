@@ -20,10 +20,9 @@
 #include "tinfer/tinfer.h"
 
 static const char *const GEMMA_LAYER_OPS[] = {
-    "attn_norm",   "attn_q",         "attn_k",        "attn_v",        "q_norm",
-    "k_norm",      "rope_q",         "rope_k",        "kv_store",      "attention",
-    "attn_output", "post_attn_norm", "attn_residual", "ffn_norm",      "ffn_gate",
-    "ffn_up",      "ffn_act",        "ffn_down",      "post_ffn_norm", "ffn_residual"};
+    "attn_norm",   "attn_qkv",  "q_norm",      "k_norm",         "rope_q",        "rope_k",
+    "kv_store",    "attention", "attn_output", "post_attn_norm", "attn_residual", "ffn_norm",
+    "ffn_gate_up", "ffn_act",   "ffn_down",    "post_ffn_norm",  "ffn_residual"};
 static const char *const QWEN2_EXTRA_OPS[] = {"bias_q", "bias_k", "bias_v"};
 static const char *const OUTSIDE_OPS[] = {"embed", "output_norm", "output"};
 
@@ -137,7 +136,7 @@ static void gemma3_trace_has_every_layer_and_op(void **state) {
         assert_int_equal(count_events(events, OUTSIDE_OPS[k], -1, -1), 3);
     assert_int_equal(count_events(events, "prefill", -1, 6), 1);
     assert_int_equal(count_events(events, "decode", -1, 1), 2);
-    assert_int_equal(count_events(events, "attn_q", (json_int_t)spec.n_layer, -1), 0);
+    assert_int_equal(count_events(events, "attn_qkv", (json_int_t)spec.n_layer, -1), 0);
     check_nesting(events);
     json_decref(root);
 

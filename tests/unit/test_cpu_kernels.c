@@ -7,7 +7,12 @@
  *     scalar reference dequantizer, itself checked against golden data in test_dequant.c, times
  *     the activations the kernel saw, summed in double), so a mistake common to both tables fails.
  * The comparisons with the x86-64-v3 table are left out when this CPU (or this build) has none
- * (x86_v3_table_present_where_supported then reports SKIPPED). */
+ * (x86_v3_table_present_where_supported then reports SKIPPED).
+ *
+ * The AVX-512 table (its own VNNI loops for Q8_0 and Q5_0, the x86-64-v3 source for the rest) is
+ * held to the same: the generic bits for every entry, legacy rows with an odd number of blocks
+ * included. Left out (avx512_table_present_where_supported SKIPPED) where the CPU has no AVX-512
+ * F/BW/VL and VNNI. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -16,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
@@ -198,7 +204,7 @@ static void assert_near_reference(const qdot_case *c, const char *table, const c
 
 static void assert_same_bits(float a, float b, const char *what, const char *field) {
     if (memcmp(&a, &b, sizeof a) != 0)
-        fail_msg("%s %s: generic %.9g, x86-64-v3 %.9g", what, field, a, b);
+        fail_msg("%s %s: generic %.9g, SIMD table %.9g", what, field, a, b);
 }
 
 static const uint32_t ROW_LENGTHS[] = {TF_QK_K, 3 * TF_QK_K, MAX_ELEMS};
@@ -251,15 +257,27 @@ static void check_qdot4s(const qdot_case *c, const tf_cpu_kernels *generic,
     }
 }
 
+/* Legacy formats (32-element blocks) also at odd block counts: 1, 3, 21. */
+static const uint32_t LEGACY_ROW_LENGTHS[] = {32, 96, 672};
+
 static void check_dtype(tinfer_dtype dtype) {
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    const tf_cpu_kernels *z = tf_cpu_kernels_avx512();
+    const bool legacy = tf_dtype_traits_of((uint32_t)dtype)->block_elems == 32;
     static qdot_case c;
-    for (size_t l = 0; l < sizeof ROW_LENGTHS / sizeof ROW_LENGTHS[0]; l++)
+    for (size_t l = 0; l < 6; l++) {
+        if (l >= 3 && !legacy) break;
+        const uint32_t n = l < 3 ? ROW_LENGTHS[l] : LEGACY_ROW_LENGTHS[l - 3];
         for (uint32_t seed = 1; seed <= 8; seed++) {
-            make_case(&c, dtype, ROW_LENGTHS[l], seed * 2654435761u + (uint32_t)dtype);
+            make_case(&c, dtype, n, seed * 2654435761u + (uint32_t)dtype);
             check_qdots(&c, generic, fast);
             check_qdot4s(&c, generic, fast);
+            if (z) {
+                check_qdots(&c, generic, z);
+                check_qdot4s(&c, generic, z);
+            }
         }
+    }
 }
 
 static void q4_0_dots(void **state) {
@@ -300,9 +318,16 @@ static void random_floats(float *out, size_t n, uint32_t *rng) {
     for (size_t i = 0; i < n; i++) out[i] = random_float(rng);
 }
 
+static void float_dots_with(const tf_cpu_kernels *fast);
+
 static void float_dots(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    float_dots_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) float_dots_with(tf_cpu_kernels_avx512());
+}
+
+static void float_dots_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     uint32_t rng = 777;
     float a[FLOAT_N], b[FLOAT_N];
     random_floats(a, FLOAT_N, &rng);
@@ -330,9 +355,16 @@ static void float_dots(void **state) {
     }
 }
 
+static void axpy_with(const tf_cpu_kernels *fast);
+
 static void axpy(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    axpy_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) axpy_with(tf_cpu_kernels_avx512());
+}
+
+static void axpy_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     uint32_t rng = 4242;
     float v[FLOAT_N], p[16];
     random_floats(v, FLOAT_N, &rng);
@@ -357,9 +389,16 @@ static void axpy(void **state) {
 
 /* Every half: widened exactly (equal to the bit-exact portable conversion). NaNs only need to stay
  * NaN: F16C quiets signalling ones, as llama.cpp's own conversion does. */
+static void f16_to_f32_with(const tf_cpu_kernels *fast);
+
 static void f16_to_f32(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    f16_to_f32_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) f16_to_f32_with(tf_cpu_kernels_avx512());
+}
+
+static void f16_to_f32_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     enum { N_HALVES = 1 << 16 };
     static uint16_t halves[N_HALVES + 7];
     static float wide_generic[N_HALVES + 7], wide_fast[N_HALVES + 7];
@@ -382,9 +421,16 @@ static void f16_to_f32(void **state) {
 
 /* ggml_v_expf on the whole float range that matters, its special cases (|n| > 126, > 192)
  * included: equal bits in both tables, within 2.5 ulp of exp where the result is normal. */
+static void expf_n_with(const tf_cpu_kernels *fast);
+
 static void expf_n(void **state) {
     (void)state;
-    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *fast = tf_cpu_kernels_x86_v3();
+    expf_n_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) expf_n_with(tf_cpu_kernels_avx512());
+}
+
+static void expf_n_with(const tf_cpu_kernels *fast) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     enum { N = 4001 };
     static float x[N + 3], e_generic[N + 3], e_fast[N + 3];
     for (int i = 0; i < N; i++) x[i] = -150.0f + 250.0f * (float)i / (N - 1); /* -150 .. 100 */
@@ -468,10 +514,60 @@ static void x86_v3_table_present_where_supported(void **state) {
 #endif
 }
 
+/* On a CPU with AVX-512 F/BW/VL and VNNI (and the table built) the avx512 table is there, so its
+ * checks are never dropped silently; elsewhere SKIPPED. */
+static void avx512_table_present_where_supported(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    const bool cpu_has = cpuinfo_has("avx2") && cpuinfo_has("fma") && cpuinfo_has("f16c") &&
+                         cpuinfo_has("avx512f") && cpuinfo_has("avx512bw") &&
+                         cpuinfo_has("avx512vl") && cpuinfo_has("avx512_vnni");
+    if (!tf_cpu_kernels_avx512_built() || !cpu_has) {
+        assert_null(tf_cpu_kernels_avx512());
+        skip();
+    }
+    assert_non_null(tf_cpu_kernels_avx512());
+    assert_string_equal(tf_cpu_kernels_avx512()->name, "avx512");
+#else
+    assert_null(tf_cpu_kernels_avx512());
+    skip();
+#endif
+}
+
+/* TINFER_CPU names a path, falling back to the best supported one below it; TINFER_FORCE_GENERIC
+ * wins; anything else is the default (the fastest). */
+static void tinfer_cpu_selects_the_path(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic(), *v3 = tf_cpu_kernels_x86_v3();
+    const tf_cpu_kernels *z = tf_cpu_kernels_avx512();
+    const tf_cpu_kernels *avx2 = v3 ? v3 : generic, *best = z ? z : avx2;
+    unsetenv("TINFER_FORCE_GENERIC");
+    unsetenv("TINFER_CPU");
+    assert_ptr_equal(tf_cpu_kernels_select(), best);
+    const struct {
+        const char *value;
+        const tf_cpu_kernels *want;
+    } cases[] = {{"generic", generic}, {"avx2", avx2}, {"avx512", best},
+                 {"auto", best},       {"", best},     {"neon", best}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("TINFER_CPU", cases[i].value, 1);
+        assert_ptr_equal(tf_cpu_kernels_select(), cases[i].want);
+    }
+    setenv("TINFER_CPU", "avx512", 1);
+    setenv("TINFER_FORCE_GENERIC", "1", 1);
+    assert_ptr_equal(tf_cpu_kernels_select(), generic);
+    setenv("TINFER_FORCE_GENERIC", "0", 1);
+    assert_ptr_equal(tf_cpu_kernels_select(), best);
+    unsetenv("TINFER_FORCE_GENERIC");
+    unsetenv("TINFER_CPU");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_features_match_proc_cpuinfo),
         cmocka_unit_test(x86_v3_table_present_where_supported),
+        cmocka_unit_test(avx512_table_present_where_supported),
+        cmocka_unit_test(tinfer_cpu_selects_the_path),
         cmocka_unit_test(q4_0_dots),
         cmocka_unit_test(q5_0_dots),
         cmocka_unit_test(q8_0_dots),

@@ -17,6 +17,7 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
+#define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random */
 #include "context/context.h"
 #include "synthetic_model.h"
 #include "tinfer/tinfer.h"
@@ -25,11 +26,12 @@ enum { PROMPT_TOKENS = 40, DECODE_STEPS = 5, N_SEQS = 2 };
 /* Logits rows one run keeps: after each prompt, then each sequence at each decode step. */
 enum { N_ROWS = N_SEQS + DECODE_STEPS * N_SEQS };
 
-static tinfer_context *make_context(const tinfer_model *model, uint32_t n_threads,
-                                    tinfer_kv_dtype kv_dtype, uint32_t n_seq_max) {
+static tinfer_context *make_context_n(const tinfer_model *model, uint32_t n_threads,
+                                      tinfer_kv_dtype kv_dtype, uint32_t n_seq_max,
+                                      uint32_t n_ctx) {
     tinfer_context_params params;
     tinfer_context_params_init(&params, sizeof params);
-    params.n_ctx = 128;
+    params.n_ctx = n_ctx;
     params.n_seq_max = n_seq_max;
     params.n_threads = n_threads;
     params.kv_dtype = kv_dtype;
@@ -41,6 +43,11 @@ static tinfer_context *make_context(const tinfer_model *model, uint32_t n_thread
     assert_int_equal(tinfer_context_get_info(ctx, &info, sizeof info), TINFER_OK);
     assert_int_equal(info.n_threads, n_threads);
     return ctx;
+}
+
+static tinfer_context *make_context(const tinfer_model *model, uint32_t n_threads,
+                                    tinfer_kv_dtype kv_dtype, uint32_t n_seq_max) {
+    return make_context_n(model, n_threads, kv_dtype, n_seq_max, 128);
 }
 
 /* The N_ROWS logits rows of one run, [N_ROWS][n_vocab]. */
@@ -103,6 +110,52 @@ static void f32_same_on_any_threads(void **state) {
     synthetic_same_on_any_threads(0, "threads_gemma3_f32.gguf");
 }
 
+/* One sequence with LONG_SPAN random cached positions, then LONG_STEPS decode steps: a decode
+ * token over a long span with fewer KV heads than threads (3 and 4 threads here) takes the
+ * attention split over the span (cpu_attention.c), which must give the same bits. */
+enum { LONG_SPAN = 1500, LONG_STEPS = 3 };
+
+static float *run_long_span(const tinfer_model *model, uint32_t n_threads, tinfer_kv_dtype kv_dtype,
+                            size_t n_vocab) {
+    tinfer_context *ctx = make_context_n(model, n_threads, kv_dtype, 1, 2048);
+    float *rows = calloc((size_t)LONG_STEPS * n_vocab, sizeof(float));
+    assert_non_null(rows);
+    assert_int_equal(tinfer_kv_seq_fill_random(ctx, 0, LONG_SPAN, 42), TINFER_OK);
+    for (int step = 0; step < LONG_STEPS; step++) {
+        const int32_t seq = 0, token = (int32_t)((step * 17 + 5) % (int)n_vocab);
+        assert_int_equal(tinfer_decode(ctx, &seq, &token, 1), TINFER_OK);
+        memcpy(rows + (size_t)step * n_vocab, tinfer_logits(ctx, 0), n_vocab * sizeof(float));
+    }
+    tinfer_context_free(ctx);
+    return rows;
+}
+
+static void long_span_same_on_any_threads(void **state) {
+    (void)state;
+    synth_spec spec = synth_gemma3();
+    spec.matrix_type = 8;
+    char path[4096];
+    assert_non_null(synth_write(&spec, "threads_long_gemma3_q8_0.gguf", path, sizeof path));
+    tinfer_model *model = NULL;
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
+    const size_t n_vocab = spec.n_vocab;
+    const tinfer_kv_dtype kv_dtypes[] = {TINFER_KV_F16, TINFER_KV_F32};
+    for (size_t k = 0; k < 2; k++) {
+        float *one = run_long_span(model, 1, kv_dtypes[k], n_vocab);
+        for (uint32_t n_threads = 2; n_threads <= 4; n_threads++) {
+            float *many = run_long_span(model, n_threads, kv_dtypes[k], n_vocab);
+            for (size_t r = 0; r < LONG_STEPS; r++)
+                if (memcmp(one + r * n_vocab, many + r * n_vocab, n_vocab * sizeof(float)))
+                    fail_msg("%s cache, span %d: logits of step %zu differ between 1 and %u "
+                             "threads",
+                             k ? "F32" : "F16", LONG_SPAN, r, n_threads);
+            free(many);
+        }
+        free(one);
+    }
+    tinfer_model_free(model);
+}
+
 enum { DEFAULT_PROMPT = 20, DEFAULT_STEPS = 10 };
 
 static size_t argmax(const float *x, size_t n) {
@@ -156,6 +209,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(q8_0_same_on_any_threads),
         cmocka_unit_test(f32_same_on_any_threads),
+        cmocka_unit_test(long_span_same_on_any_threads),
         cmocka_unit_test(default_model_same_on_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

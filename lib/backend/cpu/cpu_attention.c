@@ -144,12 +144,132 @@ static void attention_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
     }
 }
 
+/* ---- one (token, KV head) over a long span, split across the threads ----
+ *
+ * The same arithmetic as attend_group on the whole group, in three phases that each read the cache
+ * once between them: the scores split over slots (each slot's dots are independent), the softmax
+ * split over heads, and the weighted sum of V split over the V dimensions (each element's chain
+ * over positions, and its lane, unchanged). So the bits equal the single-thread ones, while every
+ * K and V row is read once, not once per part of the group. The query and the scores live in
+ * thread 0's scratch, which none of the phases uses otherwise. */
+typedef struct span_job {
+    const tf_cpu_state *state;
+    uint32_t il, kv_head, group, base, first_slot, n_slots, stride, n_lanes;
+    const uint32_t *table;
+    const tf_attn_shape *shape;
+    bool half;
+    float *query, *scores, *out;
+} span_job;
+
+enum { SPAN_SPLIT_MIN = 1024, SPAN_SLOTS_PER_RANGE = 256, SPAN_DIMS_ALIGN = 8 };
+
+static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
+    const span_job *job = arg;
+    const tf_cpu_kernels *k = job->state->kernels;
+    const tf_cpu_kv *kv = &job->state->kv;
+    const uint32_t hd = job->shape->head_dim;
+    float *row = job->state->scratch[thread].attn_row;
+    for (size_t i = i0 + job->first_slot; i < i1 + job->first_slot; i++) {
+        const uint8_t *k_row =
+            tf_cpu_kv_row(kv, job->il, false, job->table, job->base + (uint32_t)i);
+        load_row(k, kv, k_row + (size_t)job->kv_head * hd * kv->elem_bytes, hd, row);
+        for (uint32_t g = 0; g < job->group; g++) {
+            const float *qg = job->query + (size_t)g * hd;
+            const float dot =
+                job->half ? k->dot_vecdot(row, qg, hd) : k->dot_vecdot_f32(row, qg, hd);
+            job->scores[(size_t)g * job->stride + i] = dot * job->shape->scale;
+        }
+    }
+}
+
+static void span_softmax(void *arg, size_t g0, size_t g1, uint32_t thread) {
+    (void)thread;
+    const span_job *job = arg;
+    for (size_t g = g0; g < g1; g++)
+        softmax_slots(job->state->kernels, job->scores + g * job->stride, job->first_slot,
+                      job->n_slots, job->half);
+}
+
+/* V dimensions [8·c0, 8·c1) of every head of the group. */
+static void span_values(void *arg, size_t c0, size_t c1, uint32_t thread) {
+    const span_job *job = arg;
+    const tf_cpu_kernels *k = job->state->kernels;
+    const tf_cpu_kv *kv = &job->state->kv;
+    const tf_cpu_scratch *scratch = &job->state->scratch[thread];
+    const uint32_t hd_v = job->shape->head_dim_v, n_lanes = job->n_lanes;
+    const uint32_t d0 = (uint32_t)c0 * SPAN_DIMS_ALIGN;
+    const uint32_t d1 =
+        (uint32_t)c1 * SPAN_DIMS_ALIGN < hd_v ? (uint32_t)c1 * SPAN_DIMS_ALIGN : hd_v;
+    const uint32_t width = d1 - d0;
+    float *row = scratch->attn_row, *lanes = scratch->attn_lanes; /* lanes: [g][lane][width] */
+    memset(lanes, 0, (size_t)job->group * n_lanes * width * sizeof *lanes);
+    for (uint32_t i = job->first_slot; i < job->n_slots; i++) {
+        const uint32_t pos = job->base + i;
+        const uint8_t *v_row = tf_cpu_kv_row(kv, job->il, true, job->table, pos);
+        load_row(k, kv, v_row + ((size_t)job->kv_head * hd_v + d0) * kv->elem_bytes, width, row);
+        for (uint32_t g = 0; g < job->group; g++)
+            k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * width, row,
+                    job->scores[(size_t)g * job->stride + i], width);
+    }
+    for (uint32_t g = 0; g < job->group; g++) {
+        const float *head = lanes + (size_t)g * n_lanes * width;
+        for (uint32_t d = 0; d < width; d++) {
+            float sum[4][8];
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 8; l++) sum[j][l] = head[(size_t)(8 * j + l) * width + d];
+            job->out[(size_t)g * hd_v + d0 + d] = tf_reduce4x8(sum);
+        }
+    }
+}
+
+/* One decode token's KV head kv_head (all its query heads) over its span, on every thread. */
+static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local,
+                              const tf_attn_shape *shape, uint32_t kv_head, const float *q,
+                              float *out) {
+    const tf_span *span = local ? &state->pass.spans_local[0] : &state->pass.spans_global[0];
+    const uint32_t group = shape->n_head / shape->n_head_kv;
+    const uint32_t base = span->pos_first & ~7u;
+    span_job job = {.state = state,
+                    .il = il,
+                    .kv_head = kv_head,
+                    .group = group,
+                    .base = base,
+                    .first_slot = span->pos_first - base,
+                    .n_slots = span->pos_last - base + 1,
+                    .stride = ((span->pos_last - base + 1) + 7) & ~7u,
+                    .n_lanes = TF_LANES_VECDOT,
+                    .table = tf_cpu_token_table(state, 0, local),
+                    .shape = shape,
+                    .half = state->kv.dtype == TINFER_DTYPE_F16,
+                    .query = state->scratch[0].attn_query,
+                    .scores = state->scratch[0].attn_scores,
+                    .out = out + (size_t)kv_head * group * shape->head_dim_v};
+    const float *qh = q + (size_t)kv_head * group * shape->head_dim;
+    for (uint32_t i = 0; i < group * shape->head_dim; i++)
+        job.query[i] = job.half ? round_f16(qh[i]) : qh[i];
+    tf_cpu_for(state, job.n_slots - job.first_slot, SPAN_SLOTS_PER_RANGE, span_scores, &job);
+    tf_cpu_for(state, group, 1, span_softmax, &job);
+    const size_t n_chunks = (shape->head_dim_v + SPAN_DIMS_ALIGN - 1) / SPAN_DIMS_ALIGN;
+    tf_cpu_for(state, n_chunks, (n_chunks + state->n_threads - 1) / state->n_threads, span_values,
+               &job);
+}
+
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
                                const float *q, float *out) {
     const tf_cpu_state *state = be->state;
     const tf_cpu_pass *pass = &state->pass;
     const uint32_t group = shape->n_head / shape->n_head_kv;
     const size_t pairs = (size_t)pass->n_tokens * shape->n_head_kv;
+    /* One decode token over a long span, fewer KV heads than threads: split the span itself
+     * (same bits; every cached row read once). */
+    if (pass->kind == TF_BATCH_DECODE && pass->n_tokens == 1 && pairs < state->n_threads) {
+        const tf_span *span = local ? &pass->spans_local[0] : &pass->spans_global[0];
+        if (span->pos_last + 1 - span->pos_first >= SPAN_SPLIT_MIN) {
+            for (uint32_t h = 0; h < shape->n_head_kv; h++)
+                attend_span_split(state, il, local, shape, h, q, out);
+            return TINFER_OK;
+        }
+    }
     /* Enough parts that every thread gets an item (decode of a model with one KV head). */
     uint32_t n_parts = 1;
     if (pairs < state->n_threads) {

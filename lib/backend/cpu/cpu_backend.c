@@ -58,6 +58,7 @@ static const tf_backend_ops CPU_OPS = {
     .out_select = tf_cpu_out_select,
     .logits_out = tf_cpu_logits_out,
     .matmul = tf_cpu_matmul,
+    .matmul_multi = tf_cpu_matmul_multi,
     .embed = tf_cpu_embed,
     .gather_out = tf_cpu_gather_out,
     .rmsnorm = tf_cpu_rmsnorm,

@@ -1,7 +1,7 @@
-/* Which CPU kernel table runs: x86-64-v3 when it was built and the CPU has AVX2, FMA and F16C,
- * else generic; TINFER_FORCE_GENERIC=1 forces the generic one (tests run the golden model both
- * ways). Whether the x86-64-v3 table exists at all is decided once, by TINFER_X86_KERNELS in
- * lib/CMakeLists.txt; everything here follows that definition. */
+/* Which CPU kernel table runs (the rules are in cpu_kernels.h): the best one built and supported,
+ * or the one TINFER_CPU (or TINFER_FORCE_GENERIC) names. Whether the x86-64-v3 and AVX-512 tables
+ * exist at all is decided once, by TINFER_X86_KERNELS and TINFER_AVX512_KERNELS from
+ * lib/CMakeLists.txt; everything here follows those definitions. */
 #include "backend/cpu/cpu_kernels.h"
 
 #include <stdlib.h>
@@ -12,10 +12,16 @@
 #ifndef TINFER_X86_KERNELS
 #error "TINFER_X86_KERNELS (0 or 1) comes from lib/CMakeLists.txt"
 #endif
+#ifndef TINFER_AVX512_KERNELS
+#error "TINFER_AVX512_KERNELS (0 or 1) comes from lib/CMakeLists.txt"
+#endif
 
 extern const tf_cpu_kernels tf_cpu_kernels_generic_table;
 #if TINFER_X86_KERNELS
 extern const tf_cpu_kernels tf_cpu_kernels_x86_v3_table;
+#endif
+#if TINFER_AVX512_KERNELS
+extern const tf_cpu_kernels tf_cpu_kernels_avx512_table;
 #endif
 
 const tf_cpu_kernels *tf_cpu_kernels_generic(void) { return &tf_cpu_kernels_generic_table; }
@@ -30,11 +36,45 @@ const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void) {
     return NULL;
 }
 
-const tf_cpu_kernels *tf_cpu_kernels_select(void) {
+bool tf_cpu_kernels_avx512_built(void) { return TINFER_AVX512_KERNELS != 0; }
+
+const tf_cpu_kernels *tf_cpu_kernels_avx512(void) {
+#if TINFER_AVX512_KERNELS
+    const tf_cpu_features *cpu = tf_cpu_features_get();
+    if (cpu->avx2 && cpu->fma && cpu->f16c && cpu->avx512f && cpu->avx512bw && cpu->avx512vl &&
+        cpu->avx512_vnni)
+        return &tf_cpu_kernels_avx512_table;
+#endif
+    return NULL;
+}
+
+tf_cpu_path tf_cpu_path_requested(void) {
     const char *force = getenv("TINFER_FORCE_GENERIC");
-    if (force && *force && strcmp(force, "0") != 0) return tf_cpu_kernels_generic();
-    const tf_cpu_kernels *fast = tf_cpu_kernels_x86_v3();
-    return fast ? fast : tf_cpu_kernels_generic();
+    if (force && *force && strcmp(force, "0") != 0) return TF_CPU_PATH_GENERIC;
+    const char *name = getenv("TINFER_CPU");
+    if (!name) return TF_CPU_PATH_AUTO;
+    if (strcmp(name, "generic") == 0) return TF_CPU_PATH_GENERIC;
+    if (strcmp(name, "avx2") == 0) return TF_CPU_PATH_AVX2;
+    if (strcmp(name, "avx512") == 0) return TF_CPU_PATH_AVX512;
+    return TF_CPU_PATH_AUTO; /* unset, empty, "auto" or unknown: the default */
+}
+
+const tf_cpu_kernels *tf_cpu_kernels_for(tf_cpu_path path) {
+    const tf_cpu_kernels *avx512 = tf_cpu_kernels_avx512(), *avx2 = tf_cpu_kernels_x86_v3();
+    switch (path) {
+    case TF_CPU_PATH_GENERIC:
+        return tf_cpu_kernels_generic();
+    case TF_CPU_PATH_AVX2:
+        return avx2 ? avx2 : tf_cpu_kernels_generic();
+    case TF_CPU_PATH_AVX512:
+    case TF_CPU_PATH_AUTO:
+    default:
+        return avx512 ? avx512 : avx2 ? avx2 : tf_cpu_kernels_generic();
+    }
+}
+
+const tf_cpu_kernels *tf_cpu_kernels_select(void) {
+    return tf_cpu_kernels_for(tf_cpu_path_requested());
 }
 
 tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_rows,

@@ -1,16 +1,27 @@
 /* The CPU inner loops that run once per weight byte or per cached key, as one table of function
  * pointers chosen at run time.
  *
- * The same C source (cpu_kernels_impl.h) is compiled twice: portable (cpu_kernels_generic.c, in
- * every build) and for x86-64-v3, i.e. AVX2 + FMA + F16C (cpu_kernels_x86_v3.c, where the build
- * option TINFER_X86_KERNELS in lib/CMakeLists.txt turns it on), picked when the CPU has them.
- * Both follow the lane structure of llama.cpp's AVX2 kernels — eight float accumulators fed by
- * fused multiply-adds, then its horizontal-add tree — so both give bit-identical results, equal to
- * llama.cpp's own (tests/unit/test_forward_golden.c runs both). The generic build calls fmaf()
- * (exact everywhere, slow where the CPU has no FMA); the x86-64-v3 build inlines it.
+ * Three tables, two sources:
+ *   - "generic": cpu_kernels_impl.h as portable C (cpu_kernels_generic.c, in every build);
+ *   - "x86-64-v3": the same source with its AVX2 loops (cpu_kernels_x86_v3.c, -mavx2 -mfma
+ *     -mf16c, where TINFER_X86_KERNELS in lib/CMakeLists.txt builds it). Both follow the lane
+ *     structure of llama.cpp's AVX2 kernels — eight float accumulators fed by fused
+ *     multiply-adds, then its horizontal-add tree — so both give bit-identical results, equal to
+ *     llama.cpp's own (tests/unit/test_forward_golden.c runs both). The generic build calls
+ *     fmaf() (exact everywhere, slow where the CPU has no FMA); the x86-64-v3 build inlines it.
+ *   - "avx512": the x86-64-v3 table with the Q8_0 and Q5_0 dots replaced by AVX-512 VNNI loops
+ *     (cpu_kernels_avx512.c; built where the compiler takes -mavx512f/bw/vl/vnni): one VPDPBUSD
+ *     forms the exact integer sums of two blocks, the float part is ggml's eight-lane order
+ *     unchanged, so it too is bit-identical (test_cpu_kernels.c per entry, test_forward_fast.c
+ *     and the golden tests on the whole model).
  *
- * TINFER_FORCE_GENERIC=1 in the environment selects the portable table (read when a context is
- * created). */
+ * Which one a context gets (read when it is created): by default the fastest the CPU supports —
+ * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and
+ * VNNI, else x86-64-v3 with AVX2, FMA and F16C, else generic. All three give the same bits, so
+ * the choice changes speed only. TINFER_CPU=generic|avx2|avx512 asks for one (falling back to
+ * the best supported one below it; "auto", empty or another value: the default).
+ * TINFER_FORCE_GENERIC=1 (kept as an alias) selects generic whatever TINFER_CPU says.
+ * tinfer_cpu_kernels() names the table in use. */
 #ifndef TINFER_BACKEND_CPU_CPU_KERNELS_H
 #define TINFER_BACKEND_CPU_CPU_KERNELS_H
 
@@ -28,7 +39,7 @@ typedef void (*tf_qdot4_fn)(const uint8_t *w_row, const void *const x_quant[4], 
                             float out[4]);
 
 typedef struct tf_cpu_kernels {
-    const char *name; /* "generic" or "x86-64-v3" */
+    const char *name; /* "generic", "x86-64-v3" or "avx512" */
     /* Weight-row × quantized-activation dots, per weight dtype (cpu_qdot.h), in each order
      * llama.cpp uses (tf_cpu_qdot_of picks): lane-wise vec_dot; for Q4_K matrices it repacks
      * (row count a multiple of 8) per-row sums, per super-block for single tokens (q4_k_rows) and
@@ -55,15 +66,33 @@ typedef struct tf_cpu_kernels {
     void (*expf_n)(const float *x, float *y, size_t n);
 } tf_cpu_kernels;
 
-/* The table for this CPU (or the generic one when TINFER_FORCE_GENERIC=1). */
+/* A kernel path as TINFER_CPU names it. */
+typedef enum tf_cpu_path {
+    TF_CPU_PATH_AUTO,    /* the fastest supported */
+    TF_CPU_PATH_GENERIC, /* portable C, bit-exact */
+    TF_CPU_PATH_AVX2,    /* x86-64-v3, bit-exact with llama.cpp; else generic */
+    TF_CPU_PATH_AVX512,  /* AVX-512 VNNI, bit-exact too; else avx2, else generic */
+} tf_cpu_path;
+
+/* The path the environment asks for (TINFER_FORCE_GENERIC, then TINFER_CPU). */
+tf_cpu_path tf_cpu_path_requested(void);
+
+/* The table a path gets on this CPU in this build. */
+const tf_cpu_kernels *tf_cpu_kernels_for(tf_cpu_path path);
+
+/* The table the environment asks for: tf_cpu_kernels_for(tf_cpu_path_requested()). */
 const tf_cpu_kernels *tf_cpu_kernels_select(void);
 
-/* Both tables, for tests and benchmarks; x86-64-v3 is NULL where not built or not supported. */
+/* Each table, for tests and benchmarks; x86-64-v3 and avx512 are NULL where not built or not
+ * supported by this CPU. */
 const tf_cpu_kernels *tf_cpu_kernels_generic(void);
 const tf_cpu_kernels *tf_cpu_kernels_x86_v3(void);
+const tf_cpu_kernels *tf_cpu_kernels_avx512(void);
 
-/* Whether this build has the x86-64-v3 table (TINFER_X86_KERNELS), whatever the CPU. */
+/* Whether this build has the x86-64-v3 table (TINFER_X86_KERNELS) or the AVX-512 one
+ * (TINFER_AVX512_KERNELS), whatever the CPU. */
 bool tf_cpu_kernels_x86_v3_built(void);
+bool tf_cpu_kernels_avx512_built(void);
 
 /* The qdot kernel of a weight dtype in table k for token t of an n_tokens-token product with a
  * matrix of n_rows rows (the float order llama.cpp would use there); NULL if the dtype has none. */

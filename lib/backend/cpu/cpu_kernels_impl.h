@@ -23,6 +23,9 @@
 #error "the AVX2 kernel flavour needs -mavx2 -mfma -mf16c (lib/CMakeLists.txt)"
 #endif
 
+/* The legacy dots a build replaces (TF_KERNEL_Q8_0 below) go unused there. */
+#define TF_MAYBE_UNUSED __attribute__((unused))
+
 /* lane[l] = Σ a[j]·b[j] over bytes 4l..4l+3 of a 32-byte block: what _mm256_maddubs_epi16 and
  * _mm256_madd_epi16 leave in 32-bit lane l. */
 static inline void lanes_i8(const int8_t *a, const int8_t *b, int32_t lane[8]) {
@@ -75,7 +78,7 @@ static inline __m256i avx_q5_0_codes(const tf_block_q5_0 *w) {
     return _mm256_or_si256(nibbles, _mm256_andnot_si256(high, _mm256_set1_epi8((char)0xF0)));
 }
 
-static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
@@ -88,7 +91,7 @@ static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     return avx_hsum8(acc);
 }
 
-static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q5_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     __m256 acc = _mm256_setzero_ps();
@@ -103,7 +106,8 @@ static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
 
 /* The same two dots for four activation rows at once: each weight block is unpacked once and
  * used four times; every row's lanes and fma chain are exactly those of the single-row kernel. */
-static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+TF_MAYBE_UNUSED static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                                        float out[4]) {
     const tf_block_q8_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
@@ -119,7 +123,8 @@ static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
     for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
 }
 
-static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+TF_MAYBE_UNUSED static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                                        float out[4]) {
     const tf_block_q5_0 *w = (const void *)w_row;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
@@ -139,7 +144,7 @@ static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
 #else
 #define K_DOT4_Q8_0 NULL
 #define K_DOT4_Q5_0 NULL
-static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
@@ -183,7 +188,7 @@ static float k_dot_q4_0(const uint8_t *w_row, const void *xq, uint32_t n) {
 }
 
 #if !TF_KERNELS_AVX2
-static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
+TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q5_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
     float acc[8] = {0};
@@ -327,6 +332,54 @@ static float k_dot_q5_k(const uint8_t *w_row, const void *xq, uint32_t n) {
  * accumulated with fma(sum, d_w·d_x), the mins likewise, subtracted at the end. */
 /* For n_x activation rows at once (each row's arithmetic exactly the single-row one: codes and
  * scales are unpacked once per super-block and shared). */
+#if TF_KERNELS_AVX2
+/* Σ of the eight int32 lanes (exact). */
+static inline int32_t avx_hsum_i32(__m256i v) {
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    sum = _mm_add_epi32(sum, _mm_unpackhi_epi64(sum, sum));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 1));
+    return _mm_cvtsi128_si32(sum);
+}
+
+/* The integer sums in registers: the codes of a sub-block times the activations (maddubs, at
+ * most 2·15·127 per 16-bit lane), times the sub-block scale (madd), summed over the span; the
+ * same exact integers as the portable loop, so the float chain after them is unchanged. */
+static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
+                      float *out) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    float acc[4] = {0}, acc_min[4] = {0};
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        __m256i code[8];
+        for (int g = 0; g < 4; g++) {
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * g));
+            code[2 * g] = _mm256_and_si256(packed, low4);
+            code[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+        }
+        int scale[8], min[8];
+        for (int s = 0; s < 8; s++) tf_k4_scale_min(w[b].scales, s, &scale[s], &min[s]);
+        const float d_w = tf_f16_to_f32(w[b].d), dmin_w = tf_f16_to_f32(w[b].dmin);
+        for (int t = 0; t < n_x; t++) {
+            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
+            const float d = d_w * xb->d, dmin = dmin_w * xb->d;
+            for (int s0 = 0; s0 < 8; s0 += span) {
+                __m256i lanes = _mm256_setzero_si256();
+                int32_t sum_min = 0;
+                for (int s = s0; s < s0 + span; s++) {
+                    const __m256i x = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * s));
+                    lanes = _mm256_add_epi32(lanes,
+                                             _mm256_madd_epi16(_mm256_maddubs_epi16(code[s], x),
+                                                               _mm256_set1_epi16((short)scale[s])));
+                    sum_min += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+                }
+                acc[t] = fmaf((float)avx_hsum_i32(lanes), d, acc[t]);
+                acc_min[t] = fmaf((float)sum_min, dmin, acc_min[t]);
+            }
+        }
+    }
+    for (int t = 0; t < n_x; t++) out[t] = acc[t] - acc_min[t];
+}
+#else
 static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
                       float *out) {
     const tf_block_q4_k *w = (const void *)w_row;
@@ -352,6 +405,8 @@ static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint
     }
     for (int t = 0; t < n_x; t++) out[t] = acc[t] - acc_min[t];
 }
+
+#endif
 
 static float k_dot_q4_k_rows(const uint8_t *w, const void *xq, uint32_t n) {
     float out;
@@ -411,6 +466,7 @@ static float k_dot_q5_k_tiled(const uint8_t *w_row, const void *xq, uint32_t n) 
 }
 
 /* The 256 unsigned 6-bit codes of a Q6_K super-block in element order. */
+#if !TF_KERNELS_AVX2
 static void q6_codes(const tf_block_q6_k *w, uint8_t u[TF_QK_K]) {
     const uint8_t *ql = w->ql, *qh = w->qh;
     for (int half = 0; half < 2; half++) {
@@ -424,7 +480,58 @@ static void q6_codes(const tf_block_q6_k *w, uint8_t u[TF_QK_K]) {
         }
     }
 }
+#else
+/* The four 32-code chunks of one 128-element half (ql: 64 bytes, qh: 32 bytes). */
+static inline void avx_q6_half(const uint8_t *ql, const uint8_t *qh, __m256i c[4]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), top2 = _mm256_set1_epi8(0x30);
+    const __m256i a = _mm256_loadu_si256((const __m256i *)ql);
+    const __m256i b = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    c[0] = _mm256_or_si256(_mm256_and_si256(a, low4),
+                           _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x03)), 4));
+    c[1] = _mm256_or_si256(_mm256_and_si256(b, low4),
+                           _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x0C)), 2));
+    c[2] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4), _mm256_and_si256(h, top2));
+    c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
+                           _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
+}
+#endif
 
+#if TF_KERNELS_AVX2
+/* The same exact s1 from registers: the eight lanes of k_dot_q6_k's integer part (scale-weighted
+ * code sums minus the offset's lanes) summed; codes unpacked once per super-block for all rows. */
+static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
+                       float *out) {
+    const tf_block_q6_k *w = (const void *)w_row;
+    float acc[4] = {0};
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const int8_t *scales = w[b].scales;
+        const float d_w = tf_f16_to_f32(w[b].d);
+        __m256i c[8], sc[8];
+        avx_q6_half(w[b].ql, w[b].qh, c);
+        avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
+        for (int chunk = 0; chunk < 8; chunk++)
+            sc[chunk] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
+                                         _mm_set1_epi16(scales[2 * chunk]));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        for (int t = 0; t < n_x; t++) {
+            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
+            __m256i lanes = _mm256_setzero_si256();
+            for (int chunk = 0; chunk < 8; chunk++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * chunk));
+                lanes = _mm256_add_epi32(
+                    lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[chunk], xv), sc[chunk]));
+            }
+            const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb->bsums);
+            lanes = _mm256_sub_epi32(lanes, _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5));
+            const int32_t s1 = avx_hsum_i32(lanes);
+            acc[t] = fmaf(d_w * (float)s1, xb->d, acc[t]);
+        }
+    }
+    for (int t = 0; t < n_x; t++) out[t] = acc[t];
+}
+#else
 static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
                        float *out) {
     const tf_block_q6_k *w = (const void *)w_row;
@@ -449,6 +556,8 @@ static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uin
     for (int t = 0; t < n_x; t++) out[t] = acc[t];
 }
 
+#endif
+
 static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
     float out;
     q6_k_tiled(w, &xq, 1, n, &out);
@@ -461,6 +570,40 @@ static void k_dot4_q6_k_tiled(const uint8_t *w, const void *const xq[4], uint32_
 
 /* ggml_vec_dot_q6_K_q8_K (AVX2): unsigned 6-bit codes times the group scale in eight lanes, then
  * the -32 offset taken out per lane as 32·(scale·bsum) of the lane's own two 16-element groups. */
+#if TF_KERNELS_AVX2
+/* The same lanes in registers: maddubs of codes and activations (at most 2·63·128 per 16-bit
+ * lane), madd with the group scale (lanes 0-3 of a chunk take its first group's, 4-7 its
+ * second's, as element 4l+e of chunk c lies in group 2c + l/4), and the offset's lanes as one
+ * madd of the bsums with the scales. */
+static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
+    const tf_block_q6_k *w = (const void *)w_row;
+    const tf_q8_k_act *x = xq;
+    __m256 acc = _mm256_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb = &x[b];
+        const int8_t *scales = w[b].scales;
+        __m256i lanes = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            __m256i c[4];
+            avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
+            for (int j = 0; j < 4; j++) {
+                const int chunk = 4 * half + j;
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * chunk));
+                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
+                                                    _mm_set1_epi16(scales[2 * chunk]));
+                lanes =
+                    _mm256_add_epi32(lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
+            }
+        }
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb->bsums);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        lanes = _mm256_sub_epi32(lanes, _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5));
+        const __m256 d = _mm256_set1_ps(xb->d * tf_f16_to_f32(w[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc);
+    }
+    return avx_hsum8(acc);
+}
+#else
 static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q6_k *w = (const void *)w_row;
     const tf_q8_k_act *x = xq;
@@ -485,6 +628,7 @@ static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
     }
     return tf_hsum8(acc);
 }
+#endif
 
 /* ---- float dots and attention helpers ---- */
 
@@ -601,13 +745,22 @@ static void k_expf_n(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = k_expf1(x[i]);
 }
 
+/* A build may replace these four with its own (cpu_kernels_avx512.c, defined before including
+ * this file). */
+#ifndef TF_KERNEL_Q8_0
+#define TF_KERNEL_Q8_0 k_dot_q8_0
+#define TF_KERNEL_Q8_0_X4 K_DOT4_Q8_0
+#define TF_KERNEL_Q5_0 k_dot_q5_0
+#define TF_KERNEL_Q5_0_X4 K_DOT4_Q5_0
+#endif
+
 const tf_cpu_kernels TF_KERNELS_NAME = {
     .name = TF_KERNELS_LABEL,
     .q4_0 = k_dot_q4_0,
-    .q5_0 = k_dot_q5_0,
-    .q8_0 = k_dot_q8_0,
-    .q5_0_x4 = K_DOT4_Q5_0,
-    .q8_0_x4 = K_DOT4_Q8_0,
+    .q5_0 = TF_KERNEL_Q5_0,
+    .q8_0 = TF_KERNEL_Q8_0,
+    .q5_0_x4 = TF_KERNEL_Q5_0_X4,
+    .q8_0_x4 = TF_KERNEL_Q8_0_X4,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k = k_dot_q4_k,

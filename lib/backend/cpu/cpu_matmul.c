@@ -14,6 +14,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_qdot.h"
+#include "core/error.h"
 #include "quant/dequant.h"
 
 enum { SGEMM_MIN_TOKENS = 8 }; /* below this the row-at-a-time loop is as fast and simpler */
@@ -38,6 +39,7 @@ typedef struct matmul_job {
     tf_dequant_fn decode;
     const float *x;
     size_t n_tokens;
+    bool rows_out; /* the rows are output rows (TF_ROWS_OUT): each rounds as a single token */
     float *y;
     /* matmul_qdot: the chunk of tokens [t0, t0 + chunk), its activation format and kernels */
     tf_act_quant kind;
@@ -123,59 +125,106 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     }
 }
 
-/* Quantized weights: quantize the activations as llama.cpp does (TF_CPU_QDOT_TOKENS rows at a
- * time, once for all threads: split over tokens), then integer dots (split over weight rows). */
-static void matmul_qdot(const tf_cpu_state *state, matmul_job *job, bool rows_out) {
+/* The kernels (float orders) of the chunk [t0, t0 + chunk) for the job's matrix: dots[t] per token
+ * and, where four consecutive tokens share one with a four-row version, fours[g]. */
+static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, size_t chunk,
+                         tf_qdot_fn dots[TF_CPU_QDOT_TOKENS],
+                         tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4]) {
     const tf_matrix *w = job->w;
-    const size_t n_tokens = job->n_tokens;
     /* Decode rows round as single tokens (see tf_batch_kind), and so do the output head's rows:
      * a token's logits are the same bits whichever group of outputs it is computed in. */
     const size_t n_order =
-        state->pass.kind == TF_BATCH_DECODE || rows_out ? 1 : n_tokens;
-    const size_t row_chunk = tf_cpu_chunk(state, w->n_rows, ROWS_ALIGN, ROWS_ALIGN);
+        state->pass.kind == TF_BATCH_DECODE || job->rows_out ? 1 : job->n_tokens;
+    for (size_t t = 0; t < chunk; t++)
+        dots[t] =
+            tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order, n_order == 1 ? 0 : t0 + t);
+    const size_t n_fours = chunk / 4;
+    for (size_t g = 0; g < n_fours; g++) {
+        const tf_qdot_fn *d = dots + 4 * g;
+        const bool same = d[0] == d[1] && d[0] == d[2] && d[0] == d[3];
+        fours[g] = same ? tf_cpu_qdot4_of(state->kernels, d[0]) : NULL;
+    }
+    job->t0 = t0;
+    job->chunk = chunk;
+    job->n_fours = n_fours;
+    job->dots = dots;
+    job->fours = fours;
+}
 
+/* Quantized weights, n_jobs matrices over the same input and activation format: quantize the
+ * activations as llama.cpp does (TF_CPU_QDOT_TOKENS rows at a time, once for all threads and all
+ * the matrices: split over tokens), then integer dots (split over each matrix's weight rows). The
+ * quantized rows depend on the input and the format only, so sharing them changes no bit. */
+static void matmul_qdot(const tf_cpu_state *state, matmul_job *jobs, size_t n_jobs) {
+    const size_t n_tokens = jobs[0].n_tokens;
     for (size_t t0 = 0; t0 < n_tokens; t0 += TF_CPU_QDOT_TOKENS) {
         const size_t chunk =
             n_tokens - t0 < TF_CPU_QDOT_TOKENS ? n_tokens - t0 : TF_CPU_QDOT_TOKENS;
-        tf_qdot_fn dots[TF_CPU_QDOT_TOKENS]; /* the kernel (float order) of each token */
-        for (size_t t = 0; t < chunk; t++)
-            dots[t] = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order,
-                                     n_order == 1 ? 0 : t0 + t);
-        /* Four tokens with the same kernel go through its four-row version where it has one. */
+        tf_qdot_fn dots[TF_CPU_QDOT_TOKENS];
         tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4];
-        const size_t n_fours = chunk / 4;
-        for (size_t g = 0; g < n_fours; g++) {
-            const tf_qdot_fn *d = dots + 4 * g;
-            const bool same = d[0] == d[1] && d[0] == d[2] && d[0] == d[3];
-            fours[g] = same ? tf_cpu_qdot4_of(state->kernels, d[0]) : NULL;
+        for (size_t i = 0; i < n_jobs; i++) {
+            matmul_job *job = &jobs[i];
+            qdot_kernels(state, job, t0, chunk, dots, fours);
+            /* A row of 2048+ elements takes microseconds to quantize: a dispatch pays from 4. */
+            if (i == 0) tf_cpu_for(state, chunk, 4, quantize_range, job);
+            const size_t n_rows = job->w->n_rows;
+            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, ROWS_ALIGN, ROWS_ALIGN),
+                       qdot_range, job);
         }
-        job->t0 = t0;
-        job->chunk = chunk;
-        job->n_fours = n_fours;
-        job->dots = dots;
-        job->fours = fours;
-        /* A row of 2048+ elements takes microseconds to quantize: a dispatch pays from 4 rows. */
-        tf_cpu_for(state, chunk, 4, quantize_range, job);
-        tf_cpu_for(state, w->n_rows, row_chunk, qdot_range, job);
     }
+}
+
+static matmul_job job_of(const tf_cpu_state *state, const tf_matrix *w, tf_rows rows,
+                         const float *x, float *y) {
+    return (matmul_job){.state = state,
+                        .w = w,
+                        .decode = tf_dequant_fn_of(w->dtype), /* checked when bound */
+                        .x = x,
+                        .n_tokens = tf_cpu_rows(state, rows),
+                        .rows_out = rows == TF_ROWS_OUT,
+                        .y = y,
+                        .kind = tf_cpu_act_quant_of(w->dtype)};
+}
+
+/* Whether the job goes through the integer dots. */
+static bool takes_qdot(const tf_cpu_state *state, const matmul_job *job) {
+    const tf_matrix *w = job->w;
+    const bool has_qdot = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, 1, 0) != NULL;
+    return has_qdot && job->kind != TF_ACT_NONE && w->row_elems <= state->config.max_row_elems;
+}
+
+static void matmul_one(const tf_cpu_state *state, matmul_job *job) {
+    if (takes_qdot(state, job)) matmul_qdot(state, job, 1);
+    else if (job->n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, job);
+    else matmul_rows(state, job);
 }
 
 tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
                             float *y) {
     const tf_cpu_state *state = be->state;
-    matmul_job job = {.state = state,
-                      .w = w,
-                      .decode =
-                          tf_dequant_fn_of(w->dtype), /* checked when the weights were bound */
-                      .x = x,
-                      .n_tokens = tf_cpu_rows(state, rows),
-                      .y = y,
-                      .kind = tf_cpu_act_quant_of(w->dtype)};
-    const bool has_qdot = tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, 1, 0) != NULL;
-    if (has_qdot && job.kind != TF_ACT_NONE && w->row_elems <= state->config.max_row_elems)
-        matmul_qdot(state, &job, rows == TF_ROWS_OUT);
-    else if (job.n_tokens >= SGEMM_MIN_TOKENS) matmul_sgemm(state, &job);
-    else matmul_rows(state, &job);
+    matmul_job job = job_of(state, w, rows, x, y);
+    matmul_one(state, &job);
+    return TINFER_OK;
+}
+
+tinfer_status tf_cpu_matmul_multi(tf_backend *be, size_t n, const tf_matrix *const *w, tf_rows rows,
+                                  const float *x, float *const *y) {
+    const tf_cpu_state *state = be->state;
+    matmul_job jobs[TF_MATMUL_MULTI_MAX];
+    if (n == 0 || n > TF_MATMUL_MULTI_MAX)
+        return tf_error(TINFER_E_INVALID_ARG, "matmul_multi takes 1 to %d matrices, not %zu",
+                        TF_MATMUL_MULTI_MAX, n);
+    /* The matrices with integer dots and the first one's activation format share one quantized
+     * input; any other runs alone, as matmul would run it. */
+    size_t n_shared = 0;
+    for (size_t i = 0; i < n; i++) {
+        matmul_job job = job_of(state, w[i], rows, x, y[i]);
+        if (takes_qdot(state, &job) && (n_shared == 0 || job.kind == jobs[0].kind) &&
+            w[i]->row_elems == w[0]->row_elems)
+            jobs[n_shared++] = job;
+        else matmul_one(state, &job);
+    }
+    if (n_shared > 0) matmul_qdot(state, jobs, n_shared);
     return TINFER_OK;
 }
 

@@ -110,6 +110,8 @@ float tf_cpu_dot(const float *a, const float *b, size_t n);
 
 tinfer_status tf_cpu_matmul(tf_backend *be, const tf_matrix *w, tf_rows rows, const float *x,
                             float *y);
+tinfer_status tf_cpu_matmul_multi(tf_backend *be, size_t n, const tf_matrix *const *w, tf_rows rows,
+                                  const float *x, float *const *y);
 tinfer_status tf_cpu_embed(tf_backend *be, const tf_matrix *w, float *out);
 tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t width,
                              const float *x, const float *weight, float eps, float *out);

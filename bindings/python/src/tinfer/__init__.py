@@ -62,8 +62,9 @@ def has_cuda() -> bool:
 
 
 def cpu_kernels() -> str:
-    """The CPU kernel build new contexts use: "x86-64-v3" or "generic" (TINFER_FORCE_GENERIC=1);
-    both give bit-identical results."""
+    """The CPU kernel build new contexts use: "avx512", "x86-64-v3" or "generic" (the fastest this
+    CPU supports unless TINFER_CPU=generic|avx2|avx512 or TINFER_FORCE_GENERIC=1 says otherwise);
+    all give bit-identical results."""
     return str(_api.tinfer_cpu_kernels().decode())
 
 
