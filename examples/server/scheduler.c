@@ -109,6 +109,8 @@ static void slot_free_keep(scheduler *s, slot *sl, bool keep) {
 
 static void slot_free(scheduler *s, slot *sl) { slot_free_keep(s, sl, false); }
 
+static void publish_gauges(scheduler *s);
+
 static void slot_fail(scheduler *s, slot *sl, unsigned status, const char *what) {
     char message[512];
     snprintf(message, sizeof message, "%s: %s", what, tinfer_last_error());
@@ -130,8 +132,10 @@ static void slot_finish(scheduler *s, slot *sl, const char *reason) {
         job_emit(sl->job, s->text.data, s->text.len);
     }
     const usage u = {.prompt_tokens = sl->job->req.n_prompt, .completion_tokens = sl->n_generated};
+    slot_keep(s, sl); /* and the gauges say so before the client hears back */
+    publish_gauges(s);
     job_finish(sl->job, reason, &u);
-    slot_free_keep(s, sl, true);
+    slot_free(s, sl);
 }
 
 /* The text of one token into s->piece (grown as needed). */
@@ -412,6 +416,7 @@ static void fail_all(scheduler *s) {
 
 static void *scheduler_main(void *arg) {
     scheduler *s = arg;
+    publish_gauges(s); /* the pool's size, before any request */
     for (;;) {
         pthread_mutex_lock(&s->lock);
         while (!atomic_load(&s->stopping) && !has_work(s)) pthread_cond_wait(&s->wake, &s->lock);
