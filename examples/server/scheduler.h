@@ -5,7 +5,8 @@
  *      (its own seeded sampler), detokenizes, cuts at stop strings and hands the text to its job;
  *   4. prefills one chunk (at most `chunk` tokens) of the oldest job still reading its prompt,
  *      so a long prompt delays the running streams by one chunk per step, not by its whole length.
- * A job that finishes or fails frees its sequence in the same step. The library's decode of a
+ * A job that finishes or fails frees its sequence in the same step (a finished one leaves a fork
+ * of it to the prefix cache). The library's decode of a
  * sequence does not depend on its batch-mates, so a request's text is the same alone or batched.
  *
  * Prefix caching (prefix_cache.h): a job that finishes (or whose client goes) leaves its sequence
