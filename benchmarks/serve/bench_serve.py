@@ -5,7 +5,7 @@
 
 starts each server of --servers in turn (same GGUF, threads and per-sequence n_ctx; --parallel
 where the server has it) on a free loopback port, runs every scenario against it with the async
-`openai` client (streamed chat completions at temperature 0, at most C requests in flight), stops
+`openai` client (streamed completions at temperature 0, at most C requests in flight), stops
 it, and writes report.json (benchmarks/schema/bench_serve.schema.json), report.md and PNG charts
 into --out. Scenarios, each with the expectation it is judged against (stated before it runs):
 
@@ -19,7 +19,12 @@ into --out. Scenarios, each with the expectation it is judged against (stated be
 Per scenario: time to first token (TTFT), time per output token after the first (TPOT), the gaps
 between streamed chunks (inter-token latency), each as p50/p95/p99; output tokens/s and
 requests/s over the scenario's wall time; success rate; the server's RSS (/proc/PID/status,
-VmRSS after the scenario and VmHWM, the peak so far). Token counts are the server's own
+VmRSS after the scenario and VmHWM, the peak so far).
+
+Requests go to /v1/completions with plain-text prompts (system text, a blank line, the question)
+by default, so every server sees the same tokens: llama-cpp-python finds no chat template in
+this GGUF and falls back to llama-2's, and its "gemma" format drops system messages.
+--endpoint chat measures each server's own chat path instead. Token counts are the server's own
 (stream_options.include_usage) where it sends them, else the number of content chunks."""
 
 import argparse
@@ -154,21 +159,34 @@ STARTERS = {"tinfer": start_tinfer, "llama-cpp-python": start_llama_cpp_python}
 # ------------------------------------------------------------------------------------ requests
 
 
-async def one_request(client, messages, max_tokens):
-    """Streams one chat completion; times its chunks."""
+def chunk_text(chunk):
+    if not chunk.choices:
+        return None
+    choice = chunk.choices[0]
+    return choice.delta.content if hasattr(choice, "delta") else choice.text
+
+
+async def one_request(client, messages, max_tokens, endpoint):
+    """Streams one completion; times its chunks. With endpoint "completions" the messages are
+    joined as plain text (system, a blank line, user), no chat template."""
     started = time.monotonic()
     arrivals, text, usage_tokens, prompt_tokens = [], [], None, None
+    common = {"model": "m", "max_tokens": max_tokens, "temperature": 0, "stream": True,
+              "stream_options": {"include_usage": True}}
     try:
-        stream = await client.chat.completions.create(
-            model="m", messages=messages, max_tokens=max_tokens, temperature=0, stream=True,
-            stream_options={"include_usage": True})
+        if endpoint == "chat":
+            stream = await client.chat.completions.create(messages=messages, **common)
+        else:
+            prompt = "\n\n".join(m["content"] for m in messages) + "\n"
+            stream = await client.completions.create(prompt=prompt, **common)
         async for chunk in stream:
             if chunk.usage:
                 usage_tokens = chunk.usage.completion_tokens
                 prompt_tokens = chunk.usage.prompt_tokens
-            if chunk.choices and chunk.choices[0].delta.content:
+            piece = chunk_text(chunk)
+            if piece:
                 arrivals.append(time.monotonic() - started)
-                text.append(chunk.choices[0].delta.content)
+                text.append(piece)
     except openai.APIError as error:
         return {"ok": False, "error": str(error)[:300], "elapsed_s": time.monotonic() - started}
     elapsed = time.monotonic() - started
@@ -182,7 +200,7 @@ async def one_request(client, messages, max_tokens):
             "itl_s": [b - a for a, b in zip(arrivals, arrivals[1:])], "text": "".join(text)}
 
 
-async def run_batch(url, requests, concurrency, max_tokens, sequential=False):
+async def run_batch(url, requests, concurrency, max_tokens, endpoint, sequential=False):
     """Runs every request (a messages list), at most `concurrency` at once; (results, wall_s)."""
     client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0,
                                 timeout=1800)
@@ -190,7 +208,7 @@ async def run_batch(url, requests, concurrency, max_tokens, sequential=False):
 
     async def gated(messages):
         async with gate:
-            return await one_request(client, messages, max_tokens)
+            return await one_request(client, messages, max_tokens, endpoint)
 
     started = time.monotonic()
     results = await asyncio.gather(*(gated(m) for m in requests))
@@ -344,7 +362,7 @@ def run_server(name, server, url, args):
         print(f"[{name}] {scen}: {expectation}", flush=True)
         before = metrics_of(url)
         results, wall = asyncio.run(run_batch(url, requests, concurrency, args.max_tokens,
-                                              sequential))
+                                              args.endpoint, sequential))
         summary = summarize(results, wall)
         by_name[scen] = summary
         held, why = judge(scen, summary, by_name, results)
@@ -380,7 +398,8 @@ def markdown(report):
              f"threads {report['config']['threads']}, n_ctx {report['config']['ctx']} per "
              f"sequence, parallel {report['config']['parallel']} (tinfer-server; "
              "llama-cpp-python serves one request at a time), max_tokens "
-             f"{report['config']['max_tokens']}, temperature 0, streamed chat completions.", ""]
+             f"{report['config']['max_tokens']}, temperature 0, streamed "
+             f"{report['config']['endpoint']} requests.", ""]
     for s in report["servers"]:
         lines.append(f"- {s['name']}: `{' '.join(s['command'])}`" if s["command"] else
                      f"- {s['name']}: {s['url']}")
@@ -516,6 +535,9 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--max-tokens", type=int, default=0,
                         help="output tokens per request (default 16 with --quick, else 64)")
+    parser.add_argument("--endpoint", choices=["completions", "chat"], default="completions",
+                        help="completions (default): plain-text prompts, the same tokens for "
+                        "every server; chat: each server's own chat template")
     parser.add_argument("--out", default=str(ROOT / "build" / "bench_serve"))
     args = parser.parse_args()
     args.max_tokens = args.max_tokens or (16 if args.quick else 64)
@@ -527,7 +549,8 @@ def main():
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
                   timespec="seconds"),
               "git_commit": git_commit(), "machine": machine(),
-              "config": {"model": args.model, "threads": args.threads, "ctx": args.ctx,
+              "config": {"model": args.model, "endpoint": args.endpoint,
+                         "threads": args.threads, "ctx": args.ctx,
                          "parallel": args.parallel, "max_tokens": args.max_tokens},
               "scenarios": [{"name": s[0], "group": s[1], "expectation": s[2],
                              "requests": len(s[3]), "concurrency": s[4]}
