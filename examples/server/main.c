@@ -52,8 +52,8 @@ static int print_usage(const char *message) {
             "  --max-body B    largest request body in bytes (default 1048576)\n"
             "  --cache-slots N finished requests kept for prefix caching, 0 = off (default:\n"
             "                  --parallel)\n"
-            "  --kv-tokens N   KV block pool, all sequences together, 0 = room for each to\n"
-            "                  reach --ctx (default 0)\n"
+            "  --kv-tokens N   KV block pool, running and cached sequences together; 0 =\n"
+            "                  --parallel x --ctx, cached entries evicted as needed (default 0)\n"
             "  --cache-reuse M exact: reuse only what a fresh prefill computes bit for bit\n"
             "                  (whole --chunk runs of earlier prompts); blocks: every shared\n"
             "                  32-token block, output included (default exact)\n");
@@ -98,6 +98,9 @@ static int parse_args(int argc, char **argv, options *opt) {
     if (opt->api_key && !*opt->api_key) return print_usage("--api-key is empty");
     if (opt->cache_slots < 0) opt->cache_slots = opt->parallel;
     if (opt->cache_slots > 256) return print_usage("--cache-slots must be 0..256");
+    /* by default the cached entries get no memory of their own: they live in what the running
+     * sequences leave free, and are evicted when those need it (each can still reach --ctx) */
+    if (opt->kv_tokens == 0) opt->kv_tokens = opt->parallel * ((opt->n_ctx + 31) / 32 * 32);
     if (opt->kv_tokens < 0 || opt->kv_tokens > (long)UINT32_MAX)
         return print_usage("--kv-tokens is out of range");
     if (strcmp(opt->cache_reuse, "exact") && strcmp(opt->cache_reuse, "blocks"))
