@@ -3,10 +3,11 @@
 
     .venv/bin/python benchmarks/serve/bench_serve.py --quick -m models/gemma-3-270m-q4_k_m.gguf
 
-starts each server of --servers in turn (same GGUF, threads and per-sequence n_ctx; --parallel
-where the server has it) on a free loopback port, runs every scenario against it with the async
-`openai` client (streamed completions at temperature 0, at most C requests in flight), stops
-it, and writes report.json (benchmarks/schema/bench_serve.schema.json), report.md and PNG charts
+starts each server of --servers (same GGUF, threads and per-sequence n_ctx; --parallel where
+the server has it) on a free loopback port, runs every scenario on each server in turn with the
+async `openai` client (streamed completions at temperature 0, at most C requests in flight; the
+servers alternate per scenario, so a shared machine's drifting load falls on all alike), stops
+them, and writes report.json (benchmarks/schema/bench_serve.schema.json), report.md and PNG charts
 into --out. Scenarios, each with the expectation it is judged against (stated before it runs):
 
   single          one request at a time, short / medium / long prompt
@@ -356,31 +357,30 @@ def metrics_of(url):
     return {k: float(v) for k, v in found.items()} or None
 
 
-def run_server(name, server, url, args):
-    rows, by_name = [], {}
-    for scen, group, expectation, requests, concurrency, sequential in scenarios(args):
-        print(f"[{name}] {scen}: {expectation}", flush=True)
-        before = metrics_of(url)
-        results, wall = asyncio.run(run_batch(url, requests, concurrency, args.max_tokens,
-                                              args.endpoint, sequential))
-        summary = summarize(results, wall)
-        by_name[scen] = summary
-        held, why = judge(scen, summary, by_name, results)
-        after = metrics_of(url)
-        rss, hwm = server.rss_mib() if server else (None, None)
-        row = {"scenario": scen, "group": group, "expectation": expectation,
-               "concurrency": concurrency, "sequential": sequential, **summary,
-               "expectation_held": held, "verdict": why, "server_rss_mib": rss,
-               "server_peak_rss_mib": hwm,
-               "ttft_each_s": [r.get("ttft_s") for r in results]}
-        if before and after:
-            row["prefix_cache"] = {k: after[k] - before.get(k, 0) for k in after
-                                   if k.endswith("_total")}
-        rows.append(row)
-        print(f"[{name}] {scen}: {summary['succeeded']}/{summary['requests']} ok, "
-              f"TTFT p50 {p50(summary, 'ttft_s') or 0:.2f} s, "
-              f"{summary['output_tokens_per_s']:.1f} tok/s -> {held} ({why})", flush=True)
-    return rows
+def run_scenario(scen, name, server, url, args, by_name):
+    """One scenario on one server; by_name holds this server's earlier summaries."""
+    scen_name, group, expectation, requests, concurrency, sequential = scen
+    print(f"[{name}] {scen_name}: {expectation}", flush=True)
+    before = metrics_of(url)
+    results, wall = asyncio.run(run_batch(url, requests, concurrency, args.max_tokens,
+                                          args.endpoint, sequential))
+    summary = summarize(results, wall)
+    by_name[scen_name] = summary
+    held, why = judge(scen_name, summary, by_name, results)
+    after = metrics_of(url)
+    rss, hwm = server.rss_mib() if server else (None, None)
+    row = {"scenario": scen_name, "group": group, "expectation": expectation,
+           "concurrency": concurrency, "sequential": sequential, **summary,
+           "expectation_held": held, "verdict": why, "server_rss_mib": rss,
+           "server_peak_rss_mib": hwm, "ttft_each_s": [r.get("ttft_s") for r in results]}
+    if before and after:
+        row["prefix_cache"] = {k: after[k] - before.get(k, 0) for k in after
+                               if k.endswith("_total")}
+    print(f"[{name}] {scen_name}: {summary['succeeded']}/{summary['requests']} ok, "
+          f"TTFT p50 {p50(summary, 'ttft_s') or 0:.2f} s, "
+          f"{summary['output_tokens_per_s']:.1f} tok/s -> {held} ({why})", flush=True)
+    return row
+
 
 # ------------------------------------------------------------------------------------ report
 
@@ -558,20 +558,28 @@ def main():
               "servers": [], "results": {}}
     targets = [("server", None)] if args.url else \
         [(n.strip(), STARTERS[n.strip()]) for n in args.servers.split(",")]
-    for name, start in targets:
-        server = start(args, out_dir) if start else None
-        url = server.url if server else args.url
-        if server and not wait_ready(url, server.process, 300):
-            server.stop()
-            sys.exit(f"bench_serve: {name} did not start; see {server.log.name}")
-        rss_start = server.rss_mib()[0] if server else None
-        try:
-            report["results"][name] = run_server(name, server, url, args)
-        finally:
+    # Every server is up at once (an idle one costs no CPU) and each scenario runs on each in
+    # turn, so that a shared machine's changing load falls on all of them alike.
+    running = []
+    try:
+        for name, start in targets:
+            server = start(args, out_dir) if start else None
+            url = server.url if server else args.url
+            if server and not wait_ready(url, server.process, 300):
+                sys.exit(f"bench_serve: {name} did not start; see {server.log.name}")
+            running.append((name, server, url, server.rss_mib()[0] if server else None))
+            report["results"][name] = []
+        by_name = {name: {} for name, _, _, _ in running}
+        for scen in scenarios(args):
+            for name, server, url, _ in running:
+                report["results"][name].append(
+                    run_scenario(scen, name, server, url, args, by_name[name]))
+    finally:
+        for name, server, url, rss_start in running:
             status = server.stop() if server else None
-        report["servers"].append({"name": name, "url": url,
-                                  "command": server.argv if server else [],
-                                  "rss_at_start_mib": rss_start, "exit_status": status})
+            report["servers"].append({"name": name, "url": url,
+                                      "command": server.argv if server else [],
+                                      "rss_at_start_mib": rss_start, "exit_status": status})
     report["charts"] = charts(report, out_dir)
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     text = markdown(report)
