@@ -567,6 +567,8 @@ def main():
             url = server.url if server else args.url
             if server and not wait_ready(url, server.process, 300):
                 sys.exit(f"bench_serve: {name} did not start; see {server.log.name}")
+            # one untimed request first: a server's first one pays for lazy set-up
+            asyncio.run(run_batch(url, [user("Hello.")], 1, 4, args.endpoint))
             running.append((name, server, url, server.rss_mib()[0] if server else None))
             report["results"][name] = []
         by_name = {name: {} for name, _, _, _ in running}
