@@ -468,9 +468,9 @@ LONG_SYSTEM = " ".join(f"Rule {i}: be polite, precise and brief when answering q
                        for i in range(60))
 
 
-def ask_with_system(client, question):
+def ask_with_system(client, question, system=LONG_SYSTEM):
     return client.chat.completions.create(
-        model="m", messages=[{"role": "system", "content": LONG_SYSTEM},
+        model="m", messages=[{"role": "system", "content": system},
                              {"role": "user", "content": question}],
         max_tokens=N_TOKENS, temperature=0)
 
@@ -480,11 +480,16 @@ def test_prefix_cache_hit_answers_as_without_caching(default_model):
     system prompt forks it (a hit, by the metrics) and gets the text a server without caching
     gives. --ctx 2048 gives Gemma 3 its sliding-window ring, so the fork is cut back through it.
     That a hit's time to first token is lower is the point, but only the metrics are asserted
-    (the tokens it did not prefill), never a timing."""
+    (the tokens it did not prefill), never a timing. Then a prompt that shares only its first
+    ~350 tokens with the entries: they ran ~1,200 tokens, past the ring's 1,088, so cutting a
+    fork back to 256 is refused (E_UNSUPPORTED) and the prompt is prefilled whole, answering
+    right all the same."""
+    short_system = LONG_SYSTEM[:1500] + " Otherwise answer in French."
     plain = Server(default_model, "--parallel", 1, "--ctx", 2048, "--cache-slots", 0)
     try:
         assert "prefix caching off" in plain.banner
         reference = ask_with_system(plain.client(), "What is rule 7?")
+        reference_short = ask_with_system(plain.client(), "What is rule 2?", short_system)
         assert plain.metric("tinfer_prefix_cache_hits_total") == 0
     finally:
         assert plain.stop() == 0, plain.stderr
@@ -507,6 +512,11 @@ def test_prefix_cache_hit_answers_as_without_caching(default_model):
             rf'^tinfer_time_to_first_token_seconds_sum{{prefix_cache="{kind}"}} (\S+)$', text,
             re.M).group(1)) for kind in ("hit", "miss")}
         print(f"time to first token: miss {ttft['miss']:.2f} s, hit {ttft['hit']:.2f} s")
+        refused = ask_with_system(client, "What is rule 2?", short_system)
+        assert refused.choices[0].message.content == reference_short.choices[0].message.content
+        assert srv.metric("tinfer_prefix_cache_ring_refusals_total") >= 1
+        assert srv.metric("tinfer_prefix_cache_misses_total") == 2
+        assert srv.metric("tinfer_prefix_cache_hits_total") == 1
     finally:
         assert srv.stop() == 0, srv.stderr
 
