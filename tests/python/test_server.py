@@ -12,7 +12,7 @@
 - SIGTERM, also with a stream in flight, ends the server with exit status 0;
 - prefix caching (the library's tinfer_kv_seq_copy): a request that forks a running
   one's prompt blocks gets the same text as alone; a finished request's sequence is kept, so a
-  second request with the same ~1,000-token system prompt is a hit (the metrics say so) and
+  second request with the same ~1,200-token system prompt is a hit (the metrics say so) and
   answers as a server without caching (--cache-slots 0) does; under a small --kv-tokens budget
   entries are evicted and the answers stay right.
 Every server is started on a free port (--port 0; the program prints the one it got) and stopped
