@@ -2,6 +2,7 @@
  *
  *   tinfer-server -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N]
  *                 [--threads N] [--api-key KEY] [--queue N] [--chunk N] [--max-body BYTES]
+ *                 [--cache-slots N] [--kv-tokens N] [--cache-reuse exact|blocks]
  *
  * Endpoints: POST /v1/chat/completions, POST /v1/completions (whole or streamed as server-sent
  * events), GET /v1/models, GET /health, GET /metrics (Prometheus). See doc/server.md.
@@ -11,6 +12,7 @@
  * layers), let the last bytes go out (bounded), close every connection, free everything, exit 0.
  * Uses the public API only. Exit status: 0 after a signal, 1 failure to start, 2 usage error. */
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,8 @@ typedef struct options {
     const char *model_path;
     const char *host;
     const char *api_key;
-    long port, parallel, n_ctx, n_threads, queue, chunk, max_body;
+    const char *cache_reuse;
+    long port, parallel, n_ctx, n_threads, queue, chunk, max_body, cache_slots, kv_tokens;
 } options;
 
 static int print_usage(const char *message) {
@@ -46,7 +49,14 @@ static int print_usage(const char *message) {
             "  --api-key KEY   require 'Authorization: Bearer KEY' (not for /health)\n"
             "  --queue N       requests that may wait for a sequence; more get 429 (default 64)\n"
             "  --chunk N       prompt tokens prefilled per step between decodes (default 256)\n"
-            "  --max-body B    largest request body in bytes (default 1048576)\n");
+            "  --max-body B    largest request body in bytes (default 1048576)\n"
+            "  --cache-slots N finished requests kept for prefix caching, 0 = off (default:\n"
+            "                  --parallel)\n"
+            "  --kv-tokens N   KV block pool, running and cached sequences together; 0 =\n"
+            "                  --parallel x --ctx, cached entries evicted as needed (default 0)\n"
+            "  --cache-reuse M exact: reuse only what a fresh prefill computes bit for bit\n"
+            "                  (whole --chunk runs of earlier prompts); blocks: every shared\n"
+            "                  32-token block, output included (default exact)\n");
     return message ? 2 : -1;
 }
 
@@ -55,6 +65,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     if (!strcmp(name, "-m")) opt->model_path = value;
     else if (!strcmp(name, "--host")) opt->host = value;
     else if (!strcmp(name, "--api-key")) opt->api_key = value;
+    else if (!strcmp(name, "--cache-reuse")) opt->cache_reuse = value;
     else if (!parse_long(value, &number)) return false;
     else if (!strcmp(name, "--port")) opt->port = number;
     else if (!strcmp(name, "--parallel")) opt->parallel = number;
@@ -63,6 +74,8 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--queue")) opt->queue = number;
     else if (!strcmp(name, "--chunk")) opt->chunk = number;
     else if (!strcmp(name, "--max-body")) opt->max_body = number;
+    else if (!strcmp(name, "--cache-slots")) opt->cache_slots = number;
+    else if (!strcmp(name, "--kv-tokens")) opt->kv_tokens = number;
     else return false;
     return true;
 }
@@ -83,6 +96,15 @@ static int parse_args(int argc, char **argv, options *opt) {
     if (opt->max_body < 1024 || opt->max_body > (1L << 30))
         return print_usage("--max-body must be 1024..1073741824");
     if (opt->api_key && !*opt->api_key) return print_usage("--api-key is empty");
+    if (opt->cache_slots < 0) opt->cache_slots = opt->parallel;
+    if (opt->cache_slots > 256) return print_usage("--cache-slots must be 0..256");
+    /* by default the cached entries get no memory of their own: they live in what the running
+     * sequences leave free, and are evicted when those need it (each can still reach --ctx) */
+    if (opt->kv_tokens == 0) opt->kv_tokens = opt->parallel * ((opt->n_ctx + 31) / 32 * 32);
+    if (opt->kv_tokens < 0 || opt->kv_tokens > (long)UINT32_MAX)
+        return print_usage("--kv-tokens is out of range");
+    if (strcmp(opt->cache_reuse, "exact") && strcmp(opt->cache_reuse, "blocks"))
+        return print_usage("--cache-reuse must be exact or blocks");
     return 0;
 }
 
@@ -120,7 +142,10 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
                                  .n_ctx = (size_t)opt->n_ctx,
                                  .n_threads = (size_t)opt->n_threads,
                                  .queue_cap = (size_t)opt->queue,
-                                 .chunk = (size_t)opt->chunk};
+                                 .chunk = (size_t)opt->chunk,
+                                 .n_cache_slots = (size_t)opt->cache_slots,
+                                 .n_kv_tokens = (size_t)opt->kv_tokens,
+                                 .cache_exact = !strcmp(opt->cache_reuse, "exact")};
     scheduler *sched = NULL;
     tinfer_status status = scheduler_start(model, &sp, &sched);
     if (status != TINFER_OK) return report_failure(PROGRAM, "creating the context", status);
@@ -140,9 +165,12 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
         scheduler_free(sched);
         return 1;
     }
-    printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, prefix caching "
-           "on)\n",
-           PROGRAM, opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx);
+    char caching[96] = "prefix caching off";
+    if (opt->cache_slots > 0)
+        snprintf(caching, sizeof caching, "prefix caching on: %ld entries, %s reuse",
+                 opt->cache_slots, opt->cache_reuse);
+    printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, %s)\n", PROGRAM,
+           opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx, caching);
     fflush(stdout);
     int signal_number = 0;
     while (sigwait(signals, &signal_number) != 0) {
@@ -163,7 +191,9 @@ int main(int argc, char **argv) {
                    .n_ctx = 4096,
                    .queue = 64,
                    .chunk = 256,
-                   .max_body = 1 << 20};
+                   .max_body = 1 << 20,
+                   .cache_slots = -1,
+                   .cache_reuse = "exact"};
     int rc = parse_args(argc, argv, &opt);
     if (rc < 0) return close_stdout(PROGRAM, 0);
     if (rc != 0) return rc;

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics.h"
+#include "prefix_cache.h"
 #include "stop.h"
 
 /* One sequence of the context and the job it serves. */
@@ -23,6 +25,11 @@ typedef struct slot {
     tinfer_sampler *sampler;
     tinfer_detok_stream *detok; /* made once per slot; flushing resets it */
     stop_matcher stop;
+    /* prefix caching; the arrays are made once per slot, n_ctx long */
+    int32_t *generated; /* sampled tokens, in order (the cache holds all but the last) */
+    uint64_t *hashes;   /* prefix_hash of the prompt */
+    bool cache_hit;     /* the prompt began with forked tokens */
+    bool first_token;   /* the first token was sampled (time to first token is counted) */
 } slot;
 
 struct scheduler {
@@ -35,6 +42,8 @@ struct scheduler {
     size_t *step_slots;
     buf piece, text; /* one token's text, before and after stop strings */
     uint64_t n_admitted;
+    prefix_cache *cache;    /* NULL with --cache-slots 0: no prefix caching at all */
+    prefix_match *matches;  /* one admission's candidates: cache entries and running slots */
 
     pthread_mutex_t lock; /* the queue and stopping */
     pthread_cond_t wake;
@@ -53,10 +62,36 @@ static void fail_job(job *j, unsigned status, const char *type, const char *mess
     job_fail(j, &e);
 }
 
-/* Clears the sequence and gives the job back; the job must already be finished or failed. */
-static void slot_free(scheduler *s, slot *sl) {
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Up to where a sequence's rows are the bits a fresh prefill of the same prompt computes: the
+ * prompt's whole chunks. Prefill passes start at multiples of --chunk and a pass's sums round
+ * with its size (tinfer_prefill_logits), so a shorter last chunk, or a decoded token, may round
+ * differently from the same token inside a longer prompt's full chunk. */
+static size_t exact_tokens(const scheduler *s, size_t n_prefilled) {
+    return n_prefilled - n_prefilled % s->params.chunk;
+}
+
+/* Keeps what sl's sequence holds as a prefix-cache entry (a fork: no pool space). */
+static void slot_keep(scheduler *s, slot *sl) {
+    size_t n = 0;
+    if (!s->cache || tinfer_kv_seq_len(s->ctx, sl->seq, &n) != TINFER_OK) return;
+    const request *r = &sl->job->req;
+    const size_t n_exact = s->params.cache_exact ? exact_tokens(s, sl->n_prefilled) : n;
+    prefix_cache_store(s->cache, s->ctx, sl->seq, r->prompt, r->n_prompt, sl->generated, n,
+                       n_exact);
+}
+
+/* Clears the sequence (keeping it in the prefix cache first when keep) and gives the job back;
+ * the job must already be finished or failed. */
+static void slot_free_keep(scheduler *s, slot *sl, bool keep) {
     char scratch[64];
     size_t len;
+    if (keep) slot_keep(s, sl);
     tinfer_kv_seq_clear(s->ctx, sl->seq);
     tinfer_sampler_free(sl->sampler);
     /* forget any held-back bytes: flush resets the stream for the next job */
@@ -68,10 +103,13 @@ static void slot_free(scheduler *s, slot *sl) {
     }
     stop_free(&sl->stop);
     job_release(sl->job);
-    tinfer_detok_stream *detok = sl->detok;
-    const int32_t seq = sl->seq;
-    *sl = (slot){.seq = seq, .detok = detok};
+    *sl = (slot){.seq = sl->seq, .detok = sl->detok, .generated = sl->generated,
+                 .hashes = sl->hashes};
 }
+
+static void slot_free(scheduler *s, slot *sl) { slot_free_keep(s, sl, false); }
+
+static void publish_gauges(scheduler *s);
 
 static void slot_fail(scheduler *s, slot *sl, unsigned status, const char *what) {
     char message[512];
@@ -94,6 +132,8 @@ static void slot_finish(scheduler *s, slot *sl, const char *reason) {
         job_emit(sl->job, s->text.data, s->text.len);
     }
     const usage u = {.prompt_tokens = sl->job->req.n_prompt, .completion_tokens = sl->n_generated};
+    slot_keep(s, sl); /* and the gauges say so before the client hears back */
+    publish_gauges(s);
     job_finish(sl->job, reason, &u);
     slot_free(s, sl);
 }
@@ -128,6 +168,11 @@ static void slot_advance(scheduler *s, slot *sl) {
         return;
     }
     tinfer_sampler_accept(sl->sampler, token);
+    if (!sl->first_token) {
+        sl->first_token = true;
+        metrics_first_token(sl->cache_hit, now_s() - sl->job->submitted_ms / 1e3);
+    }
+    sl->generated[sl->n_generated] = token; /* n_generated < n_ctx: checked below last time */
     sl->n_generated++;
     metrics_tokens(0, 1);
     size_t len = 0;
@@ -151,44 +196,76 @@ static void slot_advance(scheduler *s, slot *sl) {
     sl->generating = true;
 }
 
-/* Prefix caching, with the library's copy-on-write forks (tinfer_kv_seq_copy, since 0.3): a
- * prompt that begins with whole KV blocks another running sequence already holds starts from a
- * fork of that sequence cut to those blocks and prefills only the rest. Whole blocks only, so the
- * fork shares them for good and the new sequence's first write starts a block of its own. */
-#define KV_BLOCK_TOKENS 32
+/* Prefix caching: a prompt that begins with whole 32-token blocks that a cached entry (a
+ * finished request's sequence) or a running sequence holds starts from a fork of it
+ * (tinfer_kv_seq_copy) cut back to the shared length (tinfer_kv_seq_truncate) and prefills only
+ * the rest. The length used is the shared one, less the last prompt token (prefilled for its
+ * logits), and with cache_exact also no further than the candidate's exact rows and down to a
+ * multiple of --chunk, so that the passes that follow are the ones a fresh prefill runs: a hit
+ * then computes the same bits as a miss. A sliding-window model refuses to cut back a sequence
+ * that ran far past the length asked (E_UNSUPPORTED, see doc/server.md): the next candidate is
+ * tried, longest first. */
+static size_t usable(const scheduler *s, const prefix_match *m, size_t n_prompt) {
+    size_t n = m->n_shared < n_prompt - 1 ? m->n_shared : n_prompt - 1;
+    if (!s->params.cache_exact) return n - n % PREFIX_BLOCK_TOKENS;
+    if (n > m->n_exact) n = m->n_exact;
+    return n - n % s->params.chunk;
+}
 
-static size_t common_prefix(const int32_t *a, size_t n_a, const int32_t *b, size_t n_b) {
-    size_t n = 0;
-    while (n < n_a && n < n_b && a[n] == b[n]) n++;
+static int by_usable_desc(const void *a, const void *b) {
+    const prefix_match *x = a, *y = b;
+    return (x->n_shared < y->n_shared) - (x->n_shared > y->n_shared);
+}
+
+static size_t find_matches(scheduler *s, const slot *sl) {
+    const request *r = &sl->job->req;
+    size_t n = prefix_cache_matches(s->cache, r->prompt, sl->hashes, r->n_prompt, s->matches);
+    for (size_t i = 0; i < s->params.n_slots; i++) { /* running prompts, as far as prefilled */
+        const slot *other = &s->slots[i];
+        if (other == sl || !other->job) continue;
+        const size_t shared = prefix_shared(r->prompt, sl->hashes, r->n_prompt,
+                                            other->job->req.prompt, other->hashes,
+                                            other->n_prefilled);
+        if (shared > 0)
+            s->matches[n++] = (prefix_match){.seq = other->seq,
+                                             .n_shared = shared,
+                                             .n_exact = exact_tokens(s, other->n_prefilled)};
+    }
+    for (size_t i = 0; i < n; i++) /* sort by what each can give */
+        s->matches[i].n_shared = usable(s, &s->matches[i], r->n_prompt);
+    qsort(s->matches, n, sizeof *s->matches, by_usable_desc);
     return n;
 }
 
 static void reuse_prefix(scheduler *s, slot *sl) {
+    if (!s->cache) return;
     const request *r = &sl->job->req;
-    const slot *donor = NULL;
-    size_t best = 0;
-    for (size_t i = 0; i < s->params.n_slots; i++) {
-        const slot *other = &s->slots[i];
-        if (other == sl || !other->job) continue;
-        /* the donor's cache starts with its n_prefilled prompt tokens; keep one token of ours
-         * to prefill, for the logits */
-        size_t n =
-            common_prefix(r->prompt, r->n_prompt - 1, other->job->req.prompt, other->n_prefilled);
-        n -= n % KV_BLOCK_TOKENS;
-        if (n > best) best = n, donor = other;
+    prefix_hash(r->prompt, r->n_prompt, sl->hashes);
+    const size_t n = find_matches(s, sl);
+    for (size_t i = 0; i < n && s->matches[i].n_shared > 0; i++) {
+        const prefix_match *m = &s->matches[i];
+        if (tinfer_kv_seq_copy(s->ctx, m->seq, sl->seq) != TINFER_OK) continue;
+        const tinfer_status status = tinfer_kv_seq_truncate(s->ctx, sl->seq, m->n_shared);
+        if (status != TINFER_OK) {
+            tinfer_kv_seq_clear(s->ctx, sl->seq);
+            if (status == TINFER_E_UNSUPPORTED) metrics_prefix_refused();
+            continue;
+        }
+        prefix_cache_touch(s->cache, m->seq);
+        sl->n_prefilled = m->n_shared;
+        sl->cache_hit = true;
+        break;
     }
-    if (!donor || tinfer_kv_seq_copy(s->ctx, donor->seq, sl->seq) != TINFER_OK) return;
-    /* a sliding-window donor that ran far past the prefix cannot be cut back: prefill it all */
-    if (tinfer_kv_seq_truncate(s->ctx, sl->seq, best) != TINFER_OK) {
-        tinfer_kv_seq_clear(s->ctx, sl->seq);
-        return;
-    }
-    sl->n_prefilled = best;
-    metrics_cached_tokens(best);
+    metrics_prefix_lookup(sl->n_prefilled);
 }
 
 static bool slot_admit(scheduler *s, slot *sl, job *j) {
-    *sl = (slot){.seq = sl->seq, .detok = sl->detok, .job = j, .admitted = s->n_admitted++};
+    *sl = (slot){.seq = sl->seq,
+                 .detok = sl->detok,
+                 .generated = sl->generated,
+                 .hashes = sl->hashes,
+                 .job = j,
+                 .admitted = s->n_admitted++};
     if (tinfer_sampler_create(&j->req.sampling, sizeof j->req.sampling, s->n_vocab, &sl->sampler) !=
         TINFER_OK) {
         char message[512];
@@ -234,23 +311,22 @@ static void admit(scheduler *s) {
 
 /* The gauges of /metrics, after each step. */
 static void publish_gauges(scheduler *s) {
+    metrics_now now = {0};
     pthread_mutex_lock(&s->lock);
-    const size_t queued = s->queue_len;
+    now.queue_depth = s->queue_len;
     pthread_mutex_unlock(&s->lock);
-    size_t running = 0, kv_tokens = 0;
-    for (size_t i = 0; i < s->params.n_slots; i++) {
-        size_t n = 0;
-        if (!s->slots[i].job) continue;
-        running++;
-        if (tinfer_kv_seq_len(s->ctx, s->slots[i].seq, &n) == TINFER_OK) kv_tokens += n;
-    }
+    for (size_t i = 0; i < s->params.n_slots; i++) now.running += s->slots[i].job != NULL;
     /* forks share blocks: what the pool has handed out, not the sum of the sequences */
     tinfer_context_info info;
     size_t n_free = 0;
     if (tinfer_context_get_info(s->ctx, &info, sizeof info) == TINFER_OK &&
-        tinfer_kv_free_tokens(s->ctx, &n_free) == TINFER_OK && info.n_kv_tokens >= n_free)
-        kv_tokens = info.n_kv_tokens - n_free;
-    metrics_gauges(queued, running, kv_tokens);
+        tinfer_kv_free_tokens(s->ctx, &n_free) == TINFER_OK && info.n_kv_tokens >= n_free) {
+        now.kv_tokens = info.n_kv_tokens - n_free;
+        now.kv_blocks_used = now.kv_tokens / PREFIX_BLOCK_TOKENS;
+        now.kv_blocks_total = info.n_kv_tokens / PREFIX_BLOCK_TOKENS;
+    }
+    now.cache_entries = s->cache ? prefix_cache_count(s->cache) : 0;
+    metrics_gauges(&now);
 }
 
 static void drop_cancelled(scheduler *s) {
@@ -259,7 +335,7 @@ static void drop_cancelled(scheduler *s) {
         if (!sl->job || !job_cancelled(sl->job)) continue;
         /* failing wakes the connection, which then finds its socket closed and ends */
         fail_job(sl->job, 499, "cancelled", "the client went away");
-        slot_free(s, sl);
+        slot_free_keep(s, sl, true); /* what it computed is still good for others */
     }
 }
 
@@ -272,7 +348,12 @@ static void decode_step(scheduler *s) {
         s->step_slots[n++] = i;
     }
     if (n == 0) return;
-    tinfer_status status = tinfer_decode(s->ctx, s->step_seqs, s->step_tokens, n);
+    tinfer_status status;
+    /* a full pool changes nothing: make room from the cached entries and try again */
+    while ((status = tinfer_decode(s->ctx, s->step_seqs, s->step_tokens, n)) ==
+               TINFER_E_CONTEXT_FULL &&
+           s->cache && prefix_cache_evict(s->cache, s->ctx)) {
+    }
     if (status == TINFER_E_ABORTED) return; /* stopping: the cache is as it was */
     for (size_t k = 0; k < n; k++) {
         slot *sl = &s->slots[s->step_slots[k]];
@@ -291,7 +372,11 @@ static void prefill_step(scheduler *s) {
     const request *r = &oldest->job->req;
     size_t n = r->n_prompt - oldest->n_prefilled;
     if (n > s->params.chunk) n = s->params.chunk;
-    tinfer_status status = tinfer_prefill(s->ctx, oldest->seq, r->prompt + oldest->n_prefilled, n);
+    tinfer_status status;
+    while ((status = tinfer_prefill(s->ctx, oldest->seq, r->prompt + oldest->n_prefilled, n)) ==
+               TINFER_E_CONTEXT_FULL &&
+           s->cache && prefix_cache_evict(s->cache, s->ctx)) {
+    }
     if (status == TINFER_E_ABORTED) return;
     if (status != TINFER_OK) {
         slot_fail(s, oldest, 500, "prefill failed");
@@ -326,11 +411,12 @@ static void fail_all(scheduler *s) {
         job_release(j);
     }
     pthread_mutex_unlock(&s->lock);
-    metrics_gauges(0, 0, 0);
+    publish_gauges(s);
 }
 
 static void *scheduler_main(void *arg) {
     scheduler *s = arg;
+    publish_gauges(s); /* the pool's size, before any request */
     for (;;) {
         pthread_mutex_lock(&s->lock);
         while (!atomic_load(&s->stopping) && !has_work(s)) pthread_cond_wait(&s->wake, &s->lock);
@@ -357,6 +443,7 @@ submit_result scheduler_submit(scheduler *s, job *j) {
         result = SUBMIT_QUEUE_FULL;
     } else {
         job_retain(j);
+        j->submitted_ms = now_s() * 1e3;
         s->queue[(s->queue_head + s->queue_len) % s->params.queue_cap] = j;
         s->queue_len++;
         pthread_cond_signal(&s->wake);
@@ -369,7 +456,8 @@ static tinfer_status create_context(scheduler *s, const tinfer_model *model) {
     tinfer_context_params cp;
     tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx = (uint32_t)s->params.n_ctx;
-    cp.n_seq_max = (uint32_t)s->params.n_slots;
+    cp.n_seq_max = (uint32_t)(s->params.n_slots + s->params.n_cache_slots);
+    cp.n_kv_tokens = (uint32_t)s->params.n_kv_tokens;
     cp.n_threads = (uint32_t)s->params.n_threads;
     cp.abort_callback = abort_step;
     cp.abort_user_data = s;
@@ -394,12 +482,19 @@ tinfer_status scheduler_start(const tinfer_model *model, const scheduler_params 
         s->step_tokens = calloc(n, sizeof *s->step_tokens);
         s->step_slots = calloc(n, sizeof *s->step_slots);
         s->queue = calloc(params->queue_cap, sizeof *s->queue);
-        if (!s->slots || !s->step_seqs || !s->step_tokens || !s->step_slots || !s->queue ||
+        s->matches = calloc(n + params->n_cache_slots, sizeof *s->matches);
+        if (params->n_cache_slots > 0)
+            s->cache = prefix_cache_create((int32_t)n, params->n_cache_slots, params->n_ctx);
+        if ((params->n_cache_slots > 0 && !s->cache) || !s->matches || !s->slots || !s->step_seqs || !s->step_tokens || !s->step_slots || !s->queue ||
             !buf_reserve(&s->piece, 256) || !buf_reserve(&s->text, 256))
             status = TINFER_E_NOMEM;
     }
     for (size_t i = 0; status == TINFER_OK && i < n; i++) {
         s->slots[i].seq = (int32_t)i;
+        s->slots[i].generated = malloc(params->n_ctx * sizeof(int32_t));
+        s->slots[i].hashes = malloc((params->n_ctx / PREFIX_BLOCK_TOKENS + 1) * sizeof(uint64_t));
+        if (!s->slots[i].generated || !s->slots[i].hashes) status = TINFER_E_NOMEM;
+        if (status != TINFER_OK) break;
         status = tinfer_detok_stream_create(s->tokenizer, TINFER_DETOKENIZE_SKIP_SPECIAL,
                                             &s->slots[i].detok);
     }
@@ -425,8 +520,13 @@ void scheduler_stop(scheduler *s) {
 
 void scheduler_free(scheduler *s) {
     if (!s) return;
-    for (size_t i = 0; s->slots && i < s->params.n_slots; i++)
+    for (size_t i = 0; s->slots && i < s->params.n_slots; i++) {
         tinfer_detok_stream_free(s->slots[i].detok);
+        free(s->slots[i].generated);
+        free(s->slots[i].hashes);
+    }
+    prefix_cache_free(s->cache);
+    free(s->matches);
     free(s->slots);
     free(s->step_seqs);
     free(s->step_tokens);

@@ -5,16 +5,20 @@
  *      (its own seeded sampler), detokenizes, cuts at stop strings and hands the text to its job;
  *   4. prefills one chunk (at most `chunk` tokens) of the oldest job still reading its prompt,
  *      so a long prompt delays the running streams by one chunk per step, not by its whole length.
- * A job that finishes or fails frees its sequence in the same step. The library's decode of a
+ * A job that finishes or fails frees its sequence in the same step (a finished one leaves a fork
+ * of it to the prefix cache). The library's decode of a
  * sequence does not depend on its batch-mates, so a request's text is the same alone or batched.
  *
- * Prefix caching (planned): a job whose prompt begins with full KV blocks another sequence already
- * holds would start from tinfer_kv_seq_copy(ctx, holder, seq) + tinfer_kv_seq_truncate to the
- * shared length and prefill only the rest; admission is the one place that would change
- * (slot_admit sets n_prefilled), which is why prefill progress is kept per slot. */
+ * Prefix caching (prefix_cache.h): a job that finishes (or whose client goes) leaves its sequence
+ * to the cache, a sequence of its own beyond the --parallel ones; a job whose prompt begins with
+ * whole blocks an entry or a running job holds forks it (tinfer_kv_seq_copy), cuts it back
+ * (tinfer_kv_seq_truncate) and prefills only the rest; admission is the one place that changes
+ * (slot_admit sets n_prefilled), which is why prefill progress is kept per slot. When the block
+ * pool is full, a prefill or decode evicts entries, least recently used first, and tries again. */
 #ifndef TINFER_SERVER_SCHEDULER_H
 #define TINFER_SERVER_SCHEDULER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "job.h"
@@ -28,6 +32,9 @@ typedef struct scheduler_params {
     size_t n_threads; /* 0 = one per core */
     size_t queue_cap; /* jobs that may wait for a sequence (--queue) */
     size_t chunk;     /* prompt tokens prefilled per step */
+    size_t n_cache_slots; /* sequences kept for prefix caching (--cache-slots; 0 = no caching) */
+    size_t n_kv_tokens;   /* the KV block pool, all sequences together (0 = each can fill n_ctx) */
+    bool cache_exact;     /* reuse only what gives the bits of a fresh prefill (--cache-reuse) */
 } scheduler_params;
 
 /* Creates the context (E_* from tinfer_context_create) and starts the thread. */

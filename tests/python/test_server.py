@@ -11,7 +11,10 @@
 - a client that hangs up, streaming or waiting for a whole answer, frees its sequence at once;
 - SIGTERM, also with a stream in flight, ends the server with exit status 0;
 - prefix caching (the library's tinfer_kv_seq_copy): a request that forks a running
-  one's prompt blocks gets the same text as alone.
+  one's prompt blocks gets the same text as alone; a finished request's sequence is kept, so a
+  second request with the same ~1,200-token system prompt is a hit (the metrics say so) and
+  answers as a server without caching (--cache-slots 0) does; under a small --kv-tokens budget
+  entries are evicted and the answers stay right.
 Every server is started on a free port (--port 0; the program prints the one it got) and stopped
 with SIGTERM; its exit status must be 0 and its stderr free of sanitizer reports, so with
 TINFER_BUILD_DIR pointing at an AddressSanitizer build (scripts/test.sh's build-asan) these tests
@@ -333,7 +336,6 @@ def test_disconnect_mid_stream_frees_the_sequence(server, client):
     while server.metric("tinfer_running_sequences") != 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert server.metric("tinfer_running_sequences") == 0
-    assert server.metric("tinfer_kv_tokens_in_use") == 0
 
 
 def test_full_queue_is_429(default_model):
@@ -421,7 +423,8 @@ def test_prefix_caching_changes_no_answer(server, client):
     """With tinfer_kv_seq_copy (prefix caching on): a request whose prompt shares whole KV blocks
     with a running one forks them instead of prefilling, and gets the same text as alone."""
     assert "prefix caching on" in server.banner
-    system = ("You are a careful assistant who answers in one short sentence. " * 8).strip()
+    # over one --chunk (256 tokens): exact reuse forks whole chunks only
+    system = ("You are a careful assistant who answers in one short sentence. " * 28).strip()
 
     def ask(question, max_tokens=N_TOKENS, **kwargs):
         return client.chat.completions.create(
@@ -430,7 +433,7 @@ def test_prefix_caching_changes_no_answer(server, client):
             max_tokens=max_tokens, temperature=0, **kwargs)
 
     alone = ask("What is the capital of Spain?").choices[0].message.content
-    cached_before = server.metric("tinfer_prompt_tokens_cached_total")
+    cached_before = server.metric("tinfer_prefix_cache_tokens_saved_total")
     running = ask("Tell me a long story.", max_tokens=500, stream=True)
     for chunk in running:  # the first text: its prompt is all in the cache
         if chunk.choices and chunk.choices[0].delta.content:
@@ -438,7 +441,7 @@ def test_prefix_caching_changes_no_answer(server, client):
     shared = ask("What is the capital of Spain?").choices[0].message.content
     running.close()
     assert shared == alone
-    assert server.metric("tinfer_prompt_tokens_cached_total") >= cached_before + 32
+    assert server.metric("tinfer_prefix_cache_tokens_saved_total") >= cached_before + 256
 
 
 def test_disconnect_while_waiting_for_a_whole_answer_frees_the_sequence(server):
@@ -458,3 +461,101 @@ def test_disconnect_while_waiting_for_a_whole_answer_frees_the_sequence(server):
     while server.metric("tinfer_running_sequences") != 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert server.metric("tinfer_running_sequences") == 0
+
+
+# About 1,200 tokens: a system prompt many requests share; with the chat template more than
+# the 1,088 positions of Gemma 3's sliding-window ring at --ctx 2048, whatever N_TOKENS is.
+LONG_SYSTEM = " ".join(f"Rule {i}: be polite, precise and brief when answering question {i}."
+                       for i in range(66))
+
+
+def ask_with_system(client, question, system=LONG_SYSTEM):
+    return client.chat.completions.create(
+        model="m", messages=[{"role": "system", "content": system},
+                             {"role": "user", "content": question}],
+        max_tokens=N_TOKENS, temperature=0)
+
+
+def test_prefix_cache_hit_answers_as_without_caching(default_model):
+    """A finished request's sequence stays in the cache: the next request with the same long
+    system prompt forks it (a hit, by the metrics) and gets the text a server without caching
+    gives. --ctx 2048 gives Gemma 3 its sliding-window ring, so the fork is cut back through it.
+    That a hit's time to first token is lower is the point, but only the metrics are asserted
+    (the tokens it did not prefill), never a timing. Then a prompt that shares only its first
+    ~350 tokens with the entries: they ran ~1,200 tokens, past the ring's 1,088, so cutting a
+    fork back to 256 is refused (E_UNSUPPORTED) and the prompt is prefilled whole, answering
+    right all the same."""
+    short_system = LONG_SYSTEM[:1500] + " Otherwise answer in French."
+    plain = Server(default_model, "--parallel", 1, "--ctx", 2048, "--cache-slots", 0)
+    try:
+        assert "prefix caching off" in plain.banner
+        reference = ask_with_system(plain.client(), "What is rule 7?")
+        reference_short = ask_with_system(plain.client(), "What is rule 2?", short_system)
+        assert plain.metric("tinfer_prefix_cache_hits_total") == 0
+    finally:
+        assert plain.stop() == 0, plain.stderr
+    srv = Server(default_model, "--parallel", 1, "--ctx", 2048)
+    try:
+        client = srv.client()
+        ask_with_system(client, "What is rule 3?")
+        assert srv.metric("tinfer_prefix_cache_misses_total") == 1
+        assert srv.metric("tinfer_prefix_cache_entries") == 1
+        hit = ask_with_system(client, "What is rule 7?")
+        assert hit.choices[0].message.content == reference.choices[0].message.content
+        assert hit.usage.prompt_tokens == reference.usage.prompt_tokens > 1100
+        assert srv.metric("tinfer_prefix_cache_hits_total") == 1
+        # exact reuse: whole 256-token chunks of the shared prompt, less than all of it
+        saved = srv.metric("tinfer_prefix_cache_tokens_saved_total")
+        assert 768 <= saved < hit.usage.prompt_tokens and saved % 256 == 0
+        assert srv.metric("tinfer_kv_blocks_in_use") > 0
+        _, text = srv.get("/metrics")
+        ttft = {kind: float(re.search(
+            rf'^tinfer_time_to_first_token_seconds_sum{{prefix_cache="{kind}"}} (\S+)$', text,
+            re.M).group(1)) for kind in ("hit", "miss")}
+        print(f"time to first token: miss {ttft['miss']:.2f} s, hit {ttft['hit']:.2f} s")
+        refused = ask_with_system(client, "What is rule 2?", short_system)
+        assert refused.choices[0].message.content == reference_short.choices[0].message.content
+        assert srv.metric("tinfer_prefix_cache_ring_refusals_total") >= 1
+        assert srv.metric("tinfer_prefix_cache_misses_total") == 2
+        assert srv.metric("tinfer_prefix_cache_hits_total") == 1
+    finally:
+        assert srv.stop() == 0, srv.stderr
+
+
+def test_prefix_cache_eviction_keeps_answers_right(default_model):
+    """A pool of 512 tokens (16 blocks) holds one ~300-token prompt and its answer, not two:
+    the second request evicts the first one's entry to prefill, a repeat of it is a hit, and a
+    repeat of the first is a miss again; every answer equals the uncached one."""
+    prompts = [f"Story {name}: " + " ".join(f"{name} walked to the {place} and saw a {thing}."
+                                            for place in ("market", "river", "school", "forest",
+                                                          "harbour", "castle", "bakery",
+                                                          "station")
+                                            for thing in ("cat", "boat", "tree", "lamp"))
+               for name in ("Anna", "Boris")]
+
+    def complete(client, prompt):
+        result = client.completions.create(model="m", prompt=prompt, max_tokens=N_TOKENS,
+                                           temperature=0)
+        return result.choices[0].text, result.usage.prompt_tokens
+
+    plain = Server(default_model, "--parallel", 1, "--ctx", 512, "--cache-slots", 0)
+    try:
+        expected = [complete(plain.client(), p) for p in prompts]
+    finally:
+        assert plain.stop() == 0, plain.stderr
+    assert all(256 < n <= 480 for _, n in expected), expected
+    srv = Server(default_model, "--parallel", 1, "--ctx", 512, "--cache-slots", 2,
+                 "--kv-tokens", 512)
+    try:
+        client = srv.client()
+        assert srv.metric("tinfer_kv_blocks_total") == 16
+        assert complete(client, prompts[0]) == expected[0]
+        assert complete(client, prompts[1]) == expected[1]
+        assert srv.metric("tinfer_prefix_cache_evictions_total") >= 1
+        assert complete(client, prompts[1]) == expected[1]
+        assert srv.metric("tinfer_prefix_cache_hits_total") == 1
+        assert complete(client, prompts[0]) == expected[0]
+        assert srv.metric("tinfer_prefix_cache_misses_total") == 3
+        assert srv.metric("tinfer_prefix_cache_entries") >= 1
+    finally:
+        assert srv.stop() == 0, srv.stderr
