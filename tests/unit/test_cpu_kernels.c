@@ -58,15 +58,18 @@ enum { N_QDOTS = sizeof QDOTS / sizeof QDOTS[0] };
 typedef struct qdot4_entry {
     const char *field;
     size_t offset, single; /* the single-row kernel it is four calls of */
+    bool everywhere;       /* every table has it (else it may be NULL in the generic one) */
 } qdot4_entry;
 
-#define QDOT4(field, single) \
-    { #field, offsetof(tf_cpu_kernels, field), offsetof(tf_cpu_kernels, single) }
+#define QDOT4(field, single, everywhere) \
+    { #field, offsetof(tf_cpu_kernels, field), offsetof(tf_cpu_kernels, single), everywhere }
 static const qdot4_entry QDOT4S[] = {
-    QDOT4(q5_0_x4, q5_0),
-    QDOT4(q8_0_x4, q8_0),
-    QDOT4(q4_k_rows4_x4, q4_k_rows4),
-    QDOT4(q6_k_tiled_x4, q6_k_tiled),
+    QDOT4(q5_0_x4, q5_0, false),
+    QDOT4(q8_0_x4, q8_0, false),
+    QDOT4(q4_k_rows4_x4, q4_k_rows4, true),
+    QDOT4(q6_k_tiled_x4, q6_k_tiled, true),
+    QDOT4(q4_k_rows_x4, q4_k_rows, true), /* decode of 4+ sequences */
+    QDOT4(q6_k_x4, q6_k, true),
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
@@ -244,13 +247,23 @@ static void check_qdot4s(const qdot_case *c, const tf_cpu_kernels *generic,
         for (int k = 0; k < 2; k++) {
             if (!tables[k]) continue;
             const tf_qdot4_fn four = qdot4_at(tables[k], QDOT4S[e].offset);
-            if (!four) continue; /* this table has none; callers fall back to single rows */
+            if (!four) { /* this table has none; callers fall back to single rows */
+                if (QDOT4S[e].everywhere)
+                    fail_msg("%s has no %s", tables[k]->name, QDOT4S[e].field);
+                continue;
+            }
+            /* the single-row kernel of the same table maps to it (what cpu_matmul.c looks up) */
+            assert_true(tf_cpu_qdot4_of(tables[k], qdot_at(tables[k], QDOT4S[e].single)) == four);
             float got[4];
             four(c->row, xs, c->n_elems, got);
             for (int t = 0; t < 4; t++) {
                 if (memcmp(&got[t], &want[t], sizeof got[t]) != 0)
                     fail_msg("%s %s row %d: %.9g, single-row generic %.9g", tables[k]->name,
                              QDOT4S[e].field, t, got[t], want[t]);
+                const float alone = qdot_at(tables[k], QDOT4S[e].single)(c->row, xs[t], c->n_elems);
+                if (memcmp(&got[t], &alone, sizeof alone) != 0)
+                    fail_msg("%s %s row %d: %.9g, single-row %s %.9g", tables[k]->name,
+                             QDOT4S[e].field, t, got[t], tables[k]->name, alone);
                 assert_near_reference(c, tables[k]->name, QDOT4S[e].field, t, got[t]);
             }
         }

@@ -105,5 +105,7 @@ tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     if (single == k->q8_0) return k->q8_0_x4;
     if (single == k->q4_k_rows4) return k->q4_k_rows4_x4;
     if (single == k->q6_k_tiled) return k->q6_k_tiled_x4;
+    if (single == k->q4_k_rows) return k->q4_k_rows_x4;
+    if (single == k->q6_k) return k->q6_k_x4;
     return NULL;
 }

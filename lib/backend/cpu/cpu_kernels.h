@@ -48,8 +48,10 @@ typedef struct tf_cpu_kernels {
     tf_qdot_fn q4_0, q5_0, q8_0, q4_k, q5_k, q6_k;
     tf_qdot_fn q4_0_rows, q4_k_rows, q4_k_rows4, q4_k_tiled, q5_k_tiled, q6_k_tiled;
     /* Four activation rows at once, bit-identical to four single calls of the kernel named
-     * (NULL where a build has none): prompts reuse each unpacked weight block. */
-    tf_qdot4_fn q5_0_x4, q8_0_x4, q4_k_rows4_x4, q6_k_tiled_x4;
+     * (NULL where a build has none): prompts reuse each unpacked weight block, and so do decode
+     * passes of four or more sequences (each token rounds as a single one: q4_k_rows_x4, q6_k_x4,
+     * q5_0_x4, q8_0_x4). */
+    tf_qdot4_fn q5_0_x4, q8_0_x4, q4_k_rows4_x4, q6_k_tiled_x4, q4_k_rows_x4, q6_k_x4;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);

@@ -424,6 +424,11 @@ static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_
     q4_k_rows(w, xq, 4, n, 2, out);
 }
 
+/* Decode of four or more sequences: four single-token gemv dots (span 8) sharing the unpacking. */
+static void k_dot4_q4_k_rows(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+    q4_k_rows(w, xq, 4, n, 8, out);
+}
+
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
  * super-block an exact integer sum s1 (and mins sum s2), res = d_w·s1 (− dmin_w·s2, fused), then
  * fma(res, d_x, acc). */
@@ -603,30 +608,84 @@ static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
     }
     return avx_hsum8(acc);
 }
-#else
-static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
+
+/* k_dot_q6_k for four activation rows (decode of four or more sequences): each half's codes are
+ * unpacked once and used by all four rows; every row's integer lanes, its fused multiply-add per
+ * super-block and its final reduction are exactly the single-row kernel's. */
+static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q6_k *w = (const void *)w_row;
-    const tf_q8_k_act *x = xq;
-    float acc[8] = {0};
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
-        const tf_q8_k_act *xb = &x[b];
+        const int8_t *scales = w[b].scales;
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        __m256i lanes[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                            _mm256_setzero_si256()};
+        for (int half = 0; half < 2; half++) {
+            __m256i c[4];
+            avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
+            for (int j = 0; j < 4; j++) {
+                const int chunk = 4 * half + j;
+                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
+                                                    _mm_set1_epi16(scales[2 * chunk]));
+                for (int t = 0; t < 4; t++) {
+                    const __m256i xv =
+                        _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
+                    lanes[t] = _mm256_add_epi32(
+                        lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
+                }
+            }
+        }
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        const float d_w = tf_f16_to_f32(w[b].d);
+        for (int t = 0; t < 4; t++) {
+            const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[t]->bsums);
+            const __m256i l =
+                _mm256_sub_epi32(lanes[t], _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5));
+            const __m256 d = _mm256_set1_ps(xb[t]->d * d_w);
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(l), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
+}
+#else
+/* For n_x activation rows at once (each row's arithmetic exactly the single-row one: the codes
+ * are unpacked once per super-block and shared). */
+static void q6_k_vec(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, float *out) {
+    const tf_block_q6_k *w = (const void *)w_row;
+    float acc[4][8] = {{0}};
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const int8_t *scales = w[b].scales;
         uint8_t u[TF_QK_K];
         q6_codes(&w[b], u);
-        int32_t lane[8] = {0};
-        for (int c = 0; c < 8; c++)
+        for (int t = 0; t < n_x; t++) {
+            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
+            int32_t lane[8] = {0};
+            for (int c = 0; c < 8; c++)
+                for (int l = 0; l < 8; l++)
+                    for (int e = 0; e < 4; e++) {
+                        const int i = 32 * c + 4 * l + e;
+                        lane[l] += scales[i / 16] * (u[i] * xb->qs[i]);
+                    }
             for (int l = 0; l < 8; l++)
-                for (int e = 0; e < 4; e++) {
-                    const int i = 32 * c + 4 * l + e;
-                    lane[l] += scales[i / 16] * (u[i] * xb->qs[i]);
-                }
-        for (int l = 0; l < 8; l++)
-            lane[l] -=
-                32 * (scales[2 * l] * xb->bsums[2 * l] + scales[2 * l + 1] * xb->bsums[2 * l + 1]);
-        const float d = xb->d * tf_f16_to_f32(w[b].d);
-        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+                lane[l] -= 32 * (scales[2 * l] * xb->bsums[2 * l] +
+                                 scales[2 * l + 1] * xb->bsums[2 * l + 1]);
+            const float d = xb->d * tf_f16_to_f32(w[b].d);
+            for (int l = 0; l < 8; l++) acc[t][l] = fmaf(d, (float)lane[l], acc[t][l]);
+        }
     }
-    return tf_hsum8(acc);
+    for (int t = 0; t < n_x; t++) out[t] = tf_hsum8(acc[t]);
+}
+
+static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
+    float out;
+    q6_k_vec(w_row, &xq, 1, n, &out);
+    return out;
+}
+
+static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+    q6_k_vec(w_row, xq, 4, n, out);
 }
 #endif
 
@@ -763,6 +822,8 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q8_0_x4 = TF_KERNEL_Q8_0_X4,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
+    .q4_k_rows_x4 = k_dot4_q4_k_rows,
+    .q6_k_x4 = k_dot4_q6_k,
     .q4_k = k_dot_q4_k,
     .q4_0_rows = k_dot_q4_0_rows,
     .q4_k_rows = k_dot_q4_k_rows,

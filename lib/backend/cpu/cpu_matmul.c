@@ -132,7 +132,10 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
                          tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4]) {
     const tf_matrix *w = job->w;
     /* Decode rows round as single tokens (see tf_batch_kind), and so do the output head's rows:
-     * a token's logits are the same bits whichever group of outputs it is computed in. */
+     * a token's logits are the same bits whichever group of outputs it is computed in. Every
+     * token then has the same kernel, so a decode of four or more sequences takes its four-row
+     * version (q4_k_rows_x4, q6_k_x4, q5_0_x4, q8_0_x4): each weight block unpacked once for
+     * four sequences, the bits of four single calls. */
     const size_t n_order =
         state->pass.kind == TF_BATCH_DECODE || job->rows_out ? 1 : job->n_tokens;
     for (size_t t = 0; t < chunk; t++)
