@@ -51,7 +51,7 @@ static int usage(FILE *out, int status) {
 
 static bool parse_args(int argc, char **argv, options *o) {
     *o = (options){.n_ctx = 512, .n_logits_max = 32};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *number = NULL;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
@@ -73,7 +73,6 @@ static bool parse_args(int argc, char **argv, options *o) {
             fprintf(stderr, "%s: %s wants a number, not '%s'\n", PROGRAM, a, v);
             return false;
         }
-        i++;
     }
     if (!o->model || !o->text) {
         fprintf(stderr, "%s: -m MODEL and -f TEXT are required\n", PROGRAM);
