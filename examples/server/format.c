@@ -92,6 +92,17 @@ static json_t *text_value(const char *text, size_t len) {
     return value ? value : json_string("\xEF\xBF\xBD");
 }
 
+/* root with "choices": [choice] (both owned; NULL, both released, when either is missing). */
+static json_t *with_choice(json_t *root, json_t *choice) {
+    if (!root || !choice) {
+        json_decref(root);
+        json_decref(choice);
+        return NULL;
+    }
+    json_object_set_new(root, "choices", json_pack("[o]", choice));
+    return root;
+}
+
 char *format_result(const response_head *h, const char *text, size_t text_len,
                     const char *finish_reason, const usage *u) {
     json_t *root = head_object(h, false);
@@ -103,12 +114,7 @@ char *format_result(const response_head *h, const char *text, size_t text_len,
     else
         choice = json_pack("{s:i, s:o, s:n, s:s?}", "index", 0, "text", text_value(text, text_len),
                            "logprobs", "finish_reason", finish_reason);
-    if (!root || !choice) {
-        json_decref(root);
-        json_decref(choice);
-        return NULL;
-    }
-    json_object_set_new(root, "choices", json_pack("[o]", choice));
+    if (!(root = with_choice(root, choice))) return NULL;
     json_object_set_new(root, "usage", usage_object(u));
     return dump(root);
 }
@@ -127,12 +133,7 @@ char *format_chunk(const response_head *h, bool first, const char *text, size_t 
         choice = json_pack("{s:i, s:o, s:n, s:s?}", "index", 0, "text", text_value(text, text_len),
                            "logprobs", "finish_reason", finish_reason);
     }
-    if (!root || !choice) {
-        json_decref(root);
-        json_decref(choice);
-        return NULL;
-    }
-    json_object_set_new(root, "choices", json_pack("[o]", choice));
+    if (!(root = with_choice(root, choice))) return NULL;
     if (u) json_object_set_new(root, "usage", usage_object(u));
     return event(root);
 }

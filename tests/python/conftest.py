@@ -3,7 +3,9 @@ and where the default model is.
 
 TINFER_BUILD_DIR names the build tree (default: build/ at the repository root);
 TINFER_DEFAULT_MODEL names the default model (default: models/gemma-3-270m-q4_k_m.gguf).
-scripts/test.sh sets both."""
+TINFER_LIBRARY is the library the Python binding loads where a test uses it for references
+(default: the one in the build tree; scripts/test.sh names the normal build's, which a sanitized
+build's programs are tested beside). scripts/test.sh sets all three."""
 
 import json
 import os
@@ -19,6 +21,9 @@ PROGRAM_TIMEOUT_S = 120
 
 def build_dir() -> Path:
     return Path(os.environ.get("TINFER_BUILD_DIR", ROOT / "build")).resolve()
+
+
+os.environ.setdefault("TINFER_LIBRARY", str(build_dir() / "lib" / "libtinfer.so.0"))
 
 
 class Inspect:

@@ -25,9 +25,6 @@ import pytest
 from conftest import PROGRAM_TIMEOUT_S, ROOT, build_dir
 
 sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
-# The binding computes the references: the library next to the programs unless one is named
-# (scripts/test.sh names the normal build's, which also serves its sanitized programs).
-os.environ.setdefault("TINFER_LIBRARY", str(build_dir() / "lib" / "libtinfer.so.0"))
 sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
 from tiny_model import write_tiny_model  # noqa: E402
 
