@@ -73,9 +73,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, and the six float kernels tested below: a field
+/* name, the quantized dots, the four-row dots, the six float kernels and the three attention
+ * kernels (attention_kernels) tested below: a field
  * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 3),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -575,6 +576,91 @@ static void tinfer_cpu_selects_the_path(void **state) {
     unsetenv("TINFER_CPU");
 }
 
+/* ---- the attention kernels over float16 rows ----
+ * Each score equals dot_tiled / dot_vecdot of the widened row and the query times the scale, each
+ * V lane equals axpy of the widened rows into that lane in position order, in the generic table
+ * and, bit for bit, in every SIMD table: for any number of keys, rows, widths (every tail of the
+ * register blocks) and any lane phase. */
+enum { ATTN_KEYS = 71, ATTN_ROWS = 9, ATTN_N = 272 };
+
+static void attention_scores_with(const tf_cpu_kernels *k, const uint16_t *const *rows,
+                                  const float *q, bool tiled) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    static const size_t widths[] = {8, 16, 24, 32, 40, 64, 72, 256, 264, 272};
+    static const size_t odd[] = {1, 7, 31, 33, 100, 255};
+    static float got[ATTN_ROWS * ATTN_KEYS], widened[ATTN_N];
+    const float scale = 0.0625f;
+    for (size_t w = 0; w < 16; w++) {
+        if (w >= 10 && tiled) break;
+        const size_t n = w < 10 ? widths[w] : odd[w - 10];
+        for (size_t n_rows = 1; n_rows <= ATTN_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
+            for (size_t n_keys = 1; n_keys <= ATTN_KEYS; n_keys += 35) {
+                if (tiled) k->attn_scores_tiled(rows, n_keys, q, n_rows, n, scale, got, n_keys);
+                else k->attn_scores_vecdot(rows, n_keys, q, n_rows, n, scale, got, n_keys);
+                for (size_t i = 0; i < n_keys; i++) {
+                    generic->f16_to_f32(rows[i], widened, n);
+                    for (size_t r = 0; r < n_rows; r++) {
+                        const float *qr = q + r * n;
+                        const float want = (tiled ? generic->dot_tiled(widened, qr, n)
+                                                  : generic->dot_vecdot(widened, qr, n)) *
+                                           scale;
+                        assert_same_bits(want, got[r * n_keys + i], "score",
+                                         tiled ? "attn_scores_tiled" : "attn_scores_vecdot");
+                    }
+                }
+            }
+    }
+}
+
+static void attention_values_with(const tf_cpu_kernels *k, const uint16_t *const *rows,
+                                  const float *p) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    static const size_t widths[] = {1, 8, 16, 24, 64, 72, 128, 200, 256, 259};
+    static float got[ATTN_ROWS * TF_LANES_VECDOT * ATTN_N], want[ATTN_ROWS * TF_LANES_VECDOT * ATTN_N];
+    static float widened[ATTN_N];
+    for (size_t w = 0; w < 10; w++)
+        for (size_t n_lanes = TF_LANES_TILED; n_lanes <= TF_LANES_VECDOT; n_lanes *= 4)
+            for (size_t n_rows = 1; n_rows <= ATTN_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
+                for (size_t n_pos = 1; n_pos <= ATTN_KEYS; n_pos += 23) {
+                    const size_t width = widths[w], pos0 = 3 * n_pos + n_rows;
+                    memset(want, 0, n_rows * n_lanes * width * sizeof *want);
+                    for (size_t i = 0; i < n_pos; i++) {
+                        generic->f16_to_f32(rows[i], widened, width);
+                        for (size_t r = 0; r < n_rows; r++)
+                            generic->axpy(want + (r * n_lanes + (pos0 + i) % n_lanes) * width,
+                                          widened, p[r * ATTN_KEYS + i], width);
+                    }
+                    memset(got, 0xff, sizeof got); /* every element must be written */
+                    k->attn_values(rows, n_pos, pos0, p, ATTN_KEYS, n_rows, n_lanes, width, got);
+                    if (memcmp(want, got, n_rows * n_lanes * width * sizeof *got) != 0)
+                        fail_msg("attn_values (%s): width %zu, %zu lanes, %zu rows, %zu positions",
+                                 k->name, width, n_lanes, n_rows, n_pos);
+                }
+}
+
+static void attention_kernels(void **state) {
+    (void)state;
+    uint32_t rng = 9001;
+    static uint16_t halves[ATTN_KEYS][ATTN_N];
+    static float q[ATTN_ROWS * ATTN_N], p[ATTN_ROWS * ATTN_KEYS];
+    const uint16_t *rows[ATTN_KEYS];
+    for (size_t i = 0; i < ATTN_KEYS; i++) {
+        for (size_t d = 0; d < ATTN_N; d++) halves[i][d] = tf_f32_to_f16(4.0f * random_float(&rng));
+        rows[i] = halves[i];
+    }
+    random_floats(q, ATTN_ROWS * ATTN_N, &rng);
+    for (size_t i = 0; i < ATTN_ROWS * ATTN_KEYS; i++) /* probabilities, some exactly 0 */
+        p[i] = i % 7 == 3 ? 0.0f : 0.5f * (random_float(&rng) + 1.0f);
+    const tf_cpu_kernels *tables[] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
+                                      tf_cpu_kernels_avx512()};
+    for (int t = 0; t < 3; t++) {
+        if (!tables[t]) continue;
+        attention_scores_with(tables[t], rows, q, true);
+        attention_scores_with(tables[t], rows, q, false);
+        attention_values_with(tables[t], rows, p);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_features_match_proc_cpuinfo),
@@ -591,6 +677,7 @@ int main(void) {
         cmocka_unit_test(axpy),
         cmocka_unit_test(f16_to_f32),
         cmocka_unit_test(expf_n),
+        cmocka_unit_test(attention_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

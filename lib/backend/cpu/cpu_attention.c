@@ -1,7 +1,8 @@
 /* Attention over the block-structured KV cache (rows written by cpu_kv.c).
  *
  * Reading follows llama.cpp's CPU arithmetic exactly (see attend_group); each K and V row is read
- * once per KV head and shared by its query heads (GQA). */
+ * once per KV head and shared by its query heads (GQA) and, in prompts, by a block of consecutive
+ * tokens (attend_block). */
 #include <math.h>
 #include <string.h>
 
@@ -35,6 +36,23 @@ static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first
     for (uint32_t i = 0; i < n_slots; i++) {
         const float p = scores[i] * inv_sum;
         scores[i] = round_half ? round_f16(p) : p;
+    }
+}
+
+/* out[d] = the lanes' partial sums head[l·width + d] reduced in the engine's tree: tinyBLAS's
+ * hsum of 8 lanes, or ggml_vec_dot_f16's GGML_F32x8_REDUCE of 32. */
+static void reduce_lanes(const float *head, uint32_t n_lanes, uint32_t width, float *out) {
+    for (uint32_t d = 0; d < width; d++) {
+        if (n_lanes == TF_LANES_TILED) {
+            float acc[8];
+            for (int l = 0; l < 8; l++) acc[l] = head[(size_t)l * width + d];
+            out[d] = tf_hsum8(acc);
+        } else {
+            float sum[4][8];
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 8; l++) sum[j][l] = head[(size_t)(8 * j + l) * width + d];
+            out[d] = tf_reduce4x8(sum);
+        }
     }
 }
 
@@ -92,32 +110,108 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * hd_v, row,
                     scores[(size_t)g * stride + i], hd_v);
     }
-    for (uint32_t g = 0; g < group; g++) {
-        const float *head = lanes + (size_t)g * n_lanes * hd_v;
-        for (uint32_t d = 0; d < hd_v; d++) {
-            if (tiled) {
-                float acc[8];
-                for (int l = 0; l < 8; l++) acc[l] = head[(size_t)l * hd_v + d];
-                out[(size_t)g * hd_v + d] = tf_hsum8(acc);
-            } else {
-                float sum[4][8];
-                for (int j = 0; j < 4; j++)
-                    for (int l = 0; l < 8; l++) sum[j][l] = head[(size_t)(8 * j + l) * hd_v + d];
-                out[(size_t)g * hd_v + d] = tf_reduce4x8(sum);
-            }
+    for (uint32_t g = 0; g < group; g++)
+        reduce_lanes(lanes + (size_t)g * n_lanes * hd_v, n_lanes, hd_v, out + (size_t)g * hd_v);
+}
+
+/* The positions of [first, first + n) as pointers to KV head kv_head's float16 K (or V) rows. */
+static void gather_rows(const tf_cpu_kv *kv, uint32_t il, bool value, const uint32_t *table,
+                        uint32_t first, uint32_t n, size_t head_offset, const uint16_t **rows) {
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = (const uint16_t *)tf_cpu_kv_row(kv, il, value, table, first + i) + head_offset;
+}
+
+/* attend_group for the F16 cache, over a run of n_tok tokens of one sequence at once (query rows
+ * r = j·n_heads + g: token t0 + j, head h0 + g), through the table's attention kernels.
+ *
+ * The keys and values of the run's union of spans are read once for all its rows, blocked in
+ * registers by the kernels; every row's scores, softmax and V chains are exactly attend_group's:
+ * its scores are the same dots; its softmax runs on its own span, from its own 8-aligned base;
+ * and a position outside its span enters its V chains with probability +0, which leaves every
+ * partial sum as it was (fma(v, +0, acc) = acc for a finite cached v: acc starts at +0 and the
+ * products of a float16 value and a probability never round to -0) — llama.cpp itself multiplies
+ * every cached row, masked or not, by its probability. */
+static void attend_block(const tf_cpu_state *state, const tf_cpu_scratch *scratch, uint32_t il,
+                         bool local, const tf_attn_shape *shape, uint32_t t0, uint32_t n_tok,
+                         uint32_t kv_head, uint32_t h0, uint32_t n_heads, bool tiled,
+                         const float *q, float *out) {
+    const tf_cpu_kernels *k = state->kernels;
+    const tf_cpu_kv *kv = &state->kv;
+    const tf_span *spans = (local ? state->pass.spans_local : state->pass.spans_global) + t0;
+    const uint32_t hd = shape->head_dim, hd_v = shape->head_dim_v;
+    const uint32_t n_rows = n_tok * n_heads, n_lanes = tiled ? TF_LANES_TILED : TF_LANES_VECDOT;
+    uint32_t first = spans[0].pos_first, last = spans[0].pos_last;
+    for (uint32_t j = 1; j < n_tok; j++) {
+        if (spans[j].pos_first < first) first = spans[j].pos_first;
+        if (spans[j].pos_last > last) last = spans[j].pos_last;
+    }
+    const uint32_t base = first & ~7u, n_pos = last - first + 1, off = first - base;
+    const uint32_t stride = (last - base + 1 + 7) & ~7u;
+    const uint32_t *table = tf_cpu_token_table(state, t0, local);
+    const uint16_t **k_rows = scratch->attn_rows, **v_rows = scratch->attn_rows + state->config.n_ctx;
+    float *query = scratch->attn_query, *scores = scratch->attn_scores;
+
+    for (uint32_t j = 0; j < n_tok; j++)
+        for (uint32_t i = 0; i < n_heads * hd; i++)
+            query[(size_t)j * n_heads * hd + i] =
+                round_f16(q[((size_t)(t0 + j) * shape->n_head + h0) * hd + i]);
+    gather_rows(kv, il, false, table, first, n_pos, (size_t)kv_head * hd, k_rows);
+    if (tiled && hd % 8 == 0) /* see attend_group: the F16 cache's prompt products are tiled */
+        k->attn_scores_tiled(k_rows, n_pos, query, n_rows, hd, shape->scale, scores + off, stride);
+    else
+        k->attn_scores_vecdot(k_rows, n_pos, query, n_rows, hd, shape->scale, scores + off, stride);
+    for (uint32_t j = 0; j < n_tok; j++) {
+        const uint32_t base_j = spans[j].pos_first & ~7u;
+        for (uint32_t g = 0; g < n_heads; g++) {
+            float *row = scores + (size_t)(j * n_heads + g) * stride;
+            softmax_slots(k, row + (base_j - base), spans[j].pos_first - base_j,
+                          spans[j].pos_last - base_j + 1, true);
+            for (uint32_t i = off; i < spans[j].pos_first - base; i++) row[i] = 0.0f;
+            for (uint32_t i = spans[j].pos_last - base + 1; i < last - base + 1; i++) row[i] = 0.0f;
+        }
+    }
+
+    gather_rows(kv, il, true, table, first, n_pos, (size_t)kv_head * hd_v, v_rows);
+    const size_t lanes_rows = state->config.max_row_elems * TF_LANES_VECDOT / ((size_t)n_lanes * hd_v);
+    for (uint32_t r0 = 0; r0 < n_rows; r0 += (uint32_t)lanes_rows) {
+        const uint32_t nr = n_rows - r0 < lanes_rows ? n_rows - r0 : (uint32_t)lanes_rows;
+        k->attn_values(v_rows, n_pos, first, scores + (size_t)r0 * stride + off, stride, nr,
+                       n_lanes, hd_v, scratch->attn_lanes);
+        for (uint32_t r = r0; r < r0 + nr; r++) {
+            const float *head = scratch->attn_lanes + (size_t)(r - r0) * n_lanes * hd_v;
+            float *o = out + ((size_t)(t0 + r / n_heads) * shape->n_head + h0 + r % n_heads) * hd_v;
+            reduce_lanes(head, n_lanes, hd_v, o);
         }
     }
 }
 
-/* One op's arguments. Work item i is (token, KV head, part of the KV head's query heads), token
- * outermost: i / (n_head_kv · n_parts) is the token. */
+/* The tokens [t, t_end) that attend_block can take together from t: consecutive, of t's
+ * sequence, and with room in the scratch for their rows' scores over their union of spans. */
+static uint32_t run_end(const tf_cpu_state *state, const tf_cpu_scratch *scratch, bool local,
+                        uint32_t n_heads, uint32_t t, uint32_t t_end) {
+    const tf_span *spans = local ? state->pass.spans_local : state->pass.spans_global;
+    uint32_t first = spans[t].pos_first, last = spans[t].pos_last, end = t + 1;
+    for (; end < t_end && state->pass.token_seq[end] == state->pass.token_seq[t]; end++) {
+        const uint32_t f = spans[end].pos_first < first ? spans[end].pos_first : first;
+        const uint32_t l = spans[end].pos_last > last ? spans[end].pos_last : last;
+        const size_t stride = ((l - (f & ~7u) + 1) + 7) & ~(size_t)7;
+        if ((size_t)(end + 1 - t) * n_heads * stride > scratch->attn_scores_len) break;
+        first = f;
+        last = l;
+    }
+    return end;
+}
+
+/* One op's arguments. Work item i is (block of tokens, KV head, part of the KV head's query
+ * heads), block outermost: i / (n_head_kv · n_parts) is the block, tokens [b·T, b·T + T). */
 typedef struct attention_job {
     const tf_cpu_state *state;
     uint32_t il;
     bool local, tiled;
     const tf_attn_shape *shape;
-    uint32_t group;   /* query heads per KV head */
-    uint32_t n_parts; /* parts each KV head's query heads are split into */
+    uint32_t group;      /* query heads per KV head */
+    uint32_t n_parts;    /* parts each KV head's query heads are split into */
+    uint32_t block_toks; /* T: tokens per block (1 but for F16 prompts) */
     const float *q;
     float *out;
 } attention_job;
@@ -125,22 +219,35 @@ typedef struct attention_job {
 static void attention_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
     const attention_job *job = arg;
     const tf_cpu_state *state = job->state;
+    const tf_cpu_scratch *scratch = &state->scratch[thread];
     const tf_attn_shape *shape = job->shape;
-    const size_t per_token = (size_t)shape->n_head_kv * job->n_parts;
+    const size_t per_block = (size_t)shape->n_head_kv * job->n_parts;
     for (size_t i = i0; i < i1; i++) {
-        const size_t t = i / per_token;
-        const uint32_t kv_head = (uint32_t)(i % per_token / job->n_parts);
+        const uint32_t t0 = (uint32_t)(i / per_block) * job->block_toks;
+        const uint32_t t1 = t0 + job->block_toks < state->pass.n_tokens ? t0 + job->block_toks
+                                                                         : state->pass.n_tokens;
+        const uint32_t kv_head = (uint32_t)(i % per_block / job->n_parts);
         const uint32_t part = (uint32_t)(i % job->n_parts);
         /* Heads [g0, g1) of the group: the parts differ in size by at most one head. */
         const uint32_t g0 = (uint32_t)((uint64_t)job->group * part / job->n_parts);
         const uint32_t g1 = (uint32_t)((uint64_t)job->group * (part + 1) / job->n_parts);
         const uint32_t h0 = kv_head * job->group + g0;
-        const tf_span *span =
-            job->local ? &state->pass.spans_local[t] : &state->pass.spans_global[t];
-        attend_group(state, &state->scratch[thread], job->il,
-                     tf_cpu_token_table(state, t, job->local), shape, span, kv_head, g1 - g0,
-                     job->tiled, job->q + (t * shape->n_head + h0) * shape->head_dim,
-                     job->out + (t * shape->n_head + h0) * shape->head_dim_v);
+        if (state->kv.dtype == TINFER_DTYPE_F16) {
+            for (uint32_t t = t0, end; t < t1; t = end) {
+                end = run_end(state, scratch, job->local, g1 - g0, t, t1);
+                attend_block(state, scratch, job->il, job->local, shape, t, end - t, kv_head, h0,
+                             g1 - g0, job->tiled, job->q, job->out);
+            }
+            continue;
+        }
+        for (uint32_t t = t0; t < t1; t++) {
+            const tf_span *span =
+                job->local ? &state->pass.spans_local[t] : &state->pass.spans_global[t];
+            attend_group(state, scratch, job->il, tf_cpu_token_table(state, t, job->local), shape,
+                         span, kv_head, g1 - g0, job->tiled,
+                         job->q + ((size_t)t * shape->n_head + h0) * shape->head_dim,
+                         job->out + ((size_t)t * shape->n_head + h0) * shape->head_dim_v);
+        }
     }
 }
 
@@ -276,17 +383,27 @@ tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf
         const size_t wanted = (state->n_threads + pairs - 1) / pairs;
         n_parts = wanted < group ? (uint32_t)wanted : group;
     }
+    /* F16 prompts: blocks of up to TF_CPU_ATTN_TOKENS consecutive tokens, each cached row read
+     * once per block, while leaving about four blocks per thread. */
+    uint32_t block_toks = 1;
+    const bool tiled = pass->kind == TF_BATCH_PROMPT && pass->n_tokens >= 2;
+    if (tiled && state->kv.dtype == TINFER_DTYPE_F16) {
+        const size_t fit = pairs / (4 * (size_t)state->n_threads);
+        block_toks = fit < 1 ? 1 : fit > TF_CPU_ATTN_TOKENS ? TF_CPU_ATTN_TOKENS : (uint32_t)fit;
+    }
+    const size_t n_blocks = (pass->n_tokens + block_toks - 1) / block_toks;
     attention_job job = {.state = state,
                          .il = il,
                          .local = local,
-                         .tiled = pass->kind == TF_BATCH_PROMPT && pass->n_tokens >= 2,
+                         .tiled = tiled,
                          .shape = shape,
                          .group = group,
                          .n_parts = n_parts,
+                         .block_toks = block_toks,
                          .q = q,
                          .out = out};
-    /* One item each: a token's attention over a long span takes far longer than a dispatch, and
+    /* One item each: a block's attention over a long span takes far longer than a dispatch, and
      * spans differ in length (causal prompts), so threads take items as they finish. */
-    tf_cpu_for(state, pairs * n_parts, 1, attention_range, &job);
+    tf_cpu_for(state, n_blocks * shape->n_head_kv * n_parts, 1, attention_range, &job);
     return TINFER_OK;
 }

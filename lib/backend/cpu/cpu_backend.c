@@ -26,6 +26,7 @@ static void free_scratch(tf_cpu_scratch *s) {
     free(s->attn_row);
     free(s->attn_scores);
     free(s->attn_lanes);
+    free(s->attn_rows);
 }
 
 static void cpu_destroy(tf_backend *be) {
@@ -78,23 +79,33 @@ static const tf_backend_ops CPU_OPS = {
  * context; and the shared quantized activations. */
 static tinfer_status alloc_scratch(tf_cpu_state *state) {
     const tf_backend_config *c = &state->config;
-    size_t tile_floats, n_lanes, n_scores;
+    size_t tile_floats, n_lanes, n_scores, n_query;
     /* + 8: score rows start at the 8-aligned cell below the first key (cpu_attention.c). */
     if (!tinfer_mul_size(c->max_row_elems, TF_CPU_TILE_ROWS, &tile_floats) ||
         !tinfer_mul_size(c->max_row_elems, TF_LANES_VECDOT, &n_lanes) ||
+        !tinfer_mul_size(c->max_row_elems, TF_CPU_ATTN_TOKENS, &n_query) ||
         !tinfer_mul_size((size_t)c->n_ctx + 8, c->n_head ? c->n_head : 1, &n_scores))
         return tf_error(TINFER_E_INVALID_ARG, "cpu backend: scratch size overflows");
+    /* Room for a block of prompt tokens' scores where one token's take under 64 MiB in all. */
+    enum { ATTN_SCORES_CAP = 1 << 24 };
+    const size_t score_tokens = ATTN_SCORES_CAP / n_scores;
+    n_scores *= score_tokens < 1                    ? 1
+                : score_tokens > TF_CPU_ATTN_TOKENS ? TF_CPU_ATTN_TOKENS
+                                                    : score_tokens;
     state->scratch = calloc(state->n_threads, sizeof *state->scratch);
     if (!state->scratch) return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory");
     bool ok = true;
     for (uint32_t i = 0; i < state->n_threads; i++) {
         tf_cpu_scratch *s = &state->scratch[i];
         s->tile = calloc(tile_floats, sizeof(float));
-        s->attn_query = calloc(c->max_row_elems, sizeof(float));
+        s->attn_query = calloc(n_query, sizeof(float));
         s->attn_row = calloc(c->max_row_elems, sizeof(float));
         s->attn_lanes = calloc(n_lanes, sizeof(float));
         s->attn_scores = calloc(n_scores, sizeof(float));
-        ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes;
+        s->attn_scores_len = n_scores;
+        s->attn_rows = calloc(2 * ((size_t)c->n_ctx + 1), sizeof *s->attn_rows);
+        ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes &&
+             s->attn_rows;
     }
     /* Room for either activation format, rows rounded up to whole 256-element blocks. */
     const uint32_t padded = (uint32_t)((c->max_row_elems + 255) / 256 * 256);

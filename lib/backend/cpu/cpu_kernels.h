@@ -66,6 +66,19 @@ typedef struct tf_cpu_kernels {
     void (*f16_to_f32)(const uint16_t *x, float *y, size_t n);
     /* ggml's vectorised exp (ggml_v_expf) of each of n values. */
     void (*expf_n)(const float *x, float *y, size_t n);
+    /* ---- attention over an F16 cache (cpu_kernels_attn_impl.h) ----
+     * scores[r·stride + i] = dot(k_rows[i], q + r·n) · scale for query rows r < n_rows and keys
+     * i < n_keys, each dot the float16 row widened and summed exactly as dot_tiled (n a multiple
+     * of 8) or dot_vecdot would: the keys are widened once per several rows. */
+    void (*attn_scores_tiled)(const uint16_t *const *k_rows, size_t n_keys, const float *q,
+                              size_t n_rows, size_t n, float scale, float *scores, size_t stride);
+    void (*attn_scores_vecdot)(const uint16_t *const *k_rows, size_t n_keys, const float *q,
+                               size_t n_rows, size_t n, float scale, float *scores, size_t stride);
+    /* lanes[(r·n_lanes + l)·width + d] = the chain acc = fma(v_rows[i][d], p[r·p_stride + i], acc)
+     * from 0 over the positions i < n_pos with (pos0 + i) % n_lanes == l, in increasing i: what
+     * axpy into lane (pos0 + i) % n_lanes gives, for every row r < n_rows, d < width. */
+    void (*attn_values)(const uint16_t *const *v_rows, size_t n_pos, size_t pos0, const float *p,
+                        size_t p_stride, size_t n_rows, size_t n_lanes, size_t width, float *lanes);
 } tf_cpu_kernels;
 
 /* A kernel path as TINFER_CPU names it. */

@@ -813,6 +813,7 @@ static void k_expf_n(const float *x, float *y, size_t n) {
 #define TF_KERNEL_Q5_0_X4 K_DOT4_Q5_0
 #endif
 
+#include "backend/cpu/cpu_kernels_attn_impl.h"
 const tf_cpu_kernels TF_KERNELS_NAME = {
     .name = TF_KERNELS_LABEL,
     .q4_0 = k_dot_q4_0,
@@ -839,4 +840,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .axpy = k_axpy,
     .f16_to_f32 = k_f16_to_f32,
     .expf_n = k_expf_n,
+    .attn_scores_tiled = K_ATTN_SCORES_TILED,
+    .attn_scores_vecdot = K_ATTN_SCORES_VECDOT,
+    .attn_values = K_ATTN_VALUES,
 };

@@ -11,7 +11,8 @@
 
 enum {
     TF_CPU_TILE_ROWS = 64,  /* weight rows dequantized together for one sgemm */
-    TF_CPU_QDOT_TOKENS = 32 /* activation rows quantized at a time for the integer dots */
+    TF_CPU_QDOT_TOKENS = 32, /* activation rows quantized at a time for the integer dots */
+    TF_CPU_ATTN_TOKENS = 8   /* prompt tokens attending together (cpu_attention.c) */
 };
 
 /* The running pass: begin_pass's copy of the step descriptor, in arrays sized at creation. */
@@ -42,10 +43,14 @@ typedef struct tf_cpu_kv {
  * share of an op. */
 typedef struct tf_cpu_scratch {
     float *tile;        /* TF_CPU_TILE_ROWS × max_row_elems dequantized weights */
-    float *attn_query;  /* max_row_elems: the query heads of one KV head, rounded for the cache */
+    float *attn_query;  /* max_row_elems × TF_CPU_ATTN_TOKENS: the query heads of one KV head
+                           for a block of tokens, rounded for the cache */
     float *attn_row;    /* max_row_elems: one cached K or V row as float32 */
-    float *attn_scores; /* n_head × (n_ctx + 8): scores, then probabilities */
+    float *attn_scores; /* attn_scores_len: scores, then probabilities (at least n_head × (n_ctx
+                           + 8), room for several tokens' where that is small) */
     float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
+    const uint16_t **attn_rows; /* 2 × n_ctx: the float16 K rows, then V rows, of a span */
+    size_t attn_scores_len;
 } tf_cpu_scratch;
 
 typedef struct tf_cpu_state {

@@ -1,0 +1,307 @@
+/* The attention kernels of the CPU table (cpu_kernels.h, "attention"), included by
+ * cpu_kernels_impl.h once per build flavour (TF_KERNELS_AVX2 0 or 1; AVX-512 bodies where the
+ * includer is compiled with it). They read the F16 cache's rows directly, through one pointer per
+ * position, and block the loops so that each row is widened once per several query rows and the
+ * V partial sums stay in registers.
+ *
+ * Every (query row, key) score and every (query row, lane, dimension) V sum is the same chain of
+ * float operations as dot_tiled / dot_vecdot / axpy would give it (tests/unit/test_cpu_kernels.c
+ * holds them equal): only which pairs share a pass changes. The V sums use the lane structure —
+ * lane l of a row holds the chain over the positions pos ≡ l (mod n_lanes), in increasing order,
+ * and different lanes never meet before the final reduction — so a pass walks one lane's
+ * positions with its accumulators in registers instead of all lanes' in memory. */
+
+/* ---- portable bodies (the reference the SIMD ones are held to) ---- */
+
+TF_MAYBE_UNUSED static void attn_scores_tiled_ref(const uint16_t *const *k_rows, size_t n_keys, const float *q,
+                                  size_t n_rows, size_t n, float scale, float *scores,
+                                  size_t score_stride) {
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t i = 0; i < n_keys; i++) {
+            const uint16_t *k = k_rows[i];
+            const float *qr = q + r * n;
+            float acc[8] = {0};
+            for (size_t e = 0; e + 8 <= n; e += 8)
+                for (int l = 0; l < 8; l++)
+                    acc[l] = fmaf(tf_f16_to_f32(k[e + l]), qr[e + l], acc[l]);
+            scores[r * score_stride + i] = tf_hsum8(acc) * scale;
+        }
+}
+
+/* ggml_vec_dot_f16's tail, added in double after the 4 × 8-lane body. */
+static float attn_vecdot_tail(const uint16_t *k, const float *q, size_t n, float body) {
+    double total = body;
+    for (size_t e = n & ~(size_t)31; e < n; e++) total += (double)(tf_f16_to_f32(k[e]) * q[e]);
+    return (float)total;
+}
+
+TF_MAYBE_UNUSED static void attn_scores_vecdot_ref(const uint16_t *const *k_rows, size_t n_keys, const float *q,
+                                   size_t n_rows, size_t n, float scale, float *scores,
+                                   size_t score_stride) {
+    const size_t whole = n & ~(size_t)31;
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t i = 0; i < n_keys; i++) {
+            const uint16_t *k = k_rows[i];
+            const float *qr = q + r * n;
+            float sum[4][8] = {{0}};
+            for (size_t e = 0; e < whole; e += 32)
+                for (int j = 0; j < 4; j++)
+                    for (int l = 0; l < 8; l++)
+                        sum[j][l] =
+                            fmaf(tf_f16_to_f32(k[e + 8 * j + l]), qr[e + 8 * j + l], sum[j][l]);
+            scores[r * score_stride + i] =
+                attn_vecdot_tail(k, qr, n, tf_reduce4x8(sum)) * scale;
+        }
+}
+
+TF_MAYBE_UNUSED static void attn_values_ref(const uint16_t *const *v_rows, size_t n_pos, size_t pos0,
+                            const float *p, size_t p_stride, size_t n_rows, size_t n_lanes,
+                            size_t width, float *lanes) {
+    memset(lanes, 0, n_rows * n_lanes * width * sizeof *lanes);
+    for (size_t i = 0; i < n_pos; i++) {
+        const size_t lane = (pos0 + i) % n_lanes;
+        for (size_t r = 0; r < n_rows; r++) {
+            float *acc = lanes + (r * n_lanes + lane) * width;
+            const float pr = p[r * p_stride + i];
+            for (size_t d = 0; d < width; d++)
+                acc[d] = fmaf(tf_f16_to_f32(v_rows[i][d]), pr, acc[d]);
+        }
+    }
+}
+
+#if TF_KERNELS_AVX2
+#define ATTN_INLINE static inline __attribute__((always_inline))
+
+/* ---- scores, tinyBLAS order: nk keys × nr query rows per pass, one 8-lane accumulator each.
+ * Rows outermost: a block's queries stay in L1 while the keys stream past. ---- */
+ATTN_INLINE void tiled_block(const uint16_t *const *k, int nk, const float *q, int nr, size_t n,
+                             float scale, float *scores, size_t stride) {
+    __m256 acc[2][4];
+    for (int a = 0; a < nk; a++)
+        for (int r = 0; r < nr; r++) acc[a][r] = _mm256_setzero_ps();
+    for (size_t e = 0; e < n; e += 8) {
+        __m256 kv[2];
+        for (int a = 0; a < nk; a++)
+            kv[a] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[a] + e)));
+        for (int r = 0; r < nr; r++) {
+            const __m256 qv = _mm256_loadu_ps(q + (size_t)r * n + e);
+            for (int a = 0; a < nk; a++) acc[a][r] = _mm256_fmadd_ps(kv[a], qv, acc[a][r]);
+        }
+    }
+    for (int a = 0; a < nk; a++)
+        for (int r = 0; r < nr; r++) scores[(size_t)r * stride + a] = avx_hsum8(acc[a][r]) * scale;
+}
+
+#define ATTN_TILED_ROWS(NR)                                                                 \
+    do {                                                                                    \
+        size_t i = 0;                                                                       \
+        for (; i + 2 <= n_keys; i += 2)                                                     \
+            tiled_block(k_rows + i, 2, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
+                        stride);                                                            \
+        if (i < n_keys)                                                                     \
+            tiled_block(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
+                        stride);                                                            \
+    } while (0)
+
+static void attn_scores_tiled(const uint16_t *const *k_rows, size_t n_keys, const float *q,
+                              size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
+    for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
+        switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
+        case 4: ATTN_TILED_ROWS(4); break;
+        case 3: ATTN_TILED_ROWS(3); break;
+        case 2: ATTN_TILED_ROWS(2); break;
+        default: ATTN_TILED_ROWS(1); break;
+        }
+    }
+}
+
+/* ---- scores, ggml_vec_dot_f16's order: the four 8-lane accumulators of each (key, row) are
+ * independent chains over the 32-element steps, so a pass may carry two of them (j0, j0 + 1) for
+ * four rows: each key element is still widened once per four rows. ---- */
+ATTN_INLINE void vecdot_half(const uint16_t *k, const float *q, int nr, size_t n, size_t whole,
+                             int j0, __m256 out[4][4]) {
+    __m256 acc[4][2];
+    for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (size_t e = 0; e < whole; e += 32)
+        for (int j = 0; j < 2; j++) {
+            const size_t at = e + 8 * (size_t)(j0 + j);
+            const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + at)));
+            for (int r = 0; r < nr; r++)
+                acc[r][j] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + (size_t)r * n + at), acc[r][j]);
+        }
+    for (int r = 0; r < nr; r++) {
+        out[r][j0] = acc[r][0];
+        out[r][j0 + 1] = acc[r][1];
+    }
+}
+
+/* vecdot_body's reduction: s0+s2, s1+s3, their sum, halves, hadd twice. */
+static inline float vecdot_reduce(const __m256 s[4]) {
+    const __m256 x = _mm256_add_ps(_mm256_add_ps(s[0], s[2]), _mm256_add_ps(s[1], s[3]));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
+
+ATTN_INLINE void vecdot_block(const uint16_t *k, const float *q, int nr, size_t n, float scale,
+                              float *scores, size_t stride) {
+    const size_t whole = n & ~(size_t)31;
+    __m256 s[4][4];
+    vecdot_half(k, q, nr, n, whole, 0, s);
+    vecdot_half(k, q, nr, n, whole, 2, s);
+    for (int r = 0; r < nr; r++)
+        scores[(size_t)r * stride] =
+            attn_vecdot_tail(k, q + (size_t)r * n, n, vecdot_reduce(s[r])) * scale;
+}
+
+#if defined(__AVX512F__)
+/* Lanes 8-15 of a zmm (AVX-512 F only: no DQ in this build). */
+static inline __m256 z_high8(__m512 x) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+}
+
+/* Two keys per pass, four rows: sum pairs (j, j + 1) share a zmm (lanes 0-7: j, 8-15: j + 1), so
+ * the 4 × 8 lanes of a (key, row) are two registers and sixteen hold the whole block. */
+ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q, int nr, size_t n,
+                                float scale, float *scores, size_t stride) {
+    const size_t whole = n & ~(size_t)31;
+    __m512 acc[2][4][2];
+    for (int a = 0; a < nk; a++)
+        for (int r = 0; r < nr; r++) acc[a][r][0] = acc[a][r][1] = _mm512_setzero_ps();
+    for (size_t e = 0; e < whole; e += 32) {
+        __m512 kv[2][2];
+        for (int a = 0; a < nk; a++)
+            for (int h = 0; h < 2; h++)
+                kv[a][h] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k[a] + e + 16 * h)));
+        for (int r = 0; r < nr; r++)
+            for (int h = 0; h < 2; h++) {
+                const __m512 qv = _mm512_loadu_ps(q + (size_t)r * n + e + 16 * h);
+                for (int a = 0; a < nk; a++)
+                    acc[a][r][h] = _mm512_fmadd_ps(kv[a][h], qv, acc[a][r][h]);
+            }
+    }
+    for (int a = 0; a < nk; a++)
+        for (int r = 0; r < nr; r++) {
+            const __m256 s[4] = {_mm512_castps512_ps256(acc[a][r][0]),
+                                 z_high8(acc[a][r][0]),
+                                 _mm512_castps512_ps256(acc[a][r][1]),
+                                 z_high8(acc[a][r][1])};
+            scores[(size_t)r * stride + a] =
+                attn_vecdot_tail(k[a], q + (size_t)r * n, n, vecdot_reduce(s)) * scale;
+        }
+}
+
+#define ATTN_VECDOT_ROWS(NR)                                                                  \
+    do {                                                                                      \
+        size_t i = 0;                                                                         \
+        for (; i + 2 <= n_keys; i += 2)                                                       \
+            vecdot_block_z(k_rows + i, 2, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
+                           stride);                                                           \
+        if (i < n_keys)                                                                       \
+            vecdot_block_z(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
+                           stride);                                                           \
+    } while (0)
+#else
+#define ATTN_VECDOT_ROWS(NR)                                                                   \
+    do {                                                                                       \
+        for (size_t i = 0; i < n_keys; i++)                                                    \
+            vecdot_block(k_rows[i], q + r0 * n, NR, n, scale, scores + r0 * stride + i, stride); \
+    } while (0)
+#endif
+
+static void attn_scores_vecdot(const uint16_t *const *k_rows, size_t n_keys, const float *q,
+                               size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
+    for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
+        switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
+        case 4: ATTN_VECDOT_ROWS(4); break;
+        case 3: ATTN_VECDOT_ROWS(3); break;
+        case 2: ATTN_VECDOT_ROWS(2); break;
+        default: ATTN_VECDOT_ROWS(1); break;
+        }
+    }
+}
+
+/* ---- V: one lane's positions at a time, nr rows × nd 8-float slices in registers ---- */
+#if defined(__AVX512F__)
+enum { ATTN_V_DIMS = 64 }; /* 4 zmm per row, 16 accumulators for four rows */
+ATTN_INLINE void values_block(const uint16_t *const *v, size_t first, size_t n_pos,
+                              size_t step, const float *p, size_t p_stride, int nr, size_t d,
+                              float *lanes, size_t lane_stride) {
+    __m512 acc[4][4];
+    for (int r = 0; r < nr; r++)
+        for (int s = 0; s < 4; s++) acc[r][s] = _mm512_setzero_ps();
+    for (size_t i = first; i < n_pos; i += step) {
+        __m512 vv[4];
+        for (int s = 0; s < 4; s++)
+            vv[s] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v[i] + d + 16 * s)));
+        for (int r = 0; r < nr; r++) {
+            const __m512 pr = _mm512_set1_ps(p[(size_t)r * p_stride + i]);
+            for (int s = 0; s < 4; s++) acc[r][s] = _mm512_fmadd_ps(vv[s], pr, acc[r][s]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int s = 0; s < 4; s++)
+            _mm512_storeu_ps(lanes + (size_t)r * lane_stride + 16 * s, acc[r][s]);
+}
+#else
+enum { ATTN_V_DIMS = 16 }; /* 2 ymm per row, 8 accumulators for four rows */
+ATTN_INLINE void values_block(const uint16_t *const *v, size_t first, size_t n_pos,
+                              size_t step, const float *p, size_t p_stride, int nr, size_t d,
+                              float *lanes, size_t lane_stride) {
+    __m256 acc[4][2];
+    for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (size_t i = first; i < n_pos; i += step) {
+        __m256 vv[2];
+        for (int s = 0; s < 2; s++)
+            vv[s] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v[i] + d + 8 * s)));
+        for (int r = 0; r < nr; r++) {
+            const __m256 pr = _mm256_broadcast_ss(p + (size_t)r * p_stride + i);
+            for (int s = 0; s < 2; s++) acc[r][s] = _mm256_fmadd_ps(vv[s], pr, acc[r][s]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int s = 0; s < 2; s++)
+            _mm256_storeu_ps(lanes + (size_t)r * lane_stride + 8 * s, acc[r][s]);
+}
+#endif
+
+static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0, const float *p,
+                        size_t p_stride, size_t n_rows, size_t n_lanes, size_t width,
+                        float *lanes) {
+    const size_t whole = width / ATTN_V_DIMS * ATTN_V_DIMS, lane_stride = n_lanes * width;
+    /* Dimension slices outermost: a slice of every V row in the span is read n_lanes times
+     * (once per lane) while it is in cache. */
+    for (size_t d = 0; d < whole; d += ATTN_V_DIMS)
+        for (size_t l = 0; l < n_lanes; l++) {
+            /* the first i with (pos0 + i) % n_lanes == l */
+            const size_t first = (l + n_lanes - pos0 % n_lanes) % n_lanes;
+            for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
+                const float *pr = p + r0 * p_stride;
+                float *out = lanes + r0 * lane_stride + l * width + d;
+                switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
+                case 4: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 4, d, out, lane_stride); break;
+                case 3: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 3, d, out, lane_stride); break;
+                case 2: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 2, d, out, lane_stride); break;
+                default: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 1, d, out, lane_stride); break;
+                }
+            }
+        }
+    /* The dimensions past the last whole slice, one at a time (same chains). */
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t l = 0; l < n_lanes; l++)
+            for (size_t d = whole; d < width; d++) {
+                float acc = 0.0f;
+                for (size_t i = (l + n_lanes - pos0 % n_lanes) % n_lanes; i < n_pos; i += n_lanes)
+                    acc = fmaf(tf_f16_to_f32(v_rows[i][d]), p[r * p_stride + i], acc);
+                lanes[r * lane_stride + l * width + d] = acc;
+            }
+}
+#undef ATTN_INLINE
+#define K_ATTN_SCORES_TILED attn_scores_tiled
+#define K_ATTN_SCORES_VECDOT attn_scores_vecdot
+#define K_ATTN_VALUES attn_values
+#else
+#define K_ATTN_SCORES_TILED attn_scores_tiled_ref
+#define K_ATTN_SCORES_VECDOT attn_scores_vecdot_ref
+#define K_ATTN_VALUES attn_values_ref
+#endif
