@@ -73,10 +73,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the six float kernels and the three attention
+/* name, the quantized dots, the four-row dots, the six float kernels and the four attention
  * kernels (attention_kernels) tested below: a field
  * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 3),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 4),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -653,6 +653,34 @@ static void attention_kernels(void **state) {
         p[i] = i % 7 == 3 ? 0.0f : 0.5f * (random_float(&rng) + 1.0f);
     const tf_cpu_kernels *tables[] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
                                       tf_cpu_kernels_avx512()};
+    /* float16 rounding: every half's neighbourhood — the halves themselves, the midpoints
+     * between neighbours (ties to even), just off them, subnormals, overflow — then scaled */
+    static float x[4 * 65536], want[4 * 65536], got[4 * 65536];
+    size_t n_x = 0;
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7C00) == 0x7C00) continue; /* inf and NaN */
+        const float a = tf_f16_to_f32((uint16_t)h), b = tf_f16_to_f32((uint16_t)(h + 1));
+        const float mid = (h & 0x7FFF) == 0x7BFF ? 65520.0f * (a < 0 ? -1.0f : 1.0f)
+                                                  : a + (b - a) * 0.5f;
+        x[n_x++] = a;
+        x[n_x++] = mid;
+        x[n_x++] = nextafterf(mid, 0.0f);
+        x[n_x++] = nextafterf(mid, INFINITY);
+    }
+    for (int t = 0; t < 3; t++) {
+        if (!tables[t]) continue;
+        for (int s = 0; s < 2; s++) {
+            const float scale = s ? 0.7f : 1.0f;
+            for (size_t i = 0; i < n_x; i++)
+                want[i] = tf_f16_to_f32(tf_f32_to_f16(x[i] * scale));
+            for (size_t n = n_x - 9; n <= n_x; n++) { /* every tail */
+                memset(got, 0, sizeof got);
+                tables[t]->attn_round_f16(x, scale, got, n);
+                if (memcmp(want, got, n * sizeof *got) != 0)
+                    fail_msg("attn_round_f16 (%s): n %zu, scale %g", tables[t]->name, n, scale);
+            }
+        }
+    }
     for (int t = 0; t < 3; t++) {
         if (!tables[t]) continue;
         attention_scores_with(tables[t], rows, q, true);

@@ -33,10 +33,9 @@ static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first
     double sum = 0;
     for (uint32_t c = 0; c < padded; c += 8) sum += (double)tf_hsum8(scores + c);
     const float inv_sum = (float)(1.0 / sum);
-    for (uint32_t i = 0; i < n_slots; i++) {
-        const float p = scores[i] * inv_sum;
-        scores[i] = round_half ? round_f16(p) : p;
-    }
+    if (round_half) k->attn_round_f16(scores, inv_sum, scores, n_slots);
+    else
+        for (uint32_t i = 0; i < n_slots; i++) scores[i] *= inv_sum;
 }
 
 /* out[d] = the lanes' partial sums head[l·width + d] reduced in the engine's tree: tinyBLAS's
@@ -152,9 +151,8 @@ static void attend_block(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     float *query = scratch->attn_query, *scores = scratch->attn_scores;
 
     for (uint32_t j = 0; j < n_tok; j++)
-        for (uint32_t i = 0; i < n_heads * hd; i++)
-            query[(size_t)j * n_heads * hd + i] =
-                round_f16(q[((size_t)(t0 + j) * shape->n_head + h0) * hd + i]);
+        k->attn_round_f16(q + ((size_t)(t0 + j) * shape->n_head + h0) * hd, 1.0f,
+                          query + (size_t)j * n_heads * hd, (size_t)n_heads * hd);
     gather_rows(kv, il, false, table, first, n_pos, (size_t)kv_head * hd, k_rows);
     if (tiled && hd % 8 == 0) /* see attend_group: the F16 cache's prompt products are tiled */
         k->attn_scores_tiled(k_rows, n_pos, query, n_rows, hd, shape->scale, scores + off, stride);
@@ -257,14 +255,16 @@ static void attention_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
  * once between them: the scores split over slots (each slot's dots are independent), the softmax
  * split over heads, and the weighted sum of V split over the V dimensions (each element's chain
  * over positions, and its lane, unchanged). So the bits equal the single-thread ones, while every
- * K and V row is read once, not once per part of the group. The query and the scores live in
- * thread 0's scratch, which none of the phases uses otherwise. */
+ * K and V row is read once, not once per part of the group. The query, the scores and (F16) the
+ * K rows' addresses live in thread 0's scratch, which none of the phases uses otherwise; with the
+ * F16 cache each phase goes through the table's attention kernels, as attend_block does. */
 typedef struct span_job {
     const tf_cpu_state *state;
     uint32_t il, kv_head, group, base, first_slot, n_slots, stride, n_lanes;
     const uint32_t *table;
     const tf_attn_shape *shape;
     bool half;
+    const uint16_t **k_rows; /* F16: the span's K rows (thread 0's scratch) */
     float *query, *scores, *out;
 } span_job;
 
@@ -276,6 +276,11 @@ static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
     const tf_cpu_kv *kv = &job->state->kv;
     const uint32_t hd = job->shape->head_dim;
     float *row = job->state->scratch[thread].attn_row;
+    if (job->half) {
+        k->attn_scores_vecdot(job->k_rows + i0, i1 - i0, job->query, job->group, hd,
+                              job->shape->scale, job->scores + job->first_slot + i0, job->stride);
+        return;
+    }
     for (size_t i = i0 + job->first_slot; i < i1 + job->first_slot; i++) {
         const uint8_t *k_row =
             tf_cpu_kv_row(kv, job->il, false, job->table, job->base + (uint32_t)i);
@@ -309,6 +314,19 @@ static void span_values(void *arg, size_t c0, size_t c1, uint32_t thread) {
         (uint32_t)c1 * SPAN_DIMS_ALIGN < hd_v ? (uint32_t)c1 * SPAN_DIMS_ALIGN : hd_v;
     const uint32_t width = d1 - d0;
     float *row = scratch->attn_row, *lanes = scratch->attn_lanes; /* lanes: [g][lane][width] */
+    if (job->half) {
+        /* this thread's dimensions of the span's V rows (past thread 0's K rows) */
+        const uint16_t **v_rows = scratch->attn_rows + job->state->config.n_ctx;
+        const uint32_t n_pos = job->n_slots - job->first_slot;
+        gather_rows(kv, job->il, true, job->table, job->base + job->first_slot, n_pos,
+                    (size_t)job->kv_head * hd_v + d0, v_rows);
+        k->attn_values(v_rows, n_pos, job->base + job->first_slot, job->scores + job->first_slot,
+                       job->stride, job->group, n_lanes, width, lanes);
+        for (uint32_t g = 0; g < job->group; g++)
+            reduce_lanes(lanes + (size_t)g * n_lanes * width, n_lanes, width,
+                         job->out + (size_t)g * hd_v + d0);
+        return;
+    }
     memset(lanes, 0, (size_t)job->group * n_lanes * width * sizeof *lanes);
     for (uint32_t i = job->first_slot; i < job->n_slots; i++) {
         const uint32_t pos = job->base + i;
@@ -348,12 +366,17 @@ static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local
                     .table = tf_cpu_token_table(state, 0, local),
                     .shape = shape,
                     .half = state->kv.dtype == TINFER_DTYPE_F16,
+                    .k_rows = state->scratch[0].attn_rows,
                     .query = state->scratch[0].attn_query,
                     .scores = state->scratch[0].attn_scores,
                     .out = out + (size_t)kv_head * group * shape->head_dim_v};
     const float *qh = q + (size_t)kv_head * group * shape->head_dim;
     for (uint32_t i = 0; i < group * shape->head_dim; i++)
         job.query[i] = job.half ? round_f16(qh[i]) : qh[i];
+    if (job.half)
+        gather_rows(&state->kv, il, false, job.table, base + job.first_slot,
+                    job.n_slots - job.first_slot, (size_t)kv_head * shape->head_dim,
+                    state->scratch[0].attn_rows);
     tf_cpu_for(state, job.n_slots - job.first_slot, SPAN_SLOTS_PER_RANGE, span_scores, &job);
     tf_cpu_for(state, group, 1, span_softmax, &job);
     const size_t n_chunks = (shape->head_dim_v + SPAN_DIMS_ALIGN - 1) / SPAN_DIMS_ALIGN;

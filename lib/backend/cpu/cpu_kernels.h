@@ -79,6 +79,9 @@ typedef struct tf_cpu_kernels {
      * axpy into lane (pos0 + i) % n_lanes gives, for every row r < n_rows, d < width. */
     void (*attn_values)(const uint16_t *const *v_rows, size_t n_pos, size_t pos0, const float *p,
                         size_t p_stride, size_t n_rows, size_t n_lanes, size_t width, float *lanes);
+    /* y[i] = x[i]·scale rounded to float16 (to nearest, ties to even) and widened back: the
+     * query and the probabilities where they meet the F16 cache. */
+    void (*attn_round_f16)(const float *x, float scale, float *y, size_t n);
 } tf_cpu_kernels;
 
 /* A kernel path as TINFER_CPU names it. */

@@ -69,8 +69,24 @@ TF_MAYBE_UNUSED static void attn_values_ref(const uint16_t *const *v_rows, size_
     }
 }
 
+TF_MAYBE_UNUSED static void attn_round_f16_ref(const float *x, float scale, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = tf_f16_to_f32(tf_f32_to_f16(x[i] * scale));
+}
+
 #if TF_KERNELS_AVX2
 #define ATTN_INLINE static inline __attribute__((always_inline))
+
+/* F16C rounds to nearest even, as tf_f32_to_f16 (and ggml's own conversion on x86) does. */
+static void attn_round_f16(const float *x, float scale, float *y, size_t n) {
+    const __m256 s = _mm256_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h =
+            _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; i++) y[i] = tf_f16_to_f32(tf_f32_to_f16(x[i] * scale));
+}
 
 /* ---- scores, tinyBLAS order: nk keys × nr query rows per pass, one 8-lane accumulator each.
  * Rows outermost: a block's queries stay in L1 while the keys stream past. ---- */
@@ -221,72 +237,100 @@ static void attn_scores_vecdot(const uint16_t *const *k_rows, size_t n_keys, con
     }
 }
 
-/* ---- V: one lane's positions at a time, nr rows × nd 8-float slices in registers ---- */
+/* ---- V: one lane's positions at a time, nr rows × ns vectors of dimensions in registers ---- */
+enum { ATTN_PREFETCH = 8 }; /* steps ahead a lane's walk asks for its rows */
 #if defined(__AVX512F__)
-enum { ATTN_V_DIMS = 64 }; /* 4 zmm per row, 16 accumulators for four rows */
-ATTN_INLINE void values_block(const uint16_t *const *v, size_t first, size_t n_pos,
-                              size_t step, const float *p, size_t p_stride, int nr, size_t d,
-                              float *lanes, size_t lane_stride) {
+/* 4 zmm (64 dimensions) per row, 16 accumulators for four rows; narrower slices for the rest. */
+ATTN_INLINE void values_block_z(const uint16_t *const *v, size_t first, size_t n_pos, size_t step,
+                                const float *p, size_t p_stride, int nr, int ns, size_t d,
+                                float *lanes, size_t lane_stride) {
     __m512 acc[4][4];
     for (int r = 0; r < nr; r++)
-        for (int s = 0; s < 4; s++) acc[r][s] = _mm512_setzero_ps();
+        for (int s = 0; s < ns; s++) acc[r][s] = _mm512_setzero_ps();
     for (size_t i = first; i < n_pos; i += step) {
+        if (i + ATTN_PREFETCH * step < n_pos) /* rows n_lanes apart: no hardware stream */
+            for (int s = 0; s < ns; s += 2)
+                _mm_prefetch((const char *)(v[i + ATTN_PREFETCH * step] + d + 16 * s), _MM_HINT_T0);
         __m512 vv[4];
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < ns; s++)
             vv[s] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v[i] + d + 16 * s)));
         for (int r = 0; r < nr; r++) {
             const __m512 pr = _mm512_set1_ps(p[(size_t)r * p_stride + i]);
-            for (int s = 0; s < 4; s++) acc[r][s] = _mm512_fmadd_ps(vv[s], pr, acc[r][s]);
+            for (int s = 0; s < ns; s++) acc[r][s] = _mm512_fmadd_ps(vv[s], pr, acc[r][s]);
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < ns; s++)
             _mm512_storeu_ps(lanes + (size_t)r * lane_stride + 16 * s, acc[r][s]);
 }
-#else
-enum { ATTN_V_DIMS = 16 }; /* 2 ymm per row, 8 accumulators for four rows */
-ATTN_INLINE void values_block(const uint16_t *const *v, size_t first, size_t n_pos,
-                              size_t step, const float *p, size_t p_stride, int nr, size_t d,
-                              float *lanes, size_t lane_stride) {
+#endif
+
+/* ns ymm (8 dimensions each) per row. */
+ATTN_INLINE void values_block_y(const uint16_t *const *v, size_t first, size_t n_pos, size_t step,
+                                const float *p, size_t p_stride, int nr, int ns, size_t d,
+                                float *lanes, size_t lane_stride) {
     __m256 acc[4][2];
-    for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < nr; r++)
+        for (int s = 0; s < ns; s++) acc[r][s] = _mm256_setzero_ps();
     for (size_t i = first; i < n_pos; i += step) {
+        if (i + ATTN_PREFETCH * step < n_pos)
+            _mm_prefetch((const char *)(v[i + ATTN_PREFETCH * step] + d), _MM_HINT_T0);
         __m256 vv[2];
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < ns; s++)
             vv[s] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v[i] + d + 8 * s)));
         for (int r = 0; r < nr; r++) {
             const __m256 pr = _mm256_broadcast_ss(p + (size_t)r * p_stride + i);
-            for (int s = 0; s < 2; s++) acc[r][s] = _mm256_fmadd_ps(vv[s], pr, acc[r][s]);
+            for (int s = 0; s < ns; s++) acc[r][s] = _mm256_fmadd_ps(vv[s], pr, acc[r][s]);
         }
     }
     for (int r = 0; r < nr; r++)
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < ns; s++)
             _mm256_storeu_ps(lanes + (size_t)r * lane_stride + 8 * s, acc[r][s]);
 }
+
+/* One slice of dims dimensions (64 and 16 with AVX-512; 16 and 8) for up to four rows. */
+ATTN_INLINE void values_slice(const uint16_t *const *v, size_t first, size_t n_pos, size_t step,
+                              const float *p, size_t p_stride, int nr, size_t dims, size_t d,
+                              float *lanes, size_t lane_stride) {
+#if defined(__AVX512F__)
+    if (dims == 64) values_block_z(v, first, n_pos, step, p, p_stride, nr, 4, d, lanes, lane_stride);
+    else if (dims == 16) values_block_z(v, first, n_pos, step, p, p_stride, nr, 1, d, lanes, lane_stride);
+#else
+    if (dims == 16) values_block_y(v, first, n_pos, step, p, p_stride, nr, 2, d, lanes, lane_stride);
+#endif
+    else values_block_y(v, first, n_pos, step, p, p_stride, nr, 1, d, lanes, lane_stride);
+}
+
+#if defined(__AVX512F__)
+enum { ATTN_V_WIDE = 64 };
+#else
+enum { ATTN_V_WIDE = 16 };
 #endif
 
 static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0, const float *p,
                         size_t p_stride, size_t n_rows, size_t n_lanes, size_t width,
                         float *lanes) {
-    const size_t whole = width / ATTN_V_DIMS * ATTN_V_DIMS, lane_stride = n_lanes * width;
-    /* Dimension slices outermost: a slice of every V row in the span is read n_lanes times
-     * (once per lane) while it is in cache. */
-    for (size_t d = 0; d < whole; d += ATTN_V_DIMS)
-        for (size_t l = 0; l < n_lanes; l++) {
-            /* the first i with (pos0 + i) % n_lanes == l */
-            const size_t first = (l + n_lanes - pos0 % n_lanes) % n_lanes;
+    const size_t lane_stride = n_lanes * width, whole = width & ~(size_t)7;
+    /* Lanes outermost: a lane's rows (every n_lanes-th position) are read from memory by its
+     * first slice, and found in cache by its other slices and row blocks. */
+    for (size_t l = 0; l < n_lanes; l++) {
+        /* the first i with (pos0 + i) % n_lanes == l */
+        const size_t first = (l + n_lanes - pos0 % n_lanes) % n_lanes;
+        for (size_t d = 0, dims; d < whole; d += dims) {
+            dims = whole - d >= ATTN_V_WIDE ? ATTN_V_WIDE : whole - d >= 16 ? 16 : 8;
             for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
                 const float *pr = p + r0 * p_stride;
                 float *out = lanes + r0 * lane_stride + l * width + d;
                 switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-                case 4: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 4, d, out, lane_stride); break;
-                case 3: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 3, d, out, lane_stride); break;
-                case 2: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 2, d, out, lane_stride); break;
-                default: values_block(v_rows, first, n_pos, n_lanes, pr, p_stride, 1, d, out, lane_stride); break;
+                case 4: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 4, dims, d, out, lane_stride); break;
+                case 3: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 3, dims, d, out, lane_stride); break;
+                case 2: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 2, dims, d, out, lane_stride); break;
+                default: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 1, dims, d, out, lane_stride); break;
                 }
             }
         }
-    /* The dimensions past the last whole slice, one at a time (same chains). */
+    }
+    /* The last width % 8 dimensions one at a time (same chains). */
     for (size_t r = 0; r < n_rows; r++)
         for (size_t l = 0; l < n_lanes; l++)
             for (size_t d = whole; d < width; d++) {
@@ -300,8 +344,10 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
 #define K_ATTN_SCORES_TILED attn_scores_tiled
 #define K_ATTN_SCORES_VECDOT attn_scores_vecdot
 #define K_ATTN_VALUES attn_values
+#define K_ATTN_ROUND_F16 attn_round_f16
 #else
 #define K_ATTN_SCORES_TILED attn_scores_tiled_ref
 #define K_ATTN_SCORES_VECDOT attn_scores_vecdot_ref
 #define K_ATTN_VALUES attn_values_ref
+#define K_ATTN_ROUND_F16 attn_round_f16_ref
 #endif

@@ -843,4 +843,5 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .attn_scores_tiled = K_ATTN_SCORES_TILED,
     .attn_scores_vecdot = K_ATTN_SCORES_VECDOT,
     .attn_values = K_ATTN_VALUES,
+    .attn_round_f16 = K_ATTN_ROUND_F16,
 };
