@@ -638,6 +638,38 @@ static void attention_values_with(const tf_cpu_kernels *k, const uint16_t *const
                 }
 }
 
+/* Spans longer than the kernels' chunks of positions: the lanes' sums carried across chunks. */
+static void attention_values_long_with(const tf_cpu_kernels *k, const uint16_t *const *keys,
+                                       const float *p_keys) {
+    enum { LONG_POS = 2500, LONG_ROWS = 5 };
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    static const uint16_t *rows[LONG_POS];
+    static float p[LONG_ROWS * LONG_POS], widened[ATTN_N];
+    static float got[LONG_ROWS * TF_LANES_VECDOT * ATTN_N], want[LONG_ROWS * TF_LANES_VECDOT * ATTN_N];
+    for (size_t i = 0; i < LONG_POS; i++) {
+        rows[i] = keys[(i * 13) % ATTN_KEYS];
+        for (size_t r = 0; r < LONG_ROWS; r++) p[r * LONG_POS + i] = p_keys[(i + r) % ATTN_KEYS];
+    }
+    static const size_t widths[] = {24, 128, 264};
+    for (size_t w = 0; w < 3; w++)
+        for (size_t n_lanes = TF_LANES_TILED; n_lanes <= TF_LANES_VECDOT; n_lanes *= 4)
+            for (size_t n_rows = 1; n_rows <= LONG_ROWS; n_rows += 4) {
+                const size_t width = widths[w], pos0 = 5 + n_rows;
+                memset(want, 0, n_rows * n_lanes * width * sizeof *want);
+                for (size_t i = 0; i < LONG_POS; i++) {
+                    generic->f16_to_f32(rows[i], widened, width);
+                    for (size_t r = 0; r < n_rows; r++)
+                        generic->axpy(want + (r * n_lanes + (pos0 + i) % n_lanes) * width, widened,
+                                      p[r * LONG_POS + i], width);
+                }
+                memset(got, 0xff, sizeof got);
+                k->attn_values(rows, LONG_POS, pos0, p, LONG_POS, n_rows, n_lanes, width, got);
+                if (memcmp(want, got, n_rows * n_lanes * width * sizeof *got) != 0)
+                    fail_msg("attn_values (%s), long span: width %zu, %zu lanes, %zu rows", k->name,
+                             width, n_lanes, n_rows);
+            }
+}
+
 static void attention_kernels(void **state) {
     (void)state;
     uint32_t rng = 9001;
@@ -686,6 +718,7 @@ static void attention_kernels(void **state) {
         attention_scores_with(tables[t], rows, q, true);
         attention_scores_with(tables[t], rows, q, false);
         attention_values_with(tables[t], rows, p);
+        attention_values_long_with(tables[t], rows, p);
     }
 }
 

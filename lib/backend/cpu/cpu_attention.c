@@ -23,8 +23,11 @@ static float round_f16(float x) { return tf_f16_to_f32(tf_f32_to_f16(x)); }
  * exp through ggml_v_expf, 8-slot chunk sums in float, their total in double. */
 static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first_slot,
                           uint32_t n_slots, bool round_half) {
+    /* ggml_vec_max_f32's MAX (a NaN score is skipped, as fmaxf would; which zero is kept does
+     * not matter: exp(±0) = 1). Inline: fmaxf is a libm call here. */
     float max_score = -INFINITY;
-    for (uint32_t i = first_slot; i < n_slots; i++) max_score = fmaxf(max_score, scores[i]);
+    for (uint32_t i = first_slot; i < n_slots; i++)
+        if (scores[i] > max_score) max_score = scores[i];
     for (uint32_t i = 0; i < first_slot; i++) scores[i] = 0.0f;
     for (uint32_t i = first_slot; i < n_slots; i++) scores[i] -= max_score;
     k->expf_n(scores + first_slot, scores + first_slot, n_slots - first_slot);
@@ -41,17 +44,21 @@ static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first
 /* out[d] = the lanes' partial sums head[l·width + d] reduced in the engine's tree: tinyBLAS's
  * hsum of 8 lanes, or ggml_vec_dot_f16's GGML_F32x8_REDUCE of 32. */
 static void reduce_lanes(const float *head, uint32_t n_lanes, uint32_t width, float *out) {
-    for (uint32_t d = 0; d < width; d++) {
-        if (n_lanes == TF_LANES_TILED) {
-            float acc[8];
-            for (int l = 0; l < 8; l++) acc[l] = head[(size_t)l * width + d];
-            out[d] = tf_hsum8(acc);
-        } else {
-            float sum[4][8];
-            for (int j = 0; j < 4; j++)
-                for (int l = 0; l < 8; l++) sum[j][l] = head[(size_t)(8 * j + l) * width + d];
-            out[d] = tf_reduce4x8(sum);
-        }
+    const float *h[TF_LANES_VECDOT];
+    for (uint32_t l = 0; l < n_lanes; l++) h[l] = head + (size_t)l * width;
+    /* Written per dimension with the lanes as separate rows so that the compiler vectorizes over
+     * d (the same adds in the same order for every d). */
+    if (n_lanes == TF_LANES_TILED) {
+        for (uint32_t d = 0; d < width; d++) /* tf_hsum8 */
+            out[d] = ((h[4][d] + h[0][d]) + (h[6][d] + h[2][d])) +
+                     ((h[5][d] + h[1][d]) + (h[7][d] + h[3][d]));
+        return;
+    }
+    for (uint32_t d = 0; d < width; d++) { /* tf_reduce4x8, lane l of sum j at h[8j + l] */
+        float x[8];
+        for (int l = 0; l < 8; l++)
+            x[l] = (h[l][d] + h[16 + l][d]) + (h[8 + l][d] + h[24 + l][d]);
+        out[d] = ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7]));
     }
 }
 

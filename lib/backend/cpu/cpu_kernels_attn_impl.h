@@ -238,15 +238,20 @@ static void attn_scores_vecdot(const uint16_t *const *k_rows, size_t n_keys, con
 }
 
 /* ---- V: one lane's positions at a time, nr rows × ns vectors of dimensions in registers ---- */
-enum { ATTN_PREFETCH = 8 }; /* steps ahead a lane's walk asks for its rows */
+enum {
+    ATTN_PREFETCH = 8,  /* steps ahead a lane's walk asks for its rows */
+    ATTN_V_CHUNK = 512 /* positions per pass of every lane (a multiple of TF_LANES_VECDOT) */
+};
 #if defined(__AVX512F__)
 /* 4 zmm (64 dimensions) per row, 16 accumulators for four rows; narrower slices for the rest. */
 ATTN_INLINE void values_block_z(const uint16_t *const *v, size_t first, size_t n_pos, size_t step,
                                 const float *p, size_t p_stride, int nr, int ns, size_t d,
-                                float *lanes, size_t lane_stride) {
+                                bool resume, float *lanes, size_t lane_stride) {
     __m512 acc[4][4];
     for (int r = 0; r < nr; r++)
-        for (int s = 0; s < ns; s++) acc[r][s] = _mm512_setzero_ps();
+        for (int s = 0; s < ns; s++)
+            acc[r][s] = resume ? _mm512_loadu_ps(lanes + (size_t)r * lane_stride + 16 * s)
+                               : _mm512_setzero_ps();
     for (size_t i = first; i < n_pos; i += step) {
         if (i + ATTN_PREFETCH * step < n_pos) /* rows n_lanes apart: no hardware stream */
             for (int s = 0; s < ns; s += 2)
@@ -268,10 +273,12 @@ ATTN_INLINE void values_block_z(const uint16_t *const *v, size_t first, size_t n
 /* ns ymm (8 dimensions each) per row. */
 ATTN_INLINE void values_block_y(const uint16_t *const *v, size_t first, size_t n_pos, size_t step,
                                 const float *p, size_t p_stride, int nr, int ns, size_t d,
-                                float *lanes, size_t lane_stride) {
+                                bool resume, float *lanes, size_t lane_stride) {
     __m256 acc[4][2];
     for (int r = 0; r < nr; r++)
-        for (int s = 0; s < ns; s++) acc[r][s] = _mm256_setzero_ps();
+        for (int s = 0; s < ns; s++)
+            acc[r][s] = resume ? _mm256_loadu_ps(lanes + (size_t)r * lane_stride + 8 * s)
+                               : _mm256_setzero_ps();
     for (size_t i = first; i < n_pos; i += step) {
         if (i + ATTN_PREFETCH * step < n_pos)
             _mm_prefetch((const char *)(v[i + ATTN_PREFETCH * step] + d), _MM_HINT_T0);
@@ -291,14 +298,17 @@ ATTN_INLINE void values_block_y(const uint16_t *const *v, size_t first, size_t n
 /* One slice of dims dimensions (64 and 16 with AVX-512; 16 and 8) for up to four rows. */
 ATTN_INLINE void values_slice(const uint16_t *const *v, size_t first, size_t n_pos, size_t step,
                               const float *p, size_t p_stride, int nr, size_t dims, size_t d,
-                              float *lanes, size_t lane_stride) {
+                              bool resume, float *lanes, size_t lane_stride) {
 #if defined(__AVX512F__)
-    if (dims == 64) values_block_z(v, first, n_pos, step, p, p_stride, nr, 4, d, lanes, lane_stride);
-    else if (dims == 16) values_block_z(v, first, n_pos, step, p, p_stride, nr, 1, d, lanes, lane_stride);
+    if (dims == 64)
+        values_block_z(v, first, n_pos, step, p, p_stride, nr, 4, d, resume, lanes, lane_stride);
+    else if (dims == 16)
+        values_block_z(v, first, n_pos, step, p, p_stride, nr, 1, d, resume, lanes, lane_stride);
 #else
-    if (dims == 16) values_block_y(v, first, n_pos, step, p, p_stride, nr, 2, d, lanes, lane_stride);
+    if (dims == 16)
+        values_block_y(v, first, n_pos, step, p, p_stride, nr, 2, d, resume, lanes, lane_stride);
 #endif
-    else values_block_y(v, first, n_pos, step, p, p_stride, nr, 1, d, lanes, lane_stride);
+    else values_block_y(v, first, n_pos, step, p, p_stride, nr, 1, d, resume, lanes, lane_stride);
 }
 
 #if defined(__AVX512F__)
@@ -311,21 +321,31 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
                         size_t p_stride, size_t n_rows, size_t n_lanes, size_t width,
                         float *lanes) {
     const size_t lane_stride = n_lanes * width, whole = width & ~(size_t)7;
-    /* Lanes outermost: a lane's rows (every n_lanes-th position) are read from memory by its
-     * first slice, and found in cache by its other slices and row blocks. */
-    for (size_t l = 0; l < n_lanes; l++) {
-        /* the first i with (pos0 + i) % n_lanes == l */
-        const size_t first = (l + n_lanes - pos0 % n_lanes) % n_lanes;
-        for (size_t d = 0, dims; d < whole; d += dims) {
-            dims = whole - d >= ATTN_V_WIDE ? ATTN_V_WIDE : whole - d >= 16 ? 16 : 8;
-            for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
-                const float *pr = p + r0 * p_stride;
-                float *out = lanes + r0 * lane_stride + l * width + d;
-                switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-                case 4: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 4, dims, d, out, lane_stride); break;
-                case 3: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 3, dims, d, out, lane_stride); break;
-                case 2: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 2, dims, d, out, lane_stride); break;
-                default: values_slice(v_rows, first, n_pos, n_lanes, pr, p_stride, 1, dims, d, out, lane_stride); break;
+    /* Chunks of ATTN_V_CHUNK positions, each lane's sums carried from one to the next in lanes
+     * (stored and reloaded: exact): a chunk's rows fit the TLB and L2, which a lane's walk over
+     * a long span (one row in n_lanes) would not. Within a chunk, lanes outermost: a lane's rows
+     * are read from memory by its first slice, and found in cache by its other slices and row
+     * blocks. */
+    for (size_t c0 = 0; c0 < n_pos; c0 += ATTN_V_CHUNK) {
+        const size_t c1 = n_pos - c0 < ATTN_V_CHUNK ? n_pos : c0 + ATTN_V_CHUNK;
+        for (size_t l = 0; l < n_lanes; l++) {
+            /* the first i ≥ c0 with (pos0 + i) % n_lanes == l (c0 is a multiple of n_lanes) */
+            const size_t first = c0 + (l + n_lanes - pos0 % n_lanes) % n_lanes;
+            for (size_t d = 0, dims; d < whole; d += dims) {
+                dims = whole - d >= ATTN_V_WIDE ? ATTN_V_WIDE : whole - d >= 16 ? 16 : 8;
+                for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
+                    const float *pr = p + r0 * p_stride;
+                    float *out = lanes + r0 * lane_stride + l * width + d;
+                    const bool resume = c0 > 0;
+#define ATTN_SLICE(NR) \
+    values_slice(v_rows, first, c1, n_lanes, pr, p_stride, NR, dims, d, resume, out, lane_stride)
+                    switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
+                    case 4: ATTN_SLICE(4); break;
+                    case 3: ATTN_SLICE(3); break;
+                    case 2: ATTN_SLICE(2); break;
+                    default: ATTN_SLICE(1); break;
+                    }
+#undef ATTN_SLICE
                 }
             }
         }
