@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_ops.h"
-#include "quant/fp16.h"
 
 /* One cached row (a head's slice) as float32 in out. */
 static void load_row(const tf_cpu_kernels *k, const tf_cpu_kv *kv, const uint8_t *row, uint32_t n,
@@ -15,8 +14,6 @@ static void load_row(const tf_cpu_kernels *k, const tf_cpu_kv *kv, const uint8_t
     if (kv->dtype == TINFER_DTYPE_F32) memcpy(out, row, (size_t)n * sizeof(float));
     else k->f16_to_f32((const uint16_t *)row, out, n);
 }
-
-static float round_f16(float x) { return tf_f16_to_f32(tf_f32_to_f16(x)); }
 
 /* Softmax of one head's scores over the slots [base, base + n_slots) (base a multiple of 8; slots
  * below first_slot are masked): as ggml_compute_forward_soft_max_f32 with ggml_vec_soft_max_f32 —
@@ -62,14 +59,16 @@ static void reduce_lanes(const float *head, uint32_t n_lanes, uint32_t width, fl
     }
 }
 
-/* The query heads [h0, h0 + group) that share KV head kv_head, for one token.
+/* The query heads [h0, h0 + group) that share KV head kv_head, for one token, with the F32 cache
+ * (attend_block below takes the F16 one).
  *
- * llama.cpp computes attention as two matrix products around a softmax, with the F16 cache: the
- * query and the probabilities are rounded to float16 where they meet cached rows, and the float
- * order depends on the batch: one token goes through ggml_vec_dot_f16 (4 × 8 lanes), two or more
- * through tinyBLAS (8 lanes). Lanes are indexed by cache cell, which is the position here, so the
- * V sums keep one partial sum per lane (attn_lanes) and reduce them at the end in that engine's
- * tree. Each cached K and V row is converted once and used by every head of the group.
+ * llama.cpp computes attention as two matrix products around a softmax, and the float order
+ * depends on the batch: one token goes through ggml_vec_dot (4 × 8 lanes), two or more through
+ * tinyBLAS (8 lanes) — for an F32 cache only in the product with V: it multiplies the keys by the
+ * (permuted, non-contiguous) queries without tinyBLAS. Lanes are indexed by cache cell, which is
+ * the position here, so the V sums keep one partial sum per lane (attn_lanes) and reduce them at
+ * the end in that engine's tree. Each cached K and V row is converted once and used by every head
+ * of the group.
  *
  * Every head's numbers depend on its own query and the cached rows only, so a group may be any
  * run of the query heads sharing kv_head: the threads split a KV head's queries when there are
@@ -79,33 +78,23 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
                          uint32_t kv_head, uint32_t group, bool tiled, const float *q, float *out) {
     const tf_cpu_kernels *k = state->kernels;
     const tf_cpu_kv *kv = &state->kv;
-    const bool half = kv->dtype == TINFER_DTYPE_F16;
     const size_t elem_bytes = kv->elem_bytes;
     const uint32_t hd = shape->head_dim, hd_v = shape->head_dim_v;
     const uint32_t base = span->pos_first & ~7u;
     const uint32_t first_slot = span->pos_first - base, n_slots = span->pos_last - base + 1;
     const uint32_t stride = (n_slots + 7) & ~7u;
-    /* llama.cpp multiplies an F32 cache's keys by the (permuted, non-contiguous) queries without
-     * tinyBLAS, so only the F16 cache's query products take the tiled order in a batch. */
-    const bool tiled_k = tiled && half && hd % 8 == 0;
     const uint32_t n_lanes = tiled ? TF_LANES_TILED : TF_LANES_VECDOT;
-    float *query = scratch->attn_query, *row = scratch->attn_row, *scores = scratch->attn_scores;
-    float *lanes = scratch->attn_lanes;
+    float *row = scratch->attn_row, *scores = scratch->attn_scores, *lanes = scratch->attn_lanes;
 
-    for (uint32_t i = 0; i < group * hd; i++) query[i] = half ? round_f16(q[i]) : q[i];
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint8_t *k_row = tf_cpu_kv_row(kv, il, false, table, base + i);
         load_row(k, kv, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
-        for (uint32_t g = 0; g < group; g++) {
-            const float *qg = query + (size_t)g * hd;
-            const float dot = tiled_k ? k->dot_tiled(row, qg, hd)
-                              : half  ? k->dot_vecdot(row, qg, hd)
-                                      : k->dot_vecdot_f32(row, qg, hd);
-            scores[(size_t)g * stride + i] = dot * shape->scale;
-        }
+        for (uint32_t g = 0; g < group; g++)
+            scores[(size_t)g * stride + i] =
+                k->dot_vecdot_f32(row, q + (size_t)g * hd, hd) * shape->scale;
     }
     for (uint32_t g = 0; g < group; g++)
-        softmax_slots(k, scores + (size_t)g * stride, first_slot, n_slots, half);
+        softmax_slots(k, scores + (size_t)g * stride, first_slot, n_slots, false);
 
     memset(lanes, 0, (size_t)group * n_lanes * hd_v * sizeof *lanes);
     for (uint32_t i = first_slot; i < n_slots; i++) {
@@ -127,8 +116,11 @@ static void gather_rows(const tf_cpu_kv *kv, uint32_t il, bool value, const uint
         rows[i] = (const uint16_t *)tf_cpu_kv_row(kv, il, value, table, first + i) + head_offset;
 }
 
-/* attend_group for the F16 cache, over a run of n_tok tokens of one sequence at once (query rows
- * r = j·n_heads + g: token t0 + j, head h0 + g), through the table's attention kernels.
+/* Attention with the F16 cache for a run of n_tok tokens of one sequence at once (query rows
+ * r = j·n_heads + g: token t0 + j, query head h0 + g of KV head kv_head), through the table's
+ * attention kernels. As attend_group, plus llama.cpp's float16 rounding of the query and of the
+ * probabilities where they meet the cached rows, and tinyBLAS's order (8 lanes) for the scores
+ * of a prompt batch too (hd a multiple of 8), ggml_vec_dot_f16's for one token.
  *
  * The keys and values of the run's union of spans are read once for all its rows, blocked in
  * registers by the kernels; every row's scores, softmax and V chains are exactly attend_group's:
@@ -294,8 +286,7 @@ static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
         load_row(k, kv, k_row + (size_t)job->kv_head * hd * kv->elem_bytes, hd, row);
         for (uint32_t g = 0; g < job->group; g++) {
             const float *qg = job->query + (size_t)g * hd;
-            const float dot =
-                job->half ? k->dot_vecdot(row, qg, hd) : k->dot_vecdot_f32(row, qg, hd);
+            const float dot = k->dot_vecdot_f32(row, qg, hd);
             job->scores[(size_t)g * job->stride + i] = dot * job->shape->scale;
         }
     }
@@ -378,8 +369,8 @@ static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local
                     .scores = state->scratch[0].attn_scores,
                     .out = out + (size_t)kv_head * group * shape->head_dim_v};
     const float *qh = q + (size_t)kv_head * group * shape->head_dim;
-    for (uint32_t i = 0; i < group * shape->head_dim; i++)
-        job.query[i] = job.half ? round_f16(qh[i]) : qh[i];
+    if (job.half) state->kernels->attn_round_f16(qh, 1.0f, job.query, group * shape->head_dim);
+    else memcpy(job.query, qh, (size_t)group * shape->head_dim * sizeof *qh);
     if (job.half)
         gather_rows(&state->kv, il, false, job.table, base + job.first_slot,
                     job.n_slots - job.first_slot, (size_t)kv_head * shape->head_dim,
