@@ -616,7 +616,8 @@ static void attention_values_with(const tf_cpu_kernels *k, const uint16_t *const
                                   const float *p) {
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     static const size_t widths[] = {1, 8, 16, 24, 64, 72, 128, 200, 256, 259};
-    static float got[ATTN_ROWS * TF_LANES_VECDOT * ATTN_N], want[ATTN_ROWS * TF_LANES_VECDOT * ATTN_N];
+    static float got[ATTN_ROWS * TF_LANES_VECDOT * ATTN_N],
+        want[ATTN_ROWS * TF_LANES_VECDOT * ATTN_N];
     static float widened[ATTN_N];
     for (size_t w = 0; w < 10; w++)
         for (size_t n_lanes = TF_LANES_TILED; n_lanes <= TF_LANES_VECDOT; n_lanes *= 4)
@@ -645,7 +646,8 @@ static void attention_values_long_with(const tf_cpu_kernels *k, const uint16_t *
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     static const uint16_t *rows[LONG_POS];
     static float p[LONG_ROWS * LONG_POS], widened[ATTN_N];
-    static float got[LONG_ROWS * TF_LANES_VECDOT * ATTN_N], want[LONG_ROWS * TF_LANES_VECDOT * ATTN_N];
+    static float got[LONG_ROWS * TF_LANES_VECDOT * ATTN_N],
+        want[LONG_ROWS * TF_LANES_VECDOT * ATTN_N];
     for (size_t i = 0; i < LONG_POS; i++) {
         rows[i] = keys[(i * 13) % ATTN_KEYS];
         for (size_t r = 0; r < LONG_ROWS; r++) p[r * LONG_POS + i] = p_keys[(i + r) % ATTN_KEYS];
@@ -692,8 +694,8 @@ static void attention_kernels(void **state) {
     for (uint32_t h = 0; h < 0x10000; h++) {
         if ((h & 0x7C00) == 0x7C00) continue; /* inf and NaN */
         const float a = tf_f16_to_f32((uint16_t)h), b = tf_f16_to_f32((uint16_t)(h + 1));
-        const float mid = (h & 0x7FFF) == 0x7BFF ? 65520.0f * (a < 0 ? -1.0f : 1.0f)
-                                                  : a + (b - a) * 0.5f;
+        const float mid =
+            (h & 0x7FFF) == 0x7BFF ? 65520.0f * (a < 0 ? -1.0f : 1.0f) : a + (b - a) * 0.5f;
         x[n_x++] = a;
         x[n_x++] = mid;
         x[n_x++] = nextafterf(mid, 0.0f);
@@ -703,8 +705,7 @@ static void attention_kernels(void **state) {
         if (!tables[t]) continue;
         for (int s = 0; s < 2; s++) {
             const float scale = s ? 0.7f : 1.0f;
-            for (size_t i = 0; i < n_x; i++)
-                want[i] = tf_f16_to_f32(tf_f32_to_f16(x[i] * scale));
+            for (size_t i = 0; i < n_x; i++) want[i] = tf_f16_to_f32(tf_f32_to_f16(x[i] * scale));
             for (size_t n = n_x - 9; n <= n_x; n++) { /* every tail */
                 memset(got, 0, sizeof got);
                 tables[t]->attn_round_f16(x, scale, got, n);

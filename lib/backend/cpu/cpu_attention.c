@@ -53,8 +53,7 @@ static void reduce_lanes(const float *head, uint32_t n_lanes, uint32_t width, fl
     }
     for (uint32_t d = 0; d < width; d++) { /* tf_reduce4x8, lane l of sum j at h[8j + l] */
         float x[8];
-        for (int l = 0; l < 8; l++)
-            x[l] = (h[l][d] + h[16 + l][d]) + (h[8 + l][d] + h[24 + l][d]);
+        for (int l = 0; l < 8; l++) x[l] = (h[l][d] + h[16 + l][d]) + (h[8 + l][d] + h[24 + l][d]);
         out[d] = ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7]));
     }
 }
@@ -146,7 +145,8 @@ static void attend_block(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     const uint32_t base = first & ~7u, n_pos = last - first + 1, off = first - base;
     const uint32_t stride = (last - base + 1 + 7) & ~7u;
     const uint32_t *table = tf_cpu_token_table(state, t0, local);
-    const uint16_t **k_rows = scratch->attn_rows, **v_rows = scratch->attn_rows + state->config.n_ctx;
+    const uint16_t **k_rows = scratch->attn_rows,
+                   **v_rows = scratch->attn_rows + state->config.n_ctx;
     float *query = scratch->attn_query, *scores = scratch->attn_scores;
 
     for (uint32_t j = 0; j < n_tok; j++)
@@ -169,7 +169,8 @@ static void attend_block(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     }
 
     gather_rows(kv, il, true, table, first, n_pos, (size_t)kv_head * hd_v, v_rows);
-    const size_t lanes_rows = state->config.max_row_elems * TF_LANES_VECDOT / ((size_t)n_lanes * hd_v);
+    const size_t lanes_rows =
+        state->config.max_row_elems * TF_LANES_VECDOT / ((size_t)n_lanes * hd_v);
     for (uint32_t r0 = 0; r0 < n_rows; r0 += (uint32_t)lanes_rows) {
         const uint32_t nr = n_rows - r0 < lanes_rows ? n_rows - r0 : (uint32_t)lanes_rows;
         k->attn_values(v_rows, n_pos, first, scores + (size_t)r0 * stride + off, stride, nr,
@@ -222,7 +223,7 @@ static void attention_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
     for (size_t i = i0; i < i1; i++) {
         const uint32_t t0 = (uint32_t)(i / per_block) * job->block_toks;
         const uint32_t t1 = t0 + job->block_toks < state->pass.n_tokens ? t0 + job->block_toks
-                                                                         : state->pass.n_tokens;
+                                                                        : state->pass.n_tokens;
         const uint32_t kv_head = (uint32_t)(i % per_block / job->n_parts);
         const uint32_t part = (uint32_t)(i % job->n_parts);
         /* Heads [g0, g1) of the group: the parts differ in size by at most one head. */

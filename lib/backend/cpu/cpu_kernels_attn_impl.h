@@ -13,9 +13,9 @@
 
 /* ---- portable bodies (the reference the SIMD ones are held to) ---- */
 
-TF_MAYBE_UNUSED static void attn_scores_tiled_ref(const uint16_t *const *k_rows, size_t n_keys, const float *q,
-                                  size_t n_rows, size_t n, float scale, float *scores,
-                                  size_t score_stride) {
+TF_MAYBE_UNUSED static void attn_scores_tiled_ref(const uint16_t *const *k_rows, size_t n_keys,
+                                                  const float *q, size_t n_rows, size_t n,
+                                                  float scale, float *scores, size_t score_stride) {
     for (size_t r = 0; r < n_rows; r++)
         for (size_t i = 0; i < n_keys; i++) {
             const uint16_t *k = k_rows[i];
@@ -35,9 +35,10 @@ static float attn_vecdot_tail(const uint16_t *k, const float *q, size_t n, float
     return (float)total;
 }
 
-TF_MAYBE_UNUSED static void attn_scores_vecdot_ref(const uint16_t *const *k_rows, size_t n_keys, const float *q,
-                                   size_t n_rows, size_t n, float scale, float *scores,
-                                   size_t score_stride) {
+TF_MAYBE_UNUSED static void attn_scores_vecdot_ref(const uint16_t *const *k_rows, size_t n_keys,
+                                                   const float *q, size_t n_rows, size_t n,
+                                                   float scale, float *scores,
+                                                   size_t score_stride) {
     const size_t whole = n & ~(size_t)31;
     for (size_t r = 0; r < n_rows; r++)
         for (size_t i = 0; i < n_keys; i++) {
@@ -49,14 +50,14 @@ TF_MAYBE_UNUSED static void attn_scores_vecdot_ref(const uint16_t *const *k_rows
                     for (int l = 0; l < 8; l++)
                         sum[j][l] =
                             fmaf(tf_f16_to_f32(k[e + 8 * j + l]), qr[e + 8 * j + l], sum[j][l]);
-            scores[r * score_stride + i] =
-                attn_vecdot_tail(k, qr, n, tf_reduce4x8(sum)) * scale;
+            scores[r * score_stride + i] = attn_vecdot_tail(k, qr, n, tf_reduce4x8(sum)) * scale;
         }
 }
 
-TF_MAYBE_UNUSED static void attn_values_ref(const uint16_t *const *v_rows, size_t n_pos, size_t pos0,
-                            const float *p, size_t p_stride, size_t n_rows, size_t n_lanes,
-                            size_t width, float *lanes) {
+TF_MAYBE_UNUSED static void attn_values_ref(const uint16_t *const *v_rows, size_t n_pos,
+                                            size_t pos0, const float *p, size_t p_stride,
+                                            size_t n_rows, size_t n_lanes, size_t width,
+                                            float *lanes) {
     memset(lanes, 0, n_rows * n_lanes * width * sizeof *lanes);
     for (size_t i = 0; i < n_pos; i++) {
         const size_t lane = (pos0 + i) % n_lanes;
@@ -108,25 +109,33 @@ ATTN_INLINE void tiled_block(const uint16_t *const *k, int nk, const float *q, i
         for (int r = 0; r < nr; r++) scores[(size_t)r * stride + a] = avx_hsum8(acc[a][r]) * scale;
 }
 
-#define ATTN_TILED_ROWS(NR)                                                                 \
-    do {                                                                                    \
-        size_t i = 0;                                                                       \
-        for (; i + 2 <= n_keys; i += 2)                                                     \
+#define ATTN_TILED_ROWS(NR)                                                                \
+    do {                                                                                   \
+        size_t i = 0;                                                                      \
+        for (; i + 2 <= n_keys; i += 2)                                                    \
             tiled_block(k_rows + i, 2, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
-                        stride);                                                            \
-        if (i < n_keys)                                                                     \
+                        stride);                                                           \
+        if (i < n_keys)                                                                    \
             tiled_block(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
-                        stride);                                                            \
+                        stride);                                                           \
     } while (0)
 
 static void attn_scores_tiled(const uint16_t *const *k_rows, size_t n_keys, const float *q,
                               size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
     for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
         switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-        case 4: ATTN_TILED_ROWS(4); break;
-        case 3: ATTN_TILED_ROWS(3); break;
-        case 2: ATTN_TILED_ROWS(2); break;
-        default: ATTN_TILED_ROWS(1); break;
+        case 4:
+            ATTN_TILED_ROWS(4);
+            break;
+        case 3:
+            ATTN_TILED_ROWS(3);
+            break;
+        case 2:
+            ATTN_TILED_ROWS(2);
+            break;
+        default:
+            ATTN_TILED_ROWS(1);
+            break;
         }
     }
 }
@@ -188,7 +197,8 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
         __m512 kv[2][2];
         for (int a = 0; a < nk; a++)
             for (int h = 0; h < 2; h++)
-                kv[a][h] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k[a] + e + 16 * h)));
+                kv[a][h] =
+                    _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k[a] + e + 16 * h)));
         for (int r = 0; r < nr; r++)
             for (int h = 0; h < 2; h++) {
                 const __m512 qv = _mm512_loadu_ps(q + (size_t)r * n + e + 16 * h);
@@ -198,10 +208,8 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
     }
     for (int a = 0; a < nk; a++)
         for (int r = 0; r < nr; r++) {
-            const __m256 s[4] = {_mm512_castps512_ps256(acc[a][r][0]),
-                                 z_high8(acc[a][r][0]),
-                                 _mm512_castps512_ps256(acc[a][r][1]),
-                                 z_high8(acc[a][r][1])};
+            const __m256 s[4] = {_mm512_castps512_ps256(acc[a][r][0]), z_high8(acc[a][r][0]),
+                                 _mm512_castps512_ps256(acc[a][r][1]), z_high8(acc[a][r][1])};
             scores[(size_t)r * stride + a] =
                 attn_vecdot_tail(k[a], q + (size_t)r * n, n, vecdot_reduce(s)) * scale;
         }
@@ -218,9 +226,9 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
                            stride);                                                           \
     } while (0)
 #else
-#define ATTN_VECDOT_ROWS(NR)                                                                   \
-    do {                                                                                       \
-        for (size_t i = 0; i < n_keys; i++)                                                    \
+#define ATTN_VECDOT_ROWS(NR)                                                                     \
+    do {                                                                                         \
+        for (size_t i = 0; i < n_keys; i++)                                                      \
             vecdot_block(k_rows[i], q + r0 * n, NR, n, scale, scores + r0 * stride + i, stride); \
     } while (0)
 #endif
@@ -229,17 +237,25 @@ static void attn_scores_vecdot(const uint16_t *const *k_rows, size_t n_keys, con
                                size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
     for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
         switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-        case 4: ATTN_VECDOT_ROWS(4); break;
-        case 3: ATTN_VECDOT_ROWS(3); break;
-        case 2: ATTN_VECDOT_ROWS(2); break;
-        default: ATTN_VECDOT_ROWS(1); break;
+        case 4:
+            ATTN_VECDOT_ROWS(4);
+            break;
+        case 3:
+            ATTN_VECDOT_ROWS(3);
+            break;
+        case 2:
+            ATTN_VECDOT_ROWS(2);
+            break;
+        default:
+            ATTN_VECDOT_ROWS(1);
+            break;
         }
     }
 }
 
 /* ---- V: one lane's positions at a time, nr rows × ns vectors of dimensions in registers ---- */
 enum {
-    ATTN_PREFETCH = 8,  /* steps ahead a lane's walk asks for its rows */
+    ATTN_PREFETCH = 8, /* steps ahead a lane's walk asks for its rows */
     ATTN_V_CHUNK = 512 /* positions per pass of every lane (a multiple of TF_LANES_VECDOT) */
 };
 #if defined(__AVX512F__)
@@ -326,8 +342,9 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
      * a long span (one row in n_lanes) would not. Within a chunk, lanes outermost: a lane's rows
      * are read from memory by its first slice, and found in cache by its other slices and row
      * blocks. */
-    for (size_t c0 = 0; c0 < n_pos; c0 += ATTN_V_CHUNK) {
-        const size_t c1 = n_pos - c0 < ATTN_V_CHUNK ? n_pos : c0 + ATTN_V_CHUNK;
+    const size_t chunk = ATTN_V_CHUNK % n_lanes == 0 ? ATTN_V_CHUNK : n_pos + 1;
+    for (size_t c0 = 0; c0 == 0 || c0 < n_pos; c0 += chunk) { /* once at least: zeros */
+        const size_t c1 = n_pos - c0 < chunk ? n_pos : c0 + chunk;
         for (size_t l = 0; l < n_lanes; l++) {
             /* the first i ≥ c0 with (pos0 + i) % n_lanes == l (c0 is a multiple of n_lanes) */
             const size_t first = c0 + (l + n_lanes - pos0 % n_lanes) % n_lanes;
@@ -340,10 +357,18 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
 #define ATTN_SLICE(NR) \
     values_slice(v_rows, first, c1, n_lanes, pr, p_stride, NR, dims, d, resume, out, lane_stride)
                     switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-                    case 4: ATTN_SLICE(4); break;
-                    case 3: ATTN_SLICE(3); break;
-                    case 2: ATTN_SLICE(2); break;
-                    default: ATTN_SLICE(1); break;
+                    case 4:
+                        ATTN_SLICE(4);
+                        break;
+                    case 3:
+                        ATTN_SLICE(3);
+                        break;
+                    case 2:
+                        ATTN_SLICE(2);
+                        break;
+                    default:
+                        ATTN_SLICE(1);
+                        break;
                     }
 #undef ATTN_SLICE
                 }

@@ -10,7 +10,7 @@
 #include "core/thread_pool.h"
 
 enum {
-    TF_CPU_TILE_ROWS = 64,  /* weight rows dequantized together for one sgemm */
+    TF_CPU_TILE_ROWS = 64,   /* weight rows dequantized together for one sgemm */
     TF_CPU_QDOT_TOKENS = 32, /* activation rows quantized at a time for the integer dots */
     TF_CPU_ATTN_TOKENS = 8   /* prompt tokens attending together (cpu_attention.c) */
 };
