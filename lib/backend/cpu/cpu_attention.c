@@ -169,8 +169,10 @@ static void attend_block(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     }
 
     gather_rows(kv, il, true, table, first, n_pos, (size_t)kv_head * hd_v, v_rows);
-    const size_t lanes_rows =
-        state->config.max_row_elems * TF_LANES_VECDOT / ((size_t)n_lanes * hd_v);
+    /* Rows whose lanes fit attn_lanes at once: at least a group's (max_row_elems covers every
+     * query head), all of a block's in the tiled order. */
+    size_t lanes_rows = state->config.max_row_elems * TF_LANES_VECDOT / ((size_t)n_lanes * hd_v);
+    if (lanes_rows < 1) lanes_rows = 1;
     for (uint32_t r0 = 0; r0 < n_rows; r0 += (uint32_t)lanes_rows) {
         const uint32_t nr = n_rows - r0 < lanes_rows ? n_rows - r0 : (uint32_t)lanes_rows;
         k->attn_values(v_rows, n_pos, first, scores + (size_t)r0 * stride + off, stride, nr,
