@@ -266,7 +266,7 @@ typedef struct span_job {
     const uint32_t *table;
     const tf_attn_shape *shape;
     bool half;
-    const uint16_t **k_rows; /* F16: the span's K rows (thread 0's scratch) */
+    const uint16_t **k_rows; /* F16: the span's K rows' addresses (in thread 0's scratch) */
     float *query, *scores, *out;
 } span_job;
 
@@ -278,7 +278,9 @@ static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
     const tf_cpu_kv *kv = &job->state->kv;
     const uint32_t hd = job->shape->head_dim;
     float *row = job->state->scratch[thread].attn_row;
-    if (job->half) {
+    if (job->half) { /* each range gathers its own keys' addresses into the shared list */
+        gather_rows(kv, job->il, false, job->table, job->base + job->first_slot + (uint32_t)i0,
+                    (uint32_t)(i1 - i0), (size_t)job->kv_head * hd, job->k_rows + i0);
         k->attn_scores_vecdot(job->k_rows + i0, i1 - i0, job->query, job->group, hd,
                               job->shape->scale, job->scores + job->first_slot + i0, job->stride);
         return;
@@ -374,10 +376,6 @@ static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local
     const float *qh = q + (size_t)kv_head * group * shape->head_dim;
     if (job.half) state->kernels->attn_round_f16(qh, 1.0f, job.query, group * shape->head_dim);
     else memcpy(job.query, qh, (size_t)group * shape->head_dim * sizeof *qh);
-    if (job.half)
-        gather_rows(&state->kv, il, false, job.table, base + job.first_slot,
-                    job.n_slots - job.first_slot, (size_t)kv_head * shape->head_dim,
-                    state->scratch[0].attn_rows);
     tf_cpu_for(state, job.n_slots - job.first_slot, SPAN_SLOTS_PER_RANGE, span_scores, &job);
     tf_cpu_for(state, group, 1, span_softmax, &job);
     const size_t n_chunks = (shape->head_dim_v + SPAN_DIMS_ALIGN - 1) / SPAN_DIMS_ALIGN;
