@@ -7,6 +7,10 @@
  * table is bit-identical to the x86-64-v3 one and to llama.cpp (tests/unit/test_cpu_kernels.c,
  * test_forward_golden.c, test_forward_fast.c).
  *
+ * For many tokens at once (prompts, decode of several sequences) it also has row-tile products
+ * (q5_0_gemm, q8_0_gemm, below): sixteen weight rows per register, each (row, token) still
+ * computed with exactly ggml's operations.
+ *
  * A sixteen-lane float order (one accumulator per pair of blocks) was tried first: it was slower
  * (the per-pair scale spread and the 16-lane reduction cost more than the shorter chain saves)
  * and, through the activations' re-quantization in every layer, moved the default model's logits
@@ -17,8 +21,10 @@
  * when the CPU and OS support them (cpu_kernels.c). */
 #if TINFER_AVX512_KERNELS
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "quant/blocks.h"
 
@@ -176,6 +182,209 @@ static void z_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
     z_dot_q5_0_n(w_row, xq, 4, n, out);
 }
 
+/* ---- Row tiles: sixteen weight rows at once, one row per lane ----
+ *
+ * The four-row dots above unpack each weight block for four tokens; a prompt has 32 per chunk.
+ * Here a tile of TF_QGEMM_ROWS rows is unpacked once per call and transposed so that register j
+ * of a block holds, in lane r, row r's codes 4j..4j+3 as unsigned bytes (the code plus a bias:
+ * 16 for Q5_0, whose codes are stored that way, 128 for Q8_0). One VPDPBUSD with a token's four
+ * activation bytes broadcast then yields ggml's integer lane j of that block for sixteen rows;
+ * started from −bias·Σ4x (per token, block and j, computed once per call), it is Σ w·x exactly.
+ * The float part is each row's own: acc_j = fma(lane_j, d_w·d_x, acc_j) block by block, then
+ * hsum_float_8 across the eight accumulators lane by lane — ggml's operations, so the bits of
+ * the single-row kernels (tests/unit/test_cpu_kernels.c compares them with memcmp). */
+
+/* One block of a tile: 576 bytes, the per-block share of tf_qgemm_scratch_bytes. */
+typedef struct z_tile_block {
+    __m512i codes[8]; /* codes[j] lane r: row r's elements 4j..4j+3, each plus the bias */
+    __m512 d_w;       /* lane r: row r's block scale, widened */
+} z_tile_block;
+_Static_assert(sizeof(z_tile_block) == TF_QGEMM_ROWS * (32 + sizeof(float)),
+               "a tile block is what tf_qgemm_scratch_bytes counts");
+_Static_assert(TF_QGEMM_ROWS == 16, "a tile row per 32-bit lane of a zmm");
+
+/* Lane l of the vpermt2d index that swaps bit k of the register number with bit k of the lane
+ * number between registers a (bit k clear) and b (set): output h (0 → a's slot, 1 → b's) takes
+ * lane l from a or b as l's bit k says (16..31 are b), at l with bit k replaced by h. */
+#define Z_SWAP(l, k, h) ((((l) & ~(1 << (k))) | ((h) << (k))) + (((l) >> (k)&1) << 4))
+#define Z_SWAP4(l, k, h) \
+    Z_SWAP(l, k, h), Z_SWAP(l + 1, k, h), Z_SWAP(l + 2, k, h), Z_SWAP(l + 3, k, h)
+#define Z_SWAP16(k, h) Z_SWAP4(0, k, h), Z_SWAP4(4, k, h), Z_SWAP4(8, k, h), Z_SWAP4(12, k, h)
+static _Alignas(64) const int32_t Z_SWAP_INDEX[4][2][16] = {
+    {{Z_SWAP16(0, 0)}, {Z_SWAP16(0, 1)}},
+    {{Z_SWAP16(1, 0)}, {Z_SWAP16(1, 1)}},
+    {{Z_SWAP16(2, 0)}, {Z_SWAP16(2, 1)}},
+    {{Z_SWAP16(3, 0)}, {Z_SWAP16(3, 1)}},
+};
+
+/* v[r] lane l → v[l] lane r (a 16 × 16 transpose of 32-bit lanes): after the four bit swaps the
+ * register and lane numbers have traded places. 64 vpermt2d, no gather. */
+static inline void z_transpose16(__m512i v[16]) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const __m512i lo = _mm512_load_si512(Z_SWAP_INDEX[k][0]);
+        const __m512i hi = _mm512_load_si512(Z_SWAP_INDEX[k][1]);
+#pragma GCC unroll 16
+        for (int r = 0; r < 16; r++) {
+            if (r >> k & 1) continue;
+            const __m512i a = v[r], b = v[r | 1 << k];
+            v[r] = _mm512_permutex2var_epi32(a, lo, b);
+            v[r | 1 << k] = _mm512_permutex2var_epi32(a, hi, b);
+        }
+    }
+}
+
+/* Blocks b and b + 1 (n_blocks 2) or b alone of sixteen rows into tile[b..]: each row's codes of
+ * the pair as one register (biased, unsigned), transposed to one register per block and j. */
+static inline void z_tile_pair(const uint8_t *w, size_t row_bytes, uint32_t b, int n_blocks,
+                               bool q8, z_tile_block *tile) {
+    __m512i v[16];
+    _Alignas(32) uint16_t d0[16], d1[16];
+    for (int r = 0; r < 16; r++) {
+        const uint8_t *row = w + (size_t)r * row_bytes;
+        if (q8) {
+            const tf_block_q8_0 *blk = (const tf_block_q8_0 *)row + b;
+            const __m512i codes = n_blocks == 2 ? z_pair(blk[0].qs, blk[1].qs) : z_one(blk[0].qs);
+            v[r] = _mm512_xor_si512(codes, _mm512_set1_epi8((char)0x80)); /* w + 128 */
+            d0[r] = blk[0].d;
+            d1[r] = n_blocks == 2 ? blk[1].d : 0;
+        } else {
+            const tf_block_q5_0 *blk = (const tf_block_q5_0 *)row + b;
+            v[r] = n_blocks == 2 ? z_q5_0_codes2(blk) : z_q5_0_codes1(blk); /* w + 16 */
+            d0[r] = blk[0].d;
+            d1[r] = n_blocks == 2 ? blk[1].d : 0;
+        }
+    }
+    z_transpose16(v);
+    for (int j = 0; j < 8; j++) _mm512_store_si512(&tile[b].codes[j], v[j]);
+    tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d0));
+    if (n_blocks < 2) return;
+    for (int j = 0; j < 8; j++) _mm512_store_si512(&tile[b + 1].codes[j], v[8 + j]);
+    tile[b + 1].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d1));
+}
+
+static inline void z_tile_unpack(const uint8_t *w, size_t row_bytes, uint32_t n_blocks, bool q8,
+                                 z_tile_block *tile) {
+    for (uint32_t b = 0; b < n_blocks; b += 2)
+        z_tile_pair(w, row_bytes, b, b + 1 < n_blocks ? 2 : 1, q8, tile);
+}
+
+/* off[(t·n_blocks + b)·8 + j] = −bias·Σ x over elements 4j..4j+3 of block b of token t: where
+ * each VPDPBUSD starts, so that the biased codes come out as Σ w·x. */
+static void z_token_offsets(const uint8_t *x_quant, size_t x_stride, uint32_t n_tokens,
+                            uint32_t n_blocks, uint8_t bias, int32_t *off) {
+    const __m256i biases = _mm256_set1_epi8((char)bias);
+    for (uint32_t t = 0; t < n_tokens; t++) {
+        const tf_q8_0_act *x = (const void *)(x_quant + t * x_stride);
+        for (uint32_t b = 0; b < n_blocks; b++) {
+            const __m256i qx = _mm256_loadu_si256((const __m256i *)x[b].qs);
+            const __m256i sum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), biases, qx);
+            _mm256_storeu_si256((__m256i *)(off + ((size_t)t * n_blocks + b) * 8),
+                                _mm256_sub_epi32(_mm256_setzero_si256(), sum));
+        }
+    }
+}
+
+static inline int32_t z_load4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* ggml's hsum_float_8 of each lane's eight accumulators: (a0+a4 + a2+a6) + (a1+a5 + a3+a7). */
+static inline __m512 z_hsum8_lanes(const __m512 a[8]) {
+    const __m512 r0 = _mm512_add_ps(a[4], a[0]), r1 = _mm512_add_ps(a[5], a[1]);
+    const __m512 r2 = _mm512_add_ps(a[6], a[2]), r3 = _mm512_add_ps(a[7], a[3]);
+    return _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
+}
+
+/* n_x (1 or 2: each tile register loaded once for both) tokens against an unpacked tile: the
+ * sixteen rows' dots of token t into y[t][0..15]. */
+static inline __attribute__((always_inline)) void
+z_tile_tokens(const z_tile_block *tile, uint32_t n_blocks, const tf_q8_0_act *const x[2],
+              const int32_t *const off[2], int n_x, float *const y[2]) {
+    __m512 acc[2][8];
+    for (int t = 0; t < n_x; t++)
+        for (int j = 0; j < 8; j++) acc[t][j] = _mm512_setzero_ps();
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        __m512 d[2];
+        for (int t = 0; t < n_x; t++) d[t] = _mm512_mul_ps(tile[b].d_w, _mm512_set1_ps(x[t][b].d));
+        for (int j = 0; j < 8; j++) {
+            const __m512i codes = _mm512_load_si512(&tile[b].codes[j]);
+            for (int t = 0; t < n_x; t++) {
+                const __m512i lane =
+                    _mm512_dpbusd_epi32(_mm512_set1_epi32(off[t][b * 8 + j]), codes,
+                                        _mm512_set1_epi32(z_load4(x[t][b].qs + 4 * j)));
+                acc[t][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lane), d[t], acc[t][j]);
+            }
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], z_hsum8_lanes(acc[t]));
+}
+
+/* Every token of the group against one unpacked tile, two at a time. */
+static void z_tile_all_tokens(const z_tile_block *tile, uint32_t n_blocks, const tf_qgemm_args *a,
+                              uint32_t t0, uint32_t n_tokens, const int32_t *off, float *y) {
+    uint32_t t = 0;
+    for (; t + 2 <= n_tokens; t += 2) {
+        const tf_q8_0_act *x[2] = {(const void *)(a->x_quant + (t0 + t) * a->x_stride),
+                                   (const void *)(a->x_quant + (t0 + t + 1) * a->x_stride)};
+        const int32_t *o[2] = {off + (size_t)t * n_blocks * 8,
+                               off + (size_t)(t + 1) * n_blocks * 8};
+        float *out[2] = {y + (t0 + t) * a->y_stride, y + (t0 + t + 1) * a->y_stride};
+        z_tile_tokens(tile, n_blocks, x, o, 2, out);
+    }
+    if (t < n_tokens) {
+        const tf_q8_0_act *x[2] = {(const void *)(a->x_quant + (t0 + t) * a->x_stride), NULL};
+        const int32_t *o[2] = {off + (size_t)t * n_blocks * 8, NULL};
+        float *out[2] = {y + (t0 + t) * a->y_stride, NULL};
+        z_tile_tokens(tile, n_blocks, x, o, 1, out);
+    }
+}
+
+/* Row r with tokens [t, t + n_x) (n_x 1 or 4) through the row kernels. */
+static void z_row_tokens(const tf_qgemm_args *a, uint32_t r, uint32_t t, int n_x, bool q8) {
+    const uint8_t *row = a->w + (size_t)r * a->row_bytes;
+    const void *xs[4];
+    float out[4];
+    for (int i = 0; i < n_x; i++) xs[i] = a->x_quant + (t + i) * a->x_stride;
+    if (q8) z_dot_q8_0_n(row, xs, n_x, a->n_elems, out);
+    else z_dot_q5_0_n(row, xs, n_x, a->n_elems, out);
+    for (int i = 0; i < n_x; i++) a->y[(t + i) * a->y_stride + r] = out[i];
+}
+
+/* Rows past the last whole tile: the row kernels, four tokens at a time, then one. */
+static void z_rest_rows(const tf_qgemm_args *a, uint32_t r0, bool q8) {
+    for (uint32_t r = r0; r < a->n_rows; r++) {
+        uint32_t t = 0;
+        for (; t + 4 <= a->n_tokens; t += 4) z_row_tokens(a, r, t, 4, q8);
+        for (; t < a->n_tokens; t++) z_row_tokens(a, r, t, 1, q8);
+    }
+}
+
+static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
+    const uint32_t n_blocks = a->n_elems / 32;
+    z_tile_block *tile = a->scratch;
+    int32_t *off = (int32_t *)(tile + n_blocks);
+    const uint32_t n_tiles = a->n_rows / TF_QGEMM_ROWS;
+    for (uint32_t t0 = 0; t0 < a->n_tokens && n_tiles > 0; t0 += TF_QGEMM_TOKENS) {
+        const uint32_t n_t =
+            a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
+        z_token_offsets(a->x_quant + t0 * a->x_stride, a->x_stride, n_t, n_blocks, q8 ? 128 : 16,
+                        off);
+        for (uint32_t i = 0; i < n_tiles; i++) {
+            const size_t r = (size_t)i * TF_QGEMM_ROWS;
+            z_tile_unpack(a->w + r * a->row_bytes, a->row_bytes, n_blocks, q8, tile);
+            z_tile_all_tokens(tile, n_blocks, a, t0, n_t, off, a->y + r);
+        }
+    }
+    z_rest_rows(a, n_tiles * TF_QGEMM_ROWS, q8);
+}
+
+static void z_gemm_q8_0(const tf_qgemm_args *a) { z_gemm(a, true); }
+
+static void z_gemm_q5_0(const tf_qgemm_args *a) { z_gemm(a, false); }
+
 /* The rest of the table is the x86-64-v3 source, compiled here with these flags. */
 #define TF_KERNELS_NAME tf_cpu_kernels_avx512_table
 #define TF_KERNELS_LABEL "avx512"
@@ -184,6 +393,8 @@ static void z_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
 #define TF_KERNEL_Q8_0_X4 z_dot4_q8_0
 #define TF_KERNEL_Q5_0 z_dot_q5_0
 #define TF_KERNEL_Q5_0_X4 z_dot4_q5_0
+#define TF_KERNEL_Q5_0_GEMM z_gemm_q5_0
+#define TF_KERNEL_Q8_0_GEMM z_gemm_q8_0
 #include "backend/cpu/cpu_kernels_impl.h"
 #else
 typedef int tf_cpu_kernels_avx512_unused; /* not built (TINFER_AVX512_KERNELS=0) */
