@@ -64,19 +64,20 @@ static inline __m512i z_lanes_q5_0(__m512i u, __m512i x) {
     return _mm512_dpbusd_epi32(z_offset(x, 16), u, x);
 }
 
-/* The unsigned codes (0..31) of Q5_0 blocks w[0] and w[1] in one register: per block its 16 low
- * nibbles, then its 16 high nibbles, each plus 16 where qh has bit j set (code j). */
-static inline __m512i z_q5_0_codes2(const tf_block_q5_0 *w) {
-    const __m128i a = _mm_loadu_si128((const __m128i *)w[0].qs);
-    const __m128i b = _mm_loadu_si128((const __m128i *)w[1].qs);
+/* The unsigned codes (0..31) of Q5_0 blocks w[0] and w[1] in one register (the low and the high
+ * half): per block its 16 low nibbles, then its 16 high nibbles, each plus 16 where qh has bit j
+ * set (code j). */
+static inline __m512i z_q5_0_codes2(const tf_block_q5_0 *w0, const tf_block_q5_0 *w1) {
+    const __m128i a = _mm_loadu_si128((const __m128i *)w0->qs);
+    const __m128i b = _mm_loadu_si128((const __m128i *)w1->qs);
     const __m512i packed = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)),
                                               _mm256_set_m128i(b, b), 1);
     const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
     const __m512i nibbles =
         _mm512_and_si512(_mm512_srlv_epi64(packed, shifts), _mm512_set1_epi8(0x0F));
     uint32_t qh0, qh1;
-    memcpy(&qh0, w[0].qh, sizeof qh0);
-    memcpy(&qh1, w[1].qh, sizeof qh1);
+    memcpy(&qh0, w0->qh, sizeof qh0);
+    memcpy(&qh1, w1->qh, sizeof qh1);
     const __mmask64 high = (__mmask64)qh0 | (__mmask64)qh1 << 32;
     return _mm512_mask_add_epi8(nibbles, high, nibbles, _mm512_set1_epi8(0x10));
 }
@@ -150,7 +151,7 @@ static inline void z_dot_q5_0_n(const uint8_t *w_row, const void *const *xq, int
     for (int t = 0; t < n_x; t++) acc[t] = _mm256_setzero_ps();
     for (uint32_t b = 0; b < n_blocks; b += 2) {
         const int pair = b + 1 < n_blocks ? 2 : 1;
-        const __m512i qw = pair == 2 ? z_q5_0_codes2(&w[b]) : z_q5_0_codes1(&w[b]);
+        const __m512i qw = pair == 2 ? z_q5_0_codes2(&w[b], &w[b + 1]) : z_q5_0_codes1(&w[b]);
         const uint16_t dw1 = pair == 2 ? w[b + 1].d : 0;
         for (int t = 0; t < n_x; t++) {
             const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
@@ -210,22 +211,22 @@ _Static_assert(TF_QGEMM_ROWS == 16, "a tile row per 32-bit lane of a zmm");
 #define Z_SWAP4(l, k, h) \
     Z_SWAP(l, k, h), Z_SWAP(l + 1, k, h), Z_SWAP(l + 2, k, h), Z_SWAP(l + 3, k, h)
 #define Z_SWAP16(k, h) Z_SWAP4(0, k, h), Z_SWAP4(4, k, h), Z_SWAP4(8, k, h), Z_SWAP4(12, k, h)
-static _Alignas(64) const int32_t Z_SWAP_INDEX[4][2][16] = {
+static _Alignas(64) const int32_t Z_SWAP_INDEX[3][2][16] = {
     {{Z_SWAP16(0, 0)}, {Z_SWAP16(0, 1)}},
     {{Z_SWAP16(1, 0)}, {Z_SWAP16(1, 1)}},
     {{Z_SWAP16(2, 0)}, {Z_SWAP16(2, 1)}},
-    {{Z_SWAP16(3, 0)}, {Z_SWAP16(3, 1)}},
 };
 
-/* v[r] lane l → v[l] lane r (a 16 × 16 transpose of 32-bit lanes): after the four bit swaps the
- * register and lane numbers have traded places. 64 vpermt2d, no gather. */
-static inline void z_transpose16(__m512i v[16]) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
+/* v[k] lane 8h + j → v[j] lane 8h + k for k, j < 8, each half (h) an 8 × 8 transpose of 32-bit
+ * lanes: after three bit swaps the register number and the low lane bits have traded places.
+ * 24 vpermt2d, no gather. */
+static inline void z_transpose8x2(__m512i v[8]) {
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++) {
         const __m512i lo = _mm512_load_si512(Z_SWAP_INDEX[k][0]);
         const __m512i hi = _mm512_load_si512(Z_SWAP_INDEX[k][1]);
-#pragma GCC unroll 16
-        for (int r = 0; r < 16; r++) {
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
             if (r >> k & 1) continue;
             const __m512i a = v[r], b = v[r | 1 << k];
             v[r] = _mm512_permutex2var_epi32(a, lo, b);
@@ -234,39 +235,53 @@ static inline void z_transpose16(__m512i v[16]) {
     }
 }
 
-/* Blocks b and b + 1 (n_blocks 2) or b alone of sixteen rows into tile[b..]: each row's codes of
- * the pair as one register (biased, unsigned), transposed to one register per block and j. */
-static inline void z_tile_pair(const uint8_t *w, size_t row_bytes, uint32_t b, int n_blocks,
-                               bool q8, z_tile_block *tile) {
-    __m512i v[16];
-    _Alignas(32) uint16_t d0[16], d1[16];
-    for (int r = 0; r < 16; r++) {
-        const uint8_t *row = w + (size_t)r * row_bytes;
+/* Block b of the tile's sixteen rows into tile[b]: rows k and k + 8 share register k (their
+ * biased unsigned codes, one per half), so the transpose puts row 8h + k in lane 8h + k. */
+static inline void z_tile_block_unpack(const uint8_t *w, size_t row_bytes, uint32_t b, bool q8,
+                                       z_tile_block *tile) {
+    __m512i v[8];
+    _Alignas(32) uint16_t d[16];
+    for (int k = 0; k < 8; k++) {
+        const uint8_t *lo = w + (size_t)k * row_bytes, *hi = w + (size_t)(k + 8) * row_bytes;
         if (q8) {
-            const tf_block_q8_0 *blk = (const tf_block_q8_0 *)row + b;
-            const __m512i codes = n_blocks == 2 ? z_pair(blk[0].qs, blk[1].qs) : z_one(blk[0].qs);
-            v[r] = _mm512_xor_si512(codes, _mm512_set1_epi8((char)0x80)); /* w + 128 */
-            d0[r] = blk[0].d;
-            d1[r] = n_blocks == 2 ? blk[1].d : 0;
+            const tf_block_q8_0 *l = (const tf_block_q8_0 *)lo + b,
+                                *h = (const tf_block_q8_0 *)hi + b;
+            v[k] =
+                _mm512_xor_si512(z_pair(l->qs, h->qs), _mm512_set1_epi8((char)0x80)); /* w + 128 */
+            d[k] = l->d;
+            d[k + 8] = h->d;
         } else {
-            const tf_block_q5_0 *blk = (const tf_block_q5_0 *)row + b;
-            v[r] = n_blocks == 2 ? z_q5_0_codes2(blk) : z_q5_0_codes1(blk); /* w + 16 */
-            d0[r] = blk[0].d;
-            d1[r] = n_blocks == 2 ? blk[1].d : 0;
+            const tf_block_q5_0 *l = (const tf_block_q5_0 *)lo + b,
+                                *h = (const tf_block_q5_0 *)hi + b;
+            v[k] = z_q5_0_codes2(l, h); /* w + 16 */
+            d[k] = l->d;
+            d[k + 8] = h->d;
         }
     }
-    z_transpose16(v);
+    z_transpose8x2(v);
     for (int j = 0; j < 8; j++) _mm512_store_si512(&tile[b].codes[j], v[j]);
-    tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d0));
-    if (n_blocks < 2) return;
-    for (int j = 0; j < 8; j++) _mm512_store_si512(&tile[b + 1].codes[j], v[8 + j]);
-    tile[b + 1].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d1));
+    tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d));
 }
 
+/* A tile's codes into tile[0 .. n_blocks). Meanwhile a later tile's bytes (ahead, NULL for none;
+ * the rows are contiguous, so one span) are prefetched, a share per block: the unpacking reads
+ * sixteen rows in step, sixteen strided streams that the hardware prefetcher alone leaves
+ * waiting on memory. Measured on the 178 MB output head with 4 and 8 tokens: without it slower
+ * than the four-row dots (which read one row at a time); with it, two tiles ahead into L2,
+ * 10 % and 35 % faster than them. */
+enum { Z_PREFETCH_TILES = 2 };
+
 static inline void z_tile_unpack(const uint8_t *w, size_t row_bytes, uint32_t n_blocks, bool q8,
-                                 z_tile_block *tile) {
-    for (uint32_t b = 0; b < n_blocks; b += 2)
-        z_tile_pair(w, row_bytes, b, b + 1 < n_blocks ? 2 : 1, q8, tile);
+                                 const uint8_t *ahead, z_tile_block *tile) {
+    const size_t tile_bytes = TF_QGEMM_ROWS * row_bytes;
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        if (ahead) {
+            const size_t from = tile_bytes * b / n_blocks, to = tile_bytes * (b + 1) / n_blocks;
+            for (size_t at = from & ~(size_t)63; at < to; at += 64)
+                _mm_prefetch((const char *)ahead + at, _MM_HINT_T1);
+        }
+        z_tile_block_unpack(w, row_bytes, b, q8, tile);
+    }
 }
 
 /* off[(t·n_blocks + b)·8 + j] = −bias·Σ x over elements 4j..4j+3 of block b of token t: where
@@ -367,6 +382,7 @@ static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
     z_tile_block *tile = a->scratch;
     int32_t *off = (int32_t *)(tile + n_blocks);
     const uint32_t n_tiles = a->n_rows / TF_QGEMM_ROWS;
+    const size_t tile_bytes = TF_QGEMM_ROWS * a->row_bytes;
     for (uint32_t t0 = 0; t0 < a->n_tokens && n_tiles > 0; t0 += TF_QGEMM_TOKENS) {
         const uint32_t n_t =
             a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
@@ -374,7 +390,10 @@ static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
                         off);
         for (uint32_t i = 0; i < n_tiles; i++) {
             const size_t r = (size_t)i * TF_QGEMM_ROWS;
-            z_tile_unpack(a->w + r * a->row_bytes, a->row_bytes, n_blocks, q8, tile);
+            const uint8_t *rows = a->w + r * a->row_bytes;
+            const uint8_t *ahead =
+                i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;
+            z_tile_unpack(rows, a->row_bytes, n_blocks, q8, ahead, tile);
             z_tile_all_tokens(tile, n_blocks, a, t0, n_t, off, a->y + r);
         }
     }
