@@ -64,7 +64,7 @@ static inline __m512i z_lanes_q5_0(__m512i u, __m512i x) {
     return _mm512_dpbusd_epi32(z_offset(x, 16), u, x);
 }
 
-/* The unsigned codes (0..31) of Q5_0 blocks w[0] and w[1] in one register (the low and the high
+/* The unsigned codes (0..31) of Q5_0 blocks *w0 and *w1 in one register (the low and the high
  * half): per block its 16 low nibbles, then its 16 high nibbles, each plus 16 where qh has bit j
  * set (code j). */
 static inline __m512i z_q5_0_codes2(const tf_block_q5_0 *w0, const tf_block_q5_0 *w1) {
@@ -266,9 +266,9 @@ static inline void z_tile_block_unpack(const uint8_t *w, size_t row_bytes, uint3
 /* A tile's codes into tile[0 .. n_blocks). Meanwhile a later tile's bytes (ahead, NULL for none;
  * the rows are contiguous, so one span) are prefetched, a share per block: the unpacking reads
  * sixteen rows in step, sixteen strided streams that the hardware prefetcher alone leaves
- * waiting on memory. Measured on the 178 MB output head with 4 and 8 tokens: without it slower
- * than the four-row dots (which read one row at a time); with it, two tiles ahead into L2,
- * 10 % and 35 % faster than them. */
+ * waiting on memory. Measured on the 178 MB output head (one thread): without it slower than the
+ * four-row dots (which read one row at a time) with 4 tokens and 8; with it, two tiles ahead into
+ * L2, as fast with 4 and 30 % faster with 8. */
 enum { Z_PREFETCH_TILES = 2 };
 
 static inline void z_tile_unpack(const uint8_t *w, size_t row_bytes, uint32_t n_blocks, bool q8,

@@ -22,6 +22,9 @@ enum { SGEMM_MIN_TOKENS = 8 }; /* below this the row-at-a-time loop is as fast a
 /* Tokens from which a row-tile product (tf_qgemm_fn) beats the four-row dots: unpacking a tile
  * costs about as much as a few tokens' dots. */
 enum { QGEMM_MIN_TOKENS = 4 };
+/* Rows per range of a row-tile product: each call first sums the chunk's activations for its
+ * offsets (cpu_kernels_avx512.c), a tenth of one tile's work; four tiles share it. */
+enum { QGEMM_MIN_ROWS = 4 * TF_QGEMM_ROWS };
 
 /* Eight independent partial sums: the compiler can keep them in vector lanes without
  * reassociating (which -O2 without -ffast-math would not do for one running sum). */
@@ -199,7 +202,8 @@ static void matmul_qdot(const tf_cpu_state *state, matmul_job *jobs, size_t n_jo
             /* A row of 2048+ elements takes microseconds to quantize: a dispatch pays from 4. */
             if (i == 0) tf_cpu_for(state, chunk, 4, quantize_range, job);
             const size_t n_rows = job->w->n_rows;
-            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, ROWS_ALIGN, ROWS_ALIGN),
+            const size_t min_rows = job->gemm ? QGEMM_MIN_ROWS : ROWS_ALIGN;
+            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, min_rows, ROWS_ALIGN),
                        qdot_range, job);
         }
     }
