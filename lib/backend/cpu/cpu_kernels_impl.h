@@ -812,6 +812,10 @@ static void k_expf_n(const float *x, float *y, size_t n) {
 #define TF_KERNEL_Q5_0 k_dot_q5_0
 #define TF_KERNEL_Q5_0_X4 K_DOT4_Q5_0
 #endif
+#ifndef TF_KERNEL_Q5_0_GEMM /* row tiles: none but where a build brings its own */
+#define TF_KERNEL_Q5_0_GEMM NULL
+#define TF_KERNEL_Q8_0_GEMM NULL
+#endif
 
 const tf_cpu_kernels TF_KERNELS_NAME = {
     .name = TF_KERNELS_LABEL,
@@ -820,6 +824,8 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q8_0 = TF_KERNEL_Q8_0,
     .q5_0_x4 = TF_KERNEL_Q5_0_X4,
     .q8_0_x4 = TF_KERNEL_Q8_0_X4,
+    .q5_0_gemm = TF_KERNEL_Q5_0_GEMM,
+    .q8_0_gemm = TF_KERNEL_Q8_0_GEMM,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k_rows_x4 = k_dot4_q4_k_rows,

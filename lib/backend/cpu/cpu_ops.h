@@ -46,6 +46,8 @@ typedef struct tf_cpu_scratch {
     float *attn_row;    /* max_row_elems: one cached K or V row as float32 */
     float *attn_scores; /* n_head × (n_ctx + 8): scores, then probabilities */
     float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
+    void *qgemm;        /* tf_qgemm_scratch_bytes(max_row_elems), 64-byte aligned; NULL where the
+                           kernel table has no row-tile products */
 } tf_cpu_scratch;
 
 typedef struct tf_cpu_state {
