@@ -379,6 +379,156 @@ static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint
     }
     for (int t = 0; t < n_x; t++) out[t] = acc[t] - acc_min[t];
 }
+
+/* The four-token dots (prompts: span 2; decode of 4+ sequences: span 8) compute the same
+ * integers with the reductions shared: the four tokens' lanes summed by one transposing hadd tree
+ * into one vector (lane t: token t), and the float chains run side by side in the lanes of one
+ * __m128 (lane t is token t's own fma chain, in its own order: the same bits as fmaf). */
+
+/* The super-block's eight scales (bytes 0-7) and eight mins (bytes 8-15), as tf_k4_scale_min
+ * reads them (ggml's utmp shuffle). */
+static inline __m128i avx_k4_scales_mins(const uint8_t packed[TF_K_SCALE_SIZE]) {
+    uint32_t u[3];
+    memcpy(u, packed, sizeof u);
+    const uint32_t scale_lo = u[0] & 0x3F3F3F3Fu, min_lo = u[1] & 0x3F3F3F3Fu;
+    const uint32_t scale_hi = (u[2] & 0x0F0F0F0Fu) | ((u[0] >> 6) & 0x03030303u) << 4;
+    const uint32_t min_hi = ((u[2] >> 4) & 0x0F0F0F0Fu) | ((u[1] >> 6) & 0x03030303u) << 4;
+    return _mm_set_epi32((int)min_hi, (int)min_lo, (int)scale_hi, (int)scale_lo);
+}
+
+/* One Q4_K super-block unpacked for all tokens: the 8 sub-blocks' codes, each sub-block's scale
+ * in all sixteen 16-bit lanes, and the mins as [m0, m0, m1, m1, ... m7, m7] (one per bsum). */
+typedef struct avx_k4_block {
+    __m256i code[8], scale[8], mins;
+} avx_k4_block;
+
+static inline void avx_k4_unpack(const tf_block_q4_k *w, avx_k4_block *k) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int g = 0; g < 4; g++) {
+        const __m256i packed = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * g));
+        k->code[2 * g] = _mm256_and_si256(packed, low4);
+        k->code[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+    }
+    const __m128i scales_mins = avx_k4_scales_mins(w->scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
+    for (int s = 0; s < 8; s++)
+        k->scale[s] = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)(0x0100 + 0x0202 * s)));
+    k->mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
+}
+
+/* [Σ v[0], Σ v[1], Σ v[2], Σ v[3]] over the eight int32 lanes of each (exact). */
+static inline __m128i avx_hsum4_i32(const __m256i v[4]) {
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* Lane s of token t's vector: min_s · (bsums[2s] + bsums[2s + 1]), the mins' integer part. */
+static inline __m256i avx_k4_min_lanes(const tf_q8_k_act *xb, __m256i mins) {
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins);
+}
+
+/* Each token's d·d_w and dmin·d_w in lane t (the products of the scalar code, same order). */
+static inline void avx_k4_d4(const tf_block_q4_k *w, const tf_q8_k_act *const xb[4], __m128 *d,
+                             __m128 *dmin) {
+    const __m128 xd = _mm_set_ps(xb[3]->d, xb[2]->d, xb[1]->d, xb[0]->d);
+    *d = _mm_mul_ps(_mm_set1_ps(tf_f16_to_f32(w->d)), xd);
+    *dmin = _mm_mul_ps(_mm_set1_ps(tf_f16_to_f32(w->dmin)), xd);
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* The AVX-512 table's integer part: VPDPBUSD gives each 4-byte lane's Σ code·x (|lane| ≤
+ * 4·15·128, an int16), two tokens' lanes are packed into one register of int16 and VPDPWSSD
+ * multiplies them by the sub-block scale and adds them in: lanes [t, t, t', t' | t, t, t', t'] of
+ * the pair's scale-weighted sums, in 2 instructions per token and sub-block where AVX2 needs 3. */
+static inline __m256i z_k4_pair(__m256i acc, __m256i code, __m256i scale, const int8_t *x0,
+                                const int8_t *x1) {
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i d0 = _mm256_dpbusd_epi32(zero, code, _mm256_loadu_si256((const __m256i *)x0));
+    const __m256i d1 = _mm256_dpbusd_epi32(zero, code, _mm256_loadu_si256((const __m256i *)x1));
+    return _mm256_dpwssd_epi32(acc, _mm256_packs_epi32(d0, d1), scale);
+}
+
+/* [Σ code·scale·x of sub-blocks s0 .. s0 + span - 1] for the four tokens. */
+static inline __m128i k4_sums4(const avx_k4_block *k, const tf_q8_k_act *const xb[4], int s0,
+                               int span) {
+    __m256i pair[2];
+    for (int p = 0; p < 2; p++) {
+        __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int s = s0; s < s0 + span; s++)
+            acc[s & 1] = z_k4_pair(acc[s & 1], k->code[s], k->scale[s], xb[2 * p]->qs + 32 * s,
+                                   xb[2 * p + 1]->qs + 32 * s);
+        pair[p] = _mm256_add_epi32(acc[0], acc[1]);
+    }
+    const __m256i h = _mm256_hadd_epi32(pair[0], pair[1]);
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+#else
+static inline __m128i k4_sums4(const avx_k4_block *k, const tf_q8_k_act *const xb[4], int s0,
+                               int span) {
+    __m256i lanes[4];
+    for (int t = 0; t < 4; t++) {
+        __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int s = s0; s < s0 + span; s++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * s));
+            acc[s & 1] = _mm256_add_epi32(
+                acc[s & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(k->code[s], x), k->scale[s]));
+        }
+        lanes[t] = _mm256_add_epi32(acc[0], acc[1]);
+    }
+    return avx_hsum4_i32(lanes);
+}
+#endif
+
+/* Span 2 (ggml_gemm_q4_K_8x8_q8_K): four sums per super-block and token, in order. */
+static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                          float out[4]) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        avx_k4_block k;
+        avx_k4_unpack(&w[b], &k);
+        __m128 d, dmin;
+        avx_k4_d4(&w[b], xb, &d, &dmin);
+        /* mins: the tokens' lanes paired (sub-blocks 2g, 2g + 1), then transposed to [g][t] */
+        const __m256i pairs01 = _mm256_hadd_epi32(avx_k4_min_lanes(xb[0], k.mins),
+                                                  avx_k4_min_lanes(xb[1], k.mins));
+        const __m256i pairs23 = _mm256_hadd_epi32(avx_k4_min_lanes(xb[2], k.mins),
+                                                  avx_k4_min_lanes(xb[3], k.mins));
+        const __m256i lo = _mm256_unpacklo_epi32(pairs01, pairs23);
+        const __m256i hi = _mm256_unpackhi_epi32(pairs01, pairs23);
+        const __m256i min02 = _mm256_unpacklo_epi32(lo, hi), min13 = _mm256_unpackhi_epi32(lo, hi);
+        const __m128i sum_min[4] = {_mm256_castsi256_si128(min02), _mm256_castsi256_si128(min13),
+                                    _mm256_extracti128_si256(min02, 1),
+                                    _mm256_extracti128_si256(min13, 1)};
+        for (int g = 0; g < 4; g++) {
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(k4_sums4(&k, xb, 2 * g, 2)), d, acc);
+            acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_min[g]), dmin, acc_min);
+        }
+    }
+    _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));
+}
+
+/* Span 8 (ggml_gemv_q4_K_8x8_q8_K for each token): one sum per super-block and token. */
+static void q4_k_x4_span8(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                          float out[4]) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        avx_k4_block k;
+        avx_k4_unpack(&w[b], &k);
+        __m128 d, dmin;
+        avx_k4_d4(&w[b], xb, &d, &dmin);
+        __m256i min_lanes[4];
+        for (int t = 0; t < 4; t++) min_lanes[t] = avx_k4_min_lanes(xb[t], k.mins);
+        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(k4_sums4(&k, xb, 0, 8)), d, acc);
+        acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(avx_hsum4_i32(min_lanes)), dmin, acc_min);
+    }
+    _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));
+}
 #else
 static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
                       float *out) {
@@ -421,12 +571,20 @@ static float k_dot_q4_k_rows4(const uint8_t *w, const void *xq, uint32_t n) {
 }
 
 static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+#if TF_KERNELS_AVX2
+    q4_k_x4_span2(w, xq, n, out);
+#else
     q4_k_rows(w, xq, 4, n, 2, out);
+#endif
 }
 
 /* Decode of four or more sequences: four single-token gemv dots (span 8) sharing the unpacking. */
 static void k_dot4_q4_k_rows(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+#if TF_KERNELS_AVX2
+    q4_k_x4_span8(w, xq, n, out);
+#else
     q4_k_rows(w, xq, 4, n, 8, out);
+#endif
 }
 
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
