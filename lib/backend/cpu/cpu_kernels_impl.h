@@ -694,6 +694,78 @@ static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uin
     }
     for (int t = 0; t < n_x; t++) out[t] = acc[t];
 }
+
+/* Four tokens: the same s1 per token, the four summed by one hadd tree into lane t of a vector,
+ * and the four float chains side by side in one __m128 (fma(d_w·s1, d_x, acc) per lane, the
+ * scalar code's rounding steps). */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* VPDPBUSD gives each 4-byte lane's Σ code·x (|lane| ≤ 4·63·128, an int16), two tokens' lanes are
+ * packed into int16 (per 128-bit half [t ×4, t' ×4]: a half is one 16-element group) and VPDPWSSD
+ * applies the group scales: lanes [t, t, t', t' | t, t, t', t'], as the hadd of the pair's
+ * offset lanes lies. */
+static inline __m128i q6_k_s1_x4(const __m256i c[8], const __m256i sc[8], __m256i sc16,
+                                 const tf_q8_k_act *const xb[4]) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i pair[2];
+    for (int p = 0; p < 2; p++) {
+        const tf_q8_k_act *x0 = xb[2 * p], *x1 = xb[2 * p + 1];
+        __m256i acc[2] = {zero, zero};
+        for (int chunk = 0; chunk < 8; chunk++) {
+            const __m256i d0 = _mm256_dpbusd_epi32(
+                zero, c[chunk], _mm256_loadu_si256((const __m256i *)(x0->qs + 32 * chunk)));
+            const __m256i d1 = _mm256_dpbusd_epi32(
+                zero, c[chunk], _mm256_loadu_si256((const __m256i *)(x1->qs + 32 * chunk)));
+            acc[chunk & 1] =
+                _mm256_dpwssd_epi32(acc[chunk & 1], _mm256_packs_epi32(d0, d1), sc[chunk]);
+        }
+        const __m256i offset = _mm256_hadd_epi32(
+            _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x0->bsums), sc16),
+            _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x1->bsums), sc16));
+        pair[p] = _mm256_sub_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_slli_epi32(offset, 5));
+    }
+    const __m256i h = _mm256_hadd_epi32(pair[0], pair[1]);
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+#else
+static inline __m128i q6_k_s1_x4(const __m256i c[8], const __m256i sc[8], __m256i sc16,
+                                 const tf_q8_k_act *const xb[4]) {
+    __m256i lanes[4];
+    for (int t = 0; t < 4; t++) {
+        __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int chunk = 0; chunk < 8; chunk++) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
+            acc[chunk & 1] = _mm256_add_epi32(
+                acc[chunk & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(c[chunk], xv), sc[chunk]));
+        }
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[t]->bsums);
+        lanes[t] = _mm256_sub_epi32(_mm256_add_epi32(acc[0], acc[1]),
+                                    _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5));
+    }
+    return avx_hsum4_i32(lanes);
+}
+#endif
+
+static void q6_k_tiled_x4(const uint8_t *w_row, const void *const xq[4], uint32_t n,
+                          float out[4]) {
+    const tf_block_q6_k *w = (const void *)w_row;
+    __m128 acc = _mm_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const int8_t *scales = w[b].scales;
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        __m256i c[8], sc[8];
+        avx_q6_half(w[b].ql, w[b].qh, c);
+        avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
+        for (int chunk = 0; chunk < 8; chunk++)
+            sc[chunk] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
+                                         _mm_set1_epi16(scales[2 * chunk]));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        const __m128 s1 = _mm_cvtepi32_ps(q6_k_s1_x4(c, sc, sc16, xb));
+        const __m128 xd = _mm_set_ps(xb[3]->d, xb[2]->d, xb[1]->d, xb[0]->d);
+        acc = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(tf_f16_to_f32(w[b].d)), s1), xd, acc);
+    }
+    _mm_storeu_ps(out, acc);
+}
 #else
 static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
                        float *out) {
@@ -728,7 +800,11 @@ static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
 }
 
 static void k_dot4_q6_k_tiled(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+#if TF_KERNELS_AVX2
+    q6_k_tiled_x4(w, xq, n, out);
+#else
     q6_k_tiled(w, xq, 4, n, out);
+#endif
 }
 
 /* ggml_vec_dot_q6_K_q8_K (AVX2): unsigned 6-bit codes times the group scale in eight lanes, then
@@ -785,6 +861,20 @@ static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t 
             avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
             for (int j = 0; j < 4; j++) {
                 const int chunk = 4 * half + j;
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                /* VPDPBUSD: each lane's Σ code·x (|lane| ≤ 4·63·128, so its low 16 bits are the
+                 * int16 of it); VPDPWSSD with the scale in the low 16 bits of each 32-bit lane
+                 * and 0 above multiplies it by the group scale and adds it in, lane for lane. */
+                const __m256i sc =
+                    _mm256_set_m128i(_mm_set1_epi32((uint16_t)scales[2 * chunk + 1]),
+                                     _mm_set1_epi32((uint16_t)scales[2 * chunk]));
+                for (int t = 0; t < 4; t++) {
+                    const __m256i xv =
+                        _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
+                    lanes[t] = _mm256_dpwssd_epi32(
+                        lanes[t], _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[j], xv), sc);
+                }
+#else
                 const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
                                                     _mm_set1_epi16(scales[2 * chunk]));
                 for (int t = 0; t < 4; t++) {
@@ -793,6 +883,7 @@ static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t 
                     lanes[t] = _mm256_add_epi32(
                         lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
                 }
+#endif
             }
         }
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
