@@ -3,7 +3,7 @@
  * order cpu_matmul.c calls them (per weight row, the tokens four at a time). One thread; prints
  * the best of the repetitions as ns per (row, token) and the weight bytes read per second.
  *
- * Usage: tinfer-kquant-bench [rows] [elems] [reps] */
+ * Usage: tinfer-kquant-bench [rows] [elems] [reps] [tokens (4..32, a multiple of 4)] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 #include "quant/blocks.h"
 #include "quant/fp16.h"
 
-enum { N_TOKENS = 32 };
+enum { MAX_TOKENS = 32 };
 
 static uint32_t rng_state = 12345;
 static uint32_t next_random(void) {
@@ -41,13 +41,15 @@ int main(int argc, char **argv) {
     const uint32_t rows = argc > 1 ? (uint32_t)atoi(argv[1]) : 640;
     const uint32_t elems = argc > 2 ? (uint32_t)atoi(argv[2]) : 2048;
     const int reps = argc > 3 ? atoi(argv[3]) : 20;
+    const int n_tokens = argc > 4 ? atoi(argv[4]) : MAX_TOKENS;
+    if (n_tokens < 4 || n_tokens > MAX_TOKENS || n_tokens % 4 != 0) return 1;
     const uint32_t n_blocks = elems / TF_QK_K;
     if (rows == 0 || n_blocks == 0 || reps <= 0) return 1;
     const size_t q4_row = n_blocks * sizeof(tf_block_q4_k), q6_row = n_blocks * sizeof(tf_block_q6_k);
     uint8_t *q4 = malloc(rows * q4_row), *q6 = malloc(rows * q6_row);
     const size_t act_bytes = tf_cpu_act_row_bytes(TF_ACT_Q8_K, elems);
-    uint8_t *act = malloc(N_TOKENS * act_bytes);
-    float *x = malloc(elems * sizeof *x), *y = malloc((size_t)rows * N_TOKENS * sizeof *y);
+    uint8_t *act = malloc(MAX_TOKENS * act_bytes);
+    float *x = malloc(elems * sizeof *x), *y = malloc((size_t)rows * MAX_TOKENS * sizeof *y);
     if (!q4 || !q6 || !act || !x || !y) return 1;
     for (size_t i = 0; i < rows * q4_row; i++) q4[i] = (uint8_t)next_random();
     for (size_t i = 0; i < rows * q6_row; i++) q6[i] = (uint8_t)next_random();
@@ -57,7 +59,7 @@ int main(int argc, char **argv) {
         w4->dmin = tf_f32_to_f16(0.002f);
         ((tf_block_q6_k *)q6)[b].d = tf_f32_to_f16(0.01f);
     }
-    for (int t = 0; t < N_TOKENS; t++) {
+    for (int t = 0; t < MAX_TOKENS; t++) {
         for (uint32_t i = 0; i < elems; i++) x[i] = (float)((int)(next_random() % 2001) - 1000) / 300.0f;
         tf_cpu_quantize_act(TF_ACT_Q8_K, x, elems, act + t * act_bytes);
     }
@@ -69,7 +71,7 @@ int main(int argc, char **argv) {
     };
     const tf_cpu_kernels *tables[] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
                                       tf_cpu_kernels_avx512()};
-    printf("%u rows x %u elements, %d tokens, best of %d\n", rows, elems, N_TOKENS, reps);
+    printf("%u rows x %u elements, %d tokens, best of %d\n", rows, elems, n_tokens, reps);
     for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
         const tf_cpu_kernels *table = tables[k];
         if (!table) continue;
@@ -84,18 +86,18 @@ int main(int argc, char **argv) {
             for (int r = 0; r < table_reps; r++) {
                 const double t0 = now_s();
                 for (uint32_t row = 0; row < rows; row++)
-                    for (int t = 0; t < N_TOKENS; t += 4) {
+                    for (int t = 0; t < n_tokens; t += 4) {
                         const void *xs[4] = {act + t * act_bytes, act + (t + 1) * act_bytes,
                                              act + (t + 2) * act_bytes, act + (t + 3) * act_bytes};
-                        four(w + row * row_bytes, xs, elems, y + (size_t)row * N_TOKENS + t);
+                        four(w + row * row_bytes, xs, elems, y + (size_t)row * n_tokens + t);
                     }
                 const double dt = now_s() - t0;
                 if (dt < best) best = dt;
             }
             double check = 0;
-            for (size_t i = 0; i < (size_t)rows * N_TOKENS; i++) check += y[i];
+            for (size_t i = 0; i < (size_t)rows * n_tokens; i++) check += y[i];
             printf("%-10s %-30s %7.2f ns/(row,token) %6.2f ms  (checksum %.6g)\n", table->name,
-                   entries[e].name, 1e9 * best / ((double)rows * N_TOKENS), 1e3 * best, check);
+                   entries[e].name, 1e9 * best / ((double)rows * n_tokens), 1e3 * best, check);
         }
     }
     free(q4);

@@ -659,6 +659,24 @@ static inline void avx_q6_half(const uint8_t *ql, const uint8_t *qh, __m256i c[4
     c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
                            _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
 }
+
+/* Each 32-element chunk's two group scales as int16, [scales[2c] ×8 | scales[2c + 1] ×8], by one
+ * byte shuffle each from the widened scales; with zero_high, each scale in the low half of a
+ * 32-bit lane and 0 above (for VPDPWSSD on 32-bit lanes). */
+static inline void avx_q6_chunk_scales(const int8_t *scales, int zero_high, __m256i sc[8]) {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+    const __m256i lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+    const __m256i hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
+    const int above = zero_high ? (int)0x80800000u : 0;
+    for (int c = 0; c < 8; c++) {
+        const int j = 4 * (c % 4); /* scale 2c's first byte within its 128-bit half */
+        const int first = 0x0100 * (j + 1) + j, second = 0x0100 * (j + 3) + (j + 2);
+        const __m256i pattern = _mm256_set_m128i(
+            _mm_set1_epi32(zero_high ? above | second : second << 16 | second),
+            _mm_set1_epi32(zero_high ? above | first : first << 16 | first));
+        sc[c] = _mm256_shuffle_epi8(c < 4 ? lo : hi, pattern);
+    }
+}
 #endif
 
 #if TF_KERNELS_AVX2
@@ -756,9 +774,7 @@ static void q6_k_tiled_x4(const uint8_t *w_row, const void *const xq[4], uint32_
         __m256i c[8], sc[8];
         avx_q6_half(w[b].ql, w[b].qh, c);
         avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
-        for (int chunk = 0; chunk < 8; chunk++)
-            sc[chunk] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                         _mm_set1_epi16(scales[2 * chunk]));
+        avx_q6_chunk_scales(scales, 0, sc);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
         const __m128 s1 = _mm_cvtepi32_ps(q6_k_s1_x4(c, sc, sc16, xb));
         const __m128 xd = _mm_set_ps(xb[3]->d, xb[2]->d, xb[1]->d, xb[0]->d);
@@ -856,18 +872,23 @@ static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t 
         for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
         __m256i lanes[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                             _mm256_setzero_si256()};
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        __m256i chunk_sc[8];
+        avx_q6_chunk_scales(scales, 1, chunk_sc);
+#else
+        __m256i chunk_sc[8];
+        avx_q6_chunk_scales(scales, 0, chunk_sc);
+#endif
         for (int half = 0; half < 2; half++) {
             __m256i c[4];
             avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
             for (int j = 0; j < 4; j++) {
                 const int chunk = 4 * half + j;
+                const __m256i sc = chunk_sc[chunk];
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
                 /* VPDPBUSD: each lane's Σ code·x (|lane| ≤ 4·63·128, so its low 16 bits are the
                  * int16 of it); VPDPWSSD with the scale in the low 16 bits of each 32-bit lane
                  * and 0 above multiplies it by the group scale and adds it in, lane for lane. */
-                const __m256i sc =
-                    _mm256_set_m128i(_mm_set1_epi32((uint16_t)scales[2 * chunk + 1]),
-                                     _mm_set1_epi32((uint16_t)scales[2 * chunk]));
                 for (int t = 0; t < 4; t++) {
                     const __m256i xv =
                         _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
@@ -875,8 +896,6 @@ static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t 
                         lanes[t], _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[j], xv), sc);
                 }
 #else
-                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                                    _mm_set1_epi16(scales[2 * chunk]));
                 for (int t = 0; t < 4; t++) {
                     const __m256i xv =
                         _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
