@@ -386,14 +386,17 @@ static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint
  * __m128 (lane t is token t's own fma chain, in its own order: the same bits as fmaf). */
 
 /* The super-block's eight scales (bytes 0-7) and eight mins (bytes 8-15), as tf_k4_scale_min
- * reads them (ggml's utmp shuffle). */
+ * reads them (ggml's utmp shuffle, on the four 32-bit words at once). The 16-byte load stays
+ * inside the block: the codes follow the 12 scale bytes. */
 static inline __m128i avx_k4_scales_mins(const uint8_t packed[TF_K_SCALE_SIZE]) {
-    uint32_t u[3];
-    memcpy(u, packed, sizeof u);
-    const uint32_t scale_lo = u[0] & 0x3F3F3F3Fu, min_lo = u[1] & 0x3F3F3F3Fu;
-    const uint32_t scale_hi = (u[2] & 0x0F0F0F0Fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    const uint32_t min_hi = ((u[2] >> 4) & 0x0F0F0F0Fu) | ((u[1] >> 6) & 0x03030303u) << 4;
-    return _mm_set_epi32((int)min_hi, (int)min_lo, (int)scale_hi, (int)scale_lo);
+    const __m128i u = _mm_loadu_si128((const __m128i *)packed); /* words u0, u1, u2 */
+    /* [u0 & 3f, u2 & 0f, u1 & 3f, (u2 >> 4) & 0f] | [0, (u0 >> 6) & 3, 0, (u1 >> 6) & 3] << 4 */
+    const __m128i low = _mm_and_si128(
+        _mm_srlv_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0)),
+        _mm_set_epi32(0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F));
+    const __m128i high = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                                       _mm_set_epi32(0x30303030, 0, 0x30303030, 0));
+    return _mm_or_si128(low, high);
 }
 
 /* One Q4_K super-block unpacked for all tokens: the 8 sub-blocks' codes, each sub-block's scale
@@ -427,12 +430,17 @@ static inline __m256i avx_k4_min_lanes(const tf_q8_k_act *xb, __m256i mins) {
     return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins);
 }
 
-/* Each token's d·d_w and dmin·d_w in lane t (the products of the scalar code, same order). */
+/* Each token's d·d_w and dmin·d_w in lane t (the products of the scalar code, same order; d and
+ * dmin widened by F16C, exactly as tf_f16_to_f32 and ggml's FP16_TO_FP32 do). */
 static inline void avx_k4_d4(const tf_block_q4_k *w, const tf_q8_k_act *const xb[4], __m128 *d,
                              __m128 *dmin) {
+    uint32_t d_dmin;
+    memcpy(&d_dmin, &w->d, sizeof d_dmin);
+    _Static_assert(offsetof(tf_block_q4_k, dmin) == offsetof(tf_block_q4_k, d) + 2, "d, dmin");
+    const __m128 w_d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin));
     const __m128 xd = _mm_set_ps(xb[3]->d, xb[2]->d, xb[1]->d, xb[0]->d);
-    *d = _mm_mul_ps(_mm_set1_ps(tf_f16_to_f32(w->d)), xd);
-    *dmin = _mm_mul_ps(_mm_set1_ps(tf_f16_to_f32(w->dmin)), xd);
+    *d = _mm_mul_ps(_mm_shuffle_ps(w_d, w_d, 0x00), xd);
+    *dmin = _mm_mul_ps(_mm_shuffle_ps(w_d, w_d, 0x55), xd);
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
