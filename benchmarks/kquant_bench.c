@@ -1,4 +1,5 @@
-/* tinfer-kquant-bench: the four-token k-quant dots of each CPU kernel table over one matrix
+/* tinfer-kquant-bench: the four-token k-quant dots of each CPU kernel table (and the single-token
+ * ones of decode) over one matrix
  * (default 640 rows × 2048 elements, the default model's ffn_down) and 32 activation rows, in the
  * order cpu_matmul.c calls them (per weight row, the tokens four at a time). One thread; prints
  * the best of the repetitions as ns per (row, token) and the weight bytes read per second.
@@ -34,7 +35,8 @@ static double now_s(void) {
 typedef struct entry {
     const char *name;
     size_t offset;
-    int q6; /* 1: Q6_K weights, 0: Q4_K */
+    int q6;     /* 1: Q6_K weights, 0: Q4_K */
+    int single; /* a tf_qdot_fn, called per token */
 } entry;
 
 int main(int argc, char **argv) {
@@ -64,10 +66,12 @@ int main(int argc, char **argv) {
         tf_cpu_quantize_act(TF_ACT_Q8_K, x, elems, act + t * act_bytes);
     }
     const entry entries[] = {
-        {"q4_k_rows4_x4 (prefill)", offsetof(tf_cpu_kernels, q4_k_rows4_x4), 0},
-        {"q4_k_rows_x4 (batched decode)", offsetof(tf_cpu_kernels, q4_k_rows_x4), 0},
-        {"q6_k_tiled_x4 (prefill)", offsetof(tf_cpu_kernels, q6_k_tiled_x4), 1},
-        {"q6_k_x4 (batched decode)", offsetof(tf_cpu_kernels, q6_k_x4), 1},
+        {"q4_k_rows4_x4 (prefill)", offsetof(tf_cpu_kernels, q4_k_rows4_x4), 0, 0},
+        {"q4_k_rows_x4 (batched decode)", offsetof(tf_cpu_kernels, q4_k_rows_x4), 0, 0},
+        {"q6_k_tiled_x4 (prefill)", offsetof(tf_cpu_kernels, q6_k_tiled_x4), 1, 0},
+        {"q6_k_x4 (batched decode)", offsetof(tf_cpu_kernels, q6_k_x4), 1, 0},
+        {"q4_k_rows (decode)", offsetof(tf_cpu_kernels, q4_k_rows), 0, 1},
+        {"q6_k (decode)", offsetof(tf_cpu_kernels, q6_k), 1, 1},
     };
     const tf_cpu_kernels *tables[] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
                                       tf_cpu_kernels_avx512()};
@@ -77,7 +81,9 @@ int main(int argc, char **argv) {
         if (!table) continue;
         for (size_t e = 0; e < sizeof entries / sizeof entries[0]; e++) {
             tf_qdot4_fn four;
+            tf_qdot_fn one;
             memcpy(&four, (const char *)table + entries[e].offset, sizeof four);
+            memcpy(&one, (const char *)table + entries[e].offset, sizeof one);
             if (!four) continue;
             const uint8_t *w = entries[e].q6 ? q6 : q4;
             const size_t row_bytes = entries[e].q6 ? q6_row : q4_row;
@@ -89,7 +95,11 @@ int main(int argc, char **argv) {
                     for (int t = 0; t < n_tokens; t += 4) {
                         const void *xs[4] = {act + t * act_bytes, act + (t + 1) * act_bytes,
                                              act + (t + 2) * act_bytes, act + (t + 3) * act_bytes};
-                        four(w + row * row_bytes, xs, elems, y + (size_t)row * n_tokens + t);
+                        float *out = y + (size_t)row * n_tokens + t;
+                        if (entries[e].single)
+                            for (int i = 0; i < 4; i++) out[i] = one(w + row * row_bytes, xs[i], elems);
+                        else
+                            four(w + row * row_bytes, xs, elems, out);
                     }
                 const double dt = now_s() - t0;
                 if (dt < best) best = dt;

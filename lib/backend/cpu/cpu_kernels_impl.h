@@ -330,8 +330,9 @@ static float k_dot_q5_k(const uint8_t *w_row, const void *xq, uint32_t n) {
 /* ggml_gemv_q4_K_8x8_q8_K and ggml_gemm_q4_K_8x8_q8_K (AVX2, repacked rows): exact integer sums
  * over `span` sub-blocks (8: gemv, one per super-block; 2: gemm, four per super-block), each
  * accumulated with fma(sum, d_w·d_x), the mins likewise, subtracted at the end. */
-/* For n_x activation rows at once (each row's arithmetic exactly the single-row one: codes and
- * scales are unpacked once per super-block and shared). */
+/* The portable q4_k_rows takes n_x activation rows at once (each row's arithmetic exactly the
+ * single-row one: codes and scales are unpacked once per super-block and shared); the AVX2 build
+ * has a four-token and a one-token version. */
 #if TF_KERNELS_AVX2
 /* Σ of the eight int32 lanes (exact). */
 static inline int32_t avx_hsum_i32(__m256i v) {
@@ -339,45 +340,6 @@ static inline int32_t avx_hsum_i32(__m256i v) {
     sum = _mm_add_epi32(sum, _mm_unpackhi_epi64(sum, sum));
     sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 1));
     return _mm_cvtsi128_si32(sum);
-}
-
-/* The integer sums in registers: the codes of a sub-block times the activations (maddubs, at
- * most 2·15·127 per 16-bit lane), times the sub-block scale (madd), summed over the span; the
- * same exact integers as the portable loop, so the float chain after them is unchanged. */
-static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
-                      float *out) {
-    const tf_block_q4_k *w = (const void *)w_row;
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    float acc[4] = {0}, acc_min[4] = {0};
-    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
-        __m256i code[8];
-        for (int g = 0; g < 4; g++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * g));
-            code[2 * g] = _mm256_and_si256(packed, low4);
-            code[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-        }
-        int scale[8], min[8];
-        for (int s = 0; s < 8; s++) tf_k4_scale_min(w[b].scales, s, &scale[s], &min[s]);
-        const float d_w = tf_f16_to_f32(w[b].d), dmin_w = tf_f16_to_f32(w[b].dmin);
-        for (int t = 0; t < n_x; t++) {
-            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
-            const float d = d_w * xb->d, dmin = dmin_w * xb->d;
-            for (int s0 = 0; s0 < 8; s0 += span) {
-                __m256i lanes = _mm256_setzero_si256();
-                int32_t sum_min = 0;
-                for (int s = s0; s < s0 + span; s++) {
-                    const __m256i x = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * s));
-                    lanes = _mm256_add_epi32(lanes,
-                                             _mm256_madd_epi16(_mm256_maddubs_epi16(code[s], x),
-                                                               _mm256_set1_epi16((short)scale[s])));
-                    sum_min += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
-                }
-                acc[t] = fmaf((float)avx_hsum_i32(lanes), d, acc[t]);
-                acc_min[t] = fmaf((float)sum_min, dmin, acc_min[t]);
-            }
-        }
-    }
-    for (int t = 0; t < n_x; t++) out[t] = acc[t] - acc_min[t];
 }
 
 /* The four-token dots (prompts: span 2; decode of 4+ sequences: span 8) compute the same
@@ -537,6 +499,39 @@ static void q4_k_x4_span8(const uint8_t *w_row, const void *const xq[4], uint32_
     }
     _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));
 }
+
+/* One token (decode of one sequence; a prompt's last n % 4 tokens): the same integers, with
+ * maddubs and madd (at most 2·15·128 per 16-bit lane, then times the sub-block scale), one
+ * horizontal sum per span, and the mins of each span from one madd of the bsums. */
+static float q4_k_x1(const uint8_t *w_row, const void *xq, uint32_t n, int span) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    float acc = 0, acc_min = 0;
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb = (const tf_q8_k_act *)xq + b;
+        avx_k4_block k;
+        avx_k4_unpack(&w[b], &k);
+        uint32_t d_dmin;
+        memcpy(&d_dmin, &w[b].d, sizeof d_dmin);
+        float w_d[4];
+        _mm_storeu_ps(w_d, _mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin)));
+        const float d = w_d[0] * xb->d, dmin = w_d[1] * xb->d;
+        int32_t min_lane[8];
+        _mm256_storeu_si256((__m256i *)min_lane, avx_k4_min_lanes(xb, k.mins));
+        for (int s0 = 0; s0 < 8; s0 += span) {
+            __m256i lanes = _mm256_setzero_si256();
+            int32_t sum_min = 0;
+            for (int s = s0; s < s0 + span; s++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * s));
+                lanes = _mm256_add_epi32(
+                    lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(k.code[s], x), k.scale[s]));
+                sum_min += min_lane[s];
+            }
+            acc = fmaf((float)avx_hsum_i32(lanes), d, acc);
+            acc_min = fmaf((float)sum_min, dmin, acc_min);
+        }
+    }
+    return acc - acc_min;
+}
 #else
 static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
                       float *out) {
@@ -567,15 +562,23 @@ static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint
 #endif
 
 static float k_dot_q4_k_rows(const uint8_t *w, const void *xq, uint32_t n) {
+#if TF_KERNELS_AVX2
+    return q4_k_x1(w, xq, n, 8);
+#else
     float out;
     q4_k_rows(w, &xq, 1, n, 8, &out);
     return out;
+#endif
 }
 
 static float k_dot_q4_k_rows4(const uint8_t *w, const void *xq, uint32_t n) {
+#if TF_KERNELS_AVX2
+    return q4_k_x1(w, xq, n, 2);
+#else
     float out;
     q4_k_rows(w, &xq, 1, n, 2, &out);
     return out;
+#endif
 }
 
 static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
@@ -845,17 +848,25 @@ static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb = &x[b];
         const int8_t *scales = w[b].scales;
-        __m256i lanes = _mm256_setzero_si256();
+        __m256i lanes = _mm256_setzero_si256(), sc[8];
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        avx_q6_chunk_scales(scales, 1, sc); /* as in k_dot4_q6_k */
+#else
+        avx_q6_chunk_scales(scales, 0, sc);
+#endif
         for (int half = 0; half < 2; half++) {
             __m256i c[4];
             avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
             for (int j = 0; j < 4; j++) {
                 const int chunk = 4 * half + j;
                 const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * chunk));
-                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                                    _mm_set1_epi16(scales[2 * chunk]));
-                lanes =
-                    _mm256_add_epi32(lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                lanes = _mm256_dpwssd_epi32(
+                    lanes, _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[j], xv), sc[chunk]);
+#else
+                lanes = _mm256_add_epi32(
+                    lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc[chunk]));
+#endif
             }
         }
         const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb->bsums);
