@@ -47,7 +47,8 @@ int main(int argc, char **argv) {
     if (n_tokens < 4 || n_tokens > MAX_TOKENS || n_tokens % 4 != 0) return 1;
     const uint32_t n_blocks = elems / TF_QK_K;
     if (rows == 0 || n_blocks == 0 || reps <= 0) return 1;
-    const size_t q4_row = n_blocks * sizeof(tf_block_q4_k), q6_row = n_blocks * sizeof(tf_block_q6_k);
+    const size_t q4_row = n_blocks * sizeof(tf_block_q4_k),
+                 q6_row = n_blocks * sizeof(tf_block_q6_k);
     uint8_t *q4 = malloc(rows * q4_row), *q6 = malloc(rows * q6_row);
     const size_t act_bytes = tf_cpu_act_row_bytes(TF_ACT_Q8_K, elems);
     uint8_t *act = malloc(MAX_TOKENS * act_bytes);
@@ -62,7 +63,8 @@ int main(int argc, char **argv) {
         ((tf_block_q6_k *)q6)[b].d = tf_f32_to_f16(0.01f);
     }
     for (int t = 0; t < MAX_TOKENS; t++) {
-        for (uint32_t i = 0; i < elems; i++) x[i] = (float)((int)(next_random() % 2001) - 1000) / 300.0f;
+        for (uint32_t i = 0; i < elems; i++)
+            x[i] = (float)((int)(next_random() % 2001) - 1000) / 300.0f;
         tf_cpu_quantize_act(TF_ACT_Q8_K, x, elems, act + t * act_bytes);
     }
     const entry entries[] = {
@@ -95,11 +97,13 @@ int main(int argc, char **argv) {
                     for (int t = 0; t < n_tokens; t += 4) {
                         const void *xs[4] = {act + t * act_bytes, act + (t + 1) * act_bytes,
                                              act + (t + 2) * act_bytes, act + (t + 3) * act_bytes};
+                        const uint8_t *w_row = w + row * row_bytes;
                         float *out = y + (size_t)row * n_tokens + t;
-                        if (entries[e].single)
-                            for (int i = 0; i < 4; i++) out[i] = one(w + row * row_bytes, xs[i], elems);
-                        else
-                            four(w + row * row_bytes, xs, elems, out);
+                        if (!entries[e].single) {
+                            four(w_row, xs, elems, out);
+                            continue;
+                        }
+                        for (int i = 0; i < 4; i++) out[i] = one(w_row, xs[i], elems);
                     }
                 const double dt = now_s() - t0;
                 if (dt < best) best = dt;

@@ -409,8 +409,8 @@ static void k_quant_x4_extremes(void **state) {
                                 if (memcmp(&got[t], &want, sizeof want) != 0)
                                     fail_msg("%s %s (n=%u, pattern %d, row %d): %.9g, generic "
                                              "single-row %.9g",
-                                             tables[k]->name, QDOT4S[e].field, lengths[l],
-                                             pattern, t, got[t], want);
+                                             tables[k]->name, QDOT4S[e].field, lengths[l], pattern,
+                                             t, got[t], want);
                             }
                         }
                     }

@@ -356,8 +356,9 @@ static inline __m128i avx_k4_scales_mins(const uint8_t packed[TF_K_SCALE_SIZE]) 
     const __m128i low = _mm_and_si128(
         _mm_srlv_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0)),
         _mm_set_epi32(0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F));
-    const __m128i high = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)), 2),
-                                       _mm_set_epi32(0x30303030, 0, 0x30303030, 0));
+    const __m128i high =
+        _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                      _mm_set_epi32(0x30303030, 0, 0x30303030, 0));
     return _mm_or_si128(low, high);
 }
 
@@ -383,7 +384,8 @@ static inline void avx_k4_unpack(const tf_block_q4_k *w, avx_k4_block *k) {
 
 /* [Σ v[0], Σ v[1], Σ v[2], Σ v[3]] over the eight int32 lanes of each (exact). */
 static inline __m128i avx_hsum4_i32(const __m256i v[4]) {
-    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
@@ -450,8 +452,7 @@ static inline __m128i k4_sums4(const avx_k4_block *k, const tf_q8_k_act *const x
 #endif
 
 /* Span 2 (ggml_gemm_q4_K_8x8_q8_K): four sums per super-block and token, in order. */
-static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_t n,
-                          float out[4]) {
+static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q4_k *w = (const void *)w_row;
     __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
@@ -462,10 +463,10 @@ static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_
         __m128 d, dmin;
         avx_k4_d4(&w[b], xb, &d, &dmin);
         /* mins: the tokens' lanes paired (sub-blocks 2g, 2g + 1), then transposed to [g][t] */
-        const __m256i pairs01 = _mm256_hadd_epi32(avx_k4_min_lanes(xb[0], k.mins),
-                                                  avx_k4_min_lanes(xb[1], k.mins));
-        const __m256i pairs23 = _mm256_hadd_epi32(avx_k4_min_lanes(xb[2], k.mins),
-                                                  avx_k4_min_lanes(xb[3], k.mins));
+        const __m256i pairs01 =
+            _mm256_hadd_epi32(avx_k4_min_lanes(xb[0], k.mins), avx_k4_min_lanes(xb[1], k.mins));
+        const __m256i pairs23 =
+            _mm256_hadd_epi32(avx_k4_min_lanes(xb[2], k.mins), avx_k4_min_lanes(xb[3], k.mins));
         const __m256i lo = _mm256_unpacklo_epi32(pairs01, pairs23);
         const __m256i hi = _mm256_unpackhi_epi32(pairs01, pairs23);
         const __m256i min02 = _mm256_unpacklo_epi32(lo, hi), min13 = _mm256_unpackhi_epi32(lo, hi);
@@ -481,8 +482,7 @@ static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_
 }
 
 /* Span 8 (ggml_gemv_q4_K_8x8_q8_K for each token): one sum per super-block and token. */
-static void q4_k_x4_span8(const uint8_t *w_row, const void *const xq[4], uint32_t n,
-                          float out[4]) {
+static void q4_k_x4_span8(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q4_k *w = (const void *)w_row;
     __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
@@ -682,9 +682,9 @@ static inline void avx_q6_chunk_scales(const int8_t *scales, int zero_high, __m2
     for (int c = 0; c < 8; c++) {
         const int j = 4 * (c % 4); /* scale 2c's first byte within its 128-bit half */
         const int first = 0x0100 * (j + 1) + j, second = 0x0100 * (j + 3) + (j + 2);
-        const __m256i pattern = _mm256_set_m128i(
-            _mm_set1_epi32(zero_high ? above | second : second << 16 | second),
-            _mm_set1_epi32(zero_high ? above | first : first << 16 | first));
+        const __m256i pattern =
+            _mm256_set_m128i(_mm_set1_epi32(zero_high ? above | second : second << 16 | second),
+                             _mm_set1_epi32(zero_high ? above | first : first << 16 | first));
         sc[c] = _mm256_shuffle_epi8(c < 4 ? lo : hi, pattern);
     }
 }
@@ -774,8 +774,7 @@ static inline __m128i q6_k_s1_x4(const __m256i c[8], const __m256i sc[8], __m256
 }
 #endif
 
-static void q6_k_tiled_x4(const uint8_t *w_row, const void *const xq[4], uint32_t n,
-                          float out[4]) {
+static void q6_k_tiled_x4(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q6_k *w = (const void *)w_row;
     __m128 acc = _mm_setzero_ps();
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
