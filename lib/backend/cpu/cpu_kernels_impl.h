@@ -8,7 +8,11 @@
  * Every float operation here mirrors one of llama.cpp's AVX2 kernels (ggml-cpu/arch/x86/quants.c,
  * repack.cpp, vec.cpp, llamafile/sgemm.cpp): the integer part of a block product is exact, so only
  * which elements share a float lane, the fused multiply-adds and the final reduction tree matter,
- * and those are reproduced exactly. Built with -ffp-contract=off: no fma but the written ones. */
+ * and those are reproduced exactly. Built with -ffp-contract=off: no fma but the written ones.
+ *
+ * cpu_kernels_avx512.c includes it too (TF_KERNELS_AVX2 1, compiled with AVX-512 VNNI): there
+ * the k-quant integer sums come from VPDPBUSD and VPDPWSSD, the same integers by another route,
+ * and every float operation is the AVX2 one. */
 #include <math.h>
 #include <string.h>
 
@@ -703,9 +707,7 @@ static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uin
         __m256i c[8], sc[8];
         avx_q6_half(w[b].ql, w[b].qh, c);
         avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
-        for (int chunk = 0; chunk < 8; chunk++)
-            sc[chunk] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                         _mm_set1_epi16(scales[2 * chunk]));
+        avx_q6_chunk_scales(scales, 0, sc);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
         for (int t = 0; t < n_x; t++) {
             const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
