@@ -324,6 +324,101 @@ static void q6_k_dots(void **state) {
     check_dtype(TINFER_DTYPE_Q6_K);
 }
 
+/* ---- the k-quant four-row dots at the edges of their integer ranges ---- */
+
+/* Activation rows built directly (not through the quantizer): every code at -128 or 127, or
+ * random, with the bsums they imply. */
+static void extreme_act(tf_q8_k_act *blocks, uint32_t n_blocks, int pattern, uint32_t *rng) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        tf_q8_k_act *x = &blocks[b];
+        x->d = 0.25f + 0.5f * (random_float(rng) + 1.0f);
+        for (int i = 0; i < TF_QK_K; i++) {
+            const int8_t values[4] = {127, -128, (int8_t)((i / 4) % 2 ? 127 : -128),
+                                      (int8_t)next_random(rng)};
+            x->qs[i] = values[pattern];
+        }
+        for (int g = 0; g < TF_QK_K / 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += x->qs[16 * g + i];
+            x->bsums[g] = (int16_t)sum;
+        }
+    }
+}
+
+/* Weight rows with the largest codes, scales and mins, or codes at 0 and the maximum mixed. */
+static void extreme_row(tinfer_dtype dtype, uint8_t *row, uint32_t n_blocks, int pattern,
+                        uint32_t *rng) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        if (dtype == TINFER_DTYPE_Q4_K) {
+            tf_block_q4_k *w = (tf_block_q4_k *)row + b;
+            const uint8_t mixed[4] = {0x00, 0xFF, 0x0F, 0xF0};
+            for (size_t i = 0; i < sizeof w->qs; i++)
+                w->qs[i] = pattern ? mixed[next_random(rng) % 4] : 0xFF;
+            for (size_t i = 0; i < sizeof w->scales; i++)
+                w->scales[i] = pattern ? (uint8_t)next_random(rng) : 0xFF;
+            w->d = random_scale(rng);
+            w->dmin = random_scale(rng);
+        } else {
+            tf_block_q6_k *w = (tf_block_q6_k *)row + b;
+            for (size_t i = 0; i < sizeof w->ql; i++)
+                w->ql[i] = pattern ? (uint8_t)next_random(rng) : 0xFF;
+            for (size_t i = 0; i < sizeof w->qh; i++)
+                w->qh[i] = pattern ? (uint8_t)next_random(rng) : 0xFF;
+            for (size_t i = 0; i < sizeof w->scales; i++)
+                w->scales[i] = (int8_t)(pattern && next_random(rng) % 2 ? -128 : 127);
+            w->d = random_scale(rng);
+        }
+    }
+}
+
+/* Every table's Q4_K and Q6_K four-row dots give the generic single-row bits on rows whose
+ * integer sums reach the ends of their ranges (the SIMD loops keep them in 16-bit lanes on the
+ * way), at 1, 4 and 8 super-blocks. */
+static void k_quant_x4_extremes(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    const tf_cpu_kernels *tables[3] = {generic, tf_cpu_kernels_x86_v3(), tf_cpu_kernels_avx512()};
+    const tinfer_dtype dtypes[2] = {TINFER_DTYPE_Q4_K, TINFER_DTYPE_Q6_K};
+    const uint32_t lengths[3] = {TF_QK_K, 4 * TF_QK_K, MAX_ELEMS};
+    static _Alignas(16) uint8_t row[MAX_ROW_BYTES];
+    static tf_q8_k_act act[4][MAX_ELEMS / TF_QK_K];
+    uint32_t rng = 31337;
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < 3; l++)
+            for (int pattern = 0; pattern < 2; pattern++) {
+                const uint32_t n_blocks = lengths[l] / TF_QK_K;
+                extreme_row(dtypes[d], row, n_blocks, pattern, &rng);
+                for (int first = 0; first < 4; first++) {
+                    for (int t = 0; t < 4; t++)
+                        extreme_act(act[t], n_blocks, (first + t) % 4, &rng);
+                    const void *xs[4] = {act[0], act[1], act[2], act[3]};
+                    for (size_t e = 0; e < N_QDOT4S; e++) {
+                        bool matches = false;
+                        for (size_t q = 0; q < N_QDOTS; q++)
+                            if (QDOTS[q].offset == QDOT4S[e].single)
+                                matches = QDOTS[q].dtype == dtypes[d];
+                        if (!matches) continue;
+                        const tf_qdot_fn single = qdot_at(generic, QDOT4S[e].single);
+                        for (int k = 0; k < 3; k++) {
+                            if (!tables[k]) continue;
+                            const tf_qdot4_fn four = qdot4_at(tables[k], QDOT4S[e].offset);
+                            assert_non_null(four);
+                            float got[4];
+                            four(row, xs, lengths[l], got);
+                            for (int t = 0; t < 4; t++) {
+                                const float want = single(row, xs[t], lengths[l]);
+                                if (memcmp(&got[t], &want, sizeof want) != 0)
+                                    fail_msg("%s %s (n=%u, pattern %d, row %d): %.9g, generic "
+                                             "single-row %.9g",
+                                             tables[k]->name, QDOT4S[e].field, lengths[l], pattern,
+                                             t, got[t], want);
+                            }
+                        }
+                    }
+                }
+            }
+}
+
 /* ---- the float kernels of attention and the FFN ---- */
 
 enum { FLOAT_N = 333 };
@@ -693,6 +788,7 @@ int main(void) {
         cmocka_unit_test(q4_k_dots),
         cmocka_unit_test(q5_k_dots),
         cmocka_unit_test(q6_k_dots),
+        cmocka_unit_test(k_quant_x4_extremes),
         cmocka_unit_test(float_dots),
         cmocka_unit_test(axpy),
         cmocka_unit_test(f16_to_f32),
