@@ -2,8 +2,12 @@
 """tinfer against llama.cpp (through llama-cpp-python) on the same GGUF, the same thread count and
 the same measurements, in one table.
 
-    benchmarks/compare_llamacpp.py [-m MODEL] [--threads N] [--positions 1,128,4096]
-                                   [--prefill 128,512] [--runs 3] [--llama-python PYTHON]
+    benchmarks/compare_llamacpp.py [-m MODEL [-m MODEL ...]] [--threads N]
+                                   [--positions 1,128,4096] [--prefill 128,512] [--runs 3]
+                                   [--llama-python PYTHON] [--json FILE]
+
+With several -m, one table per model (the shaped random-weight models of
+benchmarks/make_shaped_models.py, say, beside the default model).
 
 Each engine runs in a child process of its own (so its peak RSS is its own), the two alternating,
 --runs times; every figure is the best of the runs. A run loads the model, then
@@ -118,8 +122,8 @@ def worker(args) -> dict:
 
 # ---- the parent: alternate the engines, keep the best figures, print the table ----
 
-def run_worker(python: str, engine: str, args) -> dict:
-    command = [python, __file__, "--worker", engine, "-m", args.model, "--threads",
+def run_worker(python: str, engine: str, args, model: str) -> dict:
+    command = [python, __file__, "--worker", engine, "-m", model, "--threads",
                str(args.threads), "--positions", args.positions, "--prefill", args.prefill]
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
@@ -131,7 +135,7 @@ def best(runs: list, key: str) -> dict:
     return {k: max(r[key][k] for r in runs) for k in runs[0][key]}
 
 
-def table(results: dict, args) -> str:
+def table(results: dict, args, model: str) -> str:
     rows = [("row", "tinfer", "llama.cpp", "tinfer / llama.cpp")]
     t, l = results["tinfer"], results["llama.cpp"]
     for name, key in (("decode tok/s at position {}", "decode_tps"),
@@ -146,15 +150,15 @@ def table(results: dict, args) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     threads = args.threads or os.cpu_count()
-    head = (f"{Path(args.model).name}, {threads} thread{'s' if threads > 1 else ''}, "
+    head = (f"{Path(model).name}, {threads} thread{'s' if threads > 1 else ''}, "
             f"best of {args.runs} alternating runs")
     return head + "\n\n" + "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-m", "--model", default=os.environ.get(
-        "TINFER_DEFAULT_MODEL", str(ROOT / "models" / "gemma-3-270m-q4_k_m.gguf")))
+    parser.add_argument("-m", "--model", action="append",
+                        help="a GGUF file; repeat for several (default: the default model)")
     parser.add_argument("--threads", type=int, default=0, help="0: one per core")
     parser.add_argument("--positions", default="1,128,4096")
     parser.add_argument("--prefill", default="128,512")
@@ -164,17 +168,24 @@ def main() -> None:
     parser.add_argument("--json", help="also write every run's figures here")
     parser.add_argument("--worker", choices=("tinfer", "llama.cpp"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.model = args.model or [os.environ.get(
+        "TINFER_DEFAULT_MODEL", str(ROOT / "models" / "gemma-3-270m-q4_k_m.gguf"))]
     if args.worker:
+        args.model = args.model[0]
         print(json.dumps(worker(args)))
         return
-    results = {"tinfer": [], "llama.cpp": []}
-    for run in range(args.runs):
-        for engine, python in (("tinfer", sys.executable), ("llama.cpp", args.llama_python)):
-            results[engine].append(run_worker(python, engine, args))
-            print(f"compare_llamacpp: run {run + 1}/{args.runs}: {engine} done", file=sys.stderr)
-    print(table(results, args))
+    every = {}
+    for model in args.model:
+        results = {"tinfer": [], "llama.cpp": []}
+        for run in range(args.runs):
+            for engine, python in (("tinfer", sys.executable), ("llama.cpp", args.llama_python)):
+                results[engine].append(run_worker(python, engine, args, model))
+                print(f"compare_llamacpp: {Path(model).name} run {run + 1}/{args.runs}: "
+                      f"{engine} done", file=sys.stderr)
+        print(table(results, args, model) + "\n", flush=True)
+        every[Path(model).name] = results
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps(every, indent=1))
 
 
 if __name__ == "__main__":

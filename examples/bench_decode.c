@@ -1,7 +1,8 @@
 /* tinfer-bench-decode: the time of one decode step at log2-spaced KV-cache positions.
  *
  *   tinfer-bench-decode [-m MODEL] [--device cpu|cuda] [--threads N] [--max-cache-len L]
- *                       [--prefill-len P] [--repeats R] [--positions 1,8,64] [--json FILE]
+ *                       [--prefill-len P] [--repeats R] [--positions 1,8,64] [--batch B]
+ *                       [--json FILE]
  *
  * For each position the sequence's cache is filled with random keys and values up to that
  * position (tinfer_kv_seq_fill_random), so no prompt work is timed, then one decode step is run
@@ -9,6 +10,9 @@
  * measured: TTFT (prefill of P random tokens + the first decode step), model load time and peak
  * RSS. stdout: the table; stderr: progress; --json FILE: every measurement and the run's context
  * (schema: doc/benchmarks.md, benchmarks/schema/bench_decode.schema.json).
+ * --batch B (B > 1) times a step that decodes B sequences at once, each filled to the position,
+ * as a server does; TPS is then B tokens per step. Its table only: no --json (the schema has no
+ * batch). TTFT stays one sequence's.
  * Exit status: 0 ok, 1 failure, 2 usage error. */
 #define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random: tinfer/experimental.h */
 #include <errno.h>
@@ -28,7 +32,13 @@
 #define TINFER_GIT_COMMIT "unknown"
 #endif
 
-enum { MAX_POSITIONS = 64, MAX_REPEATS = 1000, DEFAULT_PREFILL = 128, FILL_SEED = 42 };
+enum {
+    MAX_POSITIONS = 64,
+    MAX_REPEATS = 1000,
+    MAX_BATCH = 256,
+    DEFAULT_PREFILL = 128,
+    FILL_SEED = 42
+};
 static const char *const PROGRAM = "tinfer-bench-decode";
 static const char *const DEFAULT_MODEL = "models/gemma-3-270m-q4_k_m.gguf";
 
@@ -41,6 +51,7 @@ typedef struct options {
     long max_cache_len; /* 0: min(n_ctx_train, 32768) */
     long prefill_len;
     long repeats;
+    long batch; /* sequences decoded per timed step */
 } options;
 
 typedef struct stats {
@@ -79,6 +90,8 @@ static int usage(const char *message) {
             "  --repeats R          timed steps per position, after one warm-up (default 3)\n"
             "  --positions LIST     comma-separated positions (default 1, 2, 4, ... up to L - P,\n"
             "                       the last point exactly L - P)\n"
+            "  --batch B            sequences decoded together per timed step, each at the\n"
+            "                       position (default 1; TPS counts all B; not with --json)\n"
             "  --json FILE          write every measurement and the run's context as JSON\n",
             PROGRAM, DEFAULT_MODEL);
     return message ? 2 : -1;
@@ -93,6 +106,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--max-cache-len")) return parse_long(value, &opt->max_cache_len);
     else if (!strcmp(name, "--prefill-len")) return parse_long(value, &opt->prefill_len);
     else if (!strcmp(name, "--repeats")) return parse_long(value, &opt->repeats);
+    else if (!strcmp(name, "--batch")) return parse_long(value, &opt->batch);
     else return false;
     return true;
 }
@@ -112,6 +126,8 @@ static int parse_args(int argc, char **argv, options *opt) {
         return usage("--prefill-len must be at least 1");
     if (opt->repeats < 1 || opt->repeats > MAX_REPEATS)
         return usage("--repeats is outside [1, 1000]");
+    if (opt->batch < 1 || opt->batch > MAX_BATCH) return usage("--batch is outside [1, 256]");
+    if (opt->batch > 1 && opt->json_path) return usage("--json takes no --batch (schema 2)");
     return 0;
 }
 
@@ -178,22 +194,32 @@ static int32_t next_token(const bench *b, uint64_t *state) {
     return (int32_t)((*state >> 33) % tinfer_context_n_vocab(b->ctx));
 }
 
-/* One decode step of sequence 0 at position pos (the cache already holds pos tokens). */
+/* One decode step of sequences 0 .. batch-1 at position pos (each cache already holds pos
+ * tokens), then each cut back to pos. */
 static tinfer_status timed_step(bench *b, uint32_t pos, uint64_t *rng, double *ms) {
-    const int32_t seq = 0, token = next_token(b, rng);
+    const size_t n = (size_t)b->opt.batch;
+    int32_t seqs[MAX_BATCH], tokens[MAX_BATCH];
+    for (size_t s = 0; s < n; s++) {
+        seqs[s] = (int32_t)s;
+        tokens[s] = next_token(b, rng);
+    }
     const double start = now_ms();
-    tinfer_status status = tinfer_decode(b->ctx, &seq, &token, 1);
+    tinfer_status status = tinfer_decode(b->ctx, seqs, tokens, n);
     *ms = now_ms() - start;
-    if (status != TINFER_OK) return status;
-    return tinfer_kv_seq_truncate(b->ctx, 0, pos);
+    for (size_t s = 0; s < n && status == TINFER_OK; s++)
+        status = tinfer_kv_seq_truncate(b->ctx, (int32_t)s, pos);
+    return status;
 }
 
 static int measure_position(bench *b, measurement *m) {
     uint64_t rng = m->position;
     double ms;
-    tinfer_status status = tinfer_kv_seq_fill_random(b->ctx, 0, m->position, FILL_SEED);
+    tinfer_status status = TINFER_OK;
+    for (long s = 0; s < b->opt.batch && status == TINFER_OK; s++)
+        status = tinfer_kv_seq_fill_random(b->ctx, (int32_t)s, m->position, FILL_SEED + s);
     if (status != TINFER_OK) return report_failure(PROGRAM, "filling the KV cache", status);
-    if ((status = timed_step(b, m->position, &rng, &ms))) return report_failure(PROGRAM, "warm-up step", status);
+    if ((status = timed_step(b, m->position, &rng, &ms)))
+        return report_failure(PROGRAM, "warm-up step", status);
     for (long r = 0; r < b->opt.repeats; r++)
         if ((status = timed_step(b, m->position, &rng, &m->samples_ms[r])))
             return report_failure(PROGRAM, "decode step", status);
@@ -243,14 +269,16 @@ static void print_table(const bench *b) {
     printf("-------: | -------: | :-------------------\n");
     for (size_t i = 0; i < b->n_positions; i++) {
         const measurement *m = &b->results[i];
-        printf("%8u | %8.2f | %.3f ± %.3f\n", m->position, 1000.0 / m->step.median_ms,
-               m->step.median_ms, m->step.sd_ms);
+        printf("%8u | %8.2f | %.3f ± %.3f\n", m->position,
+               1000.0 * b->opt.batch / m->step.median_ms, m->step.median_ms, m->step.sd_ms);
     }
     const long requested = threads_requested(b->opt.n_threads);
     printf("\nTTFT (prefill %ld + 1 step): %.2f ± %.2f ms | model load: %.1f ms | peak RSS: %.1f "
            "MiB | threads: %ld used (%ld requested)\n",
            b->opt.prefill_len, b->ttft.median_ms, b->ttft.sd_ms, b->load_ms, peak_rss_mib(),
            threads_used(b->ctx), requested);
+    if (b->opt.batch > 1)
+        printf("batch: %ld sequences per step (TPS counts all of them)\n", b->opt.batch);
 }
 
 /* ---- JSON ---- */
@@ -347,6 +375,16 @@ static int create_context(bench *b) {
     /* The library says why a device cannot be used (not built, not present, no kernels yet). */
     cp.device = strcmp(b->opt.device, "cuda") ? TINFER_DEVICE_CPU : TINFER_DEVICE_CUDA;
     if (cp.n_batch > (uint32_t)b->opt.prefill_len) cp.n_batch = (uint32_t)b->opt.prefill_len;
+    if (b->opt.batch > 1) { /* room for every sequence at the last position, not at L each */
+        uint32_t longest = (uint32_t)b->opt.prefill_len + 1;
+        for (size_t i = 0; i < b->n_positions; i++)
+            if (b->positions[i] + 1 > longest) longest = b->positions[i] + 1;
+        cp.n_seq_max = (uint32_t)b->opt.batch;
+        if (cp.n_batch < cp.n_seq_max) cp.n_batch = cp.n_seq_max;    /* one step takes them all */
+        const uint64_t per_seq = ((uint64_t)longest + 31) / 32 * 32; /* whole cache blocks */
+        const uint64_t kv_tokens = per_seq * (uint64_t)b->opt.batch;
+        cp.n_kv_tokens = kv_tokens > UINT32_MAX ? 0 : (uint32_t)kv_tokens; /* 0: the default */
+    }
     tinfer_status status = tinfer_context_create(b->model, &cp, sizeof cp, &b->ctx);
     if (status != TINFER_OK) return report_failure(PROGRAM, "creating the context", status);
     b->results = calloc(b->n_positions, sizeof *b->results);
@@ -356,8 +394,8 @@ static int create_context(bench *b) {
 
 static int run(bench *b) {
     int rc;
-    if ((rc = load(b)) || (rc = choose_positions(b)) ||
-        (rc = create_context(b)) || (rc = measure_ttft(b)))
+    if ((rc = load(b)) || (rc = choose_positions(b)) || (rc = create_context(b)) ||
+        (rc = measure_ttft(b)))
         return rc;
     fprintf(stderr, "%s: %s (%s), cache %u, %zu positions, %ld repeats\n", PROGRAM,
             b->opt.model_path, b->info.architecture, b->max_cache_len, b->n_positions,
@@ -375,7 +413,8 @@ int main(int argc, char **argv) {
     bench b = {.opt = {.model_path = env_model && *env_model ? env_model : DEFAULT_MODEL,
                        .device = "cpu",
                        .prefill_len = DEFAULT_PREFILL,
-                       .repeats = 3}};
+                       .repeats = 3,
+                       .batch = 1}};
     int rc = parse_args(argc, argv, &b.opt);
     if (rc != 0) return rc < 0 ? 0 : rc;
     rc = run(&b);

@@ -186,3 +186,19 @@ def test_threads_used_is_reported_apart_from_the_request(program, tiny_model, tm
     old["context"] = {k: v for k, v in data["context"].items() if not k.startswith("threads_")}
     old["context"]["threads"] = 3
     assert "3 threads requested (schema 1: used not recorded)" in plot_decode.title([old])
+
+
+def test_batch_decodes_several_sequences_per_step(program, tiny_model):
+    """--batch B: each timed step decodes B sequences (TPS counts all of them), in a context with
+    room for B sequences at the last position; JSON (schema 2) has no batch, so --json refuses."""
+    result = run(program, "-m", tiny_model, "--max-cache-len", 64, "--prefill-len", 8,
+                 "--repeats", 2, "--positions", "5,40", "--batch", 3)
+    assert result.returncode == 0, result.stderr
+    assert table_positions(result.stdout) == [5, 40]
+    for row in result.stdout.split("\n\n")[0].splitlines()[2:]:
+        tps, step = float(row.split("|")[1]), float(row.split("|")[2].split("±")[0])
+        assert abs(tps * step - 3 * 1000) <= tps * 0.0005 + 1  # step ms printed to 0.001
+    assert "batch: 3 sequences per step" in result.stdout
+    for bad in (["--batch", 0], ["--batch", 257], ["--batch", 2, "--json", "x.json"]):
+        refused = run(program, "-m", tiny_model, *bad)
+        assert refused.returncode == 2 and "--batch" in refused.stderr + refused.stdout

@@ -73,10 +73,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the six float kernels and the four attention
- * kernels (attention_kernels) tested below: a field
+/* name, the quantized dots, the four-row dots, the two row-tile products (qgemms below), the
+ * six float kernels and the four attention kernels (attention_kernels) tested below: a field
  * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 4),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 2 + 6 + 4),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -322,6 +322,101 @@ static void q5_k_dots(void **state) {
 static void q6_k_dots(void **state) {
     (void)state;
     check_dtype(TINFER_DTYPE_Q6_K);
+}
+
+/* ---- the k-quant four-row dots at the edges of their integer ranges ---- */
+
+/* Activation rows built directly (not through the quantizer): every code at -128 or 127, or
+ * random, with the bsums they imply. */
+static void extreme_act(tf_q8_k_act *blocks, uint32_t n_blocks, int pattern, uint32_t *rng) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        tf_q8_k_act *x = &blocks[b];
+        x->d = 0.25f + 0.5f * (random_float(rng) + 1.0f);
+        for (int i = 0; i < TF_QK_K; i++) {
+            const int8_t values[4] = {127, -128, (int8_t)((i / 4) % 2 ? 127 : -128),
+                                      (int8_t)next_random(rng)};
+            x->qs[i] = values[pattern];
+        }
+        for (int g = 0; g < TF_QK_K / 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += x->qs[16 * g + i];
+            x->bsums[g] = (int16_t)sum;
+        }
+    }
+}
+
+/* Weight rows with the largest codes, scales and mins, or codes at 0 and the maximum mixed. */
+static void extreme_row(tinfer_dtype dtype, uint8_t *row, uint32_t n_blocks, int pattern,
+                        uint32_t *rng) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        if (dtype == TINFER_DTYPE_Q4_K) {
+            tf_block_q4_k *w = (tf_block_q4_k *)row + b;
+            const uint8_t mixed[4] = {0x00, 0xFF, 0x0F, 0xF0};
+            for (size_t i = 0; i < sizeof w->qs; i++)
+                w->qs[i] = pattern ? mixed[next_random(rng) % 4] : 0xFF;
+            for (size_t i = 0; i < sizeof w->scales; i++)
+                w->scales[i] = pattern ? (uint8_t)next_random(rng) : 0xFF;
+            w->d = random_scale(rng);
+            w->dmin = random_scale(rng);
+        } else {
+            tf_block_q6_k *w = (tf_block_q6_k *)row + b;
+            for (size_t i = 0; i < sizeof w->ql; i++)
+                w->ql[i] = pattern ? (uint8_t)next_random(rng) : 0xFF;
+            for (size_t i = 0; i < sizeof w->qh; i++)
+                w->qh[i] = pattern ? (uint8_t)next_random(rng) : 0xFF;
+            for (size_t i = 0; i < sizeof w->scales; i++)
+                w->scales[i] = (int8_t)(pattern && next_random(rng) % 2 ? -128 : 127);
+            w->d = random_scale(rng);
+        }
+    }
+}
+
+/* Every table's Q4_K and Q6_K four-row dots give the generic single-row bits on rows whose
+ * integer sums reach the ends of their ranges (the SIMD loops keep them in 16-bit lanes on the
+ * way), at 1, 4 and 8 super-blocks. */
+static void k_quant_x4_extremes(void **state) {
+    (void)state;
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    const tf_cpu_kernels *tables[3] = {generic, tf_cpu_kernels_x86_v3(), tf_cpu_kernels_avx512()};
+    const tinfer_dtype dtypes[2] = {TINFER_DTYPE_Q4_K, TINFER_DTYPE_Q6_K};
+    const uint32_t lengths[3] = {TF_QK_K, 4 * TF_QK_K, MAX_ELEMS};
+    static _Alignas(16) uint8_t row[MAX_ROW_BYTES];
+    static tf_q8_k_act act[4][MAX_ELEMS / TF_QK_K];
+    uint32_t rng = 31337;
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < 3; l++)
+            for (int pattern = 0; pattern < 2; pattern++) {
+                const uint32_t n_blocks = lengths[l] / TF_QK_K;
+                extreme_row(dtypes[d], row, n_blocks, pattern, &rng);
+                for (int first = 0; first < 4; first++) {
+                    for (int t = 0; t < 4; t++)
+                        extreme_act(act[t], n_blocks, (first + t) % 4, &rng);
+                    const void *xs[4] = {act[0], act[1], act[2], act[3]};
+                    for (size_t e = 0; e < N_QDOT4S; e++) {
+                        bool matches = false;
+                        for (size_t q = 0; q < N_QDOTS; q++)
+                            if (QDOTS[q].offset == QDOT4S[e].single)
+                                matches = QDOTS[q].dtype == dtypes[d];
+                        if (!matches) continue;
+                        const tf_qdot_fn single = qdot_at(generic, QDOT4S[e].single);
+                        for (int k = 0; k < 3; k++) {
+                            if (!tables[k]) continue;
+                            const tf_qdot4_fn four = qdot4_at(tables[k], QDOT4S[e].offset);
+                            assert_non_null(four);
+                            float got[4];
+                            four(row, xs, lengths[l], got);
+                            for (int t = 0; t < 4; t++) {
+                                const float want = single(row, xs[t], lengths[l]);
+                                if (memcmp(&got[t], &want, sizeof want) != 0)
+                                    fail_msg("%s %s (n=%u, pattern %d, row %d): %.9g, generic "
+                                             "single-row %.9g",
+                                             tables[k]->name, QDOT4S[e].field, lengths[l], pattern,
+                                             t, got[t], want);
+                            }
+                        }
+                    }
+                }
+            }
 }
 
 /* ---- the float kernels of attention and the FFN ---- */
@@ -723,6 +818,111 @@ static void attention_kernels(void **state) {
     }
 }
 
+/* ---- the row-tile products (q5_0_gemm, q8_0_gemm) ---- */
+
+enum { GEMM_ROWS = 48, GEMM_TOKENS = 33, GEMM_Y_STRIDE = GEMM_ROWS + 5 };
+
+/* Rows of random codes, every fifth one all lowest codes and every seventh all highest (Q5_0 0
+ * and 31, Q8_0 -128 and 127); tokens quantized from random floats, every third one's bytes then
+ * overwritten with -128 and 127 in turn (VPDPBUSD's signed operand at both ends). */
+static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t row_bytes,
+                        uint8_t *act, size_t act_stride, uint32_t *rng) {
+    const uint32_t n_blocks = n_elems / 32;
+    for (uint32_t r = 0; r < GEMM_ROWS; r++) {
+        uint8_t *row = w + r * row_bytes;
+        random_row(dtype, row, n_elems, rng);
+        const int extreme = r % 5 == 4 ? 0 : r % 7 == 6 ? 1 : -1;
+        for (uint32_t b = 0; extreme >= 0 && b < n_blocks; b++) {
+            if (dtype == TINFER_DTYPE_Q5_0) {
+                tf_block_q5_0 *blk = (tf_block_q5_0 *)row + b;
+                memset(blk->qh, extreme ? 0xFF : 0x00, sizeof blk->qh);
+                memset(blk->qs, extreme ? 0xFF : 0x00, sizeof blk->qs);
+            } else {
+                tf_block_q8_0 *blk = (tf_block_q8_0 *)row + b;
+                memset(blk->qs, extreme ? 0x7F : 0x80, sizeof blk->qs);
+            }
+        }
+    }
+    float x[MAX_ELEMS];
+    for (uint32_t t = 0; t < GEMM_TOKENS; t++) {
+        for (uint32_t i = 0; i < n_elems; i++) x[i] = 2.0f * random_float(rng);
+        tf_q8_0_act *blocks = (tf_q8_0_act *)(act + t * act_stride);
+        tf_cpu_quantize_act(TF_ACT_Q8_0, x, n_elems, blocks);
+        for (uint32_t b = 0; t % 3 == 2 && b < n_blocks; b++)
+            for (int i = 0; i < TF_QK8_0; i++)
+                blocks[b].qs[i] = (int8_t)((i + b + t) % 2 ? 127 : -128);
+    }
+}
+
+/* A table's row-tile product against its own single-row kernel and the generic one (memcmp),
+ * over the row counts and token counts given; y cells outside the product stay untouched. */
+static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_elems) {
+    const tf_qdot_fn single = dtype == TINFER_DTYPE_Q5_0 ? k->q5_0 : k->q8_0;
+    const tf_qdot_fn reference = dtype == TINFER_DTYPE_Q5_0 ? tf_cpu_kernels_generic()->q5_0
+                                                            : tf_cpu_kernels_generic()->q8_0;
+    const tf_qgemm_fn gemm = tf_cpu_qgemm_of(k, single);
+    if (!gemm) return;
+    const size_t row_bytes = tf_dtype_traits_of((uint32_t)dtype)->block_bytes * (n_elems / 32);
+    const size_t act_stride = tf_cpu_act_row_bytes(TF_ACT_Q8_0, n_elems) + 36;
+    static uint8_t w[GEMM_ROWS * MAX_ROW_BYTES], act[GEMM_TOKENS * (MAX_ELEMS / 32 * 36 + 36)];
+    static float want[GEMM_TOKENS][GEMM_ROWS], y[GEMM_TOKENS * GEMM_Y_STRIDE];
+    uint32_t rng = 12345u + n_elems + (uint32_t)dtype;
+    gemm_inputs(dtype, n_elems, w, row_bytes, act, act_stride, &rng);
+    for (uint32_t t = 0; t < GEMM_TOKENS; t++)
+        for (uint32_t r = 0; r < GEMM_ROWS; r++) {
+            want[t][r] = single(w + r * row_bytes, act + t * act_stride, n_elems);
+            assert_same_bits(reference(w + r * row_bytes, act + t * act_stride, n_elems),
+                             want[t][r], "single row", k->name);
+        }
+    void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
+    assert_non_null(scratch);
+    static const uint32_t row_counts[] = {16, 17, 31, 48};
+    for (size_t i = 0; i < sizeof row_counts / sizeof row_counts[0]; i++)
+        for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
+            const float sentinel = -12345.0f;
+            for (size_t c = 0; c < GEMM_TOKENS * GEMM_Y_STRIDE; c++) y[c] = sentinel;
+            gemm(&(tf_qgemm_args){.w = w,
+                                  .row_bytes = row_bytes,
+                                  .n_rows = row_counts[i],
+                                  .x_quant = act,
+                                  .x_stride = act_stride,
+                                  .n_tokens = n_tokens,
+                                  .n_elems = n_elems,
+                                  .y = y,
+                                  .y_stride = GEMM_Y_STRIDE,
+                                  .scratch = scratch});
+            for (uint32_t t = 0; t < GEMM_TOKENS; t++)
+                for (uint32_t r = 0; r < GEMM_Y_STRIDE; r++) {
+                    const float got = y[t * GEMM_Y_STRIDE + r];
+                    const bool inside = t < n_tokens && r < row_counts[i];
+                    const float expect = inside ? want[t][r] : sentinel;
+                    if (memcmp(&got, &expect, sizeof got) != 0)
+                        fail_msg("%s %s gemm, %u elements, %u rows × %u tokens: (row %u, token "
+                                 "%u) %.9g, single-row %.9g",
+                                 k->name, tf_dtype_traits_of((uint32_t)dtype)->name, n_elems,
+                                 row_counts[i], n_tokens, r, t, got, expect);
+                }
+        }
+    free(scratch);
+}
+
+/* Every table's row-tile products (where it has them) are the bits of its single-row kernels. */
+static void qgemms(void **state) {
+    (void)state;
+    const tf_cpu_kernels *tables[3] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
+                                       tf_cpu_kernels_avx512()};
+    static const uint32_t lengths[] = {640, 2048, 96};
+    for (int k = 0; k < 3; k++)
+        for (size_t l = 0; tables[k] && l < sizeof lengths / sizeof lengths[0]; l++) {
+            check_gemm(tables[k], TINFER_DTYPE_Q5_0, lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q8_0, lengths[l]);
+        }
+    if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has both */
+        assert_non_null(tf_cpu_kernels_avx512()->q5_0_gemm);
+        assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cpu_features_match_proc_cpuinfo),
@@ -735,10 +935,12 @@ int main(void) {
         cmocka_unit_test(q4_k_dots),
         cmocka_unit_test(q5_k_dots),
         cmocka_unit_test(q6_k_dots),
+        cmocka_unit_test(k_quant_x4_extremes),
         cmocka_unit_test(float_dots),
         cmocka_unit_test(axpy),
         cmocka_unit_test(f16_to_f32),
         cmocka_unit_test(expf_n),
+        cmocka_unit_test(qgemms),
         cmocka_unit_test(attention_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@ static void free_scratch(tf_cpu_scratch *s) {
     free(s->attn_scores);
     free(s->attn_lanes);
     free(s->attn_rows);
+    free(s->qgemm);
 }
 
 static void cpu_destroy(tf_backend *be) {
@@ -75,6 +76,18 @@ static const tf_backend_ops CPU_OPS = {
     .op_end = tf_cpu_op_end,
 };
 
+/* A row-tile product's scratch (cpu_kernels.h) for rows of up to max_row_elems, or NULL (no error)
+ * where the table has none; *ok turns false when it has one and memory runs out. */
+static void *alloc_qgemm_scratch(const tf_cpu_state *state, bool *ok) {
+    const tf_cpu_kernels *k = state->kernels;
+    if (!k->q5_0_gemm && !k->q8_0_gemm) return NULL;
+    /* 50 bytes per element: alloc_scratch has checked 64 floats per element first. */
+    const size_t bytes = tf_qgemm_scratch_bytes(state->config.max_row_elems);
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    *ok = *ok && p;
+    return p;
+}
+
 /* The kernels' scratch, one set per thread, sized by the longest row, the query heads and the
  * context; and the shared quantized activations. */
 static tinfer_status alloc_scratch(tf_cpu_state *state) {
@@ -104,6 +117,7 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
         s->attn_scores = calloc(n_scores, sizeof(float));
         s->attn_scores_len = n_scores;
         s->attn_rows = calloc(2 * ((size_t)c->n_ctx + 1), sizeof *s->attn_rows);
+        s->qgemm = alloc_qgemm_scratch(state, &ok);
         ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes &&
              s->attn_rows;
     }

@@ -109,3 +109,9 @@ tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     if (single == k->q6_k) return k->q6_k_x4;
     return NULL;
 }
+
+tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
+    if (single == k->q5_0) return k->q5_0_gemm;
+    if (single == k->q8_0) return k->q8_0_gemm;
+    return NULL;
+}

@@ -13,7 +13,8 @@
  *     (cpu_kernels_avx512.c; built where the compiler takes -mavx512f/bw/vl/vnni): one VPDPBUSD
  *     forms the exact integer sums of two blocks, the float part is ggml's eight-lane order
  *     unchanged, so it too is bit-identical (test_cpu_kernels.c per entry, test_forward_fast.c
- *     and the golden tests on the whole model).
+ *     and the golden tests on the whole model). It alone has row-tile products (q5_0_gemm,
+ *     q8_0_gemm): sixteen rows per register for prompts and batched decode, the same bits.
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
  * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and
@@ -38,6 +39,35 @@ enum { TF_LANES_VECDOT = 32, TF_LANES_TILED = 8 };
 typedef void (*tf_qdot4_fn)(const uint8_t *w_row, const void *const x_quant[4], uint32_t n_elems,
                             float out[4]);
 
+/* A row-tile product: weight rows in tiles of TF_QGEMM_ROWS, each tile's blocks unpacked once for
+ * up to TF_QGEMM_TOKENS activation rows (more are taken in groups of that many). */
+enum { TF_QGEMM_ROWS = 16, TF_QGEMM_TOKENS = 32 };
+
+/* y[t·y_stride + r] = Σ_j w_r[j]·x_t[j] for weight rows r < n_rows and activation rows
+ * t < n_tokens: each (r, t) the bits of one call of the single-row kernel it stands for (any
+ * n_rows: the rows past the last whole tile go through that kernel). */
+typedef struct tf_qgemm_args {
+    const uint8_t *w; /* n_rows weight rows, row_bytes apart */
+    size_t row_bytes;
+    uint32_t n_rows;
+    const uint8_t *x_quant; /* n_tokens activation rows (tf_q8_0_act blocks), x_stride apart */
+    size_t x_stride;
+    uint32_t n_tokens;
+    uint32_t n_elems; /* per row, a multiple of 32 */
+    float *y;
+    size_t y_stride;
+    void *scratch; /* tf_qgemm_scratch_bytes(n_elems) bytes, 64-byte aligned, the caller's */
+} tf_qgemm_args;
+typedef void (*tf_qgemm_fn)(const tf_qgemm_args *args);
+
+/* The scratch of a tf_qgemm_fn for rows of n_elems: per 32-element block, the unpacked tile
+ * (TF_QGEMM_ROWS × (32 code bytes + a float scale)) and eight int32 sums for each of
+ * TF_QGEMM_TOKENS activation rows. */
+static inline size_t tf_qgemm_scratch_bytes(size_t n_elems) {
+    const size_t n_blocks = (n_elems + 31) / 32;
+    return n_blocks * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4);
+}
+
 typedef struct tf_cpu_kernels {
     const char *name; /* "generic", "x86-64-v3" or "avx512" */
     /* Weight-row × quantized-activation dots, per weight dtype (cpu_qdot.h), in each order
@@ -52,6 +82,9 @@ typedef struct tf_cpu_kernels {
      * passes of four or more sequences (each token rounds as a single one: q4_k_rows_x4, q6_k_x4,
      * q5_0_x4, q8_0_x4). */
     tf_qdot4_fn q5_0_x4, q8_0_x4, q4_k_rows4_x4, q6_k_tiled_x4, q4_k_rows_x4, q6_k_x4;
+    /* Row tiles of q5_0 and q8_0 against many tokens (NULL where a build has none): prompts, and
+     * decode passes of several sequences. */
+    tf_qgemm_fn q5_0_gemm, q8_0_gemm;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);
@@ -119,6 +152,9 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
 
 /* The four-row version of a single-row kernel of table k, or NULL. */
 tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single);
+
+/* The row-tile product standing for a single-row kernel of table k, or NULL. */
+tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single);
 
 /* Reductions shared by both builds (plain float adds, no fma: identical in either build). */
 

@@ -8,7 +8,11 @@
  * Every float operation here mirrors one of llama.cpp's AVX2 kernels (ggml-cpu/arch/x86/quants.c,
  * repack.cpp, vec.cpp, llamafile/sgemm.cpp): the integer part of a block product is exact, so only
  * which elements share a float lane, the fused multiply-adds and the final reduction tree matter,
- * and those are reproduced exactly. Built with -ffp-contract=off: no fma but the written ones. */
+ * and those are reproduced exactly. Built with -ffp-contract=off: no fma but the written ones.
+ *
+ * cpu_kernels_avx512.c includes it too (TF_KERNELS_AVX2 1, compiled with AVX-512 VNNI): there
+ * the k-quant integer sums come from VPDPBUSD and VPDPWSSD, the same integers by another route,
+ * and every float operation is the AVX2 one. */
 #include <math.h>
 #include <string.h>
 
@@ -330,8 +334,9 @@ static float k_dot_q5_k(const uint8_t *w_row, const void *xq, uint32_t n) {
 /* ggml_gemv_q4_K_8x8_q8_K and ggml_gemm_q4_K_8x8_q8_K (AVX2, repacked rows): exact integer sums
  * over `span` sub-blocks (8: gemv, one per super-block; 2: gemm, four per super-block), each
  * accumulated with fma(sum, d_w·d_x), the mins likewise, subtracted at the end. */
-/* For n_x activation rows at once (each row's arithmetic exactly the single-row one: codes and
- * scales are unpacked once per super-block and shared). */
+/* The portable q4_k_rows takes n_x activation rows at once (each row's arithmetic exactly the
+ * single-row one: codes and scales are unpacked once per super-block and shared); the AVX2 build
+ * has a four-token and a one-token version. */
 #if TF_KERNELS_AVX2
 /* Σ of the eight int32 lanes (exact). */
 static inline int32_t avx_hsum_i32(__m256i v) {
@@ -341,43 +346,195 @@ static inline int32_t avx_hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(sum);
 }
 
-/* The integer sums in registers: the codes of a sub-block times the activations (maddubs, at
- * most 2·15·127 per 16-bit lane), times the sub-block scale (madd), summed over the span; the
- * same exact integers as the portable loop, so the float chain after them is unchanged. */
-static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
-                      float *out) {
-    const tf_block_q4_k *w = (const void *)w_row;
+/* The four-token dots (prompts: span 2; decode of 4+ sequences: span 8) compute the same
+ * integers with the reductions shared: the four tokens' lanes summed by one transposing hadd tree
+ * into one vector (lane t: token t), and the float chains run side by side in the lanes of one
+ * __m128 (lane t is token t's own fma chain, in its own order: the same bits as fmaf). */
+
+/* The super-block's eight scales (bytes 0-7) and eight mins (bytes 8-15), as tf_k4_scale_min
+ * reads them (ggml's utmp shuffle, on the four 32-bit words at once). The 16-byte load stays
+ * inside the block: the codes follow the 12 scale bytes. */
+static inline __m128i avx_k4_scales_mins(const uint8_t packed[TF_K_SCALE_SIZE]) {
+    const __m128i u = _mm_loadu_si128((const __m128i *)packed); /* words u0, u1, u2 */
+    /* [u0 & 3f, u2 & 0f, u1 & 3f, (u2 >> 4) & 0f] | [0, (u0 >> 6) & 3, 0, (u1 >> 6) & 3] << 4 */
+    const __m128i low = _mm_and_si128(
+        _mm_srlv_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0)),
+        _mm_set_epi32(0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F));
+    const __m128i high =
+        _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                      _mm_set_epi32(0x30303030, 0, 0x30303030, 0));
+    return _mm_or_si128(low, high);
+}
+
+/* One Q4_K super-block unpacked for all tokens: the 8 sub-blocks' codes, each sub-block's scale
+ * in all sixteen 16-bit lanes, and the mins as [m0, m0, m1, m1, ... m7, m7] (one per bsum). */
+typedef struct avx_k4_block {
+    __m256i code[8], scale[8], mins;
+} avx_k4_block;
+
+static inline void avx_k4_unpack(const tf_block_q4_k *w, avx_k4_block *k) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-    float acc[4] = {0}, acc_min[4] = {0};
-    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
-        __m256i code[8];
-        for (int g = 0; g < 4; g++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * g));
-            code[2 * g] = _mm256_and_si256(packed, low4);
-            code[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+    for (int g = 0; g < 4; g++) {
+        const __m256i packed = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * g));
+        k->code[2 * g] = _mm256_and_si256(packed, low4);
+        k->code[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+    }
+    const __m128i scales_mins = avx_k4_scales_mins(w->scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
+    for (int s = 0; s < 8; s++)
+        k->scale[s] = _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)(0x0100 + 0x0202 * s)));
+    k->mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
+}
+
+/* [Σ v[0], Σ v[1], Σ v[2], Σ v[3]] over the eight int32 lanes of each (exact). */
+static inline __m128i avx_hsum4_i32(const __m256i v[4]) {
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* Lane s of token t's vector: min_s · (bsums[2s] + bsums[2s + 1]), the mins' integer part. */
+static inline __m256i avx_k4_min_lanes(const tf_q8_k_act *xb, __m256i mins) {
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins);
+}
+
+/* Each token's d·d_w and dmin·d_w in lane t (the products of the scalar code, same order; d and
+ * dmin widened by F16C, exactly as tf_f16_to_f32 and ggml's FP16_TO_FP32 do). */
+static inline void avx_k4_d4(const tf_block_q4_k *w, const tf_q8_k_act *const xb[4], __m128 *d,
+                             __m128 *dmin) {
+    uint32_t d_dmin;
+    memcpy(&d_dmin, &w->d, sizeof d_dmin);
+    _Static_assert(offsetof(tf_block_q4_k, dmin) == offsetof(tf_block_q4_k, d) + 2, "d, dmin");
+    const __m128 w_d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin));
+    const __m128 xd = _mm_set_ps(xb[3]->d, xb[2]->d, xb[1]->d, xb[0]->d);
+    *d = _mm_mul_ps(_mm_shuffle_ps(w_d, w_d, 0x00), xd);
+    *dmin = _mm_mul_ps(_mm_shuffle_ps(w_d, w_d, 0x55), xd);
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* The AVX-512 table's integer part: VPDPBUSD gives each 4-byte lane's Σ code·x (|lane| ≤
+ * 4·15·128, an int16), two tokens' lanes are packed into one register of int16 and VPDPWSSD
+ * multiplies them by the sub-block scale and adds them in: lanes [t, t, t', t' | t, t, t', t'] of
+ * the pair's scale-weighted sums, in 2 instructions per token and sub-block where AVX2 needs 3. */
+static inline __m256i z_k4_pair(__m256i acc, __m256i code, __m256i scale, const int8_t *x0,
+                                const int8_t *x1) {
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i d0 = _mm256_dpbusd_epi32(zero, code, _mm256_loadu_si256((const __m256i *)x0));
+    const __m256i d1 = _mm256_dpbusd_epi32(zero, code, _mm256_loadu_si256((const __m256i *)x1));
+    return _mm256_dpwssd_epi32(acc, _mm256_packs_epi32(d0, d1), scale);
+}
+
+/* [Σ code·scale·x of sub-blocks s0 .. s0 + span - 1] for the four tokens. */
+static inline __m128i k4_sums4(const avx_k4_block *k, const tf_q8_k_act *const xb[4], int s0,
+                               int span) {
+    __m256i pair[2];
+    for (int p = 0; p < 2; p++) {
+        __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int s = s0; s < s0 + span; s++)
+            acc[s & 1] = z_k4_pair(acc[s & 1], k->code[s], k->scale[s], xb[2 * p]->qs + 32 * s,
+                                   xb[2 * p + 1]->qs + 32 * s);
+        pair[p] = _mm256_add_epi32(acc[0], acc[1]);
+    }
+    const __m256i h = _mm256_hadd_epi32(pair[0], pair[1]);
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+#else
+static inline __m128i k4_sums4(const avx_k4_block *k, const tf_q8_k_act *const xb[4], int s0,
+                               int span) {
+    __m256i lanes[4];
+    for (int t = 0; t < 4; t++) {
+        __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int s = s0; s < s0 + span; s++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * s));
+            acc[s & 1] = _mm256_add_epi32(
+                acc[s & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(k->code[s], x), k->scale[s]));
         }
-        int scale[8], min[8];
-        for (int s = 0; s < 8; s++) tf_k4_scale_min(w[b].scales, s, &scale[s], &min[s]);
-        const float d_w = tf_f16_to_f32(w[b].d), dmin_w = tf_f16_to_f32(w[b].dmin);
-        for (int t = 0; t < n_x; t++) {
-            const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
-            const float d = d_w * xb->d, dmin = dmin_w * xb->d;
-            for (int s0 = 0; s0 < 8; s0 += span) {
-                __m256i lanes = _mm256_setzero_si256();
-                int32_t sum_min = 0;
-                for (int s = s0; s < s0 + span; s++) {
-                    const __m256i x = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * s));
-                    lanes = _mm256_add_epi32(lanes,
-                                             _mm256_madd_epi16(_mm256_maddubs_epi16(code[s], x),
-                                                               _mm256_set1_epi16((short)scale[s])));
-                    sum_min += min[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
-                }
-                acc[t] = fmaf((float)avx_hsum_i32(lanes), d, acc[t]);
-                acc_min[t] = fmaf((float)sum_min, dmin, acc_min[t]);
-            }
+        lanes[t] = _mm256_add_epi32(acc[0], acc[1]);
+    }
+    return avx_hsum4_i32(lanes);
+}
+#endif
+
+/* Span 2 (ggml_gemm_q4_K_8x8_q8_K): four sums per super-block and token, in order. */
+static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        avx_k4_block k;
+        avx_k4_unpack(&w[b], &k);
+        __m128 d, dmin;
+        avx_k4_d4(&w[b], xb, &d, &dmin);
+        /* mins: the tokens' lanes paired (sub-blocks 2g, 2g + 1), then transposed to [g][t] */
+        const __m256i pairs01 =
+            _mm256_hadd_epi32(avx_k4_min_lanes(xb[0], k.mins), avx_k4_min_lanes(xb[1], k.mins));
+        const __m256i pairs23 =
+            _mm256_hadd_epi32(avx_k4_min_lanes(xb[2], k.mins), avx_k4_min_lanes(xb[3], k.mins));
+        const __m256i lo = _mm256_unpacklo_epi32(pairs01, pairs23);
+        const __m256i hi = _mm256_unpackhi_epi32(pairs01, pairs23);
+        const __m256i min02 = _mm256_unpacklo_epi32(lo, hi), min13 = _mm256_unpackhi_epi32(lo, hi);
+        const __m128i sum_min[4] = {_mm256_castsi256_si128(min02), _mm256_castsi256_si128(min13),
+                                    _mm256_extracti128_si256(min02, 1),
+                                    _mm256_extracti128_si256(min13, 1)};
+        for (int g = 0; g < 4; g++) {
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(k4_sums4(&k, xb, 2 * g, 2)), d, acc);
+            acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_min[g]), dmin, acc_min);
         }
     }
-    for (int t = 0; t < n_x; t++) out[t] = acc[t] - acc_min[t];
+    _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));
+}
+
+/* Span 8 (ggml_gemv_q4_K_8x8_q8_K for each token): one sum per super-block and token. */
+static void q4_k_x4_span8(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        avx_k4_block k;
+        avx_k4_unpack(&w[b], &k);
+        __m128 d, dmin;
+        avx_k4_d4(&w[b], xb, &d, &dmin);
+        __m256i min_lanes[4];
+        for (int t = 0; t < 4; t++) min_lanes[t] = avx_k4_min_lanes(xb[t], k.mins);
+        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(k4_sums4(&k, xb, 0, 8)), d, acc);
+        acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(avx_hsum4_i32(min_lanes)), dmin, acc_min);
+    }
+    _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));
+}
+
+/* One token (decode of one sequence; a prompt's last n % 4 tokens): the same integers, with
+ * maddubs and madd (at most 2·15·128 per 16-bit lane, then times the sub-block scale), one
+ * horizontal sum per span, and the mins of each span from one madd of the bsums. */
+static float q4_k_x1(const uint8_t *w_row, const void *xq, uint32_t n, int span) {
+    const tf_block_q4_k *w = (const void *)w_row;
+    float acc = 0, acc_min = 0;
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const tf_q8_k_act *xb = (const tf_q8_k_act *)xq + b;
+        avx_k4_block k;
+        avx_k4_unpack(&w[b], &k);
+        uint32_t d_dmin;
+        memcpy(&d_dmin, &w[b].d, sizeof d_dmin);
+        float w_d[4];
+        _mm_storeu_ps(w_d, _mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin)));
+        const float d = w_d[0] * xb->d, dmin = w_d[1] * xb->d;
+        int32_t min_lane[8];
+        _mm256_storeu_si256((__m256i *)min_lane, avx_k4_min_lanes(xb, k.mins));
+        for (int s0 = 0; s0 < 8; s0 += span) {
+            __m256i lanes = _mm256_setzero_si256();
+            int32_t sum_min = 0;
+            for (int s = s0; s < s0 + span; s++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * s));
+                lanes = _mm256_add_epi32(
+                    lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(k.code[s], x), k.scale[s]));
+                sum_min += min_lane[s];
+            }
+            acc = fmaf((float)avx_hsum_i32(lanes), d, acc);
+            acc_min = fmaf((float)sum_min, dmin, acc_min);
+        }
+    }
+    return acc - acc_min;
 }
 #else
 static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n, int span,
@@ -409,24 +566,40 @@ static void q4_k_rows(const uint8_t *w_row, const void *const *xq, int n_x, uint
 #endif
 
 static float k_dot_q4_k_rows(const uint8_t *w, const void *xq, uint32_t n) {
+#if TF_KERNELS_AVX2
+    return q4_k_x1(w, xq, n, 8);
+#else
     float out;
     q4_k_rows(w, &xq, 1, n, 8, &out);
     return out;
+#endif
 }
 
 static float k_dot_q4_k_rows4(const uint8_t *w, const void *xq, uint32_t n) {
+#if TF_KERNELS_AVX2
+    return q4_k_x1(w, xq, n, 2);
+#else
     float out;
     q4_k_rows(w, &xq, 1, n, 2, &out);
     return out;
+#endif
 }
 
 static void k_dot4_q4_k_rows4(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+#if TF_KERNELS_AVX2
+    q4_k_x4_span2(w, xq, n, out);
+#else
     q4_k_rows(w, xq, 4, n, 2, out);
+#endif
 }
 
 /* Decode of four or more sequences: four single-token gemv dots (span 8) sharing the unpacking. */
 static void k_dot4_q4_k_rows(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+#if TF_KERNELS_AVX2
+    q4_k_x4_span8(w, xq, n, out);
+#else
     q4_k_rows(w, xq, 4, n, 8, out);
+#endif
 }
 
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
@@ -501,6 +674,24 @@ static inline void avx_q6_half(const uint8_t *ql, const uint8_t *qh, __m256i c[4
     c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
                            _mm256_and_si256(_mm256_srli_epi16(h, 2), top2));
 }
+
+/* Each 32-element chunk's two group scales as int16, [scales[2c] ×8 | scales[2c + 1] ×8], by one
+ * byte shuffle each from the widened scales; with zero_high, each scale in the low half of a
+ * 32-bit lane and 0 above (for VPDPWSSD on 32-bit lanes). */
+static inline void avx_q6_chunk_scales(const int8_t *scales, int zero_high, __m256i sc[8]) {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+    const __m256i lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+    const __m256i hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
+    const int above = zero_high ? (int)0x80800000u : 0;
+    for (int c = 0; c < 8; c++) {
+        const int j = 4 * (c % 4); /* scale 2c's first byte within its 128-bit half */
+        const int first = 0x0100 * (j + 1) + j, second = 0x0100 * (j + 3) + (j + 2);
+        const __m256i pattern =
+            _mm256_set_m128i(_mm_set1_epi32(zero_high ? above | second : second << 16 | second),
+                             _mm_set1_epi32(zero_high ? above | first : first << 16 | first));
+        sc[c] = _mm256_shuffle_epi8(c < 4 ? lo : hi, pattern);
+    }
+}
 #endif
 
 #if TF_KERNELS_AVX2
@@ -516,9 +707,7 @@ static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uin
         __m256i c[8], sc[8];
         avx_q6_half(w[b].ql, w[b].qh, c);
         avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
-        for (int chunk = 0; chunk < 8; chunk++)
-            sc[chunk] = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                         _mm_set1_epi16(scales[2 * chunk]));
+        avx_q6_chunk_scales(scales, 0, sc);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
         for (int t = 0; t < n_x; t++) {
             const tf_q8_k_act *xb = (const tf_q8_k_act *)xq[t] + b;
@@ -535,6 +724,75 @@ static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uin
         }
     }
     for (int t = 0; t < n_x; t++) out[t] = acc[t];
+}
+
+/* Four tokens: the same s1 per token, the four summed by one hadd tree into lane t of a vector,
+ * and the four float chains side by side in one __m128 (fma(d_w·s1, d_x, acc) per lane, the
+ * scalar code's rounding steps). */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+/* VPDPBUSD gives each 4-byte lane's Σ code·x (|lane| ≤ 4·63·128, an int16), two tokens' lanes are
+ * packed into int16 (per 128-bit half [t ×4, t' ×4]: a half is one 16-element group) and VPDPWSSD
+ * applies the group scales: lanes [t, t, t', t' | t, t, t', t'], as the hadd of the pair's
+ * offset lanes lies. */
+static inline __m128i q6_k_s1_x4(const __m256i c[8], const __m256i sc[8], __m256i sc16,
+                                 const tf_q8_k_act *const xb[4]) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i pair[2];
+    for (int p = 0; p < 2; p++) {
+        const tf_q8_k_act *x0 = xb[2 * p], *x1 = xb[2 * p + 1];
+        __m256i acc[2] = {zero, zero};
+        for (int chunk = 0; chunk < 8; chunk++) {
+            const __m256i d0 = _mm256_dpbusd_epi32(
+                zero, c[chunk], _mm256_loadu_si256((const __m256i *)(x0->qs + 32 * chunk)));
+            const __m256i d1 = _mm256_dpbusd_epi32(
+                zero, c[chunk], _mm256_loadu_si256((const __m256i *)(x1->qs + 32 * chunk)));
+            acc[chunk & 1] =
+                _mm256_dpwssd_epi32(acc[chunk & 1], _mm256_packs_epi32(d0, d1), sc[chunk]);
+        }
+        const __m256i offset = _mm256_hadd_epi32(
+            _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x0->bsums), sc16),
+            _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x1->bsums), sc16));
+        pair[p] = _mm256_sub_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_slli_epi32(offset, 5));
+    }
+    const __m256i h = _mm256_hadd_epi32(pair[0], pair[1]);
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+#else
+static inline __m128i q6_k_s1_x4(const __m256i c[8], const __m256i sc[8], __m256i sc16,
+                                 const tf_q8_k_act *const xb[4]) {
+    __m256i lanes[4];
+    for (int t = 0; t < 4; t++) {
+        __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int chunk = 0; chunk < 8; chunk++) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
+            acc[chunk & 1] = _mm256_add_epi32(
+                acc[chunk & 1], _mm256_madd_epi16(_mm256_maddubs_epi16(c[chunk], xv), sc[chunk]));
+        }
+        const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[t]->bsums);
+        lanes[t] = _mm256_sub_epi32(_mm256_add_epi32(acc[0], acc[1]),
+                                    _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5));
+    }
+    return avx_hsum4_i32(lanes);
+}
+#endif
+
+static void q6_k_tiled_x4(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
+    const tf_block_q6_k *w = (const void *)w_row;
+    __m128 acc = _mm_setzero_ps();
+    for (uint32_t b = 0; b < n / TF_QK_K; b++) {
+        const int8_t *scales = w[b].scales;
+        const tf_q8_k_act *xb[4];
+        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+        __m256i c[8], sc[8];
+        avx_q6_half(w[b].ql, w[b].qh, c);
+        avx_q6_half(w[b].ql + 64, w[b].qh + 32, c + 4);
+        avx_q6_chunk_scales(scales, 0, sc);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        const __m128 s1 = _mm_cvtepi32_ps(q6_k_s1_x4(c, sc, sc16, xb));
+        const __m128 xd = _mm_set_ps(xb[3]->d, xb[2]->d, xb[1]->d, xb[0]->d);
+        acc = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(tf_f16_to_f32(w[b].d)), s1), xd, acc);
+    }
+    _mm_storeu_ps(out, acc);
 }
 #else
 static void q6_k_tiled(const uint8_t *w_row, const void *const *xq, int n_x, uint32_t n,
@@ -570,7 +828,11 @@ static float k_dot_q6_k_tiled(const uint8_t *w, const void *xq, uint32_t n) {
 }
 
 static void k_dot4_q6_k_tiled(const uint8_t *w, const void *const xq[4], uint32_t n, float out[4]) {
+#if TF_KERNELS_AVX2
+    q6_k_tiled_x4(w, xq, n, out);
+#else
     q6_k_tiled(w, xq, 4, n, out);
+#endif
 }
 
 /* ggml_vec_dot_q6_K_q8_K (AVX2): unsigned 6-bit codes times the group scale in eight lanes, then
@@ -587,17 +849,25 @@ static float k_dot_q6_k(const uint8_t *w_row, const void *xq, uint32_t n) {
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb = &x[b];
         const int8_t *scales = w[b].scales;
-        __m256i lanes = _mm256_setzero_si256();
+        __m256i lanes = _mm256_setzero_si256(), sc[8];
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        avx_q6_chunk_scales(scales, 1, sc); /* as in k_dot4_q6_k */
+#else
+        avx_q6_chunk_scales(scales, 0, sc);
+#endif
         for (int half = 0; half < 2; half++) {
             __m256i c[4];
             avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
             for (int j = 0; j < 4; j++) {
                 const int chunk = 4 * half + j;
                 const __m256i xv = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * chunk));
-                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                                    _mm_set1_epi16(scales[2 * chunk]));
-                lanes =
-                    _mm256_add_epi32(lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                lanes = _mm256_dpwssd_epi32(
+                    lanes, _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[j], xv), sc[chunk]);
+#else
+                lanes = _mm256_add_epi32(
+                    lanes, _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc[chunk]));
+#endif
             }
         }
         const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb->bsums);
@@ -622,19 +892,37 @@ static void k_dot4_q6_k(const uint8_t *w_row, const void *const xq[4], uint32_t 
         for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
         __m256i lanes[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                             _mm256_setzero_si256()};
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        __m256i chunk_sc[8];
+        avx_q6_chunk_scales(scales, 1, chunk_sc);
+#else
+        __m256i chunk_sc[8];
+        avx_q6_chunk_scales(scales, 0, chunk_sc);
+#endif
         for (int half = 0; half < 2; half++) {
             __m256i c[4];
             avx_q6_half(w[b].ql + 64 * half, w[b].qh + 32 * half, c);
             for (int j = 0; j < 4; j++) {
                 const int chunk = 4 * half + j;
-                const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(scales[2 * chunk + 1]),
-                                                    _mm_set1_epi16(scales[2 * chunk]));
+                const __m256i sc = chunk_sc[chunk];
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                /* VPDPBUSD: each lane's Σ code·x (|lane| ≤ 4·63·128, so its low 16 bits are the
+                 * int16 of it); VPDPWSSD with the scale in the low 16 bits of each 32-bit lane
+                 * and 0 above multiplies it by the group scale and adds it in, lane for lane. */
+                for (int t = 0; t < 4; t++) {
+                    const __m256i xv =
+                        _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
+                    lanes[t] = _mm256_dpwssd_epi32(
+                        lanes[t], _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[j], xv), sc);
+                }
+#else
                 for (int t = 0; t < 4; t++) {
                     const __m256i xv =
                         _mm256_loadu_si256((const __m256i *)(xb[t]->qs + 32 * chunk));
                     lanes[t] = _mm256_add_epi32(
                         lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(c[j], xv), sc));
                 }
+#endif
             }
         }
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
@@ -812,6 +1100,10 @@ static void k_expf_n(const float *x, float *y, size_t n) {
 #define TF_KERNEL_Q5_0 k_dot_q5_0
 #define TF_KERNEL_Q5_0_X4 K_DOT4_Q5_0
 #endif
+#ifndef TF_KERNEL_Q5_0_GEMM /* row tiles: none but where a build brings its own */
+#define TF_KERNEL_Q5_0_GEMM NULL
+#define TF_KERNEL_Q8_0_GEMM NULL
+#endif
 
 #include "backend/cpu/cpu_kernels_attn_impl.h"
 const tf_cpu_kernels TF_KERNELS_NAME = {
@@ -821,6 +1113,8 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q8_0 = TF_KERNEL_Q8_0,
     .q5_0_x4 = TF_KERNEL_Q5_0_X4,
     .q8_0_x4 = TF_KERNEL_Q8_0_X4,
+    .q5_0_gemm = TF_KERNEL_Q5_0_GEMM,
+    .q8_0_gemm = TF_KERNEL_Q8_0_GEMM,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k_rows_x4 = k_dot4_q4_k_rows,

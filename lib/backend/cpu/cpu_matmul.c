@@ -4,7 +4,8 @@
  * TF_CPU_QDOT_TOKENS tokens for the first):
  *  - quantized weights with a kernel in the table (cpu_kernels.h), any number of tokens: the
  *    activations are quantized to Q8_0/Q8_K as llama.cpp does and each weight row is dotted in
- *    integers with every token, summed in llama.cpp's float order — its numerics exactly;
+ *    integers with every token, summed in llama.cpp's float order — its numerics exactly (where
+ *    the table has a row-tile product for the chunk's kernel, sixteen rows at a time);
  *  - other dtypes, fewer than SGEMM_MIN_TOKENS tokens: a weight row is dequantized to float32 and
  *    dotted with every token;
  *  - other dtypes, many tokens: a tile of rows is dequantized and handed to OpenBLAS sgemm, whose
@@ -18,6 +19,12 @@
 #include "quant/dequant.h"
 
 enum { SGEMM_MIN_TOKENS = 8 }; /* below this the row-at-a-time loop is as fast and simpler */
+/* Tokens from which a row-tile product (tf_qgemm_fn) beats the four-row dots: unpacking a tile
+ * costs about as much as a few tokens' dots. */
+enum { QGEMM_MIN_TOKENS = 4 };
+/* Rows per range of a row-tile product: each call first sums the chunk's activations for its
+ * offsets (cpu_kernels_avx512.c), a tenth of one tile's work; four tiles share it. */
+enum { QGEMM_MIN_ROWS = 4 * TF_QGEMM_ROWS };
 
 /* Eight independent partial sums: the compiler can keep them in vector lanes without
  * reassociating (which -O2 without -ffast-math would not do for one running sum). */
@@ -46,6 +53,7 @@ typedef struct matmul_job {
     size_t t0, chunk, n_fours;
     const tf_qdot_fn *dots;
     const tf_qdot4_fn *fours;
+    tf_qgemm_fn gemm; /* every token's kernel as row tiles, or NULL */
 } matmul_job;
 
 /* Weight rows per range: the rows of one range write 16 consecutive floats (a cache line) or
@@ -102,10 +110,29 @@ static void quantize_range(void *arg, size_t a, size_t b, uint32_t thread) {
                             job->state->act_quant + t * act_bytes);
 }
 
+/* Weight rows [r0, r1) through the row-tile product, with every token of the chunk. */
+static void qgemm_range(const matmul_job *job, size_t r0, size_t r1, uint32_t thread) {
+    const tf_matrix *w = job->w;
+    const tf_qgemm_args args = {.w = w->data + r0 * w->row_bytes,
+                                .row_bytes = w->row_bytes,
+                                .n_rows = (uint32_t)(r1 - r0),
+                                .x_quant = job->state->act_quant,
+                                .x_stride = job->state->act_quant_row_bytes,
+                                .n_tokens = (uint32_t)job->chunk,
+                                .n_elems = w->row_elems,
+                                .y = job->y + job->t0 * w->n_rows + r0,
+                                .y_stride = w->n_rows,
+                                .scratch = job->state->scratch[thread].qgemm};
+    job->gemm(&args);
+}
+
 /* Weight rows [r0, r1) dotted in integers with every token of the chunk. */
 static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
-    (void)thread;
     const matmul_job *job = arg;
+    if (job->gemm) {
+        qgemm_range(job, r0, r1, thread);
+        return;
+    }
     const tf_matrix *w = job->w;
     const uint8_t *act = job->state->act_quant;
     const size_t act_bytes = job->state->act_quant_row_bytes;
@@ -126,7 +153,8 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
 }
 
 /* The kernels (float orders) of the chunk [t0, t0 + chunk) for the job's matrix: dots[t] per token
- * and, where four consecutive tokens share one with a four-row version, fours[g]. */
+ * and, where four consecutive tokens share one with a four-row version, fours[g]; where every
+ * token shares one with a row-tile version (and there are enough of them), gemm. */
 static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, size_t chunk,
                          tf_qdot_fn dots[TF_CPU_QDOT_TOKENS],
                          tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4]) {
@@ -136,8 +164,7 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
      * token then has the same kernel, so a decode of four or more sequences takes its four-row
      * version (q4_k_rows_x4, q6_k_x4, q5_0_x4, q8_0_x4): each weight block unpacked once for
      * four sequences, the bits of four single calls. */
-    const size_t n_order =
-        state->pass.kind == TF_BATCH_DECODE || job->rows_out ? 1 : job->n_tokens;
+    const size_t n_order = state->pass.kind == TF_BATCH_DECODE || job->rows_out ? 1 : job->n_tokens;
     for (size_t t = 0; t < chunk; t++)
         dots[t] =
             tf_cpu_qdot_of(state->kernels, w->dtype, w->n_rows, n_order, n_order == 1 ? 0 : t0 + t);
@@ -147,6 +174,10 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
         const bool same = d[0] == d[1] && d[0] == d[2] && d[0] == d[3];
         fours[g] = same ? tf_cpu_qdot4_of(state->kernels, d[0]) : NULL;
     }
+    bool all_same = true;
+    for (size_t t = 1; t < chunk; t++) all_same = all_same && dots[t] == dots[0];
+    job->gemm =
+        all_same && chunk >= QGEMM_MIN_TOKENS ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
     job->t0 = t0;
     job->chunk = chunk;
     job->n_fours = n_fours;
@@ -171,7 +202,8 @@ static void matmul_qdot(const tf_cpu_state *state, matmul_job *jobs, size_t n_jo
             /* A row of 2048+ elements takes microseconds to quantize: a dispatch pays from 4. */
             if (i == 0) tf_cpu_for(state, chunk, 4, quantize_range, job);
             const size_t n_rows = job->w->n_rows;
-            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, ROWS_ALIGN, ROWS_ALIGN),
+            const size_t min_rows = job->gemm ? QGEMM_MIN_ROWS : ROWS_ALIGN;
+            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, min_rows, ROWS_ALIGN),
                        qdot_range, job);
         }
     }
