@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "core/huge_alloc.h"
 #include "core/thread_pool.h"
 
 enum {
@@ -32,7 +33,8 @@ typedef struct tf_cpu_pass {
 
 /* The KV cache's storage: per layer, blocks of TF_KV_BLOCK_TOKENS K rows and as many V rows. */
 typedef struct tf_cpu_kv {
-    uint8_t **k, **v; /* [n_layer] */
+    uint8_t **k, **v;            /* [n_layer]: each layer's rows (the buffers' data) */
+    tf_huge_buf *k_bufs, *v_bufs; /* [n_layer]: the storage, on huge pages where offered */
     uint32_t n_layer;
     uint32_t k_row_elems, v_row_elems;
     tinfer_dtype dtype;
