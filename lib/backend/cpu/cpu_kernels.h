@@ -50,10 +50,10 @@ typedef struct tf_qgemm_args {
     const uint8_t *w; /* n_rows weight rows, row_bytes apart */
     size_t row_bytes;
     uint32_t n_rows;
-    const uint8_t *x_quant; /* n_tokens activation rows (tf_q8_0_act blocks), x_stride apart */
+    const uint8_t *x_quant; /* n_tokens activation rows (the kernel's format), x_stride apart */
     size_t x_stride;
     uint32_t n_tokens;
-    uint32_t n_elems; /* per row, a multiple of 32 */
+    uint32_t n_elems; /* per row, a multiple of the dtype's block (32; 256 for k-quants) */
     float *y;
     size_t y_stride;
     void *scratch; /* tf_qgemm_scratch_bytes(n_elems) bytes, 64-byte aligned, the caller's */
@@ -85,6 +85,9 @@ typedef struct tf_cpu_kernels {
     /* Row tiles of q5_0 and q8_0 against many tokens (NULL where a build has none): prompts, and
      * decode passes of several sequences. */
     tf_qgemm_fn q5_0_gemm, q8_0_gemm;
+    /* Row tiles of Q4_K in the repacked orders (q4_k_rows4: prompts; q4_k_rows: decode of
+     * several sequences), NULL where a build has none. */
+    tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);
