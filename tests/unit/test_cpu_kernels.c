@@ -73,10 +73,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the four row-tile products (qgemms below) and the
+/* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below) and the
  * six float kernels tested below: a field
  * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 4 + 6),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 6),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -576,12 +576,14 @@ static void tinfer_cpu_selects_the_path(void **state) {
     unsetenv("TINFER_CPU");
 }
 
-/* ---- the row-tile products (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm) ---- */
+/* ---- the row-tile products (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm,
+ * q6_k_tiled_gemm, q6_k_gemm) ---- */
 
 enum { GEMM_ROWS = 48, GEMM_TOKENS = 33, GEMM_Y_STRIDE = GEMM_ROWS + 5 };
 
 /* Rows of random codes, every fifth one all lowest codes and every seventh all highest (Q5_0 0
- * and 31, Q8_0 -128 and 127, Q4_K 0 and 15 with every scale and min 63); tokens quantized from
+ * and 31, Q8_0 -128 and 127, Q4_K 0 and 15 with every scale and min 63, Q6_K 0 with scales
+ * 127 and 63 with scales -128); tokens quantized from
  * random floats, every third one's bytes then overwritten with -128 and 127 in turn (VPDPBUSD's
  * signed operand at both ends; Q8_K's bsums recomputed to match). */
 static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t row_bytes,
@@ -601,6 +603,11 @@ static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t
                 tf_block_q4_k *blk = (tf_block_q4_k *)row + b;
                 memset(blk->qs, extreme ? 0xFF : 0x00, sizeof blk->qs);
                 memset(blk->scales, 0xFF, sizeof blk->scales);
+            } else if (dtype == TINFER_DTYPE_Q6_K) {
+                tf_block_q6_k *blk = (tf_block_q6_k *)row + b;
+                memset(blk->ql, extreme ? 0xFF : 0x00, sizeof blk->ql);
+                memset(blk->qh, extreme ? 0xFF : 0x00, sizeof blk->qh);
+                memset(blk->scales, extreme ? 0x80 : 0x7F, sizeof blk->scales);
             } else {
                 tf_block_q8_0 *blk = (tf_block_q8_0 *)row + b;
                 memset(blk->qs, extreme ? 0x7F : 0x80, sizeof blk->qs);
@@ -703,12 +710,17 @@ static void qgemms(void **state) {
                        k_lengths[l]);
             check_gemm(tables[k], TINFER_DTYPE_Q4_K, offsetof(tf_cpu_kernels, q4_k_rows),
                        k_lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k_tiled),
+                       k_lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k), k_lengths[l]);
         }
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_non_null(tf_cpu_kernels_avx512()->q5_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows4_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows_gemm);
+        assert_non_null(tf_cpu_kernels_avx512()->q6_k_tiled_gemm);
+        assert_non_null(tf_cpu_kernels_avx512()->q6_k_gemm);
     }
 }
 

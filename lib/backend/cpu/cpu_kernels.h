@@ -86,8 +86,9 @@ typedef struct tf_cpu_kernels {
      * decode passes of several sequences. */
     tf_qgemm_fn q5_0_gemm, q8_0_gemm;
     /* Row tiles of Q4_K in the repacked orders (q4_k_rows4: prompts; q4_k_rows: decode of
-     * several sequences), NULL where a build has none. */
-    tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm;
+     * several sequences) and of Q6_K (q6_k_tiled: prompts; q6_k: decode), NULL where a build has
+     * none. */
+    tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm, q6_k_gemm;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);

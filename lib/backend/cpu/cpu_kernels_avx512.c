@@ -519,27 +519,6 @@ z_k4_tokens(const z_k4_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4]
     for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], _mm512_sub_ps(acc[t], acc_min[t]));
 }
 
-/* Every token of the group against one unpacked tile, four at a time, then the rest. */
-static inline __attribute__((always_inline)) void
-z_k4_all_tokens(const z_k4_block *tile, uint32_t n_sb, const tf_qgemm_args *a, uint32_t t0,
-                uint32_t n_tokens, int span, float *y) {
-    uint32_t t = 0;
-    const tf_q8_k_act *x[4];
-    float *out[4];
-    for (; t + 4 <= n_tokens; t += 4) {
-        for (int i = 0; i < 4; i++) {
-            x[i] = (const void *)(a->x_quant + (t0 + t + i) * a->x_stride);
-            out[i] = y + (t0 + t + i) * a->y_stride;
-        }
-        z_k4_tokens(tile, n_sb, x, 4, span, out);
-    }
-    for (; t < n_tokens; t++) {
-        x[0] = (const void *)(a->x_quant + (t0 + t) * a->x_stride);
-        out[0] = y + (t0 + t) * a->y_stride;
-        z_k4_tokens(tile, n_sb, x, 1, span, out);
-    }
-}
-
 /* Rows past the last whole tile through the table's row kernels (defined with it, below). */
 static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one, tf_qdot4_fn four) {
     for (uint32_t r = r0; r < a->n_rows; r++) {
@@ -557,9 +536,197 @@ static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one
     }
 }
 
-static inline __attribute__((always_inline)) void z_gemm_q4_k(const tf_qgemm_args *a, int span) {
+/* ---- Row tiles of Q6_K: ggml's tiled order (prompts) and its vec_dot order (decode) ----
+ *
+ * The tile holds the unsigned 6-bit codes (0..63, VPDPBUSD's unsigned operand as they are), the
+ * sixteen group scales as int32 and as int16 pairs. The −32 offset is taken out as ggml does,
+ * Σ (u − 32)·x = Σ u·x − 32·bsum: the scales' pairs times the token's bsum pairs (VPDPWSSD),
+ * shifted by 5. Tiled: per super-block s1 = Σ_g scale_g·dot_g − 32·Σ scale·bsum, exact, then
+ * acc = fma(d_w·s1, d_x, acc). vec_dot: ggml's eight integer lanes per row (lane l: bytes 4l..4l+3
+ * of each 32-code chunk, times the scale of the chunk's group 2c + l/4, minus 32·(scale·bsum of
+ * groups 2l, 2l + 1)), acc_l = fma(d_x·d_w, lane_l, acc_l), then hsum_float_8. */
+
+/* One super-block of a tile: 5696 bytes (of the 12800 the scratch has for 256 elements). */
+typedef struct z_k6_block {
+    __m512i codes[8][8]; /* [c][j] lane r: row r's codes 4j..4j+3 of 32-code chunk c */
+    __m512i scale[16];   /* [g] lane r: row r's scale of 16-code group g */
+    __m512i scale2[8];   /* [p] lane r: row r's scales of groups 2p, 2p + 1 as two int16 */
+    __m512 d_w;
+} z_k6_block;
+_Static_assert(sizeof(z_k6_block) <=
+                   8 * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4),
+               "a Q6_K tile block fits the scratch of its 256 elements");
+
+/* Super-block b of the tile's sixteen rows: per 128-element half, ql's two 32-byte runs and qh
+ * transposed (rows k and k + 8 sharing register k, as for Q5_0), then the four chunks' codes
+ * formed lane-wise as avx_q6_half forms them. */
+static inline void z_k6_block_unpack(const uint8_t *w, size_t row_bytes, uint32_t b,
+                                     z_k6_block *tile) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F), top2 = _mm512_set1_epi8(0x30);
+    for (int half = 0; half < 2; half++) {
+        __m512i lo[8], hi[8], qh[8];
+        for (int k = 0; k < 8; k++) {
+            const tf_block_q6_k *l = (const tf_block_q6_k *)(w + (size_t)k * row_bytes) + b;
+            const tf_block_q6_k *h = (const tf_block_q6_k *)(w + (size_t)(k + 8) * row_bytes) + b;
+            lo[k] = z_pair(l->ql + 64 * half, h->ql + 64 * half);
+            hi[k] = z_pair(l->ql + 64 * half + 32, h->ql + 64 * half + 32);
+            qh[k] = z_pair(l->qh + 32 * half, h->qh + 32 * half);
+        }
+        z_transpose8x2(lo);
+        z_transpose8x2(hi);
+        z_transpose8x2(qh);
+        for (int j = 0; j < 8; j++) {
+            const __m512i a = lo[j], c = hi[j], h = qh[j];
+            __m512i *out = &tile[b].codes[4 * half][0];
+            _mm512_store_si512(&out[0 * 8 + j],
+                               _mm512_or_si512(_mm512_and_si512(a, low4),
+                                               _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x03)), 4)));
+            _mm512_store_si512(&out[1 * 8 + j],
+                               _mm512_or_si512(_mm512_and_si512(c, low4),
+                                               _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x0C)), 2)));
+            _mm512_store_si512(&out[2 * 8 + j],
+                               _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low4),
+                                               _mm512_and_si512(h, top2)));
+            _mm512_store_si512(&out[3 * 8 + j],
+                               _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(c, 4), low4),
+                                               _mm512_and_si512(_mm512_srli_epi16(h, 2), top2)));
+        }
+    }
+    _Alignas(64) int32_t scale[16][16], scale2[8][16];
+    _Alignas(32) uint16_t d[16];
+    for (int r = 0; r < 16; r++) {
+        const tf_block_q6_k *blk = (const tf_block_q6_k *)(w + (size_t)r * row_bytes) + b;
+        for (int g = 0; g < 16; g++) scale[g][r] = blk->scales[g];
+        for (int p = 0; p < 8; p++)
+            scale2[p][r] = (int32_t)((uint32_t)(uint16_t)blk->scales[2 * p + 1] << 16 |
+                                     (uint16_t)blk->scales[2 * p]);
+        memcpy(&d[r], &blk->d, sizeof d[r]);
+    }
+    for (int g = 0; g < 16; g++) _mm512_store_si512(&tile[b].scale[g], _mm512_load_si512(scale[g]));
+    for (int p = 0; p < 8; p++)
+        _mm512_store_si512(&tile[b].scale2[p], _mm512_load_si512(scale2[p]));
+    tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d));
+}
+
+/* A token's bsums of groups 2p, 2p + 1 as two int16, VPDPWSSD's broadcast operand. */
+static inline __m512i z_k6_bsum_pair(const tf_q8_k_act *x, int p) {
+    int32_t v;
+    memcpy(&v, &x->bsums[2 * p], sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/* 32·Σ_g scale_g·bsum_g over groups 2p, 2p + 1 per row, the offset ggml takes out per lane p. */
+static inline __m512i z_k6_offset(const z_k6_block *tb, const tf_q8_k_act *x, int p) {
+    return _mm512_slli_epi32(
+        _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_load_si512(&tb->scale2[p]),
+                            z_k6_bsum_pair(x, p)),
+        5);
+}
+
+/* n_x tokens (1 to 4) in the tiled order: y[t][0..15]. */
+static inline __attribute__((always_inline)) void
+z_k6_tiled_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x,
+                  float *const y[4]) {
+    __m512 acc[4];
+    for (int t = 0; t < n_x; t++) acc[t] = _mm512_setzero_ps();
+    for (uint32_t b = 0; b < n_sb; b++) {
+        const z_k6_block *tb = &tile[b];
+        __m512i s1[4];
+        for (int t = 0; t < n_x; t++) s1[t] = _mm512_setzero_si512();
+        for (int g = 0; g < 16; g++) {
+            __m512i dot[4];
+            for (int t = 0; t < n_x; t++) dot[t] = _mm512_setzero_si512();
+            for (int j = 4 * (g & 1); j < 4 * (g & 1) + 4; j++) {
+                const __m512i codes = _mm512_load_si512(&tb->codes[g / 2][j]);
+                for (int t = 0; t < n_x; t++)
+                    dot[t] = _mm512_dpbusd_epi32(
+                        dot[t], codes, _mm512_set1_epi32(z_load4(x[t][b].qs + 16 * g + 4 * (j & 3))));
+            }
+            const __m512i scale = _mm512_load_si512(&tb->scale[g]);
+            for (int t = 0; t < n_x; t++)
+                s1[t] = _mm512_add_epi32(s1[t], _mm512_mullo_epi32(dot[t], scale));
+        }
+        for (int t = 0; t < n_x; t++) {
+            __m512i off = _mm512_setzero_si512();
+            for (int p = 0; p < 8; p++)
+                off = _mm512_dpwssd_epi32(off, _mm512_load_si512(&tb->scale2[p]),
+                                          z_k6_bsum_pair(&x[t][b], p));
+            s1[t] = _mm512_sub_epi32(s1[t], _mm512_slli_epi32(off, 5));
+            const __m512 res = _mm512_mul_ps(tb->d_w, _mm512_cvtepi32_ps(s1[t]));
+            acc[t] = _mm512_fmadd_ps(res, _mm512_set1_ps(x[t][b].d), acc[t]);
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], acc[t]);
+}
+
+/* n_x tokens (1 or 2) in the vec_dot order: y[t][0..15]. */
+static inline __attribute__((always_inline)) void
+z_k6_vec_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x,
+                float *const y[4]) {
+    __m512 acc[2][8];
+    for (int t = 0; t < n_x; t++)
+        for (int l = 0; l < 8; l++) acc[t][l] = _mm512_setzero_ps();
+    for (uint32_t b = 0; b < n_sb; b++) {
+        const z_k6_block *tb = &tile[b];
+        for (int l = 0; l < 8; l++) {
+            __m512i lane[2];
+            for (int t = 0; t < n_x; t++) lane[t] = _mm512_setzero_si512();
+            for (int c = 0; c < 8; c++) {
+                const __m512i codes = _mm512_load_si512(&tb->codes[c][l]);
+                const __m512i scale = _mm512_load_si512(&tb->scale[2 * c + l / 4]);
+                for (int t = 0; t < n_x; t++) {
+                    const __m512i dot = _mm512_dpbusd_epi32(
+                        _mm512_setzero_si512(), codes,
+                        _mm512_set1_epi32(z_load4(x[t][b].qs + 32 * c + 4 * l)));
+                    lane[t] = _mm512_add_epi32(lane[t], _mm512_mullo_epi32(dot, scale));
+                }
+            }
+            for (int t = 0; t < n_x; t++) {
+                lane[t] = _mm512_sub_epi32(lane[t], z_k6_offset(tb, &x[t][b], l));
+                const __m512 d = _mm512_mul_ps(_mm512_set1_ps(x[t][b].d), tb->d_w);
+                acc[t][l] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(lane[t]), acc[t][l]);
+            }
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], z_hsum8_lanes(acc[t]));
+}
+
+enum { Z_K4_ROWS4, Z_K4_ROWS, Z_K6_TILED, Z_K6_VEC };
+
+/* One group of tokens against an unpacked tile of the given kind, up to four (vec_dot: two) at
+ * a time: tile registers loaded once for all of them. */
+static inline __attribute__((always_inline)) void
+z_k_tokens(const void *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x, int kind,
+           float *const y[4]) {
+    if (kind == Z_K4_ROWS4) z_k4_tokens(tile, n_sb, x, n_x, 2, y);
+    else if (kind == Z_K4_ROWS) z_k4_tokens(tile, n_sb, x, n_x, 8, y);
+    else if (kind == Z_K6_TILED) z_k6_tiled_tokens(tile, n_sb, x, n_x, y);
+    else z_k6_vec_tokens(tile, n_sb, x, n_x, y);
+}
+
+static inline __attribute__((always_inline)) void
+z_k_all_tokens(const void *tile, uint32_t n_sb, const tf_qgemm_args *a, uint32_t t0,
+               uint32_t n_tokens, int kind, float *y) {
+    const int step = kind == Z_K6_VEC ? 2 : 4;
+    uint32_t t = 0;
+    const tf_q8_k_act *x[4];
+    float *out[4];
+    for (; t + (uint32_t)step <= n_tokens; t += (uint32_t)step) {
+        for (int i = 0; i < step; i++) {
+            x[i] = (const void *)(a->x_quant + (t0 + t + i) * a->x_stride);
+            out[i] = y + (t0 + t + i) * a->y_stride;
+        }
+        z_k_tokens(tile, n_sb, x, step, kind, out);
+    }
+    for (; t < n_tokens; t++) {
+        x[0] = (const void *)(a->x_quant + (t0 + t) * a->x_stride);
+        out[0] = y + (t0 + t) * a->y_stride;
+        z_k_tokens(tile, n_sb, x, 1, kind, out);
+    }
+}
+
+static inline __attribute__((always_inline)) void z_gemm_k(const tf_qgemm_args *a, int kind) {
     const uint32_t n_sb = a->n_elems / TF_QK_K;
-    z_k4_block *tile = a->scratch;
     const uint32_t n_tiles = a->n_rows / TF_QGEMM_ROWS;
     const size_t tile_bytes = TF_QGEMM_ROWS * a->row_bytes;
     for (uint32_t t0 = 0; t0 < a->n_tokens && n_tiles > 0; t0 += TF_QGEMM_TOKENS) {
@@ -576,13 +743,17 @@ static inline __attribute__((always_inline)) void z_gemm_q4_k(const tf_qgemm_arg
                     for (size_t at = from & ~(size_t)63; at < to; at += 64)
                         _mm_prefetch((const char *)ahead + at, _MM_HINT_T1);
                 }
-                z_k4_block_unpack(rows, a->row_bytes, b, tile);
+                if (kind == Z_K4_ROWS4 || kind == Z_K4_ROWS)
+                    z_k4_block_unpack(rows, a->row_bytes, b, a->scratch);
+                else z_k6_block_unpack(rows, a->row_bytes, b, a->scratch);
             }
-            z_k4_all_tokens(tile, n_sb, a, t0, n_t, span, a->y + r);
+            z_k_all_tokens(a->scratch, n_sb, a, t0, n_t, kind, a->y + r);
         }
     }
 }
 
+static void z_gemm_q6_k_tiled(const tf_qgemm_args *a);
+static void z_gemm_q6_k(const tf_qgemm_args *a);
 static void z_gemm_q4_k_rows4(const tf_qgemm_args *a);
 static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
 
@@ -598,20 +769,34 @@ static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
 #define TF_KERNEL_Q8_0_GEMM z_gemm_q8_0
 #define TF_KERNEL_Q4_K_ROWS4_GEMM z_gemm_q4_k_rows4
 #define TF_KERNEL_Q4_K_ROWS_GEMM z_gemm_q4_k_rows
+#define TF_KERNEL_Q6_K_TILED_GEMM z_gemm_q6_k_tiled
+#define TF_KERNEL_Q6_K_GEMM z_gemm_q6_k
 #include "backend/cpu/cpu_kernels_impl.h"
 
-/* Span 2 (prompts, ggml's gemm) and 8 (single tokens, its gemv); the rows past the last tile go
- * through this table's own row kernels. */
+/* Q4_K span 2 (prompts, ggml's gemm) and 8 (single tokens, its gemv), Q6_K tiled (prompts) and
+ * vec_dot (single tokens); the rows past the last tile go through this table's row kernels. */
 static void z_gemm_q4_k_rows4(const tf_qgemm_args *a) {
-    z_gemm_q4_k(a, 2);
+    z_gemm_k(a, Z_K4_ROWS4);
     z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows4,
                      TF_KERNELS_NAME.q4_k_rows4_x4);
 }
 
 static void z_gemm_q4_k_rows(const tf_qgemm_args *a) {
-    z_gemm_q4_k(a, 8);
+    z_gemm_k(a, Z_K4_ROWS);
     z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows,
                      TF_KERNELS_NAME.q4_k_rows_x4);
+}
+
+static void z_gemm_q6_k_tiled(const tf_qgemm_args *a) {
+    z_gemm_k(a, Z_K6_TILED);
+    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q6_k_tiled,
+                     TF_KERNELS_NAME.q6_k_tiled_x4);
+}
+
+static void z_gemm_q6_k(const tf_qgemm_args *a) {
+    z_gemm_k(a, Z_K6_VEC);
+    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q6_k,
+                     TF_KERNELS_NAME.q6_k_x4);
 }
 #else
 typedef int tf_cpu_kernels_avx512_unused; /* not built (TINFER_AVX512_KERNELS=0) */
