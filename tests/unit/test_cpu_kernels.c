@@ -73,10 +73,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below) and the
+/* name, the quantized dots, the four-row dots, the five row-tile products (qgemms below) and the
  * six float kernels tested below: a field
  * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 6),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 5 + 6),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -577,7 +577,7 @@ static void tinfer_cpu_selects_the_path(void **state) {
 }
 
 /* ---- the row-tile products (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm,
- * q6_k_tiled_gemm, q6_k_gemm) ---- */
+ * q6_k_tiled_gemm) ---- */
 
 enum { GEMM_ROWS = 48, GEMM_TOKENS = 33, GEMM_Y_STRIDE = GEMM_ROWS + 5 };
 
@@ -712,7 +712,6 @@ static void qgemms(void **state) {
                        k_lengths[l]);
             check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k_tiled),
                        k_lengths[l]);
-            check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k), k_lengths[l]);
         }
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_non_null(tf_cpu_kernels_avx512()->q5_0_gemm);
@@ -720,7 +719,6 @@ static void qgemms(void **state) {
         assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows4_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q6_k_tiled_gemm);
-        assert_non_null(tf_cpu_kernels_avx512()->q6_k_gemm);
     }
 }
 

@@ -116,6 +116,5 @@ tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     if (single == k->q4_k_rows4) return k->q4_k_rows4_gemm;
     if (single == k->q4_k_rows) return k->q4_k_rows_gemm;
     if (single == k->q6_k_tiled) return k->q6_k_tiled_gemm;
-    if (single == k->q6_k) return k->q6_k_gemm;
     return NULL;
 }

@@ -14,7 +14,8 @@
  *     forms the exact integer sums of two blocks, the float part is ggml's eight-lane order
  *     unchanged, so it too is bit-identical (test_cpu_kernels.c per entry, test_forward_fast.c
  *     and the golden tests on the whole model). It alone has row-tile products (q5_0_gemm,
- *     q8_0_gemm): sixteen rows per register for prompts and batched decode, the same bits.
+ *     q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm): sixteen rows per register
+ *     for prompts and batched decode, the same bits.
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
  * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and
@@ -86,9 +87,8 @@ typedef struct tf_cpu_kernels {
      * decode passes of several sequences. */
     tf_qgemm_fn q5_0_gemm, q8_0_gemm;
     /* Row tiles of Q4_K in the repacked orders (q4_k_rows4: prompts; q4_k_rows: decode of
-     * several sequences) and of Q6_K (q6_k_tiled: prompts; q6_k: decode), NULL where a build has
-     * none. */
-    tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm, q6_k_gemm;
+     * several sequences) and of Q6_K's tiled order (prompts), NULL where a build has none. */
+    tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);

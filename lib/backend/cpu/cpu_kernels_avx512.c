@@ -8,8 +8,8 @@
  * test_forward_golden.c, test_forward_fast.c).
  *
  * For many tokens at once (prompts, decode of several sequences) it also has row-tile products
- * (q5_0_gemm, q8_0_gemm, below): sixteen weight rows per register, each (row, token) still
- * computed with exactly ggml's operations.
+ * (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm, below): sixteen
+ * weight rows per register, each (row, token) still computed with exactly ggml's operations.
  *
  * A sixteen-lane float order (one accumulator per pair of blocks) was tried first: it was slower
  * (the per-pair scale spread and the 16-lane reduction cost more than the shorter chain saves)
@@ -536,15 +536,18 @@ static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one
     }
 }
 
-/* ---- Row tiles of Q6_K: ggml's tiled order (prompts) and its vec_dot order (decode) ----
+/* ---- Row tiles of Q6_K in ggml's tiled order (prompts) ----
  *
  * The tile holds the unsigned 6-bit codes (0..63, VPDPBUSD's unsigned operand as they are), the
  * sixteen group scales as int32 and as int16 pairs. The −32 offset is taken out as ggml does,
  * Σ (u − 32)·x = Σ u·x − 32·bsum: the scales' pairs times the token's bsum pairs (VPDPWSSD),
- * shifted by 5. Tiled: per super-block s1 = Σ_g scale_g·dot_g − 32·Σ scale·bsum, exact, then
- * acc = fma(d_w·s1, d_x, acc). vec_dot: ggml's eight integer lanes per row (lane l: bytes 4l..4l+3
- * of each 32-code chunk, times the scale of the chunk's group 2c + l/4, minus 32·(scale·bsum of
- * groups 2l, 2l + 1)), acc_l = fma(d_x·d_w, lane_l, acc_l), then hsum_float_8. */
+ * shifted by 5: per super-block s1 = Σ_g scale_g·dot_g − 32·Σ scale·bsum, exact, then
+ * acc = fma(d_w·s1, d_x, acc).
+ *
+ * Decode (ggml's vec_dot order, q6_k) has no row tiles: its eight integer lanes per row each need
+ * their own group's scale, 64 multiplies per token and super-block (or, with the codes times
+ * their scales as int16, 128 VPDPWSSD); both were tried and measured no faster than the four-row
+ * AVX2 dot with 8 tokens (640 × 2048, one thread: 248 and 248 µs against 186-208 µs). */
 
 /* One super-block of a tile: 5696 bytes (of the 12800 the scratch has for 256 elements). */
 typedef struct z_k6_block {
@@ -615,14 +618,6 @@ static inline __m512i z_k6_bsum_pair(const tf_q8_k_act *x, int p) {
     return _mm512_set1_epi32(v);
 }
 
-/* 32·Σ_g scale_g·bsum_g over groups 2p, 2p + 1 per row, the offset ggml takes out per lane p. */
-static inline __m512i z_k6_offset(const z_k6_block *tb, const tf_q8_k_act *x, int p) {
-    return _mm512_slli_epi32(
-        _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_load_si512(&tb->scale2[p]),
-                            z_k6_bsum_pair(x, p)),
-        5);
-}
-
 /* n_x tokens (1 to 4) in the tiled order: y[t][0..15]. */
 static inline __attribute__((always_inline)) void
 z_k6_tiled_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x,
@@ -659,55 +654,22 @@ z_k6_tiled_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *cons
     for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], acc[t]);
 }
 
-/* n_x tokens (1 or 2) in the vec_dot order: y[t][0..15]. */
-static inline __attribute__((always_inline)) void
-z_k6_vec_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x,
-                float *const y[4]) {
-    __m512 acc[2][8];
-    for (int t = 0; t < n_x; t++)
-        for (int l = 0; l < 8; l++) acc[t][l] = _mm512_setzero_ps();
-    for (uint32_t b = 0; b < n_sb; b++) {
-        const z_k6_block *tb = &tile[b];
-        for (int l = 0; l < 8; l++) {
-            __m512i lane[2];
-            for (int t = 0; t < n_x; t++) lane[t] = _mm512_setzero_si512();
-            for (int c = 0; c < 8; c++) {
-                const __m512i codes = _mm512_load_si512(&tb->codes[c][l]);
-                const __m512i scale = _mm512_load_si512(&tb->scale[2 * c + l / 4]);
-                for (int t = 0; t < n_x; t++) {
-                    const __m512i dot = _mm512_dpbusd_epi32(
-                        _mm512_setzero_si512(), codes,
-                        _mm512_set1_epi32(z_load4(x[t][b].qs + 32 * c + 4 * l)));
-                    lane[t] = _mm512_add_epi32(lane[t], _mm512_mullo_epi32(dot, scale));
-                }
-            }
-            for (int t = 0; t < n_x; t++) {
-                lane[t] = _mm512_sub_epi32(lane[t], z_k6_offset(tb, &x[t][b], l));
-                const __m512 d = _mm512_mul_ps(_mm512_set1_ps(x[t][b].d), tb->d_w);
-                acc[t][l] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(lane[t]), acc[t][l]);
-            }
-        }
-    }
-    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], z_hsum8_lanes(acc[t]));
-}
+enum { Z_K4_ROWS4, Z_K4_ROWS, Z_K6_TILED };
 
-enum { Z_K4_ROWS4, Z_K4_ROWS, Z_K6_TILED, Z_K6_VEC };
-
-/* One group of tokens against an unpacked tile of the given kind, up to four (vec_dot: two) at
- * a time: tile registers loaded once for all of them. */
+/* One group of tokens against an unpacked tile of the given kind, up to four at a time: tile
+ * registers loaded once for all of them. */
 static inline __attribute__((always_inline)) void
 z_k_tokens(const void *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x, int kind,
            float *const y[4]) {
     if (kind == Z_K4_ROWS4) z_k4_tokens(tile, n_sb, x, n_x, 2, y);
     else if (kind == Z_K4_ROWS) z_k4_tokens(tile, n_sb, x, n_x, 8, y);
-    else if (kind == Z_K6_TILED) z_k6_tiled_tokens(tile, n_sb, x, n_x, y);
-    else z_k6_vec_tokens(tile, n_sb, x, n_x, y);
+    else z_k6_tiled_tokens(tile, n_sb, x, n_x, y);
 }
 
 static inline __attribute__((always_inline)) void
 z_k_all_tokens(const void *tile, uint32_t n_sb, const tf_qgemm_args *a, uint32_t t0,
                uint32_t n_tokens, int kind, float *y) {
-    const int step = kind == Z_K6_VEC ? 2 : 4;
+    const int step = 4;
     uint32_t t = 0;
     const tf_q8_k_act *x[4];
     float *out[4];
@@ -753,7 +715,6 @@ static inline __attribute__((always_inline)) void z_gemm_k(const tf_qgemm_args *
 }
 
 static void z_gemm_q6_k_tiled(const tf_qgemm_args *a);
-static void z_gemm_q6_k(const tf_qgemm_args *a);
 static void z_gemm_q4_k_rows4(const tf_qgemm_args *a);
 static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
 
@@ -770,7 +731,6 @@ static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
 #define TF_KERNEL_Q4_K_ROWS4_GEMM z_gemm_q4_k_rows4
 #define TF_KERNEL_Q4_K_ROWS_GEMM z_gemm_q4_k_rows
 #define TF_KERNEL_Q6_K_TILED_GEMM z_gemm_q6_k_tiled
-#define TF_KERNEL_Q6_K_GEMM z_gemm_q6_k
 #include "backend/cpu/cpu_kernels_impl.h"
 
 /* Q4_K span 2 (prompts, ggml's gemm) and 8 (single tokens, its gemv), Q6_K tiled (prompts) and
@@ -793,11 +753,6 @@ static void z_gemm_q6_k_tiled(const tf_qgemm_args *a) {
                      TF_KERNELS_NAME.q6_k_tiled_x4);
 }
 
-static void z_gemm_q6_k(const tf_qgemm_args *a) {
-    z_gemm_k(a, Z_K6_VEC);
-    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q6_k,
-                     TF_KERNELS_NAME.q6_k_x4);
-}
 #else
 typedef int tf_cpu_kernels_avx512_unused; /* not built (TINFER_AVX512_KERNELS=0) */
 #endif

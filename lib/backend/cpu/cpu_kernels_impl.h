@@ -820,7 +820,6 @@ static void k_expf_n(const float *x, float *y, size_t n) {
 #define TF_KERNEL_Q4_K_ROWS4_GEMM NULL
 #define TF_KERNEL_Q4_K_ROWS_GEMM NULL
 #define TF_KERNEL_Q6_K_TILED_GEMM NULL
-#define TF_KERNEL_Q6_K_GEMM NULL
 #endif
 
 const tf_cpu_kernels TF_KERNELS_NAME = {
@@ -835,7 +834,6 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q4_k_rows4_gemm = TF_KERNEL_Q4_K_ROWS4_GEMM,
     .q4_k_rows_gemm = TF_KERNEL_Q4_K_ROWS_GEMM,
     .q6_k_tiled_gemm = TF_KERNEL_Q6_K_TILED_GEMM,
-    .q6_k_gemm = TF_KERNEL_Q6_K_GEMM,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k_rows_x4 = k_dot4_q4_k_rows,
