@@ -22,6 +22,7 @@
 #if TINFER_AVX512_KERNELS
 #include <immintrin.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
@@ -447,21 +448,32 @@ static inline void z_k4_block_unpack(const uint8_t *w, size_t row_bytes, uint32_
                                _mm512_and_si512(_mm512_srli_epi16(v[j], 4), low4));
         }
     }
-    _Alignas(64) int32_t scale[8][16], min2[4][16];
-    _Alignas(32) uint16_t d[16], dmin[16];
-    for (int r = 0; r < 16; r++) {
-        const tf_block_q4_k *blk = (const tf_block_q4_k *)(w + (size_t)r * row_bytes) + b;
-        int sc[8], mn[8];
-        for (int s = 0; s < 8; s++) tf_k4_scale_min(blk->scales, s, &sc[s], &mn[s]);
-        for (int s = 0; s < 8; s++) scale[s][r] = sc[s];
-        for (int p = 0; p < 4; p++) min2[p][r] = (int32_t)((uint32_t)mn[2 * p + 1] << 16 | (uint32_t)mn[2 * p]);
-        d[r] = blk->d;
-        dmin[r] = blk->dmin;
+    /* The headers (d, dmin, the 12 scale bytes) the same way: after the transpose h[0] lane r
+     * is row r's d | dmin << 16, h[1..3] its scale bytes 0-3, 4-7, 8-11 (the rest is qs). */
+    __m512i h[8];
+    for (int k = 0; k < 8; k++)
+        h[k] = z_pair((const tf_block_q4_k *)(w + (size_t)k * row_bytes) + b,
+                      (const tf_block_q4_k *)(w + (size_t)(k + 8) * row_bytes) + b);
+    z_transpose8x2(h);
+    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(0x0F),
+                  top = _mm512_set1_epi32(0x30);
+    __m512i min[8];
+    for (int s = 0; s < 4; s++) { /* tf_k4_scale_min, lane-wise */
+        const int sh = 8 * s;
+        _mm512_store_si512(&tile[b].scale[s], _mm512_and_si512(_mm512_srli_epi32(h[1], sh), six));
+        min[s] = _mm512_and_si512(_mm512_srli_epi32(h[2], sh), six);
+        _mm512_store_si512(
+            &tile[b].scale[s + 4],
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh), four),
+                            _mm512_and_si512(_mm512_srli_epi32(h[1], sh + 2), top)));
+        min[s + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh + 4), four),
+                                     _mm512_and_si512(_mm512_srli_epi32(h[2], sh + 2), top));
     }
-    for (int s = 0; s < 8; s++) _mm512_store_si512(&tile[b].scale[s], _mm512_load_si512(scale[s]));
-    for (int p = 0; p < 4; p++) _mm512_store_si512(&tile[b].min2[p], _mm512_load_si512(min2[p]));
-    tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d));
-    tile[b].dmin_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)dmin));
+    for (int p = 0; p < 4; p++)
+        _mm512_store_si512(&tile[b].min2[p],
+                           _mm512_or_si512(min[2 * p], _mm512_slli_epi32(min[2 * p + 1], 16)));
+    tile[b].d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h[0]));
+    tile[b].dmin_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
 }
 
 /* The span's bsum pairs of a token's super-block as VPDPWSSD's second operand: lane p holds
@@ -595,19 +607,27 @@ static inline void z_k6_block_unpack(const uint8_t *w, size_t row_bytes, uint32_
                                                _mm512_and_si512(_mm512_srli_epi16(h, 2), top2)));
         }
     }
-    _Alignas(64) int32_t scale[16][16], scale2[8][16];
-    _Alignas(32) uint16_t d[16];
-    for (int r = 0; r < 16; r++) {
-        const tf_block_q6_k *blk = (const tf_block_q6_k *)(w + (size_t)r * row_bytes) + b;
-        for (int g = 0; g < 16; g++) scale[g][r] = blk->scales[g];
-        for (int p = 0; p < 8; p++)
-            scale2[p][r] = (int32_t)((uint32_t)(uint16_t)blk->scales[2 * p + 1] << 16 |
-                                     (uint16_t)blk->scales[2 * p]);
-        memcpy(&d[r], &blk->d, sizeof d[r]);
+    /* The scales the same way: the 32 bytes before d (the last 16 of qh, then the 16 scales,
+     * all inside the block), transposed, put scale g in byte g % 4 of h[4 + g / 4]. */
+    __m512i h[8];
+    const size_t scales_end = offsetof(tf_block_q6_k, d) - 32;
+    for (int k = 0; k < 8; k++)
+        h[k] = z_pair(w + (size_t)k * row_bytes + b * sizeof(tf_block_q6_k) + scales_end,
+                      w + (size_t)(k + 8) * row_bytes + b * sizeof(tf_block_q6_k) + scales_end);
+    z_transpose8x2(h);
+    __m512i scale[16];
+    for (int g = 0; g < 16; g++) { /* sign-extended from its byte */
+        scale[g] = _mm512_srai_epi32(_mm512_slli_epi32(h[4 + g / 4], 24 - 8 * (g % 4)), 24);
+        _mm512_store_si512(&tile[b].scale[g], scale[g]);
     }
-    for (int g = 0; g < 16; g++) _mm512_store_si512(&tile[b].scale[g], _mm512_load_si512(scale[g]));
     for (int p = 0; p < 8; p++)
-        _mm512_store_si512(&tile[b].scale2[p], _mm512_load_si512(scale2[p]));
+        _mm512_store_si512(&tile[b].scale2[p],
+                           _mm512_or_si512(_mm512_and_si512(scale[2 * p], _mm512_set1_epi32(0xFFFF)),
+                                           _mm512_slli_epi32(scale[2 * p + 1], 16)));
+    _Alignas(32) uint16_t d[16];
+    for (int r = 0; r < 16; r++)
+        memcpy(&d[r], w + (size_t)r * row_bytes + b * sizeof(tf_block_q6_k) + offsetof(tf_block_q6_k, d),
+               sizeof d[r]);
     tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d));
 }
 
