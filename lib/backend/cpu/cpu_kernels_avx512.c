@@ -462,10 +462,9 @@ static inline void z_k4_block_unpack(const uint8_t *w, size_t row_bytes, uint32_
         const int sh = 8 * s;
         _mm512_store_si512(&tile[b].scale[s], _mm512_and_si512(_mm512_srli_epi32(h[1], sh), six));
         min[s] = _mm512_and_si512(_mm512_srli_epi32(h[2], sh), six);
-        _mm512_store_si512(
-            &tile[b].scale[s + 4],
-            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh), four),
-                            _mm512_and_si512(_mm512_srli_epi32(h[1], sh + 2), top)));
+        _mm512_store_si512(&tile[b].scale[s + 4],
+                           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh), four),
+                                           _mm512_and_si512(_mm512_srli_epi32(h[1], sh + 2), top)));
         min[s + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh + 4), four),
                                      _mm512_and_si512(_mm512_srli_epi32(h[2], sh + 2), top));
     }
@@ -486,9 +485,10 @@ static inline int32_t z_k4_bsum_pair(const tf_q8_k_act *x, int p) {
 
 /* n_x (1 to 4: each tile register loaded once for all) tokens against an unpacked Q4_K tile with
  * sub-block groups of `span` (2 or 8): the sixteen rows' dots of token t into y[t][0..15]. */
-static inline __attribute__((always_inline)) void
-z_k4_tokens(const z_k4_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x,
-            int span, float *const y[4]) {
+static inline __attribute__((always_inline)) void z_k4_tokens(const z_k4_block *tile, uint32_t n_sb,
+                                                              const tf_q8_k_act *const x[4],
+                                                              int n_x, int span,
+                                                              float *const y[4]) {
     __m512 acc[4], acc_min[4];
     for (int t = 0; t < n_x; t++) acc[t] = acc_min[t] = _mm512_setzero_ps();
     for (uint32_t b = 0; b < n_sb; b++) {
@@ -509,8 +509,7 @@ z_k4_tokens(const z_k4_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4]
                     const __m512i codes = _mm512_load_si512(&tb->codes[s][j]);
                     for (int t = 0; t < n_x; t++)
                         dot[t] = _mm512_dpbusd_epi32(
-                            dot[t], codes,
-                            _mm512_set1_epi32(z_load4(x[t][b].qs + 32 * s + 4 * j)));
+                            dot[t], codes, _mm512_set1_epi32(z_load4(x[t][b].qs + 32 * s + 4 * j)));
                 }
                 const __m512i scale = _mm512_load_si512(&tb->scale[s]);
                 for (int t = 0; t < n_x; t++)
@@ -532,7 +531,8 @@ z_k4_tokens(const z_k4_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4]
 }
 
 /* Rows past the last whole tile through the table's row kernels (defined with it, below). */
-static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one, tf_qdot4_fn four) {
+static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one,
+                             tf_qdot4_fn four) {
     for (uint32_t r = r0; r < a->n_rows; r++) {
         const uint8_t *row = a->w + (size_t)r * a->row_bytes;
         uint32_t t = 0;
@@ -593,12 +593,14 @@ static inline void z_k6_block_unpack(const uint8_t *w, size_t row_bytes, uint32_
         for (int j = 0; j < 8; j++) {
             const __m512i a = lo[j], c = hi[j], h = qh[j];
             __m512i *out = &tile[b].codes[4 * half][0];
-            _mm512_store_si512(&out[0 * 8 + j],
-                               _mm512_or_si512(_mm512_and_si512(a, low4),
-                                               _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x03)), 4)));
-            _mm512_store_si512(&out[1 * 8 + j],
-                               _mm512_or_si512(_mm512_and_si512(c, low4),
-                                               _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x0C)), 2)));
+            _mm512_store_si512(
+                &out[0 * 8 + j],
+                _mm512_or_si512(_mm512_and_si512(a, low4),
+                                _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x03)), 4)));
+            _mm512_store_si512(
+                &out[1 * 8 + j],
+                _mm512_or_si512(_mm512_and_si512(c, low4),
+                                _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x0C)), 2)));
             _mm512_store_si512(&out[2 * 8 + j],
                                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low4),
                                                _mm512_and_si512(h, top2)));
@@ -621,12 +623,14 @@ static inline void z_k6_block_unpack(const uint8_t *w, size_t row_bytes, uint32_
         _mm512_store_si512(&tile[b].scale[g], scale[g]);
     }
     for (int p = 0; p < 8; p++)
-        _mm512_store_si512(&tile[b].scale2[p],
-                           _mm512_or_si512(_mm512_and_si512(scale[2 * p], _mm512_set1_epi32(0xFFFF)),
-                                           _mm512_slli_epi32(scale[2 * p + 1], 16)));
+        _mm512_store_si512(
+            &tile[b].scale2[p],
+            _mm512_or_si512(_mm512_and_si512(scale[2 * p], _mm512_set1_epi32(0xFFFF)),
+                            _mm512_slli_epi32(scale[2 * p + 1], 16)));
     _Alignas(32) uint16_t d[16];
     for (int r = 0; r < 16; r++)
-        memcpy(&d[r], w + (size_t)r * row_bytes + b * sizeof(tf_block_q6_k) + offsetof(tf_block_q6_k, d),
+        memcpy(&d[r],
+               w + (size_t)r * row_bytes + b * sizeof(tf_block_q6_k) + offsetof(tf_block_q6_k, d),
                sizeof d[r]);
     tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d));
 }
@@ -639,9 +643,10 @@ static inline __m512i z_k6_bsum_pair(const tf_q8_k_act *x, int p) {
 }
 
 /* n_x tokens (1 to 4) in the tiled order: y[t][0..15]. */
-static inline __attribute__((always_inline)) void
-z_k6_tiled_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x,
-                  float *const y[4]) {
+static inline __attribute__((always_inline)) void z_k6_tiled_tokens(const z_k6_block *tile,
+                                                                    uint32_t n_sb,
+                                                                    const tf_q8_k_act *const x[4],
+                                                                    int n_x, float *const y[4]) {
     __m512 acc[4];
     for (int t = 0; t < n_x; t++) acc[t] = _mm512_setzero_ps();
     for (uint32_t b = 0; b < n_sb; b++) {
@@ -655,7 +660,8 @@ z_k6_tiled_tokens(const z_k6_block *tile, uint32_t n_sb, const tf_q8_k_act *cons
                 const __m512i codes = _mm512_load_si512(&tb->codes[g / 2][j]);
                 for (int t = 0; t < n_x; t++)
                     dot[t] = _mm512_dpbusd_epi32(
-                        dot[t], codes, _mm512_set1_epi32(z_load4(x[t][b].qs + 16 * g + 4 * (j & 3))));
+                        dot[t], codes,
+                        _mm512_set1_epi32(z_load4(x[t][b].qs + 16 * g + 4 * (j & 3))));
             }
             const __m512i scale = _mm512_load_si512(&tb->scale[g]);
             for (int t = 0; t < n_x; t++)
@@ -678,17 +684,18 @@ enum { Z_K4_ROWS4, Z_K4_ROWS, Z_K6_TILED };
 
 /* One group of tokens against an unpacked tile of the given kind, up to four at a time: tile
  * registers loaded once for all of them. */
-static inline __attribute__((always_inline)) void
-z_k_tokens(const void *tile, uint32_t n_sb, const tf_q8_k_act *const x[4], int n_x, int kind,
-           float *const y[4]) {
+static inline __attribute__((always_inline)) void z_k_tokens(const void *tile, uint32_t n_sb,
+                                                             const tf_q8_k_act *const x[4], int n_x,
+                                                             int kind, float *const y[4]) {
     if (kind == Z_K4_ROWS4) z_k4_tokens(tile, n_sb, x, n_x, 2, y);
     else if (kind == Z_K4_ROWS) z_k4_tokens(tile, n_sb, x, n_x, 8, y);
     else z_k6_tiled_tokens(tile, n_sb, x, n_x, y);
 }
 
-static inline __attribute__((always_inline)) void
-z_k_all_tokens(const void *tile, uint32_t n_sb, const tf_qgemm_args *a, uint32_t t0,
-               uint32_t n_tokens, int kind, float *y) {
+static inline __attribute__((always_inline)) void z_k_all_tokens(const void *tile, uint32_t n_sb,
+                                                                 const tf_qgemm_args *a,
+                                                                 uint32_t t0, uint32_t n_tokens,
+                                                                 int kind, float *y) {
     const int step = 4;
     uint32_t t = 0;
     const tf_q8_k_act *x[4];
