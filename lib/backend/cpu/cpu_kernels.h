@@ -63,7 +63,8 @@ typedef void (*tf_qgemm_fn)(const tf_qgemm_args *args);
 
 /* The scratch of a tf_qgemm_fn for rows of n_elems: per 32-element block, the unpacked tile
  * (TF_QGEMM_ROWS × (32 code bytes + a float scale)) and eight int32 sums for each of
- * TF_QGEMM_TOKENS activation rows. */
+ * TF_QGEMM_TOKENS activation rows. The k-quant tiles (codes, scales and mins of 256 elements:
+ * at most 5696 of the 12800 bytes counted) fit in it too (cpu_kernels_avx512.c checks). */
 static inline size_t tf_qgemm_scratch_bytes(size_t n_elems) {
     const size_t n_blocks = (n_elems + 31) / 32;
     return n_blocks * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4);
