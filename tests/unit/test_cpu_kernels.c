@@ -73,10 +73,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the two row-tile products (qgemms below), the
+/* name, the quantized dots, the four-row dots, the five row-tile products (qgemms below), the
  * six float kernels and the four attention kernels (attention_kernels) tested below: a field
  * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 2 + 6 + 4),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 5 + 6 + 4),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -818,16 +818,20 @@ static void attention_kernels(void **state) {
     }
 }
 
-/* ---- the row-tile products (q5_0_gemm, q8_0_gemm) ---- */
+/* ---- the row-tile products (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm,
+ * q6_k_tiled_gemm) ---- */
 
 enum { GEMM_ROWS = 48, GEMM_TOKENS = 33, GEMM_Y_STRIDE = GEMM_ROWS + 5 };
 
 /* Rows of random codes, every fifth one all lowest codes and every seventh all highest (Q5_0 0
- * and 31, Q8_0 -128 and 127); tokens quantized from random floats, every third one's bytes then
- * overwritten with -128 and 127 in turn (VPDPBUSD's signed operand at both ends). */
+ * and 31, Q8_0 -128 and 127, Q4_K 0 and 15 with every scale and min 63, Q6_K 0 with scales
+ * 127 and 63 with scales -128); tokens quantized from
+ * random floats, every third one's bytes then overwritten with -128 and 127 in turn (VPDPBUSD's
+ * signed operand at both ends; Q8_K's bsums recomputed to match). */
 static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t row_bytes,
                         uint8_t *act, size_t act_stride, uint32_t *rng) {
-    const uint32_t n_blocks = n_elems / 32;
+    const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
+    const uint32_t n_blocks = n_elems / traits->block_elems;
     for (uint32_t r = 0; r < GEMM_ROWS; r++) {
         uint8_t *row = w + r * row_bytes;
         random_row(dtype, row, n_elems, rng);
@@ -837,34 +841,62 @@ static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t
                 tf_block_q5_0 *blk = (tf_block_q5_0 *)row + b;
                 memset(blk->qh, extreme ? 0xFF : 0x00, sizeof blk->qh);
                 memset(blk->qs, extreme ? 0xFF : 0x00, sizeof blk->qs);
+            } else if (dtype == TINFER_DTYPE_Q4_K) {
+                tf_block_q4_k *blk = (tf_block_q4_k *)row + b;
+                memset(blk->qs, extreme ? 0xFF : 0x00, sizeof blk->qs);
+                memset(blk->scales, 0xFF, sizeof blk->scales);
+            } else if (dtype == TINFER_DTYPE_Q6_K) {
+                tf_block_q6_k *blk = (tf_block_q6_k *)row + b;
+                memset(blk->ql, extreme ? 0xFF : 0x00, sizeof blk->ql);
+                memset(blk->qh, extreme ? 0xFF : 0x00, sizeof blk->qh);
+                memset(blk->scales, extreme ? 0x80 : 0x7F, sizeof blk->scales);
             } else {
                 tf_block_q8_0 *blk = (tf_block_q8_0 *)row + b;
                 memset(blk->qs, extreme ? 0x7F : 0x80, sizeof blk->qs);
             }
         }
     }
+    const tf_act_quant kind = tf_cpu_act_quant_of(dtype);
     float x[MAX_ELEMS];
     for (uint32_t t = 0; t < GEMM_TOKENS; t++) {
         for (uint32_t i = 0; i < n_elems; i++) x[i] = 2.0f * random_float(rng);
-        tf_q8_0_act *blocks = (tf_q8_0_act *)(act + t * act_stride);
-        tf_cpu_quantize_act(TF_ACT_Q8_0, x, n_elems, blocks);
-        for (uint32_t b = 0; t % 3 == 2 && b < n_blocks; b++)
-            for (int i = 0; i < TF_QK8_0; i++)
-                blocks[b].qs[i] = (int8_t)((i + b + t) % 2 ? 127 : -128);
+        uint8_t *row = act + t * act_stride;
+        tf_cpu_quantize_act(kind, x, n_elems, row);
+        if (t % 3 != 2) continue;
+        if (kind == TF_ACT_Q8_0) {
+            tf_q8_0_act *blocks = (tf_q8_0_act *)row;
+            for (uint32_t b = 0; b < n_elems / TF_QK8_0; b++)
+                for (int i = 0; i < TF_QK8_0; i++)
+                    blocks[b].qs[i] = (int8_t)((i + b + t) % 2 ? 127 : -128);
+        } else {
+            tf_q8_k_act *blocks = (tf_q8_k_act *)row;
+            for (uint32_t b = 0; b < n_elems / TF_QK_K; b++) {
+                for (int i = 0; i < TF_QK_K; i++)
+                    blocks[b].qs[i] = (int8_t)((i / 16 + b + t) % 2 ? 127 : -128);
+                for (int g = 0; g < TF_QK_K / 16; g++) {
+                    int sum = 0;
+                    for (int i = 0; i < 16; i++) sum += blocks[b].qs[16 * g + i];
+                    blocks[b].bsums[g] = (int16_t)sum;
+                }
+            }
+        }
     }
 }
 
 /* A table's row-tile product against its own single-row kernel and the generic one (memcmp),
  * over the row counts and token counts given; y cells outside the product stay untouched. */
-static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_elems) {
-    const tf_qdot_fn single = dtype == TINFER_DTYPE_Q5_0 ? k->q5_0 : k->q8_0;
-    const tf_qdot_fn reference = dtype == TINFER_DTYPE_Q5_0 ? tf_cpu_kernels_generic()->q5_0
-                                                            : tf_cpu_kernels_generic()->q8_0;
+static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t single_offset,
+                       uint32_t n_elems) {
+    const tf_qdot_fn single = qdot_at(k, single_offset);
+    const tf_qdot_fn reference = qdot_at(tf_cpu_kernels_generic(), single_offset);
     const tf_qgemm_fn gemm = tf_cpu_qgemm_of(k, single);
     if (!gemm) return;
-    const size_t row_bytes = tf_dtype_traits_of((uint32_t)dtype)->block_bytes * (n_elems / 32);
-    const size_t act_stride = tf_cpu_act_row_bytes(TF_ACT_Q8_0, n_elems) + 36;
-    static uint8_t w[GEMM_ROWS * MAX_ROW_BYTES], act[GEMM_TOKENS * (MAX_ELEMS / 32 * 36 + 36)];
+    const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
+    const size_t row_bytes = traits->block_bytes * (n_elems / traits->block_elems);
+    const size_t act_stride = tf_cpu_act_row_bytes(tf_cpu_act_quant_of(dtype), n_elems) + 36;
+    static uint8_t w[GEMM_ROWS * MAX_ROW_BYTES],
+        act[GEMM_TOKENS * (MAX_ELEMS / TF_QK_K * sizeof(tf_q8_k_act) + 36)];
+    assert_true(act_stride * GEMM_TOKENS <= sizeof act);
     static float want[GEMM_TOKENS][GEMM_ROWS], y[GEMM_TOKENS * GEMM_Y_STRIDE];
     uint32_t rng = 12345u + n_elems + (uint32_t)dtype;
     gemm_inputs(dtype, n_elems, w, row_bytes, act, act_stride, &rng);
@@ -911,15 +943,24 @@ static void qgemms(void **state) {
     (void)state;
     const tf_cpu_kernels *tables[3] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
                                        tf_cpu_kernels_avx512()};
-    static const uint32_t lengths[] = {640, 2048, 96};
+    static const uint32_t lengths[] = {640, 2048, 96}, k_lengths[] = {256, 1024, 2048};
     for (int k = 0; k < 3; k++)
         for (size_t l = 0; tables[k] && l < sizeof lengths / sizeof lengths[0]; l++) {
-            check_gemm(tables[k], TINFER_DTYPE_Q5_0, lengths[l]);
-            check_gemm(tables[k], TINFER_DTYPE_Q8_0, lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q5_0, offsetof(tf_cpu_kernels, q5_0), lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q8_0, offsetof(tf_cpu_kernels, q8_0), lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q4_K, offsetof(tf_cpu_kernels, q4_k_rows4),
+                       k_lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q4_K, offsetof(tf_cpu_kernels, q4_k_rows),
+                       k_lengths[l]);
+            check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k_tiled),
+                       k_lengths[l]);
         }
-    if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has both */
+    if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_non_null(tf_cpu_kernels_avx512()->q5_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm);
+        assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows4_gemm);
+        assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows_gemm);
+        assert_non_null(tf_cpu_kernels_avx512()->q6_k_tiled_gemm);
     }
 }
 

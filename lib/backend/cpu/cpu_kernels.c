@@ -113,5 +113,8 @@ tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
 tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     if (single == k->q5_0) return k->q5_0_gemm;
     if (single == k->q8_0) return k->q8_0_gemm;
+    if (single == k->q4_k_rows4) return k->q4_k_rows4_gemm;
+    if (single == k->q4_k_rows) return k->q4_k_rows_gemm;
+    if (single == k->q6_k_tiled) return k->q6_k_tiled_gemm;
     return NULL;
 }

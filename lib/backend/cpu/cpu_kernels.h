@@ -14,7 +14,8 @@
  *     forms the exact integer sums of two blocks, the float part is ggml's eight-lane order
  *     unchanged, so it too is bit-identical (test_cpu_kernels.c per entry, test_forward_fast.c
  *     and the golden tests on the whole model). It alone has row-tile products (q5_0_gemm,
- *     q8_0_gemm): sixteen rows per register for prompts and batched decode, the same bits.
+ *     q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm): sixteen rows per register
+ *     for prompts and batched decode, the same bits.
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
  * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and
@@ -50,10 +51,10 @@ typedef struct tf_qgemm_args {
     const uint8_t *w; /* n_rows weight rows, row_bytes apart */
     size_t row_bytes;
     uint32_t n_rows;
-    const uint8_t *x_quant; /* n_tokens activation rows (tf_q8_0_act blocks), x_stride apart */
+    const uint8_t *x_quant; /* n_tokens activation rows (the kernel's format), x_stride apart */
     size_t x_stride;
     uint32_t n_tokens;
-    uint32_t n_elems; /* per row, a multiple of 32 */
+    uint32_t n_elems; /* per row, a multiple of the dtype's block (32; 256 for k-quants) */
     float *y;
     size_t y_stride;
     void *scratch; /* tf_qgemm_scratch_bytes(n_elems) bytes, 64-byte aligned, the caller's */
@@ -62,7 +63,8 @@ typedef void (*tf_qgemm_fn)(const tf_qgemm_args *args);
 
 /* The scratch of a tf_qgemm_fn for rows of n_elems: per 32-element block, the unpacked tile
  * (TF_QGEMM_ROWS × (32 code bytes + a float scale)) and eight int32 sums for each of
- * TF_QGEMM_TOKENS activation rows. */
+ * TF_QGEMM_TOKENS activation rows. The k-quant tiles (codes, scales and mins of 256 elements:
+ * at most 5696 of the 12800 bytes counted) fit in it too (cpu_kernels_avx512.c checks). */
 static inline size_t tf_qgemm_scratch_bytes(size_t n_elems) {
     const size_t n_blocks = (n_elems + 31) / 32;
     return n_blocks * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4);
@@ -85,6 +87,9 @@ typedef struct tf_cpu_kernels {
     /* Row tiles of q5_0 and q8_0 against many tokens (NULL where a build has none): prompts, and
      * decode passes of several sequences. */
     tf_qgemm_fn q5_0_gemm, q8_0_gemm;
+    /* Row tiles of Q4_K in the repacked orders (q4_k_rows4: prompts; q4_k_rows: decode of
+     * several sequences) and of Q6_K's tiled order (prompts), NULL where a build has none. */
+    tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);

@@ -8,8 +8,8 @@
  * test_forward_golden.c, test_forward_fast.c).
  *
  * For many tokens at once (prompts, decode of several sequences) it also has row-tile products
- * (q5_0_gemm, q8_0_gemm, below): sixteen weight rows per register, each (row, token) still
- * computed with exactly ggml's operations.
+ * (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm, below): sixteen
+ * weight rows per register, each (row, token) still computed with exactly ggml's operations.
  *
  * A sixteen-lane float order (one accumulator per pair of blocks) was tried first: it was slower
  * (the per-pair scale spread and the 16-lane reduction cost more than the shorter chain saves)
@@ -22,11 +22,13 @@
 #if TINFER_AVX512_KERNELS
 #include <immintrin.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "quant/blocks.h"
+#include "quant/kquant_scales.h"
 
 #if !(defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
       defined(__AVX512VNNI__))
@@ -404,6 +406,345 @@ static void z_gemm_q8_0(const tf_qgemm_args *a) { z_gemm(a, true); }
 
 static void z_gemm_q5_0(const tf_qgemm_args *a) { z_gemm(a, false); }
 
+/* ---- Row tiles of Q4_K: the repacked orders (q4_k_rows4 for prompts, q4_k_rows for decode) ----
+ *
+ * Per super-block the tile holds, for sixteen rows in the sixteen lanes, the 256 codes (0..15,
+ * VPDPBUSD's unsigned operand as they are: no bias), the eight sub-block scales as int32 and the
+ * mins as int16 pairs. One token and sub-block s: eight VPDPBUSD give each row's 32-code dot,
+ * times its scale (VPMULLD), summed over the span; the mins' sum of the span is VPDPWSSD of the
+ * min pairs with the token's bsum pairs (each pair of bsums a sub-block's, within int16). Every
+ * integer is exact, and the float steps are the row kernel's: acc = fma(isum, d_w·d_x, acc),
+ * acc_min likewise with dmin_w·d_x, acc − acc_min. */
+
+/* One super-block of a tile: 4992 bytes, within the 8 × 1600 that tf_qgemm_scratch_bytes counts
+ * for its 256 elements. */
+typedef struct z_k4_block {
+    __m512i codes[8][8]; /* [s][j] lane r: row r's codes 4j..4j+3 of sub-block s */
+    __m512i scale[8];    /* [s] lane r: row r's scale of sub-block s */
+    __m512i min2[4];     /* [p] lane r: row r's mins of sub-blocks 2p, 2p + 1 as two int16 */
+    __m512 d_w, dmin_w;  /* lane r: row r's d and dmin, widened */
+} z_k4_block;
+_Static_assert(sizeof(z_k4_block) <=
+                   8 * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4),
+               "a Q4_K tile block fits the scratch of its 256 elements");
+
+/* Super-block b of the tile's sixteen rows: per group g of 64 elements, rows k and k + 8 share
+ * register k (their 32 packed bytes), transposed so that lane r holds row r, then split into the
+ * low nibbles (sub-block 2g) and the high ones (2g + 1). */
+static inline void z_k4_block_unpack(const uint8_t *w, size_t row_bytes, uint32_t b,
+                                     z_k4_block *tile) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int g = 0; g < 4; g++) {
+        __m512i v[8];
+        for (int k = 0; k < 8; k++) {
+            const tf_block_q4_k *l = (const tf_block_q4_k *)(w + (size_t)k * row_bytes) + b;
+            const tf_block_q4_k *h = (const tf_block_q4_k *)(w + (size_t)(k + 8) * row_bytes) + b;
+            v[k] = z_pair(l->qs + 32 * g, h->qs + 32 * g);
+        }
+        z_transpose8x2(v);
+        for (int j = 0; j < 8; j++) {
+            _mm512_store_si512(&tile[b].codes[2 * g][j], _mm512_and_si512(v[j], low4));
+            _mm512_store_si512(&tile[b].codes[2 * g + 1][j],
+                               _mm512_and_si512(_mm512_srli_epi16(v[j], 4), low4));
+        }
+    }
+    /* The headers (d, dmin, the 12 scale bytes) the same way: after the transpose h[0] lane r
+     * is row r's d | dmin << 16, h[1..3] its scale bytes 0-3, 4-7, 8-11 (the rest is qs). */
+    __m512i h[8];
+    for (int k = 0; k < 8; k++)
+        h[k] = z_pair((const tf_block_q4_k *)(w + (size_t)k * row_bytes) + b,
+                      (const tf_block_q4_k *)(w + (size_t)(k + 8) * row_bytes) + b);
+    z_transpose8x2(h);
+    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(0x0F),
+                  top = _mm512_set1_epi32(0x30);
+    __m512i min[8];
+    for (int s = 0; s < 4; s++) { /* tf_k4_scale_min, lane-wise */
+        const int sh = 8 * s;
+        _mm512_store_si512(&tile[b].scale[s], _mm512_and_si512(_mm512_srli_epi32(h[1], sh), six));
+        min[s] = _mm512_and_si512(_mm512_srli_epi32(h[2], sh), six);
+        _mm512_store_si512(&tile[b].scale[s + 4],
+                           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh), four),
+                                           _mm512_and_si512(_mm512_srli_epi32(h[1], sh + 2), top)));
+        min[s + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh + 4), four),
+                                     _mm512_and_si512(_mm512_srli_epi32(h[2], sh + 2), top));
+    }
+    for (int p = 0; p < 4; p++)
+        _mm512_store_si512(&tile[b].min2[p],
+                           _mm512_or_si512(min[2 * p], _mm512_slli_epi32(min[2 * p + 1], 16)));
+    tile[b].d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h[0]));
+    tile[b].dmin_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
+}
+
+/* The span's bsum pairs of a token's super-block as VPDPWSSD's second operand: lane p holds
+ * bsums[4p] + bsums[4p + 1] (sub-block 2p) low, bsums[4p + 2] + bsums[4p + 3] high. */
+static inline int32_t z_k4_bsum_pair(const tf_q8_k_act *x, int p) {
+    const int32_t lo = x->bsums[4 * p] + x->bsums[4 * p + 1];
+    const int32_t hi = x->bsums[4 * p + 2] + x->bsums[4 * p + 3];
+    return (int32_t)((uint32_t)hi << 16 | ((uint32_t)lo & 0xFFFF));
+}
+
+/* n_x (1 to 4: each tile register loaded once for all) tokens against an unpacked Q4_K tile with
+ * sub-block groups of `span` (2 or 8): the sixteen rows' dots of token t into y[t][0..15]. */
+static inline __attribute__((always_inline)) void z_k4_tokens(const z_k4_block *tile, uint32_t n_sb,
+                                                              const tf_q8_k_act *const x[4],
+                                                              int n_x, int span,
+                                                              float *const y[4]) {
+    __m512 acc[4], acc_min[4];
+    for (int t = 0; t < n_x; t++) acc[t] = acc_min[t] = _mm512_setzero_ps();
+    for (uint32_t b = 0; b < n_sb; b++) {
+        const z_k4_block *tb = &tile[b];
+        __m512 d[4], dmin[4];
+        for (int t = 0; t < n_x; t++) {
+            const __m512 dx = _mm512_set1_ps(x[t][b].d);
+            d[t] = _mm512_mul_ps(tb->d_w, dx);
+            dmin[t] = _mm512_mul_ps(tb->dmin_w, dx);
+        }
+        for (int s0 = 0; s0 < 8; s0 += span) {
+            __m512i isum[4], smin[4];
+            for (int t = 0; t < n_x; t++) isum[t] = smin[t] = _mm512_setzero_si512();
+            for (int s = s0; s < s0 + span; s++) {
+                __m512i dot[4];
+                for (int t = 0; t < n_x; t++) dot[t] = _mm512_setzero_si512();
+                for (int j = 0; j < 8; j++) {
+                    const __m512i codes = _mm512_load_si512(&tb->codes[s][j]);
+                    for (int t = 0; t < n_x; t++)
+                        dot[t] = _mm512_dpbusd_epi32(
+                            dot[t], codes, _mm512_set1_epi32(z_load4(x[t][b].qs + 32 * s + 4 * j)));
+                }
+                const __m512i scale = _mm512_load_si512(&tb->scale[s]);
+                for (int t = 0; t < n_x; t++)
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot[t], scale));
+            }
+            for (int p = s0 / 2; p < (s0 + span) / 2; p++) {
+                const __m512i min2 = _mm512_load_si512(&tb->min2[p]);
+                for (int t = 0; t < n_x; t++)
+                    smin[t] = _mm512_dpwssd_epi32(smin[t], min2,
+                                                  _mm512_set1_epi32(z_k4_bsum_pair(&x[t][b], p)));
+            }
+            for (int t = 0; t < n_x; t++) {
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), d[t], acc[t]);
+                acc_min[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(smin[t]), dmin[t], acc_min[t]);
+            }
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], _mm512_sub_ps(acc[t], acc_min[t]));
+}
+
+/* Rows past the last whole tile through the table's row kernels (defined with it, below). */
+static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one,
+                             tf_qdot4_fn four) {
+    for (uint32_t r = r0; r < a->n_rows; r++) {
+        const uint8_t *row = a->w + (size_t)r * a->row_bytes;
+        uint32_t t = 0;
+        for (; four && t + 4 <= a->n_tokens; t += 4) {
+            const void *xs[4];
+            float out[4];
+            for (int i = 0; i < 4; i++) xs[i] = a->x_quant + (t + i) * a->x_stride;
+            four(row, xs, a->n_elems, out);
+            for (int i = 0; i < 4; i++) a->y[(t + i) * a->y_stride + r] = out[i];
+        }
+        for (; t < a->n_tokens; t++)
+            a->y[t * a->y_stride + r] = one(row, a->x_quant + t * a->x_stride, a->n_elems);
+    }
+}
+
+/* ---- Row tiles of Q6_K in ggml's tiled order (prompts) ----
+ *
+ * The tile holds the unsigned 6-bit codes (0..63, VPDPBUSD's unsigned operand as they are), the
+ * sixteen group scales as int32 and as int16 pairs. The −32 offset is taken out as ggml does,
+ * Σ (u − 32)·x = Σ u·x − 32·bsum: the scales' pairs times the token's bsum pairs (VPDPWSSD),
+ * shifted by 5: per super-block s1 = Σ_g scale_g·dot_g − 32·Σ scale·bsum, exact, then
+ * acc = fma(d_w·s1, d_x, acc).
+ *
+ * Decode (ggml's vec_dot order, q6_k) has no row tiles: its eight integer lanes per row each need
+ * their own group's scale, 64 multiplies per token and super-block (or, with the codes times
+ * their scales as int16, 128 VPDPWSSD); both were tried and measured no faster than the four-row
+ * AVX2 dot with 8 tokens (640 × 2048, one thread: 248 and 248 µs against 186-208 µs). */
+
+/* One super-block of a tile: 5696 bytes (of the 12800 the scratch has for 256 elements). */
+typedef struct z_k6_block {
+    __m512i codes[8][8]; /* [c][j] lane r: row r's codes 4j..4j+3 of 32-code chunk c */
+    __m512i scale[16];   /* [g] lane r: row r's scale of 16-code group g */
+    __m512i scale2[8];   /* [p] lane r: row r's scales of groups 2p, 2p + 1 as two int16 */
+    __m512 d_w;
+} z_k6_block;
+_Static_assert(sizeof(z_k6_block) <=
+                   8 * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4),
+               "a Q6_K tile block fits the scratch of its 256 elements");
+
+/* Super-block b of the tile's sixteen rows: per 128-element half, ql's two 32-byte runs and qh
+ * transposed (rows k and k + 8 sharing register k, as for Q5_0), then the four chunks' codes
+ * formed lane-wise as avx_q6_half forms them. */
+static inline void z_k6_block_unpack(const uint8_t *w, size_t row_bytes, uint32_t b,
+                                     z_k6_block *tile) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F), top2 = _mm512_set1_epi8(0x30);
+    for (int half = 0; half < 2; half++) {
+        __m512i lo[8], hi[8], qh[8];
+        for (int k = 0; k < 8; k++) {
+            const tf_block_q6_k *l = (const tf_block_q6_k *)(w + (size_t)k * row_bytes) + b;
+            const tf_block_q6_k *h = (const tf_block_q6_k *)(w + (size_t)(k + 8) * row_bytes) + b;
+            lo[k] = z_pair(l->ql + 64 * half, h->ql + 64 * half);
+            hi[k] = z_pair(l->ql + 64 * half + 32, h->ql + 64 * half + 32);
+            qh[k] = z_pair(l->qh + 32 * half, h->qh + 32 * half);
+        }
+        z_transpose8x2(lo);
+        z_transpose8x2(hi);
+        z_transpose8x2(qh);
+        for (int j = 0; j < 8; j++) {
+            const __m512i a = lo[j], c = hi[j], h = qh[j];
+            __m512i *out = &tile[b].codes[4 * half][0];
+            _mm512_store_si512(
+                &out[0 * 8 + j],
+                _mm512_or_si512(_mm512_and_si512(a, low4),
+                                _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x03)), 4)));
+            _mm512_store_si512(
+                &out[1 * 8 + j],
+                _mm512_or_si512(_mm512_and_si512(c, low4),
+                                _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(0x0C)), 2)));
+            _mm512_store_si512(&out[2 * 8 + j],
+                               _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low4),
+                                               _mm512_and_si512(h, top2)));
+            _mm512_store_si512(&out[3 * 8 + j],
+                               _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(c, 4), low4),
+                                               _mm512_and_si512(_mm512_srli_epi16(h, 2), top2)));
+        }
+    }
+    /* The scales the same way: the 32 bytes before d (the last 16 of qh, then the 16 scales,
+     * all inside the block), transposed, put scale g in byte g % 4 of h[4 + g / 4]. */
+    __m512i h[8];
+    const size_t scales_end = offsetof(tf_block_q6_k, d) - 32;
+    for (int k = 0; k < 8; k++)
+        h[k] = z_pair(w + (size_t)k * row_bytes + b * sizeof(tf_block_q6_k) + scales_end,
+                      w + (size_t)(k + 8) * row_bytes + b * sizeof(tf_block_q6_k) + scales_end);
+    z_transpose8x2(h);
+    __m512i scale[16];
+    for (int g = 0; g < 16; g++) { /* sign-extended from its byte */
+        scale[g] = _mm512_srai_epi32(_mm512_slli_epi32(h[4 + g / 4], 24 - 8 * (g % 4)), 24);
+        _mm512_store_si512(&tile[b].scale[g], scale[g]);
+    }
+    for (int p = 0; p < 8; p++)
+        _mm512_store_si512(
+            &tile[b].scale2[p],
+            _mm512_or_si512(_mm512_and_si512(scale[2 * p], _mm512_set1_epi32(0xFFFF)),
+                            _mm512_slli_epi32(scale[2 * p + 1], 16)));
+    _Alignas(32) uint16_t d[16];
+    for (int r = 0; r < 16; r++)
+        memcpy(&d[r],
+               w + (size_t)r * row_bytes + b * sizeof(tf_block_q6_k) + offsetof(tf_block_q6_k, d),
+               sizeof d[r]);
+    tile[b].d_w = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d));
+}
+
+/* A token's bsums of groups 2p, 2p + 1 as two int16, VPDPWSSD's broadcast operand. */
+static inline __m512i z_k6_bsum_pair(const tf_q8_k_act *x, int p) {
+    int32_t v;
+    memcpy(&v, &x->bsums[2 * p], sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/* n_x tokens (1 to 4) in the tiled order: y[t][0..15]. */
+static inline __attribute__((always_inline)) void z_k6_tiled_tokens(const z_k6_block *tile,
+                                                                    uint32_t n_sb,
+                                                                    const tf_q8_k_act *const x[4],
+                                                                    int n_x, float *const y[4]) {
+    __m512 acc[4];
+    for (int t = 0; t < n_x; t++) acc[t] = _mm512_setzero_ps();
+    for (uint32_t b = 0; b < n_sb; b++) {
+        const z_k6_block *tb = &tile[b];
+        __m512i s1[4];
+        for (int t = 0; t < n_x; t++) s1[t] = _mm512_setzero_si512();
+        for (int g = 0; g < 16; g++) {
+            __m512i dot[4];
+            for (int t = 0; t < n_x; t++) dot[t] = _mm512_setzero_si512();
+            for (int j = 4 * (g & 1); j < 4 * (g & 1) + 4; j++) {
+                const __m512i codes = _mm512_load_si512(&tb->codes[g / 2][j]);
+                for (int t = 0; t < n_x; t++)
+                    dot[t] = _mm512_dpbusd_epi32(
+                        dot[t], codes,
+                        _mm512_set1_epi32(z_load4(x[t][b].qs + 16 * g + 4 * (j & 3))));
+            }
+            const __m512i scale = _mm512_load_si512(&tb->scale[g]);
+            for (int t = 0; t < n_x; t++)
+                s1[t] = _mm512_add_epi32(s1[t], _mm512_mullo_epi32(dot[t], scale));
+        }
+        for (int t = 0; t < n_x; t++) {
+            __m512i off = _mm512_setzero_si512();
+            for (int p = 0; p < 8; p++)
+                off = _mm512_dpwssd_epi32(off, _mm512_load_si512(&tb->scale2[p]),
+                                          z_k6_bsum_pair(&x[t][b], p));
+            s1[t] = _mm512_sub_epi32(s1[t], _mm512_slli_epi32(off, 5));
+            const __m512 res = _mm512_mul_ps(tb->d_w, _mm512_cvtepi32_ps(s1[t]));
+            acc[t] = _mm512_fmadd_ps(res, _mm512_set1_ps(x[t][b].d), acc[t]);
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], acc[t]);
+}
+
+enum { Z_K4_ROWS4, Z_K4_ROWS, Z_K6_TILED };
+
+/* One group of tokens against an unpacked tile of the given kind, up to four at a time: tile
+ * registers loaded once for all of them. */
+static inline __attribute__((always_inline)) void z_k_tokens(const void *tile, uint32_t n_sb,
+                                                             const tf_q8_k_act *const x[4], int n_x,
+                                                             int kind, float *const y[4]) {
+    if (kind == Z_K4_ROWS4) z_k4_tokens(tile, n_sb, x, n_x, 2, y);
+    else if (kind == Z_K4_ROWS) z_k4_tokens(tile, n_sb, x, n_x, 8, y);
+    else z_k6_tiled_tokens(tile, n_sb, x, n_x, y);
+}
+
+static inline __attribute__((always_inline)) void z_k_all_tokens(const void *tile, uint32_t n_sb,
+                                                                 const tf_qgemm_args *a,
+                                                                 uint32_t t0, uint32_t n_tokens,
+                                                                 int kind, float *y) {
+    const int step = 4;
+    uint32_t t = 0;
+    const tf_q8_k_act *x[4];
+    float *out[4];
+    for (; t + (uint32_t)step <= n_tokens; t += (uint32_t)step) {
+        for (int i = 0; i < step; i++) {
+            x[i] = (const void *)(a->x_quant + (t0 + t + i) * a->x_stride);
+            out[i] = y + (t0 + t + i) * a->y_stride;
+        }
+        z_k_tokens(tile, n_sb, x, step, kind, out);
+    }
+    for (; t < n_tokens; t++) {
+        x[0] = (const void *)(a->x_quant + (t0 + t) * a->x_stride);
+        out[0] = y + (t0 + t) * a->y_stride;
+        z_k_tokens(tile, n_sb, x, 1, kind, out);
+    }
+}
+
+static inline __attribute__((always_inline)) void z_gemm_k(const tf_qgemm_args *a, int kind) {
+    const uint32_t n_sb = a->n_elems / TF_QK_K;
+    const uint32_t n_tiles = a->n_rows / TF_QGEMM_ROWS;
+    const size_t tile_bytes = TF_QGEMM_ROWS * a->row_bytes;
+    for (uint32_t t0 = 0; t0 < a->n_tokens && n_tiles > 0; t0 += TF_QGEMM_TOKENS) {
+        const uint32_t n_t =
+            a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
+        for (uint32_t i = 0; i < n_tiles; i++) {
+            const size_t r = (size_t)i * TF_QGEMM_ROWS;
+            const uint8_t *rows = a->w + r * a->row_bytes;
+            const uint8_t *ahead =
+                i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;
+            for (uint32_t b = 0; b < n_sb; b++) {
+                if (ahead) {
+                    const size_t from = tile_bytes * b / n_sb, to = tile_bytes * (b + 1) / n_sb;
+                    for (size_t at = from & ~(size_t)63; at < to; at += 64)
+                        _mm_prefetch((const char *)ahead + at, _MM_HINT_T1);
+                }
+                if (kind == Z_K4_ROWS4 || kind == Z_K4_ROWS)
+                    z_k4_block_unpack(rows, a->row_bytes, b, a->scratch);
+                else z_k6_block_unpack(rows, a->row_bytes, b, a->scratch);
+            }
+            z_k_all_tokens(a->scratch, n_sb, a, t0, n_t, kind, a->y + r);
+        }
+    }
+}
+
+static void z_gemm_q6_k_tiled(const tf_qgemm_args *a);
+static void z_gemm_q4_k_rows4(const tf_qgemm_args *a);
+static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
+
 /* The rest of the table is the x86-64-v3 source, compiled here with these flags. */
 #define TF_KERNELS_NAME tf_cpu_kernels_avx512_table
 #define TF_KERNELS_LABEL "avx512"
@@ -414,7 +755,31 @@ static void z_gemm_q5_0(const tf_qgemm_args *a) { z_gemm(a, false); }
 #define TF_KERNEL_Q5_0_X4 z_dot4_q5_0
 #define TF_KERNEL_Q5_0_GEMM z_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM z_gemm_q8_0
+#define TF_KERNEL_Q4_K_ROWS4_GEMM z_gemm_q4_k_rows4
+#define TF_KERNEL_Q4_K_ROWS_GEMM z_gemm_q4_k_rows
+#define TF_KERNEL_Q6_K_TILED_GEMM z_gemm_q6_k_tiled
 #include "backend/cpu/cpu_kernels_impl.h"
+
+/* Q4_K span 2 (prompts, ggml's gemm) and 8 (single tokens, its gemv), Q6_K tiled (prompts) and
+ * vec_dot (single tokens); the rows past the last tile go through this table's row kernels. */
+static void z_gemm_q4_k_rows4(const tf_qgemm_args *a) {
+    z_gemm_k(a, Z_K4_ROWS4);
+    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows4,
+                     TF_KERNELS_NAME.q4_k_rows4_x4);
+}
+
+static void z_gemm_q4_k_rows(const tf_qgemm_args *a) {
+    z_gemm_k(a, Z_K4_ROWS);
+    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows,
+                     TF_KERNELS_NAME.q4_k_rows_x4);
+}
+
+static void z_gemm_q6_k_tiled(const tf_qgemm_args *a) {
+    z_gemm_k(a, Z_K6_TILED);
+    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q6_k_tiled,
+                     TF_KERNELS_NAME.q6_k_tiled_x4);
+}
+
 #else
 typedef int tf_cpu_kernels_avx512_unused; /* not built (TINFER_AVX512_KERNELS=0) */
 #endif

@@ -53,7 +53,8 @@ typedef struct matmul_job {
     size_t t0, chunk, n_fours;
     const tf_qdot_fn *dots;
     const tf_qdot4_fn *fours;
-    tf_qgemm_fn gemm; /* every token's kernel as row tiles, or NULL */
+    tf_qgemm_fn gemm; /* the kernel of the chunk's first n_gemm tokens as row tiles, or NULL */
+    size_t n_gemm;
 } matmul_job;
 
 /* Weight rows per range: the rows of one range write 16 consecutive floats (a cache line) or
@@ -118,7 +119,7 @@ static void qgemm_range(const matmul_job *job, size_t r0, size_t r1, uint32_t th
                                 .n_rows = (uint32_t)(r1 - r0),
                                 .x_quant = job->state->act_quant,
                                 .x_stride = job->state->act_quant_row_bytes,
-                                .n_tokens = (uint32_t)job->chunk,
+                                .n_tokens = (uint32_t)job->n_gemm,
                                 .n_elems = w->row_elems,
                                 .y = job->y + job->t0 * w->n_rows + r0,
                                 .y_stride = w->n_rows,
@@ -126,21 +127,20 @@ static void qgemm_range(const matmul_job *job, size_t r0, size_t r1, uint32_t th
     job->gemm(&args);
 }
 
-/* Weight rows [r0, r1) dotted in integers with every token of the chunk. */
+/* Weight rows [r0, r1) dotted in integers with every token of the chunk: the first n_gemm as
+ * row tiles, the others row by row. */
 static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     const matmul_job *job = arg;
-    if (job->gemm) {
-        qgemm_range(job, r0, r1, thread);
-        return;
-    }
+    if (job->gemm) qgemm_range(job, r0, r1, thread);
+    if (job->n_gemm == job->chunk) return;
     const tf_matrix *w = job->w;
     const uint8_t *act = job->state->act_quant;
     const size_t act_bytes = job->state->act_quant_row_bytes;
     float *y = job->y + job->t0 * w->n_rows;
     for (size_t r = r0; r < r1; r++) {
         const uint8_t *row = w->data + r * w->row_bytes;
-        size_t t = 0;
-        for (; t / 4 < job->n_fours && job->fours[t / 4]; t += 4) {
+        size_t t = job->n_gemm;
+        for (; t % 4 == 0 && t / 4 < job->n_fours && job->fours[t / 4]; t += 4) {
             const void *xs[4];
             float out[4];
             for (int i = 0; i < 4; i++) xs[i] = act + (t + i) * act_bytes;
@@ -153,8 +153,9 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
 }
 
 /* The kernels (float orders) of the chunk [t0, t0 + chunk) for the job's matrix: dots[t] per token
- * and, where four consecutive tokens share one with a four-row version, fours[g]; where every
- * token shares one with a row-tile version (and there are enough of them), gemm. */
+ * and, where four consecutive tokens share one with a four-row version, fours[g]; where the first
+ * n_gemm tokens (enough of them) share one with a row-tile version, gemm. A prompt's last chunk
+ * may end in tokens of another order (Q4_K: the gemv's, past the last four) that take the rows. */
 static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, size_t chunk,
                          tf_qdot_fn dots[TF_CPU_QDOT_TOKENS],
                          tf_qdot4_fn fours[TF_CPU_QDOT_TOKENS / 4]) {
@@ -174,10 +175,10 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
         const bool same = d[0] == d[1] && d[0] == d[2] && d[0] == d[3];
         fours[g] = same ? tf_cpu_qdot4_of(state->kernels, d[0]) : NULL;
     }
-    bool all_same = true;
-    for (size_t t = 1; t < chunk; t++) all_same = all_same && dots[t] == dots[0];
-    job->gemm =
-        all_same && chunk >= QGEMM_MIN_TOKENS ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
+    size_t n_same = 1;
+    while (n_same < chunk && dots[n_same] == dots[0]) n_same++;
+    job->gemm = n_same >= QGEMM_MIN_TOKENS ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
+    job->n_gemm = job->gemm ? n_same : 0;
     job->t0 = t0;
     job->chunk = chunk;
     job->n_fours = n_fours;
