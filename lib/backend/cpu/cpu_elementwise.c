@@ -53,33 +53,57 @@ tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t 
     return TINFER_OK;
 }
 
+/* Pairs whose angles are formed at a time, on the stack, for all of a token's heads. */
+enum { ROPE_PAIRS_CHUNK = 128 };
+
 /* theta_i = pos · base^(-2i/n_rot), built by repeated multiplication as ggml's rope cache does, so
- * the angles carry the same rounding as the reference engine's; the rotation is fused the way its
- * compiler contracts x0·cos − x1·sin (checked bit for bit against llama.cpp's output). */
-static void rope_one_head(float *head, int32_t position, const tf_rope *rope) {
-    const float theta_scale = powf(rope->freq_base, -2.0f / (float)rope->n_rot);
-    const size_t half = rope->n_rot / 2;
-    float theta = (float)position;
-    for (size_t i = 0; i < half; i++) {
-        const float angle =
-            rope->freq_scale * (rope->freq_factors ? theta / rope->freq_factors[i] : theta);
-        const float cos_a = cosf(angle), sin_a = sinf(angle);
-        const size_t i0 = rope->neox ? i : 2 * i;
-        const size_t i1 = rope->neox ? i + half : 2 * i + 1;
-        const float x0 = head[i0], x1 = head[i1];
-        head[i0] = fmaf(x0, cos_a, -(x1 * sin_a));
-        head[i1] = fmaf(x0, sin_a, x1 * cos_a);
-        theta *= theta_scale;
+ * the angles carry the same rounding as the reference engine's: the cos and sin of pairs
+ * [i0, i0 + n), *theta holding theta_i0 and left at theta_(i0 + n). */
+static void rope_angles(const tf_rope *rope, float theta_scale, size_t i0, size_t n, float *theta,
+                        float *cos_a, float *sin_a) {
+    for (size_t i = 0; i < n; i++) {
+        const float angle = rope->freq_scale *
+                            (rope->freq_factors ? *theta / rope->freq_factors[i0 + i] : *theta);
+        cos_a[i] = cosf(angle);
+        sin_a[i] = sinf(angle);
+        *theta *= theta_scale;
     }
 }
 
-/* Heads [i0, i1) of the pass, head i of token i / n_heads. */
-static void rope_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
+/* Pairs [i0, i0 + n) of one head, rotated; fused the way the reference engine's compiler
+ * contracts x0·cos − x1·sin (checked bit for bit against llama.cpp's output). */
+static void rope_pairs(float *head, const tf_rope *rope, size_t i0, size_t n, const float *cos_a,
+                       const float *sin_a) {
+    const size_t half = rope->n_rot / 2;
+    for (size_t k = 0; k < n; k++) {
+        const size_t i = i0 + k;
+        const size_t j0 = rope->neox ? i : 2 * i;
+        const size_t j1 = rope->neox ? i + half : 2 * i + 1;
+        const float x0 = head[j0], x1 = head[j1];
+        head[j0] = fmaf(x0, cos_a[k], -(x1 * sin_a[k]));
+        head[j1] = fmaf(x0, sin_a[k], x1 * cos_a[k]);
+    }
+}
+
+/* Tokens [t0, t1) of the pass: each token's angles formed once, for all its heads. */
+static void rope_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
     (void)thread;
     const elementwise_job *job = arg;
+    const tf_rope *rope = job->rope;
     const int32_t *positions = job->state->pass.positions;
-    for (size_t i = i0; i < i1; i++)
-        rope_one_head(job->y + i * job->head_dim, positions[i / job->n_heads], job->rope);
+    const float theta_scale = powf(rope->freq_base, -2.0f / (float)rope->n_rot);
+    const size_t half = rope->n_rot / 2;
+    float cos_a[ROPE_PAIRS_CHUNK], sin_a[ROPE_PAIRS_CHUNK];
+    for (size_t t = t0; t < t1; t++) {
+        float theta = (float)positions[t];
+        for (size_t i0 = 0; i0 < half; i0 += ROPE_PAIRS_CHUNK) {
+            const size_t n = half - i0 < ROPE_PAIRS_CHUNK ? half - i0 : ROPE_PAIRS_CHUNK;
+            rope_angles(rope, theta_scale, i0, n, &theta, cos_a, sin_a);
+            for (size_t h = 0; h < job->n_heads; h++)
+                rope_pairs(job->y + (t * job->n_heads + h) * job->head_dim, rope, i0, n, cos_a,
+                           sin_a);
+        }
+    }
 }
 
 tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
@@ -87,8 +111,8 @@ tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_
     const tf_cpu_state *state = be->state;
     elementwise_job job = {
         .state = state, .y = x, .n_heads = n_heads, .head_dim = head_dim, .rope = rope};
-    /* A head costs a cosf and a sinf per pair (microseconds): worth a thread of its own. */
-    tf_cpu_for(state, (size_t)state->pass.n_tokens * n_heads, 1, rope_range, &job);
+    /* A token costs a cosf and a sinf per pair (microseconds): worth a thread of its own. */
+    tf_cpu_for(state, state->pass.n_tokens, 1, rope_range, &job);
     return TINFER_OK;
 }
 
