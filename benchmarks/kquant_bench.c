@@ -2,7 +2,7 @@
  * ones of decode) over one matrix
  * (default 640 rows × 2048 elements, the default model's ffn_down) and 32 activation rows, in the
  * order cpu_matmul.c calls them (per weight row, the tokens four at a time). One thread; prints
- * the best of the repetitions as ns per (row, token) and the weight bytes read per second.
+ * the best of the repetitions as ns per (row, token) and ms per pass over the matrix.
  *
  * Usage: tinfer-kquant-bench [rows] [elems] [reps] [tokens (4..32, a multiple of 4)] */
 #include <stdint.h>

@@ -19,7 +19,6 @@
 struct http_server {
     struct MHD_Daemon *daemon;
     http_params params;
-    atomic_uint_fast64_t n_requests; /* varies the seed of requests that give none */
     atomic_bool quiesced;
     uint16_t port;
 };
@@ -200,16 +199,6 @@ static enum MHD_Result answer_when_done(conn_state *c) {
                    NULL, NULL);
 }
 
-static uint64_t fresh_seed(http_server *h) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^
-                 atomic_fetch_add(&h->n_requests, 1) * 0x9E3779B97F4A7C15u;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u; /* splitmix64's finalizer */
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
-    return x ^ (x >> 31);
-}
-
 static int client_fd(struct MHD_Connection *conn) {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -225,10 +214,8 @@ static enum MHD_Result generate(conn_state *c) {
         return respond_error(c, &e);
     }
     request r;
-    request_limits limits = h->params.limits;
-    limits.default_seed = fresh_seed(h);
     const request_kind kind = c->route == ROUTE_CHAT ? REQUEST_CHAT : REQUEST_COMPLETION;
-    if (!request_parse(kind, c->body.data ? c->body.data : "", c->body.len, &limits, &r, &e))
+    if (!request_parse(kind, c->body.data ? c->body.data : "", c->body.len, &h->params.limits, &r, &e))
         return respond_error(c, &e);
     job *j = job_create(&r, h->params.model_name, client_fd(c->conn), wake_connection, c);
     if (!j) {

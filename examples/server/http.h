@@ -25,7 +25,7 @@ typedef struct http_params {
     const char *api_key; /* NULL: no authentication */
     const char *model_name;
     size_t max_body_bytes;
-    request_limits limits; /* default_seed is ignored: each request without a seed gets its own */
+    request_limits limits;
     scheduler *scheduler;
 } http_params;
 

@@ -64,10 +64,16 @@ static void append_owned(job *j, char *text) {
 
 void job_emit(job *j, const char *text, size_t len) {
     if (len == 0) return;
+    /* the chunk is formatted before the lock: j->head and j->req do not change once submitted,
+     * and the HTTP thread's reader waits on this lock */
+    char *chunk = j->req.stream ? format_chunk(&j->head, false, text, len, NULL, NULL) : NULL;
     pthread_mutex_lock(&j->lock);
-    if (j->req.stream) append_owned(j, format_chunk(&j->head, false, text, len, NULL, NULL));
-    else buf_append(&j->out, text, len);
-    wake(j);
+    if (j->req.stream) {
+        append_owned(j, chunk);
+        wake(j); /* a whole answer's connection waits for job_finish's wake only */
+    } else {
+        buf_append(&j->out, text, len);
+    }
     pthread_mutex_unlock(&j->lock);
 }
 

@@ -156,7 +156,10 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
                             .api_key = opt->api_key,
                             .model_name = name,
                             .max_body_bytes = (size_t)opt->max_body,
-                            .limits = {.tokenizer = tok, .n_ctx = (size_t)opt->n_ctx},
+                            .limits = {.tokenizer = tok,
+                                       .n_ctx = (size_t)opt->n_ctx,
+                                       /* a request without a seed: the library draws one */
+                                       .default_seed = TINFER_SEED_RANDOM},
                             .scheduler = sched};
     http_server *http = http_start(&hp, err, sizeof err);
     if (!http) {

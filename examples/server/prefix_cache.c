@@ -99,17 +99,17 @@ bool prefix_cache_evict(prefix_cache *pc, tinfer_context *ctx) {
     return true;
 }
 
+static entry *free_entry(prefix_cache *pc) {
+    for (size_t i = 0; i < pc->n_entries; i++)
+        if (!pc->entries[i].held) return &pc->entries[i];
+    return NULL;
+}
+
 bool prefix_cache_store(prefix_cache *pc, tinfer_context *ctx, int32_t src, const int32_t *head,
                         size_t n_head, const int32_t *tail, size_t n_tokens, size_t n_exact) {
     if (pc->n_entries == 0 || n_tokens < PREFIX_BLOCK_TOKENS) return false;
-    entry *e = NULL;
-    for (size_t i = 0; i < pc->n_entries && !e; i++)
-        if (!pc->entries[i].held) e = &pc->entries[i];
-    if (!e) {
-        e = least_recent(pc);
-        drop(pc, ctx, e);
-        metrics_prefix_eviction();
-    }
+    entry *e = free_entry(pc);
+    if (!e && prefix_cache_evict(pc, ctx)) e = free_entry(pc); /* all held: the LRU one goes */
     if (tinfer_kv_seq_copy(ctx, src, e->seq) != TINFER_OK) {
         tinfer_kv_seq_clear(ctx, e->seq);
         return false;

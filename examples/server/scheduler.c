@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../program_util.h"
 #include "metrics.h"
 #include "prefix_cache.h"
 #include "stop.h"
@@ -62,18 +63,34 @@ static void fail_job(job *j, unsigned status, const char *type, const char *mess
     job_fail(j, &e);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Up to where a sequence's rows are the bits a fresh prefill of the same prompt computes: the
  * prompt's whole chunks. Prefill passes start at multiples of --chunk and a pass's sums round
  * with its size (tinfer_prefill_logits), so a shorter last chunk, or a decoded token, may round
  * differently from the same token inside a longer prompt's full chunk. */
 static size_t exact_tokens(const scheduler *s, size_t n_prefilled) {
     return n_prefilled - n_prefilled % s->params.chunk;
+}
+
+/* The text of one token into s->piece (grown as needed). */
+static tinfer_status detok_push(scheduler *s, slot *sl, int32_t token, size_t *len) {
+    tinfer_status status =
+        tinfer_detok_stream_push(sl->detok, token, s->piece.data, s->piece.cap, len);
+    if (status == TINFER_E_BUFFER_TOO_SMALL) {
+        if (!buf_reserve(&s->piece, *len + 1)) return TINFER_E_NOMEM;
+        status = tinfer_detok_stream_push(sl->detok, token, s->piece.data, s->piece.cap, len);
+    }
+    return status;
+}
+
+/* The bytes sl's detokenizer still holds into s->piece (grown as needed); the stream is reset
+ * for the next job whatever becomes of them. */
+static tinfer_status detok_flush(scheduler *s, slot *sl, size_t *len) {
+    tinfer_status status = tinfer_detok_stream_flush(sl->detok, s->piece.data, s->piece.cap, len);
+    if (status == TINFER_E_BUFFER_TOO_SMALL) {
+        if (!buf_reserve(&s->piece, *len + 1)) return TINFER_E_NOMEM;
+        status = tinfer_detok_stream_flush(sl->detok, s->piece.data, s->piece.cap, len);
+    }
+    return status;
 }
 
 /* Keeps what sl's sequence holds as a prefix-cache entry (a fork: no pool space). */
@@ -89,18 +106,11 @@ static void slot_keep(scheduler *s, slot *sl) {
 /* Clears the sequence (keeping it in the prefix cache first when keep) and gives the job back;
  * the job must already be finished or failed. */
 static void slot_free_keep(scheduler *s, slot *sl, bool keep) {
-    char scratch[64];
     size_t len;
     if (keep) slot_keep(s, sl);
     tinfer_kv_seq_clear(s->ctx, sl->seq);
     tinfer_sampler_free(sl->sampler);
-    /* forget any held-back bytes: flush resets the stream for the next job */
-    if (tinfer_detok_stream_flush(sl->detok, scratch, sizeof scratch, &len) ==
-        TINFER_E_BUFFER_TOO_SMALL) {
-        char *big = malloc(len + 1);
-        if (big) tinfer_detok_stream_flush(sl->detok, big, len + 1, &len);
-        free(big);
-    }
+    detok_flush(s, sl, &len); /* forget any held-back bytes: flush resets the stream */
     stop_free(&sl->stop);
     job_release(sl->job);
     *sl = (slot){.seq = sl->seq, .detok = sl->detok, .generated = sl->generated,
@@ -121,10 +131,7 @@ static void slot_fail(scheduler *s, slot *sl, unsigned status, const char *what)
 static void slot_finish(scheduler *s, slot *sl, const char *reason) {
     if (!sl->stop.stopped) { /* the detokenizer's held bytes may still complete a stop string */
         size_t len = 0;
-        tinfer_status status =
-            tinfer_detok_stream_flush(sl->detok, s->piece.data, s->piece.cap, &len);
-        if (status == TINFER_E_BUFFER_TOO_SMALL && buf_reserve(&s->piece, len + 1))
-            status = tinfer_detok_stream_flush(sl->detok, s->piece.data, s->piece.cap, &len);
+        const tinfer_status status = detok_flush(s, sl, &len);
         s->text.len = 0;
         if (status == TINFER_OK) stop_push(&sl->stop, s->piece.data, len, &s->text);
         if (sl->stop.stopped) reason = "stop";
@@ -136,17 +143,6 @@ static void slot_finish(scheduler *s, slot *sl, const char *reason) {
     publish_gauges(s);
     job_finish(sl->job, reason, &u);
     slot_free(s, sl);
-}
-
-/* The text of one token into s->piece (grown as needed). */
-static tinfer_status detok_push(scheduler *s, slot *sl, int32_t token, size_t *len) {
-    tinfer_status status =
-        tinfer_detok_stream_push(sl->detok, token, s->piece.data, s->piece.cap, len);
-    if (status == TINFER_E_BUFFER_TOO_SMALL) {
-        if (!buf_reserve(&s->piece, *len + 1)) return TINFER_E_NOMEM;
-        status = tinfer_detok_stream_push(sl->detok, token, s->piece.data, s->piece.cap, len);
-    }
-    return status;
 }
 
 /* After a prefill or decode left logits for sl: samples the next token and hands its text on,
@@ -170,7 +166,7 @@ static void slot_advance(scheduler *s, slot *sl) {
     tinfer_sampler_accept(sl->sampler, token);
     if (!sl->first_token) {
         sl->first_token = true;
-        metrics_first_token(sl->cache_hit, now_s() - sl->job->submitted_ms / 1e3);
+        metrics_first_token(sl->cache_hit, (now_ms() - sl->job->submitted_ms) / 1e3);
     }
     sl->generated[sl->n_generated] = token; /* n_generated < n_ctx: checked below last time */
     sl->n_generated++;
@@ -443,7 +439,7 @@ submit_result scheduler_submit(scheduler *s, job *j) {
         result = SUBMIT_QUEUE_FULL;
     } else {
         job_retain(j);
-        j->submitted_ms = now_s() * 1e3;
+        j->submitted_ms = now_ms();
         s->queue[(s->queue_head + s->queue_len) % s->params.queue_cap] = j;
         s->queue_len++;
         pthread_cond_signal(&s->wake);

@@ -256,7 +256,7 @@ static int run(soak_state *st) {
     int32_t *tokens = calloc(st->opt.n_seq, sizeof *tokens);
     if (!seqs || !tokens) return 1;
     uint64_t rss_warm = 0, rss_max = 0, rss_start = rss_kib();
-    double t0 = now_s(), t_warm = t0;
+    const double t0 = now_s();
     int bad = 0;
     uint32_t next_checked = 0;
     for (long i = 1; i <= st->opt.steps && !bad; i++) {
@@ -269,7 +269,6 @@ static int run(soak_state *st) {
         }
         if (i == st->opt.warmup) {
             rss_warm = rss_max = rss_kib();
-            t_warm = now_s();
         } else if (i > st->opt.warmup && (i % 100 == 0 || i == st->opt.steps)) {
             const uint64_t rss = rss_kib();
             if (rss > rss_max) rss_max = rss;
@@ -279,7 +278,6 @@ static int run(soak_state *st) {
     const uint64_t rss_end = rss_kib();
     if (!st->opt.warmup) rss_warm = rss_start;
     const uint64_t drift = rss_max > rss_warm ? rss_max - rss_warm : 0;
-    (void)t_warm;
     const double decode_seconds = seconds - st->check_seconds;
     printf("soak: %ld steps x %u sequences in %.2f s, %.2f s of them decoding (%.0f steps/s, %.0f "
            "tokens/s), %.2f s in %ld checks equal to a fresh context, checksum %016" PRIx64 "\n",

@@ -339,15 +339,9 @@ static void span_values(void *arg, size_t c0, size_t c1, uint32_t thread) {
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * width, row,
                     job->scores[(size_t)g * job->stride + i], width);
     }
-    for (uint32_t g = 0; g < job->group; g++) {
-        const float *head = lanes + (size_t)g * n_lanes * width;
-        for (uint32_t d = 0; d < width; d++) {
-            float sum[4][8];
-            for (int j = 0; j < 4; j++)
-                for (int l = 0; l < 8; l++) sum[j][l] = head[(size_t)(8 * j + l) * width + d];
-            job->out[(size_t)g * hd_v + d0 + d] = tf_reduce4x8(sum);
-        }
-    }
+    for (uint32_t g = 0; g < job->group; g++)
+        reduce_lanes(lanes + (size_t)g * n_lanes * width, n_lanes, width,
+                     job->out + (size_t)g * hd_v + d0);
 }
 
 /* One decode token's KV head kv_head (all its query heads) over its span, on every thread. */

@@ -80,7 +80,7 @@ static const tf_backend_ops CPU_OPS = {
  * where the table has none; *ok turns false when it has one and memory runs out. */
 static void *alloc_qgemm_scratch(const tf_cpu_state *state, bool *ok) {
     const tf_cpu_kernels *k = state->kernels;
-    if (!k->q5_0_gemm && !k->q8_0_gemm) return NULL;
+    if (!tf_cpu_kernels_have_gemm(k)) return NULL;
     /* 50 bytes per element: alloc_scratch has checked 64 floats per element first. */
     const size_t bytes = tf_qgemm_scratch_bytes(state->config.max_row_elems);
     void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);

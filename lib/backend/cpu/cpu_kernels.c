@@ -118,3 +118,8 @@ tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     if (single == k->q6_k_tiled) return k->q6_k_tiled_gemm;
     return NULL;
 }
+
+bool tf_cpu_kernels_have_gemm(const tf_cpu_kernels *k) {
+    return k->q5_0_gemm || k->q8_0_gemm || k->q4_k_rows4_gemm || k->q4_k_rows_gemm ||
+           k->q6_k_tiled_gemm;
+}

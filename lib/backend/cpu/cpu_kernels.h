@@ -158,6 +158,9 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
 /* The four-row version of a single-row kernel of table k, or NULL. */
 tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single);
 
+/* Whether table k has any row-tile product (they share one per-thread scratch). */
+bool tf_cpu_kernels_have_gemm(const tf_cpu_kernels *k);
+
 /* The row-tile product standing for a single-row kernel of table k, or NULL. */
 tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single);
 

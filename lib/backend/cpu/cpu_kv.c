@@ -21,9 +21,7 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     const size_t n = g->n_layer ? g->n_layer : 1;
     kv->k = calloc(n, sizeof *kv->k);
     kv->v = calloc(n, sizeof *kv->v);
-    kv->k_bufs = calloc(n, sizeof *kv->k_bufs);
-    kv->v_bufs = calloc(n, sizeof *kv->v_bufs);
-    if (!kv->k || !kv->v || !kv->k_bufs || !kv->v_bufs)
+    if (!kv->k || !kv->v)
         return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
     for (uint32_t l = 0; l < g->n_layer; l++) {
         size_t slots, k_bytes, v_bytes;
@@ -31,20 +29,16 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
             !tinfer_mul_size(slots, (size_t)g->k_row_elems * kv->elem_bytes, &k_bytes) ||
             !tinfer_mul_size(slots, (size_t)g->v_row_elems * kv->elem_bytes, &v_bytes))
             return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
-        if (!tf_huge_alloc(k_bytes, &kv->k_bufs[l]) || !tf_huge_alloc(v_bytes, &kv->v_bufs[l]))
+        if (!tf_huge_alloc(k_bytes, &kv->k[l]) || !tf_huge_alloc(v_bytes, &kv->v[l]))
             return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for %zu + %zu bytes per layer",
                             k_bytes, v_bytes);
-        kv->k[l] = kv->k_bufs[l].data;
-        kv->v[l] = kv->v_bufs[l].data;
     }
     return TINFER_OK;
 }
 
 void tf_cpu_kv_free(tf_cpu_kv *kv) {
-    for (uint32_t l = 0; kv->k_bufs && l < kv->n_layer; l++) tf_huge_free(&kv->k_bufs[l]);
-    for (uint32_t l = 0; kv->v_bufs && l < kv->n_layer; l++) tf_huge_free(&kv->v_bufs[l]);
-    free(kv->k_bufs);
-    free(kv->v_bufs);
+    for (uint32_t l = 0; kv->k && l < kv->n_layer; l++) tf_huge_free(&kv->k[l]);
+    for (uint32_t l = 0; kv->v && l < kv->n_layer; l++) tf_huge_free(&kv->v[l]);
     free(kv->k);
     free(kv->v);
     *kv = (tf_cpu_kv){0};

@@ -33,8 +33,7 @@ typedef struct tf_cpu_pass {
 
 /* The KV cache's storage: per layer, blocks of TF_KV_BLOCK_TOKENS K rows and as many V rows. */
 typedef struct tf_cpu_kv {
-    uint8_t **k, **v;            /* [n_layer]: each layer's rows (the buffers' data) */
-    tf_huge_buf *k_bufs, *v_bufs; /* [n_layer]: the storage, on huge pages where offered */
+    tf_huge_buf *k, *v; /* [n_layer]: each layer's rows, on huge pages where offered */
     uint32_t n_layer;
     uint32_t k_row_elems, v_row_elems;
     tinfer_dtype dtype;
@@ -112,7 +111,7 @@ static inline uint8_t *tf_cpu_kv_row(const tf_cpu_kv *kv, uint32_t il, bool valu
     const size_t slot =
         (size_t)table[pos / TF_KV_BLOCK_TOKENS] * TF_KV_BLOCK_TOKENS + pos % TF_KV_BLOCK_TOKENS;
     const size_t row_elems = value ? kv->v_row_elems : kv->k_row_elems;
-    return (value ? kv->v[il] : kv->k[il]) + slot * row_elems * kv->elem_bytes;
+    return (value ? kv->v[il].data : kv->k[il].data) + slot * row_elems * kv->elem_bytes;
 }
 
 float tf_cpu_dot(const float *a, const float *b, size_t n);
