@@ -47,6 +47,7 @@ typedef struct options {
     const char *device;
     const char *json_path;
     const char *positions_text; /* NULL: the log2 scale */
+    const char *profile_dir;    /* NULL: no per-op profile */
     long n_threads;
     long max_cache_len; /* 0: min(n_ctx_train, 32768) */
     long prefill_len;
@@ -92,7 +93,9 @@ static int usage(const char *message) {
             "                       the last point exactly L - P)\n"
             "  --batch B            sequences decoded together per timed step, each at the\n"
             "                       position (default 1; TPS counts all B; not with --json)\n"
-            "  --json FILE          write every measurement and the run's context as JSON\n",
+            "  --json FILE          write every measurement and the run's context as JSON\n"
+            "  --profile DIR        write DIR/profile_pos<P>.txt, the per-op times of the timed\n"
+            "                       steps at each position P (the directory must exist)\n",
             PROGRAM, DEFAULT_MODEL);
     return message ? 2 : -1;
 }
@@ -102,6 +105,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--device")) opt->device = value;
     else if (!strcmp(name, "--json")) opt->json_path = value;
     else if (!strcmp(name, "--positions")) opt->positions_text = value;
+    else if (!strcmp(name, "--profile")) opt->profile_dir = value;
     else if (!strcmp(name, "--threads")) return parse_long(value, &opt->n_threads);
     else if (!strcmp(name, "--max-cache-len")) return parse_long(value, &opt->max_cache_len);
     else if (!strcmp(name, "--prefill-len")) return parse_long(value, &opt->prefill_len);
@@ -211,6 +215,22 @@ static tinfer_status timed_step(bench *b, uint32_t pos, uint64_t *rng, double *m
     return status;
 }
 
+/* The per-op summary of the steps timed since tinfer_profile_begin, as DIR/profile_pos<P>.txt
+ * (the profile's own clock calls add a little to the steps it covers). */
+static int write_profile(const bench *b, uint32_t position) {
+    char path[4096];
+    const int len =
+        snprintf(path, sizeof path, "%s/profile_pos%u.txt", b->opt.profile_dir, position);
+    if (len < 0 || (size_t)len >= sizeof path) {
+        fprintf(stderr, "%s: --profile directory name is too long\n", PROGRAM);
+        return 1;
+    }
+    tinfer_status status = tinfer_profile_end(b->ctx, NULL, path);
+    if (status != TINFER_OK) return report_failure(PROGRAM, "writing the profile", status);
+    fprintf(stderr, "%s: wrote %s\n", PROGRAM, path);
+    return 0;
+}
+
 static int measure_position(bench *b, measurement *m) {
     uint64_t rng = m->position;
     double ms;
@@ -220,9 +240,12 @@ static int measure_position(bench *b, measurement *m) {
     if (status != TINFER_OK) return report_failure(PROGRAM, "filling the KV cache", status);
     if ((status = timed_step(b, m->position, &rng, &ms)))
         return report_failure(PROGRAM, "warm-up step", status);
+    if (b->opt.profile_dir && (status = tinfer_profile_begin(b->ctx)))
+        return report_failure(PROGRAM, "starting the profile", status);
     for (long r = 0; r < b->opt.repeats; r++)
         if ((status = timed_step(b, m->position, &rng, &m->samples_ms[r])))
             return report_failure(PROGRAM, "decode step", status);
+    if (b->opt.profile_dir && write_profile(b, m->position)) return 1;
     m->step = summarize(m->samples_ms, (size_t)b->opt.repeats);
     fprintf(stderr, "%s: position %u: %.2f ms (median of %ld)\n", PROGRAM, m->position,
             m->step.median_ms, b->opt.repeats);

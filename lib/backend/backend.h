@@ -107,9 +107,20 @@ typedef struct tf_weight_region {
     size_t bytes;
 } tf_weight_region;
 
+/* A weight matrix the forward pass multiplies by, for a backend that lays matrices out its own
+ * way (the CPU's packed row tiles). in_mapping: its bytes lie in a read-only file mapping, whose
+ * pages may be released once a copy is made (they read back from the file if touched again). */
+typedef struct tf_weight_matrix {
+    tf_matrix matrix;
+    bool in_mapping;
+} tf_weight_matrix;
+
+/* What upload_weights copies: the regions, and each distinct matrix of the network once. */
 typedef struct tf_weight_regions {
     const tf_weight_region *regions;
     size_t n;
+    const tf_weight_matrix *matrices;
+    size_t n_matrices;
 } tf_weight_regions;
 
 /* Where the KV cache's rows are kept: per layer, a number of blocks (the shared pool, or the
@@ -165,11 +176,13 @@ typedef struct tf_backend_ops {
     /* Zeroed device memory for activations; NULL when out of memory. */
     void *(*alloc)(tf_backend *be, size_t bytes);
     void (*free)(tf_backend *be, void *ptr);
-    /* Device backends only (NULL on the CPU, which reads the weights in place): copy the weight
-     * regions into device memory, once per model and device — the model keeps the copy and
-     * shares it with every context on that device (model/device_weights.c), and frees it with
-     * itself through release_weights, so a copy must not depend on the backend that made it. A
-     * host pointer p inside region r is then found at the copy's base + (p - r.host). */
+    /* A backend's own copy of the weights, made once per model and device — the model keeps the
+     * copy and shares it with every context on that device (model/device_weights.c), and frees
+     * it with itself through release_weights, so a copy must not depend on the backend that
+     * made it. A device backend copies the regions into device memory: a host pointer p inside
+     * region r is then found at the copy's base + (p - r.host). The CPU reads the weights in
+     * place and copies only the matrices its kernels read faster laid out as row tiles
+     * (backend/cpu/cpu_packed.c). NULL: the backend reads the weights as they are. */
     tinfer_status (*upload_weights)(tf_backend *be, const tf_weight_regions *regions, void **copy);
     void (*release_weights)(void *copy);
     /* Makes the backend read weights from copy (made by upload_weights for its device). */

@@ -68,14 +68,63 @@ size_t tf_model_weight_regions(const tinfer_model *model, tf_weight_region *out,
     return n;
 }
 
+/* Whether bytes lie in one of the model's files that is mapped (not read into memory). */
+static bool in_mapping(const tinfer_model *model, const uint8_t *bytes) {
+    for (size_t i = 0; i < model->n_files; i++) {
+        const tf_mapped_file *f = &model->files[i];
+        if (f->is_mapped && f->bytes && bytes >= f->bytes && bytes < f->bytes + f->size)
+            return true;
+    }
+    return false;
+}
+
+/* m into out[*n] unless a matrix with its bytes is there already (a tied output head). */
+static void add_matrix(const tinfer_model *model, const tf_matrix *m, tf_weight_matrix *out,
+                       size_t *n) {
+    if (!m->data) return;
+    for (size_t i = 0; i < *n; i++)
+        if (out[i].matrix.data == m->data) return;
+    out[(*n)++] = (tf_weight_matrix){.matrix = *m, .in_mapping = in_mapping(model, m->data)};
+}
+
+enum { MATRICES_PER_LAYER = 7 };
+
+/* The network's matrices (the embedding table is read by rows, not multiplied: only as the tied
+ * output head), each once; *n their count (at most 1 + 7 per layer). */
+static tf_weight_matrix *network_matrices(const tinfer_model *model, size_t *n) {
+    *n = 0;
+    const tf_network *net = model->network;
+    if (!net) return NULL;
+    const tf_weights *w = &net->weights;
+    tf_weight_matrix *out = calloc(1 + (size_t)w->n_layer * MATRICES_PER_LAYER, sizeof *out);
+    if (!out) return NULL;
+    add_matrix(model, &w->output, out, n);
+    for (uint32_t l = 0; l < w->n_layer; l++) {
+        const tf_layer_weights *lw = &w->layers[l];
+        const tf_matrix *const m[MATRICES_PER_LAYER] = {
+            &lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->ffn_gate, &lw->ffn_up, &lw->ffn_down};
+        for (int i = 0; i < MATRICES_PER_LAYER; i++) add_matrix(model, m[i], out, n);
+    }
+    return out;
+}
+
 static tinfer_status upload(const tinfer_model *model, tf_backend *be, void **copy) {
     const size_t cap = model->n_files + 2;
     tf_weight_region *regions = calloc(cap, sizeof *regions);
-    if (!regions) return tf_error(TINFER_E_NOMEM, "out of memory for the weight regions");
+    size_t n_matrices = 0;
+    tf_weight_matrix *matrices = network_matrices(model, &n_matrices);
+    if (!regions || (model->network && !matrices)) {
+        free(regions);
+        free(matrices);
+        return tf_error(TINFER_E_NOMEM, "out of memory for the weight regions");
+    }
     const tf_weight_regions list = {.regions = regions,
-                                    .n = tf_model_weight_regions(model, regions, cap)};
+                                    .n = tf_model_weight_regions(model, regions, cap),
+                                    .matrices = matrices,
+                                    .n_matrices = n_matrices};
     const tinfer_status status = be->ops->upload_weights(be, &list, copy);
     free(regions);
+    free(matrices);
     return status;
 }
 

@@ -27,6 +27,7 @@
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "core/cpu_features.h"
 #include "quant/blocks.h"
@@ -908,12 +909,25 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
         }
     void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
     assert_non_null(scratch);
-    static const uint32_t row_counts[] = {16, 17, 31, 48};
+    /* The Q5_0, Q8_0 and Q4_K tiles also from packed rows (cpu_packed.c's layout), for whole
+     * tiles; the file's rows are then garbled, so that only the packed ones give the right bits. */
+    static uint8_t packed[GEMM_ROWS * MAX_ROW_BYTES], garbled[GEMM_ROWS * MAX_ROW_BYTES];
+    const bool packs = tf_cpu_kernels_read_packed(k) && dtype != TINFER_DTYPE_Q6_K;
+    if (packs) {
+        tf_cpu_pack_tiles(dtype, w, row_bytes, n_elems / traits->block_elems,
+                          GEMM_ROWS / TF_QGEMM_ROWS, packed);
+        for (size_t i = 0; i < sizeof garbled; i++) garbled[i] = (uint8_t)(i * 37 + 11);
+    }
+    static const uint32_t row_counts[] = {16, 17, 31, 48, 16, 48};
+    enum { FIRST_PACKED = 4 };
     for (size_t i = 0; i < sizeof row_counts / sizeof row_counts[0]; i++)
         for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
+            const bool from_packed = i >= FIRST_PACKED;
+            if (from_packed && !packs) break;
             const float sentinel = -12345.0f;
             for (size_t c = 0; c < GEMM_TOKENS * GEMM_Y_STRIDE; c++) y[c] = sentinel;
-            gemm(&(tf_qgemm_args){.w = w,
+            gemm(&(tf_qgemm_args){.w = from_packed ? garbled : w,
+                                  .packed = from_packed ? packed : NULL,
                                   .row_bytes = row_bytes,
                                   .n_rows = row_counts[i],
                                   .x_quant = act,
@@ -929,10 +943,11 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
                     const bool inside = t < n_tokens && r < row_counts[i];
                     const float expect = inside ? want[t][r] : sentinel;
                     if (memcmp(&got, &expect, sizeof got) != 0)
-                        fail_msg("%s %s gemm, %u elements, %u rows × %u tokens: (row %u, token "
-                                 "%u) %.9g, single-row %.9g",
-                                 k->name, tf_dtype_traits_of((uint32_t)dtype)->name, n_elems,
-                                 row_counts[i], n_tokens, r, t, got, expect);
+                        fail_msg("%s %s gemm%s, %u elements, %u rows × %u tokens: (row %u, "
+                                 "token %u) %.9g, single-row %.9g",
+                                 k->name, tf_dtype_traits_of((uint32_t)dtype)->name,
+                                 from_packed ? " (packed)" : "", n_elems, row_counts[i], n_tokens,
+                                 r, t, got, expect);
                 }
         }
     free(scratch);
@@ -956,6 +971,7 @@ static void qgemms(void **state) {
                        k_lengths[l]);
         }
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
+        assert_true(tf_cpu_kernels_read_packed(tf_cpu_kernels_avx512()));
         assert_non_null(tf_cpu_kernels_avx512()->q5_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows4_gemm);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_packed.h"
 #include "core/checked.h"
 #include "core/error.h"
 
@@ -50,6 +51,9 @@ static const tf_backend_ops CPU_OPS = {
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .free = cpu_free,
+    .upload_weights = tf_cpu_pack_weights,
+    .release_weights = tf_cpu_packed_free,
+    .use_weights = tf_cpu_use_packed,
     .kv_alloc = tf_cpu_kv_alloc,
     .kv_read = tf_cpu_kv_read,
     .kv_write = tf_cpu_kv_write,

@@ -119,6 +119,10 @@ tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     return NULL;
 }
 
+bool tf_cpu_kernels_read_packed(const tf_cpu_kernels *k) {
+    return k->q5_0_gemm && k->q8_0_gemm && k->q4_k_rows_gemm && k->q4_k_rows4_gemm;
+}
+
 bool tf_cpu_kernels_have_gemm(const tf_cpu_kernels *k) {
     return k->q5_0_gemm || k->q8_0_gemm || k->q4_k_rows4_gemm || k->q4_k_rows_gemm ||
            k->q6_k_tiled_gemm;

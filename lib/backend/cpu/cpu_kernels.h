@@ -44,6 +44,34 @@ typedef void (*tf_qdot4_fn)(const uint8_t *w_row, const void *const x_quant[4], 
  * up to TF_QGEMM_TOKENS activation rows (more are taken in groups of that many). */
 enum { TF_QGEMM_ROWS = 16, TF_QGEMM_TOKENS = 32 };
 
+/* Q5_0, Q8_0 and Q4_K weight rows laid out ahead of time for the row tiles (cpu_packed.c makes
+ * them once per model): a tile's sixteen rows block by block, lane r of every 64-byte group row
+ * r's, so that a product reads one stream and moves nothing between rows. A packed block holds
+ * the bytes of sixteen file blocks, so reading it costs the same bandwidth. */
+typedef struct tf_packed_q8_0 {
+    uint8_t codes[8][64]; /* codes[j], lane r: row r's elements 4j..4j+3, each plus 128 */
+    uint16_t d[16];       /* lane r: row r's block scale, float16 bits */
+} tf_packed_q8_0;
+
+typedef struct tf_packed_q5_0 {
+    uint8_t qs[4][64]; /* qs[k], lane r: row r's qs bytes 4k..4k+3 (low nibbles: elements
+                          4k..4k+3; high nibbles: 16 + 4k..) */
+    uint64_t qh[8];    /* qh[j] bit 4r + i: bit 4 of row r's element 4j + i */
+    uint16_t d[16];    /* lane r: row r's block scale, float16 bits */
+} tf_packed_q5_0;
+
+/* Q4_K (q4_k_rows_gemm, q4_k_rows4_gemm): per super-block, the bytes of sixteen file blocks. */
+typedef struct tf_packed_q4_k {
+    uint8_t qs[4][8][64]; /* qs[g][j], lane r: row r's qs bytes 32g + 4j .. + 3 (low nibbles:
+                             sub-block 2g's codes 4j..4j+3; high nibbles: sub-block 2g + 1's) */
+    uint8_t head[4][64];  /* lane r: head[0] row r's d | dmin << 16, head[1..3] its scale bytes
+                             0-3, 4-7, 8-11 */
+} tf_packed_q4_k;
+
+_Static_assert(sizeof(tf_packed_q8_0) == 16 * 34 && sizeof(tf_packed_q5_0) == 16 * 22 &&
+                   sizeof(tf_packed_q4_k) == 16 * 144,
+               "a packed block holds sixteen file blocks, byte for byte");
+
 /* y[t·y_stride + r] = Σ_j w_r[j]·x_t[j] for weight rows r < n_rows and activation rows
  * t < n_tokens: each (r, t) the bits of one call of the single-row kernel it stands for (any
  * n_rows: the rows past the last whole tile go through that kernel). */
@@ -51,6 +79,10 @@ typedef struct tf_qgemm_args {
     const uint8_t *w; /* n_rows weight rows, row_bytes apart */
     size_t row_bytes;
     uint32_t n_rows;
+    /* Q5_0, Q8_0 and Q4_K only, or NULL: the same rows packed (tf_packed_q5_0 / _q8_0 / _q4_k,
+     * tile by tile, each tile's blocks in order; n_rows a multiple of TF_QGEMM_ROWS). Read
+     * instead of w, which lets any n_tokens, one included, go through the tiles. */
+    const uint8_t *packed;
     const uint8_t *x_quant; /* n_tokens activation rows (the kernel's format), x_stride apart */
     size_t x_stride;
     uint32_t n_tokens;
@@ -135,6 +167,10 @@ tf_cpu_path tf_cpu_path_requested(void);
 
 /* The table a path gets on this CPU in this build. */
 const tf_cpu_kernels *tf_cpu_kernels_for(tf_cpu_path path);
+
+/* Whether the table's q5_0_gemm, q8_0_gemm, q4_k_rows_gemm and q4_k_rows4_gemm take packed rows
+ * (tf_qgemm_args.packed). */
+bool tf_cpu_kernels_read_packed(const tf_cpu_kernels *k);
 
 /* The table the environment asks for: tf_cpu_kernels_for(tf_cpu_path_requested()). */
 const tf_cpu_kernels *tf_cpu_kernels_select(void);

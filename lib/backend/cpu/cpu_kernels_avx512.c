@@ -315,33 +315,66 @@ static inline __m512 z_hsum8_lanes(const __m512 a[8]) {
     return _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
 }
 
-/* n_x (1 or 2: each tile register loaded once for both) tokens against an unpacked tile: the
- * sixteen rows' dots of token t into y[t][0..15]. */
+/* Block b of packed rows (tf_packed_q8_0 / tf_packed_q5_0) as an unpacked tile's registers: the
+ * Q8_0 codes are stored biased already; the Q5_0 ones are the nibbles of each 4-byte lane, plus 16
+ * where the block's bit mask for that register says so. Nothing moves between lanes. */
 static inline __attribute__((always_inline)) void
-z_tile_tokens(const z_tile_block *tile, uint32_t n_blocks, const tf_q8_0_act *const x[2],
-              const int32_t *const off[2], int n_x, float *const y[2]) {
+z_packed_block(const uint8_t *packed, bool q8, uint32_t b, __m512i codes[8], __m512 *d_w) {
+    if (q8) {
+        const tf_packed_q8_0 *p = (const tf_packed_q8_0 *)packed + b;
+        for (int j = 0; j < 8; j++) codes[j] = _mm512_loadu_si512(p->codes[j]);
+        *d_w = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p->d));
+        return;
+    }
+    const tf_packed_q5_0 *p = (const tf_packed_q5_0 *)packed + b;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    for (int k = 0; k < 4; k++) {
+        const __m512i v = _mm512_loadu_si512(p->qs[k]);
+        const __m512i lo = _mm512_and_si512(v, low4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        codes[k] = _mm512_mask_add_epi8(lo, (__mmask64)p->qh[k], lo, bit4);
+        codes[k + 4] = _mm512_mask_add_epi8(hi, (__mmask64)p->qh[k + 4], hi, bit4);
+    }
+    *d_w = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p->d));
+}
+
+/* n_x (1 or 2: each tile register loaded once for both) tokens against a tile — unpacked (tile)
+ * or packed (packed non-NULL: its blocks, q8 saying which format) — the sixteen rows' dots of
+ * token t into y[t][0..15]. */
+static inline __attribute__((always_inline)) void
+z_tile_tokens(const z_tile_block *tile, const uint8_t *packed, bool q8, uint32_t n_blocks,
+              const tf_q8_0_act *const x[2], const int32_t *const off[2], int n_x,
+              float *const y[2]) {
     __m512 acc[2][8];
     for (int t = 0; t < n_x; t++)
         for (int j = 0; j < 8; j++) acc[t][j] = _mm512_setzero_ps();
     for (uint32_t b = 0; b < n_blocks; b++) {
+        __m512i codes[8];
+        __m512 d_w;
+        if (packed) z_packed_block(packed, q8, b, codes, &d_w);
+        else {
+            for (int j = 0; j < 8; j++) codes[j] = _mm512_load_si512(&tile[b].codes[j]);
+            d_w = tile[b].d_w;
+        }
         __m512 d[2];
-        for (int t = 0; t < n_x; t++) d[t] = _mm512_mul_ps(tile[b].d_w, _mm512_set1_ps(x[t][b].d));
-        for (int j = 0; j < 8; j++) {
-            const __m512i codes = _mm512_load_si512(&tile[b].codes[j]);
+        for (int t = 0; t < n_x; t++) d[t] = _mm512_mul_ps(d_w, _mm512_set1_ps(x[t][b].d));
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
             for (int t = 0; t < n_x; t++) {
                 const __m512i lane =
-                    _mm512_dpbusd_epi32(_mm512_set1_epi32(off[t][b * 8 + j]), codes,
+                    _mm512_dpbusd_epi32(_mm512_set1_epi32(off[t][b * 8 + j]), codes[j],
                                         _mm512_set1_epi32(z_load4(x[t][b].qs + 4 * j)));
                 acc[t][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lane), d[t], acc[t][j]);
             }
-        }
     }
     for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], z_hsum8_lanes(acc[t]));
 }
 
-/* Every token of the group against one unpacked tile, two at a time. */
-static void z_tile_all_tokens(const z_tile_block *tile, uint32_t n_blocks, const tf_qgemm_args *a,
-                              uint32_t t0, uint32_t n_tokens, const int32_t *off, float *y) {
+/* Every token of the group against one tile (as z_tile_tokens takes it), two at a time. */
+static inline __attribute__((always_inline)) void
+z_tile_all_tokens(const z_tile_block *tile, const uint8_t *packed, bool q8, uint32_t n_blocks,
+                  const tf_qgemm_args *a, uint32_t t0, uint32_t n_tokens, const int32_t *off,
+                  float *y) {
     uint32_t t = 0;
     for (; t + 2 <= n_tokens; t += 2) {
         const tf_q8_0_act *x[2] = {(const void *)(a->x_quant + (t0 + t) * a->x_stride),
@@ -349,13 +382,42 @@ static void z_tile_all_tokens(const z_tile_block *tile, uint32_t n_blocks, const
         const int32_t *o[2] = {off + (size_t)t * n_blocks * 8,
                                off + (size_t)(t + 1) * n_blocks * 8};
         float *out[2] = {y + (t0 + t) * a->y_stride, y + (t0 + t + 1) * a->y_stride};
-        z_tile_tokens(tile, n_blocks, x, o, 2, out);
+        z_tile_tokens(tile, packed, q8, n_blocks, x, o, 2, out);
     }
     if (t < n_tokens) {
         const tf_q8_0_act *x[2] = {(const void *)(a->x_quant + (t0 + t) * a->x_stride), NULL};
         const int32_t *o[2] = {off + (size_t)t * n_blocks * 8, NULL};
         float *out[2] = {y + (t0 + t) * a->y_stride, NULL};
-        z_tile_tokens(tile, n_blocks, x, o, 1, out);
+        z_tile_tokens(tile, packed, q8, n_blocks, x, o, 1, out);
+    }
+}
+
+/* A packed tile's blocks into tile[0 .. n_blocks) (for many tokens: unpacked once, not per pair
+ * of tokens). */
+static inline void z_packed_unpack(const uint8_t *packed, bool q8, uint32_t n_blocks,
+                                   z_tile_block *tile) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        __m512i codes[8];
+        z_packed_block(packed, q8, b, codes, &tile[b].d_w);
+        for (int j = 0; j < 8; j++) _mm512_store_si512(&tile[b].codes[j], codes[j]);
+    }
+}
+
+/* Tokens from which packed Q5_0 tiles are unpacked into the scratch first: below, unpacking in
+ * registers for each pair of tokens costs less than the stores and loads. (Q8_0's packed codes
+ * need no unpacking.) */
+enum { Z_PACKED_UNPACK_TOKENS = 5 };
+
+/* One packed tile (packed: its first block) with the tokens [t0, t0 + n_t). */
+static void z_packed_tile(const uint8_t *packed, bool q8, uint32_t n_blocks, const tf_qgemm_args *a,
+                          uint32_t t0, uint32_t n_t, const int32_t *off, float *y) {
+    if (q8) z_tile_all_tokens(NULL, packed, true, n_blocks, a, t0, n_t, off, y);
+    else if (n_t < Z_PACKED_UNPACK_TOKENS)
+        z_tile_all_tokens(NULL, packed, false, n_blocks, a, t0, n_t, off, y);
+    else {
+        z_tile_block *tile = a->scratch;
+        z_packed_unpack(packed, false, n_blocks, tile);
+        z_tile_all_tokens(tile, NULL, false, n_blocks, a, t0, n_t, off, y);
     }
 }
 
@@ -396,15 +458,39 @@ static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
             const uint8_t *ahead =
                 i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;
             z_tile_unpack(rows, a->row_bytes, n_blocks, q8, ahead, tile);
-            z_tile_all_tokens(tile, n_blocks, a, t0, n_t, off, a->y + r);
+            z_tile_all_tokens(tile, NULL, q8, n_blocks, a, t0, n_t, off, a->y + r);
         }
     }
     z_rest_rows(a, n_tiles * TF_QGEMM_ROWS, q8);
 }
 
-static void z_gemm_q8_0(const tf_qgemm_args *a) { z_gemm(a, true); }
+/* z_gemm over packed rows (every row in a whole tile): no per-call unpacking across rows. */
+static inline void z_gemm_packed(const tf_qgemm_args *a, bool q8) {
+    const uint32_t n_blocks = a->n_elems / 32;
+    const size_t tile_bytes =
+        (size_t)n_blocks * (q8 ? sizeof(tf_packed_q8_0) : sizeof(tf_packed_q5_0));
+    int32_t *off = (int32_t *)((z_tile_block *)a->scratch + n_blocks);
+    const uint32_t n_tiles = a->n_rows / TF_QGEMM_ROWS;
+    for (uint32_t t0 = 0; t0 < a->n_tokens; t0 += TF_QGEMM_TOKENS) {
+        const uint32_t n_t =
+            a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
+        z_token_offsets(a->x_quant + t0 * a->x_stride, a->x_stride, n_t, n_blocks, q8 ? 128 : 16,
+                        off);
+        for (uint32_t i = 0; i < n_tiles; i++)
+            z_packed_tile(a->packed + i * tile_bytes, q8, n_blocks, a, t0, n_t, off,
+                          a->y + (size_t)i * TF_QGEMM_ROWS);
+    }
+}
 
-static void z_gemm_q5_0(const tf_qgemm_args *a) { z_gemm(a, false); }
+static void z_gemm_q8_0(const tf_qgemm_args *a) {
+    if (a->packed) z_gemm_packed(a, true);
+    else z_gemm(a, true);
+}
+
+static void z_gemm_q5_0(const tf_qgemm_args *a) {
+    if (a->packed) z_gemm_packed(a, false);
+    else z_gemm(a, false);
+}
 
 /* ---- Row tiles of Q4_K: the repacked orders (q4_k_rows4 for prompts, q4_k_rows for decode) ----
  *
@@ -428,12 +514,45 @@ _Static_assert(sizeof(z_k4_block) <=
                    8 * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4),
                "a Q4_K tile block fits the scratch of its 256 elements");
 
+/* Codes of group g (64 elements) of a tile's super-block, v[j] lane r holding row r's packed
+ * bytes 32g + 4j .. + 3: the low nibbles are sub-block 2g's codes, the high ones 2g + 1's. */
+static inline void z_k4_store_codes(const __m512i v[8], int g, z_k4_block *tb) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int j = 0; j < 8; j++) {
+        _mm512_store_si512(&tb->codes[2 * g][j], _mm512_and_si512(v[j], low4));
+        _mm512_store_si512(&tb->codes[2 * g + 1][j],
+                           _mm512_and_si512(_mm512_srli_epi16(v[j], 4), low4));
+    }
+}
+
+/* The headers of a tile's super-block from h[0] (lane r: row r's d | dmin << 16) and h[1..3] (its
+ * scale bytes 0-3, 4-7, 8-11): scales, min pairs and d, dmin widened. */
+static inline void z_k4_store_headers(const __m512i h[4], z_k4_block *tb) {
+    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(0x0F),
+                  top = _mm512_set1_epi32(0x30);
+    __m512i min[8];
+    for (int s = 0; s < 4; s++) { /* tf_k4_scale_min, lane-wise */
+        const int sh = 8 * s;
+        _mm512_store_si512(&tb->scale[s], _mm512_and_si512(_mm512_srli_epi32(h[1], sh), six));
+        min[s] = _mm512_and_si512(_mm512_srli_epi32(h[2], sh), six);
+        _mm512_store_si512(&tb->scale[s + 4],
+                           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh), four),
+                                           _mm512_and_si512(_mm512_srli_epi32(h[1], sh + 2), top)));
+        min[s + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh + 4), four),
+                                     _mm512_and_si512(_mm512_srli_epi32(h[2], sh + 2), top));
+    }
+    for (int p = 0; p < 4; p++)
+        _mm512_store_si512(&tb->min2[p],
+                           _mm512_or_si512(min[2 * p], _mm512_slli_epi32(min[2 * p + 1], 16)));
+    tb->d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h[0]));
+    tb->dmin_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
+}
+
 /* Super-block b of the tile's sixteen rows: per group g of 64 elements, rows k and k + 8 share
- * register k (their 32 packed bytes), transposed so that lane r holds row r, then split into the
- * low nibbles (sub-block 2g) and the high ones (2g + 1). */
+ * register k (their 32 packed bytes), transposed so that lane r holds row r; the headers (d,
+ * dmin, the 12 scale bytes: the block's first 16 bytes) the same way. */
 static inline void z_k4_block_unpack(const uint8_t *w, size_t row_bytes, uint32_t b,
                                      z_k4_block *tile) {
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int g = 0; g < 4; g++) {
         __m512i v[8];
         for (int k = 0; k < 8; k++) {
@@ -442,37 +561,27 @@ static inline void z_k4_block_unpack(const uint8_t *w, size_t row_bytes, uint32_
             v[k] = z_pair(l->qs + 32 * g, h->qs + 32 * g);
         }
         z_transpose8x2(v);
-        for (int j = 0; j < 8; j++) {
-            _mm512_store_si512(&tile[b].codes[2 * g][j], _mm512_and_si512(v[j], low4));
-            _mm512_store_si512(&tile[b].codes[2 * g + 1][j],
-                               _mm512_and_si512(_mm512_srli_epi16(v[j], 4), low4));
-        }
+        z_k4_store_codes(v, g, &tile[b]);
     }
-    /* The headers (d, dmin, the 12 scale bytes) the same way: after the transpose h[0] lane r
-     * is row r's d | dmin << 16, h[1..3] its scale bytes 0-3, 4-7, 8-11 (the rest is qs). */
     __m512i h[8];
     for (int k = 0; k < 8; k++)
         h[k] = z_pair((const tf_block_q4_k *)(w + (size_t)k * row_bytes) + b,
                       (const tf_block_q4_k *)(w + (size_t)(k + 8) * row_bytes) + b);
     z_transpose8x2(h);
-    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(0x0F),
-                  top = _mm512_set1_epi32(0x30);
-    __m512i min[8];
-    for (int s = 0; s < 4; s++) { /* tf_k4_scale_min, lane-wise */
-        const int sh = 8 * s;
-        _mm512_store_si512(&tile[b].scale[s], _mm512_and_si512(_mm512_srli_epi32(h[1], sh), six));
-        min[s] = _mm512_and_si512(_mm512_srli_epi32(h[2], sh), six);
-        _mm512_store_si512(&tile[b].scale[s + 4],
-                           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh), four),
-                                           _mm512_and_si512(_mm512_srli_epi32(h[1], sh + 2), top)));
-        min[s + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h[3], sh + 4), four),
-                                     _mm512_and_si512(_mm512_srli_epi32(h[2], sh + 2), top));
+    z_k4_store_headers(h, &tile[b]);
+}
+
+/* The same from packed rows (tf_packed_q4_k): already lane per row, nothing to transpose. */
+static inline void z_k4_block_from_packed(const uint8_t *packed, uint32_t b, z_k4_block *tile) {
+    const tf_packed_q4_k *p = (const tf_packed_q4_k *)packed + b;
+    for (int g = 0; g < 4; g++) {
+        __m512i v[8];
+        for (int j = 0; j < 8; j++) v[j] = _mm512_loadu_si512(p->qs[g][j]);
+        z_k4_store_codes(v, g, &tile[b]);
     }
-    for (int p = 0; p < 4; p++)
-        _mm512_store_si512(&tile[b].min2[p],
-                           _mm512_or_si512(min[2 * p], _mm512_slli_epi32(min[2 * p + 1], 16)));
-    tile[b].d_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h[0]));
-    tile[b].dmin_w = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
+    __m512i h[4];
+    for (int i = 0; i < 4; i++) h[i] = _mm512_loadu_si512(p->head[i]);
+    z_k4_store_headers(h, &tile[b]);
 }
 
 /* The span's bsum pairs of a token's super-block as VPDPWSSD's second operand: lane p holds
@@ -723,6 +832,12 @@ static inline __attribute__((always_inline)) void z_gemm_k(const tf_qgemm_args *
             a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
         for (uint32_t i = 0; i < n_tiles; i++) {
             const size_t r = (size_t)i * TF_QGEMM_ROWS;
+            if (a->packed) { /* Q4_K (cpu_packed.c packs no Q6_K): one stream, no transposes */
+                for (uint32_t b = 0; b < n_sb; b++)
+                    z_k4_block_from_packed(a->packed + i * tile_bytes, b, a->scratch);
+                z_k_all_tokens(a->scratch, n_sb, a, t0, n_t, kind, a->y + r);
+                continue;
+            }
             const uint8_t *rows = a->w + r * a->row_bytes;
             const uint8_t *ahead =
                 i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;

@@ -14,6 +14,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/cpu_qdot.h"
 #include "core/error.h"
 #include "quant/dequant.h"
@@ -55,6 +56,8 @@ typedef struct matmul_job {
     const tf_qdot4_fn *fours;
     tf_qgemm_fn gemm; /* the kernel of the chunk's first n_gemm tokens as row tiles, or NULL */
     size_t n_gemm;
+    tf_qgemm_fn gemm_rest; /* packed rows: the tokens past n_gemm too (one other order), or NULL */
+    const uint8_t *packed; /* the matrix's rows packed for the row tiles (cpu_packed.h), or NULL */
 } matmul_job;
 
 /* Weight rows per range: the rows of one range write 16 consecutive floats (a cache line) or
@@ -111,28 +114,34 @@ static void quantize_range(void *arg, size_t a, size_t b, uint32_t thread) {
                             job->state->act_quant + t * act_bytes);
 }
 
-/* Weight rows [r0, r1) through the row-tile product, with every token of the chunk. */
-static void qgemm_range(const matmul_job *job, size_t r0, size_t r1, uint32_t thread) {
+/* Weight rows [r0, r1) through the row-tile product gemm, with the chunk's tokens [t, t + n). */
+static void qgemm_range(const matmul_job *job, tf_qgemm_fn gemm, size_t t, size_t n, size_t r0,
+                        size_t r1, uint32_t thread) {
     const tf_matrix *w = job->w;
+    /* r0 is a multiple of ROWS_ALIGN, hence of a tile; a packed tile takes a tile's file bytes */
     const tf_qgemm_args args = {.w = w->data + r0 * w->row_bytes,
                                 .row_bytes = w->row_bytes,
                                 .n_rows = (uint32_t)(r1 - r0),
-                                .x_quant = job->state->act_quant,
+                                .packed = job->packed ? job->packed + r0 * w->row_bytes : NULL,
+                                .x_quant =
+                                    job->state->act_quant + t * job->state->act_quant_row_bytes,
                                 .x_stride = job->state->act_quant_row_bytes,
-                                .n_tokens = (uint32_t)job->n_gemm,
+                                .n_tokens = (uint32_t)n,
                                 .n_elems = w->row_elems,
-                                .y = job->y + job->t0 * w->n_rows + r0,
+                                .y = job->y + (job->t0 + t) * w->n_rows + r0,
                                 .y_stride = w->n_rows,
                                 .scratch = job->state->scratch[thread].qgemm};
-    job->gemm(&args);
+    gemm(&args);
 }
 
 /* Weight rows [r0, r1) dotted in integers with every token of the chunk: the first n_gemm as
  * row tiles, the others row by row. */
 static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     const matmul_job *job = arg;
-    if (job->gemm) qgemm_range(job, r0, r1, thread);
-    if (job->n_gemm == job->chunk) return;
+    if (job->gemm) qgemm_range(job, job->gemm, 0, job->n_gemm, r0, r1, thread);
+    if (job->gemm_rest)
+        qgemm_range(job, job->gemm_rest, job->n_gemm, job->chunk - job->n_gemm, r0, r1, thread);
+    if (job->n_gemm == job->chunk || job->gemm_rest) return;
     const tf_matrix *w = job->w;
     const uint8_t *act = job->state->act_quant;
     const size_t act_bytes = job->state->act_quant_row_bytes;
@@ -177,8 +186,19 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
     }
     size_t n_same = 1;
     while (n_same < chunk && dots[n_same] == dots[0]) n_same++;
-    job->gemm = n_same >= QGEMM_MIN_TOKENS ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
+    /* Packed rows need no unpacking: one token already gains from the tiles. */
+    const size_t min_tokens = job->packed ? 1 : QGEMM_MIN_TOKENS;
+    job->gemm = n_same >= min_tokens ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
     job->n_gemm = job->gemm ? n_same : 0;
+    /* With packed rows the file's are not read at all: the tokens of another order after the
+     * first ones (a Q4_K prompt's last few) take their own tiles. */
+    size_t n_rest = 0;
+    while (job->packed && job->gemm && n_same + n_rest < chunk &&
+           dots[n_same + n_rest] == dots[n_same])
+        n_rest++;
+    job->gemm_rest = n_rest > 0 && n_same + n_rest == chunk
+                         ? tf_cpu_qgemm_of(state->kernels, dots[n_same])
+                         : NULL;
     job->t0 = t0;
     job->chunk = chunk;
     job->n_fours = n_fours;
@@ -204,8 +224,8 @@ static void matmul_qdot(const tf_cpu_state *state, matmul_job *jobs, size_t n_jo
             if (i == 0) tf_cpu_for(state, chunk, 4, quantize_range, job);
             const size_t n_rows = job->w->n_rows;
             const size_t min_rows = job->gemm ? QGEMM_MIN_ROWS : ROWS_ALIGN;
-            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, min_rows, ROWS_ALIGN),
-                       qdot_range, job);
+            tf_cpu_for(state, n_rows, tf_cpu_chunk(state, n_rows, min_rows, ROWS_ALIGN), qdot_range,
+                       job);
         }
     }
 }
@@ -219,7 +239,8 @@ static matmul_job job_of(const tf_cpu_state *state, const tf_matrix *w, tf_rows 
                         .n_tokens = tf_cpu_rows(state, rows),
                         .rows_out = rows == TF_ROWS_OUT,
                         .y = y,
-                        .kind = tf_cpu_act_quant_of(w->dtype)};
+                        .kind = tf_cpu_act_quant_of(w->dtype),
+                        .packed = tf_cpu_packed_rows(state->packed, w)};
 }
 
 /* Whether the job goes through the integer dots. */
