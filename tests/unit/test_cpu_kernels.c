@@ -917,6 +917,17 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
         tf_cpu_pack_tiles(dtype, w, row_bytes, n_elems / traits->block_elems,
                           GEMM_ROWS / TF_QGEMM_ROWS, packed);
         for (size_t i = 0; i < sizeof garbled; i++) garbled[i] = (uint8_t)(i * 37 + 11);
+        /* and every row reads back as the file's bytes (the embedding's path) */
+        const tf_matrix m = {.data = w,
+                             .dtype = dtype,
+                             .n_rows = GEMM_ROWS,
+                             .row_elems = n_elems,
+                             .row_bytes = row_bytes};
+        uint8_t row[MAX_ROW_BYTES];
+        for (uint32_t r = 0; r < GEMM_ROWS; r++) {
+            tf_cpu_packed_row(packed, &m, r, row);
+            assert_memory_equal(row, w + r * row_bytes, row_bytes);
+        }
     }
     static const uint32_t row_counts[] = {16, 17, 31, 48, 16, 48};
     enum { FIRST_PACKED = 4 };

@@ -285,20 +285,33 @@ tinfer_status tf_cpu_matmul_multi(tf_backend *be, size_t n, const tf_matrix *con
     return TINFER_OK;
 }
 
-/* Tokens [t0, t1) of the pass: their embedding rows as float32. */
+/* Tokens [t0, t1) of the pass: their embedding rows as float32 (from the packed copy, through
+ * this thread's tile as bytes, where the table is packed: a tied output head). */
 static void embed_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
-    (void)thread;
     const matmul_job *job = arg;
     const tf_matrix *w = job->w;
     const int32_t *tokens = job->state->pass.tokens;
-    for (size_t t = t0; t < t1; t++)
-        job->decode(w->data + (size_t)tokens[t] * w->row_bytes, job->y + t * w->row_elems,
-                    w->row_elems);
+    uint8_t *row_bytes = (uint8_t *)job->state->scratch[thread].tile;
+    for (size_t t = t0; t < t1; t++) {
+        const uint8_t *row = w->data + (size_t)tokens[t] * w->row_bytes;
+        if (job->packed) {
+            tf_cpu_packed_row(job->packed, w, (uint32_t)tokens[t], row_bytes);
+            row = row_bytes;
+        }
+        job->decode(row, job->y + t * w->row_elems, w->row_elems);
+    }
 }
 
 tinfer_status tf_cpu_embed(tf_backend *be, const tf_matrix *w, float *out) {
     const tf_cpu_state *state = be->state;
-    matmul_job job = {.state = state, .w = w, .decode = tf_dequant_fn_of(w->dtype), .y = out};
+    /* The tile holds TF_CPU_TILE_ROWS rows of floats: room for one row's bytes when it is no
+     * longer than max_row_elems (every matrix the backend was sized for). */
+    const bool fits = w->row_elems <= state->config.max_row_elems;
+    matmul_job job = {.state = state,
+                      .w = w,
+                      .decode = tf_dequant_fn_of(w->dtype),
+                      .y = out,
+                      .packed = fits ? tf_cpu_packed_rows(state->packed, w) : NULL};
     tf_cpu_for(state, state->pass.n_tokens, 16, embed_range, &job);
     return TINFER_OK;
 }

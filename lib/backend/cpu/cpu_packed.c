@@ -82,6 +82,38 @@ void tf_cpu_pack_tiles(tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes
     }
 }
 
+/* The inverse of pack_*_tile for row r of a tile (lane r): the file's bytes of that row. */
+static void unpack_row(tinfer_dtype dtype, const uint8_t *tile, uint32_t r, uint32_t n_blocks,
+                       uint8_t *row) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        if (dtype == TINFER_DTYPE_Q8_0) {
+            const tf_packed_q8_0 *p = (const tf_packed_q8_0 *)tile + b;
+            tf_block_q8_0 *dst = (tf_block_q8_0 *)row + b;
+            dst->d = p->d[r];
+            for (int j = 0; j < 8; j++)
+                for (int i = 0; i < 4; i++)
+                    dst->qs[4 * j + i] = (int8_t)(p->codes[j][4 * r + i] ^ 0x80u);
+        } else if (dtype == TINFER_DTYPE_Q5_0) {
+            const tf_packed_q5_0 *p = (const tf_packed_q5_0 *)tile + b;
+            tf_block_q5_0 *dst = (tf_block_q5_0 *)row + b;
+            dst->d = p->d[r];
+            for (int k = 0; k < 4; k++) memcpy(dst->qs + 4 * k, &p->qs[k][4 * r], 4);
+            uint32_t qh = 0;
+            for (int j = 0; j < 8; j++) qh |= (uint32_t)(p->qh[j] >> (4 * r) & 0xFu) << (4 * j);
+            memcpy(dst->qh, &qh, sizeof qh);
+        } else {
+            const tf_packed_q4_k *p = (const tf_packed_q4_k *)tile + b;
+            tf_block_q4_k *dst = (tf_block_q4_k *)row + b;
+            for (int g = 0; g < 4; g++)
+                for (int j = 0; j < 8; j++)
+                    memcpy(dst->qs + 32 * g + 4 * j, &p->qs[g][j][4 * r], 4);
+            memcpy(&dst->d, &p->head[0][4 * r], 2);
+            memcpy(&dst->dmin, &p->head[0][4 * r + 2], 2);
+            for (int i = 0; i < 3; i++) memcpy(dst->scales + 4 * i, &p->head[1 + i][4 * r], 4);
+        }
+    }
+}
+
 /* Elements per block of a dtype cpu_packed packs. */
 static uint32_t block_elems(tinfer_dtype dtype) { return dtype == TINFER_DTYPE_Q4_K ? 256 : 32; }
 
@@ -244,4 +276,11 @@ const uint8_t *tf_cpu_packed_rows(const tf_cpu_packed *p, const tf_matrix *w) {
     const bool same = m->data == w->data && m->dtype == w->dtype && m->n_rows == w->n_rows &&
                       m->row_elems == w->row_elems && m->row_bytes == w->row_bytes;
     return same ? p->matrices[lo].tiles : NULL;
+}
+
+void tf_cpu_packed_row(const uint8_t *tiles, const tf_matrix *w, uint32_t row, uint8_t *out) {
+    const uint32_t n_blocks = w->row_elems / block_elems(w->dtype);
+    const size_t tile_bytes = TF_QGEMM_ROWS * w->row_bytes;
+    unpack_row(w->dtype, tiles + row / TF_QGEMM_ROWS * tile_bytes, row % TF_QGEMM_ROWS, n_blocks,
+               out);
 }

@@ -35,6 +35,11 @@ void tf_cpu_use_packed(tf_backend *be, void *copy);
 /* The packed rows of matrix w in p (all of them, from row 0), or NULL where p has none. */
 const uint8_t *tf_cpu_packed_rows(const tf_cpu_packed *p, const tf_matrix *w);
 
+/* Row `row` of matrix w, whose packed rows are tiles, as the file's bytes (w->row_bytes) into
+ * out: for reading one row (the embedding, when the output head that shares its tensor is
+ * packed) without faulting the file's released pages back in. */
+void tf_cpu_packed_row(const uint8_t *tiles, const tf_matrix *w, uint32_t row, uint8_t *out);
+
 /* Packs n_tiles tiles of TF_QGEMM_ROWS rows of dtype (Q5_0, Q8_0 or Q4_K; row_bytes apart,
  * n_blocks blocks each) from rows into out (n_tiles · n_blocks packed blocks). */
 void tf_cpu_pack_tiles(tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
