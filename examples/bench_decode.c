@@ -48,6 +48,7 @@ typedef struct options {
     const char *json_path;
     const char *positions_text; /* NULL: the log2 scale */
     const char *profile_dir;    /* NULL: no per-op profile */
+    const char *head_sum;       /* "exact" or "fast" */
     long n_threads;
     long max_cache_len; /* 0: min(n_ctx_train, 32768) */
     long prefill_len;
@@ -95,7 +96,9 @@ static int usage(const char *message) {
             "                       position (default 1; TPS counts all B; not with --json)\n"
             "  --json FILE          write every measurement and the run's context as JSON\n"
             "  --profile DIR        write DIR/profile_pos<P>.txt, the per-op times of the timed\n"
-            "                       steps at each position P (the directory must exist)\n",
+            "                       steps at each position P (the directory must exist)\n"
+            "  --head-sum exact|fast  the output head's float order (default exact; fast:\n"
+            "                       TINFER_HEAD_SUM_FAST)\n",
             PROGRAM, DEFAULT_MODEL);
     return message ? 2 : -1;
 }
@@ -106,6 +109,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--json")) opt->json_path = value;
     else if (!strcmp(name, "--positions")) opt->positions_text = value;
     else if (!strcmp(name, "--profile")) opt->profile_dir = value;
+    else if (!strcmp(name, "--head-sum")) opt->head_sum = value;
     else if (!strcmp(name, "--threads")) return parse_long(value, &opt->n_threads);
     else if (!strcmp(name, "--max-cache-len")) return parse_long(value, &opt->max_cache_len);
     else if (!strcmp(name, "--prefill-len")) return parse_long(value, &opt->prefill_len);
@@ -123,6 +127,8 @@ static int parse_args(int argc, char **argv, options *opt) {
     }
     if (strcmp(opt->device, "cpu") && strcmp(opt->device, "cuda"))
         return usage("--device must be cpu or cuda");
+    if (strcmp(opt->head_sum, "exact") && strcmp(opt->head_sum, "fast"))
+        return usage("--head-sum must be exact or fast");
     if (opt->n_threads < 0 || opt->n_threads > 4096) return usage("--threads is out of range");
     if (opt->max_cache_len < 0 || opt->max_cache_len > (1L << 24))
         return usage("--max-cache-len is outside [1, 2^24]");
@@ -395,6 +401,7 @@ static int create_context(bench *b) {
     tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx = b->max_cache_len;
     cp.n_threads = (uint32_t)b->opt.n_threads;
+    cp.head_sum = strcmp(b->opt.head_sum, "fast") ? TINFER_HEAD_SUM_EXACT : TINFER_HEAD_SUM_FAST;
     /* The library says why a device cannot be used (not built, not present, no kernels yet). */
     cp.device = strcmp(b->opt.device, "cuda") ? TINFER_DEVICE_CPU : TINFER_DEVICE_CUDA;
     if (cp.n_batch > (uint32_t)b->opt.prefill_len) cp.n_batch = (uint32_t)b->opt.prefill_len;
@@ -435,6 +442,7 @@ int main(int argc, char **argv) {
     const char *env_model = getenv("TINFER_DEFAULT_MODEL");
     bench b = {.opt = {.model_path = env_model && *env_model ? env_model : DEFAULT_MODEL,
                        .device = "cpu",
+                       .head_sum = "exact",
                        .prefill_len = DEFAULT_PREFILL,
                        .repeats = 3,
                        .batch = 1}};

@@ -151,7 +151,8 @@ class Started:
 def start_tinfer(args, out_dir):
     port = free_port()
     argv = [args.tinfer_server, "-m", args.model, "--port", str(port), "--parallel",
-            str(args.parallel), "--ctx", str(args.ctx), "--threads", str(args.threads)]
+            str(args.parallel), "--ctx", str(args.ctx), "--threads", str(args.threads),
+            "--head-sum", args.head_sum]
     return Started("tinfer", argv, port, out_dir / "server-tinfer.log")
 
 
@@ -549,6 +550,8 @@ def main():
     parser.add_argument("--parallel", type=int, default=0,
                         help="tinfer-server's --parallel (default: the largest concurrency)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--head-sum", choices=["exact", "fast"], default="exact",
+                        help="tinfer-server's --head-sum (the output head's float order)")
     parser.add_argument("--max-tokens", type=int, default=0,
                         help="output tokens per request (default 16 with --quick, else 64)")
     parser.add_argument("--endpoint", choices=["completions", "chat"], default="completions",
@@ -570,7 +573,8 @@ def main():
               "git_commit": git_commit(), "machine": machine(),
               "config": {"model": args.model, "endpoint": args.endpoint,
                          "threads": args.threads, "ctx": args.ctx,
-                         "parallel": args.parallel, "max_tokens": args.max_tokens},
+                         "parallel": args.parallel, "max_tokens": args.max_tokens,
+                         "head_sum": args.head_sum},
               "scenarios": [{"name": s[0], "group": s[1], "expectation": s[2],
                              "requests": len(s[3]), "concurrency": s[4]}
                             for s in scenarios(args)],

@@ -12,8 +12,8 @@
  * layers), let the last bytes go out (bounded), close every connection, free everything, exit 0.
  * Uses the public API only. Exit status: 0 after a signal, 1 failure to start, 2 usage error. */
 #include <errno.h>
-#include <stdint.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +34,7 @@ typedef struct options {
     const char *host;
     const char *api_key;
     const char *cache_reuse;
+    const char *head_sum;
     long port, parallel, n_ctx, n_threads, queue, chunk, max_body, cache_slots, kv_tokens;
 } options;
 
@@ -56,7 +57,10 @@ static int print_usage(const char *message) {
             "                  --parallel x --ctx, cached entries evicted as needed (default 0)\n"
             "  --cache-reuse M exact: reuse only what a fresh prefill computes bit for bit\n"
             "                  (whole --chunk runs of earlier prompts); blocks: every shared\n"
-            "                  32-token block, output included (default exact)\n");
+            "                  32-token block, output included (default exact)\n"
+            "  --head-sum S    exact: the output head in llama.cpp's float order, bit for bit;\n"
+            "                  fast: its integer sum per block (logits within 1e-3, a step of\n"
+            "                  several sequences faster; doc/api.md) (default exact)\n");
     return message ? 2 : -1;
 }
 
@@ -66,6 +70,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--host")) opt->host = value;
     else if (!strcmp(name, "--api-key")) opt->api_key = value;
     else if (!strcmp(name, "--cache-reuse")) opt->cache_reuse = value;
+    else if (!strcmp(name, "--head-sum")) opt->head_sum = value;
     else if (!parse_long(value, &number)) return false;
     else if (!strcmp(name, "--port")) opt->port = number;
     else if (!strcmp(name, "--parallel")) opt->parallel = number;
@@ -105,6 +110,8 @@ static int parse_args(int argc, char **argv, options *opt) {
         return print_usage("--kv-tokens is out of range");
     if (strcmp(opt->cache_reuse, "exact") && strcmp(opt->cache_reuse, "blocks"))
         return print_usage("--cache-reuse must be exact or blocks");
+    if (strcmp(opt->head_sum, "exact") && strcmp(opt->head_sum, "fast"))
+        return print_usage("--head-sum must be exact or fast");
     return 0;
 }
 
@@ -145,7 +152,8 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
                                  .chunk = (size_t)opt->chunk,
                                  .n_cache_slots = (size_t)opt->cache_slots,
                                  .n_kv_tokens = (size_t)opt->kv_tokens,
-                                 .cache_exact = !strcmp(opt->cache_reuse, "exact")};
+                                 .cache_exact = !strcmp(opt->cache_reuse, "exact"),
+                                 .fast_head = !strcmp(opt->head_sum, "fast")};
     scheduler *sched = NULL;
     tinfer_status status = scheduler_start(model, &sp, &sched);
     if (status != TINFER_OK) return report_failure(PROGRAM, "creating the context", status);
@@ -196,7 +204,8 @@ int main(int argc, char **argv) {
                    .chunk = 256,
                    .max_body = 1 << 20,
                    .cache_slots = -1,
-                   .cache_reuse = "exact"};
+                   .cache_reuse = "exact",
+                   .head_sum = "exact"};
     int rc = parse_args(argc, argv, &opt);
     if (rc < 0) return close_stdout(PROGRAM, 0);
     if (rc != 0) return rc;

@@ -43,8 +43,8 @@ struct scheduler {
     size_t *step_slots;
     buf piece, text; /* one token's text, before and after stop strings */
     uint64_t n_admitted;
-    prefix_cache *cache;    /* NULL with --cache-slots 0: no prefix caching at all */
-    prefix_match *matches;  /* one admission's candidates: cache entries and running slots */
+    prefix_cache *cache;   /* NULL with --cache-slots 0: no prefix caching at all */
+    prefix_match *matches; /* one admission's candidates: cache entries and running slots */
 
     pthread_mutex_t lock; /* the queue and stopping */
     pthread_cond_t wake;
@@ -113,8 +113,8 @@ static void slot_free_keep(scheduler *s, slot *sl, bool keep) {
     detok_flush(s, sl, &len); /* forget any held-back bytes: flush resets the stream */
     stop_free(&sl->stop);
     job_release(sl->job);
-    *sl = (slot){.seq = sl->seq, .detok = sl->detok, .generated = sl->generated,
-                 .hashes = sl->hashes};
+    *sl = (slot){
+        .seq = sl->seq, .detok = sl->detok, .generated = sl->generated, .hashes = sl->hashes};
 }
 
 static void slot_free(scheduler *s, slot *sl) { slot_free_keep(s, sl, false); }
@@ -219,9 +219,9 @@ static size_t find_matches(scheduler *s, const slot *sl) {
     for (size_t i = 0; i < s->params.n_slots; i++) { /* running prompts, as far as prefilled */
         const slot *other = &s->slots[i];
         if (other == sl || !other->job) continue;
-        const size_t shared = prefix_shared(r->prompt, sl->hashes, r->n_prompt,
-                                            other->job->req.prompt, other->hashes,
-                                            other->n_prefilled);
+        const size_t shared =
+            prefix_shared(r->prompt, sl->hashes, r->n_prompt, other->job->req.prompt, other->hashes,
+                          other->n_prefilled);
         if (shared > 0)
             s->matches[n++] = (prefix_match){.seq = other->seq,
                                              .n_shared = shared,
@@ -455,6 +455,7 @@ static tinfer_status create_context(scheduler *s, const tinfer_model *model) {
     cp.n_seq_max = (uint32_t)(s->params.n_slots + s->params.n_cache_slots);
     cp.n_kv_tokens = (uint32_t)s->params.n_kv_tokens;
     cp.n_threads = (uint32_t)s->params.n_threads;
+    cp.head_sum = s->params.fast_head ? TINFER_HEAD_SUM_FAST : TINFER_HEAD_SUM_EXACT;
     cp.abort_callback = abort_step;
     cp.abort_user_data = s;
     return tinfer_context_create(model, &cp, sizeof cp, &s->ctx);
@@ -481,8 +482,9 @@ tinfer_status scheduler_start(const tinfer_model *model, const scheduler_params 
         s->matches = calloc(n + params->n_cache_slots, sizeof *s->matches);
         if (params->n_cache_slots > 0)
             s->cache = prefix_cache_create((int32_t)n, params->n_cache_slots, params->n_ctx);
-        if ((params->n_cache_slots > 0 && !s->cache) || !s->matches || !s->slots || !s->step_seqs || !s->step_tokens || !s->step_slots || !s->queue ||
-            !buf_reserve(&s->piece, 256) || !buf_reserve(&s->text, 256))
+        if ((params->n_cache_slots > 0 && !s->cache) || !s->matches || !s->slots || !s->step_seqs ||
+            !s->step_tokens || !s->step_slots || !s->queue || !buf_reserve(&s->piece, 256) ||
+            !buf_reserve(&s->text, 256))
             status = TINFER_E_NOMEM;
     }
     for (size_t i = 0; status == TINFER_OK && i < n; i++) {

@@ -27,11 +27,12 @@
 typedef struct scheduler scheduler;
 
 typedef struct scheduler_params {
-    size_t n_slots;   /* sequences decoded together (--parallel) */
-    size_t n_ctx;     /* tokens per sequence (--ctx) */
-    size_t n_threads; /* 0 = one per core */
-    size_t queue_cap; /* jobs that may wait for a sequence (--queue) */
-    size_t chunk;     /* prompt tokens prefilled per step */
+    size_t n_slots;       /* sequences decoded together (--parallel) */
+    size_t n_ctx;         /* tokens per sequence (--ctx) */
+    size_t n_threads;     /* 0 = one per core */
+    bool fast_head;       /* the output head in TINFER_HEAD_SUM_FAST's order */
+    size_t queue_cap;     /* jobs that may wait for a sequence (--queue) */
+    size_t chunk;         /* prompt tokens prefilled per step */
     size_t n_cache_slots; /* sequences kept for prefix caching (--cache-slots; 0 = no caching) */
     size_t n_kv_tokens;   /* the KV block pool, all sequences together (0 = each can fill n_ctx) */
     bool cache_exact;     /* reuse only what gives the bits of a fresh prefill (--cache-reuse) */

@@ -35,6 +35,18 @@ typedef enum tinfer_device_kind {
                               that has one; E_UNSUPPORTED otherwise */
 } tinfer_device_kind;
 
+/* How the CPU sums the output head, the largest matrix of a small model and the one whose float
+ * work (not its bytes) bounds a step that decodes several sequences. Values are pinned.
+ * Since 0.3. */
+typedef enum tinfer_head_sum {
+    TINFER_HEAD_SUM_EXACT = 0, /* llama.cpp's float order, bit for bit (the default) */
+    TINFER_HEAD_SUM_FAST = 1   /* each 32-weight block's integer sum, then one multiply-add per
+                                  block: other rounding (logits within 1e-3 of the exact ones,
+                                  greedy tokens the same on the golden prompts; doc/api.md), the
+                                  same for any number of sequences per step. Taken by Q8_0 heads
+                                  with the AVX-512 VNNI kernels; elsewhere the exact order */
+} tinfer_head_sum;
+
 /* Called by prefill and decode between layers with the user_data given in the params: return true
  * to stop the step, which then fails with TINFER_E_ABORTED and leaves the cache as it was (the
  * sequences keep their lengths; rows written past them are never read). Runs on the thread that
@@ -54,21 +66,23 @@ typedef struct tinfer_context_params {
     uint32_t n_batch;         /* tokens a prefill processes per pass; longer prompts run in several
                                  passes (default 512, llama.cpp's n_ubatch, so a prompt rounds
                                  as it does there). Sets the size of the scratch buffers */
-    tinfer_device_kind device; /* where to compute (default TINFER_DEVICE_CPU). Since 0.2 */
-    int32_t device_index;      /* which device of that kind, from 0 (default 0). Since 0.2 */
+    tinfer_device_kind device;      /* where to compute (default TINFER_DEVICE_CPU). Since 0.2 */
+    int32_t device_index;           /* which device of that kind, from 0 (default 0). Since 0.2 */
     tinfer_abort_fn abort_callback; /* asked between layers whether to stop the step (default
                                        NULL: never). Since 0.2 */
     void *abort_user_data;          /* handed to abort_callback. Since 0.2 */
-    uint32_t n_kv_tokens; /* tokens the cache's block pool holds, shared by all sequences and
-                             their forks, rounded up to whole 32-token blocks; each sequence
-                             is still capped at n_ctx. 0 (the default) = n_seq_max × n_ctx,
-                             at most that. Sizes the global layers' storage (a sliding-window
-                             ring is per sequence either way). Since 0.3 */
-    uint32_t n_logits_max; /* logits rows the output head computes at once (default 8, at most
-                              65536; raised to n_seq_max, capped at n_batch): the scratch holds
-                              that many rows of n_vocab floats, and a pass that needs more
-                              (tinfer_prefill_logits) runs its head in groups. Any value gives
-                              the same bits. Since 0.3 */
+    uint32_t n_kv_tokens;     /* tokens the cache's block pool holds, shared by all sequences and
+                                 their forks, rounded up to whole 32-token blocks; each sequence
+                                 is still capped at n_ctx. 0 (the default) = n_seq_max × n_ctx,
+                                 at most that. Sizes the global layers' storage (a sliding-window
+                                 ring is per sequence either way). Since 0.3 */
+    uint32_t n_logits_max;    /* logits rows the output head computes at once (default 8, at most
+                                 65536; raised to n_seq_max, capped at n_batch): the scratch holds
+                                 that many rows of n_vocab floats, and a pass that needs more
+                                 (tinfer_prefill_logits) runs its head in groups. Any value gives
+                                 the same bits. Since 0.3 */
+    tinfer_head_sum head_sum; /* the output head's float order (default TINFER_HEAD_SUM_EXACT).
+                                 Since 0.3 */
 } tinfer_context_params;
 
 /* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field
@@ -116,9 +130,8 @@ TINFER_API tinfer_status tinfer_decode(tinfer_context *ctx, const int32_t *seqs,
  * n_batch, or any i with n_batch = 1. On failure the cache and tinfer_logits are as they were and
  * the contents of logits are unspecified. Since 0.3. */
 TINFER_API tinfer_status tinfer_prefill_logits(tinfer_context *ctx, int32_t seq,
-                                               const int32_t *tokens, size_t n,
-                                               const uint8_t *want, float *logits,
-                                               size_t logits_cap);
+                                               const int32_t *tokens, size_t n, const uint8_t *want,
+                                               float *logits, size_t logits_cap);
 
 /* The n_vocab logits computed for seq's last token by the latest prefill/decode that included
  * it; owned by the context, valid until the next prefill, decode or KV change of that sequence.
@@ -136,9 +149,9 @@ typedef struct tinfer_context_info {
     uint32_t n_threads;        /* threads the CPU backend runs on (0 asked = one per core) */
     tinfer_device_kind device; /* where it computes */
     int32_t device_index;
-    uint64_t kv_bytes;         /* K and V storage of every layer (the sliding-window ring's too) */
-    uint64_t scratch_bytes;    /* activations of one pass and the logits rows */
-    uint32_t n_kv_tokens;      /* tokens the shared block pool holds (whole blocks). Since 0.3 */
+    uint64_t kv_bytes;      /* K and V storage of every layer (the sliding-window ring's too) */
+    uint64_t scratch_bytes; /* activations of one pass and the logits rows */
+    uint32_t n_kv_tokens;   /* tokens the shared block pool holds (whole blocks). Since 0.3 */
 } tinfer_context_info;
 
 /* Fills *out with at most out_size bytes (pass sizeof(tinfer_context_info)). Since 0.2. */

@@ -274,6 +274,8 @@ typedef struct tf_backend_config {
     uint32_t n_batch;     /* tokens one pass holds */
     uint32_t n_seq_max;   /* sequences one pass holds */
     uint32_t n_threads;   /* host threads to compute with, the caller included; 0 = one per core */
+    bool fast_head;       /* the output head in the fast order (TINFER_HEAD_SUM_FAST) where the
+                             backend has it */
 } tf_backend_config;
 
 /* The factory: the backend for config->device. E_UNSUPPORTED, saying why, for a device this build

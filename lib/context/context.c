@@ -65,7 +65,8 @@ static tinfer_status start_backend(tinfer_context *ctx, const tinfer_context_par
                                       .n_head = hp->n_head,
                                       .n_batch = ctx->n_batch,
                                       .n_seq_max = p->n_seq_max,
-                                      .n_threads = tf_context_plan_threads(p)};
+                                      .n_threads = tf_context_plan_threads(p),
+                                      .fast_head = p->head_sum == TINFER_HEAD_SUM_FAST};
     return tf_backend_create(&config, &ctx->backend);
 }
 

@@ -19,6 +19,7 @@ static const tf_abi_field context_params_fields[] = {
     TF_ABI_FIELD(tinfer_context_params, abort_user_data), /* 0.2 */
     TF_ABI_FIELD(tinfer_context_params, n_kv_tokens),     /* 0.3 */
     TF_ABI_FIELD(tinfer_context_params, n_logits_max),    /* 0.3 */
+    TF_ABI_FIELD(tinfer_context_params, head_sum),        /* 0.3 */
 };
 static const tf_abi_layout context_params_layout = {
     "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,
@@ -32,7 +33,8 @@ static const tinfer_context_params context_params_defaults = {.n_ctx = 4096,
                                                               .device = TINFER_DEVICE_CPU,
                                                               .device_index = 0,
                                                               .n_kv_tokens = 0,
-                                                              .n_logits_max = 8};
+                                                              .n_logits_max = 8,
+                                                              .head_sum = TINFER_HEAD_SUM_EXACT};
 
 static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
     return seq >= 0 && (uint32_t)seq < ctx->kv.n_seq_max;
@@ -63,6 +65,9 @@ static tinfer_status read_params(const tinfer_context_params *params, size_t par
     TF_CHECK_ARG(p->device == TINFER_DEVICE_CPU || p->device == TINFER_DEVICE_CUDA,
                  "%s: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA", who,
                  (int)p->device);
+    TF_CHECK_ARG(p->head_sum == TINFER_HEAD_SUM_EXACT || p->head_sum == TINFER_HEAD_SUM_FAST,
+                 "%s: head_sum %d is neither TINFER_HEAD_SUM_EXACT nor TINFER_HEAD_SUM_FAST", who,
+                 (int)p->head_sum);
     TF_CHECK_ARG(p->n_logits_max >= 1 && p->n_logits_max <= 65536,
                  "%s: n_logits_max = %u is outside [1, 65536]", who, p->n_logits_max);
     TF_CHECK_ARG(p->device_index >= 0, "%s: device_index = %d is negative", who,
@@ -127,9 +132,8 @@ TINFER_API tinfer_status tinfer_prefill(tinfer_context *ctx, int32_t seq, const 
 }
 
 TINFER_API tinfer_status tinfer_prefill_logits(tinfer_context *ctx, int32_t seq,
-                                               const int32_t *tokens, size_t n,
-                                               const uint8_t *want, float *logits,
-                                               size_t logits_cap) {
+                                               const int32_t *tokens, size_t n, const uint8_t *want,
+                                               float *logits, size_t logits_cap) {
     tf_error_clear();
     TF_CHECK_ARG(ctx, "tinfer_prefill_logits: ctx is NULL");
     TF_CHECK_ARG(seq_ok(ctx, seq), "tinfer_prefill_logits: seq %d is outside [0, %u)", seq,

@@ -74,10 +74,10 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the five row-tile products (qgemms below), the
- * six float kernels and the four attention kernels (attention_kernels) tested below: a field
- * added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 5 + 6 + 4),
+/* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below: five and
+ * the fast head's), the six float kernels and the four attention kernels (attention_kernels)
+ * tested below: a field added to tf_cpu_kernels fails this until the test calls it too. */
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 6 + 4),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -964,6 +964,57 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
     free(scratch);
 }
 
+/* TINFER_HEAD_SUM_FAST's order written plainly: per block the exact integer dot, then
+ * acc = fma(isum, d_w·d_x, acc) in block order. */
+static float q8_0_fast_reference(const uint8_t *row, const uint8_t *act, uint32_t n_elems) {
+    const tf_block_q8_0 *w = (const tf_block_q8_0 *)row;
+    const tf_q8_0_act *x = (const tf_q8_0_act *)act;
+    float acc = 0.0f;
+    for (uint32_t b = 0; b < n_elems / TF_QK8_0; b++) {
+        int32_t isum = 0;
+        for (int i = 0; i < TF_QK8_0; i++) isum += (int32_t)w[b].qs[i] * x[b].qs[i];
+        acc = fmaf((float)isum, tf_f16_to_f32(w[b].d) * x[b].d, acc);
+    }
+    return acc;
+}
+
+/* q8_0_gemm_fast over packed rows: the reference's bits for every (row, token), any token count,
+ * the extreme codes of gemm_inputs included. */
+static void check_gemm_fast(const tf_cpu_kernels *k, uint32_t n_elems) {
+    if (!k->q8_0_gemm_fast) return;
+    const size_t row_bytes = n_elems / TF_QK8_0 * sizeof(tf_block_q8_0);
+    const size_t act_stride = tf_cpu_act_row_bytes(TF_ACT_Q8_0, n_elems) + 36;
+    static uint8_t w[GEMM_ROWS * MAX_ROW_BYTES], packed[GEMM_ROWS * MAX_ROW_BYTES],
+        act[GEMM_TOKENS * (MAX_ELEMS / TF_QK_K * sizeof(tf_q8_k_act) + 36)];
+    static float y[GEMM_TOKENS * GEMM_Y_STRIDE];
+    uint32_t rng = 777u + n_elems;
+    gemm_inputs(TINFER_DTYPE_Q8_0, n_elems, w, row_bytes, act, act_stride, &rng);
+    tf_cpu_pack_tiles(TINFER_DTYPE_Q8_0, w, row_bytes, n_elems / TF_QK8_0,
+                      GEMM_ROWS / TF_QGEMM_ROWS, packed);
+    void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
+    assert_non_null(scratch);
+    for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
+        k->q8_0_gemm_fast(&(tf_qgemm_args){.w = w,
+                                           .packed = packed,
+                                           .row_bytes = row_bytes,
+                                           .n_rows = GEMM_ROWS,
+                                           .x_quant = act,
+                                           .x_stride = act_stride,
+                                           .n_tokens = n_tokens,
+                                           .n_elems = n_elems,
+                                           .y = y,
+                                           .y_stride = GEMM_Y_STRIDE,
+                                           .scratch = scratch});
+        for (uint32_t t = 0; t < n_tokens; t++)
+            for (uint32_t r = 0; r < GEMM_ROWS; r++) {
+                const float want =
+                    q8_0_fast_reference(w + r * row_bytes, act + t * act_stride, n_elems);
+                assert_same_bits(want, y[t * GEMM_Y_STRIDE + r], "q8_0_gemm_fast", k->name);
+            }
+    }
+    free(scratch);
+}
+
 /* Every table's row-tile products (where it has them) are the bits of its single-row kernels. */
 static void qgemms(void **state) {
     (void)state;
@@ -980,9 +1031,11 @@ static void qgemms(void **state) {
                        k_lengths[l]);
             check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k_tiled),
                        k_lengths[l]);
+            check_gemm_fast(tables[k], lengths[l]);
         }
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_true(tf_cpu_kernels_read_packed(tf_cpu_kernels_avx512()));
+        assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm_fast);
         assert_non_null(tf_cpu_kernels_avx512()->q5_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm);
         assert_non_null(tf_cpu_kernels_avx512()->q4_k_rows4_gemm);

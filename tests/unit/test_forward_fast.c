@@ -25,6 +25,7 @@
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "backend/cpu/cpu_kernels.h"
+#include "fixtures/logits_util.h"
 #include "fixtures/test_env.h"
 #include "tinfer/tinfer.h"
 
@@ -32,22 +33,6 @@ typedef struct stats {
     double nll;
     size_t n_steps, n_logits;
 } stats;
-
-static int argmax(const float *logits, size_t n) {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++)
-        if (logits[i] > logits[best]) best = i;
-    return (int)best;
-}
-
-/* -log softmax(logits)[token], in double. */
-static double nll(const float *logits, size_t n, int32_t token) {
-    double max = logits[0], sum = 0;
-    for (size_t i = 1; i < n; i++)
-        if (logits[i] > max) max = logits[i];
-    for (size_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
-    return log(sum) - ((double)logits[token] - max);
-}
 
 /* The two paths' current logits, compared bit for bit; returns the greedy token. */
 static int32_t compare(tinfer_context *exact, tinfer_context *fast, stats *st, const char *name,
@@ -60,8 +45,8 @@ static int32_t compare(tinfer_context *exact, tinfer_context *fast, stats *st, c
         if (memcmp(&a[i], &b[i], sizeof a[i]) != 0)
             fail_msg("%s step %zu: logit %zu is %.9g on avx512, %.9g on x86-64-v3", name, step, i,
                      b[i], a[i]);
-    const int32_t greedy = (int32_t)argmax(a, n_vocab);
-    st->nll += nll(a, n_vocab, next_for_nll >= 0 ? next_for_nll : greedy);
+    const int32_t greedy = (int32_t)logits_argmax(a, n_vocab);
+    st->nll += logits_nll(a, n_vocab, next_for_nll >= 0 ? next_for_nll : greedy);
     st->n_logits += n_vocab;
     st->n_steps++;
     return greedy;
@@ -69,12 +54,9 @@ static int32_t compare(tinfer_context *exact, tinfer_context *fast, stats *st, c
 
 static void run_prompt(tinfer_context *exact, tinfer_context *fast, json_t *prompt, stats *st) {
     const char *name = json_string_value(json_object_get(prompt, "name"));
-    json_t *ids = json_object_get(prompt, "ids");
     int32_t tokens[256];
-    const size_t n_ids = json_array_size(ids);
-    assert_true(n_ids > 1 && n_ids <= 256);
-    for (size_t i = 0; i < n_ids; i++)
-        tokens[i] = (int32_t)json_integer_value(json_array_get(ids, i));
+    const size_t n_ids = golden_prompt_ids(prompt, tokens, 256);
+    assert_true(n_ids > 1);
     tinfer_context *ctx[2] = {exact, fast};
     const int32_t seq = 0;
 
@@ -119,15 +101,11 @@ static void avx512_path_equals_x86_v3(void **state) {
         skip();
     }
     const char *model_path = test_default_model();
-    char golden_path[4096];
-    if (!model_path || !test_source_path(golden_path, sizeof golden_path,
-                                         "tests/data/golden/gemma3_270m_q4km.json")) {
-        printf("skipped: TINFER_DEFAULT_MODEL is not set\n");
+    json_t *golden = model_path ? golden_load() : NULL;
+    if (!golden) {
+        printf("skipped: TINFER_DEFAULT_MODEL or TINFER_SOURCE_DIR is not set\n");
         skip();
     }
-    json_error_t error;
-    json_t *golden = json_load_file(golden_path, 0, &error);
-    assert_non_null(golden);
     tinfer_model *model = NULL;
     assert_int_equal(tinfer_model_load(model_path, NULL, 0, &model), TINFER_OK);
     unsetenv("TINFER_FORCE_GENERIC");

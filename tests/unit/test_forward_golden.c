@@ -32,6 +32,7 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
+#include "fixtures/logits_util.h"
 #include "fixtures/test_env.h"
 #include "tinfer/tinfer.h"
 
@@ -42,13 +43,6 @@ typedef struct stats {
     size_t n_compared;
     size_t n_steps;
 } stats;
-
-static int argmax(const float *logits, size_t n) {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++)
-        if (logits[i] > logits[best]) best = i;
-    return (int)best;
-}
 
 /* Checks one step's logits; returns our greedy token. */
 static int32_t compare_step(const float *logits, size_t n_vocab, json_t *step, stats *st,
@@ -67,7 +61,7 @@ static int32_t compare_step(const float *logits, size_t n_vocab, json_t *step, s
             fail_msg("%s step %zu: logit of token %lld is %.6f, llama.cpp %.4f", prompt, s,
                      (long long)id, logits[id], ref);
     }
-    const int ours = argmax(logits, n_vocab);
+    const int ours = logits_argmax(logits, n_vocab);
     st->n_steps++;
     if (ours != ref_token)
         fail_msg("%s step %zu: greedy token %d, llama.cpp %d", prompt, s, ours, ref_token);
@@ -102,8 +96,7 @@ static void default_model_matches_llamacpp(void **state) {
     if (!model_path || !test_source_path(golden_path, sizeof golden_path,
                                          "tests/data/golden/gemma3_270m_q4km.json"))
         skip();
-    json_error_t error;
-    json_t *golden = json_load_file(golden_path, 0, &error);
+    json_t *golden = golden_load();
     assert_non_null(golden);
     tinfer_model *model = NULL;
     assert_int_equal(tinfer_model_load(model_path, NULL, 0, &model), TINFER_OK);

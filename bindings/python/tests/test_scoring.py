@@ -175,3 +175,26 @@ def test_logit_bias_in_completions(tiny_chat):
     random_seed = tiny_chat.complete("the cat", max_tokens=3, temperature=1.0,
                                      seed=tinfer.SEED_RANDOM)
     assert random_seed["usage"]["completion_tokens"] <= 3
+
+
+def test_head_sum_fast_is_within_its_bound(default_model):
+    """head_sum="fast" (TINFER_HEAD_SUM_FAST) against the exact default on a prompt and a few
+    greedy steps: every logit within 1e-3, the same greedy token where the top two are further
+    apart (on a CPU without the AVX-512 kernels both are exact, and equal)."""
+    require_context_api()
+    tokenizer = default_model.tokenizer
+    ids = tokenizer.encode("The capital of France is", add_special=True)
+    with tinfer.Context(default_model, n_ctx=128) as exact, \
+            tinfer.Context(default_model, n_ctx=128, head_sum="fast") as fast:
+        exact.prefill(ids)
+        fast.prefill(ids)
+        for _ in range(4):
+            a = np.array(exact.logits(), dtype=np.float64)
+            b = np.array(fast.logits(), dtype=np.float64)
+            assert np.max(np.abs(a - b)) <= 1e-3
+            top2 = np.sort(a)[-2:]
+            greedy = int(np.argmax(a))
+            if top2[1] - top2[0] > 1e-3:
+                assert int(np.argmax(b)) == greedy
+            exact.decode(greedy)
+            fast.decode(greedy)

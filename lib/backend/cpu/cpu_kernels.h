@@ -122,6 +122,10 @@ typedef struct tf_cpu_kernels {
     /* Row tiles of Q4_K in the repacked orders (q4_k_rows4: prompts; q4_k_rows: decode of
      * several sequences) and of Q6_K's tiled order (prompts), NULL where a build has none. */
     tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm;
+    /* The output head in TINFER_HEAD_SUM_FAST's order, packed Q8_0 rows only (NULL where a build
+     * has none): per (row, token) acc = fma((float)isum_b, d_w·d_x, acc) over the blocks b in
+     * order from 0, isum_b the block's exact integer dot; y = acc. */
+    tf_qgemm_fn q8_0_gemm_fast;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);

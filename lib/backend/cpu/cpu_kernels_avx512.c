@@ -492,6 +492,53 @@ static void z_gemm_q5_0(const tf_qgemm_args *a) {
     else z_gemm(a, false);
 }
 
+/* ---- The output head in TINFER_HEAD_SUM_FAST's order (packed Q8_0 tiles) ----
+ *
+ * ggml's order costs, per row, token and block, eight conversions and eight fused multiply-adds
+ * (one per integer lane); with several sequences per step that float work, not the head's bytes,
+ * bounds the step. Here the eight lanes' VPDPBUSD chains add up in integers (exact) and each block
+ * takes one conversion and one multiply-add: acc = fma((float)isum_b, d_w·d_x, acc), blocks in
+ * order. Each (row, token) is computed alone, so the logits are the same for any batch. */
+
+/* −128·Σx over each block of token x: where the block's VPDPBUSD chain starts. */
+static void z_block_offsets(const tf_q8_0_act *x, uint32_t n_blocks, int32_t *off) {
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        int32_t sum = 0;
+        for (int i = 0; i < TF_QK8_0; i++) sum += x[b].qs[i];
+        off[b] = -128 * sum;
+    }
+}
+
+/* n_x tokens (1 to 4) against one packed tile: y[t][0..15]. */
+static inline __attribute__((always_inline)) void
+z_fast_tokens(const tf_packed_q8_0 *tile, uint32_t n_blocks, const tf_q8_0_act *const x[4],
+              const int32_t *const off[4], int n_x, float *const y[4]) {
+    __m512 acc[4];
+    for (int t = 0; t < n_x; t++) acc[t] = _mm512_setzero_ps();
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile[b].d));
+        __m512i isum[4][2]; /* two chains per token: half the dependent VPDPBUSDs */
+        for (int t = 0; t < n_x; t++) {
+            isum[t][0] = _mm512_set1_epi32(off[t][b]);
+            isum[t][1] = _mm512_setzero_si512();
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            const __m512i codes = _mm512_loadu_si512(tile[b].codes[j]);
+            for (int t = 0; t < n_x; t++)
+                isum[t][j & 1] = _mm512_dpbusd_epi32(
+                    isum[t][j & 1], codes, _mm512_set1_epi32(z_load4(x[t][b].qs + 4 * j)));
+        }
+        for (int t = 0; t < n_x; t++) {
+            const __m512 lane = _mm512_cvtepi32_ps(_mm512_add_epi32(isum[t][0], isum[t][1]));
+            acc[t] = _mm512_fmadd_ps(lane, _mm512_mul_ps(d_w, _mm512_set1_ps(x[t][b].d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], acc[t]);
+}
+
+static void z_gemm_q8_0_fast(const tf_qgemm_args *a);
+
 /* ---- Row tiles of Q4_K: the repacked orders (q4_k_rows4 for prompts, q4_k_rows for decode) ----
  *
  * Per super-block the tile holds, for sixteen rows in the sixteen lanes, the 256 codes (0..15,
@@ -873,6 +920,7 @@ static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
 #define TF_KERNEL_Q4_K_ROWS4_GEMM z_gemm_q4_k_rows4
 #define TF_KERNEL_Q4_K_ROWS_GEMM z_gemm_q4_k_rows
 #define TF_KERNEL_Q6_K_TILED_GEMM z_gemm_q6_k_tiled
+#define TF_KERNEL_Q8_0_GEMM_FAST z_gemm_q8_0_fast
 #include "backend/cpu/cpu_kernels_impl.h"
 
 /* Q4_K span 2 (prompts, ggml's gemm) and 8 (single tokens, its gemv), Q6_K tiled (prompts) and
@@ -887,6 +935,46 @@ static void z_gemm_q4_k_rows(const tf_qgemm_args *a) {
     z_gemm_k(a, Z_K4_ROWS);
     z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows,
                      TF_KERNELS_NAME.q4_k_rows_x4);
+}
+
+/* Every tile (a->packed; without it, the exact order: see q8_0_gemm_fast) with the tokens four
+ * at a time, the rest one by one; each token's block offsets from the scratch's offset area. */
+static void z_gemm_q8_0_fast(const tf_qgemm_args *a) {
+    if (!a->packed) {
+        z_gemm_q8_0(a);
+        return;
+    }
+    const uint32_t n_blocks = a->n_elems / TF_QK8_0;
+    int32_t *off = (int32_t *)((z_tile_block *)a->scratch + n_blocks);
+    const size_t tile_blocks = n_blocks;
+    for (uint32_t t0 = 0; t0 < a->n_tokens; t0 += TF_QGEMM_TOKENS) {
+        const uint32_t n_t =
+            a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
+        const tf_q8_0_act *x[TF_QGEMM_TOKENS];
+        for (uint32_t t = 0; t < n_t; t++) {
+            x[t] = (const void *)(a->x_quant + (t0 + t) * a->x_stride);
+            z_block_offsets(x[t], n_blocks, off + (size_t)t * n_blocks);
+        }
+        for (uint32_t i = 0; i < a->n_rows / TF_QGEMM_ROWS; i++) {
+            const tf_packed_q8_0 *tile = (const tf_packed_q8_0 *)a->packed + i * tile_blocks;
+            float *y = a->y + (size_t)i * TF_QGEMM_ROWS;
+            uint32_t t = 0;
+            for (; t + 4 <= n_t; t += 4) {
+                const int32_t *o[4];
+                float *out[4];
+                for (int k = 0; k < 4; k++) {
+                    o[k] = off + (size_t)(t + k) * n_blocks;
+                    out[k] = y + (t0 + t + k) * a->y_stride;
+                }
+                z_fast_tokens(tile, n_blocks, x + t, o, 4, out);
+            }
+            for (; t < n_t; t++) {
+                const int32_t *o[4] = {off + (size_t)t * n_blocks};
+                float *out[4] = {y + (t0 + t) * a->y_stride};
+                z_fast_tokens(tile, n_blocks, x + t, o, 1, out);
+            }
+        }
+    }
 }
 
 static void z_gemm_q6_k_tiled(const tf_qgemm_args *a) {

@@ -1104,6 +1104,9 @@ static void k_expf_n(const float *x, float *y, size_t n) {
 #define TF_KERNEL_Q5_0_GEMM NULL
 #define TF_KERNEL_Q8_0_GEMM NULL
 #endif
+#ifndef TF_KERNEL_Q8_0_GEMM_FAST
+#define TF_KERNEL_Q8_0_GEMM_FAST NULL
+#endif
 #ifndef TF_KERNEL_Q4_K_ROWS4_GEMM
 #define TF_KERNEL_Q4_K_ROWS4_GEMM NULL
 #define TF_KERNEL_Q4_K_ROWS_GEMM NULL
@@ -1123,6 +1126,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q4_k_rows4_gemm = TF_KERNEL_Q4_K_ROWS4_GEMM,
     .q4_k_rows_gemm = TF_KERNEL_Q4_K_ROWS_GEMM,
     .q6_k_tiled_gemm = TF_KERNEL_Q6_K_TILED_GEMM,
+    .q8_0_gemm_fast = TF_KERNEL_Q8_0_GEMM_FAST,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k_rows_x4 = k_dot4_q4_k_rows,

@@ -189,6 +189,11 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
     /* Packed rows need no unpacking: one token already gains from the tiles. */
     const size_t min_tokens = job->packed ? 1 : QGEMM_MIN_TOKENS;
     job->gemm = n_same >= min_tokens ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
+    /* The output head in TINFER_HEAD_SUM_FAST's order where asked for and available (every
+     * output row has one order: n_same = chunk). */
+    if (job->rows_out && state->config.fast_head && job->packed && w->dtype == TINFER_DTYPE_Q8_0 &&
+        state->kernels->q8_0_gemm_fast)
+        job->gemm = state->kernels->q8_0_gemm_fast;
     job->n_gemm = job->gemm ? n_same : 0;
     /* With packed rows the file's are not read at all: the tokens of another order after the
      * first ones (a Q4_K prompt's last few) take their own tiles. */

@@ -69,6 +69,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
     "tinfer_special_token": {"TOKEN_BOS": 0, "TOKEN_EOS": 1, "TOKEN_PAD": 2, "TOKEN_UNK": 3},
     "tinfer_kv_dtype": {"KV_F16": 0, "KV_F32": 1},
     "tinfer_device_kind": {"DEVICE_CPU": 0, "DEVICE_CUDA": 1},
+    "tinfer_head_sum": {"HEAD_SUM_EXACT": 0, "HEAD_SUM_FAST": 1},
 }
 
 # The ABI this binding was written for: the header's version (tinfer/_version.py).
@@ -201,6 +202,7 @@ class ContextParams(Structure):
         ("abort_user_data", ctypes.c_void_p),
         ("n_kv_tokens", c_uint32),  # 0.3 (KV forks)
         ("n_logits_max", c_uint32),  # 0.3 (scoring: tinfer_prefill_logits)
+        ("head_sum", c_int),  # 0.3 (tinfer_head_sum)
     ]
 
 

@@ -23,6 +23,8 @@ except ImportError:  # NumPy is optional: logits() gives a memoryview then
 
 _KV_DTYPES = {"f16": _capi.ENUMS["tinfer_kv_dtype"]["KV_F16"],
               "f32": _capi.ENUMS["tinfer_kv_dtype"]["KV_F32"]}
+_HEAD_SUMS = {"exact": _capi.ENUMS["tinfer_head_sum"]["HEAD_SUM_EXACT"],
+              "fast": _capi.ENUMS["tinfer_head_sum"]["HEAD_SUM_FAST"]}
 
 
 def has_context_api() -> bool:
@@ -53,12 +55,14 @@ class Context(Owner):
                  kv_dtype: Optional[str] = None, n_batch: Optional[int] = None,
                  abort: Optional[Callable[[], bool]] = None,
                  n_kv_tokens: Optional[int] = None,
-                 logits_rows: Optional[int] = None) -> None:
+                 logits_rows: Optional[int] = None,
+                 head_sum: Optional[str] = None) -> None:
         """abort: called between layers of every prefill and decode; returning True stops the
         step, which raises AbortedError and leaves the cache as it was. An exception raised
         inside it is printed and counts as False. logits_rows: rows of logits the output head
         computes at once (n_logits_max; default 8): more is faster for prefill_logits, each
-        row takes n_vocab floats of scratch."""
+        row takes n_vocab floats of scratch. head_sum: "exact" (default: llama.cpp's bits) or
+        "fast" (TINFER_HEAD_SUM_FAST: logits within 1e-3, several sequences per step faster)."""
         api = _capi.api()
         create = api.function("tinfer_context_create")
         params = _capi.ContextParams()
@@ -68,6 +72,10 @@ class Context(Owner):
                              ("n_logits_max", logits_rows)):
             if value is not None:
                 setattr(params, field, _uint32(field, value))
+        if head_sum is not None:
+            if head_sum not in _HEAD_SUMS:
+                raise ValueError(f"head_sum must be one of {sorted(_HEAD_SUMS)}, not {head_sum!r}")
+            params.head_sum = _HEAD_SUMS[head_sum]
         if kv_dtype is not None:
             if kv_dtype not in _KV_DTYPES:
                 raise ValueError(f"kv_dtype must be one of {sorted(_KV_DTYPES)}, not {kv_dtype!r}")
