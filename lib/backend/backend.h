@@ -128,6 +128,8 @@ typedef struct tf_weight_regions {
 typedef struct tf_kv_geometry {
     uint32_t n_layer;
     const uint32_t *layer_blocks; /* [n_layer] blocks of storage in each layer */
+    const bool *layer_in_ring;    /* [n_layer] whether a layer's blocks are per-sequence rings
+                                     (sliding-window layers), or NULL: none is */
     uint32_t k_row_elems;         /* n_head_kv · head_dim */
     uint32_t v_row_elems;         /* n_head_kv · head_dim_v */
     tinfer_dtype dtype;           /* F16 or F32 */

@@ -42,6 +42,7 @@ static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p
         layer_blocks[il] = tf_kv_layer_blocks(&ctx->kv, il);
     const tf_kv_geometry geometry = {.n_layer = hp->n_layer,
                                      .layer_blocks = layer_blocks,
+                                     .layer_in_ring = ctx->kv.layer_in_ring,
                                      .k_row_elems = hp->n_head_kv * hp->head_dim,
                                      .v_row_elems = hp->n_head_kv * hp->head_dim_v,
                                      .dtype = p->kv_dtype == TINFER_KV_F32 ? TINFER_DTYPE_F32

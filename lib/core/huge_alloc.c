@@ -20,7 +20,8 @@ static bool small_alloc(size_t bytes, tf_huge_buf *out) {
     return out->data != NULL;
 }
 
-bool tf_huge_alloc(size_t bytes, tf_huge_buf *out) {
+/* A zeroed anonymous mapping of bytes, 2 MiB-aligned, with the page-size advice given. */
+static bool mapped_alloc(size_t bytes, bool huge, tf_huge_buf *out) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     size_t map_bytes;
     /* below one huge page there is nothing to gain; above, one extra page leaves room to align */
@@ -32,13 +33,19 @@ bool tf_huge_alloc(size_t bytes, tf_huge_buf *out) {
         return false;
     }
     const uintptr_t aligned = ((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    (void)madvise((void *)aligned, bytes, MADV_HUGEPAGE); /* advice: refused means small pages */
+    /* advice: refused means the system's default */
+    (void)madvise((void *)aligned, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     *out = (tf_huge_buf){.data = (uint8_t *)aligned, .map = map, .map_bytes = map_bytes};
     return true;
 #else
+    (void)huge;
     return small_alloc(bytes, out);
 #endif
 }
+
+bool tf_huge_alloc(size_t bytes, tf_huge_buf *out) { return mapped_alloc(bytes, true, out); }
+
+bool tf_base_pages_alloc(size_t bytes, tf_huge_buf *out) { return mapped_alloc(bytes, false, out); }
 
 void tf_huge_free(tf_huge_buf *buf) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)

@@ -18,6 +18,11 @@ typedef struct tf_huge_buf {
 /* A zeroed buffer of bytes (at least 1); false when out of memory (*out left empty). */
 bool tf_huge_alloc(size_t bytes, tf_huge_buf *out);
 
+/* The same on base pages (MADV_NOHUGEPAGE, also where the system makes huge pages the default):
+ * for storage touched in scattered small pieces, where one touched byte must not commit and zero
+ * 2 MiB (the KV cache's per-sequence rings). Released with tf_huge_free. */
+bool tf_base_pages_alloc(size_t bytes, tf_huge_buf *out);
+
 /* Releases it and leaves it empty; an empty buffer is accepted. */
 void tf_huge_free(tf_huge_buf *buf);
 
