@@ -60,7 +60,8 @@ static int print_usage(const char *message) {
             "                  32-token block, output included (default exact)\n"
             "  --head-sum S    exact: the output head in llama.cpp's float order, bit for bit;\n"
             "                  fast: its integer sum per block (logits within 1e-3, a step of\n"
-            "                  several sequences faster; doc/api.md) (default exact)\n");
+            "                  several sequences faster; see doc/architecture.md)\n"
+            "                  (default exact)\n");
     return message ? 2 : -1;
 }
 

@@ -42,9 +42,10 @@ typedef enum tinfer_head_sum {
     TINFER_HEAD_SUM_EXACT = 0, /* llama.cpp's float order, bit for bit (the default) */
     TINFER_HEAD_SUM_FAST = 1   /* each 32-weight block's integer sum, then one multiply-add per
                                   block: other rounding (logits within 1e-3 of the exact ones,
-                                  greedy tokens the same on the golden prompts; doc/api.md), the
-                                  same for any number of sequences per step. Taken by Q8_0 heads
-                                  with the AVX-512 VNNI kernels; elsewhere the exact order */
+                                  greedy tokens the same on the golden prompts: see
+                                  doc/architecture.md), the same for any number of sequences per
+                                  step. Taken by Q8_0 heads with the AVX-512 VNNI kernels;
+                                  elsewhere the exact order */
 } tinfer_head_sum;
 
 /* Called by prefill and decode between layers with the user_data given in the params: return true
