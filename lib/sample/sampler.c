@@ -74,8 +74,8 @@ void tf_sampler_accept(tinfer_sampler *s, int32_t token) { tf_history_push(&s->h
 
 /* Copies logits into adjusted_logits and applies the logit bias and the penalties; then NaN
  * becomes -inf, and when some logits are +inf those become 0 and every other -inf (the limit of
- * the softmax: the +inf tokens share all the probability). Returns the highest adjusted logit: -inf when no token is
- * left to pick. */
+ * the softmax: the +inf tokens share all the probability). Returns the highest adjusted logit: -inf
+ * when no token is left to pick. */
 static float adjust_logits(tinfer_sampler *s, const float *logits) {
     float *adjusted = s->adjusted_logits;
     memcpy(adjusted, logits, s->n_vocab * sizeof *adjusted);
@@ -152,7 +152,33 @@ static double temperature_weights(tinfer_sampler *s, size_t *last_positive) {
     return sum;
 }
 
+/* Whether the chain is plain greedy: no bias and no penalty to apply, so the adjusted logits are
+ * the logits with NaN as -inf, and their argmax can be read without copying them. */
+static bool plain_greedy(const tinfer_sampler *s) {
+    const tinfer_sampler_params *p = &s->params;
+    return p->temperature == 0.0f && s->n_bias == 0 &&
+           (s->history.size == 0 || (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f &&
+                                     p->frequency_penalty == 0.0f));
+}
+
+/* select_candidates' greedy answer for plain greedy, in one pass over logits (and a second up to
+ * the argmax): what a server decoding many sequences runs once per token of each. */
+static tinfer_status plain_greedy_token(const tinfer_sampler *s, const float *logits,
+                                        int32_t *token) {
+    float max_logit = -INFINITY; /* NaN never compares greater: it counts as -inf */
+    for (size_t i = 0; i < s->n_vocab; i++)
+        max_logit = logits[i] > max_logit ? logits[i] : max_logit;
+    if (max_logit == -INFINITY)
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "sampler: every logit is NaN or -inf (after penalties): nothing to pick");
+    size_t i = 0; /* +inf: the first +inf, as adjust_logits' 0 among -inf */
+    while (logits[i] != max_logit) i++;
+    *token = (int32_t)i;
+    return TINFER_OK;
+}
+
 tinfer_status tf_sampler_sample(tinfer_sampler *s, const float *logits, int32_t *token) {
+    if (plain_greedy(s)) return plain_greedy_token(s, logits, token);
     tinfer_status status = select_candidates(s, logits);
     if (status != TINFER_OK) return status;
     if (s->params.temperature == 0.0f) {

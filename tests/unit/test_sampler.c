@@ -173,6 +173,33 @@ static void greedy_picks_argmax_and_lowest_id_on_ties(void **state) {
     tinfer_sampler_free(s);
 }
 
+/* Plain greedy (no bias, no penalty) reads the logits without the chain's copy: it must answer as
+ * the chain does — here the chain forced by a bias of +0 on token 0 — on NaN, ±inf and ties, and
+ * fail alike when nothing can be picked. */
+static void plain_greedy_equals_the_chain(void **state) {
+    (void)state;
+    tinfer_sampler_params p;
+    tinfer_sampler_params_init(&p, sizeof p);
+    p.temperature = 0.0f;
+    tinfer_sampler *plain = create_sampler(&p, 5), *chain = create_sampler(&p, 5);
+    const int32_t token0 = 0;
+    const float zero = 0.0f;
+    assert_int_equal(tinfer_sampler_set_logit_bias(chain, &token0, &zero, 1), TINFER_OK);
+    const float cases[][5] = {
+        {NAN, 1.0f, NAN, 3.0f, 3.0f},           {-INFINITY, NAN, -2.0f, -INFINITY, -2.0f},
+        {1.0f, INFINITY, 2.0f, INFINITY, NAN},  {NAN, NAN, -1.0f, NAN, NAN},
+        {-0.0f, 0.0f, -0.0f, -1.0f, -INFINITY},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        assert_int_equal(sample_one(plain, cases[c], 5), sample_one(chain, cases[c], 5));
+    const float nothing[5] = {NAN, -INFINITY, NAN, -INFINITY, -INFINITY};
+    int32_t token = -1;
+    assert_int_equal(tinfer_sampler_sample(plain, nothing, 5, &token), TINFER_E_INVALID_ARG);
+    assert_int_equal(tinfer_sampler_sample(chain, nothing, 5, &token), TINFER_E_INVALID_ARG);
+    tinfer_sampler_free(plain);
+    tinfer_sampler_free(chain);
+}
+
 static void greedy_draws_no_random_numbers(void **state) {
     (void)state;
     tinfer_sampler_params p = plain_params(0.0f);
@@ -719,6 +746,7 @@ static void chain_matches_numpy_reference(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(greedy_picks_argmax_and_lowest_id_on_ties),
+        cmocka_unit_test(plain_greedy_equals_the_chain),
         cmocka_unit_test(greedy_draws_no_random_numbers),
         cmocka_unit_test(top_k_one_equals_greedy),
         cmocka_unit_test(temperature_draws_match_softmax),
