@@ -75,9 +75,9 @@ static const qdot4_entry QDOT4S[] = {
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
 /* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below: five and
- * the fast head's), the six float kernels and the four attention kernels (attention_kernels)
+ * the fast head's), the seven float kernels and the four attention kernels (attention_kernels)
  * tested below: a field added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 6 + 4),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 7 + 4),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -561,6 +561,50 @@ static void expf_n_with(const tf_cpu_kernels *fast) {
     if (!fast) return;
     fast->expf_n(x, e_fast, N + 3);
     assert_memory_equal(e_generic, e_fast, sizeof e_generic);
+}
+
+/* gelu_table_mul against its definition, on every table: a made-up table (any contents do: the
+ * kernel only looks up), inputs around both clamps, the float16 rounding ties, subnormals, ±inf
+ * and NaN, and lengths with and without a tail. */
+static void gelu_table_mul(void **state) {
+    (void)state;
+    static uint16_t table[(1 << 16) + 2];
+    for (uint32_t i = 0; i < (1u << 16); i++) table[i] = (uint16_t)(i * 40503u + 17u) & 0x7BFFu;
+    enum { N = 1203 };
+    static float x[N], up[N], want[N], got[N];
+    uint32_t rng = 99u;
+    for (int i = 0; i < N; i++) {
+        x[i] = 24.0f * random_float(&rng);
+        up[i] = 1.0f + random_float(&rng);
+    }
+    const float special[] = {-10.0f,
+                             10.0f,
+                             nextafterf(-10.0f, 0.0f),
+                             nextafterf(10.0f, 0.0f),
+                             1.00048828125f /* a float16 tie */,
+                             1e-8f,
+                             -1e-30f,
+                             65520.0f,
+                             INFINITY,
+                             -INFINITY,
+                             NAN,
+                             -0.0f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) x[i * 7] = special[i];
+    for (int i = 0; i < N; i++) {
+        const float g = x[i] <= -10.0f  ? 0.0f
+                        : x[i] >= 10.0f ? x[i]
+                                        : tf_f16_to_f32(table[tf_f32_to_f16(x[i])]);
+        want[i] = g * up[i];
+    }
+    const tf_cpu_kernels *tables[3] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
+                                       tf_cpu_kernels_avx512()};
+    for (int k = 0; k < 3; k++)
+        for (size_t n = N - 8; tables[k] && n <= N; n += 8 - 1) {
+            memcpy(got, x, sizeof got);
+            tables[k]->gelu_table_mul(table, got, up, n);
+            assert_memory_equal(got, want, n * sizeof *got);
+            assert_memory_equal(got + n, x + n, (N - n) * sizeof *got); /* nothing past n */
+        }
 }
 
 /* Whether the kernel lists flag for the first CPU in /proc/cpuinfo: a source independent of the
@@ -1061,6 +1105,7 @@ int main(void) {
         cmocka_unit_test(axpy),
         cmocka_unit_test(f16_to_f32),
         cmocka_unit_test(expf_n),
+        cmocka_unit_test(gelu_table_mul),
         cmocka_unit_test(qgemms),
         cmocka_unit_test(attention_kernels),
     };

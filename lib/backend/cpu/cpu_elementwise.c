@@ -62,8 +62,8 @@ enum { ROPE_PAIRS_CHUNK = 128 };
 static void rope_angles(const tf_rope *rope, float theta_scale, size_t i0, size_t n, float *theta,
                         float *cos_a, float *sin_a) {
     for (size_t i = 0; i < n; i++) {
-        const float angle = rope->freq_scale *
-                            (rope->freq_factors ? *theta / rope->freq_factors[i0 + i] : *theta);
+        const float angle =
+            rope->freq_scale * (rope->freq_factors ? *theta / rope->freq_factors[i0 + i] : *theta);
         cos_a[i] = cosf(angle);
         sin_a[i] = sinf(angle);
         *theta *= theta_scale;
@@ -126,18 +126,12 @@ static float gelu_tanh(float x) {
 /* What ggml computes for GELU on the CPU: a table of float16 results indexed by the float16 input,
  * exact outside (-10, 10). Gemma's FFN inputs are large enough that the float16 steps show in the
  * logits, so we round at the same two places — through the same kind of table, built once. */
-static uint16_t gelu_table[1 << 16];
+static uint16_t gelu_table[(1 << 16) + 2]; /* + 2: the kernels read 32-bit words */
 static pthread_once_t gelu_table_once = PTHREAD_ONCE_INIT;
 
 static void build_gelu_table(void) {
     for (uint32_t i = 0; i < (1u << 16); i++)
         gelu_table[i] = tf_f32_to_f16(gelu_tanh(tf_f16_to_f32((uint16_t)i)));
-}
-
-static float gelu_tanh_f16(float x) {
-    if (x <= -10.0f) return 0.0f;
-    if (x >= 10.0f) return x;
-    return tf_f16_to_f32(gelu_table[tf_f32_to_f16(x)]);
 }
 
 /* SiLU as ggml_vec_swiglu_f32 computes it (ggml_v_silu): x / (1 + exp(-x)) with exp through
@@ -162,7 +156,7 @@ static void ffn_gate_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
     float *gate = job->y + i0;
     const float *up = job->x + i0;
     if (job->act == TF_FFN_GELU_TANH)
-        for (size_t i = 0; i < i1 - i0; i++) gate[i] = gelu_tanh_f16(gate[i]) * up[i];
+        job->state->kernels->gelu_table_mul(gelu_table, gate, up, i1 - i0);
     else swiglu(job->state->kernels, gate, up, i1 - i0);
 }
 

@@ -140,6 +140,10 @@ typedef struct tf_cpu_kernels {
     void (*f16_to_f32)(const uint16_t *x, float *y, size_t n);
     /* ggml's vectorised exp (ggml_v_expf) of each of n values. */
     void (*expf_n)(const float *x, float *y, size_t n);
+    /* gate[i] = g(gate[i]) · up[i], g ggml's CPU GELU: 0 at or below -10, the input at or above
+     * 10, else table[the input rounded to float16] widened. table: 65536 float16 results and 2
+     * bytes of padding after them (read as 32-bit words), as cpu_elementwise.c builds it. */
+    void (*gelu_table_mul)(const uint16_t *table, float *gate, const float *up, size_t n);
     /* ---- attention over an F16 cache (cpu_kernels_attn_impl.h) ----
      * scores[r·stride + i] = dot(k_rows[i], q + r·n) · scale for query rows r < n_rows and keys
      * i < n_keys, each dot the float16 row widened and summed exactly as dot_tiled (n a multiple

@@ -1092,6 +1092,40 @@ static void k_expf_n(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = k_expf1(x[i]);
 }
 
+/* ggml's GELU through its float16 table, times the up projection (see tf_cpu_kernels). */
+static inline float k_gelu_table1(const uint16_t *table, float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    return tf_f16_to_f32(table[tf_f32_to_f16(x)]);
+}
+
+#if TF_KERNELS_AVX2
+/* Eight at a time: F16C's round to nearest even is tf_f32_to_f16's (NaN included), the table read
+ * as 32-bit words (2 bytes of padding past its end) and cut to their low halves. */
+static void k_gelu_table_mul(const uint16_t *table, float *gate, const float *up, size_t n) {
+    const __m256 low = _mm256_set1_ps(-10.0f), high = _mm256_set1_ps(10.0f);
+    const __m256i half = _mm256_set1_epi32(0xFFFF);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(gate + i);
+        const __m256i index = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+        const __m256i words =
+            _mm256_and_si256(_mm256_i32gather_epi32((const int *)table, index, 2), half);
+        const __m128i halves =
+            _mm_packus_epi32(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        __m256 g = _mm256_cvtph_ps(halves);
+        g = _mm256_blendv_ps(g, _mm256_setzero_ps(), _mm256_cmp_ps(x, low, _CMP_LE_OQ));
+        g = _mm256_blendv_ps(g, x, _mm256_cmp_ps(x, high, _CMP_GE_OQ));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = k_gelu_table1(table, gate[i]) * up[i];
+}
+#else
+static void k_gelu_table_mul(const uint16_t *table, float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) gate[i] = k_gelu_table1(table, gate[i]) * up[i];
+}
+#endif
+
 /* A build may replace these four with its own (cpu_kernels_avx512.c, defined before including
  * this file). */
 #ifndef TF_KERNEL_Q8_0
@@ -1146,6 +1180,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .axpy = k_axpy,
     .f16_to_f32 = k_f16_to_f32,
     .expf_n = k_expf_n,
+    .gelu_table_mul = k_gelu_table_mul,
     .attn_scores_tiled = K_ATTN_SCORES_TILED,
     .attn_scores_vecdot = K_ATTN_SCORES_VECDOT,
     .attn_values = K_ATTN_VALUES,
