@@ -1,5 +1,6 @@
 /* Any thread count gives the same logits, bit for bit (memcmp), as one thread: the CPU backend
  * splits each op's rows, heads or elements over its threads without changing any sum's order.
+ * And the packed copy of the weights gives the same logits as the file's rows.
  *
  * The synthetic Gemma 3 (tests/unit/synthetic_model.h: GQA 4:2, sliding-window layers) with
  * Q8_0 matrices (the integer-dot path) and F32 matrices (row dots for decode, OpenBLAS tiles for
@@ -18,6 +19,8 @@
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random */
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_ops.h"
 #include "context/context.h"
 #include "synthetic_model.h"
 #include "tinfer/tinfer.h"
@@ -108,6 +111,44 @@ static void q8_0_same_on_any_threads(void **state) {
 static void f32_same_on_any_threads(void **state) {
     (void)state;
     synthetic_same_on_any_threads(0, "threads_gemma3_f32.gguf");
+}
+
+/* The CPU's packed copy of the weights (cpu_packed.c: made for a mapped model where this CPU's best
+ * kernel table reads it, never for one read into memory) gives the bits of the file's rows: the
+ * same synthetic model loaded both ways, Q8_0 and Q5_0, every prompt and decode row compared. */
+static void packed_same_as_file_rows_for(uint32_t matrix_type, const char *file) {
+    synth_spec spec = synth_gemma3();
+    spec.matrix_type = matrix_type;
+    char path[4096];
+    assert_non_null(synth_write(&spec, file, path, sizeof path));
+    tinfer_model_params mp;
+    tinfer_model_params_init(&mp, sizeof mp);
+    mp.use_mmap = false;
+    tinfer_model *mapped = NULL, *read_in = NULL;
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &mapped), TINFER_OK);
+    assert_int_equal(tinfer_model_load(path, &mp, sizeof mp, &read_in), TINFER_OK);
+    unsetenv("TINFER_CPU");
+    unsetenv("TINFER_FORCE_GENERIC");
+    tinfer_context *probe = make_context(mapped, 2, TINFER_KV_F16, 1);
+    const bool packs = tf_cpu_kernels_read_packed(tf_cpu_kernels_for(TF_CPU_PATH_AUTO));
+    const tf_cpu_state *state = probe->backend->state;
+    assert_int_equal(state->packed != NULL, packs); /* the copy is there where it can be read */
+    tinfer_context_free(probe);
+    float *a = run_synthetic(mapped, 2, TINFER_KV_F16, spec.n_vocab);
+    float *b = run_synthetic(read_in, 2, TINFER_KV_F16, spec.n_vocab);
+    for (size_t r = 0; r < N_ROWS; r++)
+        if (memcmp(a + r * spec.n_vocab, b + r * spec.n_vocab, spec.n_vocab * sizeof(float)))
+            fail_msg("%s: logits row %zu differ between packed and file rows", file, r);
+    free(a);
+    free(b);
+    tinfer_model_free(mapped);
+    tinfer_model_free(read_in);
+}
+
+static void packed_same_as_file_rows(void **state) {
+    (void)state;
+    packed_same_as_file_rows_for(8, "packed_gemma3_q8_0.gguf");
+    packed_same_as_file_rows_for(6, "packed_gemma3_q5_0.gguf");
 }
 
 /* One sequence with LONG_SPAN random cached positions, then LONG_STEPS decode steps: a decode
@@ -210,6 +251,7 @@ int main(void) {
         cmocka_unit_test(q8_0_same_on_any_threads),
         cmocka_unit_test(f32_same_on_any_threads),
         cmocka_unit_test(long_span_same_on_any_threads),
+        cmocka_unit_test(packed_same_as_file_rows),
         cmocka_unit_test(default_model_same_on_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
