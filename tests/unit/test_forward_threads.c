@@ -22,6 +22,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_ops.h"
 #include "context/context.h"
+#include "fixtures/logits_util.h"
 #include "synthetic_model.h"
 #include "tinfer/tinfer.h"
 
@@ -199,13 +200,6 @@ static void long_span_same_on_any_threads(void **state) {
 
 enum { DEFAULT_PROMPT = 20, DEFAULT_STEPS = 10 };
 
-static size_t argmax(const float *x, size_t n) {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
 /* [1 + DEFAULT_STEPS][n_vocab] logits: after the prompt, then after each greedy step. */
 static float *run_default(const tinfer_model *model, uint32_t n_threads, size_t *n_vocab_out) {
     tinfer_context *ctx = make_context(model, n_threads, TINFER_KV_F16, 1);
@@ -218,7 +212,7 @@ static float *run_default(const tinfer_model *model, uint32_t n_threads, size_t 
     memcpy(rows, tinfer_logits(ctx, 0), n_vocab * sizeof(float));
     for (int step = 1; step <= DEFAULT_STEPS; step++) {
         const int32_t seq = 0;
-        const int32_t token = (int32_t)argmax(rows + (size_t)(step - 1) * n_vocab, n_vocab);
+        const int32_t token = (int32_t)logits_argmax(rows + (size_t)(step - 1) * n_vocab, n_vocab);
         assert_int_equal(tinfer_decode(ctx, &seq, &token, 1), TINFER_OK);
         memcpy(rows + (size_t)step * n_vocab, tinfer_logits(ctx, 0), n_vocab * sizeof(float));
     }

@@ -441,6 +441,9 @@ static void z_rest_rows(const tf_qgemm_args *a, uint32_t r0, bool q8) {
     }
 }
 
+/* Every tile with every token, TF_QGEMM_TOKENS at a time: from packed rows where the caller has
+ * them (a packed tile holds a tile's file bytes, so both step by tile_bytes; every row is then in
+ * a whole tile), else unpacked from the file's rows per call. */
 static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
     const uint32_t n_blocks = a->n_elems / 32;
     z_tile_block *tile = a->scratch;
@@ -454,6 +457,10 @@ static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
                         off);
         for (uint32_t i = 0; i < n_tiles; i++) {
             const size_t r = (size_t)i * TF_QGEMM_ROWS;
+            if (a->packed) {
+                z_packed_tile(a->packed + i * tile_bytes, q8, n_blocks, a, t0, n_t, off, a->y + r);
+                continue;
+            }
             const uint8_t *rows = a->w + r * a->row_bytes;
             const uint8_t *ahead =
                 i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;
@@ -464,33 +471,9 @@ static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
     z_rest_rows(a, n_tiles * TF_QGEMM_ROWS, q8);
 }
 
-/* z_gemm over packed rows (every row in a whole tile): no per-call unpacking across rows. */
-static inline void z_gemm_packed(const tf_qgemm_args *a, bool q8) {
-    const uint32_t n_blocks = a->n_elems / 32;
-    const size_t tile_bytes =
-        (size_t)n_blocks * (q8 ? sizeof(tf_packed_q8_0) : sizeof(tf_packed_q5_0));
-    int32_t *off = (int32_t *)((z_tile_block *)a->scratch + n_blocks);
-    const uint32_t n_tiles = a->n_rows / TF_QGEMM_ROWS;
-    for (uint32_t t0 = 0; t0 < a->n_tokens; t0 += TF_QGEMM_TOKENS) {
-        const uint32_t n_t =
-            a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
-        z_token_offsets(a->x_quant + t0 * a->x_stride, a->x_stride, n_t, n_blocks, q8 ? 128 : 16,
-                        off);
-        for (uint32_t i = 0; i < n_tiles; i++)
-            z_packed_tile(a->packed + i * tile_bytes, q8, n_blocks, a, t0, n_t, off,
-                          a->y + (size_t)i * TF_QGEMM_ROWS);
-    }
-}
+static void z_gemm_q8_0(const tf_qgemm_args *a) { z_gemm(a, true); }
 
-static void z_gemm_q8_0(const tf_qgemm_args *a) {
-    if (a->packed) z_gemm_packed(a, true);
-    else z_gemm(a, true);
-}
-
-static void z_gemm_q5_0(const tf_qgemm_args *a) {
-    if (a->packed) z_gemm_packed(a, false);
-    else z_gemm(a, false);
-}
+static void z_gemm_q5_0(const tf_qgemm_args *a) { z_gemm(a, false); }
 
 /* ---- The output head in TINFER_HEAD_SUM_FAST's order (packed Q8_0 tiles) ----
  *

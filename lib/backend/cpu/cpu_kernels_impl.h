@@ -455,17 +455,25 @@ static inline __m128i k4_sums4(const avx_k4_block *k, const tf_q8_k_act *const x
 }
 #endif
 
+/* Super-block b of four tokens (xb[t]), w's block unpacked and the four tokens' d and dmin: what
+ * both spans start each super-block with. */
+static inline void avx_k4_x4_block(const tf_block_q4_k *w, const void *const xq[4], uint32_t b,
+                                   const tf_q8_k_act *xb[4], avx_k4_block *k, __m128 *d,
+                                   __m128 *dmin) {
+    for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
+    avx_k4_unpack(w, k);
+    avx_k4_d4(w, xb, d, dmin);
+}
+
 /* Span 2 (ggml_gemm_q4_K_8x8_q8_K): four sums per super-block and token, in order. */
 static void q4_k_x4_span2(const uint8_t *w_row, const void *const xq[4], uint32_t n, float out[4]) {
     const tf_block_q4_k *w = (const void *)w_row;
     __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb[4];
-        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
         avx_k4_block k;
-        avx_k4_unpack(&w[b], &k);
         __m128 d, dmin;
-        avx_k4_d4(&w[b], xb, &d, &dmin);
+        avx_k4_x4_block(&w[b], xq, b, xb, &k, &d, &dmin);
         /* mins: the tokens' lanes paired (sub-blocks 2g, 2g + 1), then transposed to [g][t] */
         const __m256i pairs01 =
             _mm256_hadd_epi32(avx_k4_min_lanes(xb[0], k.mins), avx_k4_min_lanes(xb[1], k.mins));
@@ -491,11 +499,9 @@ static void q4_k_x4_span8(const uint8_t *w_row, const void *const xq[4], uint32_
     __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
     for (uint32_t b = 0; b < n / TF_QK_K; b++) {
         const tf_q8_k_act *xb[4];
-        for (int t = 0; t < 4; t++) xb[t] = (const tf_q8_k_act *)xq[t] + b;
         avx_k4_block k;
-        avx_k4_unpack(&w[b], &k);
         __m128 d, dmin;
-        avx_k4_d4(&w[b], xb, &d, &dmin);
+        avx_k4_x4_block(&w[b], xq, b, xb, &k, &d, &dmin);
         __m256i min_lanes[4];
         for (int t = 0; t < 4; t++) min_lanes[t] = avx_k4_min_lanes(xb[t], k.mins);
         acc = _mm_fmadd_ps(_mm_cvtepi32_ps(k4_sums4(&k, xb, 0, 8)), d, acc);

@@ -169,20 +169,24 @@ static void pack_parts(void *arg, size_t i0, size_t i1, uint32_t thread) {
     }
 }
 
+/* Tiles of m per part: about PART_BYTES, at least one. */
+static size_t tiles_per_part(const tf_matrix *m) {
+    const size_t per_part = PART_BYTES / (TF_QGEMM_ROWS * m->row_bytes);
+    return per_part ? per_part : 1;
+}
+
 /* The parts of every matrix of p, NULL when out of memory; *n_parts their count. */
 static pack_part *plan_parts(const tf_cpu_packed *p, size_t *n_parts) {
     size_t n = 0;
     for (size_t i = 0; i < p->n; i++) {
-        const size_t tile_bytes = TF_QGEMM_ROWS * p->matrices[i].source.row_bytes;
-        const size_t per_part = PART_BYTES / tile_bytes ? PART_BYTES / tile_bytes : 1;
+        const size_t per_part = tiles_per_part(&p->matrices[i].source);
         n += (p->matrices[i].source.n_rows / TF_QGEMM_ROWS + per_part - 1) / per_part;
     }
     pack_part *parts = calloc(n ? n : 1, sizeof *parts);
     if (!parts) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < p->n; i++) {
-        const size_t tile_bytes = TF_QGEMM_ROWS * p->matrices[i].source.row_bytes;
-        const size_t per_part = PART_BYTES / tile_bytes ? PART_BYTES / tile_bytes : 1;
+        const size_t per_part = tiles_per_part(&p->matrices[i].source);
         const size_t n_tiles = p->matrices[i].source.n_rows / TF_QGEMM_ROWS;
         for (size_t t = 0; t < n_tiles; t += per_part)
             parts[k++] = (pack_part){.matrix = &p->matrices[i],
