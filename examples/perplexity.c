@@ -34,16 +34,19 @@ static const char *PROGRAM = "tinfer-perplexity";
 typedef struct options {
     const char *model, *text, *json;
     long n_ctx, stride, n_threads, n_logits_max;
+    tinfer_kv_dtype kv_dtype;
 } options;
 
 static int usage(FILE *out, int status) {
     fprintf(out,
-            "usage: %s -m MODEL -f TEXT [--ctx N] [--stride S] [--threads T] [--json FILE]\n"
+            "usage: %s -m MODEL -f TEXT [--ctx N] [--stride S] [--threads T] [--kv-dtype D]\n"
+            "       [--json FILE]\n"
             "  --ctx N       tokens per chunk (default 512); the second half of each is scored\n"
             "  --stride S    llama.cpp's strided mode: a window of N tokens every S tokens,\n"
             "                scored on its last S predictions (default: off)\n"
             "  --threads T   threads to compute with (default 0: one per core)\n"
             "  --logits-rows R  logits rows the output head computes at once (default 32)\n"
+            "  --kv-dtype f16|f32|q8_0  the KV cache's element type (default f16)\n"
             "  --json FILE   write a JSON summary there\n",
             PROGRAM);
     return status;
@@ -61,7 +64,14 @@ static bool parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--stride")) number = &o->stride;
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) number = &o->n_threads;
         else if (!strcmp(a, "--logits-rows")) number = &o->n_logits_max;
-        else {
+        else if (!strcmp(a, "--kv-dtype")) {
+            if (v && !strcmp(v, "f32")) o->kv_dtype = TINFER_KV_F32;
+            else if (v && !strcmp(v, "q8_0")) o->kv_dtype = TINFER_KV_Q8_0;
+            else if (v && strcmp(v, "f16")) {
+                fprintf(stderr, "%s: --kv-dtype must be f16, f32 or q8_0\n", PROGRAM);
+                return false;
+            }
+        } else {
             fprintf(stderr, "%s: unknown option %s\n", PROGRAM, a);
             return false;
         }
@@ -281,6 +291,7 @@ int main(int argc, char **argv) {
     p.n_batch = o.n_ctx < 512 ? (uint32_t)o.n_ctx : 512; /* llama.cpp's n_ubatch */
     p.n_threads = (uint32_t)o.n_threads;
     p.n_logits_max = (uint32_t)o.n_logits_max;
+    p.kv_dtype = o.kv_dtype;
     if ((status = tinfer_context_create(model, &p, sizeof p, &ctx))) {
         exit_status = report_failure(PROGRAM, "creating the context", status);
         goto done;

@@ -35,6 +35,7 @@ typedef struct options {
     const char *api_key;
     const char *cache_reuse;
     const char *head_sum;
+    const char *kv_dtype;
     long port, parallel, n_ctx, n_threads, queue, chunk, max_body, cache_slots, kv_tokens;
 } options;
 
@@ -61,7 +62,9 @@ static int print_usage(const char *message) {
             "  --head-sum S    exact: the output head in llama.cpp's float order, bit for bit;\n"
             "                  fast: its integer sum per block (logits within 1e-3, a step of\n"
             "                  several sequences faster; see doc/architecture.md)\n"
-            "                  (default exact)\n");
+            "                  (default exact)\n"
+            "  --kv-dtype D    f16, or q8_0: keys and values in 8-bit blocks, half the cache\n"
+            "                  memory and faster long contexts, other rounding (default f16)\n");
     return message ? 2 : -1;
 }
 
@@ -72,6 +75,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--api-key")) opt->api_key = value;
     else if (!strcmp(name, "--cache-reuse")) opt->cache_reuse = value;
     else if (!strcmp(name, "--head-sum")) opt->head_sum = value;
+    else if (!strcmp(name, "--kv-dtype")) opt->kv_dtype = value;
     else if (!parse_long(value, &number)) return false;
     else if (!strcmp(name, "--port")) opt->port = number;
     else if (!strcmp(name, "--parallel")) opt->parallel = number;
@@ -113,6 +117,8 @@ static int parse_args(int argc, char **argv, options *opt) {
         return print_usage("--cache-reuse must be exact or blocks");
     if (strcmp(opt->head_sum, "exact") && strcmp(opt->head_sum, "fast"))
         return print_usage("--head-sum must be exact or fast");
+    if (strcmp(opt->kv_dtype, "f16") && strcmp(opt->kv_dtype, "q8_0"))
+        return print_usage("--kv-dtype must be f16 or q8_0");
     return 0;
 }
 
@@ -154,7 +160,8 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
                                  .n_cache_slots = (size_t)opt->cache_slots,
                                  .n_kv_tokens = (size_t)opt->kv_tokens,
                                  .cache_exact = !strcmp(opt->cache_reuse, "exact"),
-                                 .fast_head = !strcmp(opt->head_sum, "fast")};
+                                 .fast_head = !strcmp(opt->head_sum, "fast"),
+                                 .kv_q8_0 = !strcmp(opt->kv_dtype, "q8_0")};
     scheduler *sched = NULL;
     tinfer_status status = scheduler_start(model, &sp, &sched);
     if (status != TINFER_OK) return report_failure(PROGRAM, "creating the context", status);
@@ -181,8 +188,10 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
     if (opt->cache_slots > 0)
         snprintf(caching, sizeof caching, "prefix caching on: %ld entries, %s reuse",
                  opt->cache_slots, opt->cache_reuse);
-    printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, %s)\n", PROGRAM,
-           opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx, caching);
+    printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, %s KV cache, "
+           "%s)\n",
+           PROGRAM, opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx,
+           !strcmp(opt->kv_dtype, "q8_0") ? "Q8_0" : "F16", caching);
     fflush(stdout);
     int signal_number = 0;
     while (sigwait(signals, &signal_number) != 0) {
@@ -206,7 +215,8 @@ int main(int argc, char **argv) {
                    .max_body = 1 << 20,
                    .cache_slots = -1,
                    .cache_reuse = "exact",
-                   .head_sum = "exact"};
+                   .head_sum = "exact",
+                   .kv_dtype = "f16"};
     int rc = parse_args(argc, argv, &opt);
     if (rc < 0) return close_stdout(PROGRAM, 0);
     if (rc != 0) return rc;

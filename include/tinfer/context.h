@@ -25,7 +25,12 @@ typedef struct tinfer_context tinfer_context;
 /* Since 0.1. */
 typedef enum tinfer_kv_dtype {
     TINFER_KV_F16 = 0, /* half the memory; what llama.cpp uses by default */
-    TINFER_KV_F32 = 1  /* exact keys and values, twice the memory */
+    TINFER_KV_F32 = 1, /* exact keys and values, twice the memory */
+    TINFER_KV_Q8_0 = 2 /* blocks of 32 int8 with one float16 scale (llama.cpp's q8_0 cache
+                          type): 53 % of F16's memory and bytes read per step, so the fastest
+                          long contexts; other rounding than F16 (bounds in
+                          doc/architecture.md). Head dimensions must be multiples of 32
+                          (E_UNSUPPORTED otherwise); CPU only. Since 0.3 */
 } tinfer_kv_dtype;
 
 /* Where a context computes. Values are pinned. Since 0.2. */

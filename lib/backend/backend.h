@@ -132,7 +132,8 @@ typedef struct tf_kv_geometry {
                                      (sliding-window layers), or NULL: none is */
     uint32_t k_row_elems;         /* n_head_kv · head_dim */
     uint32_t v_row_elems;         /* n_head_kv · head_dim_v */
-    tinfer_dtype dtype;           /* F16 or F32 */
+    uint32_t n_head_kv;
+    tinfer_dtype dtype; /* F16, F32, or Q8_0 (head dimensions multiples of 32) */
 } tf_kv_geometry;
 
 /* The benchmark's synthetic cache contents for one sequence: every layer gets positions

@@ -8,6 +8,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "model/device_weights.h"
+#include "quant/blocks.h"
 
 static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) {
     const uint32_t n_batch = ctx->n_batch;
@@ -34,6 +35,13 @@ static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) 
 /* The cache's bookkeeping (context_plan.c), then its storage in the backend. */
 static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p, bool swa_full) {
     const tf_hparams *hp = &ctx->model->hparams;
+    if (p->kv_dtype == TINFER_KV_Q8_0 && (hp->head_dim % TF_QK8_0 || hp->head_dim_v % TF_QK8_0))
+        return tf_error(TINFER_E_UNSUPPORTED,
+                        "kv_dtype TINFER_KV_Q8_0 needs head dimensions that are multiples of 32; "
+                        "this model's are %u (keys) and %u (values)",
+                        hp->head_dim, hp->head_dim_v);
+    if (p->kv_dtype == TINFER_KV_Q8_0 && p->device != TINFER_DEVICE_CPU)
+        return tf_error(TINFER_E_UNSUPPORTED, "kv_dtype TINFER_KV_Q8_0 is CPU only");
     tinfer_status s = tf_context_plan_kv(ctx->model, ctx->net, p, swa_full, &ctx->kv);
     if (s != TINFER_OK) return s;
     uint32_t *layer_blocks = calloc(hp->n_layer, sizeof *layer_blocks);
@@ -45,8 +53,10 @@ static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p
                                      .layer_in_ring = ctx->kv.layer_in_ring,
                                      .k_row_elems = hp->n_head_kv * hp->head_dim,
                                      .v_row_elems = hp->n_head_kv * hp->head_dim_v,
-                                     .dtype = p->kv_dtype == TINFER_KV_F32 ? TINFER_DTYPE_F32
-                                                                           : TINFER_DTYPE_F16};
+                                     .n_head_kv = hp->n_head_kv,
+                                     .dtype = p->kv_dtype == TINFER_KV_F32    ? TINFER_DTYPE_F32
+                                              : p->kv_dtype == TINFER_KV_Q8_0 ? TINFER_DTYPE_Q8_0
+                                                                              : TINFER_DTYPE_F16};
     ctx->kv_row_bytes = tf_context_plan_kv_row_bytes(hp, p->kv_dtype);
     s = ctx->backend->ops->kv_alloc(ctx->backend, &geometry);
     free(layer_blocks);

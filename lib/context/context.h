@@ -80,6 +80,10 @@ uint32_t tf_context_plan_threads(const tinfer_context_params *p);
  * outputs stay one group) and capped at the batch. */
 uint32_t tf_context_plan_logits_rows(const tinfer_context_params *p);
 size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype);
+/* "F16", "F32", "Q8_0" for a tinfer_kv_dtype, "unknown" for another number. */
+const char *tf_kv_dtype_name(uint32_t dtype);
+/* Bytes of elems cached elements of dtype (for Q8_0 a multiple of 32: whole blocks). */
+size_t tf_context_plan_kv_elems_bytes(tinfer_kv_dtype dtype, size_t elems);
 tinfer_status tf_context_plan_kv(const tinfer_model *model, const tf_network *net,
                                  const tinfer_context_params *p, bool swa_full, tf_kv_cache *kv);
 uint64_t tf_context_plan_kv_bytes(const tf_kv_cache *kv, size_t row_bytes);

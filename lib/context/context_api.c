@@ -59,8 +59,9 @@ static tinfer_status read_params(const tinfer_context_params *params, size_t par
                  who, p->n_batch);
     TF_CHECK_ARG(p->n_threads <= TF_POOL_MAX_THREADS, "%s: n_threads = %u is above %d", who,
                  p->n_threads, TF_POOL_MAX_THREADS);
-    TF_CHECK_ARG(p->kv_dtype == TINFER_KV_F16 || p->kv_dtype == TINFER_KV_F32,
-                 "%s: kv_dtype %d is neither TINFER_KV_F16 nor TINFER_KV_F32", who,
+    TF_CHECK_ARG(p->kv_dtype == TINFER_KV_F16 || p->kv_dtype == TINFER_KV_F32 ||
+                     p->kv_dtype == TINFER_KV_Q8_0,
+                 "%s: kv_dtype %d is none of TINFER_KV_F16, TINFER_KV_F32, TINFER_KV_Q8_0", who,
                  (int)p->kv_dtype);
     TF_CHECK_ARG(p->device == TINFER_DEVICE_CPU || p->device == TINFER_DEVICE_CUDA,
                  "%s: device %d is neither TINFER_DEVICE_CPU nor TINFER_DEVICE_CUDA", who,

@@ -7,15 +7,34 @@
 #include "context/context.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "quant/blocks.h"
 
 uint32_t tf_context_plan_batch(const tinfer_context_params *p) {
     /* A decode pass holds one token per sequence, so the batch must fit all of them. */
     return p->n_batch > p->n_seq_max ? p->n_batch : p->n_seq_max;
 }
 
-size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype) {
-    const size_t elems = (size_t)hp->n_head_kv * (hp->head_dim + hp->head_dim_v);
+const char *tf_kv_dtype_name(uint32_t dtype) {
+    switch (dtype) {
+    case TINFER_KV_F16:
+        return "F16";
+    case TINFER_KV_F32:
+        return "F32";
+    case TINFER_KV_Q8_0:
+        return "Q8_0";
+    default:
+        return "unknown";
+    }
+}
+
+size_t tf_context_plan_kv_elems_bytes(tinfer_kv_dtype dtype, size_t elems) {
+    if (dtype == TINFER_KV_Q8_0) return elems / TF_QK8_0 * sizeof(tf_block_q8_0);
     return elems * (dtype == TINFER_KV_F32 ? 4 : 2);
+}
+
+size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype) {
+    return tf_context_plan_kv_elems_bytes(dtype, (size_t)hp->n_head_kv * hp->head_dim) +
+           tf_context_plan_kv_elems_bytes(dtype, (size_t)hp->n_head_kv * hp->head_dim_v);
 }
 
 /* The cache's bookkeeping, told which layers attend through the sliding window (the same test

@@ -50,10 +50,7 @@ static tinfer_status check_model(const tinfer_context *ctx, const tf_snap_model 
     if (got->kv_dtype != want.kv_dtype)
         return tf_error(TINFER_E_UNSUPPORTED,
                         "snapshot: holds %s keys and values; this context's cache is %s",
-                        got->kv_dtype == TINFER_KV_F32   ? "F32"
-                        : got->kv_dtype == TINFER_KV_F16 ? "F16"
-                                                         : "unknown",
-                        want.kv_dtype == TINFER_KV_F32 ? "F32" : "F16");
+                        tf_kv_dtype_name(got->kv_dtype), tf_kv_dtype_name(want.kv_dtype));
     return TINFER_OK;
 }
 
@@ -165,7 +162,8 @@ static tinfer_status decompress(const uint8_t *frame, size_t n, uint64_t payload
 /* Bytes of one K row of ctx's cache (the rest of kv_row_bytes is the V row). */
 static size_t k_row_bytes(const tinfer_context *ctx) {
     const tf_hparams *hp = &ctx->model->hparams;
-    return (size_t)hp->n_head_kv * hp->head_dim * (ctx->params.kv_dtype == TINFER_KV_F32 ? 4 : 2);
+    return tf_context_plan_kv_elems_bytes(ctx->params.kv_dtype,
+                                          (size_t)hp->n_head_kv * hp->head_dim);
 }
 
 /* Everything checked: the slot gets the record's rows, lengths and logits. *cursor walks the

@@ -47,5 +47,8 @@ void tf_snapshot_from_planes(const uint8_t *region, size_t region_elems, size_t 
 }
 
 size_t tf_snapshot_elem_bytes(const tinfer_context *ctx) {
-    return ctx->params.kv_dtype == TINFER_KV_F32 ? 4 : 2;
+    /* Q8_0 blocks are bytes already: one plane */
+    return ctx->params.kv_dtype == TINFER_KV_F32   ? 4
+           : ctx->params.kv_dtype == TINFER_KV_F16 ? 2
+                                                   : 1;
 }

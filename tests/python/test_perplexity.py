@@ -117,7 +117,8 @@ def test_default_model_against_llama_cpp(program, tmp_path, default_model):
 
 
 def test_bad_arguments(program, tmp_path):
-    for args in (["--ctx", "2"], ["--stride", "512"], ["--threads", "x"], ["--bogus", "1"]):
+    for args in (["--ctx", "2"], ["--stride", "512"], ["--threads", "x"], ["--bogus", "1"],
+                 ["--kv-dtype", "q8"]):
         result = subprocess.run([str(program), "-m", "m", "-f", "t", *args], capture_output=True,
                                 text=True, timeout=PROGRAM_TIMEOUT_S)
         assert result.returncode == 2 and "usage" in result.stderr

@@ -405,13 +405,32 @@ def test_sigterm_with_a_stream_in_flight_exits_0(default_model):
     assert "stopping" in srv.stderr
 
 
+def test_q8_0_cache_answers_alike_alone_and_together(default_model):
+    """--kv-dtype q8_0: the server runs on the Q8_0 cache (its banner says so), and a request's
+    greedy answer is the same alone and among concurrent ones (the cache's attention sums each
+    sequence's span the same whatever else the step decodes)."""
+    srv = Server(default_model, "--parallel", 4, "--ctx", 512, "--kv-dtype", "q8_0")
+    try:
+        assert "Q8_0 KV cache" in srv.banner
+        client = srv.client()
+        alone = [chat(client, p).choices[0].message.content for p in PROMPTS[:4]]
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda p: chat(client, p).choices[0].message.content,
+                                     PROMPTS[:4]))
+        assert together == alone
+        assert all(alone)
+    finally:
+        assert srv.stop() == 0, srv.stderr
+
+
 def test_usage_errors_and_a_missing_model():
     def run(*args):
         return subprocess.run([str(program()), *args], capture_output=True, text=True,
                               timeout=PROGRAM_TIMEOUT_S, stdin=subprocess.DEVNULL)
 
     for args in (["--port", "1"], ["-m", "x", "--parallel", "0"], ["-m", "x", "--port", "70000"],
-                 ["-m", "x", "--bogus", "1"], ["-m", "x", "--queue"]):
+                 ["-m", "x", "--bogus", "1"], ["-m", "x", "--queue"],
+                 ["-m", "x", "--kv-dtype", "q4_0"]):
         result = run(*args)
         assert result.returncode == 2 and "usage:" in result.stderr, (args, result.stderr)
     result = run("-m", "/nonexistent.gguf")

@@ -65,9 +65,9 @@ static void decode_one(tinfer_context *ctx, int32_t seq, int32_t token) {
 /* Positions across block edges (32 tokens), past the window (5) and at the last slot. */
 static void fill_then_decode_is_at_position_plus_one(void **state) {
     fixture *fx = *state;
-    const tinfer_kv_dtype dtypes[] = {TINFER_KV_F16, TINFER_KV_F32};
+    const tinfer_kv_dtype dtypes[] = {TINFER_KV_F16, TINFER_KV_F32, TINFER_KV_Q8_0};
     const size_t positions[] = {0, 1, 31, 32, 33, 100, 127};
-    for (size_t d = 0; d < 2; d++) {
+    for (size_t d = 0; d < 3; d++) {
         tinfer_context *ctx = new_context(fx, 128, 1, dtypes[d]);
         for (size_t i = 0; i < sizeof positions / sizeof *positions; i++) {
             assert_int_equal(tinfer_kv_seq_fill_random(ctx, 0, positions[i], 1), TINFER_OK);

@@ -75,9 +75,10 @@ static const qdot4_entry QDOT4S[] = {
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
 /* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below: five and
- * the fast head's), the seven float kernels and the four attention kernels (attention_kernels)
- * tested below: a field added to tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 7 + 4),
+ * the fast head's), the seven float kernels, the four attention kernels (attention_kernels) and
+ * the two over the Q8_0 cache (q8_attention_kernels) tested below: a field added to
+ * tf_cpu_kernels fails this until the test calls it too. */
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 7 + 4 + 2),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -863,6 +864,106 @@ static void attention_kernels(void **state) {
     }
 }
 
+/* ---- the attention kernels over Q8_0 rows ----
+ * Every table gives the generic one's bits (the chains cpu_kernels.h states), and the generic
+ * one's scores and V sums are within float rounding of the same sums in double over the
+ * dequantized rows: for 1..9 query rows, head widths 32..288, 1..300 keys (past the kernels'
+ * blocks of keys and positions), block scales of several magnitudes, zero and negative. */
+enum { Q8_KEYS = 300, Q8_ROWS = 9, Q8_N = 288 };
+
+/* Row i's element e, dequantized. */
+static double q8_element(const uint8_t *row, size_t e) {
+    const uint8_t *block = row + e / 32 * sizeof(tf_block_q8_0);
+    uint16_t half;
+    memcpy(&half, block, sizeof half);
+    return (double)tf_f16_to_f32(half) * (int8_t)block[2 + e % 32];
+}
+
+static void q8_scores_with(const tf_cpu_kernels *k, const uint8_t *const *rows, const float *q) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    static float got[Q8_ROWS * Q8_KEYS], want[Q8_ROWS * Q8_KEYS];
+    const float scale = 0.0625f;
+    for (size_t n = 32; n <= Q8_N; n += 32 * (n < 64 ? 1 : 7))
+        for (size_t n_rows = 1; n_rows <= Q8_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
+            for (size_t n_keys = 1; n_keys <= Q8_KEYS; n_keys += 33) {
+                k->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, got, n_keys);
+                generic->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, want, n_keys);
+                if (memcmp(want, got, n_rows * n_keys * sizeof *got) != 0)
+                    fail_msg("attn_q8_scores (%s): n %zu, %zu rows, %zu keys", k->name, n, n_rows,
+                             n_keys);
+                for (size_t r = 0; r < n_rows; r++)
+                    for (size_t i = 0; i < n_keys; i++) {
+                        double exact = 0, magnitude = 0;
+                        for (size_t e = 0; e < n; e++) {
+                            exact += q8_element(rows[i], e) * q[r * n + e];
+                            magnitude += fabs(q8_element(rows[i], e) * q[r * n + e]);
+                        }
+                        if (fabs(want[r * n_keys + i] - exact * scale) >
+                            1e-6 * magnitude * scale + 1e-30)
+                            fail_msg("attn_q8_scores: %.9g, in double %.9g (n %zu)",
+                                     want[r * n_keys + i], exact * scale, n);
+                    }
+            }
+}
+
+static void q8_values_with(const tf_cpu_kernels *k, const uint8_t *const *rows, const float *p) {
+    const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
+    enum { OUT_STRIDE = Q8_N + 3 };
+    static float got[Q8_ROWS * OUT_STRIDE], want[Q8_ROWS * OUT_STRIDE];
+    for (size_t n = 32; n <= Q8_N; n += 32 * (n < 64 ? 1 : 7))
+        for (size_t n_rows = 1; n_rows <= Q8_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
+            for (size_t n_pos = 1; n_pos <= Q8_KEYS; n_pos += 33) {
+                memset(got, 0xff, sizeof got); /* every element must be written */
+                memset(want, 0xff, sizeof want);
+                k->attn_q8_values(rows, n_pos, p, Q8_KEYS, n_rows, n, got, OUT_STRIDE);
+                generic->attn_q8_values(rows, n_pos, p, Q8_KEYS, n_rows, n, want, OUT_STRIDE);
+                if (memcmp(want, got, sizeof got) != 0)
+                    fail_msg("attn_q8_values (%s): n %zu, %zu rows, %zu positions", k->name, n,
+                             n_rows, n_pos);
+                for (size_t r = 0; r < n_rows; r++)
+                    for (size_t e = 0; e < n; e++) {
+                        double exact = 0, magnitude = 0;
+                        for (size_t i = 0; i < n_pos; i++) {
+                            exact += q8_element(rows[i], e) * p[r * Q8_KEYS + i];
+                            magnitude += fabs(q8_element(rows[i], e) * p[r * Q8_KEYS + i]);
+                        }
+                        if (fabs(want[r * OUT_STRIDE + e] - exact) > 1e-6 * magnitude + 1e-30)
+                            fail_msg("attn_q8_values: %.9g, in double %.9g (n %zu, %zu positions)",
+                                     want[r * OUT_STRIDE + e], exact, n, n_pos);
+                    }
+            }
+}
+
+static void q8_attention_kernels(void **state) {
+    (void)state;
+    uint32_t rng = 4242;
+    enum { ROW_BYTES = Q8_N / 32 * sizeof(tf_block_q8_0) };
+    static uint8_t cache[Q8_KEYS][ROW_BYTES];
+    static float q[Q8_ROWS * Q8_N], p[Q8_ROWS * Q8_KEYS];
+    const uint8_t *rows[Q8_KEYS];
+    for (size_t i = 0; i < Q8_KEYS; i++) {
+        for (size_t b = 0; b < Q8_N / 32; b++) {
+            uint8_t *block = cache[i] + b * sizeof(tf_block_q8_0);
+            const uint16_t scale = (i + b) % 11 == 0  ? 0
+                                   : (i + b) % 5 == 0 ? tf_f32_to_f16(-3.0f * random_float(&rng))
+                                                      : random_scale(&rng);
+            memcpy(block, &scale, sizeof scale);
+            for (size_t e = 0; e < 32; e++) block[2 + e] = (uint8_t)(next_random(&rng) % 255 - 127);
+        }
+        rows[i] = cache[(i * 7) % Q8_KEYS]; /* not in memory order */
+    }
+    random_floats(q, Q8_ROWS * Q8_N, &rng);
+    for (size_t i = 0; i < Q8_ROWS * Q8_KEYS; i++)
+        p[i] = i % 7 == 3 ? 0.0f : 0.5f * (random_float(&rng) + 1.0f);
+    const tf_cpu_kernels *tables[] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
+                                      tf_cpu_kernels_avx512()};
+    for (int t = 0; t < 3; t++) {
+        if (!tables[t]) continue;
+        q8_scores_with(tables[t], rows, q);
+        q8_values_with(tables[t], rows, p);
+    }
+}
+
 /* ---- the row-tile products (q5_0_gemm, q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm,
  * q6_k_tiled_gemm) ---- */
 
@@ -1108,6 +1209,7 @@ int main(void) {
         cmocka_unit_test(gelu_table_mul),
         cmocka_unit_test(qgemms),
         cmocka_unit_test(attention_kernels),
+        cmocka_unit_test(q8_attention_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

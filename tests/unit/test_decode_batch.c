@@ -12,6 +12,7 @@
  * lengths, the sequences listed in a shuffled order. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,12 +26,13 @@
 
 enum { MAX_SEQ = 8, N_STEPS = 3, MAX_PROMPT = 48 };
 
-static tinfer_context *new_context(tinfer_model *model, uint32_t n_seq_max) {
+static tinfer_context *new_context(tinfer_model *model, uint32_t n_seq_max, tinfer_kv_dtype kv) {
     tinfer_context_params params;
     tinfer_context_params_init(&params, sizeof params);
     params.n_ctx = 64;
     params.n_seq_max = n_seq_max;
     params.n_threads = 2;
+    params.kv_dtype = kv;
     tinfer_context *ctx = NULL;
     assert_int_equal(tinfer_context_create(model, &params, sizeof params, &ctx), TINFER_OK);
     return ctx;
@@ -48,9 +50,10 @@ static void make_tokens(int32_t *out, size_t n, uint32_t seed, size_t n_vocab) {
 
 /* n_seq sequences with prompts of different lengths, decoded N_STEPS times together in a shuffled
  * order, against each alone (prefill, then N_STEPS single decodes) in a one-sequence context. */
-static void check_together(tinfer_model *model, size_t n_seq, const char *label) {
-    tinfer_context *together = new_context(model, MAX_SEQ);
-    tinfer_context *alone = new_context(model, 1);
+static void check_together(tinfer_model *model, size_t n_seq, const char *label,
+                           tinfer_kv_dtype kv) {
+    tinfer_context *together = new_context(model, MAX_SEQ, kv);
+    tinfer_context *alone = new_context(model, 1, kv);
     const size_t n_vocab = tinfer_context_n_vocab(alone);
     int32_t prompts[MAX_SEQ][MAX_PROMPT + N_STEPS];
     size_t prompt_len[MAX_SEQ];
@@ -84,9 +87,10 @@ static void check_together(tinfer_model *model, size_t n_seq, const char *label)
         if (memcmp(a, b, n_vocab * sizeof *a) != 0) {
             size_t first = 0;
             while (first < n_vocab && memcmp(&a[first], &b[first], sizeof *a) == 0) first++;
-            fail_msg("%s (%s kernels), %zu sequences: sequence %zu's logit %zu is %.9g decoded "
-                     "together, %.9g alone",
-                     label, tinfer_cpu_kernels(), n_seq, s, first, b[first], a[first]);
+            fail_msg("%s (%s kernels, KV %s), %zu sequences: sequence %zu's logit %zu is %.9g "
+                     "decoded together, %.9g alone",
+                     label, tinfer_cpu_kernels(), kv == TINFER_KV_Q8_0 ? "Q8_0" : "F16", n_seq, s,
+                     first, b[first], a[first]);
         }
     }
     tinfer_context_free(together);
@@ -101,9 +105,19 @@ static void check_model(const char *path, const char *label, const char *const *
         assert_int_equal(setenv("TINFER_CPU", paths[p], 1), 0); /* read at context creation */
         const size_t sizes[] = {4, 5, 8};
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-            check_together(model, sizes[i], label);
-        printf("%s: %s kernels, 4, 5 and 8 sequences decoded together equal each alone\n", label,
-               tinfer_cpu_kernels());
+            check_together(model, sizes[i], label, TINFER_KV_F16);
+        /* The Q8_0 cache, where the model's head dimensions allow it */
+        tinfer_context_params q8;
+        tinfer_context_params_init(&q8, sizeof q8);
+        q8.n_ctx = 64;
+        q8.kv_dtype = TINFER_KV_Q8_0;
+        tinfer_context *probe = NULL;
+        const bool q8_ok = tinfer_context_create(model, &q8, sizeof q8, &probe) == TINFER_OK;
+        tinfer_context_free(probe);
+        for (size_t i = 0; q8_ok && i < sizeof sizes / sizeof sizes[0]; i++)
+            check_together(model, sizes[i], label, TINFER_KV_Q8_0);
+        printf("%s: %s kernels, 4, 5 and 8 sequences decoded together equal each alone (F16%s)\n",
+               label, tinfer_cpu_kernels(), q8_ok ? " and Q8_0 caches" : " cache");
     }
     assert_int_equal(unsetenv("TINFER_CPU"), 0);
     tinfer_model_free(model);

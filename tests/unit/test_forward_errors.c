@@ -96,6 +96,25 @@ static void bad_context_params_are_refused(void **state) {
     tinfer_context_params_init(&p, sizeof p);
     p.kv_dtype = (tinfer_kv_dtype)7;
     assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);
+    assert_non_null(strstr(tinfer_last_error(), "kv_dtype"));
+    /* A Q8_0 cache needs head dimensions in whole 32-element blocks. */
+    synth_spec narrow = synth_gemma3();
+    narrow.head_dim = 16;
+    char narrow_path[4096];
+    assert_non_null(
+        synth_write(&narrow, "errors_narrow_heads.gguf", narrow_path, sizeof narrow_path));
+    tinfer_model *narrow_model = NULL;
+    assert_int_equal(tinfer_model_load(narrow_path, NULL, 0, &narrow_model), TINFER_OK);
+    tinfer_context_params_init(&p, sizeof p);
+    p.kv_dtype = TINFER_KV_Q8_0;
+    assert_int_equal(tinfer_context_create(narrow_model, &p, sizeof p, &ctx), TINFER_E_UNSUPPORTED);
+    assert_non_null(strstr(tinfer_last_error(), "multiples of 32"));
+    assert_null(ctx);
+    p.kv_dtype = TINFER_KV_F16; /* the same model with another cache type runs */
+    assert_int_equal(tinfer_context_create(narrow_model, &p, sizeof p, &ctx), TINFER_OK);
+    tinfer_context_free(ctx);
+    ctx = NULL;
+    tinfer_model_free(narrow_model);
     tinfer_context_params_init(&p, sizeof p);
     p.head_sum = (tinfer_head_sum)2;
     assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);

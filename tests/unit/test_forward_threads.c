@@ -4,8 +4,8 @@
  *
  * The synthetic Gemma 3 (tests/unit/synthetic_model.h: GQA 4:2, sliding-window layers) with
  * Q8_0 matrices (the integer-dot path) and F32 matrices (row dots for decode, OpenBLAS tiles for
- * the prompt), each with an F16 and an F32 cache: two sequences prefilled with 40 tokens (one
- * prompt pass each), then 5 steps decoding both together, on 1, 2, 3 and 4 threads. With
+ * the prompt), each with an F16, an F32 and a Q8_0 cache: two sequences prefilled with 40 tokens
+ * (one prompt pass each), then 5 steps decoding both together, on 1, 2, 3 and 4 threads. With
  * TINFER_DEFAULT_MODEL set, the default model on 1 and 2 threads: a 20-token prompt and 10
  * greedy decode steps. */
 #include <setjmp.h>
@@ -27,6 +27,11 @@
 #include "tinfer/tinfer.h"
 
 enum { PROMPT_TOKENS = 40, DECODE_STEPS = 5, N_SEQS = 2 };
+/* Every cache type: the Q8_0 one sums a span in fixed ranges of keys and merges them in order
+ * (cpu_attention_q8.c), over the threads (3 and 4 threads, one decode token, below) or not. */
+static const tinfer_kv_dtype KV_DTYPES[] = {TINFER_KV_F16, TINFER_KV_F32, TINFER_KV_Q8_0};
+static const char *const KV_NAMES[] = {"F16", "F32", "Q8_0"};
+enum { N_KV_DTYPES = 3 };
 /* Logits rows one run keeps: after each prompt, then each sequence at each decode step. */
 enum { N_ROWS = N_SEQS + DECODE_STEPS * N_SEQS };
 
@@ -88,15 +93,14 @@ static void synthetic_same_on_any_threads(uint32_t matrix_type, const char *file
     tinfer_model *model = NULL;
     assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     const size_t n_vocab = spec.n_vocab;
-    const tinfer_kv_dtype kv_dtypes[] = {TINFER_KV_F16, TINFER_KV_F32};
-    for (size_t k = 0; k < 2; k++) {
-        float *one = run_synthetic(model, 1, kv_dtypes[k], n_vocab);
+    for (size_t k = 0; k < N_KV_DTYPES; k++) {
+        float *one = run_synthetic(model, 1, KV_DTYPES[k], n_vocab);
         for (uint32_t n_threads = 2; n_threads <= 4; n_threads++) {
-            float *many = run_synthetic(model, n_threads, kv_dtypes[k], n_vocab);
+            float *many = run_synthetic(model, n_threads, KV_DTYPES[k], n_vocab);
             for (size_t r = 0; r < N_ROWS; r++)
                 if (memcmp(one + r * n_vocab, many + r * n_vocab, n_vocab * sizeof(float)))
                     fail_msg("%s, %s cache: logits row %zu differ between 1 and %u threads", file,
-                             k ? "F32" : "F16", r, n_threads);
+                             KV_NAMES[k], r, n_threads);
             free(many);
         }
         free(one);
@@ -181,16 +185,15 @@ static void long_span_same_on_any_threads(void **state) {
     tinfer_model *model = NULL;
     assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
     const size_t n_vocab = spec.n_vocab;
-    const tinfer_kv_dtype kv_dtypes[] = {TINFER_KV_F16, TINFER_KV_F32};
-    for (size_t k = 0; k < 2; k++) {
-        float *one = run_long_span(model, 1, kv_dtypes[k], n_vocab);
+    for (size_t k = 0; k < N_KV_DTYPES; k++) {
+        float *one = run_long_span(model, 1, KV_DTYPES[k], n_vocab);
         for (uint32_t n_threads = 2; n_threads <= 4; n_threads++) {
-            float *many = run_long_span(model, n_threads, kv_dtypes[k], n_vocab);
+            float *many = run_long_span(model, n_threads, KV_DTYPES[k], n_vocab);
             for (size_t r = 0; r < LONG_STEPS; r++)
                 if (memcmp(one + r * n_vocab, many + r * n_vocab, n_vocab * sizeof(float)))
                     fail_msg("%s cache, span %d: logits of step %zu differ between 1 and %u "
                              "threads",
-                             k ? "F32" : "F16", LONG_SPAN, r, n_threads);
+                             KV_NAMES[k], LONG_SPAN, r, n_threads);
             free(many);
         }
         free(one);

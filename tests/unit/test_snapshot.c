@@ -1,5 +1,5 @@
 /* KV snapshots (tinfer/snapshot.h) on tiny synthetic models of every architecture (gemma3 with
- * its sliding window and ring, llama, qwen2, qwen3), in both KV dtypes:
+ * its sliding window and ring, llama, qwen2, qwen3), in every KV dtype:
  *  - save → load into a fresh context → decode: the logits equal (memcmp) those of the context
  *    that was saved, continuing without the round trip; the same with the target's ring larger
  *    or smaller than the saver's (another n_batch), into another slot, after a file round trip,
@@ -142,10 +142,10 @@ static size_t seq_len(const tinfer_context *ctx, int32_t seq) {
  * into slot 1. */
 static void round_trip_every_arch_and_dtype(void **state) {
     fixture *fx = *state;
-    const tinfer_kv_dtype dtypes[] = {TINFER_KV_F32, TINFER_KV_F16};
+    const tinfer_kv_dtype dtypes[] = {TINFER_KV_F32, TINFER_KV_F16, TINFER_KV_Q8_0};
     const uint32_t source_batches[] = {8, 8, 64}, target_batches[] = {8, 64, 8};
     for (int a = 0; a < N_ARCHS; a++)
-        for (int d = 0; d < 2; d++)
+        for (int d = 0; d < 3; d++)
             for (int t = 0; t < 3; t++) {
                 tinfer_context *src =
                     new_context(fx->models[a], 256, 1, source_batches[t], dtypes[d]);
@@ -409,6 +409,13 @@ static void snapshots_the_context_cannot_take_are_refused(void **state) {
     assert_non_null(strstr(refusal, "F16"));
     free(snap);
     tinfer_context_free(f16);
+    tinfer_context *q8 = new_context(fx->models[0], 64, 1, 8, TINFER_KV_Q8_0);
+    prefill(q8, 0, 12, 1);
+    snap = save(q8, 0, 3, &len);
+    refused(&t, 0, snap, len, TINFER_E_UNSUPPORTED, TINFER_OK, "a Q8_0 snapshot");
+    assert_non_null(strstr(refusal, "Q8_0"));
+    free(snap);
+    tinfer_context_free(q8);
 
     /* More tokens than the target's n_ctx. */
     tinfer_context *big = new_context(fx->models[0], 256, 1, 8, TINFER_KV_F32);

@@ -77,7 +77,6 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
                          uint32_t kv_head, uint32_t group, bool tiled, const float *q, float *out) {
     const tf_cpu_kernels *k = state->kernels;
     const tf_cpu_kv *kv = &state->kv;
-    const size_t elem_bytes = kv->elem_bytes;
     const uint32_t hd = shape->head_dim, hd_v = shape->head_dim_v;
     const uint32_t base = span->pos_first & ~7u;
     const uint32_t first_slot = span->pos_first - base, n_slots = span->pos_last - base + 1;
@@ -87,7 +86,7 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
 
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint8_t *k_row = tf_cpu_kv_row(kv, il, false, table, base + i);
-        load_row(k, kv, k_row + (size_t)kv_head * hd * elem_bytes, hd, row);
+        load_row(k, kv, k_row + tf_cpu_kv_bytes(kv, (size_t)kv_head * hd), hd, row);
         for (uint32_t g = 0; g < group; g++)
             scores[(size_t)g * stride + i] =
                 k->dot_vecdot_f32(row, q + (size_t)g * hd, hd) * shape->scale;
@@ -99,7 +98,7 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint32_t pos = base + i;
         const uint8_t *v_row = tf_cpu_kv_row(kv, il, true, table, pos);
-        load_row(k, kv, v_row + (size_t)kv_head * hd_v * elem_bytes, hd_v, row);
+        load_row(k, kv, v_row + tf_cpu_kv_bytes(kv, (size_t)kv_head * hd_v), hd_v, row);
         for (uint32_t g = 0; g < group; g++)
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * hd_v, row,
                     scores[(size_t)g * stride + i], hd_v);
@@ -288,7 +287,7 @@ static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
     for (size_t i = i0 + job->first_slot; i < i1 + job->first_slot; i++) {
         const uint8_t *k_row =
             tf_cpu_kv_row(kv, job->il, false, job->table, job->base + (uint32_t)i);
-        load_row(k, kv, k_row + (size_t)job->kv_head * hd * kv->elem_bytes, hd, row);
+        load_row(k, kv, k_row + tf_cpu_kv_bytes(kv, (size_t)job->kv_head * hd), hd, row);
         for (uint32_t g = 0; g < job->group; g++) {
             const float *qg = job->query + (size_t)g * hd;
             const float dot = k->dot_vecdot_f32(row, qg, hd);
@@ -334,7 +333,7 @@ static void span_values(void *arg, size_t c0, size_t c1, uint32_t thread) {
     for (uint32_t i = job->first_slot; i < job->n_slots; i++) {
         const uint32_t pos = job->base + i;
         const uint8_t *v_row = tf_cpu_kv_row(kv, job->il, true, job->table, pos);
-        load_row(k, kv, v_row + ((size_t)job->kv_head * hd_v + d0) * kv->elem_bytes, width, row);
+        load_row(k, kv, v_row + tf_cpu_kv_bytes(kv, (size_t)job->kv_head * hd_v + d0), width, row);
         for (uint32_t g = 0; g < job->group; g++)
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * width, row,
                     job->scores[(size_t)g * job->stride + i], width);
@@ -380,6 +379,8 @@ static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
                                const float *q, float *out) {
     const tf_cpu_state *state = be->state;
+    if (state->kv.dtype == TINFER_DTYPE_Q8_0)
+        return tf_cpu_attention_q8(be, il, local, shape, q, out);
     const tf_cpu_pass *pass = &state->pass;
     const uint32_t group = shape->n_head / shape->n_head_kv;
     const size_t pairs = (size_t)pass->n_tokens * shape->n_head_kv;

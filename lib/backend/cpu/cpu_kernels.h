@@ -160,6 +160,18 @@ typedef struct tf_cpu_kernels {
     /* y[i] = x[i]·scale rounded to float16 (to nearest, ties to even) and widened back: the
      * query and the probabilities where they meet the F16 cache. */
     void (*attn_round_f16)(const float *x, float scale, float *y, size_t n);
+    /* ---- attention over a Q8_0 cache: rows of tf_block_q8_0 (n a multiple of 32), the same
+     * bits in every table ----
+     * scores[r·stride + i] = tf_hsum8(acc) · scale, acc the 8-lane chains
+     * acc[e % 8] = fma(d·k_e, q_r[e], acc[e % 8]) over e < n in order (k_e the int8 code of key
+     * row i, d its block's scale): the query's float dot with the dequantized key. */
+    void (*attn_q8_scores)(const uint8_t *const *k_rows, size_t n_keys, const float *q,
+                           size_t n_rows, size_t n, float scale, float *scores, size_t stride);
+    /* out[r·out_stride + e] = the chain acc = fma(v_e, p[r·p_stride + i]·d, acc) from 0 over
+     * positions i < n_pos in order (v_e the code of row i, d its block's scale), r < n_rows,
+     * e < n. */
+    void (*attn_q8_values)(const uint8_t *const *v_rows, size_t n_pos, const float *p,
+                           size_t p_stride, size_t n_rows, size_t n, float *out, size_t out_stride);
 } tf_cpu_kernels;
 
 /* A kernel path as TINFER_CPU names it. */

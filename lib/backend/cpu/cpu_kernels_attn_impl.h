@@ -70,6 +70,53 @@ TF_MAYBE_UNUSED static void attn_values_ref(const uint16_t *const *v_rows, size_
     }
 }
 
+/* ---- the Q8_0 cache: rows of tf_block_q8_0, a block's scale d (float16) then 32 int8 codes ----
+ */
+
+static inline float q8_block_scale(const uint8_t *block) {
+    uint16_t half;
+    memcpy(&half, block, sizeof half);
+    return tf_f16_to_f32(half);
+}
+
+/* The 16 lanes of a Q8_0 score reduced: lanes l and l + 8 added, then tf_hsum8. */
+static inline float q8_hsum16(const float acc[16]) {
+    float half[8];
+    for (int l = 0; l < 8; l++) half[l] = acc[l] + acc[l + 8];
+    return tf_hsum8(half);
+}
+
+TF_MAYBE_UNUSED static void attn_q8_scores_ref(const uint8_t *const *k_rows, size_t n_keys,
+                                               const float *q, size_t n_rows, size_t n, float scale,
+                                               float *scores, size_t stride) {
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t i = 0; i < n_keys; i++) {
+            const float *qr = q + r * n;
+            float acc[16] = {0};
+            for (size_t e = 0; e < n; e++) {
+                const uint8_t *block = k_rows[i] + e / TF_QK8_0 * sizeof(tf_block_q8_0);
+                const float kf = q8_block_scale(block) * (float)(int8_t)block[2 + e % TF_QK8_0];
+                acc[e % 16] = fmaf(kf, qr[e], acc[e % 16]);
+            }
+            scores[r * stride + i] = q8_hsum16(acc) * scale;
+        }
+}
+
+TF_MAYBE_UNUSED static void attn_q8_values_ref(const uint8_t *const *v_rows, size_t n_pos,
+                                               const float *p, size_t p_stride, size_t n_rows,
+                                               size_t n, float *out, size_t out_stride) {
+    for (size_t r = 0; r < n_rows; r++)
+        for (size_t e = 0; e < n; e++) {
+            float acc = 0.0f;
+            for (size_t i = 0; i < n_pos; i++) {
+                const uint8_t *block = v_rows[i] + e / TF_QK8_0 * sizeof(tf_block_q8_0);
+                const float coef = p[r * p_stride + i] * q8_block_scale(block);
+                acc = fmaf((float)(int8_t)block[2 + e % TF_QK8_0], coef, acc);
+            }
+            out[r * out_stride + e] = acc;
+        }
+}
+
 TF_MAYBE_UNUSED static void attn_round_f16_ref(const float *x, float scale, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = tf_f16_to_f32(tf_f32_to_f16(x[i] * scale));
 }
@@ -404,12 +451,207 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
                 lanes[r * lane_stride + l * width + d] = acc;
             }
 }
+
+/* ---- the Q8_0 cache (same chains as the _ref bodies above) ---- */
+
+/* A block's float16 scale through F16C (exact, as q8_block_scale). */
+static inline float q8_block_scale_f16c(const uint8_t *block) {
+    uint16_t half;
+    memcpy(&half, block, sizeof half);
+    return _cvtsh_ss(half);
+}
+
+/* Eight codes widened to float. */
+static inline __m256 q8_widen8(const uint8_t *codes) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)codes)));
+}
+
+static inline void q8_prefetch_row(const uint8_t *row, size_t bytes) {
+    for (size_t at = 0; at < bytes; at += 64) _mm_prefetch((const char *)row + at, _MM_HINT_T0);
+}
+
+#if defined(__AVX512F__)
+/* nk keys × nr rows, one 16-lane accumulator each: a key's 16 codes are widened and scaled once
+ * for all rows, a query vector loaded once for both keys. */
+ATTN_INLINE void q8_scores_block(const uint8_t *const *k, int nk, const float *q, int nr, size_t n,
+                                 float scale, float *scores, size_t stride) {
+    __m512 acc[2][4];
+    for (int a = 0; a < nk; a++)
+        for (int r = 0; r < nr; r++) acc[a][r] = _mm512_setzero_ps();
+    for (size_t b = 0; b < n / TF_QK8_0; b++) {
+        const uint8_t *blk[2];
+        __m512 d[2];
+        for (int a = 0; a < nk; a++) {
+            blk[a] = k[a] + b * sizeof(tf_block_q8_0);
+            d[a] = _mm512_set1_ps(q8_block_scale_f16c(blk[a]));
+        }
+        for (int h = 0; h < 2; h++) {
+            __m512 kv[2];
+            for (int a = 0; a < nk; a++)
+                kv[a] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                          _mm_loadu_si128((const __m128i *)(blk[a] + 2 + 16 * h)))),
+                                      d[a]);
+            for (int r = 0; r < nr; r++) {
+                const __m512 qv = _mm512_loadu_ps(q + (size_t)r * n + b * TF_QK8_0 + 16 * h);
+                for (int a = 0; a < nk; a++) acc[a][r] = _mm512_fmadd_ps(kv[a], qv, acc[a][r]);
+            }
+        }
+    }
+    for (int a = 0; a < nk; a++)
+        for (int r = 0; r < nr; r++) {
+            const __m256 half =
+                _mm256_add_ps(_mm512_castps512_ps256(acc[a][r]), z_high8(acc[a][r]));
+            scores[(size_t)r * stride + a] = avx_hsum8(half) * scale;
+        }
+}
+enum { ATTN_Q8_KEYS = 2 };
+#else
+/* One key × nr rows, two 8-lane accumulators each (lanes 0-7 and 8-15 of the 16-lane chain). */
+ATTN_INLINE void q8_scores_block(const uint8_t *const *k, int nk, const float *q, int nr, size_t n,
+                                 float scale, float *scores, size_t stride) {
+    (void)nk;
+    __m256 acc[4][2];
+    for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / TF_QK8_0; b++) {
+        const uint8_t *blk = k[0] + b * sizeof(tf_block_q8_0);
+        const __m256 d = _mm256_set1_ps(q8_block_scale_f16c(blk));
+        for (int s = 0; s < 4; s++) {
+            const __m256 kv = _mm256_mul_ps(q8_widen8(blk + 2 + 8 * s), d);
+            for (int r = 0; r < nr; r++) {
+                const __m256 qv = _mm256_loadu_ps(q + (size_t)r * n + b * TF_QK8_0 + 8 * s);
+                acc[r][s & 1] = _mm256_fmadd_ps(kv, qv, acc[r][s & 1]);
+            }
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        scores[(size_t)r * stride] = avx_hsum8(_mm256_add_ps(acc[r][0], acc[r][1])) * scale;
+}
+enum { ATTN_Q8_KEYS = 1 };
+#endif
+
+#define ATTN_Q8_ROWS(NR)                                                                       \
+    do {                                                                                       \
+        size_t i = 0;                                                                          \
+        for (; i + ATTN_Q8_KEYS <= n_keys; i += ATTN_Q8_KEYS) {                                \
+            for (size_t a = i + 16; a < i + 16 + ATTN_Q8_KEYS && a < n_keys; a++)              \
+                q8_prefetch_row(k_rows[a], row_bytes);                                         \
+            q8_scores_block(k_rows + i, ATTN_Q8_KEYS, q + r0 * n, NR, n, scale,                \
+                            scores + r0 * stride + i, stride);                                 \
+        }                                                                                      \
+        if (i < n_keys)                                                                        \
+            q8_scores_block(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
+                            stride);                                                           \
+    } while (0)
+
+static void attn_q8_scores(const uint8_t *const *k_rows, size_t n_keys, const float *q,
+                           size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
+    const size_t row_bytes = n / TF_QK8_0 * sizeof(tf_block_q8_0);
+    for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
+        switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
+        case 4:
+            ATTN_Q8_ROWS(4);
+            break;
+        case 3:
+            ATTN_Q8_ROWS(3);
+            break;
+        case 2:
+            ATTN_Q8_ROWS(2);
+            break;
+        default:
+            ATTN_Q8_ROWS(1);
+            break;
+        }
+    }
+}
+#undef ATTN_Q8_ROWS
+
+/* Rows held in registers by the V walk: four rows × one block's four vectors where there are 32
+ * vector registers, two where there are 16. */
+#if defined(__AVX512F__)
+#define ATTN_Q8_V_ROWS 4
+#else
+#define ATTN_Q8_V_ROWS 2
+#endif
+
+/* Block b's 32 dimensions of nr rows over positions [0, n_pos), added to out when resume. */
+ATTN_INLINE void q8_values_block(const uint8_t *const *v, size_t n_pos, const float *p,
+                                 size_t p_stride, int nr, size_t b, bool resume, float *out,
+                                 size_t out_stride) {
+    __m256 acc[ATTN_Q8_V_ROWS][4];
+    float *o = out + b * TF_QK8_0;
+    for (int r = 0; r < nr; r++)
+        for (int s = 0; s < 4; s++)
+            acc[r][s] =
+                resume ? _mm256_loadu_ps(o + (size_t)r * out_stride + 8 * s) : _mm256_setzero_ps();
+    const size_t at = b * sizeof(tf_block_q8_0);
+    for (size_t i = 0; i < n_pos; i++) {
+        const uint8_t *blk = v[i] + at;
+        const float d = q8_block_scale_f16c(blk);
+        __m256 vv[4];
+        for (int s = 0; s < 4; s++) vv[s] = q8_widen8(blk + 2 + 8 * s);
+        for (int r = 0; r < nr; r++) {
+            const __m256 c = _mm256_set1_ps(p[(size_t)r * p_stride + i] * d);
+            for (int s = 0; s < 4; s++) acc[r][s] = _mm256_fmadd_ps(vv[s], c, acc[r][s]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        for (int s = 0; s < 4; s++) _mm256_storeu_ps(o + (size_t)r * out_stride + 8 * s, acc[r][s]);
+}
+
+/* Positions per pass of the blocks: the pass's rows stay in L1 while each block walks them, and
+ * the next pass's rows are fetched whole meanwhile (a block-by-block walk of rows in memory
+ * would wait on one line per row at a time). */
+enum { ATTN_Q8_V_CHUNK = 32 };
+
+static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const float *p,
+                           size_t p_stride, size_t n_rows, size_t n, float *out,
+                           size_t out_stride) {
+    const size_t row_bytes = n / TF_QK8_0 * sizeof(tf_block_q8_0);
+    for (size_t i = 0; i < n_pos && i < ATTN_Q8_V_CHUNK; i++) q8_prefetch_row(v_rows[i], row_bytes);
+    for (size_t c0 = 0; c0 == 0 || c0 < n_pos; c0 += ATTN_Q8_V_CHUNK) { /* once at least: zeros */
+        const size_t c1 = n_pos - c0 < ATTN_Q8_V_CHUNK ? n_pos : c0 + ATTN_Q8_V_CHUNK;
+        for (size_t i = c1; i < n_pos && i < c1 + ATTN_Q8_V_CHUNK; i++)
+            q8_prefetch_row(v_rows[i], row_bytes);
+        for (size_t r0 = 0; r0 < n_rows; r0 += ATTN_Q8_V_ROWS) {
+            const int nr = n_rows - r0 >= ATTN_Q8_V_ROWS ? ATTN_Q8_V_ROWS : (int)(n_rows - r0);
+            const float *pr = p + r0 * p_stride + c0;
+            float *o = out + r0 * out_stride;
+            for (size_t b = 0; b < n / TF_QK8_0; b++) {
+#define ATTN_Q8_BLOCK(NR) \
+    q8_values_block(v_rows + c0, c1 - c0, pr, p_stride, NR, b, c0 > 0, o, out_stride)
+                switch (nr) {
+#if ATTN_Q8_V_ROWS == 4
+                case 4:
+                    ATTN_Q8_BLOCK(4);
+                    break;
+                case 3:
+                    ATTN_Q8_BLOCK(3);
+                    break;
+#endif
+                case 2:
+                    ATTN_Q8_BLOCK(2);
+                    break;
+                default:
+                    ATTN_Q8_BLOCK(1);
+                    break;
+                }
+#undef ATTN_Q8_BLOCK
+            }
+        }
+    }
+}
+
+#undef ATTN_Q8_V_ROWS
 #undef ATTN_INLINE
+#define K_ATTN_Q8_SCORES attn_q8_scores
+#define K_ATTN_Q8_VALUES attn_q8_values
 #define K_ATTN_SCORES_TILED attn_scores_tiled
 #define K_ATTN_SCORES_VECDOT attn_scores_vecdot
 #define K_ATTN_VALUES attn_values
 #define K_ATTN_ROUND_F16 attn_round_f16
 #else
+#define K_ATTN_Q8_SCORES attn_q8_scores_ref
+#define K_ATTN_Q8_VALUES attn_q8_values_ref
 #define K_ATTN_SCORES_TILED attn_scores_tiled_ref
 #define K_ATTN_SCORES_VECDOT attn_scores_vecdot_ref
 #define K_ATTN_VALUES attn_values_ref

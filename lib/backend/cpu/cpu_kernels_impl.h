@@ -1191,4 +1191,6 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .attn_scores_vecdot = K_ATTN_SCORES_VECDOT,
     .attn_values = K_ATTN_VALUES,
     .attn_round_f16 = K_ATTN_ROUND_F16,
+    .attn_q8_scores = K_ATTN_Q8_SCORES,
+    .attn_q8_values = K_ATTN_Q8_VALUES,
 };

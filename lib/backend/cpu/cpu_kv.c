@@ -4,11 +4,34 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_qdot.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "core/huge_alloc.h"
 #include "core/splitmix64.h"
 #include "quant/fp16.h"
+
+/* The Q8_0 cache's split decode (cpu_attention_q8.c) keeps every key range's partial sums of up
+ * to TF_CPU_Q8_SPLIT_PAIRS (token, KV head) pairs, fewer than the threads: a span of n_ctx keys
+ * crosses at most n_ctx / TF_CPU_Q8_RANGE + 2 ranges. */
+static tinfer_status alloc_q8_partials(const tf_cpu_state *state, tf_cpu_kv *kv) {
+    if (kv->dtype != TINFER_DTYPE_Q8_0 || state->n_threads < 2 || kv->n_head_kv == 0)
+        return TINFER_OK;
+    const size_t group = state->config.n_head / kv->n_head_kv;
+    const size_t hd_v = kv->v_row_elems / kv->n_head_kv;
+    const size_t n_ranges = state->config.n_ctx / TF_CPU_Q8_RANGE + 2;
+    kv->q8_pairs =
+        state->n_threads - 1 < TF_CPU_Q8_SPLIT_PAIRS ? state->n_threads - 1 : TF_CPU_Q8_SPLIT_PAIRS;
+    size_t floats;
+    if (!tinfer_mul_size(n_ranges * group, hd_v + 2, &kv->q8_pair_floats) ||
+        !tinfer_mul_size(kv->q8_pair_floats, kv->q8_pairs, &floats) ||
+        !tinfer_mul_size(floats, sizeof(float), &floats))
+        return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
+    if (!(kv->q8_partials = malloc(floats)))
+        return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for %zu bytes of partial sums",
+                        floats);
+    return TINFER_OK;
+}
 
 tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     tf_cpu_kv *kv = &((tf_cpu_state *)be->state)->kv;
@@ -16,8 +39,10 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     *kv = (tf_cpu_kv){.n_layer = g->n_layer,
                       .k_row_elems = g->k_row_elems,
                       .v_row_elems = g->v_row_elems,
-                      .dtype = g->dtype,
-                      .elem_bytes = g->dtype == TINFER_DTYPE_F16 ? 2 : 4};
+                      .n_head_kv = g->n_head_kv,
+                      .dtype = g->dtype};
+    kv->k_row_bytes = tf_cpu_kv_bytes(kv, g->k_row_elems);
+    kv->v_row_bytes = tf_cpu_kv_bytes(kv, g->v_row_elems);
     const size_t n = g->n_layer ? g->n_layer : 1;
     kv->k = calloc(n, sizeof *kv->k);
     kv->v = calloc(n, sizeof *kv->v);
@@ -25,8 +50,8 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     for (uint32_t l = 0; l < g->n_layer; l++) {
         size_t slots, k_bytes, v_bytes;
         if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
-            !tinfer_mul_size(slots, (size_t)g->k_row_elems * kv->elem_bytes, &k_bytes) ||
-            !tinfer_mul_size(slots, (size_t)g->v_row_elems * kv->elem_bytes, &v_bytes))
+            !tinfer_mul_size(slots, kv->k_row_bytes, &k_bytes) ||
+            !tinfer_mul_size(slots, kv->v_row_bytes, &v_bytes))
             return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
         /* A ring layer is every sequence's ring side by side: on huge pages, the first token of
          * a few sequences would commit 2 MiB of them all (measured: a server's 32 sequences of
@@ -39,7 +64,7 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
             return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for %zu + %zu bytes per layer",
                             k_bytes, v_bytes);
     }
-    return TINFER_OK;
+    return alloc_q8_partials((tf_cpu_state *)be->state, kv);
 }
 
 void tf_cpu_kv_free(tf_cpu_kv *kv) {
@@ -47,12 +72,17 @@ void tf_cpu_kv_free(tf_cpu_kv *kv) {
     for (uint32_t l = 0; kv->v && l < kv->n_layer; l++) tf_huge_free(&kv->v[l]);
     free(kv->k);
     free(kv->v);
+    free(kv->q8_partials);
     *kv = (tf_cpu_kv){0};
 }
 
 static void store_row(const tf_cpu_kv *kv, uint8_t *dst, const float *src, uint32_t n) {
     if (kv->dtype == TINFER_DTYPE_F32) {
         memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    if (kv->dtype == TINFER_DTYPE_Q8_0) { /* every head's slice is whole blocks */
+        tf_cpu_quantize_q8_0_blocks(src, n, dst);
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -105,6 +135,14 @@ static float unit_random(uint64_t *state) {
 }
 
 static void fill_row(const tf_cpu_kv *kv, uint8_t *row, uint32_t n_elems, uint64_t *state) {
+    if (kv->dtype == TINFER_DTYPE_Q8_0) {
+        for (uint32_t b = 0; b < n_elems / TF_QK8_0; b++) {
+            float x[TF_QK8_0];
+            for (int i = 0; i < TF_QK8_0; i++) x[i] = unit_random(state);
+            tf_cpu_quantize_q8_0_blocks(x, TF_QK8_0, row + b * sizeof(tf_block_q8_0));
+        }
+        return;
+    }
     for (uint32_t i = 0; i < n_elems; i++) {
         const float x = unit_random(state);
         if (kv->dtype == TINFER_DTYPE_F16) {
@@ -160,7 +198,7 @@ typedef struct copy_job {
 /* Rows [0, n_rows) of the run from src_block to dst_block in layer l's K or V storage, block by
  * block through tf_cpu_kv_row (a one-entry table per block). */
 static void copy_run(const tf_cpu_kv *kv, uint32_t l, bool value, const tf_kv_block_copy *c) {
-    const size_t row_bytes = (size_t)(value ? kv->v_row_elems : kv->k_row_elems) * kv->elem_bytes;
+    const size_t row_bytes = value ? kv->v_row_bytes : kv->k_row_bytes;
     for (uint32_t r = 0; r < c->n_rows; r += TF_KV_BLOCK_TOKENS) {
         const uint32_t src = c->src_block + r / TF_KV_BLOCK_TOKENS;
         const uint32_t dst = c->dst_block + r / TF_KV_BLOCK_TOKENS;

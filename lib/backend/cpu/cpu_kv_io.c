@@ -9,7 +9,7 @@
  * else from `in`. */
 static void copy_rows(const tf_cpu_kv *kv, const tf_kv_rows *rows, bool value, uint8_t *out,
                       const uint8_t *in) {
-    const size_t row_bytes = (size_t)(value ? kv->v_row_elems : kv->k_row_elems) * kv->elem_bytes;
+    const size_t row_bytes = value ? kv->v_row_bytes : kv->k_row_bytes;
     size_t done = 0;
     for (uint32_t pos = rows->first, end = rows->first + rows->n; pos < end;) {
         uint32_t run = TF_KV_BLOCK_TOKENS - pos % TF_KV_BLOCK_TOKENS;
@@ -23,7 +23,7 @@ static void copy_rows(const tf_cpu_kv *kv, const tf_kv_rows *rows, bool value, u
 }
 
 static size_t k_bytes(const tf_cpu_kv *kv, uint32_t n) {
-    return (size_t)n * kv->k_row_elems * kv->elem_bytes;
+    return (size_t)n * kv->k_row_bytes;
 }
 
 tinfer_status tf_cpu_kv_read(tf_backend *be, const tf_kv_rows *rows, void *host) {

@@ -9,6 +9,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "core/huge_alloc.h"
 #include "core/thread_pool.h"
+#include "quant/blocks.h"
 
 enum {
     TF_CPU_TILE_ROWS = 64,   /* weight rows dequantized together for one sgemm */
@@ -35,10 +36,27 @@ typedef struct tf_cpu_pass {
 typedef struct tf_cpu_kv {
     tf_huge_buf *k, *v; /* [n_layer]: each layer's rows, on huge pages where offered */
     uint32_t n_layer;
-    uint32_t k_row_elems, v_row_elems;
-    tinfer_dtype dtype;
-    size_t elem_bytes;
+    uint32_t k_row_elems, v_row_elems; /* a token's row: every KV head's slice */
+    uint32_t n_head_kv;
+    tinfer_dtype dtype; /* F16, F32 or Q8_0 */
+    size_t k_row_bytes, v_row_bytes;
+    /* Q8_0 only (cpu_attention_q8.c): the partial sums of one decode step's key ranges, split
+     * across the threads, for up to q8_pairs (token, KV head) pairs of q8_pair_floats each;
+     * NULL with one thread. */
+    float *q8_partials;
+    uint32_t q8_pairs;
+    size_t q8_pair_floats;
 } tf_cpu_kv;
+
+/* Keys per partial sum of the Q8_0 cache's attention: a span is cut at the multiples of this
+ * position, so how a span is summed depends on the span alone (cpu_attention_q8.c). */
+enum { TF_CPU_Q8_RANGE = 256, TF_CPU_Q8_SPLIT_PAIRS = 4 };
+
+/* Bytes of elems cached elements (for Q8_0 whole blocks: elems a multiple of 32). */
+static inline size_t tf_cpu_kv_bytes(const tf_cpu_kv *kv, size_t elems) {
+    if (kv->dtype == TINFER_DTYPE_Q8_0) return elems / TF_QK8_0 * sizeof(tf_block_q8_0);
+    return elems * (kv->dtype == TINFER_DTYPE_F32 ? 4 : 2);
+}
 
 /* One thread's scratch, allocated with the backend: what a thread writes while it computes its
  * share of an op. */
@@ -113,8 +131,8 @@ static inline uint8_t *tf_cpu_kv_row(const tf_cpu_kv *kv, uint32_t il, bool valu
                                      const uint32_t *table, uint32_t pos) {
     const size_t slot =
         (size_t)table[pos / TF_KV_BLOCK_TOKENS] * TF_KV_BLOCK_TOKENS + pos % TF_KV_BLOCK_TOKENS;
-    const size_t row_elems = value ? kv->v_row_elems : kv->k_row_elems;
-    return (value ? kv->v[il].data : kv->k[il].data) + slot * row_elems * kv->elem_bytes;
+    return value ? kv->v[il].data + slot * kv->v_row_bytes
+                 : kv->k[il].data + slot * kv->k_row_bytes;
 }
 
 float tf_cpu_dot(const float *a, const float *b, size_t n);
@@ -148,6 +166,9 @@ tinfer_status tf_cpu_kv_read(tf_backend *be, const tf_kv_rows *rows, void *host)
 tinfer_status tf_cpu_kv_write(tf_backend *be, const tf_kv_rows *rows, const void *host);
 tinfer_status tf_cpu_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
                                const float *q, float *out);
+/* cpu_attention_q8.c: the Q8_0 cache's reads (tf_cpu_attention hands them over). */
+tinfer_status tf_cpu_attention_q8(tf_backend *be, uint32_t il, bool local,
+                                  const tf_attn_shape *shape, const float *q, float *out);
 
 /* cpu_pass.c: the step descriptor's copy, the logits' way out, gathering output rows, timing. */
 tinfer_status tf_cpu_pass_alloc(tf_cpu_state *state);

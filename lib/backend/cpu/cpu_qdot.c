@@ -34,6 +34,16 @@ static void quantize_q8_0(const float *x, uint32_t n, tf_q8_0_act *out) {
     }
 }
 
+void tf_cpu_quantize_q8_0_blocks(const float *x, uint32_t n, void *out) {
+    tf_block_q8_0 *blocks = out;
+    for (uint32_t b = 0; b < n / TF_QK8_0; b++) {
+        tf_q8_0_act act;
+        quantize_q8_0(x + (size_t)b * TF_QK8_0, TF_QK8_0, &act);
+        blocks[b].d = tf_f32_to_f16(act.d); /* act.d came through float16: exact */
+        memcpy(blocks[b].qs, act.qs, TF_QK8_0);
+    }
+}
+
 /* ggml's quantize_row_q8_K_ref: the signed element of largest magnitude maps to -127. */
 static void quantize_q8_k(const float *x, uint32_t n, tf_q8_k_act *out) {
     for (uint32_t b = 0; b < n / TF_QK_K; b++, x += TF_QK_K) {

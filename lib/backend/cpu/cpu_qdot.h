@@ -34,6 +34,10 @@ typedef float (*tf_qdot_fn)(const uint8_t *w_row, const void *x_quant, uint32_t 
  * kernels themselves: tf_cpu_qdot_of in cpu_kernels.h). */
 tf_act_quant tf_cpu_act_quant_of(tinfer_dtype dtype);
 
+/* x[0, n) (n a multiple of 32) as Q8_0 blocks (tf_block_q8_0) in out, rounded as the activations'
+ * Q8_0 (ggml's quantize_row_q8_0): the Q8_0 KV cache's rows. */
+void tf_cpu_quantize_q8_0_blocks(const float *x, uint32_t n, void *out);
+
 /* Bytes of one quantized activation row of n_elems (a multiple of the block size). */
 size_t tf_cpu_act_row_bytes(tf_act_quant kind, uint32_t n_elems);
 void tf_cpu_quantize_act(tf_act_quant kind, const float *x, uint32_t n_elems, void *out);

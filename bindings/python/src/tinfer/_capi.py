@@ -67,7 +67,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
         "META_I64": 11, "META_F64": 12,
     },
     "tinfer_special_token": {"TOKEN_BOS": 0, "TOKEN_EOS": 1, "TOKEN_PAD": 2, "TOKEN_UNK": 3},
-    "tinfer_kv_dtype": {"KV_F16": 0, "KV_F32": 1},
+    "tinfer_kv_dtype": {"KV_F16": 0, "KV_F32": 1, "KV_Q8_0": 2},
     "tinfer_device_kind": {"DEVICE_CPU": 0, "DEVICE_CUDA": 1},
     "tinfer_head_sum": {"HEAD_SUM_EXACT": 0, "HEAD_SUM_FAST": 1},
 }

@@ -22,7 +22,8 @@ except ImportError:  # NumPy is optional: logits() gives a memoryview then
     _np = None
 
 _KV_DTYPES = {"f16": _capi.ENUMS["tinfer_kv_dtype"]["KV_F16"],
-              "f32": _capi.ENUMS["tinfer_kv_dtype"]["KV_F32"]}
+              "f32": _capi.ENUMS["tinfer_kv_dtype"]["KV_F32"],
+              "q8_0": _capi.ENUMS["tinfer_kv_dtype"]["KV_Q8_0"]}
 _HEAD_SUMS = {"exact": _capi.ENUMS["tinfer_head_sum"]["HEAD_SUM_EXACT"],
               "fast": _capi.ENUMS["tinfer_head_sum"]["HEAD_SUM_FAST"]}
 
