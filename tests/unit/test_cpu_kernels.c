@@ -865,10 +865,11 @@ static void attention_kernels(void **state) {
 }
 
 /* ---- the attention kernels over Q8_0 rows ----
- * Every table gives the generic one's bits (the chains cpu_kernels.h states), and the generic
- * one's scores and V sums are within float rounding of the same sums in double over the
- * dequantized rows: for 1..9 query rows, head widths 32..288, 1..300 keys (past the kernels'
- * blocks of keys and positions), block scales of several magnitudes, zero and negative. */
+ * Every table gives the generic one's bits (the arithmetic cpu_kernels.h states), and the generic
+ * one's sums are close to the same sums in double over the dequantized rows: the scores within
+ * float rounding, the V sums within half a 16-bit step of each block's largest weight per term.
+ * For 1..9 query rows, head widths 32..288, 1..300 keys (1..256 positions for V, odd and even),
+ * block scales of several magnitudes, zero and negative. */
 enum { Q8_KEYS = 300, Q8_ROWS = 9, Q8_N = 288 };
 
 /* Row i's element e, dequantized. */
@@ -906,28 +907,42 @@ static void q8_scores_with(const tf_cpu_kernels *k, const uint8_t *const *rows, 
             }
 }
 
+static _Alignas(64) uint8_t q8_work[(Q8_N / 32) * (TF_ATTN_Q8_MAX_POS * 12 + 16)];
+
 static void q8_values_with(const tf_cpu_kernels *k, const uint8_t *const *rows, const float *p) {
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     enum { OUT_STRIDE = Q8_N + 3 };
     static float got[Q8_ROWS * OUT_STRIDE], want[Q8_ROWS * OUT_STRIDE];
     for (size_t n = 32; n <= Q8_N; n += 32 * (n < 64 ? 1 : 7))
         for (size_t n_rows = 1; n_rows <= Q8_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
-            for (size_t n_pos = 1; n_pos <= Q8_KEYS; n_pos += 33) {
+            for (size_t n_pos = 1; n_pos <= TF_ATTN_Q8_MAX_POS; n_pos += n_pos < 232 ? 33 : 24) {
                 memset(got, 0xff, sizeof got); /* every element must be written */
                 memset(want, 0xff, sizeof want);
-                k->attn_q8_values(rows, n_pos, p, Q8_KEYS, n_rows, n, got, OUT_STRIDE);
-                generic->attn_q8_values(rows, n_pos, p, Q8_KEYS, n_rows, n, want, OUT_STRIDE);
+                k->attn_q8_values(rows, n_pos, p, Q8_KEYS, n_rows, n, got, OUT_STRIDE, q8_work);
+                generic->attn_q8_values(rows, n_pos, p, Q8_KEYS, n_rows, n, want, OUT_STRIDE,
+                                        q8_work);
                 if (memcmp(want, got, sizeof got) != 0)
                     fail_msg("attn_q8_values (%s): n %zu, %zu rows, %zu positions", k->name, n,
                              n_rows, n_pos);
                 for (size_t r = 0; r < n_rows; r++)
                     for (size_t e = 0; e < n; e++) {
-                        double exact = 0, magnitude = 0;
+                        double most = 0; /* the block's largest |weight|: its 16-bit step */
+                        for (size_t i = 0; i < n_pos; i++) {
+                            uint16_t half;
+                            memcpy(&half, rows[i] + e / 32 * sizeof(tf_block_q8_0), sizeof half);
+                            const double w = fabs((double)p[r * Q8_KEYS + i] * tf_f16_to_f32(half));
+                            if (w > most) most = w;
+                        }
+                        double exact = 0, magnitude = 0, rounding = 0;
                         for (size_t i = 0; i < n_pos; i++) {
                             exact += q8_element(rows[i], e) * p[r * Q8_KEYS + i];
                             magnitude += fabs(q8_element(rows[i], e) * p[r * Q8_KEYS + i]);
+                            const int8_t code =
+                                (int8_t)rows[i][e / 32 * sizeof(tf_block_q8_0) + 2 + e % 32];
+                            rounding += 0.5 * most / 32767 * abs(code); /* half a step each */
                         }
-                        if (fabs(want[r * OUT_STRIDE + e] - exact) > 1e-6 * magnitude + 1e-30)
+                        if (fabs(want[r * OUT_STRIDE + e] - exact) >
+                            rounding * 1.001 + 1e-6 * magnitude + 1e-30)
                             fail_msg("attn_q8_values: %.9g, in double %.9g (n %zu, %zu positions)",
                                      want[r * OUT_STRIDE + e], exact, n, n_pos);
                     }

@@ -88,7 +88,7 @@ static void range_partial(const q8_job *job, const tf_cpu_scratch *scratch, size
         part[(size_t)g * (2 + hd_v)] = max;
         part[(size_t)g * (2 + hd_v) + 1] = sum;
     }
-    k->attn_q8_values(v_rows, n, scores, n, group, hd_v, part + 2, 2 + hd_v);
+    k->attn_q8_values(v_rows, n, scores, n, group, hd_v, part + 2, 2 + hd_v, scratch->attn_work);
 }
 
 /* acc ← acc merged with part (both group × (2 + hd_v)); first: acc ← part. */

@@ -28,6 +28,7 @@ static void free_scratch(tf_cpu_scratch *s) {
     free(s->attn_scores);
     free(s->attn_lanes);
     free(s->attn_rows);
+    free(s->attn_work);
     free(s->qgemm);
 }
 
@@ -122,8 +123,11 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
         s->attn_scores_len = n_scores;
         s->attn_rows = calloc(2 * ((size_t)c->n_ctx + 1), sizeof *s->attn_rows);
         s->qgemm = alloc_qgemm_scratch(state, &ok);
+        /* under the 128 bytes per element of attn_lanes, whose size was checked */
+        const size_t work = tf_attn_q8_values_work_bytes(c->max_row_elems);
+        s->attn_work = aligned_alloc(64, (work + 63) / 64 * 64 + 64);
         ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes &&
-             s->attn_rows;
+             s->attn_rows && s->attn_work;
     }
     /* Room for either activation format, rows rounded up to whole 256-element blocks. */
     const uint32_t padded = (uint32_t)((c->max_row_elems + 255) / 256 * 256);

@@ -102,6 +102,18 @@ static inline size_t tf_qgemm_scratch_bytes(size_t n_elems) {
     return n_blocks * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4);
 }
 
+/* attn_q8_values: at most this many positions per call (the 32-bit sums stay exact), rows
+ * quantized this many at a time. */
+enum { TF_ATTN_Q8_MAX_POS = 256, TF_ATTN_Q8_ROWS = 4 };
+
+/* The work area of attn_q8_values for rows of n elements: TF_ATTN_Q8_ROWS rows of 16-bit weights
+ * and the blocks' float scales, per block and position, and a float step per row and block. */
+static inline size_t tf_attn_q8_values_work_bytes(size_t n) {
+    return n / 32 *
+           (TF_ATTN_Q8_MAX_POS * (TF_ATTN_Q8_ROWS * sizeof(int16_t) + sizeof(float)) +
+            TF_ATTN_Q8_ROWS * sizeof(float));
+}
+
 typedef struct tf_cpu_kernels {
     const char *name; /* "generic", "x86-64-v3" or "avx512" */
     /* Weight-row × quantized-activation dots, per weight dtype (cpu_qdot.h), in each order
@@ -167,11 +179,15 @@ typedef struct tf_cpu_kernels {
      * row i, d its block's scale): the query's float dot with the dequantized key. */
     void (*attn_q8_scores)(const uint8_t *const *k_rows, size_t n_keys, const float *q,
                            size_t n_rows, size_t n, float scale, float *scores, size_t stride);
-    /* out[r·out_stride + e] = the chain acc = fma(v_e, p[r·p_stride + i]·d, acc) from 0 over
-     * positions i < n_pos in order (v_e the code of row i, d its block's scale), r < n_rows,
-     * e < n. */
+    /* out[r·out_stride + e] for rows r < n_rows, e < n, over positions i < n_pos (at most
+     * TF_ATTN_Q8_MAX_POS): Σ_i p[r·p_stride + i]·d_ib·v_ie through 16-bit weights, d_ib the scale
+     * of e's block b in row i. Per row and block, with w_i = p_ri·d_ib and m the largest |w_i|
+     * (NaN skipped): wq_i = the nearest-even integer of w_i·(32767 / m) (NaN as 0, clamped to
+     * ±32767), out = (float)(Σ_i wq_i·v_ie, exact in int32) · (m / 32767); a block with m 0 or
+     * not finite gets zeros. work: tf_attn_q8_values_work_bytes(n) bytes, 64-byte aligned. */
     void (*attn_q8_values)(const uint8_t *const *v_rows, size_t n_pos, const float *p,
-                           size_t p_stride, size_t n_rows, size_t n, float *out, size_t out_stride);
+                           size_t p_stride, size_t n_rows, size_t n, float *out, size_t out_stride,
+                           void *work);
 } tf_cpu_kernels;
 
 /* A kernel path as TINFER_CPU names it. */

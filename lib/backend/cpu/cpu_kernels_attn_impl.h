@@ -102,18 +102,66 @@ TF_MAYBE_UNUSED static void attn_q8_scores_ref(const uint8_t *const *k_rows, siz
         }
 }
 
+/* The work area of attn_q8_values: wq[(r·nb + b)·MAX + i], the 16-bit weight of block b of
+ * position i in row r (a zero after an odd n_pos: the last pair's missing half), then dv[b·MAX +
+ * i], the blocks' scales, then scales[r·nb + b], the float step of each row's block. */
+typedef struct q8_work {
+    int16_t *wq;
+    float *dv, *scales;
+} q8_work;
+
+static q8_work q8_work_of(void *work, size_t nb) {
+    q8_work w = {.wq = work};
+    w.dv = (float *)(w.wq + TF_ATTN_Q8_ROWS * nb * TF_ATTN_Q8_MAX_POS);
+    w.scales = w.dv + nb * TF_ATTN_Q8_MAX_POS;
+    return w;
+}
+
+/* One weight as cpu_kernels.h states it: t = w·inv, NaN as 0, clamped, nearest even. */
+static inline int16_t q8_weight(float w, float inv) {
+    float t = w * inv;
+    t = t == t ? t : 0.0f;
+    t = t < -32767.0f ? -32767.0f : t > 32767.0f ? 32767.0f : t;
+    return (int16_t)nearbyintf(t);
+}
+
+/* Block b of row r: its weights p_i·d_i in 16 bits, row[i], against their largest magnitude
+ * (NaN never wins); returns the step (0 when that is 0 or not finite). */
+static float q8_quantize_block(const float *pr, const float *d, size_t n_pos, int16_t *row) {
+    float most = 0.0f;
+    for (size_t i = 0; i < n_pos; i++) {
+        const float w = fabsf(pr[i] * d[i]);
+        if (w > most) most = w;
+    }
+    const bool usable = most > 0.0f && most <= FLT_MAX;
+    const float inv = usable ? 32767.0f / most : 0.0f;
+    for (size_t i = 0; i < n_pos; i++) row[i] = q8_weight(pr[i] * d[i], inv);
+    if (n_pos % 2) row[n_pos] = 0;
+    return usable ? most / 32767.0f : 0.0f;
+}
+
 TF_MAYBE_UNUSED static void attn_q8_values_ref(const uint8_t *const *v_rows, size_t n_pos,
                                                const float *p, size_t p_stride, size_t n_rows,
-                                               size_t n, float *out, size_t out_stride) {
+                                               size_t n, float *out, size_t out_stride,
+                                               void *work) {
+    const size_t nb = n / TF_QK8_0;
+    const q8_work w = q8_work_of(work, nb);
+    for (size_t i = 0; i < n_pos; i++)
+        for (size_t b = 0; b < nb; b++)
+            w.dv[b * TF_ATTN_Q8_MAX_POS + i] =
+                q8_block_scale(v_rows[i] + b * sizeof(tf_block_q8_0));
     for (size_t r = 0; r < n_rows; r++)
-        for (size_t e = 0; e < n; e++) {
-            float acc = 0.0f;
-            for (size_t i = 0; i < n_pos; i++) {
-                const uint8_t *block = v_rows[i] + e / TF_QK8_0 * sizeof(tf_block_q8_0);
-                const float coef = p[r * p_stride + i] * q8_block_scale(block);
-                acc = fmaf((float)(int8_t)block[2 + e % TF_QK8_0], coef, acc);
+        for (size_t b = 0; b < nb; b++) {
+            int16_t *row = w.wq;
+            const float step =
+                q8_quantize_block(p + r * p_stride, w.dv + b * TF_ATTN_Q8_MAX_POS, n_pos, row);
+            for (size_t e = b * TF_QK8_0; e < (b + 1) * TF_QK8_0; e++) {
+                int32_t sum = 0;
+                for (size_t i = 0; i < n_pos; i++)
+                    sum += (int32_t)row[i] *
+                           (int8_t)v_rows[i][b * sizeof(tf_block_q8_0) + 2 + e % TF_QK8_0];
+                out[r * out_stride + e] = (float)sum * step;
             }
-            out[r * out_stride + e] = acc;
         }
 }
 
@@ -533,7 +581,7 @@ enum { ATTN_Q8_KEYS = 1 };
     do {                                                                                       \
         size_t i = 0;                                                                          \
         for (; i + ATTN_Q8_KEYS <= n_keys; i += ATTN_Q8_KEYS) {                                \
-            for (size_t a = i + 16; a < i + 16 + ATTN_Q8_KEYS && a < n_keys; a++)              \
+            for (size_t a = i + 32; a < i + 32 + ATTN_Q8_KEYS && a < n_keys; a++)              \
                 q8_prefetch_row(k_rows[a], row_bytes);                                         \
             q8_scores_block(k_rows + i, ATTN_Q8_KEYS, q + r0 * n, NR, n, scale,                \
                             scores + r0 * stride + i, stride);                                 \
@@ -565,83 +613,174 @@ static void attn_q8_scores(const uint8_t *const *k_rows, size_t n_keys, const fl
 }
 #undef ATTN_Q8_ROWS
 
-/* Rows held in registers by the V walk: four rows × one block's four vectors where there are 32
- * vector registers, two where there are 16. */
+/* The V sums as 16-bit weight × 8-bit code products over pairs of positions: a pair's two rows
+ * of a block widened to 16 bits and interleaved (unpack within 128-bit lanes: the low half holds
+ * elements 0-3 of each 8, the high half 4-7), each weight pair broadcast as one 32-bit word, and
+ * multiply-added into 32-bit sums (exact: |w| ≤ 32767, |v| ≤ 127, at most TF_ATTN_Q8_MAX_POS
+ * positions). The sums are put back in element order when stored. */
 #if defined(__AVX512F__)
-#define ATTN_Q8_V_ROWS 4
-#else
-#define ATTN_Q8_V_ROWS 2
-#endif
+/* One pair of positions (rows a and c widened, c zeros past the end) into nr rows' sums. */
+#define Q8_PAIR_STEP(A, C)                                                                    \
+    do {                                                                                      \
+        const __m512i x_lo = _mm512_unpacklo_epi16(A, C), x_hi = _mm512_unpackhi_epi16(A, C); \
+        for (int r = 0; r < nr; r++) {                                                        \
+            const __m512i w = _mm512_set1_epi32(w_pairs[(size_t)r * row_stride + j]);         \
+            lo[r] = _mm512_dpwssd_epi32(lo[r], x_lo, w);                                      \
+            hi[r] = _mm512_dpwssd_epi32(hi[r], x_hi, w);                                      \
+        }                                                                                     \
+    } while (0)
 
-/* Block b's 32 dimensions of nr rows over positions [0, n_pos), added to out when resume. */
-ATTN_INLINE void q8_values_block(const uint8_t *const *v, size_t n_pos, const float *p,
-                                 size_t p_stride, int nr, size_t b, bool resume, float *out,
-                                 size_t out_stride) {
-    __m256 acc[ATTN_Q8_V_ROWS][4];
-    float *o = out + b * TF_QK8_0;
-    for (int r = 0; r < nr; r++)
-        for (int s = 0; s < 4; s++)
-            acc[r][s] =
-                resume ? _mm256_loadu_ps(o + (size_t)r * out_stride + 8 * s) : _mm256_setzero_ps();
-    const size_t at = b * sizeof(tf_block_q8_0);
-    for (size_t i = 0; i < n_pos; i++) {
-        const uint8_t *blk = v[i] + at;
-        const float d = q8_block_scale_f16c(blk);
-        __m256 vv[4];
-        for (int s = 0; s < 4; s++) vv[s] = q8_widen8(blk + 2 + 8 * s);
-        for (int r = 0; r < nr; r++) {
-            const __m256 c = _mm256_set1_ps(p[(size_t)r * p_stride + i] * d);
-            for (int s = 0; s < 4; s++) acc[r][s] = _mm256_fmadd_ps(vv[s], c, acc[r][s]);
-        }
+/* Block b of nr rows (≤ 4) over every pair: sums[r][32] in element order. */
+ATTN_INLINE void q8_values_pairs(const uint8_t *const *v, size_t n_pos, const int32_t *w_pairs,
+                                 size_t nb, int nr, size_t b, int32_t sums[4][32]) {
+    __m512i lo[4], hi[4];
+    for (int r = 0; r < nr; r++) lo[r] = hi[r] = _mm512_setzero_si512();
+    const size_t at = b * sizeof(tf_block_q8_0) + 2;
+    const size_t row_stride = nb * (TF_ATTN_Q8_MAX_POS / 2);
+    w_pairs += b * (TF_ATTN_Q8_MAX_POS / 2);
+    size_t j = 0;
+    for (; 2 * j + 1 < n_pos; j++) {
+        const __m512i a =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(v[2 * j] + at)));
+        const __m512i c =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(v[2 * j + 1] + at)));
+        Q8_PAIR_STEP(a, c);
     }
-    for (int r = 0; r < nr; r++)
-        for (int s = 0; s < 4; s++) _mm256_storeu_ps(o + (size_t)r * out_stride + 8 * s, acc[r][s]);
+    if (2 * j < n_pos) { /* the last position alone: its pair's weight is zero */
+        const __m512i a =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(v[2 * j] + at)));
+        const __m512i c = _mm512_setzero_si512();
+        Q8_PAIR_STEP(a, c);
+    }
+    for (int r = 0; r < nr; r++) {
+        int32_t l[16], h[16];
+        _mm512_storeu_si512(l, lo[r]);
+        _mm512_storeu_si512(h, hi[r]);
+        for (int k = 0; k < 4; k++) /* 128-bit lane k: elements 8k..8k+3 low, 8k+4..8k+7 high */
+            for (int e = 0; e < 4; e++) {
+                sums[r][8 * k + e] = l[4 * k + e];
+                sums[r][8 * k + 4 + e] = h[4 * k + e];
+            }
+    }
 }
-
-/* Positions per pass of the blocks: the pass's rows stay in L1 while each block walks them, and
- * the next pass's rows are fetched whole meanwhile (a block-by-block walk of rows in memory
- * would wait on one line per row at a time). */
-enum { ATTN_Q8_V_CHUNK = 32 };
-
-static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const float *p,
-                           size_t p_stride, size_t n_rows, size_t n, float *out,
-                           size_t out_stride) {
-    const size_t row_bytes = n / TF_QK8_0 * sizeof(tf_block_q8_0);
-    for (size_t i = 0; i < n_pos && i < ATTN_Q8_V_CHUNK; i++) q8_prefetch_row(v_rows[i], row_bytes);
-    for (size_t c0 = 0; c0 == 0 || c0 < n_pos; c0 += ATTN_Q8_V_CHUNK) { /* once at least: zeros */
-        const size_t c1 = n_pos - c0 < ATTN_Q8_V_CHUNK ? n_pos : c0 + ATTN_Q8_V_CHUNK;
-        for (size_t i = c1; i < n_pos && i < c1 + ATTN_Q8_V_CHUNK; i++)
-            q8_prefetch_row(v_rows[i], row_bytes);
-        for (size_t r0 = 0; r0 < n_rows; r0 += ATTN_Q8_V_ROWS) {
-            const int nr = n_rows - r0 >= ATTN_Q8_V_ROWS ? ATTN_Q8_V_ROWS : (int)(n_rows - r0);
-            const float *pr = p + r0 * p_stride + c0;
-            float *o = out + r0 * out_stride;
-            for (size_t b = 0; b < n / TF_QK8_0; b++) {
-#define ATTN_Q8_BLOCK(NR) \
-    q8_values_block(v_rows + c0, c1 - c0, pr, p_stride, NR, b, c0 > 0, o, out_stride)
-                switch (nr) {
-#if ATTN_Q8_V_ROWS == 4
-                case 4:
-                    ATTN_Q8_BLOCK(4);
-                    break;
-                case 3:
-                    ATTN_Q8_BLOCK(3);
-                    break;
-#endif
-                case 2:
-                    ATTN_Q8_BLOCK(2);
-                    break;
-                default:
-                    ATTN_Q8_BLOCK(1);
-                    break;
+#undef Q8_PAIR_STEP
+#else
+ATTN_INLINE void q8_values_pairs(const uint8_t *const *v, size_t n_pos, const int32_t *w_pairs,
+                                 size_t nb, int nr, size_t b, int32_t sums[4][32]) {
+    for (int half = 0; half < 2; half++) { /* elements 16·half .. 16·half + 15 */
+        __m256i lo[2], hi[2];
+        for (int r = 0; r < 2; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+        const size_t at = b * sizeof(tf_block_q8_0) + 2 + 16 * (size_t)half;
+        const size_t pair_stride = TF_ATTN_Q8_MAX_POS / 2;
+        for (int r0 = 0; r0 < nr; r0 += 2) {
+            const int nr2 = nr - r0 < 2 ? nr - r0 : 2;
+            for (int r = 0; r < nr2; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+            for (size_t j = 0; 2 * j < n_pos; j++) {
+                const __m256i a =
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(v[2 * j] + at)));
+                const __m256i c = 2 * j + 1 < n_pos ? _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                          (const __m128i *)(v[2 * j + 1] + at)))
+                                                    : _mm256_setzero_si256();
+                const __m256i x_lo = _mm256_unpacklo_epi16(a, c),
+                              x_hi = _mm256_unpackhi_epi16(a, c);
+                for (int r = 0; r < nr2; r++) {
+                    const __m256i w =
+                        _mm256_set1_epi32(w_pairs[((size_t)(r0 + r) * nb + b) * pair_stride + j]);
+                    lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(x_lo, w));
+                    hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(x_hi, w));
                 }
-#undef ATTN_Q8_BLOCK
+            }
+            for (int r = 0; r < nr2; r++) {
+                int32_t l[8], h[8];
+                _mm256_storeu_si256((__m256i *)l, lo[r]);
+                _mm256_storeu_si256((__m256i *)h, hi[r]);
+                for (int k = 0; k < 2; k++)
+                    for (int e = 0; e < 4; e++) {
+                        sums[r0 + r][16 * half + 8 * k + e] = l[4 * k + e];
+                        sums[r0 + r][16 * half + 8 * k + 4 + e] = h[4 * k + e];
+                    }
             }
         }
     }
 }
+#endif
 
-#undef ATTN_Q8_V_ROWS
+/* q8_quantize_block eight positions per step (the same operations on each). */
+static float q8_quantize_block_x8(const float *pr, const float *d, size_t n_pos, int16_t *row) {
+    const size_t whole = n_pos & ~(size_t)7;
+    const __m256 sign = _mm256_set1_ps(-0.0f), lo = _mm256_set1_ps(-32767.0f),
+                 hi = _mm256_set1_ps(32767.0f);
+    __m256 most8 = _mm256_setzero_ps();
+    for (size_t i = 0; i < whole; i += 8) { /* max(x, most8): a NaN x leaves most8 */
+        const __m256 w = _mm256_mul_ps(_mm256_loadu_ps(pr + i), _mm256_loadu_ps(d + i));
+        most8 = _mm256_max_ps(_mm256_andnot_ps(sign, w), most8);
+    }
+    float most = 0.0f, lanes[8];
+    for (size_t i = whole; i < n_pos; i++) {
+        const float w = fabsf(pr[i] * d[i]);
+        if (w > most) most = w;
+    }
+    _mm256_storeu_ps(lanes, most8);
+    for (int l = 0; l < 8; l++)
+        if (lanes[l] > most) most = lanes[l];
+    const bool usable = most > 0.0f && most <= FLT_MAX;
+    const float inv = usable ? 32767.0f / most : 0.0f;
+    const __m256 inv8 = _mm256_set1_ps(inv);
+    for (size_t i = 0; i < whole; i += 8) {
+        __m256 t =
+            _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(pr + i), _mm256_loadu_ps(d + i)), inv8);
+        t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q)); /* NaN → +0 */
+        t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
+        const __m256i q = _mm256_cvtps_epi32(t); /* nearest even, as nearbyintf */
+        _mm_storeu_si128((__m128i *)(row + i), _mm_packs_epi32(_mm256_castsi256_si128(q),
+                                                               _mm256_extracti128_si256(q, 1)));
+    }
+    for (size_t i = whole; i < n_pos; i++) row[i] = q8_weight(pr[i] * d[i], inv);
+    if (n_pos % 2) row[n_pos] = 0;
+    return usable ? most / 32767.0f : 0.0f;
+}
+
+static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const float *p,
+                           size_t p_stride, size_t n_rows, size_t n, float *out, size_t out_stride,
+                           void *work) {
+    const size_t nb = n / TF_QK8_0;
+    const q8_work w = q8_work_of(work, nb);
+    for (size_t i = 0; i < n_pos; i++)
+        for (size_t b = 0; b < nb; b++)
+            w.dv[b * TF_ATTN_Q8_MAX_POS + i] =
+                q8_block_scale_f16c(v_rows[i] + b * sizeof(tf_block_q8_0));
+    int32_t sums[4][32];
+    for (size_t r0 = 0; r0 < n_rows; r0 += TF_ATTN_Q8_ROWS) {
+        const int nr = n_rows - r0 < TF_ATTN_Q8_ROWS ? (int)(n_rows - r0) : TF_ATTN_Q8_ROWS;
+        for (int r = 0; r < nr; r++)
+            for (size_t b = 0; b < nb; b++)
+                w.scales[r * nb + b] =
+                    q8_quantize_block_x8(p + (r0 + r) * p_stride, w.dv + b * TF_ATTN_Q8_MAX_POS,
+                                         n_pos, w.wq + (r * nb + b) * TF_ATTN_Q8_MAX_POS);
+        const int32_t *w_pairs = (const int32_t *)w.wq;
+        for (size_t b = 0; b < nb; b++) {
+            switch (nr) { /* each count its own loop */
+            case 4:
+                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 4, b, sums);
+                break;
+            case 3:
+                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 3, b, sums);
+                break;
+            case 2:
+                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 2, b, sums);
+                break;
+            default:
+                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 1, b, sums);
+                break;
+            }
+            for (int r = 0; r < nr; r++)
+                for (int e = 0; e < 32; e++)
+                    out[(r0 + r) * out_stride + b * TF_QK8_0 + e] =
+                        (float)sums[r][e] * w.scales[r * nb + b];
+        }
+    }
+}
+
 #undef ATTN_INLINE
 #define K_ATTN_Q8_SCORES attn_q8_scores
 #define K_ATTN_Q8_VALUES attn_q8_values

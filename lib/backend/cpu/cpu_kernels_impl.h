@@ -13,6 +13,7 @@
  * cpu_kernels_avx512.c includes it too (TF_KERNELS_AVX2 1, compiled with AVX-512 VNNI): there
  * the k-quant integer sums come from VPDPBUSD and VPDPWSSD, the same integers by another route,
  * and every float operation is the AVX2 one. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
