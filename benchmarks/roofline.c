@@ -29,6 +29,7 @@ typedef struct options {
     long n_threads, buffer_mib;
     size_t positions[MAX_POSITIONS];
     size_t n_positions;
+    bool kv_q8_0; /* --kv-dtype q8_0 */
 } options;
 
 static int usage(const char *problem) {
@@ -40,7 +41,9 @@ static int usage(const char *problem) {
             "  --threads N         bandwidth measured with 1..N threads (default: cores)\n"
             "  --positions LIST    comma-separated KV positions (default 1,128,4096,32640)\n"
             "  --buffer-mib M      read buffer, larger than the last-level cache (default 512)\n"
-            "  --decode-json FILE  tinfer-bench-decode --json output: achieved tokens/s\n",
+            "  --decode-json FILE  tinfer-bench-decode --json output: achieved tokens/s\n"
+            "  --kv-dtype f16|q8_0 the KV cache's element type the bytes are counted in\n"
+            "                      (default f16)\n",
             PROGRAM);
     return problem ? 2 : 0;
 }
@@ -68,6 +71,10 @@ static int parse_args(int argc, char **argv, options *opt) {
         if (!ok) break;
         if (!strcmp(name, "-m")) opt->model_path = value;
         else if (!strcmp(name, "--decode-json")) opt->decode_json = value;
+        else if (!strcmp(name, "--kv-dtype")) {
+            ok = !strcmp(value, "f16") || !strcmp(value, "q8_0");
+            opt->kv_q8_0 = !strcmp(value, "q8_0");
+        }
         else if (!strcmp(name, "--threads")) ok = parse_long(value, &opt->n_threads);
         else if (!strcmp(name, "--buffer-mib")) ok = parse_long(value, &opt->buffer_mib);
         else if (!strcmp(name, "--positions")) ok = parse_positions(value, opt);
@@ -170,6 +177,7 @@ static int step_bytes(const options *opt, tinfer_step_bytes *bytes) {
     tinfer_context_params cp;
     tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx = (uint32_t)max_position(opt) + 1;
+    cp.kv_dtype = opt->kv_q8_0 ? TINFER_KV_Q8_0 : TINFER_KV_F16;
     tinfer_context *ctx = NULL;
     status = tinfer_context_create(model, &cp, sizeof cp, &ctx);
     for (size_t p = 0; status == TINFER_OK && p < opt->n_positions; p++)

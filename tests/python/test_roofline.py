@@ -89,7 +89,7 @@ def test_bytes_and_roofline_of_a_tiny_model(tiny_model, tmp_path):
 def test_bad_arguments_are_usage_errors(tiny_model):
     roofline = program("tinfer-roofline", "benchmarks")
     for args in (["--threads", "0"], ["--positions", "x"], ["--buffer-mib", "1"], ["--bogus", "1"],
-                 ["--threads"]):
+                 ["--threads"], ["--kv-dtype", "q4_0"]):
         result = run(roofline, "-m", tiny_model, *args)
         assert result.returncode == 2, args
         assert "usage:" in result.stderr

@@ -269,7 +269,7 @@ typedef struct span_job {
     float *query, *scores, *out;
 } span_job;
 
-enum { SPAN_SPLIT_MIN = 1024, SPAN_SLOTS_PER_RANGE = 256, SPAN_DIMS_ALIGN = 8 };
+enum { SPAN_SPLIT_MIN = 256, SPAN_SLOTS_PER_RANGE = 256, SPAN_DIMS_ALIGN = 8 };
 
 static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
     const span_job *job = arg;
