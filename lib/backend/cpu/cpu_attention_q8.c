@@ -16,8 +16,6 @@
 
 #include "backend/cpu/cpu_ops.h"
 
-enum { Q8_PREFETCH_KEYS = 32 };
-
 /* One op's arguments. */
 typedef struct q8_job {
     const tf_cpu_state *state;
@@ -68,16 +66,7 @@ static void range_partial(const q8_job *job, const tf_cpu_scratch *scratch, size
     const uint8_t **v_rows = rows + n; /* attn_rows holds 2 × (n_ctx + 1) */
     gather_rows(job, t, false, kv_head, first, n, rows);
     gather_rows(job, t, true, kv_head, first, n, v_rows);
-    /* The scores a stretch of keys at a time, each stretch's V rows fetched meanwhile: the V
-     * walk below then finds the range in cache (it reads each row block by block, and would
-     * wait on memory one line per row at a time). */
-    const size_t v_bytes = tf_cpu_kv_bytes(&job->state->kv, hd_v);
-    for (uint32_t c = 0; c < n; c += Q8_PREFETCH_KEYS) {
-        const uint32_t m = n - c < Q8_PREFETCH_KEYS ? n - c : Q8_PREFETCH_KEYS;
-        for (uint32_t i = c; i < c + m; i++)
-            for (size_t at = 0; at < v_bytes; at += 64) __builtin_prefetch(v_rows[i] + at);
-        k->attn_q8_scores(rows + c, m, q, group, hd, shape->scale, scores + c, n);
-    }
+    k->attn_q8_scores(rows, n, q, group, hd, shape->scale, scores, n);
     for (uint32_t g = 0; g < group; g++) {
         float *s = scores + (size_t)g * n, max = -INFINITY, sum = 0.0f;
         for (uint32_t i = 0; i < n; i++)
@@ -110,13 +99,14 @@ static void merge_partial(float *acc, const float *part, uint32_t group, uint32_
     }
 }
 
-/* Token t's heads of KV head kv_head from the merged sums. */
-static void finish(const q8_job *job, const float *acc, size_t t, uint32_t kv_head) {
+/* Query heads [g0, g0 + n) of token t's KV head kv_head from their merged sums (acc: n heads). */
+static void finish(const q8_job *job, const float *acc, size_t t, uint32_t kv_head, uint32_t g0,
+                   uint32_t n) {
     const uint32_t hd_v = job->shape->head_dim_v;
-    for (uint32_t g = 0; g < job->group; g++) {
+    for (uint32_t g = 0; g < n; g++) {
         const float *a = acc + (size_t)g * (2 + hd_v);
-        float *o =
-            job->out + ((size_t)t * job->shape->n_head + (size_t)kv_head * job->group + g) * hd_v;
+        const size_t head = (size_t)t * job->shape->n_head + (size_t)kv_head * job->group + g0 + g;
+        float *o = job->out + head * hd_v;
         for (uint32_t d = 0; d < hd_v; d++) o[d] = a[2 + d] / a[1];
     }
 }
@@ -135,7 +125,7 @@ static void pairs_range(void *arg, size_t i0, size_t i1, uint32_t thread) {
             range_partial(job, scratch, t, kv_head, r, part);
             merge_partial(acc, part, job->group, job->shape->head_dim_v, r == first_range(span));
         }
-        finish(job, acc, t, kv_head);
+        finish(job, acc, t, kv_head, 0, job->group);
     }
 }
 
@@ -159,17 +149,19 @@ static void split_ranges(void *arg, size_t i0, size_t i1, uint32_t thread) {
     }
 }
 
-static void split_merge(void *arg, size_t p0, size_t p1, uint32_t thread) {
+/* Item i = (pair i / group, its query head i % group): that head's ranges merged in order. */
+static void split_merge(void *arg, size_t i0, size_t i1, uint32_t thread) {
     const q8_job *job = arg;
     float *acc = job->state->scratch[thread].attn_lanes;
-    const uint32_t n_head_kv = job->shape->n_head_kv;
-    for (size_t pair = p0; pair < p1; pair++) {
-        const size_t t = pair / n_head_kv;
+    const uint32_t n_head_kv = job->shape->n_head_kv, hd_v = job->shape->head_dim_v;
+    for (size_t i = i0; i < i1; i++) {
+        const size_t pair = i / job->group, t = pair / n_head_kv;
+        const uint32_t g = (uint32_t)(i % job->group);
         const tf_span *span = span_of(job, t);
         for (uint32_t r = 0; first_range(span) + r < end_range(span); r++)
-            merge_partial(acc, pair_partial(job, pair, r), job->group, job->shape->head_dim_v,
+            merge_partial(acc, pair_partial(job, pair, r) + (size_t)g * (2 + hd_v), 1, hd_v,
                           r == 0);
-        finish(job, acc, t, (uint32_t)(pair % n_head_kv));
+        finish(job, acc, t, (uint32_t)(pair % n_head_kv), g, 1);
     }
 }
 
@@ -197,7 +189,7 @@ tinfer_status tf_cpu_attention_q8(tf_backend *be, uint32_t il, bool local,
         if (most > 1 && (size_t)most * job.part_floats <= state->kv.q8_pair_floats) {
             job.max_ranges = most;
             tf_cpu_for(state, pairs * most, 1, split_ranges, &job);
-            tf_cpu_for(state, pairs, 1, split_merge, &job);
+            tf_cpu_for(state, pairs * job.group, 1, split_merge, &job);
             return TINFER_OK;
         }
     }
