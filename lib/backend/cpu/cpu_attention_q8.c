@@ -6,11 +6,14 @@
  * depends on its span alone: not on the thread count, the other tokens of the pass, or whether it
  * came in a prompt or a decode step.
  *
- * Two ways through, with the same calls in the same order, hence the same bits:
+ * Two ways through, with the same arithmetic in the same order, hence the same bits:
  *  - a (token, KV head) pair per work item, its ranges one after the other (prompts, decode of
  *    several sequences);
  *  - one decode step with fewer pairs than threads: the ranges of every pair spread over the
- *    threads into kv->q8_partials, then each pair merged. Every cached row is read once. */
+ *    threads into kv->q8_partials, then each query head's ranges merged on an item of its own
+ *    (a head's merge never reads another's). Every cached row is read once.
+ * Prompts read each token's span for that token alone (the F16 path's blocks of tokens share
+ * row reads): a 4,096-token prefill of the default model takes 9 % longer than with F16. */
 #include <math.h>
 #include <string.h>
 
