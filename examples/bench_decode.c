@@ -50,6 +50,7 @@ typedef struct options {
     const char *profile_dir;    /* NULL: no per-op profile */
     const char *head_sum;       /* "exact" or "fast" */
     const char *kv_dtype;       /* "f16", "f32" or "q8_0" */
+    tinfer_kv_dtype kv;         /* kv_dtype, parsed */
     long n_threads;
     long max_cache_len; /* 0: min(n_ctx_train, 32768) */
     long prefill_len;
@@ -132,8 +133,7 @@ static int parse_args(int argc, char **argv, options *opt) {
         return usage("--device must be cpu or cuda");
     if (strcmp(opt->head_sum, "exact") && strcmp(opt->head_sum, "fast"))
         return usage("--head-sum must be exact or fast");
-    if (strcmp(opt->kv_dtype, "f16") && strcmp(opt->kv_dtype, "f32") &&
-        strcmp(opt->kv_dtype, "q8_0"))
+    if (!parse_kv_dtype(opt->kv_dtype, &opt->kv))
         return usage("--kv-dtype must be f16, f32 or q8_0");
     if (opt->n_threads < 0 || opt->n_threads > 4096) return usage("--threads is out of range");
     if (opt->max_cache_len < 0 || opt->max_cache_len > (1L << 24))
@@ -331,11 +331,6 @@ static json_t *weight_dtypes(const tinfer_model *model) {
     return counts;
 }
 
-/* The JSON's name of a --kv-dtype value. */
-static const char *kv_dtype_label(const char *name) {
-    return !strcmp(name, "f32") ? "F32" : !strcmp(name, "q8_0") ? "Q8_0" : "F16";
-}
-
 static json_t *run_context(const bench *b) {
     char *cpu = cpu_model();
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -348,7 +343,7 @@ static json_t *run_context(const bench *b) {
         b->opt.model_path, "architecture", b->info.architecture ? b->info.architecture : "",
         "model_name", b->info.name, "n_params", (json_int_t)b->info.n_params, "n_ctx_train",
         (json_int_t)b->info.n_ctx_train, "weight_dtypes", weight_dtypes(b->model), "kv_dtype",
-        kv_dtype_label(b->opt.kv_dtype));
+        kv_dtype_label(b->opt.kv));
     free(cpu);
     return context;
 }
@@ -407,19 +402,13 @@ static int load(bench *b) {
     return 0;
 }
 
-static tinfer_kv_dtype kv_dtype_of(const char *name) {
-    return !strcmp(name, "f32")    ? TINFER_KV_F32
-           : !strcmp(name, "q8_0") ? TINFER_KV_Q8_0
-                                   : TINFER_KV_F16;
-}
-
 static int create_context(bench *b) {
     tinfer_context_params cp;
     tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx = b->max_cache_len;
     cp.n_threads = (uint32_t)b->opt.n_threads;
     cp.head_sum = strcmp(b->opt.head_sum, "fast") ? TINFER_HEAD_SUM_EXACT : TINFER_HEAD_SUM_FAST;
-    cp.kv_dtype = kv_dtype_of(b->opt.kv_dtype);
+    cp.kv_dtype = b->opt.kv;
     /* The library says why a device cannot be used (not built, not present, no kernels yet). */
     cp.device = strcmp(b->opt.device, "cuda") ? TINFER_DEVICE_CPU : TINFER_DEVICE_CUDA;
     if (cp.n_batch > (uint32_t)b->opt.prefill_len) cp.n_batch = (uint32_t)b->opt.prefill_len;

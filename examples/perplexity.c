@@ -65,9 +65,7 @@ static bool parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) number = &o->n_threads;
         else if (!strcmp(a, "--logits-rows")) number = &o->n_logits_max;
         else if (!strcmp(a, "--kv-dtype")) {
-            if (v && !strcmp(v, "f32")) o->kv_dtype = TINFER_KV_F32;
-            else if (v && !strcmp(v, "q8_0")) o->kv_dtype = TINFER_KV_Q8_0;
-            else if (v && strcmp(v, "f16")) {
+            if (v && !parse_kv_dtype(v, &o->kv_dtype)) {
                 fprintf(stderr, "%s: --kv-dtype must be f16, f32 or q8_0\n", PROGRAM);
                 return false;
             }

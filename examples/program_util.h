@@ -27,7 +27,8 @@ static inline double peak_rss_mib(void) {
     return getrusage(RUSAGE_SELF, &usage) == 0 ? (double)usage.ru_maxrss / 1024.0 : 0;
 }
 
-/* The CPU's model name from /proc/cpuinfo ("unknown" if none), in a heap string the caller frees. */
+/* The CPU's model name from /proc/cpuinfo ("unknown" if none), in a heap string the caller frees.
+ */
 static inline char *cpu_model(void) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[512];
@@ -64,6 +65,23 @@ static inline bool parse_long(const char *text, long *out) {
     return errno == 0 && end != text && *end == '\0';
 }
 
+/* --kv-dtype's values: f16, f32 or q8_0 as a tinfer_kv_dtype in *out; false for anything else. */
+static inline bool parse_kv_dtype(const char *text, tinfer_kv_dtype *out) {
+    static const char *const names[] = {
+        [TINFER_KV_F16] = "f16", [TINFER_KV_F32] = "f32", [TINFER_KV_Q8_0] = "q8_0"};
+    for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(text, names[i])) {
+            *out = (tinfer_kv_dtype)i;
+            return true;
+        }
+    return false;
+}
+
+/* The name reports give a cache type: "F16", "F32" or "Q8_0". */
+static inline const char *kv_dtype_label(tinfer_kv_dtype dtype) {
+    return dtype == TINFER_KV_F32 ? "F32" : dtype == TINFER_KV_Q8_0 ? "Q8_0" : "F16";
+}
+
 /* --threads N as the benchmarks record it: N, or the online CPU count for 0 ("one per core"). */
 static inline long threads_requested(long n_threads_option) {
     return n_threads_option ? n_threads_option : sysconf(_SC_NPROCESSORS_ONLN);
@@ -74,8 +92,7 @@ static inline long threads_requested(long n_threads_option) {
  * OpenBLAS, used for float-weight prompts, runs on one thread inside the pool's ranges. */
 static inline long threads_used(const tinfer_context *ctx) {
     tinfer_context_info info;
-    return tinfer_context_get_info(ctx, &info, sizeof info) == TINFER_OK ? (long)info.n_threads
-                                                                          : 0;
+    return tinfer_context_get_info(ctx, &info, sizeof info) == TINFER_OK ? (long)info.n_threads : 0;
 }
 
 /* Flushes and closes stdout, and says on stderr when anything written to it was lost (a full

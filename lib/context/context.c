@@ -8,7 +8,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "model/device_weights.h"
-#include "quant/blocks.h"
+#include "quant/dtype.h"
 
 static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) {
     const uint32_t n_batch = ctx->n_batch;
@@ -35,11 +35,13 @@ static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) 
 /* The cache's bookkeeping (context_plan.c), then its storage in the backend. */
 static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p, bool swa_full) {
     const tf_hparams *hp = &ctx->model->hparams;
-    if (p->kv_dtype == TINFER_KV_Q8_0 && (hp->head_dim % TF_QK8_0 || hp->head_dim_v % TF_QK8_0))
+    /* a head's slice of a cached row must be whole blocks */
+    const tf_dtype_traits *stored = tf_dtype_traits_of(tf_context_kv_storage(p->kv_dtype));
+    if (hp->head_dim % stored->block_elems || hp->head_dim_v % stored->block_elems)
         return tf_error(TINFER_E_UNSUPPORTED,
-                        "kv_dtype TINFER_KV_Q8_0 needs head dimensions that are multiples of 32; "
+                        "kv_dtype %s needs head dimensions that are multiples of %u (its block); "
                         "this model's are %u (keys) and %u (values)",
-                        hp->head_dim, hp->head_dim_v);
+                        stored->name, stored->block_elems, hp->head_dim, hp->head_dim_v);
     if (p->kv_dtype == TINFER_KV_Q8_0 && p->device != TINFER_DEVICE_CPU)
         return tf_error(TINFER_E_UNSUPPORTED, "kv_dtype TINFER_KV_Q8_0 is CPU only");
     tinfer_status s = tf_context_plan_kv(ctx->model, ctx->net, p, swa_full, &ctx->kv);
@@ -54,9 +56,7 @@ static tinfer_status init_kv(tinfer_context *ctx, const tinfer_context_params *p
                                      .k_row_elems = hp->n_head_kv * hp->head_dim,
                                      .v_row_elems = hp->n_head_kv * hp->head_dim_v,
                                      .n_head_kv = hp->n_head_kv,
-                                     .dtype = p->kv_dtype == TINFER_KV_F32    ? TINFER_DTYPE_F32
-                                              : p->kv_dtype == TINFER_KV_Q8_0 ? TINFER_DTYPE_Q8_0
-                                                                              : TINFER_DTYPE_F16};
+                                     .dtype = tf_context_kv_storage(p->kv_dtype)};
     ctx->kv_row_bytes = tf_context_plan_kv_row_bytes(hp, p->kv_dtype);
     s = ctx->backend->ops->kv_alloc(ctx->backend, &geometry);
     free(layer_blocks);

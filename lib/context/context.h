@@ -80,7 +80,9 @@ uint32_t tf_context_plan_threads(const tinfer_context_params *p);
  * outputs stay one group) and capped at the batch. */
 uint32_t tf_context_plan_logits_rows(const tinfer_context_params *p);
 size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype);
-/* "F16", "F32", "Q8_0" for a tinfer_kv_dtype, "unknown" for another number. */
+/* The element type a tinfer_kv_dtype stores keys and values in (F16 for an unknown one). */
+tinfer_dtype tf_context_kv_storage(tinfer_kv_dtype dtype);
+/* That type's name ("F16", "F32", "Q8_0"), "unknown" for a number no tinfer_kv_dtype has. */
 const char *tf_kv_dtype_name(uint32_t dtype);
 /* Bytes of elems cached elements of dtype (for Q8_0 a multiple of 32: whole blocks). */
 size_t tf_context_plan_kv_elems_bytes(tinfer_kv_dtype dtype, size_t elems);

@@ -7,29 +7,28 @@
 #include "context/context.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "quant/blocks.h"
+#include "quant/dtype.h"
 
 uint32_t tf_context_plan_batch(const tinfer_context_params *p) {
     /* A decode pass holds one token per sequence, so the batch must fit all of them. */
     return p->n_batch > p->n_seq_max ? p->n_batch : p->n_seq_max;
 }
 
+tinfer_dtype tf_context_kv_storage(tinfer_kv_dtype dtype) {
+    return dtype == TINFER_KV_F32    ? TINFER_DTYPE_F32
+           : dtype == TINFER_KV_Q8_0 ? TINFER_DTYPE_Q8_0
+                                     : TINFER_DTYPE_F16;
+}
+
 const char *tf_kv_dtype_name(uint32_t dtype) {
-    switch (dtype) {
-    case TINFER_KV_F16:
-        return "F16";
-    case TINFER_KV_F32:
-        return "F32";
-    case TINFER_KV_Q8_0:
-        return "Q8_0";
-    default:
+    if (dtype != TINFER_KV_F16 && dtype != TINFER_KV_F32 && dtype != TINFER_KV_Q8_0)
         return "unknown";
-    }
+    return tinfer_dtype_name(tf_context_kv_storage((tinfer_kv_dtype)dtype));
 }
 
 size_t tf_context_plan_kv_elems_bytes(tinfer_kv_dtype dtype, size_t elems) {
-    if (dtype == TINFER_KV_Q8_0) return elems / TF_QK8_0 * sizeof(tf_block_q8_0);
-    return elems * (dtype == TINFER_KV_F32 ? 4 : 2);
+    const tf_dtype_traits *traits = tf_dtype_traits_of(tf_context_kv_storage(dtype));
+    return elems / traits->block_elems * traits->block_bytes;
 }
 
 size_t tf_context_plan_kv_row_bytes(const tf_hparams *hp, tinfer_kv_dtype dtype) {

@@ -3,6 +3,7 @@
 #include "context/context.h"
 #include "core/checked.h"
 #include "model/arch_traits.h"
+#include "quant/dtype.h"
 #include "snapshot/snapshot.h"
 
 uint32_t tf_snapshot_layer_first(const tinfer_context *ctx, const tf_snap_record *r, uint32_t l) {
@@ -47,8 +48,6 @@ void tf_snapshot_from_planes(const uint8_t *region, size_t region_elems, size_t 
 }
 
 size_t tf_snapshot_elem_bytes(const tinfer_context *ctx) {
-    /* Q8_0 blocks are bytes already: one plane */
-    return ctx->params.kv_dtype == TINFER_KV_F32   ? 4
-           : ctx->params.kv_dtype == TINFER_KV_F16 ? 2
-                                                   : 1;
+    const tf_dtype_traits *stored = tf_dtype_traits_of(tf_context_kv_storage(ctx->params.kv_dtype));
+    return stored->block_elems == 1 ? stored->block_bytes : 1; /* a block's bytes: one plane */
 }

@@ -401,21 +401,21 @@ static void snapshots_the_context_cannot_take_are_refused(void **state) {
     free(snap);
     tinfer_context_free(other);
 
-    /* Another KV dtype. */
-    tinfer_context *f16 = new_context(fx->models[0], 64, 1, 8, TINFER_KV_F16);
-    prefill(f16, 0, 12, 1);
-    snap = save(f16, 0, 3, &len);
-    refused(&t, 0, snap, len, TINFER_E_UNSUPPORTED, TINFER_OK, "an F16 snapshot");
-    assert_non_null(strstr(refusal, "F16"));
-    free(snap);
-    tinfer_context_free(f16);
-    tinfer_context *q8 = new_context(fx->models[0], 64, 1, 8, TINFER_KV_Q8_0);
-    prefill(q8, 0, 12, 1);
-    snap = save(q8, 0, 3, &len);
-    refused(&t, 0, snap, len, TINFER_E_UNSUPPORTED, TINFER_OK, "a Q8_0 snapshot");
-    assert_non_null(strstr(refusal, "Q8_0"));
-    free(snap);
-    tinfer_context_free(q8);
+    /* Another KV dtype (the target's is F32). */
+    const struct {
+        tinfer_kv_dtype dtype;
+        const char *name, *what;
+    } others[] = {{TINFER_KV_F16, "F16", "an F16 snapshot"},
+                  {TINFER_KV_Q8_0, "Q8_0", "a Q8_0 snapshot"}};
+    for (size_t o = 0; o < sizeof others / sizeof others[0]; o++) {
+        tinfer_context *saver = new_context(fx->models[0], 64, 1, 8, others[o].dtype);
+        prefill(saver, 0, 12, 1);
+        snap = save(saver, 0, 3, &len);
+        refused(&t, 0, snap, len, TINFER_E_UNSUPPORTED, TINFER_OK, others[o].what);
+        assert_non_null(strstr(refusal, others[o].name));
+        free(snap);
+        tinfer_context_free(saver);
+    }
 
     /* More tokens than the target's n_ctx. */
     tinfer_context *big = new_context(fx->models[0], 256, 1, 8, TINFER_KV_F32);

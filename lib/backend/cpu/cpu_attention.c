@@ -83,10 +83,12 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     const uint32_t stride = (n_slots + 7) & ~7u;
     const uint32_t n_lanes = tiled ? TF_LANES_TILED : TF_LANES_VECDOT;
     float *row = scratch->attn_row, *scores = scratch->attn_scores, *lanes = scratch->attn_lanes;
+    const size_t k_at = tf_cpu_kv_bytes(kv, (size_t)kv_head * hd);
+    const size_t v_at = tf_cpu_kv_bytes(kv, (size_t)kv_head * hd_v);
 
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint8_t *k_row = tf_cpu_kv_row(kv, il, false, table, base + i);
-        load_row(k, kv, k_row + tf_cpu_kv_bytes(kv, (size_t)kv_head * hd), hd, row);
+        load_row(k, kv, k_row + k_at, hd, row);
         for (uint32_t g = 0; g < group; g++)
             scores[(size_t)g * stride + i] =
                 k->dot_vecdot_f32(row, q + (size_t)g * hd, hd) * shape->scale;
@@ -98,7 +100,7 @@ static void attend_group(const tf_cpu_state *state, const tf_cpu_scratch *scratc
     for (uint32_t i = first_slot; i < n_slots; i++) {
         const uint32_t pos = base + i;
         const uint8_t *v_row = tf_cpu_kv_row(kv, il, true, table, pos);
-        load_row(k, kv, v_row + tf_cpu_kv_bytes(kv, (size_t)kv_head * hd_v), hd_v, row);
+        load_row(k, kv, v_row + v_at, hd_v, row);
         for (uint32_t g = 0; g < group; g++)
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * hd_v, row,
                     scores[(size_t)g * stride + i], hd_v);
@@ -284,10 +286,11 @@ static void span_scores(void *arg, size_t i0, size_t i1, uint32_t thread) {
                               job->shape->scale, job->scores + job->first_slot + i0, job->stride);
         return;
     }
+    const size_t k_at = tf_cpu_kv_bytes(kv, (size_t)job->kv_head * hd);
     for (size_t i = i0 + job->first_slot; i < i1 + job->first_slot; i++) {
         const uint8_t *k_row =
             tf_cpu_kv_row(kv, job->il, false, job->table, job->base + (uint32_t)i);
-        load_row(k, kv, k_row + tf_cpu_kv_bytes(kv, (size_t)job->kv_head * hd), hd, row);
+        load_row(k, kv, k_row + k_at, hd, row);
         for (uint32_t g = 0; g < job->group; g++) {
             const float *qg = job->query + (size_t)g * hd;
             const float dot = k->dot_vecdot_f32(row, qg, hd);
@@ -330,10 +333,11 @@ static void span_values(void *arg, size_t c0, size_t c1, uint32_t thread) {
         return;
     }
     memset(lanes, 0, (size_t)job->group * n_lanes * width * sizeof *lanes);
+    const size_t v_at = tf_cpu_kv_bytes(kv, (size_t)job->kv_head * hd_v + d0);
     for (uint32_t i = job->first_slot; i < job->n_slots; i++) {
         const uint32_t pos = job->base + i;
         const uint8_t *v_row = tf_cpu_kv_row(kv, job->il, true, job->table, pos);
-        load_row(k, kv, v_row + tf_cpu_kv_bytes(kv, (size_t)job->kv_head * hd_v + d0), width, row);
+        load_row(k, kv, v_row + v_at, width, row);
         for (uint32_t g = 0; g < job->group; g++)
             k->axpy(lanes + ((size_t)g * n_lanes + pos % n_lanes) * width, row,
                     job->scores[(size_t)g * job->stride + i], width);

@@ -172,6 +172,26 @@ TF_MAYBE_UNUSED static void attn_round_f16_ref(const float *x, float scale, floa
 #if TF_KERNELS_AVX2
 #define ATTN_INLINE static inline __attribute__((always_inline))
 
+/* STEP(4), STEP(3), STEP(2) or STEP(1) for count rows (four and more: 4): each row count gets its
+ * own copy of a blocked loop, its register blocks sized at compile time. */
+#define ATTN_BY_ROWS(count, STEP)             \
+    do {                                      \
+        switch ((count) >= 4 ? 4 : (count)) { \
+        case 4:                               \
+            STEP(4);                          \
+            break;                            \
+        case 3:                               \
+            STEP(3);                          \
+            break;                            \
+        case 2:                               \
+            STEP(2);                          \
+            break;                            \
+        default:                              \
+            STEP(1);                          \
+            break;                            \
+        }                                     \
+    } while (0)
+
 /* F16C rounds to nearest even, as tf_f32_to_f16 (and ggml's own conversion on x86) does. */
 static void attn_round_f16(const float *x, float scale, float *y, size_t n) {
     const __m256 s = _mm256_set1_ps(scale);
@@ -233,20 +253,7 @@ ATTN_INLINE void tiled_block(const uint16_t *const *k, int nk, const float *q, i
 static void attn_scores_tiled(const uint16_t *const *k_rows, size_t n_keys, const float *q,
                               size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
     for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
-        switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-        case 4:
-            ATTN_TILED_ROWS(4);
-            break;
-        case 3:
-            ATTN_TILED_ROWS(3);
-            break;
-        case 2:
-            ATTN_TILED_ROWS(2);
-            break;
-        default:
-            ATTN_TILED_ROWS(1);
-            break;
-        }
+        ATTN_BY_ROWS(n_rows - r0, ATTN_TILED_ROWS);
     }
 }
 
@@ -350,20 +357,7 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
 static void attn_scores_vecdot(const uint16_t *const *k_rows, size_t n_keys, const float *q,
                                size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
     for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
-        switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-        case 4:
-            ATTN_VECDOT_ROWS(4);
-            break;
-        case 3:
-            ATTN_VECDOT_ROWS(3);
-            break;
-        case 2:
-            ATTN_VECDOT_ROWS(2);
-            break;
-        default:
-            ATTN_VECDOT_ROWS(1);
-            break;
-        }
+        ATTN_BY_ROWS(n_rows - r0, ATTN_VECDOT_ROWS);
     }
 }
 
@@ -470,20 +464,7 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
                     const bool resume = c0 > 0;
 #define ATTN_SLICE(NR) \
     values_slice(v_rows, first, c1, n_lanes, pr, p_stride, NR, dims, d, resume, out, lane_stride)
-                    switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-                    case 4:
-                        ATTN_SLICE(4);
-                        break;
-                    case 3:
-                        ATTN_SLICE(3);
-                        break;
-                    case 2:
-                        ATTN_SLICE(2);
-                        break;
-                    default:
-                        ATTN_SLICE(1);
-                        break;
-                    }
+                    ATTN_BY_ROWS(n_rows - r0, ATTN_SLICE);
 #undef ATTN_SLICE
                 }
             }
@@ -595,20 +576,7 @@ static void attn_q8_scores(const uint8_t *const *k_rows, size_t n_keys, const fl
                            size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
     const size_t row_bytes = n / TF_QK8_0 * sizeof(tf_block_q8_0);
     for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
-        switch (n_rows - r0 >= 4 ? 4 : n_rows - r0) {
-        case 4:
-            ATTN_Q8_ROWS(4);
-            break;
-        case 3:
-            ATTN_Q8_ROWS(3);
-            break;
-        case 2:
-            ATTN_Q8_ROWS(2);
-            break;
-        default:
-            ATTN_Q8_ROWS(1);
-            break;
-        }
+        ATTN_BY_ROWS(n_rows - r0, ATTN_Q8_ROWS);
     }
 }
 #undef ATTN_Q8_ROWS
@@ -759,20 +727,9 @@ static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const flo
                                          n_pos, w.wq + (r * nb + b) * TF_ATTN_Q8_MAX_POS);
         const int32_t *w_pairs = (const int32_t *)w.wq;
         for (size_t b = 0; b < nb; b++) {
-            switch (nr) { /* each count its own loop */
-            case 4:
-                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 4, b, sums);
-                break;
-            case 3:
-                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 3, b, sums);
-                break;
-            case 2:
-                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 2, b, sums);
-                break;
-            default:
-                q8_values_pairs(v_rows, n_pos, w_pairs, nb, 1, b, sums);
-                break;
-            }
+#define ATTN_Q8_PAIRS(NR) q8_values_pairs(v_rows, n_pos, w_pairs, nb, NR, b, sums)
+            ATTN_BY_ROWS(nr, ATTN_Q8_PAIRS);
+#undef ATTN_Q8_PAIRS
             for (int r = 0; r < nr; r++)
                 for (int e = 0; e < 32; e++)
                     out[(r0 + r) * out_stride + b * TF_QK8_0 + e] =
@@ -781,6 +738,7 @@ static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const flo
     }
 }
 
+#undef ATTN_BY_ROWS
 #undef ATTN_INLINE
 #define K_ATTN_Q8_SCORES attn_q8_scores
 #define K_ATTN_Q8_VALUES attn_q8_values

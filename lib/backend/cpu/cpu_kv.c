@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/huge_alloc.h"
 #include "core/splitmix64.h"
+#include "quant/dtype.h"
 #include "quant/fp16.h"
 
 /* The Q8_0 cache's split decode (cpu_attention_q8.c) keeps every key range's partial sums of up
@@ -36,11 +37,16 @@ static tinfer_status alloc_q8_partials(const tf_cpu_state *state, tf_cpu_kv *kv)
 tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     tf_cpu_kv *kv = &((tf_cpu_state *)be->state)->kv;
     if (kv->k) return tf_error(TINFER_E_INVALID_ARG, "cpu backend: the KV cache exists already");
+    const tf_dtype_traits *stored = tf_dtype_traits_of(g->dtype);
+    if (!stored)
+        return tf_error(TINFER_E_INVALID_ARG, "cpu backend: unknown KV dtype %d", g->dtype);
     *kv = (tf_cpu_kv){.n_layer = g->n_layer,
                       .k_row_elems = g->k_row_elems,
                       .v_row_elems = g->v_row_elems,
                       .n_head_kv = g->n_head_kv,
-                      .dtype = g->dtype};
+                      .dtype = g->dtype,
+                      .block_elems = stored->block_elems,
+                      .block_bytes = stored->block_bytes};
     kv->k_row_bytes = tf_cpu_kv_bytes(kv, g->k_row_elems);
     kv->v_row_bytes = tf_cpu_kv_bytes(kv, g->v_row_elems);
     const size_t n = g->n_layer ? g->n_layer : 1;

@@ -38,7 +38,8 @@ typedef struct tf_cpu_kv {
     uint32_t n_layer;
     uint32_t k_row_elems, v_row_elems; /* a token's row: every KV head's slice */
     uint32_t n_head_kv;
-    tinfer_dtype dtype; /* F16, F32 or Q8_0 */
+    tinfer_dtype dtype;                /* F16, F32 or Q8_0 */
+    uint32_t block_elems, block_bytes; /* dtype's block geometry (quant/dtype.h) */
     size_t k_row_bytes, v_row_bytes;
     /* Q8_0 only (cpu_attention_q8.c): the partial sums of one decode step's key ranges, split
      * across the threads, for up to q8_pairs (token, KV head) pairs of q8_pair_floats each;
@@ -52,10 +53,9 @@ typedef struct tf_cpu_kv {
  * position, so how a span is summed depends on the span alone (cpu_attention_q8.c). */
 enum { TF_CPU_Q8_RANGE = 256, TF_CPU_Q8_SPLIT_PAIRS = 4 };
 
-/* Bytes of elems cached elements (for Q8_0 whole blocks: elems a multiple of 32). */
+/* Bytes of elems cached elements (whole blocks: elems a multiple of block_elems). */
 static inline size_t tf_cpu_kv_bytes(const tf_cpu_kv *kv, size_t elems) {
-    if (kv->dtype == TINFER_DTYPE_Q8_0) return elems / TF_QK8_0 * sizeof(tf_block_q8_0);
-    return elems * (kv->dtype == TINFER_DTYPE_F32 ? 4 : 2);
+    return elems / kv->block_elems * kv->block_bytes;
 }
 
 /* One thread's scratch, allocated with the backend: what a thread writes while it computes its

@@ -20,24 +20,15 @@ A developer script, not run in CI: llama-cpp-python 0.3.36 built as make_golden.
         models/gemma-3-270m-q4_k_m.gguf tests/data/perplexity/public_domain.txt \\
         tests/data/perplexity/kv_q8_0_reference.json
 """
-import hashlib
 import json
-import os
 import sys
 
 import llama_cpp
 import numpy as np
 
+from make_perplexity_reference import provenance  # this directory: the script's own path
+
 WINDOWS = [(0, 128), (128, 128), (256, 128), (384, 128), (0, 600)]  # (first token, length)
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def log_softmax(rows):
     rows = rows.astype(np.float64)
@@ -84,13 +75,8 @@ def main():
         print(windows[-1], file=sys.stderr)
     positions = sum(w["length"] for w in windows)
     reference = {
-        "generator": "tests/conformance/llamacpp/make_kv_q8_0_reference.py",
-        "llama_cpp_python": llama_cpp.__version__,
-        "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip(),
-        "model": os.path.basename(model_path),
-        "model_sha256": file_sha256(model_path),
-        "text": os.path.basename(text_path),
-        "text_sha256": file_sha256(text_path),
+        **provenance("tests/conformance/llamacpp/make_kv_q8_0_reference.py", model_path,
+                     text_path),
         "kl_mean": sum(w["kl_mean"] * w["length"] for w in windows) / positions,
         "greedy_agree": sum(w["greedy_agree"] * w["length"] for w in windows) / positions,
         "windows": windows,

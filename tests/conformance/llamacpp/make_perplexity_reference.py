@@ -46,6 +46,20 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
+def provenance(generator, model_path, text_path):
+    """The fields that say how a reference over a text was made: the script, llama.cpp's build and
+    the two input files' names and hashes."""
+    return {
+        "generator": generator,
+        "llama_cpp_python": llama_cpp.__version__,
+        "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip(),
+        "model": os.path.basename(model_path),
+        "model_sha256": file_sha256(model_path),
+        "text": os.path.basename(text_path),
+        "text_sha256": file_sha256(text_path),
+    }
+
+
 def nll_of(row, next_token):
     row = np.asarray(row, dtype=np.float32)
     max_logit = row.max()
@@ -102,13 +116,8 @@ def main():
     stderr = math.sqrt(spread / (count - 1)) * ppl if spread > 0 else float("nan")
     print(f"Final estimate: PPL = {ppl:.4f} +/- {stderr:.5f}")
     reference = {
-        "generator": "tests/conformance/llamacpp/make_perplexity_reference.py",
-        "llama_cpp_python": llama_cpp.__version__,
-        "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip(),
-        "model": os.path.basename(model_path),
-        "model_sha256": file_sha256(model_path),
-        "text": os.path.basename(text_path),
-        "text_sha256": file_sha256(text_path),
+        **provenance("tests/conformance/llamacpp/make_perplexity_reference.py", model_path,
+                     text_path),
         "n_ctx": n_ctx,
         "n_batch": n_ctx,
         "add_bos": add_bos,
