@@ -152,7 +152,8 @@ def start_tinfer(args, out_dir):
     port = free_port()
     argv = [args.tinfer_server, "-m", args.model, "--port", str(port), "--parallel",
             str(args.parallel), "--ctx", str(args.ctx), "--threads", str(args.threads),
-            "--head-sum", args.head_sum, "--kv-dtype", args.kv_dtype]
+            "--head-sum", args.head_sum, "--kv-dtype", args.kv_dtype,
+            "--prefault", args.prefault]
     return Started("tinfer", argv, port, out_dir / "server-tinfer.log")
 
 
@@ -554,6 +555,9 @@ def main():
                         help="tinfer-server's --head-sum (the output head's float order)")
     parser.add_argument("--kv-dtype", choices=["f16", "q8_0"], default="f16",
                         help="tinfer-server's --kv-dtype (its KV cache's element type)")
+    parser.add_argument("--prefault", choices=["on", "off"], default="on",
+                        help="tinfer-server's --prefault (the KV cache resident from the start, "
+                             "or taken as requests reach it)")
     parser.add_argument("--max-tokens", type=int, default=0,
                         help="output tokens per request (default 16 with --quick, else 64)")
     parser.add_argument("--endpoint", choices=["completions", "chat"], default="completions",
@@ -576,7 +580,8 @@ def main():
               "config": {"model": args.model, "endpoint": args.endpoint,
                          "threads": args.threads, "ctx": args.ctx,
                          "parallel": args.parallel, "max_tokens": args.max_tokens,
-                         "head_sum": args.head_sum, "kv_dtype": args.kv_dtype},
+                         "head_sum": args.head_sum, "kv_dtype": args.kv_dtype,
+                         "prefault": args.prefault},
               "scenarios": [{"name": s[0], "group": s[1], "expectation": s[2],
                              "requests": len(s[3]), "concurrency": s[4]}
                             for s in scenarios(args)],

@@ -89,6 +89,14 @@ typedef struct tinfer_context_params {
                                  the same bits. Since 0.3 */
     tinfer_head_sum head_sum; /* the output head's float order (default TINFER_HEAD_SUM_EXACT).
                                  Since 0.3 */
+    bool prefault;            /* true: every page of the context's host memory — the KV cache
+                                 (kv_bytes of tinfer_context_info), the scratch (scratch_bytes),
+                                 the logits rows — is written at creation, so the memory is
+                                 resident and fixed from the start (a limit fails here, not under
+                                 load; no step waits on a page's first write). false (the
+                                 default): pages become resident as steps first reach them, and
+                                 stay so. A CUDA cache is device memory, allocated whole either
+                                 way. Since 0.3 */
 } tinfer_context_params;
 
 /* Writes the defaults into the first size bytes of *params (pass sizeof *params): every field

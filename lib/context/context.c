@@ -4,6 +4,7 @@
 #include "context/context.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/checked.h"
 #include "core/error.h"
@@ -29,6 +30,8 @@ static tinfer_status alloc_step_arrays(tinfer_context *ctx, uint32_t n_seq_max) 
         !ctx->out_tokens || !ctx->spans_global || !ctx->spans_local || !ctx->tables ||
         !ctx->local_tables || !ctx->out_rows)
         return tf_error(TINFER_E_NOMEM, "out of memory for logits of %u sequences", n_seq_max);
+    /* the rows a sequence's logits land in are the one per-sequence buffer besides the cache */
+    if (ctx->params.prefault) memset(ctx->logits, 0, logit_floats * sizeof(float));
     return TINFER_OK;
 }
 
@@ -77,7 +80,8 @@ static tinfer_status start_backend(tinfer_context *ctx, const tinfer_context_par
                                       .n_batch = ctx->n_batch,
                                       .n_seq_max = p->n_seq_max,
                                       .n_threads = tf_context_plan_threads(p),
-                                      .fast_head = p->head_sum == TINFER_HEAD_SUM_FAST};
+                                      .fast_head = p->head_sum == TINFER_HEAD_SUM_FAST,
+                                      .prefault = p->prefault};
     return tf_backend_create(&config, &ctx->backend);
 }
 

@@ -47,6 +47,17 @@ bool tf_huge_alloc(size_t bytes, tf_huge_buf *out) { return mapped_alloc(bytes, 
 
 bool tf_base_pages_alloc(size_t bytes, tf_huge_buf *out) { return mapped_alloc(bytes, false, out); }
 
+void tf_huge_prefault(tf_huge_buf *buf, size_t bytes) {
+    if (!buf->data) return;
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    /* one system call for the range; a page-aligned start is required */
+    if (buf->map && madvise(buf->data, bytes, MADV_POPULATE_WRITE) == 0) return;
+#endif
+    /* writing the zero already there commits the page without changing the contents */
+    volatile uint8_t *bytes_of = buf->data;
+    for (size_t at = 0; at < bytes; at += 4096) bytes_of[at] = 0;
+}
+
 void tf_huge_free(tf_huge_buf *buf) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (buf->map) munmap(buf->map, buf->map_bytes);

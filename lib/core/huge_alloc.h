@@ -23,6 +23,12 @@ bool tf_huge_alloc(size_t bytes, tf_huge_buf *out);
  * 2 MiB (the KV cache's per-sequence rings). Released with tf_huge_free. */
 bool tf_base_pages_alloc(size_t bytes, tf_huge_buf *out);
 
+/* Makes every page of bytes [0, bytes) of buf resident now, as a first write would (the contents
+ * stay zero): what a context asked to prefault its KV cache pays at creation instead of on its
+ * first long prompts. Where the system cannot populate a range (MADV_POPULATE_WRITE is Linux 5.14+),
+ * one byte per 4 KiB page is written. */
+void tf_huge_prefault(tf_huge_buf *buf, size_t bytes);
+
 /* Releases it and leaves it empty; an empty buffer is accepted. */
 void tf_huge_free(tf_huge_buf *buf);
 

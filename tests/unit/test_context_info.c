@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
@@ -103,10 +105,60 @@ static void estimate_refuses_what_creation_refuses(void **state) {
     tinfer_model_free(model);
 }
 
+/* This process's resident bytes (/proc/self/statm), or 0 where the system does not say. */
+static uint64_t resident_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    const bool ok = f && fscanf(f, "%llu %llu", &size, &resident) == 2;
+    if (f) fclose(f);
+    return ok ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Resident bytes gained by creating a context with p (left in *out). */
+static uint64_t resident_gain(tinfer_model *model, const tinfer_context_params *p,
+                              tinfer_context **out) {
+    const uint64_t before = resident_bytes();
+    assert_int_equal(tinfer_context_create(model, p, sizeof *p, out), TINFER_OK);
+    const uint64_t after = resident_bytes();
+    return after > before ? after - before : 0;
+}
+
+static void prefault_makes_the_cache_resident(void **state) {
+    (void)state;
+    if (resident_bytes() == 0) skip(); /* no /proc */
+    tinfer_model *model = load(synth_gemma3(), "info_prefault.gguf");
+    /* enough sequences for a cache far above the rest of a context (scratch, step arrays) */
+    tinfer_context_params p = params_of(8192, 1, TINFER_KV_F16);
+    tinfer_context_info info;
+    do {
+        p.n_seq_max *= 2;
+        assert_int_equal(tinfer_context_estimate(model, &p, sizeof p, &info, sizeof info),
+                         TINFER_OK);
+    } while (info.kv_bytes < (48u << 20));
+    tinfer_context *lazy = NULL, *resident = NULL;
+    const uint64_t lazy_gain = resident_gain(model, &p, &lazy);
+    p.prefault = true;
+    const uint64_t prefault_gain = resident_gain(model, &p, &resident);
+    assert_true(lazy_gain < info.kv_bytes / 4);
+    assert_true(prefault_gain >= info.kv_bytes / 10 * 9);
+    /* the same cache, the same bits */
+    const int32_t prompt[] = {5, 17, 3, 90, 42, 7, 64, 11}; /* ids below n_vocab 96 */
+    assert_int_equal(tinfer_prefill(lazy, 1, prompt, 8), TINFER_OK);
+    assert_int_equal(tinfer_prefill(resident, 1, prompt, 8), TINFER_OK);
+    const float *a = tinfer_logits(lazy, 1), *b = tinfer_logits(resident, 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_memory_equal(a, b, synth_gemma3().n_vocab * sizeof(float));
+    tinfer_context_free(lazy);
+    tinfer_context_free(resident);
+    tinfer_model_free(model);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(estimate_equals_the_created_context),
         cmocka_unit_test(estimate_refuses_what_creation_refuses),
+        cmocka_unit_test(prefault_makes_the_cache_resident),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -198,3 +199,30 @@ def test_head_sum_fast_is_within_its_bound(default_model):
                 assert int(np.argmax(b)) == greedy
             exact.decode(greedy)
             fast.decode(greedy)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc/self/statm")
+def test_prefault_makes_the_context_resident_and_changes_no_logit(default_model):
+    """prefault=True: the KV cache (info["kv_bytes"]) is resident once the context exists; the
+    default takes pages as steps reach them. Both give the same logits, bit for bit."""
+    require_context_api()
+    ids = default_model.tokenizer.encode("The capital of France is", add_special=True)
+    before = _resident_bytes()
+    with tinfer.Context(default_model, n_ctx=4096, n_seq_max=8) as lazy:
+        lazy_gain = _resident_bytes() - before
+        kv_bytes = lazy.info["kv_bytes"]
+        assert kv_bytes > 64 << 20
+        assert lazy_gain < kv_bytes // 4
+        before = _resident_bytes()
+        with tinfer.Context(default_model, n_ctx=4096, n_seq_max=8, prefault=True) as resident:
+            assert _resident_bytes() - before >= kv_bytes * 0.9
+            lazy.prefill(ids)
+            resident.prefill(ids)
+            a = np.asarray(lazy.logits(), dtype=np.float32)
+            b = np.asarray(resident.logits(), dtype=np.float32)
+            assert a.tobytes() == b.tobytes()

@@ -5,16 +5,30 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_packed.h"
 #include "core/checked.h"
 #include "core/error.h"
 
-static void *cpu_alloc(tf_backend *be, size_t bytes) {
-    (void)be;
-    return calloc(1, bytes ? bytes : 1);
+/* n × size zeroed bytes (the product known not to overflow size_t), written through when the
+ * context asked for its memory resident from the start: calloc's large blocks are fresh mappings,
+ * committed only as they are first written. */
+static void *scratch_calloc(const tf_cpu_state *state, size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p && state->config.prefault) memset(p, 0, n * size);
+    return p;
 }
+
+/* The same for aligned blocks of bytes (a multiple of 64): zeroed only with prefault. */
+static void *scratch_aligned(const tf_cpu_state *state, size_t bytes) {
+    void *p = aligned_alloc(64, bytes);
+    if (p && state->config.prefault) memset(p, 0, bytes);
+    return p;
+}
+
+static void *cpu_alloc(tf_backend *be, size_t bytes) { return scratch_calloc(be->state, 1, bytes); }
 
 static void cpu_free(tf_backend *be, void *ptr) {
     (void)be;
@@ -88,7 +102,7 @@ static void *alloc_qgemm_scratch(const tf_cpu_state *state, bool *ok) {
     if (!tf_cpu_kernels_have_gemm(k)) return NULL;
     /* 50 bytes per element: alloc_scratch has checked 64 floats per element first. */
     const size_t bytes = tf_qgemm_scratch_bytes(state->config.max_row_elems);
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    void *p = scratch_aligned(state, (bytes + 63) / 64 * 64);
     *ok = *ok && p;
     return p;
 }
@@ -115,17 +129,17 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
     bool ok = true;
     for (uint32_t i = 0; i < state->n_threads; i++) {
         tf_cpu_scratch *s = &state->scratch[i];
-        s->tile = calloc(tile_floats, sizeof(float));
-        s->attn_query = calloc(n_query, sizeof(float));
-        s->attn_row = calloc(c->max_row_elems, sizeof(float));
-        s->attn_lanes = calloc(n_lanes, sizeof(float));
-        s->attn_scores = calloc(n_scores, sizeof(float));
+        s->tile = scratch_calloc(state, tile_floats, sizeof(float));
+        s->attn_query = scratch_calloc(state, n_query, sizeof(float));
+        s->attn_row = scratch_calloc(state, c->max_row_elems, sizeof(float));
+        s->attn_lanes = scratch_calloc(state, n_lanes, sizeof(float));
+        s->attn_scores = scratch_calloc(state, n_scores, sizeof(float));
         s->attn_scores_len = n_scores;
-        s->attn_rows = calloc(2 * ((size_t)c->n_ctx + 1), sizeof *s->attn_rows);
+        s->attn_rows = scratch_calloc(state, 2 * ((size_t)c->n_ctx + 1), sizeof *s->attn_rows);
         s->qgemm = alloc_qgemm_scratch(state, &ok);
         /* under the 128 bytes per element of attn_lanes, whose size was checked */
         const size_t work = tf_attn_q8_values_work_bytes(c->max_row_elems);
-        s->attn_work = aligned_alloc(64, (work + 63) / 64 * 64 + 64);
+        s->attn_work = scratch_aligned(state, (work + 63) / 64 * 64 + 64);
         ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes &&
              s->attn_rows && s->attn_work;
     }
@@ -134,7 +148,7 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
     const size_t q8_0 = tf_cpu_act_row_bytes(TF_ACT_Q8_0, padded);
     const size_t q8_k = tf_cpu_act_row_bytes(TF_ACT_Q8_K, padded);
     state->act_quant_row_bytes = q8_0 > q8_k ? q8_0 : q8_k;
-    state->act_quant = calloc(TF_CPU_QDOT_TOKENS, state->act_quant_row_bytes);
+    state->act_quant = scratch_calloc(state, TF_CPU_QDOT_TOKENS, state->act_quant_row_bytes);
     if (!ok || !state->act_quant)
         return tf_error(TINFER_E_NOMEM,
                         "cpu backend: out of memory for %zu-element rows on %u threads",

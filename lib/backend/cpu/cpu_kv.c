@@ -69,6 +69,10 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
         if (!alloc(k_bytes, &kv->k[l]) || !alloc(v_bytes, &kv->v[l]))
             return tf_error(TINFER_E_NOMEM, "kv cache: out of memory for %zu + %zu bytes per layer",
                             k_bytes, v_bytes);
+        if (((const tf_cpu_state *)be->state)->config.prefault) {
+            tf_huge_prefault(&kv->k[l], k_bytes);
+            tf_huge_prefault(&kv->v[l], v_bytes);
+        }
     }
     return alloc_q8_partials((tf_cpu_state *)be->state, kv);
 }

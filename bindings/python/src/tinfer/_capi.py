@@ -203,6 +203,7 @@ class ContextParams(Structure):
         ("n_kv_tokens", c_uint32),  # 0.3 (KV forks)
         ("n_logits_max", c_uint32),  # 0.3 (scoring: tinfer_prefill_logits)
         ("head_sum", c_int),  # 0.3 (tinfer_head_sum)
+        ("prefault", c_bool),  # 0.3 (memory resident from creation)
     ]
 
 

@@ -57,13 +57,16 @@ class Context(Owner):
                  abort: Optional[Callable[[], bool]] = None,
                  n_kv_tokens: Optional[int] = None,
                  logits_rows: Optional[int] = None,
-                 head_sum: Optional[str] = None) -> None:
+                 head_sum: Optional[str] = None,
+                 prefault: bool = False) -> None:
         """abort: called between layers of every prefill and decode; returning True stops the
         step, which raises AbortedError and leaves the cache as it was. An exception raised
         inside it is printed and counts as False. logits_rows: rows of logits the output head
         computes at once (n_logits_max; default 8): more is faster for prefill_logits, each
         row takes n_vocab floats of scratch. head_sum: "exact" (default: llama.cpp's bits) or
-        "fast" (TINFER_HEAD_SUM_FAST: logits within 1e-3, several sequences per step faster)."""
+        "fast" (TINFER_HEAD_SUM_FAST: logits within 1e-3, several sequences per step faster).
+        prefault: make the context's memory (KV cache, scratch, logits rows) resident now,
+        fixed from the start, rather than as steps first reach it."""
         api = _capi.api()
         create = api.function("tinfer_context_create")
         params = _capi.ContextParams()
@@ -73,6 +76,7 @@ class Context(Owner):
                              ("n_logits_max", logits_rows)):
             if value is not None:
                 setattr(params, field, _uint32(field, value))
+        params.prefault = bool(prefault)
         if head_sum is not None:
             if head_sum not in _HEAD_SUMS:
                 raise ValueError(f"head_sum must be one of {sorted(_HEAD_SUMS)}, not {head_sum!r}")
