@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -23,7 +24,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static series requests[MAX_SERIES];
 static size_t n_series;
 static unsigned long long prompt_total, generated_total;
-static unsigned long long prefix_hits, prefix_misses, prefix_saved, prefix_evictions, prefix_refused;
+static unsigned long long prefix_hits, prefix_misses, prefix_saved, prefix_evictions,
+    prefix_refused;
 static unsigned long long ttft_count[2];
 static double ttft_sum[2]; /* [0] miss, [1] hit */
 static metrics_now now;
@@ -89,6 +91,16 @@ static void line(buf *out, const char *fmt, ...) {
     if (n > 0) buf_append(out, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
 }
 
+/* This process's resident bytes (/proc/self/statm), 0 where the system does not say. */
+static unsigned long long resident_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, pages = 0;
+    const bool ok = f && fscanf(f, "%llu %llu", &size, &pages) == 2;
+    if (f) fclose(f);
+    const long page = sysconf(_SC_PAGESIZE);
+    return ok && page > 0 ? pages * (unsigned long long)page : 0;
+}
+
 char *metrics_format(void) {
     buf out = {0};
     pthread_mutex_lock(&lock);
@@ -147,6 +159,18 @@ char *metrics_format(void) {
          "# HELP tinfer_prefix_cache_entries Finished requests' sequences kept for reuse.\n"
          "# TYPE tinfer_prefix_cache_entries gauge\ntinfer_prefix_cache_entries %zu\n",
          now.kv_blocks_used, now.kv_blocks_total, now.cache_entries);
+    line(&out,
+         "# HELP tinfer_context_bytes Memory the context holds, by part: the KV cache (its block "
+         "pool and sliding-window rings) and the scratch of one pass.\n"
+         "# TYPE tinfer_context_bytes gauge\ntinfer_context_bytes{part=\"kv_cache\"} %llu\n"
+         "tinfer_context_bytes{part=\"scratch\"} %llu\n",
+         now.kv_bytes, now.scratch_bytes);
     pthread_mutex_unlock(&lock);
+    const unsigned long long resident = resident_bytes();
+    if (resident > 0)
+        line(&out,
+             "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+             "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
+             resident);
     return out.data;
 }

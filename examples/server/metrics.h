@@ -1,6 +1,7 @@
 /* Counters and gauges for GET /metrics, in Prometheus' text format. Updated from the HTTP thread
  * (requests by endpoint and status) and the scheduler (tokens, queue, running sequences, KV
- * tokens); one mutex, held only to add or to copy. */
+ * tokens, the context's sizes); one mutex, held only to add or to copy. The process's resident
+ * memory is read when the exposition is made. */
 #ifndef TINFER_SERVER_METRICS_H
 #define TINFER_SERVER_METRICS_H
 
@@ -19,6 +20,7 @@ void metrics_first_token(bool hit, double seconds);
 
 typedef struct metrics_now {
     size_t queue_depth, running, kv_tokens, kv_blocks_used, kv_blocks_total, cache_entries;
+    unsigned long long kv_bytes, scratch_bytes; /* the context's (tinfer_context_info) */
 } metrics_now;
 void metrics_gauges(const metrics_now *now);
 /* The whole exposition, malloc'ed; NULL when memory ran out. */

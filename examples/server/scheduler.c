@@ -320,6 +320,8 @@ static void publish_gauges(scheduler *s) {
         now.kv_tokens = info.n_kv_tokens - n_free;
         now.kv_blocks_used = now.kv_tokens / PREFIX_BLOCK_TOKENS;
         now.kv_blocks_total = info.n_kv_tokens / PREFIX_BLOCK_TOKENS;
+        now.kv_bytes = info.kv_bytes;
+        now.scratch_bytes = info.scratch_bytes;
     }
     now.cache_entries = s->cache ? prefix_cache_count(s->cache) : 0;
     metrics_gauges(&now);

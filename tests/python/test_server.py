@@ -431,10 +431,10 @@ def resident_mib(pid: int) -> float:
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_prefault_holds_the_cache_resident_from_the_start(default_model):
     """--prefault on (the default) makes the context's memory resident before the first request:
-    at --parallel 4 --ctx 4096 the three global layers' block pool alone is 4 × 4096 tokens ×
-    3 layers × 1 KiB (F16 K and V rows of one 256-wide head) = 48 MiB more than --prefault off
-    holds at start; both answer alike."""
-    answers, rss = {}, {}
+    the process holds at least the KV cache's bytes (as /metrics reports them) more at start than
+    with --prefault off; /metrics' process_resident_memory_bytes agrees with /proc; both answer
+    alike."""
+    answers, rss, kv = {}, {}, {}
     for mode in ("off", "on"):
         srv = Server(default_model, "--parallel", 4, "--ctx", 4096, "--cache-slots", 0,
                      "--prefault", mode)
@@ -442,9 +442,14 @@ def test_prefault_holds_the_cache_resident_from_the_start(default_model):
             rss[mode] = resident_mib(srv.process.pid)
             assert ("(resident)" in srv.banner) == (mode == "on")
             answers[mode] = chat(srv.client(), PROMPTS[0]).choices[0].message.content
+            kv[mode] = srv.metric('tinfer_context_bytes{part="kv_cache"}') / 2**20
+            reported = srv.metric("process_resident_memory_bytes") / 2**20
+            assert abs(reported - resident_mib(srv.process.pid)) < 16, reported
         finally:
             assert srv.stop() == 0, srv.stderr
-    assert rss["on"] - rss["off"] >= 44, rss
+    # 4 sequences × 4096 tokens: the global layers' pool alone is 48 MiB
+    assert kv["on"] == kv["off"] and kv["on"] >= 48, kv
+    assert rss["on"] - rss["off"] >= 0.9 * kv["on"], (rss, kv)
     assert answers["on"] == answers["off"] and answers["on"]
 
 
