@@ -198,6 +198,33 @@ static void plain_greedy_equals_the_chain(void **state) {
     assert_int_equal(tinfer_sampler_sample(chain, nothing, 5, &token), TINFER_E_INVALID_ARG);
     tinfer_sampler_free(plain);
     tinfer_sampler_free(chain);
+    /* Vocabularies past the plain path's sixteen-wide steps, the largest value (or a tie of it,
+     * +0 against -0, +inf) anywhere, the tail included, among NaN and -inf. */
+    const size_t sizes[] = {17, 64, 1000, 4099};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        float *x = malloc(n * sizeof *x);
+        assert_non_null(x);
+        plain = create_sampler(&p, n);
+        chain = create_sampler(&p, n);
+        assert_int_equal(tinfer_sampler_set_logit_bias(chain, &token0, &zero, 1), TINFER_OK);
+        const float tops[] = {7.0f, 0.0f, -0.0f, INFINITY};
+        const size_t places[] = {0, 1, 15, 16, n / 2, n - 2, n - 1};
+        for (size_t a = 0; a < sizeof places / sizeof places[0]; a++)
+            for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++) {
+                const size_t at = places[a];
+                for (size_t i = 0; i < n; i++) /* below every top, with NaN and -inf among them */
+                    x[i] = i % 5 == 0 ? NAN : i % 7 == 0 ? -INFINITY : -1.0f - (float)(i % 11);
+                x[at] = tops[t];
+                if (tops[t] == 0.0f && at + 1 < n) x[n - 1] = -tops[t]; /* a later tie */
+                const int32_t got = sample_one(plain, x, n);
+                assert_int_equal(got, sample_one(chain, x, n));
+                assert_int_equal(got, (int32_t)at);
+            }
+        tinfer_sampler_free(plain);
+        tinfer_sampler_free(chain);
+        free(x);
+    }
 }
 
 static void greedy_draws_no_random_numbers(void **state) {
