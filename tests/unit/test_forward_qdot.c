@@ -3,8 +3,9 @@
  * (vec_dot lanes, repacked rows, tiled), random blocks dotted with quantized activations must equal
  * (dequantized weights) · (dequantized activations) computed in double, up to float32 rounding;
  * the generic and x86-64-v3 builds of each kernel must agree bit for bit. Also: activation
- * quantization stays within half a step of the input. (Bit-exactness against llama.cpp itself is
- * tested on the whole model: test_forward_golden.c.) */
+ * quantization stays within half a step of the input, and equals ggml's scalar quantizers
+ * (written out here) byte for byte, on hostile values too. (Bit-exactness against llama.cpp itself
+ * is tested on the whole model: test_forward_golden.c.) */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -232,11 +233,78 @@ static void float_kernels_agree(void **state) {
         if (!isnan(wide_generic[i])) assert_true(wide_generic[i] == wide_fast[i]);
 }
 
+/* ggml's quantize_row_q8_0 (the reference C: amax, d = amax/127, nearest-even codes; NaN as 0
+ * and the ends clamped, as cpu_qdot.c defines hostile input) and quantize_row_q8_K_ref. */
+static int8_t ref_round(float v) {
+    if (!(v == v)) return 0;
+    if (v >= 127.0f) return 127;
+    if (v <= -128.0f) return -128;
+    return (int8_t)nearbyintf(v);
+}
+
+static void ref_q8_0(const float *x, tf_q8_0_act *y) {
+    float amax = 0;
+    for (int j = 0; j < TF_QK8_0; j++)
+        if (fabsf(x[j]) > amax) amax = fabsf(x[j]);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    y->d = tf_f16_to_f32(tf_f32_to_f16(amax / 127.0f));
+    for (int j = 0; j < TF_QK8_0; j++) y->qs[j] = ref_round(x[j] * id);
+}
+
+static void ref_q8_k(const float *x, tf_q8_k_act *y) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < TF_QK_K; j++)
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    memset(y, 0, sizeof *y);
+    if (amax == 0) return;
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < TF_QK_K; j++) y->qs[j] = ref_round(iscale * x[j]);
+    for (int g = 0; g < TF_QK_K / 16; g++) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += y->qs[16 * g + j];
+        y->bsums[g] = (int16_t)sum;
+    }
+    y->d = 1.0f / iscale;
+}
+
+static void activation_quantization_equals_ggml(void **state) {
+    (void)state;
+    uint32_t seed = 99;
+    static float x[N_ELEMS];
+    static tf_q8_0_act got0[N_ELEMS / TF_QK8_0], want0[N_ELEMS / TF_QK8_0];
+    static tf_q8_k_act got_k[N_ELEMS / TF_QK_K], want_k[N_ELEMS / TF_QK_K];
+    for (int round = 0; round < 200; round++) {
+        const float scale = round % 3 == 0 ? 1e-30f : round % 3 == 1 ? 1.0f : 1e30f;
+        for (int i = 0; i < N_ELEMS; i++) {
+            x[i] = ((float)(next_random(&seed) % 20001) - 10000.0f) / 100.0f * scale;
+            if (round % 4 == 0 && i % 9 == 0)
+                x[i] = (float)((int)(next_random(&seed) % 255) - 127) + 0.5f;
+        }
+        if (round % 5 == 1) x[next_random(&seed) % N_ELEMS] = NAN;
+        if (round % 5 == 2) x[next_random(&seed) % N_ELEMS] = -INFINITY;
+        if (round % 5 == 3) /* a tie of magnitudes: the first one's sign counts for Q8_K */
+            for (int i = 0; i < N_ELEMS; i++) x[i] = i % 2 ? 3.0f : -3.0f;
+        if (round % 7 == 6) memset(x, 0, sizeof x);
+        memset(got0, 0x55, sizeof got0);
+        tf_cpu_quantize_act(TF_ACT_Q8_0, x, N_ELEMS, got0);
+        for (int b = 0; b < N_ELEMS / TF_QK8_0; b++) ref_q8_0(x + b * TF_QK8_0, &want0[b]);
+        assert_memory_equal(got0, want0, sizeof got0);
+        memset(got_k, 0x55, sizeof got_k);
+        tf_cpu_quantize_act(TF_ACT_Q8_K, x, N_ELEMS, got_k);
+        for (int b = 0; b < N_ELEMS / TF_QK_K; b++) ref_q8_k(x + b * TF_QK_K, &want_k[b]);
+        assert_memory_equal(got_k, want_k, sizeof got_k);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(integer_dots_equal_the_reference),
         cmocka_unit_test(float_kernels_agree),
         cmocka_unit_test(other_dtypes_have_no_integer_kernel),
+        cmocka_unit_test(activation_quantization_equals_ggml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
