@@ -18,12 +18,14 @@
  * activations quantize exactly as ggml's do. Non-finite weights are not rejected at load —
  * scanning every block scale would cost a pass over the file — so such a model gives NaN
  * logits, not a crash. */
+#if !defined(__SSE2__) /* the SSE2 path below does the same four lanes at a time */
 static inline int q8_round(float v) {
     if (!(v == v)) return 0;
     if (v >= 127.0f) return 127;
     if (v <= -128.0f) return -128;
     return (int)nearbyintf(v);
 }
+#endif
 
 /* The block's largest magnitude (NaN ignored, as fmaxf does) and q8_round(x[j] · id) of its
  * n (a multiple of 16) elements. In SSE2 (x86-64's baseline) four lanes a step with the same
