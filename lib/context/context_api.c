@@ -20,7 +20,7 @@ static const tf_abi_field context_params_fields[] = {
     TF_ABI_FIELD(tinfer_context_params, n_kv_tokens),     /* 0.3 */
     TF_ABI_FIELD(tinfer_context_params, n_logits_max),    /* 0.3 */
     TF_ABI_FIELD(tinfer_context_params, head_sum),        /* 0.3 */
-    TF_ABI_FIELD(tinfer_context_params, prefault),     /* 0.3 */
+    TF_ABI_FIELD(tinfer_context_params, prefault),        /* 0.3 */
 };
 static const tf_abi_layout context_params_layout = {
     "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,

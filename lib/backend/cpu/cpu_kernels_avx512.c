@@ -286,7 +286,13 @@ typedef struct z_ahead {
     size_t bytes;
 } z_ahead;
 
-/* Block b of n_blocks' share of ahead. */
+/* Tile i + Z_PREFETCH_TILES of tiles (tile_bytes apart), or NULL past the last of n_tiles. */
+static inline const uint8_t *z_tile_ahead(const uint8_t *tiles, uint32_t i, uint32_t n_tiles,
+                                          size_t tile_bytes) {
+    return i + Z_PREFETCH_TILES < n_tiles ? tiles + (i + Z_PREFETCH_TILES) * tile_bytes : NULL;
+}
+
+/* Block b of n_blocks' share of ahead (the unpacking loops' and the packed passes' alike). */
 static inline void z_prefetch_share(z_ahead ahead, uint32_t b, uint32_t n_blocks) {
     if (!ahead.at) return;
     const size_t from = ahead.bytes * b / n_blocks, to = ahead.bytes * (b + 1) / n_blocks;
@@ -305,13 +311,9 @@ static inline z_ahead z_ahead_part(const uint8_t *next, size_t tile_bytes, uint3
 
 static inline void z_tile_unpack(const uint8_t *w, size_t row_bytes, uint32_t n_blocks, bool q8,
                                  const uint8_t *ahead, z_tile_block *tile) {
-    const size_t tile_bytes = TF_QGEMM_ROWS * row_bytes;
+    const z_ahead next = {(const char *)ahead, TF_QGEMM_ROWS * row_bytes};
     for (uint32_t b = 0; b < n_blocks; b++) {
-        if (ahead) {
-            const size_t from = tile_bytes * b / n_blocks, to = tile_bytes * (b + 1) / n_blocks;
-            for (size_t at = from & ~(size_t)63; at < to; at += 64)
-                _mm_prefetch((const char *)ahead + at, _MM_HINT_T1);
-        }
+        z_prefetch_share(next, b, n_blocks);
         z_tile_block_unpack(w, row_bytes, b, q8, tile);
     }
 }
@@ -494,17 +496,14 @@ static inline void z_gemm(const tf_qgemm_args *a, bool q8) {
         for (uint32_t i = 0; i < n_tiles; i++) {
             const size_t r = (size_t)i * TF_QGEMM_ROWS;
             if (a->packed) {
-                const uint8_t *next = i + Z_PREFETCH_TILES < n_tiles
-                                          ? a->packed + (i + Z_PREFETCH_TILES) * tile_bytes
-                                          : NULL;
+                const uint8_t *next = z_tile_ahead(a->packed, i, n_tiles, tile_bytes);
                 z_packed_tile(a->packed + i * tile_bytes, q8, n_blocks, a, t0, n_t, off, a->y + r,
                               next, tile_bytes);
                 continue;
             }
             const uint8_t *rows = a->w + r * a->row_bytes;
-            const uint8_t *ahead =
-                i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;
-            z_tile_unpack(rows, a->row_bytes, n_blocks, q8, ahead, tile);
+            z_tile_unpack(rows, a->row_bytes, n_blocks, q8,
+                          z_tile_ahead(a->w, i, n_tiles, tile_bytes), tile);
             z_tile_all_tokens(tile, NULL, q8, n_blocks, a, t0, n_t, off, a->y + r, NULL, 0);
         }
     }
@@ -911,21 +910,15 @@ static inline __attribute__((always_inline)) void z_gemm_k(const tf_qgemm_args *
             if (a->packed) { /* Q4_K (cpu_packed.c packs no Q6_K): one stream, no transposes */
                 for (uint32_t b = 0; b < n_sb; b++)
                     z_k4_block_from_packed(a->packed + i * tile_bytes, b, a->scratch);
-                const uint8_t *next = i + Z_PREFETCH_TILES < n_tiles
-                                          ? a->packed + (i + Z_PREFETCH_TILES) * tile_bytes
-                                          : NULL;
+                const uint8_t *next = z_tile_ahead(a->packed, i, n_tiles, tile_bytes);
                 z_k_all_tokens(a->scratch, n_sb, a, t0, n_t, kind, a->y + r, next, tile_bytes);
                 continue;
             }
             const uint8_t *rows = a->w + r * a->row_bytes;
-            const uint8_t *ahead =
-                i + Z_PREFETCH_TILES < n_tiles ? rows + Z_PREFETCH_TILES * tile_bytes : NULL;
+            const z_ahead ahead = {(const char *)z_tile_ahead(a->w, i, n_tiles, tile_bytes),
+                                   tile_bytes};
             for (uint32_t b = 0; b < n_sb; b++) {
-                if (ahead) {
-                    const size_t from = tile_bytes * b / n_sb, to = tile_bytes * (b + 1) / n_sb;
-                    for (size_t at = from & ~(size_t)63; at < to; at += 64)
-                        _mm_prefetch((const char *)ahead + at, _MM_HINT_T1);
-                }
+                z_prefetch_share(ahead, b, n_sb);
                 if (kind == Z_K4_ROWS4 || kind == Z_K4_ROWS)
                     z_k4_block_unpack(rows, a->row_bytes, b, a->scratch);
                 else z_k6_block_unpack(rows, a->row_bytes, b, a->scratch);
@@ -992,9 +985,7 @@ static void z_gemm_q8_0_fast(const tf_qgemm_args *a) {
         const uint32_t n_passes = n_t / 4 + n_t % 4;
         for (uint32_t i = 0; i < n_tiles; i++) {
             const tf_packed_q8_0 *tile = (const tf_packed_q8_0 *)a->packed + i * tile_blocks;
-            const uint8_t *next = i + Z_PREFETCH_TILES < n_tiles
-                                      ? a->packed + (i + Z_PREFETCH_TILES) * tile_bytes
-                                      : NULL;
+            const uint8_t *next = z_tile_ahead(a->packed, i, n_tiles, tile_bytes);
             uint32_t pass = 0;
             float *y = a->y + (size_t)i * TF_QGEMM_ROWS;
             uint32_t t = 0;
