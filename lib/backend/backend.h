@@ -274,6 +274,7 @@ typedef struct tf_backend_config {
     size_t max_row_elems; /* longest matrix row, and the width of all query heads together */
     uint32_t n_ctx;       /* positions one sequence reaches */
     uint32_t n_head;      /* query heads */
+    uint32_t rope_dim;    /* elements of a head RoPE rotates (head_dim), 0 = none */
     uint32_t n_batch;     /* tokens one pass holds */
     uint32_t n_seq_max;   /* sequences one pass holds */
     uint32_t n_threads;   /* host threads to compute with, the caller included; 0 = one per core */

@@ -77,6 +77,7 @@ static tinfer_status start_backend(tinfer_context *ctx, const tinfer_context_par
                                       .max_row_elems = max_row,
                                       .n_ctx = p->n_ctx,
                                       .n_head = hp->n_head,
+                                      .rope_dim = hp->head_dim,
                                       .n_batch = ctx->n_batch,
                                       .n_seq_max = p->n_seq_max,
                                       .n_threads = tf_context_plan_threads(p),

@@ -75,10 +75,10 @@ static const qdot4_entry QDOT4S[] = {
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
 /* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below: five and
- * the fast head's), the seven float kernels, the four attention kernels (attention_kernels) and
+ * the fast head's), the eight float kernels, the four attention kernels (attention_kernels) and
  * the two over the Q8_0 cache (q8_attention_kernels) tested below: a field added to
  * tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 7 + 4 + 2),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 8 + 4 + 2),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -605,6 +605,41 @@ static void gelu_table_mul(void **state) {
             tables[k]->gelu_table_mul(table, got, up, n);
             assert_memory_equal(got, want, n * sizeof *got);
             assert_memory_equal(got + n, x + n, (N - n) * sizeof *got); /* nothing past n */
+        }
+}
+
+/* rope_neox against its definition written out here with libm's fmaf (one rounding), on every
+ * table: random heads and angles, products that cancel (where an unfused multiply-add would
+ * differ), lengths with and without a tail, nothing written past n. */
+static void rope_neox(void **state) {
+    (void)state;
+    enum { N = 133 };
+    static float x0[N], x1[N], c[N], s[N], want0[N], want1[N], got0[N], got1[N];
+    uint32_t rng = 7u;
+    for (int i = 0; i < N; i++) {
+        x0[i] = 30.0f * random_float(&rng);
+        x1[i] = 30.0f * random_float(&rng);
+        const float angle = 100.0f * random_float(&rng);
+        c[i] = cosf(angle);
+        s[i] = sinf(angle);
+    }
+    x0[3] = x1[3], c[3] = s[3]; /* x0·c − x1·s cancels to the fused product's rounding error */
+    for (int i = 0; i < N; i++) {
+        want0[i] = fmaf(x0[i], c[i], -(x1[i] * s[i]));
+        want1[i] = fmaf(x0[i], s[i], x1[i] * c[i]);
+    }
+    assert_true(want0[3] != 0.0f); /* an unfused rotation gives 0 here */
+    const tf_cpu_kernels *tables[3] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),
+                                       tf_cpu_kernels_avx512()};
+    for (int k = 0; k < 3; k++)
+        for (size_t n = N - 16; tables[k] && n <= N; n += 5) {
+            memcpy(got0, x0, sizeof got0);
+            memcpy(got1, x1, sizeof got1);
+            tables[k]->rope_neox(got0, got1, n, c, s);
+            assert_memory_equal(got0, want0, n * sizeof *got0);
+            assert_memory_equal(got1, want1, n * sizeof *got1);
+            assert_memory_equal(got0 + n, x0 + n, (N - n) * sizeof *got0);
+            assert_memory_equal(got1 + n, x1 + n, (N - n) * sizeof *got1);
         }
 }
 
@@ -1222,6 +1257,7 @@ int main(void) {
         cmocka_unit_test(f16_to_f32),
         cmocka_unit_test(expf_n),
         cmocka_unit_test(gelu_table_mul),
+        cmocka_unit_test(rope_neox),
         cmocka_unit_test(qgemms),
         cmocka_unit_test(attention_kernels),
         cmocka_unit_test(q8_attention_kernels),

@@ -56,6 +56,7 @@ static void cpu_destroy(tf_backend *be) {
             free_scratch(&state->scratch[i]);
         free(state->scratch);
         free(state->act_quant);
+        for (size_t i = 0; i < TF_CPU_ROPE_TABLES; i++) free(state->rope_tables[i].cos_sin);
         free(state);
     }
     free(be);
@@ -149,6 +150,13 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
     const size_t q8_k = tf_cpu_act_row_bytes(TF_ACT_Q8_K, padded);
     state->act_quant_row_bytes = q8_0 > q8_k ? q8_0 : q8_k;
     state->act_quant = scratch_calloc(state, TF_CPU_QDOT_TOKENS, state->act_quant_row_bytes);
+    size_t rope_floats;
+    if (!tinfer_mul_size(c->n_batch, c->rope_dim, &rope_floats))
+        return tf_error(TINFER_E_INVALID_ARG, "cpu backend: RoPE table size overflows");
+    for (size_t i = 0; i < TF_CPU_ROPE_TABLES && rope_floats; i++) {
+        state->rope_tables[i].cos_sin = scratch_calloc(state, rope_floats, sizeof(float));
+        ok = ok && state->rope_tables[i].cos_sin;
+    }
     if (!ok || !state->act_quant)
         return tf_error(TINFER_E_NOMEM,
                         "cpu backend: out of memory for %zu-element rows on %u threads",

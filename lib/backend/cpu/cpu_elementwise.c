@@ -1,6 +1,6 @@
-/* Row-wise and element-wise kernels: RMSNorm, RoPE, gated activations, adds and scales. Each
- * splits its rows (or elements) over the backend's threads; an element's value never depends on
- * the split. */
+/* Row-wise and element-wise kernels: RMSNorm, gated activations, adds and scales (RoPE is in
+ * cpu_rope.c). Each splits its rows (or elements) over the backend's threads; an element's value
+ * never depends on the split. */
 #include <math.h>
 #include <pthread.h>
 
@@ -29,18 +29,51 @@ static size_t row_chunk(size_t width, size_t min_elems) {
     return width >= min_elems ? 1 : (min_elems + width - 1) / width;
 }
 
-/* As ggml: each square in float, their sum in double (Gemma's residual stream reaches 1e4). */
+/* Rows normalized side by side: each row's sum is one chain of double adds (ggml's order), whose
+ * latency, not its arithmetic, bounds a single row; four chains at once overlap. */
+enum { RMSNORM_ROWS = 4 };
+
+/* Row r's Σ x² as ggml forms it: each square in float, the sum in double, in order. */
+static double sum_squares(const float *row, size_t width) {
+    double sum_sq = 0;
+    for (size_t i = 0; i < width; i++) sum_sq += (double)(row[i] * row[i]);
+    return sum_sq;
+}
+
+/* The same for RMSNORM_ROWS rows of width elements from rows, width apart; each row's own chain. */
+static void sum_squares4(const float *rows, size_t width, double *sums) {
+    const float *a = rows, *b = rows + width, *c = rows + 2 * width, *d = rows + 3 * width;
+    double sa = 0, sb = 0, sc = 0, sd = 0;
+    for (size_t i = 0; i < width; i++) {
+        sa += (double)(a[i] * a[i]);
+        sb += (double)(b[i] * b[i]);
+        sc += (double)(c[i] * c[i]);
+        sd += (double)(d[i] * d[i]);
+    }
+    sums[0] = sa, sums[1] = sb, sums[2] = sc, sums[3] = sd;
+}
+
+/* Row r scaled by 1 / rms, from its sum of squares, times the weight. */
+static void scale_row(const elementwise_job *job, size_t r, double sum_sq) {
+    const size_t width = job->width;
+    const float *row = job->x + r * width;
+    const float inv_rms = 1.0f / sqrtf((float)(sum_sq / (double)width) + job->factor);
+    float *dst = job->y + r * width;
+    for (size_t i = 0; i < width; i++) dst[i] = row[i] * inv_rms * job->weight[i];
+}
+
+/* As ggml: each square in float, their sum in double (Gemma's residual stream reaches 1e4). Rows
+ * in groups of four while four remain; every sum is taken before its row is overwritten. */
 static void rmsnorm_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     (void)thread;
     const elementwise_job *job = arg;
-    const size_t width = job->width;
-    for (size_t r = r0; r < r1; r++) {
-        const float *row = job->x + r * width;
-        double sum_sq = 0;
-        for (size_t i = 0; i < width; i++) sum_sq += (double)(row[i] * row[i]);
-        const float inv_rms = 1.0f / sqrtf((float)(sum_sq / (double)width) + job->factor);
-        float *dst = job->y + r * width;
-        for (size_t i = 0; i < width; i++) dst[i] = row[i] * inv_rms * job->weight[i];
+    double sums[RMSNORM_ROWS];
+    for (size_t r = r0; r < r1;) {
+        const size_t n = r1 - r >= RMSNORM_ROWS ? RMSNORM_ROWS : 1;
+        if (n == RMSNORM_ROWS) sum_squares4(job->x + r * job->width, job->width, sums);
+        else sums[0] = sum_squares(job->x + r * job->width, job->width);
+        for (size_t k = 0; k < n; k++) scale_row(job, r + k, sums[k]);
+        r += n;
     }
 }
 
@@ -49,70 +82,9 @@ tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t 
     const tf_cpu_state *state = be->state;
     elementwise_job job = {.width = width, .x = x, .weight = weight, .y = out, .factor = eps};
     const size_t n_rows = tf_cpu_rows(state, rows) * heads;
-    tf_cpu_for(state, n_rows, row_chunk(width, MIN_CHUNK_COSTLY), rmsnorm_range, &job);
-    return TINFER_OK;
-}
-
-/* Pairs whose angles are formed at a time, on the stack, for all of a token's heads. */
-enum { ROPE_PAIRS_CHUNK = 128 };
-
-/* theta_i = pos · base^(-2i/n_rot), built by repeated multiplication as ggml's rope cache does, so
- * the angles carry the same rounding as the reference engine's: the cos and sin of pairs
- * [i0, i0 + n), *theta holding theta_i0 and left at theta_(i0 + n). */
-static void rope_angles(const tf_rope *rope, float theta_scale, size_t i0, size_t n, float *theta,
-                        float *cos_a, float *sin_a) {
-    for (size_t i = 0; i < n; i++) {
-        const float angle =
-            rope->freq_scale * (rope->freq_factors ? *theta / rope->freq_factors[i0 + i] : *theta);
-        cos_a[i] = cosf(angle);
-        sin_a[i] = sinf(angle);
-        *theta *= theta_scale;
-    }
-}
-
-/* Pairs [i0, i0 + n) of one head, rotated; fused the way the reference engine's compiler
- * contracts x0·cos − x1·sin (checked bit for bit against llama.cpp's output). */
-static void rope_pairs(float *head, const tf_rope *rope, size_t i0, size_t n, const float *cos_a,
-                       const float *sin_a) {
-    const size_t half = rope->n_rot / 2;
-    for (size_t k = 0; k < n; k++) {
-        const size_t i = i0 + k;
-        const size_t j0 = rope->neox ? i : 2 * i;
-        const size_t j1 = rope->neox ? i + half : 2 * i + 1;
-        const float x0 = head[j0], x1 = head[j1];
-        head[j0] = fmaf(x0, cos_a[k], -(x1 * sin_a[k]));
-        head[j1] = fmaf(x0, sin_a[k], x1 * cos_a[k]);
-    }
-}
-
-/* Tokens [t0, t1) of the pass: each token's angles formed once, for all its heads. */
-static void rope_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
-    (void)thread;
-    const elementwise_job *job = arg;
-    const tf_rope *rope = job->rope;
-    const int32_t *positions = job->state->pass.positions;
-    const float theta_scale = powf(rope->freq_base, -2.0f / (float)rope->n_rot);
-    const size_t half = rope->n_rot / 2;
-    float cos_a[ROPE_PAIRS_CHUNK], sin_a[ROPE_PAIRS_CHUNK];
-    for (size_t t = t0; t < t1; t++) {
-        float theta = (float)positions[t];
-        for (size_t i0 = 0; i0 < half; i0 += ROPE_PAIRS_CHUNK) {
-            const size_t n = half - i0 < ROPE_PAIRS_CHUNK ? half - i0 : ROPE_PAIRS_CHUNK;
-            rope_angles(rope, theta_scale, i0, n, &theta, cos_a, sin_a);
-            for (size_t h = 0; h < job->n_heads; h++)
-                rope_pairs(job->y + (t * job->n_heads + h) * job->head_dim, rope, i0, n, cos_a,
-                           sin_a);
-        }
-    }
-}
-
-tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
-                          const tf_rope *rope) {
-    const tf_cpu_state *state = be->state;
-    elementwise_job job = {
-        .state = state, .y = x, .n_heads = n_heads, .head_dim = head_dim, .rope = rope};
-    /* A token costs a cosf and a sinf per pair (microseconds): worth a thread of its own. */
-    tf_cpu_for(state, state->pass.n_tokens, 1, rope_range, &job);
+    const size_t chunk = row_chunk(width, MIN_CHUNK_COSTLY);
+    tf_cpu_for(state, n_rows, (chunk + RMSNORM_ROWS - 1) / RMSNORM_ROWS * RMSNORM_ROWS,
+               rmsnorm_range, &job);
     return TINFER_OK;
 }
 

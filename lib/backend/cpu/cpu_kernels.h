@@ -156,6 +156,10 @@ typedef struct tf_cpu_kernels {
      * 10, else table[the input rounded to float16] widened. table: 65536 float16 results and 2
      * bytes of padding after them (read as 32-bit words), as cpu_elementwise.c builds it. */
     void (*gelu_table_mul)(const uint16_t *table, float *gate, const float *up, size_t n);
+    /* RoPE in the NEOX/HF layout, pairs (x0[i], x1[i]) for i < n: x0[i] = fmaf(x0[i], c[i],
+     * -(x1[i]·s[i])), x1[i] = fmaf(x0[i], s[i], x1[i]·c[i]) with the old x0[i], x1[i]: how
+     * llama.cpp's compiled rotation rounds (cpu_rope.c). */
+    void (*rope_neox)(float *x0, float *x1, size_t n, const float *c, const float *s);
     /* ---- attention over an F16 cache (cpu_kernels_attn_impl.h) ----
      * scores[r·stride + i] = dot(k_rows[i], q + r·n) · scale for query rows r < n_rows and keys
      * i < n_keys, each dot the float16 row widened and summed exactly as dot_tiled (n a multiple

@@ -1170,6 +1170,32 @@ static void k_gelu_table_mul(const uint16_t *table, float *gate, const float *up
 }
 #endif
 
+#if TF_KERNELS_AVX2
+/* Eight pairs at a time: fmsub(x0, c, x1·s) is fmaf(x0, c, -(x1·s)) (negating is exact). */
+static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const float *s) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a = _mm256_loadu_ps(x0 + i), b = _mm256_loadu_ps(x1 + i);
+        const __m256 cv = _mm256_loadu_ps(c + i), sv = _mm256_loadu_ps(s + i);
+        _mm256_storeu_ps(x0 + i, _mm256_fmsub_ps(a, cv, _mm256_mul_ps(b, sv)));
+        _mm256_storeu_ps(x1 + i, _mm256_fmadd_ps(a, sv, _mm256_mul_ps(b, cv)));
+    }
+    for (; i < n; i++) {
+        const float a = x0[i], b = x1[i];
+        x0[i] = fmaf(a, c[i], -(b * s[i]));
+        x1[i] = fmaf(a, s[i], b * c[i]);
+    }
+}
+#else
+static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const float *s) {
+    for (size_t i = 0; i < n; i++) {
+        const float a = x0[i], b = x1[i];
+        x0[i] = fmaf(a, c[i], -(b * s[i]));
+        x1[i] = fmaf(a, s[i], b * c[i]);
+    }
+}
+#endif
+
 /* A build may replace these four with its own (cpu_kernels_avx512.c, defined before including
  * this file). */
 #ifndef TF_KERNEL_Q8_0
@@ -1225,6 +1251,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .f16_to_f32 = k_f16_to_f32,
     .expf_n = k_expf_n,
     .gelu_table_mul = k_gelu_table_mul,
+    .rope_neox = k_rope_neox,
     .attn_scores_tiled = K_ATTN_SCORES_TILED,
     .attn_scores_vecdot = K_ATTN_SCORES_VECDOT,
     .attn_values = K_ATTN_VALUES,

@@ -76,6 +76,20 @@ typedef struct tf_cpu_scratch {
                     kernel table has no row-tile products */
 } tf_cpu_scratch;
 
+/* One pass's RoPE angles for one tf_rope (cpu_rope.c): cos and sin per (token, pair), a row of
+ * rope_dim floats per token (the cosines, then the sines). */
+enum { TF_CPU_ROPE_TABLES = 2 }; /* tf_ropes a pass keeps tables for (Gemma 3 has two) */
+typedef enum tf_rope_table_state {
+    TF_ROPE_TABLE_FREE,    /* holds nothing this pass */
+    TF_ROPE_TABLE_CLAIMED, /* rope is set; the op rotating with it now forms the angles */
+    TF_ROPE_TABLE_READY    /* the angles of every token of the pass are in */
+} tf_rope_table_state;
+typedef struct tf_cpu_rope_table {
+    tf_rope rope;
+    tf_rope_table_state state;
+    float *cos_sin; /* [n_batch][rope_dim] */
+} tf_cpu_rope_table;
+
 typedef struct tf_cpu_state {
     const tf_cpu_kernels *kernels; /* chosen for this CPU when the backend was created */
     tf_backend_config config;
@@ -97,7 +111,8 @@ typedef struct tf_cpu_state {
     /* TF_CPU_QDOT_TOKENS quantized activation rows, shared: quantized before the rows are split. */
     uint8_t *act_quant;
     size_t act_quant_row_bytes;
-    uint64_t op_start_ns; /* of the op being timed, while profiling */
+    uint64_t op_start_ns;                              /* of the op being timed, while profiling */
+    tf_cpu_rope_table rope_tables[TF_CPU_ROPE_TABLES]; /* emptied by every begin_pass */
 } tf_cpu_state;
 
 /* fn over [0, n_items) on the backend's threads in ranges of chunk items (inline when one range
@@ -148,6 +163,7 @@ tinfer_status tf_cpu_rmsnorm(tf_backend *be, tf_rows rows, size_t heads, size_t 
                              const float *x, const float *weight, float eps, float *out);
 tinfer_status tf_cpu_rope(tf_backend *be, float *x, size_t n_heads, size_t head_dim,
                           const tf_rope *rope);
+void tf_cpu_rope_tables_reset(tf_cpu_state *state);
 tinfer_status tf_cpu_ffn_gate(tf_backend *be, tf_ffn_act act, size_t width, float *gate,
                               const float *up);
 tinfer_status tf_cpu_add(tf_backend *be, size_t width, float *y, const float *x);

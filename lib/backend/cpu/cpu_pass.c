@@ -81,6 +81,7 @@ tinfer_status tf_cpu_begin_pass(tf_backend *be, const tf_step *step) {
         memcpy(pass->local_tables + (size_t)s * state->blocks_per_seq, step->local_tables[s],
                table_bytes);
     }
+    tf_cpu_rope_tables_reset(state);
     if (be->trace) pass->start_ns = tf_trace_now_ns();
     return TINFER_OK;
 }
