@@ -1,7 +1,7 @@
 /* tinfer-run: generate text from a model and a prompt, streaming it as it is produced.
  *
  *   tinfer-run -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
- *              [--seed S] [--chat] [--threads N] [--ctx N] [--json]
+ *              [--seed S] [--chat] [--threads N] [--ctx N] [--head-sum exact|fast] [--json]
  *
  * Without --chat the prompt is tokenized as llama.cpp does by default (BOS added when the model
  * says so, special-token text parsed); --chat wraps it as one user turn in the model's chat
@@ -32,6 +32,7 @@ typedef struct options {
     long n_threads;
     bool chat;
     bool json;
+    bool fast_head; /* --head-sum fast: TINFER_HEAD_SUM_FAST */
     tinfer_sampler_params sampling;
 } options;
 
@@ -58,6 +59,9 @@ static int usage(const char *message) {
             "  --chat        apply the model's chat template to the prompt\n"
             "  --threads N   worker threads (default: one per core)\n"
             "  --ctx N       context length (default: prompt + N)\n"
+            "  --head-sum S  exact: the output head in llama.cpp's float order, bit for bit;\n"
+            "                fast: its integer sum per block, tinfer-server's default\n"
+            "                (default exact)\n"
             "  --json        print one JSON object instead of streaming text\n");
     return message ? 2 : -1;
 }
@@ -67,7 +71,10 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     double number;
     if (!strcmp(name, "-m")) opt->model_path = value;
     else if (!strcmp(name, "-p")) opt->prompt = value;
-    else if (!parse_number(value, &number)) return false;
+    else if (!strcmp(name, "--head-sum")) {
+        if (strcmp(value, "exact") && strcmp(value, "fast")) return false;
+        opt->fast_head = !strcmp(value, "fast");
+    } else if (!parse_number(value, &number)) return false;
     else if (!strcmp(name, "-n")) opt->n_predict = (long)number;
     else if (!strcmp(name, "--temp")) opt->sampling.temperature = (float)number;
     else if (!strcmp(name, "--top-k")) opt->sampling.top_k = (int32_t)number;
@@ -259,12 +266,14 @@ static int run(const options *opt, run_state *r) {
     if (!tok) return report_failure(PROGRAM, "the model has no tokenizer", TINFER_E_UNSUPPORTED);
     if ((status = tokenize_prompt(tok, opt, &r->prompt_ids, &t.n_prompt)) != TINFER_OK)
         return report_failure(PROGRAM, "tokenizing the prompt", status);
-    if (t.n_prompt == 0) return report_failure(PROGRAM, "the prompt is empty", TINFER_E_INVALID_ARG);
+    if (t.n_prompt == 0)
+        return report_failure(PROGRAM, "the prompt is empty", TINFER_E_INVALID_ARG);
     tinfer_context_params cp;
     tinfer_context_params_init(&cp, sizeof cp);
     cp.n_ctx =
         (uint32_t)(opt->n_ctx ? (size_t)opt->n_ctx : t.n_prompt + (size_t)opt->n_predict + 1);
     cp.n_threads = (uint32_t)opt->n_threads;
+    cp.head_sum = opt->fast_head ? TINFER_HEAD_SUM_FAST : TINFER_HEAD_SUM_EXACT;
     t.n_ctx = cp.n_ctx;
     if ((status = tinfer_context_create(r->model, &cp, sizeof cp, &r->ctx)) != TINFER_OK)
         return report_failure(PROGRAM, "creating the context", status);

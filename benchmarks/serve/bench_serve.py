@@ -551,8 +551,9 @@ def main():
     parser.add_argument("--parallel", type=int, default=0,
                         help="tinfer-server's --parallel (default: the largest concurrency)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--head-sum", choices=["exact", "fast"], default="exact",
-                        help="tinfer-server's --head-sum (the output head's float order)")
+    parser.add_argument("--head-sum", choices=["exact", "fast"], default="fast",
+                        help="tinfer-server's --head-sum (the output head's float order; "
+                             "default fast, the server's own default)")
     parser.add_argument("--kv-dtype", choices=["f16", "q8_0"], default="f16",
                         help="tinfer-server's --kv-dtype (its KV cache's element type)")
     parser.add_argument("--prefault", choices=["on", "off"], default="on",

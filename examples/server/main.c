@@ -64,10 +64,10 @@ static int print_usage(const char *message) {
             "  --cache-reuse M exact: reuse only what a fresh prefill computes bit for bit\n"
             "                  (whole --chunk runs of earlier prompts); blocks: every shared\n"
             "                  32-token block, output included (default exact)\n"
-            "  --head-sum S    exact: the output head in llama.cpp's float order, bit for bit;\n"
-            "                  fast: its integer sum per block (logits within 1e-3, a step of\n"
-            "                  several sequences faster; see doc/architecture.md)\n"
-            "                  (default exact)\n"
+            "  --head-sum S    fast: the output head's integer sum per block (logits within\n"
+            "                  1e-3 of exact, the same answers alone or batched; a step of\n"
+            "                  several sequences a sixth faster); exact: llama.cpp's float\n"
+            "                  order, bit for bit (see doc/architecture.md) (default fast)\n"
             "  --kv-dtype D    f16, or q8_0: keys and values in 8-bit blocks, half the cache\n"
             "                  memory and faster long contexts, other rounding (default f16)\n"
             "  --prefault M    on: the context's memory (the whole KV cache: --kv-tokens and\n"
@@ -203,10 +203,10 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
         snprintf(caching, sizeof caching, "prefix caching on: %ld entries, %s reuse",
                  opt->cache_slots, opt->cache_reuse);
     printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, %s KV cache%s, "
-           "%s)\n",
+           "%s head sum, %s)\n",
            PROGRAM, opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx,
            !strcmp(opt->kv_dtype, "q8_0") ? "Q8_0" : "F16",
-           !strcmp(opt->prefault, "on") ? " (resident)" : "", caching);
+           !strcmp(opt->prefault, "on") ? " (resident)" : "", opt->head_sum, caching);
     fflush(stdout);
     int signal_number = 0;
     while (sigwait(signals, &signal_number) != 0) {
@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
                    .max_body = 1 << 20,
                    .cache_slots = -1,
                    .cache_reuse = "exact",
-                   .head_sum = "exact",
+                   .head_sum = "fast",
                    .kv_dtype = "f16",
                    .prefault = "on"};
     int rc = parse_args(argc, argv, &opt);

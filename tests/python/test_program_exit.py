@@ -138,3 +138,14 @@ def test_prompt_longer_than_context_fails_clearly(tiny_model):
     assert result.stdout == ""
     assert result.stderr == (f"tinfer-run: the prompt's {n_prompt} tokens do not fit the context "
                              f"of {n_prompt - 1} (--ctx)\n")
+
+
+def test_run_head_sum_is_checked(tiny_model):
+    """--head-sum takes exact or fast (the tiny model's F32 head has no fast order, so both give
+    its exact text); anything else is a usage error."""
+    texts = [json.loads(run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json", "--head-sum",
+                                                  mode)).stdout)["text"]
+             for mode in ("exact", "fast")]
+    assert texts[0] == texts[1]
+    result = run("tinfer-run", *greedy(tiny_model, "--head-sum", "fastest"))
+    assert result.returncode == 2 and "usage:" in result.stderr

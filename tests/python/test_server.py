@@ -1,7 +1,8 @@
 """tinfer-server driven by the real `openai` client, on the default model (skipped without it):
 
 - chat and text completions, whole and streamed (the deltas joined equal the whole text), the
-  greedy text equal to tinfer-run's for the same prompt;
+  greedy text equal to tinfer-run's for the same prompt and output head (the server's default
+  --head-sum fast, and --head-sum exact against tinfer-run's default);
 - stop strings cut exactly, also one that spans two tokens, streamed or not;
 - a seed repeats a sampled answer at temperature > 0;
 - 8 streams at once, each equal to the same request run alone (batching changes no answer);
@@ -188,7 +189,7 @@ def test_chat_equals_tinfer_run(server, client, default_model):
     result = chat(client, prompt)
     choice = result.choices[0]
     assert result.object == "chat.completion" and choice.message.role == "assistant"
-    reference = tinfer_run(default_model, prompt, "--chat")
+    reference = tinfer_run(default_model, prompt, "--chat", "--head-sum", "fast")
     assert choice.message.content == reference["text"]
     assert result.usage.prompt_tokens == len(reference["prompt_ids"])
     assert result.usage.completion_tokens == len(reference["generated_ids"])
@@ -202,11 +203,25 @@ def test_completion_equals_tinfer_run(server, client, default_model):
     prompt = "The capital of France is"
     result = client.completions.create(model="default", prompt=prompt, max_tokens=N_TOKENS,
                                        temperature=0)
-    reference = tinfer_run(default_model, prompt)
+    reference = tinfer_run(default_model, prompt, "--head-sum", "fast")
     assert result.object == "text_completion"
     assert result.choices[0].text == reference["text"]
     assert result.usage.prompt_tokens == len(reference["prompt_ids"])
     assert result.choices[0].finish_reason == "length"
+
+
+def test_exact_head_equals_tinfer_run_default(default_model):
+    """--head-sum exact: the server's text is tinfer-run's with the library's default head (the
+    order llama.cpp sums in), and its banner names the head it runs."""
+    prompt = "The capital of France is"
+    srv = Server(default_model, "--parallel", 2, "--ctx", 256, "--head-sum", "exact")
+    try:
+        assert "exact head sum" in srv.banner
+        result = srv.client().completions.create(model="m", prompt=prompt, max_tokens=N_TOKENS,
+                                                 temperature=0)
+    finally:
+        assert srv.stop() == 0, srv.stderr
+    assert result.choices[0].text == tinfer_run(default_model, prompt)["text"]
 
 
 def test_stream_equals_whole(client):
@@ -460,7 +475,8 @@ def test_usage_errors_and_a_missing_model():
 
     for args in (["--port", "1"], ["-m", "x", "--parallel", "0"], ["-m", "x", "--port", "70000"],
                  ["-m", "x", "--bogus", "1"], ["-m", "x", "--queue"],
-                 ["-m", "x", "--kv-dtype", "q4_0"], ["-m", "x", "--prefault", "yes"]):
+                 ["-m", "x", "--kv-dtype", "q4_0"], ["-m", "x", "--prefault", "yes"],
+                 ["-m", "x", "--head-sum", "fastest"]):
         result = run(*args)
         assert result.returncode == 2 and "usage:" in result.stderr, (args, result.stderr)
     result = run("-m", "/nonexistent.gguf")
