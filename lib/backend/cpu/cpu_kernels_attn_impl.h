@@ -332,17 +332,73 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
         }
 }
 
-#define ATTN_VECDOT_ROWS(NR)                                                                  \
-    do {                                                                                      \
-        size_t i = 0;                                                                         \
-        for (; i + 2 <= n_keys; i += 2) {                                                     \
-            attn_prefetch_keys(k_rows, i, n_keys, n);                                         \
-            vecdot_block_z(k_rows + i, 2, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
-                           stride);                                                           \
-        }                                                                                     \
-        if (i < n_keys)                                                                       \
-            vecdot_block_z(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
-                           stride);                                                           \
+/* Sixteen keys [i0, i0 + 16) of n_keys against nr rows, n a multiple of 32 (no double tail):
+ * each (key, row) accumulated as vecdot_block_z does, two keys a pass, and vecdot_reduce's first
+ * step kept per pair, x = (s0 + s2) + (s1 + s3) in eight lanes; its last steps —
+ * (x0 + x4) + (x1 + x5), (x2 + x6) + (x3 + x7), their sum — then run for the sixteen keys at
+ * once, one key per lane, after an 8 × 8 transpose in each half (z_transpose8x2, defined by
+ * cpu_kernels_avx512.c before it includes this file), instead of key by key through two HADDs.
+ * The same adds of the same operands: the same bits. */
+ATTN_INLINE void vecdot16_z(const uint16_t *const *k_rows, size_t i0, size_t n_keys, const float *q,
+                            int nr, size_t n, float scale, float *scores, size_t stride) {
+    __m512 xs[4][8]; /* [row][j]: lanes 0-7 key j's x, lanes 8-15 key j + 8's */
+    for (int i = 0; i < 16; i += 2) {
+        const uint16_t *const *k = k_rows + i0 + (size_t)i;
+        attn_prefetch_keys(k_rows, i0 + (size_t)i, n_keys, n);
+        __m512 acc[2][4][2];
+        for (int a = 0; a < 2; a++)
+            for (int r = 0; r < nr; r++) acc[a][r][0] = acc[a][r][1] = _mm512_setzero_ps();
+        for (size_t e = 0; e < n; e += 32) {
+            __m512 kv[2][2];
+            for (int a = 0; a < 2; a++)
+                for (int h = 0; h < 2; h++)
+                    kv[a][h] =
+                        _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k[a] + e + 16 * h)));
+            for (int r = 0; r < nr; r++)
+                for (int h = 0; h < 2; h++) {
+                    const __m512 qv = _mm512_loadu_ps(q + (size_t)r * n + e + 16 * h);
+                    for (int a = 0; a < 2; a++)
+                        acc[a][r][h] = _mm512_fmadd_ps(kv[a][h], qv, acc[a][r][h]);
+                }
+        }
+        for (int a = 0; a < 2; a++)
+            for (int r = 0; r < nr; r++) {
+                const __m512 both = _mm512_add_ps(acc[a][r][0], acc[a][r][1]);
+                const __m256 x = _mm256_add_ps(_mm512_castps512_ps256(both), z_high8(both));
+                const int j = (i + a) % 8;
+                xs[r][j] = i + a < 8 ? _mm512_castps256_ps512(x)
+                                     : _mm512_castpd_ps(_mm512_insertf64x4(
+                                           _mm512_castps_pd(xs[r][j]), _mm256_castps_pd(x), 1));
+            }
+    }
+    for (int r = 0; r < nr; r++) {
+        __m512i v[8];
+        for (int j = 0; j < 8; j++) v[j] = _mm512_castps_si512(xs[r][j]);
+        z_transpose8x2(v); /* v[j] lane c: key c's x_j */
+        __m512 x[8];
+        for (int j = 0; j < 8; j++) x[j] = _mm512_castsi512_ps(v[j]);
+        const __m512 lo = _mm512_add_ps(_mm512_add_ps(x[0], x[4]), _mm512_add_ps(x[1], x[5]));
+        const __m512 hi = _mm512_add_ps(_mm512_add_ps(x[2], x[6]), _mm512_add_ps(x[3], x[7]));
+        _mm512_storeu_ps(scores + (size_t)r * stride,
+                         _mm512_mul_ps(_mm512_add_ps(lo, hi), _mm512_set1_ps(scale)));
+    }
+}
+
+#define ATTN_VECDOT_ROWS(NR)                                                                      \
+    do {                                                                                          \
+        size_t i = 0;                                                                             \
+        if (n % 32 == 0)                                                                          \
+            for (; i + 16 <= n_keys; i += 16)                                                     \
+                vecdot16_z(k_rows, i, n_keys, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
+                           stride);                                                               \
+        for (; i + 2 <= n_keys; i += 2) {                                                         \
+            attn_prefetch_keys(k_rows, i, n_keys, n);                                             \
+            vecdot_block_z(k_rows + i, 2, q + r0 * n, NR, n, scale, scores + r0 * stride + i,     \
+                           stride);                                                               \
+        }                                                                                         \
+        if (i < n_keys)                                                                           \
+            vecdot_block_z(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i,     \
+                           stride);                                                               \
     } while (0)
 #else
 #define ATTN_VECDOT_ROWS(NR)                                                                     \
