@@ -303,11 +303,10 @@ static inline __m256 z_high8(__m512 x) {
 }
 
 /* Two keys per pass, four rows: sum pairs (j, j + 1) share a zmm (lanes 0-7: j, 8-15: j + 1), so
- * the 4 × 8 lanes of a (key, row) are two registers and sixteen hold the whole block. */
-ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q, int nr, size_t n,
-                                float scale, float *scores, size_t stride) {
-    const size_t whole = n & ~(size_t)31;
-    __m512 acc[2][4][2];
+ * the 4 × 8 lanes of a (key, row) are two registers and sixteen hold the whole block. The chains
+ * over elements [0, whole), into acc[key][row][0: sums 0, 1; 1: sums 2, 3]. */
+ATTN_INLINE void vecdot_acc_z(const uint16_t *const *k, int nk, const float *q, int nr, size_t n,
+                              size_t whole, __m512 acc[2][4][2]) {
     for (int a = 0; a < nk; a++)
         for (int r = 0; r < nr; r++) acc[a][r][0] = acc[a][r][1] = _mm512_setzero_ps();
     for (size_t e = 0; e < whole; e += 32) {
@@ -323,6 +322,14 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
                     acc[a][r][h] = _mm512_fmadd_ps(kv[a][h], qv, acc[a][r][h]);
             }
     }
+}
+
+/* nk (1 or 2) keys × nr rows: vecdot_acc_z's chains, each (key, row) reduced by vecdot_reduce and
+ * ggml's double tail. */
+ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q, int nr, size_t n,
+                                float scale, float *scores, size_t stride) {
+    __m512 acc[2][4][2];
+    vecdot_acc_z(k, nk, q, nr, n, n & ~(size_t)31, acc);
     for (int a = 0; a < nk; a++)
         for (int r = 0; r < nr; r++) {
             const __m256 s[4] = {_mm512_castps512_ps256(acc[a][r][0]), z_high8(acc[a][r][0]),
@@ -333,7 +340,7 @@ ATTN_INLINE void vecdot_block_z(const uint16_t *const *k, int nk, const float *q
 }
 
 /* Sixteen keys [i0, i0 + 16) of n_keys against nr rows, n a multiple of 32 (no double tail):
- * each (key, row) accumulated as vecdot_block_z does, two keys a pass, and vecdot_reduce's first
+ * each (key, row) accumulated by vecdot_acc_z, two keys a pass, and vecdot_reduce's first
  * step kept per pair, x = (s0 + s2) + (s1 + s3) in eight lanes; its last steps —
  * (x0 + x4) + (x1 + x5), (x2 + x6) + (x3 + x7), their sum — then run for the sixteen keys at
  * once, one key per lane, after an 8 × 8 transpose in each half (z_transpose8x2, defined by
@@ -346,21 +353,7 @@ ATTN_INLINE void vecdot16_z(const uint16_t *const *k_rows, size_t i0, size_t n_k
         const uint16_t *const *k = k_rows + i0 + (size_t)i;
         attn_prefetch_keys(k_rows, i0 + (size_t)i, n_keys, n);
         __m512 acc[2][4][2];
-        for (int a = 0; a < 2; a++)
-            for (int r = 0; r < nr; r++) acc[a][r][0] = acc[a][r][1] = _mm512_setzero_ps();
-        for (size_t e = 0; e < n; e += 32) {
-            __m512 kv[2][2];
-            for (int a = 0; a < 2; a++)
-                for (int h = 0; h < 2; h++)
-                    kv[a][h] =
-                        _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k[a] + e + 16 * h)));
-            for (int r = 0; r < nr; r++)
-                for (int h = 0; h < 2; h++) {
-                    const __m512 qv = _mm512_loadu_ps(q + (size_t)r * n + e + 16 * h);
-                    for (int a = 0; a < 2; a++)
-                        acc[a][r][h] = _mm512_fmadd_ps(kv[a][h], qv, acc[a][r][h]);
-                }
-        }
+        vecdot_acc_z(k, 2, q, nr, n, n, acc);
         for (int a = 0; a < 2; a++)
             for (int r = 0; r < nr; r++) {
                 const __m512 both = _mm512_add_ps(acc[a][r][0], acc[a][r][1]);
