@@ -373,7 +373,13 @@ static void attend_span_split(const tf_cpu_state *state, uint32_t il, bool local
     const float *qh = q + (size_t)kv_head * group * shape->head_dim;
     if (job.half) state->kernels->attn_round_f16(qh, 1.0f, job.query, group * shape->head_dim);
     else memcpy(job.query, qh, (size_t)group * shape->head_dim * sizeof *qh);
-    tf_cpu_for(state, job.n_slots - job.first_slot, SPAN_SLOTS_PER_RANGE, span_scores, &job);
+    /* One share of the keys per thread (at least SPAN_SLOTS_PER_RANGE): a range restarts the
+     * stream of key prefetches (alternated per-op profiles, two threads: attention 1.18 → 1.07
+     * ms a step at position 1,000, 5.61 → 5.37 at 32,640, against 256-key ranges). */
+    const size_t n_keys = job.n_slots - job.first_slot;
+    const size_t share = (n_keys + state->n_threads - 1) / state->n_threads;
+    tf_cpu_for(state, n_keys, share > SPAN_SLOTS_PER_RANGE ? share : SPAN_SLOTS_PER_RANGE,
+               span_scores, &job);
     tf_cpu_for(state, group, 1, span_softmax, &job);
     const size_t n_chunks = (shape->head_dim_v + SPAN_DIMS_ALIGN - 1) / SPAN_DIMS_ALIGN;
     tf_cpu_for(state, n_chunks, (n_chunks + state->n_threads - 1) / state->n_threads, span_values,
