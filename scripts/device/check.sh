@@ -33,9 +33,11 @@ tail -n 20 "$OUT_DIR/configure.log" "$OUT_DIR/build.log" 2>/dev/null | grep -iE 
 if [ $status -eq 0 ]; then
     (cd build-dev && ctest --output-on-failure -j"$JOBS") > "$OUT_DIR/ctest.log" 2>&1 || status=1
     tail -n 15 "$OUT_DIR/ctest.log"
-    # the CUDA test in full: it must have run, not skipped, on a machine with a GPU
-    (cd build-dev && ctest -R '^unit.test_cuda$' -V) 2>&1 | tee "$OUT_DIR/test_cuda.log"
-    grep -q "SKIPPED" "$OUT_DIR/test_cuda.log" && { echo "device check: CUDA tests skipped on a GPU machine"; status=1; }
+    # the CUDA tests in full: they must have run, not skipped, on a machine with a GPU
+    for test in test_cuda test_cuda_matvec; do
+        (cd build-dev && ctest -R "^unit.$test\$" -V) 2>&1 | tee "$OUT_DIR/$test.log"
+        grep -q "SKIPPED" "$OUT_DIR/$test.log" && { echo "device check: $test skipped on a GPU machine"; status=1; }
+    done
 fi
 echo "device check: $([ $status -eq 0 ] && echo ok || echo FAILED)"
 exit $status
