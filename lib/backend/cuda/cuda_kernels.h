@@ -20,6 +20,42 @@ enum { TFC_E_DTYPE = -1 };
 int tfc_matvec(int dtype, const void *w, size_t row_bytes, uint32_t n_rows, uint32_t n_cols,
                const float *x, uint32_t n_tokens, float *y, void *stream);
 
+/* Each of n_rows rows of width floats: out = x / sqrt(mean(x²) + eps) · weight (in place ok). */
+int tfc_rmsnorm(const float *x, const float *weight, float eps, uint32_t n_rows, uint32_t width,
+                float *out, void *stream);
+
+/* A layer's rotary embedding (backend.h's tf_rope, by value for the kernel). */
+typedef struct tfc_rope_args {
+    uint32_t n_rot;
+    float freq_base;
+    int neox;                  /* pairs (i, i + n_rot/2), else (2i, 2i + 1) */
+    const float *freq_factors; /* n_rot/2 divisors in device memory, or NULL */
+    float freq_scale;
+} tfc_rope_args;
+
+/* Rotates x [n_tokens][n_heads][head_dim] in place, token t at positions[t]. */
+int tfc_rope(float *x, const int32_t *positions, uint32_t n_tokens, uint32_t n_heads,
+             uint32_t head_dim, const tfc_rope_args *rope, void *stream);
+
+enum { TFC_ACT_SILU = 0, TFC_ACT_GELU_TANH = 1 };
+
+/* gate[i] = act(gate[i]) · up[i] for i < n. */
+int tfc_ffn_gate(int act, size_t n, float *gate, const float *up, void *stream);
+
+/* y[i] += x[i]; y[i] += bias[i % width]; y[i] *= factor; y[i] = cap · tanh(y[i] / cap). */
+int tfc_add(size_t n, float *y, const float *x, void *stream);
+int tfc_add_bias(size_t n, uint32_t width, float *y, const float *bias, void *stream);
+int tfc_scale(size_t n, float *y, float factor, void *stream);
+int tfc_softcap(size_t n, float *y, float cap, void *stream);
+
+/* out[t] = row tokens[t] of w (n_cols elements of dtype, row_bytes apart) as float32. */
+int tfc_embed(int dtype, const void *w, size_t row_bytes, uint32_t n_cols, const int32_t *tokens,
+              uint32_t n_tokens, float *out, void *stream);
+
+/* out[i] = x[rows[i]] (width floats each), i < n_rows. */
+int tfc_gather_rows(const float *x, uint32_t width, const uint32_t *rows, uint32_t n_rows,
+                    float *out, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
