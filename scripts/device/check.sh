@@ -34,7 +34,7 @@ if [ $status -eq 0 ]; then
     (cd build-dev && ctest --output-on-failure -j"$JOBS") > "$OUT_DIR/ctest.log" 2>&1 || status=1
     tail -n 15 "$OUT_DIR/ctest.log"
     # the CUDA tests in full: they must have run, not skipped, on a machine with a GPU
-    for test in test_cuda test_cuda_matvec test_cuda_ops; do
+    for test in test_cuda test_cuda_matvec test_cuda_ops test_cuda_forward; do
         (cd build-dev && ctest -R "^unit.$test\$" -V) 2>&1 | tee "$OUT_DIR/$test.log"
         grep -q "SKIPPED" "$OUT_DIR/$test.log" && { echo "device check: $test skipped on a GPU machine"; status=1; }
     done

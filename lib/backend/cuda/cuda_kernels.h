@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-enum { TFC_E_DTYPE = -1 };
+enum { TFC_E_DTYPE = -1, TFC_E_SHAPE = -2 /* a shape the kernel does not take */ };
 
 /* y[t][r] = Σ_e w[r][e] · x[t][e] for r < n_rows, t < n_tokens: w has n_rows rows of n_cols
  * elements of dtype (a tinfer_dtype cuda_quant.h decodes), row_bytes apart, in the file's bytes;
@@ -55,6 +55,50 @@ int tfc_embed(int dtype, const void *w, size_t row_bytes, uint32_t n_cols, const
 /* out[i] = x[rows[i]] (width floats each), i < n_rows. */
 int tfc_gather_rows(const float *x, uint32_t width, const uint32_t *rows, uint32_t n_rows,
                     float *out, void *stream);
+
+/* ---- the KV cache (cuda_attention.cu) ---- */
+
+enum {
+    TFC_KV_BLOCK_TOKENS = 32,   /* backend.h's TF_KV_BLOCK_TOKENS (checked in cuda_backend.c) */
+    TFC_ATTN_MAX_HEAD_DIM = 512 /* head dimensions attention takes */
+};
+
+/* One layer's storage: K and V rows of dtype (F32, F16 or Q8_0), row_bytes apart. */
+typedef struct tfc_kv_layer {
+    uint8_t *k, *v;
+    size_t k_row_bytes, v_row_bytes;
+    int dtype;
+} tfc_kv_layer;
+
+typedef struct tfc_span {
+    uint32_t pos_first, pos_last;
+} tfc_span;
+
+/* The pass as the kernels read it, all in device memory: token t at positions[t] of sequence
+ * token_seq[t], whose block table (the local or the global one, as the op asks) is
+ * tables[token_seq[t] · blocks_per_seq ...]; spans[t] the positions it sees. */
+typedef struct tfc_pass_view {
+    uint32_t n_tokens, blocks_per_seq;
+    const int32_t *positions;
+    const uint32_t *token_seq;
+    const uint32_t *tables;
+    const tfc_span *spans;
+} tfc_pass_view;
+
+/* Writes token t's K row (k_row_elems floats at k + t · k_row_elems) and V row into the layer at
+ * its position; rows must be whole blocks of 32 (TFC_E_SHAPE). */
+int tfc_kv_store(const tfc_kv_layer *layer, const tfc_pass_view *pass, const float *k,
+                 const float *v, uint32_t k_row_elems, uint32_t v_row_elems, void *stream);
+
+typedef struct tfc_attn_args {
+    uint32_t n_head, n_head_kv, head_dim, head_dim_v;
+    float scale;
+} tfc_attn_args;
+
+/* out[t][h] = softmax(scale · q[t][h] · K) · V over token t's span, query head h reading KV head
+ * h / (n_head / n_head_kv); head dimensions up to TFC_ATTN_MAX_HEAD_DIM (TFC_E_SHAPE). */
+int tfc_attention(const tfc_kv_layer *layer, const tfc_pass_view *pass, const tfc_attn_args *args,
+                  const float *q, float *out, void *stream);
 
 #ifdef __cplusplus
 }

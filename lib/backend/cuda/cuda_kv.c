@@ -1,0 +1,189 @@
+/* The KV cache in device memory: per layer, K and V rows in the CPU backend's block layout and
+ * element types (F32, F16, Q8_0), written and read by the kernels of cuda_attention.cu; rows
+ * copied to and from the host for the snapshots and within the device for copy-on-write and
+ * forks. */
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_state.h"
+#include "core/checked.h"
+#include "core/error.h"
+
+static bool row_bytes_of(tinfer_dtype dtype, uint32_t elems, size_t *bytes) {
+    switch (dtype) {
+    case TINFER_DTYPE_F32:
+        *bytes = 4 * (size_t)elems;
+        return true;
+    case TINFER_DTYPE_F16:
+        *bytes = 2 * (size_t)elems;
+        return true;
+    case TINFER_DTYPE_Q8_0:
+        *bytes = (size_t)elems / 32 * 34 /* a Q8_0 block */;
+        return elems % 32 == 0;
+    default:
+        return false;
+    }
+}
+
+void tf_cuda_kv_free(tf_cuda_kv *kv) {
+    for (uint32_t l = 0; kv->k && l < kv->n_layer; l++) cudaFree(kv->k[l]);
+    for (uint32_t l = 0; kv->v && l < kv->n_layer; l++) cudaFree(kv->v[l]);
+    free(kv->k);
+    free(kv->v);
+    free(kv->layer_blocks);
+    *kv = (tf_cuda_kv){0};
+}
+
+tinfer_status tf_cuda_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
+    tf_cuda_state *s = be->state;
+    tf_cuda_kv *kv = &s->kv;
+    if (kv->k) return tf_error(TINFER_E_INVALID_ARG, "cuda backend: the KV cache exists already");
+    *kv = (tf_cuda_kv){.n_layer = g->n_layer,
+                       .k_row_elems = g->k_row_elems,
+                       .v_row_elems = g->v_row_elems,
+                       .n_head_kv = g->n_head_kv,
+                       .dtype = g->dtype};
+    if (!row_bytes_of(g->dtype, g->k_row_elems, &kv->k_row_bytes) ||
+        !row_bytes_of(g->dtype, g->v_row_elems, &kv->v_row_bytes))
+        return tf_error(TINFER_E_UNSUPPORTED, "cuda backend: a KV cache of %s rows of %u and %u",
+                        tinfer_dtype_name(g->dtype), g->k_row_elems, g->v_row_elems);
+    const size_t n = g->n_layer ? g->n_layer : 1;
+    kv->k = calloc(n, sizeof *kv->k);
+    kv->v = calloc(n, sizeof *kv->v);
+    kv->layer_blocks = calloc(n, sizeof *kv->layer_blocks);
+    if (!kv->k || !kv->v || !kv->layer_blocks)
+        return tf_error(TINFER_E_NOMEM, "cuda backend: out of memory");
+    for (uint32_t l = 0; l < g->n_layer; l++) {
+        size_t slots, k_bytes, v_bytes;
+        kv->layer_blocks[l] = g->layer_blocks[l];
+        if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
+            !tinfer_mul_size(slots, kv->k_row_bytes, &k_bytes) ||
+            !tinfer_mul_size(slots, kv->v_row_bytes, &v_bytes))
+            return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
+        int err = 0;
+        tf_cuda_keep_first(&err, cudaMalloc((void **)&kv->k[l], k_bytes ? k_bytes : 1));
+        tf_cuda_keep_first(&err, cudaMalloc((void **)&kv->v[l], v_bytes ? v_bytes : 1));
+        /* zeroed: attention multiplies every row of a span, and a never-written row must not be
+         * a NaN pattern left by an earlier allocation */
+        if (!err) tf_cuda_keep_first(&err, cudaMemset(kv->k[l], 0, k_bytes));
+        if (!err) tf_cuda_keep_first(&err, cudaMemset(kv->v[l], 0, v_bytes));
+        if (err) return tf_cuda_check(err, "the KV cache");
+    }
+    return TINFER_OK;
+}
+
+/* Slot of position pos through table (backend.h's block layout). */
+static size_t slot_of(const uint32_t *table, uint32_t pos) {
+    return (size_t)table[pos / TF_KV_BLOCK_TOKENS] * TF_KV_BLOCK_TOKENS + pos % TF_KV_BLOCK_TOKENS;
+}
+
+static tinfer_status check_rows(const tf_cuda_kv *kv, const tf_kv_rows *rows) {
+    if (rows->layer >= kv->n_layer)
+        return tf_error(TINFER_E_INVALID_ARG, "cuda backend: layer %u of %u", rows->layer,
+                        kv->n_layer);
+    return TINFER_OK;
+}
+
+/* n K rows then n V rows between the host buffer and the cache; to_host says which way. */
+static tinfer_status copy_rows(tf_cuda_state *s, const tf_kv_rows *rows, uint8_t *host,
+                               bool to_host) {
+    const tf_cuda_kv *kv = &s->kv;
+    tinfer_status status = check_rows(kv, rows);
+    if (status != TINFER_OK) return status;
+    for (int value = 0; value < 2; value++) {
+        uint8_t *storage = value ? kv->v[rows->layer] : kv->k[rows->layer];
+        const size_t row_bytes = value ? kv->v_row_bytes : kv->k_row_bytes;
+        for (uint32_t i = 0; i < rows->n; i++) {
+            uint8_t *dev = storage + slot_of(rows->table, rows->first + i) * row_bytes;
+            const cudaError_t err = to_host
+                                        ? cudaMemcpy(host, dev, row_bytes, cudaMemcpyDeviceToHost)
+                                        : cudaMemcpy(dev, host, row_bytes, cudaMemcpyHostToDevice);
+            if (err != cudaSuccess) return tf_cuda_check((int)err, "KV rows");
+            host += row_bytes;
+        }
+    }
+    return TINFER_OK;
+}
+
+tinfer_status tf_cuda_kv_read(tf_backend *be, const tf_kv_rows *rows, void *host) {
+    return copy_rows(be->state, rows, host, true);
+}
+
+tinfer_status tf_cuda_kv_write(tf_backend *be, const tf_kv_rows *rows, const void *host) {
+    return copy_rows(be->state, rows, (uint8_t *)host, false);
+}
+
+tinfer_status tf_cuda_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
+    (void)be;
+    (void)fill;
+    return tf_error(TINFER_E_UNSUPPORTED,
+                    "cuda backend: the benchmarks' random KV fill is not implemented yet");
+}
+
+tinfer_status tf_cuda_kv_copy_blocks(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
+                                     const bool *layer_in_ring) {
+    tf_cuda_state *s = be->state;
+    const tf_cuda_kv *kv = &s->kv;
+    for (size_t c = 0; c < n; c++)
+        for (uint32_t l = 0; l < kv->n_layer; l++) {
+            const bool ring = layer_in_ring && layer_in_ring[l];
+            if (ring != copies[c].ring) continue;
+            for (int value = 0; value < 2; value++) {
+                uint8_t *storage = value ? kv->v[l] : kv->k[l];
+                const size_t row_bytes = value ? kv->v_row_bytes : kv->k_row_bytes;
+                const cudaError_t err = cudaMemcpyAsync(
+                    storage + (size_t)copies[c].dst_block * TF_KV_BLOCK_TOKENS * row_bytes,
+                    storage + (size_t)copies[c].src_block * TF_KV_BLOCK_TOKENS * row_bytes,
+                    (size_t)copies[c].n_rows * row_bytes, cudaMemcpyDeviceToDevice, s->stream);
+                if (err != cudaSuccess) return tf_cuda_check((int)err, "KV block copy");
+            }
+        }
+    return tf_cuda_check((int)cudaStreamSynchronize(s->stream), "KV block copy");
+}
+
+static tfc_kv_layer layer_of(const tf_cuda_kv *kv, uint32_t il) {
+    return (tfc_kv_layer){.k = kv->k[il],
+                          .v = kv->v[il],
+                          .k_row_bytes = kv->k_row_bytes,
+                          .v_row_bytes = kv->v_row_bytes,
+                          .dtype = kv->dtype};
+}
+
+static tfc_pass_view view_of(const tf_cuda_state *s, bool local) {
+    const tf_cuda_pass *p = &s->pass;
+    return (tfc_pass_view){.n_tokens = p->n_tokens,
+                           .blocks_per_seq = s->blocks_per_seq,
+                           .positions = p->d_positions,
+                           .token_seq = p->d_token_seq,
+                           .tables = local ? p->d_local_tables : p->d_tables,
+                           .spans =
+                               (const tfc_span *)(local ? p->d_spans_local : p->d_spans_global)};
+}
+
+tinfer_status tf_cuda_kv_store(tf_backend *be, uint32_t il, bool local, const float *k,
+                               const float *v) {
+    tf_cuda_state *s = be->state;
+    if (il >= s->kv.n_layer)
+        return tf_error(TINFER_E_INVALID_ARG, "cuda backend: layer %u of %u", il, s->kv.n_layer);
+    const tfc_kv_layer layer = layer_of(&s->kv, il);
+    const tfc_pass_view view = view_of(s, local);
+    return tf_cuda_check(
+        tfc_kv_store(&layer, &view, k, v, s->kv.k_row_elems, s->kv.v_row_elems, s->stream),
+        "kv_store");
+}
+
+tinfer_status tf_cuda_attention(tf_backend *be, uint32_t il, bool local, const tf_attn_shape *shape,
+                                const float *q, float *out) {
+    tf_cuda_state *s = be->state;
+    if (il >= s->kv.n_layer)
+        return tf_error(TINFER_E_INVALID_ARG, "cuda backend: layer %u of %u", il, s->kv.n_layer);
+    const tfc_kv_layer layer = layer_of(&s->kv, il);
+    const tfc_pass_view view = view_of(s, local);
+    const tfc_attn_args args = {.n_head = shape->n_head,
+                                .n_head_kv = shape->n_head_kv,
+                                .head_dim = shape->head_dim,
+                                .head_dim_v = shape->head_dim_v,
+                                .scale = shape->scale};
+    return tf_cuda_check(tfc_attention(&layer, &view, &args, q, out, s->stream), "attention");
+}
