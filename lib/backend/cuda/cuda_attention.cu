@@ -47,7 +47,8 @@ __global__ void store_kernel(tfc_kv_layer layer, tfc_pass_view pass, int value,
     if (layer.dtype == TINFER_DTYPE_Q8_0) {  // ggml's quantize_row_q8_0
         float amax = 0.0f;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-        const float d = amax / 127.0f, id_ = d != 0.0f ? 1.0f / d : 0.0f;
+        // the CPU's scale (cpu_qdot.c), so that both backends store the same codes
+        const float d = amax / 127.0f, id_ = amax != 0.0f ? 127.0f / amax : 0.0f;
         uint8_t *block = row + (size_t)b * TFC_Q8_0_BYTES;
         const __half half_d = __float2half_rn(d);
         const unsigned short bits = __half_as_ushort(half_d);
@@ -86,7 +87,7 @@ __global__ void attention_kernel(tfc_kv_layer layer, tfc_pass_view pass, tfc_att
     __shared__ float query[TFC_ATTN_MAX_HEAD_DIM];
     __shared__ float weights[kThreads];
     __shared__ float reduce[kThreads / 32];
-    const uint32_t head = blockIdx.x, t = blockIdx.y;
+    const uint32_t t = blockIdx.x, head = blockIdx.y;  // tokens in x: up to 2^31 − 1 of them
     const uint32_t kv_head = head / (a.n_head / a.n_head_kv);
     const tfc_span span = pass.spans[t];
     const uint32_t *table = pass.tables + (size_t)pass.token_seq[t] * pass.blocks_per_seq;
@@ -158,7 +159,7 @@ extern "C" int tfc_attention(const tfc_kv_layer *layer, const tfc_pass_view *pas
         args->n_head_kv == 0 || args->n_head % args->n_head_kv)
         return TFC_E_SHAPE;
     if (pass->n_tokens == 0) return 0;
-    const dim3 grid(args->n_head, pass->n_tokens);
+    const dim3 grid(pass->n_tokens, args->n_head);
     attention_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream_arg)>>>(
         *layer, *pass, *args, q, out);
     return static_cast<int>(cudaGetLastError());

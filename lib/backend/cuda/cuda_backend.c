@@ -40,7 +40,8 @@ tinfer_status tf_cuda_check(int err, const char *what) {
 static void *cuda_alloc(tf_backend *be, size_t bytes) {
     tf_cuda_state *s = be->state;
     void *p = NULL;
-    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+    if (cudaSetDevice(s->device) != cudaSuccess ||
+        cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
         cudaGetLastError();
         return NULL;
     }
@@ -73,17 +74,24 @@ static void free_pass(tf_cuda_pass *pass) {
 static void cuda_destroy(tf_backend *be) {
     tf_cuda_state *s = be->state;
     if (s) {
+        int previous = 0;
+        cudaGetDevice(&previous);
         cudaSetDevice(s->device);
         if (s->stream) cudaStreamSynchronize(s->stream);
         free_pass(&s->pass);
         tf_cuda_kv_free(&s->kv);
         if (s->stream) cudaStreamDestroy(s->stream);
+        cudaSetDevice(previous); /* the caller's current device, as it was */
         free(s);
     }
     free(be);
 }
 
 /* ---- the pass ---- */
+
+static int to_device(void *dst, const void *src, size_t bytes, const tf_cuda_state *s) {
+    return (int)cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->stream);
+}
 
 static tinfer_status alloc_pass(tf_cuda_state *s) {
     tf_cuda_pass *p = &s->pass;
@@ -136,23 +144,24 @@ static tinfer_status cuda_begin_pass(tf_backend *be, const tf_step *step) {
                step->n_table_blocks * sizeof(uint32_t));
     }
     const size_t table_bytes = (size_t)step->n_seqs * s->blocks_per_seq * sizeof(uint32_t);
-    const enum cudaMemcpyKind h2d = cudaMemcpyHostToDevice;
-    /* The host arrays are the caller's and may change once begin_pass returns: copy them
-     * synchronously (a graph-captured step will stage them in pinned memory instead). */
+    /* On the context's stream, so that the copies land after the kernels of an earlier pass (one
+     * that failed without end_pass may still run) and before this pass's. From pageable memory
+     * the source is staged before the call returns, so the caller's arrays may change after.
+     * (A graph-captured step will stage them in pinned memory instead.) */
     int err = 0;
-    tf_cuda_keep_first(&err, cudaMemcpy(p->d_tokens, step->tokens, n * sizeof(int32_t), h2d));
-    tf_cuda_keep_first(&err, cudaMemcpy(p->d_positions, step->positions, n * sizeof(int32_t), h2d));
+    tf_cuda_keep_first(&err, cudaSetDevice(s->device)); /* this host thread's current device */
+    tf_cuda_keep_first(&err, to_device(p->d_tokens, step->tokens, n * sizeof(int32_t), s));
+    tf_cuda_keep_first(&err, to_device(p->d_positions, step->positions, n * sizeof(int32_t), s));
+    tf_cuda_keep_first(&err, to_device(p->d_token_seq, step->token_seq, n * sizeof(uint32_t), s));
     tf_cuda_keep_first(&err,
-                       cudaMemcpy(p->d_token_seq, step->token_seq, n * sizeof(uint32_t), h2d));
+                       to_device(p->d_spans_global, step->spans_global, n * sizeof(tf_span), s));
     tf_cuda_keep_first(&err,
-                       cudaMemcpy(p->d_spans_global, step->spans_global, n * sizeof(tf_span), h2d));
-    tf_cuda_keep_first(&err,
-                       cudaMemcpy(p->d_spans_local, step->spans_local, n * sizeof(tf_span), h2d));
-    tf_cuda_keep_first(&err, cudaMemcpy(p->d_tables, p->h_tables, table_bytes, h2d));
-    tf_cuda_keep_first(&err, cudaMemcpy(p->d_local_tables, p->h_local_tables, table_bytes, h2d));
+                       to_device(p->d_spans_local, step->spans_local, n * sizeof(tf_span), s));
+    tf_cuda_keep_first(&err, to_device(p->d_tables, p->h_tables, table_bytes, s));
+    tf_cuda_keep_first(&err, to_device(p->d_local_tables, p->h_local_tables, table_bytes, s));
     if (step->n_out)
-        tf_cuda_keep_first(&err, cudaMemcpy(p->d_out_tokens, step->out_tokens,
-                                            step->n_out * sizeof(uint32_t), h2d));
+        tf_cuda_keep_first(
+            &err, to_device(p->d_out_tokens, step->out_tokens, step->n_out * sizeof(uint32_t), s));
     if (err) return tf_cuda_check(err, "begin_pass");
     if (be->trace) p->start_ns = tf_trace_now_ns();
     return TINFER_OK;

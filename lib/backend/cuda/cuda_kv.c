@@ -39,6 +39,13 @@ tinfer_status tf_cuda_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     tf_cuda_state *s = be->state;
     tf_cuda_kv *kv = &s->kv;
     if (kv->k) return tf_error(TINFER_E_INVALID_ARG, "cuda backend: the KV cache exists already");
+    /* the K/V writes take whole blocks of 32 elements (cuda_attention.cu) */
+    if (g->k_row_elems % 32 || g->v_row_elems % 32)
+        return tf_error(TINFER_E_UNSUPPORTED,
+                        "cuda backend: KV rows of %u and %u elements (multiples of 32 only)",
+                        g->k_row_elems, g->v_row_elems);
+    const tinfer_status device = tf_cuda_check((int)cudaSetDevice(s->device), "cudaSetDevice");
+    if (device != TINFER_OK) return device;
     *kv = (tf_cuda_kv){.n_layer = g->n_layer,
                        .k_row_elems = g->k_row_elems,
                        .v_row_elems = g->v_row_elems,
@@ -66,11 +73,11 @@ tinfer_status tf_cuda_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
         tf_cuda_keep_first(&err, cudaMalloc((void **)&kv->v[l], v_bytes ? v_bytes : 1));
         /* zeroed: attention multiplies every row of a span, and a never-written row must not be
          * a NaN pattern left by an earlier allocation */
-        if (!err) tf_cuda_keep_first(&err, cudaMemset(kv->k[l], 0, k_bytes));
-        if (!err) tf_cuda_keep_first(&err, cudaMemset(kv->v[l], 0, v_bytes));
+        if (!err) tf_cuda_keep_first(&err, cudaMemsetAsync(kv->k[l], 0, k_bytes, s->stream));
+        if (!err) tf_cuda_keep_first(&err, cudaMemsetAsync(kv->v[l], 0, v_bytes, s->stream));
         if (err) return tf_cuda_check(err, "the KV cache");
     }
-    return TINFER_OK;
+    return tf_cuda_check((int)cudaStreamSynchronize(s->stream), "the KV cache");
 }
 
 /* Slot of position pos through table (backend.h's block layout). */
@@ -90,20 +97,23 @@ static tinfer_status copy_rows(tf_cuda_state *s, const tf_kv_rows *rows, uint8_t
                                bool to_host) {
     const tf_cuda_kv *kv = &s->kv;
     tinfer_status status = check_rows(kv, rows);
+    if (status == TINFER_OK) status = tf_cuda_check((int)cudaSetDevice(s->device), "cudaSetDevice");
     if (status != TINFER_OK) return status;
     for (int value = 0; value < 2; value++) {
         uint8_t *storage = value ? kv->v[rows->layer] : kv->k[rows->layer];
         const size_t row_bytes = value ? kv->v_row_bytes : kv->k_row_bytes;
         for (uint32_t i = 0; i < rows->n; i++) {
             uint8_t *dev = storage + slot_of(rows->table, rows->first + i) * row_bytes;
-            const cudaError_t err = to_host
-                                        ? cudaMemcpy(host, dev, row_bytes, cudaMemcpyDeviceToHost)
-                                        : cudaMemcpy(dev, host, row_bytes, cudaMemcpyHostToDevice);
+            /* on the context's stream: after the kernels that wrote the rows, before those
+             * that read them */
+            const cudaError_t err =
+                to_host ? cudaMemcpyAsync(host, dev, row_bytes, cudaMemcpyDeviceToHost, s->stream)
+                        : cudaMemcpyAsync(dev, host, row_bytes, cudaMemcpyHostToDevice, s->stream);
             if (err != cudaSuccess) return tf_cuda_check((int)err, "KV rows");
             host += row_bytes;
         }
     }
-    return TINFER_OK;
+    return tf_cuda_check((int)cudaStreamSynchronize(s->stream), "KV rows");
 }
 
 tinfer_status tf_cuda_kv_read(tf_backend *be, const tf_kv_rows *rows, void *host) {
@@ -125,6 +135,8 @@ tinfer_status tf_cuda_kv_copy_blocks(tf_backend *be, const tf_kv_block_copy *cop
                                      const bool *layer_in_ring) {
     tf_cuda_state *s = be->state;
     const tf_cuda_kv *kv = &s->kv;
+    if (cudaSetDevice(s->device) != cudaSuccess)
+        return tf_cuda_check((int)cudaGetLastError(), "cudaSetDevice");
     for (size_t c = 0; c < n; c++)
         for (uint32_t l = 0; l < kv->n_layer; l++) {
             const bool ring = layer_in_ring && layer_in_ring[l];

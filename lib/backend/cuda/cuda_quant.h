@@ -105,6 +105,24 @@ TFC_HD float tfc_f16(uint32_t half) {
 
 TFC_HD float tfc_bf16(uint32_t bf16) { return tfc_bits_to_f32(bf16 << 16); }
 
+/* a · b + c and a · b − c rounded after each operation, as the reference (compiled without
+ * contraction) rounds them: nvcc would otherwise fuse them into one FMA on the device. */
+TFC_HD float tfc_mul_add(float a, float b, float c) {
+#ifdef __CUDA_ARCH__
+    return __fadd_rn(__fmul_rn(a, b), c);
+#else
+    return a * b + c;
+#endif
+}
+
+TFC_HD float tfc_mul_sub(float a, float b, float c) {
+#ifdef __CUDA_ARCH__
+    return __fsub_rn(__fmul_rn(a, b), c);
+#else
+    return a * b - c;
+#endif
+}
+
 /* ---- 32-element formats: element j < 16 the low nibble of qs[j], j + 16 its high nibble ---- */
 
 TFC_HD int tfc_nibble(const uint8_t *qs, uint32_t j) {
@@ -116,8 +134,8 @@ TFC_HD float tfc_q4_0(const uint8_t *b, uint32_t j) {
 }
 
 TFC_HD float tfc_q4_1(const uint8_t *b, uint32_t j) {
-    return (float)tfc_nibble(b + TFC_Q4_1_QS, j) * tfc_f16(tfc_u16(b)) +
-           tfc_f16(tfc_u16(b + TFC_Q4_1_M));
+    return tfc_mul_add((float)tfc_nibble(b + TFC_Q4_1_QS, j), tfc_f16(tfc_u16(b)),
+                       tfc_f16(tfc_u16(b + TFC_Q4_1_M)));
 }
 
 /* bit j of the little-endian u32 qh is bit 4 of element j */
@@ -130,8 +148,8 @@ TFC_HD float tfc_q5_0(const uint8_t *b, uint32_t j) {
 }
 
 TFC_HD float tfc_q5_1(const uint8_t *b, uint32_t j) {
-    return (float)tfc_q5_code(b + TFC_Q5_1_QS, b + TFC_Q5_1_QH, j) * tfc_f16(tfc_u16(b)) +
-           tfc_f16(tfc_u16(b + TFC_Q5_1_M));
+    return tfc_mul_add((float)tfc_q5_code(b + TFC_Q5_1_QS, b + TFC_Q5_1_QH, j), tfc_f16(tfc_u16(b)),
+                       tfc_f16(tfc_u16(b + TFC_Q5_1_M)));
 }
 
 TFC_HD float tfc_q8_0(const uint8_t *b, uint32_t j) {
@@ -149,7 +167,7 @@ TFC_HD float tfc_q2_k(const uint8_t *b, uint32_t j) {
     const uint32_t scales = b[TFC_Q2_K_SCALES + j / 16];
     const float scale = tfc_f16(tfc_u16(b + TFC_Q2_K_D)) * (float)(scales & 0x0F);
     const float min = tfc_f16(tfc_u16(b + TFC_Q2_K_DMIN)) * (float)(scales >> 4);
-    return (float)tfc_k_low2(b + TFC_Q2_K_QS, j) * scale - min;
+    return tfc_mul_sub((float)tfc_k_low2(b + TFC_Q2_K_QS, j), scale, min);
 }
 
 TFC_HD float tfc_q3_k(const uint8_t *b, uint32_t j) {
@@ -179,7 +197,7 @@ TFC_HD float tfc_k4_element(const uint8_t *b, uint32_t j, int code) {
     tfc_k4_scale_min(b + TFC_Q4_K_SCALES, j / 32, &sc, &m);
     const float scale = tfc_f16(tfc_u16(b)) * (float)sc;
     const float min = tfc_f16(tfc_u16(b + TFC_Q4_K_DMIN)) * (float)m;
-    return (float)code * scale - min;
+    return tfc_mul_sub((float)code, scale, min);
 }
 
 TFC_HD float tfc_q4_k(const uint8_t *b, uint32_t j) {

@@ -39,6 +39,10 @@ tinfer_status tf_cuda_upload_weights(tf_backend *be, const tf_weight_regions *re
         return tf_error(TINFER_E_NOMEM, "cuda backend: out of memory");
     }
     size_t total = 0;
+    if (cudaSetDevice(s->device) != cudaSuccess) {
+        tf_cuda_release_weights(w);
+        return tf_cuda_check((int)cudaGetLastError(), "cudaSetDevice");
+    }
     for (size_t i = 0; i < regions->n; i++) {
         const tf_weight_region *r = &regions->regions[i];
         w->host[i] = r->host;
@@ -57,6 +61,13 @@ tinfer_status tf_cuda_upload_weights(tf_backend *be, const tf_weight_regions *re
             return tf_cuda_check(err, "uploading the weights");
         }
         total += r->bytes;
+    }
+    /* a pageable copy may return before its DMA lands: done before any kernel reads it */
+    const tinfer_status status =
+        tf_cuda_check((int)cudaDeviceSynchronize(), "uploading the weights");
+    if (status != TINFER_OK) {
+        tf_cuda_release_weights(w);
+        return status;
     }
     *copy = w;
     return TINFER_OK;
