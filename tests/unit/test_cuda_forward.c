@@ -20,10 +20,11 @@
 
 #include <cmocka.h>
 
-#include "synthetic_model.h"
 #include "tinfer/tinfer.h"
 
 #if TINFER_HAVE_CUDA
+#include "synthetic_model.h"
+
 enum { PROMPT = 12, STEPS = 20, N_CTX = 64 };
 static const double LOGIT_TOLERANCE = 0.02; /* of the largest absolute logit */
 
