@@ -149,3 +149,18 @@ def test_run_head_sum_is_checked(tiny_model):
     assert texts[0] == texts[1]
     result = run("tinfer-run", *greedy(tiny_model, "--head-sum", "fastest"))
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_run_device_is_checked(tiny_model):
+    """--device takes cpu or cuda: cpu gives the default's text; cuda on a machine without a GPU
+    (or in a build without CUDA) ends with the library's reason and exit 1; anything else is a
+    usage error."""
+    default = run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json"))
+    on_cpu = run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json", "--device", "cpu"))
+    assert json.loads(on_cpu.stdout)["text"] == json.loads(default.stdout)["text"]
+    if not os.path.exists("/dev/nvidia0"):
+        result = run("tinfer-run", *greedy(tiny_model, "--device", "cuda"))
+        assert result.returncode == 1
+        assert "TINFER_DEVICE_CUDA" in result.stderr and "TINFER_E_UNSUPPORTED" in result.stderr
+    result = run("tinfer-run", *greedy(tiny_model, "--device", "gpu"))
+    assert result.returncode == 2 and "usage:" in result.stderr
