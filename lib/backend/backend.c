@@ -28,3 +28,25 @@ tinfer_status tf_backend_create(const tf_backend_config *config, tf_backend **ou
 void tf_backend_destroy(tf_backend *be) {
     if (be) be->ops->destroy(be);
 }
+
+tinfer_status tf_backend_check_step(const char *name, const tf_backend_config *config,
+                                    uint32_t blocks_per_seq, const tf_step *step) {
+    if (step->n_tokens == 0 || step->n_tokens > config->n_batch || step->n_out > step->n_tokens ||
+        step->n_seqs == 0 || step->n_seqs > config->n_seq_max ||
+        step->n_table_blocks > blocks_per_seq)
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "%s: a pass of %u tokens (%u out) over %u sequences does not fit the "
+                        "backend (%u tokens, %u sequences)",
+                        name, step->n_tokens, step->n_out, step->n_seqs, config->n_batch,
+                        config->n_seq_max);
+    return TINFER_OK;
+}
+
+tinfer_status tf_backend_check_out_rows(const char *name, uint32_t first, uint32_t count,
+                                        uint32_t n_out) {
+    if (count == 0 || first > n_out || count > n_out - first)
+        return tf_error(TINFER_E_INVALID_ARG,
+                        "%s: output rows [%u, %u + %u) are outside the pass's %u", name, first,
+                        first, count, n_out);
+    return TINFER_OK;
+}

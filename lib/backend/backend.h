@@ -289,6 +289,15 @@ typedef struct tf_backend_config {
 tinfer_status tf_backend_create(const tf_backend_config *config, tf_backend **out);
 void tf_backend_destroy(tf_backend *be);
 
+/* Every backend's checks of what the step driver hands it (name: "cpu backend", ...):
+ * E_INVALID_ARG with a message when a pass does not fit the sizes the backend was made for
+ * (config, and blocks_per_seq table entries a sequence), or when out_select's rows
+ * [first, first + count) are not within the pass's n_out output tokens. */
+tinfer_status tf_backend_check_step(const char *name, const tf_backend_config *config,
+                                    uint32_t blocks_per_seq, const tf_step *step);
+tinfer_status tf_backend_check_out_rows(const char *name, uint32_t first, uint32_t count,
+                                        uint32_t n_out);
+
 /* Runs call (an expression giving a tinfer_status) into status, timed by the backend while a
  * trace is set: one predictable branch otherwise. -DTINFER_NO_PROFILER_HOOKS compiles it out. */
 #ifdef TINFER_NO_PROFILER_HOOKS

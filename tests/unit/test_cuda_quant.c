@@ -14,16 +14,10 @@
 #include <cmocka.h>
 
 #include "backend/cuda/cuda_quant.h"
+#include "block_test_data.h"
 #include "quant/blocks.h"
 #include "quant/dequant.h"
 #include "quant/fp16.h"
-
-static uint64_t next_random(uint64_t *state) { /* xorshift64* */
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    return *state * 2685821657736338717ull;
-}
 
 /* Same bits, or both NaN (which NaN an inf · 0 gives is the hardware's choice). */
 static void assert_same_float(float expected, float actual, int dtype, uint32_t e) {
@@ -84,38 +78,8 @@ static void ordinary_scales_match_the_reference(void **state) {
         float reference[N_BLOCKS * 256];
         for (uint32_t i = 0; i < N_BLOCKS * bytes; i++) row[i] = (uint8_t)next_random(&seed);
         /* every half-precision field of the block: d (and dmin / m), set to a finite value */
-        size_t halves[2] = {0, 0}, n_halves = 1;
-        switch (FORMATS[f]) {
-        case TINFER_DTYPE_Q4_1:
-            halves[1] = TFC_Q4_1_M;
-            n_halves = 2;
-            break;
-        case TINFER_DTYPE_Q5_1:
-            halves[1] = TFC_Q5_1_M;
-            n_halves = 2;
-            break;
-        case TINFER_DTYPE_Q2_K:
-            halves[0] = TFC_Q2_K_D;
-            halves[1] = TFC_Q2_K_DMIN;
-            n_halves = 2;
-            break;
-        case TINFER_DTYPE_Q3_K:
-            halves[0] = TFC_Q3_K_D;
-            break;
-        case TINFER_DTYPE_Q4_K:
-            halves[1] = TFC_Q4_K_DMIN;
-            n_halves = 2;
-            break;
-        case TINFER_DTYPE_Q5_K:
-            halves[1] = TFC_Q5_K_DMIN;
-            n_halves = 2;
-            break;
-        case TINFER_DTYPE_Q6_K:
-            halves[0] = TFC_Q6_K_D;
-            break;
-        default:
-            break;
-        }
+        size_t halves[2];
+        const size_t n_halves = scale_offsets(FORMATS[f], halves);
         for (uint32_t b = 0; b < N_BLOCKS; b++)
             for (size_t h = 0; h < n_halves; h++) {
                 const float value = (float)((int)(next_random(&seed) % 2001) - 1000) / 4096.0f;

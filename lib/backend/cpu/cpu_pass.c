@@ -43,21 +43,10 @@ void tf_cpu_pass_free(tf_cpu_pass *pass) {
     *pass = (tf_cpu_pass){0};
 }
 
-static tinfer_status check_step(const tf_cpu_state *state, const tf_step *step) {
-    if (step->n_tokens == 0 || step->n_tokens > state->config.n_batch ||
-        step->n_out > step->n_tokens || step->n_seqs == 0 ||
-        step->n_seqs > state->config.n_seq_max || step->n_table_blocks > state->blocks_per_seq)
-        return tf_error(TINFER_E_INVALID_ARG,
-                        "cpu backend: a pass of %u tokens (%u out) over %u sequences does not "
-                        "fit the backend (%u tokens, %u sequences)",
-                        step->n_tokens, step->n_out, step->n_seqs, state->config.n_batch,
-                        state->config.n_seq_max);
-    return TINFER_OK;
-}
-
 tinfer_status tf_cpu_begin_pass(tf_backend *be, const tf_step *step) {
     tf_cpu_state *state = be->state;
-    tinfer_status status = check_step(state, step);
+    tinfer_status status =
+        tf_backend_check_step("cpu backend", &state->config, state->blocks_per_seq, step);
     if (status != TINFER_OK) return status;
     tf_cpu_pass *pass = &state->pass;
     const size_t n = step->n_tokens;
@@ -98,10 +87,9 @@ tinfer_status tf_cpu_end_pass(tf_backend *be) {
 
 tinfer_status tf_cpu_out_select(tf_backend *be, uint32_t first, uint32_t count) {
     tf_cpu_pass *pass = &((tf_cpu_state *)be->state)->pass;
-    if (count == 0 || first > pass->n_out || count > pass->n_out - first)
-        return tf_error(TINFER_E_INVALID_ARG,
-                        "cpu backend: output rows [%u, %u + %u) are outside the pass's %u", first,
-                        first, count, pass->n_out);
+    const tinfer_status status =
+        tf_backend_check_out_rows("cpu backend", first, count, pass->n_out);
+    if (status != TINFER_OK) return status;
     pass->out_first = first;
     pass->out_count = count;
     return TINFER_OK;

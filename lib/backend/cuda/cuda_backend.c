@@ -120,14 +120,9 @@ static tinfer_status alloc_pass(tf_cuda_state *s) {
 static tinfer_status cuda_begin_pass(tf_backend *be, const tf_step *step) {
     tf_cuda_state *s = be->state;
     tf_cuda_pass *p = &s->pass;
-    if (step->n_tokens == 0 || step->n_tokens > s->config.n_batch || step->n_out > step->n_tokens ||
-        step->n_seqs == 0 || step->n_seqs > s->config.n_seq_max ||
-        step->n_table_blocks > s->blocks_per_seq)
-        return tf_error(TINFER_E_INVALID_ARG,
-                        "cuda backend: a pass of %u tokens (%u out) over %u sequences does not "
-                        "fit the backend (%u tokens, %u sequences)",
-                        step->n_tokens, step->n_out, step->n_seqs, s->config.n_batch,
-                        s->config.n_seq_max);
+    const tinfer_status checked =
+        tf_backend_check_step("cuda backend", &s->config, s->blocks_per_seq, step);
+    if (checked != TINFER_OK) return checked;
     const size_t n = step->n_tokens;
     p->kind = step->kind;
     p->name = step->name;
@@ -178,10 +173,8 @@ static tinfer_status cuda_end_pass(tf_backend *be) {
 
 static tinfer_status cuda_out_select(tf_backend *be, uint32_t first, uint32_t count) {
     tf_cuda_pass *p = &((tf_cuda_state *)be->state)->pass;
-    if (count == 0 || first > p->n_out || count > p->n_out - first)
-        return tf_error(TINFER_E_INVALID_ARG,
-                        "cuda backend: output rows [%u, %u + %u) are outside the pass's %u", first,
-                        first, count, p->n_out);
+    const tinfer_status status = tf_backend_check_out_rows("cuda backend", first, count, p->n_out);
+    if (status != TINFER_OK) return status;
     p->out_first = first;
     p->out_count = count;
     return TINFER_OK;

@@ -171,21 +171,9 @@ extern "C" int tfc_embed(int dtype, const void *w, size_t row_bytes, uint32_t n_
     cudaStream_t stream = static_cast<cudaStream_t>(stream_arg);
 #define TFC_CASE(D) \
     case D:         \
-        return launch_embed<D>(w, row_bytes, n_cols, tokens, n_tokens, out, stream)
+        return launch_embed<D>(w, row_bytes, n_cols, tokens, n_tokens, out, stream);
     switch (dtype) {
-        TFC_CASE(TINFER_DTYPE_F32);
-        TFC_CASE(TINFER_DTYPE_F16);
-        TFC_CASE(TINFER_DTYPE_BF16);
-        TFC_CASE(TINFER_DTYPE_Q4_0);
-        TFC_CASE(TINFER_DTYPE_Q4_1);
-        TFC_CASE(TINFER_DTYPE_Q5_0);
-        TFC_CASE(TINFER_DTYPE_Q5_1);
-        TFC_CASE(TINFER_DTYPE_Q8_0);
-        TFC_CASE(TINFER_DTYPE_Q2_K);
-        TFC_CASE(TINFER_DTYPE_Q3_K);
-        TFC_CASE(TINFER_DTYPE_Q4_K);
-        TFC_CASE(TINFER_DTYPE_Q5_K);
-        TFC_CASE(TINFER_DTYPE_Q6_K);
+        TFC_DECODED_DTYPES(TFC_CASE)
     default:
         return TFC_E_DTYPE;
     }

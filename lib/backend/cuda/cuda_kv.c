@@ -6,24 +6,20 @@
 #include <stdlib.h>
 
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_quant.h"
 #include "backend/cuda/cuda_state.h"
 #include "core/checked.h"
 #include "core/error.h"
 
+/* A row's bytes in one of the cache's element types (F32, F16, Q8_0: whole blocks). */
 static bool row_bytes_of(tinfer_dtype dtype, uint32_t elems, size_t *bytes) {
-    switch (dtype) {
-    case TINFER_DTYPE_F32:
-        *bytes = 4 * (size_t)elems;
-        return true;
-    case TINFER_DTYPE_F16:
-        *bytes = 2 * (size_t)elems;
-        return true;
-    case TINFER_DTYPE_Q8_0:
-        *bytes = (size_t)elems / 32 * 34 /* a Q8_0 block */;
-        return elems % 32 == 0;
-    default:
+    uint32_t block_elems, block_bytes;
+    if (dtype != TINFER_DTYPE_F32 && dtype != TINFER_DTYPE_F16 && dtype != TINFER_DTYPE_Q8_0)
         return false;
-    }
+    if (!tfc_block_shape((int)dtype, &block_elems, &block_bytes) || elems % block_elems)
+        return false;
+    *bytes = (size_t)elems / block_elems * block_bytes;
+    return true;
 }
 
 void tf_cuda_kv_free(tf_cuda_kv *kv) {
@@ -31,7 +27,6 @@ void tf_cuda_kv_free(tf_cuda_kv *kv) {
     for (uint32_t l = 0; kv->v && l < kv->n_layer; l++) cudaFree(kv->v[l]);
     free(kv->k);
     free(kv->v);
-    free(kv->layer_blocks);
     *kv = (tf_cuda_kv){0};
 }
 
@@ -58,12 +53,9 @@ tinfer_status tf_cuda_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     const size_t n = g->n_layer ? g->n_layer : 1;
     kv->k = calloc(n, sizeof *kv->k);
     kv->v = calloc(n, sizeof *kv->v);
-    kv->layer_blocks = calloc(n, sizeof *kv->layer_blocks);
-    if (!kv->k || !kv->v || !kv->layer_blocks)
-        return tf_error(TINFER_E_NOMEM, "cuda backend: out of memory");
+    if (!kv->k || !kv->v) return tf_error(TINFER_E_NOMEM, "cuda backend: out of memory");
     for (uint32_t l = 0; l < g->n_layer; l++) {
         size_t slots, k_bytes, v_bytes;
-        kv->layer_blocks[l] = g->layer_blocks[l];
         if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
             !tinfer_mul_size(slots, kv->k_row_bytes, &k_bytes) ||
             !tinfer_mul_size(slots, kv->v_row_bytes, &v_bytes))

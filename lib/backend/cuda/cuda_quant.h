@@ -223,6 +223,13 @@ TFC_HD float tfc_q6_k(const uint8_t *b, uint32_t j) {
 
 /* ---- a row ---- */
 
+/* X(dtype) for every dtype tfc_decode knows: the kernels' launchers instantiate one kernel each. */
+#define TFC_DECODED_DTYPES(X)                                                               \
+    X(TINFER_DTYPE_F32)                                                                     \
+    X(TINFER_DTYPE_F16) X(TINFER_DTYPE_BF16) X(TINFER_DTYPE_Q4_0) X(TINFER_DTYPE_Q4_1)      \
+        X(TINFER_DTYPE_Q5_0) X(TINFER_DTYPE_Q5_1) X(TINFER_DTYPE_Q8_0) X(TINFER_DTYPE_Q2_K) \
+            X(TINFER_DTYPE_Q3_K) X(TINFER_DTYPE_Q4_K) X(TINFER_DTYPE_Q5_K) X(TINFER_DTYPE_Q6_K)
+
 /* Elements and bytes of dtype's block (1 element for the float types); false for a dtype with
  * no decoder here. */
 TFC_HD bool tfc_block_shape(int dtype, uint32_t *elems, uint32_t *bytes) {

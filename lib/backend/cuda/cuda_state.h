@@ -40,8 +40,7 @@ typedef struct tf_cuda_kv {
     uint32_t n_layer, k_row_elems, v_row_elems, n_head_kv;
     tinfer_dtype dtype;
     size_t k_row_bytes, v_row_bytes;
-    uint32_t *layer_blocks; /* [n_layer] */
-    uint8_t **k, **v;       /* [n_layer] device storage */
+    uint8_t **k, **v; /* [n_layer] device storage */
 } tf_cuda_kv;
 
 typedef struct tf_cuda_state {
