@@ -1060,10 +1060,12 @@ static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t
         tf_cpu_quantize_act(kind, x, n_elems, row);
         if (t % 3 != 2) continue;
         if (kind == TF_ACT_Q8_0) {
+            /* ±127: quantize_q8_0 scales by 127/amax, so -128 never comes out of it, and ggml's
+             * AVX2 sign trick (the x86-64-v3 table's) is exact only from -127 up */
             tf_q8_0_act *blocks = (tf_q8_0_act *)row;
             for (uint32_t b = 0; b < n_elems / TF_QK8_0; b++)
                 for (int i = 0; i < TF_QK8_0; i++)
-                    blocks[b].qs[i] = (int8_t)((i + b + t) % 2 ? 127 : -128);
+                    blocks[b].qs[i] = (int8_t)((i + b + t) % 2 ? 127 : -127);
         } else {
             tf_q8_k_act *blocks = (tf_q8_k_act *)row;
             for (uint32_t b = 0; b < n_elems / TF_QK_K; b++) {
