@@ -10,7 +10,9 @@ With several -m, one table per model (the shaped random-weight models of
 benchmarks/make_shaped_models.py, say, beside the default model).
 
 Each engine runs in a child process of its own (so its peak RSS is its own), the two alternating,
---runs times; every figure is the best of the runs. A run loads the model, then
+--runs times; every figure is the best of the runs. A run loads the model, warms up (one untimed
+WARMUP-token prompt, as llama-bench's warm-up run: the first pass over the mapped weights faults
+their pages in, which is load work, not prefill), then
   - prefill: a fresh cache takes a prompt of P tokens in one call, timed;
   - decode at position p: a prompt of p tokens is prefilled (untimed), then single-token decode
     steps are timed (the median of --steps), each reading p + 1 cached positions;
@@ -40,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 16
+WARMUP = 32
 SEED = 1234
 
 
@@ -103,6 +106,7 @@ def worker(args) -> dict:
     started = time.perf_counter()
     engine = engine_class(args.model, threads, n_ctx, args.kv)
     result = {"load_s": time.perf_counter() - started, "prefill_tps": {}, "decode_tps": {}}
+    engine.prefill(prompt_ids(engine.n_vocab, WARMUP))
     for n in prefills:
         engine.reset()
         ids = prompt_ids(engine.n_vocab, n)

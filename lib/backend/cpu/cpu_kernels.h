@@ -13,9 +13,11 @@
  *     (cpu_kernels_avx512.c; built where the compiler takes -mavx512f/bw/vl/vnni): one VPDPBUSD
  *     forms the exact integer sums of two blocks, the float part is ggml's eight-lane order
  *     unchanged, so it too is bit-identical (test_cpu_kernels.c per entry, test_forward_fast.c
- *     and the golden tests on the whole model). It alone has row-tile products (q5_0_gemm,
- *     q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm): sixteen rows per register
- *     for prompts and batched decode, the same bits.
+ *     and the golden tests on the whole model). It alone has the sixteen-row tiles (q5_0_gemm,
+ *     q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm: sixteen rows per register,
+ *     packed rows) for prompts and batched decode, the same bits; the x86-64-v3 table has a
+ *     q5_0_gemm and q8_0_gemm of its own (cpu_kernels_gemm_avx2.h: a row unpacked once for
+ *     every token, eight tokens a pass; the file's rows, never packed ones).
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
  * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and

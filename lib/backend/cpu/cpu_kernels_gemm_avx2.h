@@ -11,7 +11,8 @@
  *
  * Every (row, token) is exactly the single-row kernel's chain: the same integer lanes, the same d
  * (d_w·d_x, one rounding), acc = fma(d, lanes, acc) over the blocks in order from zero, then
- * avx_hsum8. */
+ * avx_hsum8. It reads the file's rows (tf_qgemm_args.w); packed rows
+ * are the avx512 table's alone (tf_cpu_kernels_read_packed is false here). */
 #include <assert.h>
 
 /* A weight row unpacked for every token: per block its 32 signed codes, their magnitudes (the
