@@ -1,8 +1,10 @@
-/* The backend factory: the device a context asked for, or a clear reason why not. */
+/* The backend factory (the device a context asked for, or a clear reason why not) and the checks
+ * and sizes every backend shares. */
 #include "backend/backend.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
+#include "core/checked.h"
 #include "core/error.h"
 
 tinfer_status tf_backend_create(const tf_backend_config *config, tf_backend **out) {
@@ -48,5 +50,15 @@ tinfer_status tf_backend_check_out_rows(const char *name, uint32_t first, uint32
         return tf_error(TINFER_E_INVALID_ARG,
                         "%s: output rows [%u, %u + %u) are outside the pass's %u", name, first,
                         first, count, n_out);
+    return TINFER_OK;
+}
+
+tinfer_status tf_kv_layer_bytes(const tf_kv_geometry *g, uint32_t l, size_t k_row_bytes,
+                                size_t v_row_bytes, size_t *k_bytes, size_t *v_bytes) {
+    size_t slots;
+    if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
+        !tinfer_mul_size(slots, k_row_bytes, k_bytes) ||
+        !tinfer_mul_size(slots, v_row_bytes, v_bytes))
+        return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
     return TINFER_OK;
 }

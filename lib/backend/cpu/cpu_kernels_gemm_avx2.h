@@ -1,7 +1,7 @@
 /* Q5_0 and Q8_0 products of many tokens for the x86-64-v3 table (tf_qgemm_fn, cpu_kernels.h),
  * included by cpu_kernels_impl.h inside its AVX2 part (it uses avx_hsum8 and avx_q5_0_codes).
  *
- * A prompt's Q5_0 matrices took half of its time in the four-token dots (k_dot4_q5_0): about 15
+ * A prompt's Q5_0 matrices took half of its time in the four-token dots these replace: about 15
  * operations per (row, token, block), of which the block's unpacking and scale conversion were
  * shared by only four tokens and the scale product was a scalar multiply and a broadcast. Here a
  * weight row is unpacked once for every token of the call (codes, their magnitudes and the block

@@ -125,51 +125,12 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
     return avx_hsum8(acc);
 }
 
-/* The same two dots for four activation rows at once: each weight block is unpacked once and
- * used four times; every row's lanes and fma chain are exactly those of the single-row kernel. */
-TF_MAYBE_UNUSED static void k_dot4_q8_0(const uint8_t *w_row, const void *const xq[4], uint32_t n,
-                                        float out[4]) {
-    const tf_block_q8_0 *w = (const void *)w_row;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (uint32_t b = 0; b < n / TF_QK8_0; b++) {
-        const float d_w = k_half(w[b].d);
-        const __m256i qw = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        for (int t = 0; t < 4; t++) {
-            const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
-            const __m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d_w * x->d), avx_lanes_i8(qw, qx), acc[t]);
-        }
-    }
-    for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
-}
-
-TF_MAYBE_UNUSED static void k_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t n,
-                                        float out[4]) {
-    const tf_block_q5_0 *w = (const void *)w_row;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (uint32_t b = 0; b < n / TF_QK5_0; b++) {
-        const __m256i qw = avx_q5_0_codes(&w[b]);
-        const float d_w = k_half(w[b].d);
-        for (int t = 0; t < 4; t++) {
-            const tf_q8_0_act *x = (const tf_q8_0_act *)xq[t] + b;
-            const __m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d_w * x->d), avx_lanes_i8(qw, qx), acc[t]);
-        }
-    }
-    for (int t = 0; t < 4; t++) out[t] = avx_hsum8(acc[t]);
-}
 #ifndef TF_KERNEL_Q5_0_GEMM /* the avx512 table brings its own row tiles */
 #include "backend/cpu/cpu_kernels_gemm_avx2.h"
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
 #endif
-#define K_DOT4_Q8_0 k_dot4_q8_0
-#define K_DOT4_Q5_0 k_dot4_q5_0
 #else
-#define K_DOT4_Q8_0 NULL
-#define K_DOT4_Q5_0 NULL
 TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
     const tf_block_q8_0 *w = (const void *)w_row;
     const tf_q8_0_act *x = xq;
@@ -1220,9 +1181,11 @@ static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const fl
  * this file). */
 #ifndef TF_KERNEL_Q8_0
 #define TF_KERNEL_Q8_0 k_dot_q8_0
-#define TF_KERNEL_Q8_0_X4 K_DOT4_Q8_0
+/* no four-token legacy dots: the x86-64-v3 table's prompts and batched decode take its
+ * row-by-token products (cpu_kernels_gemm_avx2.h), the generic table's its single-row dots */
+#define TF_KERNEL_Q8_0_X4 NULL
 #define TF_KERNEL_Q5_0 k_dot_q5_0
-#define TF_KERNEL_Q5_0_X4 K_DOT4_Q5_0
+#define TF_KERNEL_Q5_0_X4 NULL
 #endif
 #ifndef TF_KERNEL_Q5_0_GEMM /* row tiles: none but where a build brings its own */
 #define TF_KERNEL_Q5_0_GEMM NULL

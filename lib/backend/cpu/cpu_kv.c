@@ -54,11 +54,10 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     kv->v = calloc(n, sizeof *kv->v);
     if (!kv->k || !kv->v) return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
     for (uint32_t l = 0; l < g->n_layer; l++) {
-        size_t slots, k_bytes, v_bytes;
-        if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
-            !tinfer_mul_size(slots, kv->k_row_bytes, &k_bytes) ||
-            !tinfer_mul_size(slots, kv->v_row_bytes, &v_bytes))
-            return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
+        size_t k_bytes, v_bytes;
+        const tinfer_status sized =
+            tf_kv_layer_bytes(g, l, kv->k_row_bytes, kv->v_row_bytes, &k_bytes, &v_bytes);
+        if (sized != TINFER_OK) return sized;
         /* A ring layer is every sequence's ring side by side: on huge pages, the first token of
          * a few sequences would commit 2 MiB of them all (measured: a server's 32 sequences of
          * short requests made all 30 ring buffers of the default model resident, 490 MiB). The

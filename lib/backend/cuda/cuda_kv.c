@@ -8,7 +8,6 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_quant.h"
 #include "backend/cuda/cuda_state.h"
-#include "core/checked.h"
 #include "core/error.h"
 
 /* A row's bytes in one of the cache's element types (F32, F16, Q8_0: whole blocks). */
@@ -55,11 +54,10 @@ tinfer_status tf_cuda_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     kv->v = calloc(n, sizeof *kv->v);
     if (!kv->k || !kv->v) return tf_error(TINFER_E_NOMEM, "cuda backend: out of memory");
     for (uint32_t l = 0; l < g->n_layer; l++) {
-        size_t slots, k_bytes, v_bytes;
-        if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
-            !tinfer_mul_size(slots, kv->k_row_bytes, &k_bytes) ||
-            !tinfer_mul_size(slots, kv->v_row_bytes, &v_bytes))
-            return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
+        size_t k_bytes, v_bytes;
+        const tinfer_status sized =
+            tf_kv_layer_bytes(g, l, kv->k_row_bytes, kv->v_row_bytes, &k_bytes, &v_bytes);
+        if (sized != TINFER_OK) return sized;
         int err = 0;
         tf_cuda_keep_first(&err, cudaMalloc((void **)&kv->k[l], k_bytes ? k_bytes : 1));
         tf_cuda_keep_first(&err, cudaMalloc((void **)&kv->v[l], v_bytes ? v_bytes : 1));
