@@ -74,11 +74,12 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
-/* name, the quantized dots, the four-row dots, the six row-tile products (qgemms below: five and
- * the fast head's), the eight float kernels, the four attention kernels (attention_kernels) and
- * the two over the Q8_0 cache (q8_attention_kernels) tested below: a field added to
- * tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (1 + N_QDOTS + N_QDOT4S + 6 + 8 + 4 + 2),
+/* name, the packed layouts (a pointer's room with its padding; qgemms packs in them), the
+ * quantized dots, the four-row dots, the six row-tile products (qgemms below: five and the fast
+ * head's), the eight float kernels, the four attention kernels (attention_kernels) and the two
+ * over the Q8_0 cache (q8_attention_kernels) tested below: a field added to tf_cpu_kernels fails
+ * this until the test calls it too. */
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + 6 + 8 + 4 + 2),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -1109,9 +1110,9 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
     /* The Q5_0, Q8_0 and Q4_K tiles also from packed rows (cpu_packed.c's layout), for whole
      * tiles; the file's rows are then garbled, so that only the packed ones give the right bits. */
     static uint8_t packed[GEMM_ROWS * MAX_ROW_BYTES], garbled[GEMM_ROWS * MAX_ROW_BYTES];
-    const bool packs = tf_cpu_kernels_read_packed(k) && dtype != TINFER_DTYPE_Q6_K;
+    const bool packs = tf_cpu_packs_dtype(k->packs, dtype);
     if (packs) {
-        tf_cpu_pack_tiles(dtype, w, row_bytes, n_elems / traits->block_elems,
+        tf_cpu_pack_tiles(k->packs, dtype, w, row_bytes, n_elems / traits->block_elems,
                           GEMM_ROWS / TF_QGEMM_ROWS, packed);
         for (size_t i = 0; i < sizeof garbled; i++) garbled[i] = (uint8_t)(i * 37 + 11);
         /* and every row reads back as the file's bytes (the embedding's path) */
@@ -1122,7 +1123,7 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
                              .row_bytes = row_bytes};
         uint8_t row[MAX_ROW_BYTES];
         for (uint32_t r = 0; r < GEMM_ROWS; r++) {
-            tf_cpu_packed_row(packed, &m, r, row);
+            tf_cpu_packed_row(k->packs, packed, &m, r, row);
             assert_memory_equal(row, w + r * row_bytes, row_bytes);
         }
     }
@@ -1186,7 +1187,7 @@ static void check_gemm_fast(const tf_cpu_kernels *k, uint32_t n_elems) {
     static float y[GEMM_TOKENS * GEMM_Y_STRIDE];
     uint32_t rng = 777u + n_elems;
     gemm_inputs(TINFER_DTYPE_Q8_0, n_elems, w, row_bytes, act, act_stride, &rng);
-    tf_cpu_pack_tiles(TINFER_DTYPE_Q8_0, w, row_bytes, n_elems / TF_QK8_0,
+    tf_cpu_pack_tiles(k->packs, TINFER_DTYPE_Q8_0, w, row_bytes, n_elems / TF_QK8_0,
                       GEMM_ROWS / TF_QGEMM_ROWS, packed);
     void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
     assert_non_null(scratch);
@@ -1230,6 +1231,8 @@ static void qgemms(void **state) {
                        k_lengths[l]);
             check_gemm_fast(tables[k], lengths[l]);
         }
+    if (tf_cpu_kernels_x86_v3()) /* its Q5_0 products read packed rows, of their own layout */
+        assert_int_equal(tf_cpu_kernels_x86_v3()->packs, TF_PACKS_Q5_0_AVX2);
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_true(tf_cpu_kernels_read_packed(tf_cpu_kernels_avx512()));
         assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm_fast);

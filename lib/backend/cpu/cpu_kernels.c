@@ -119,8 +119,19 @@ tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     return NULL;
 }
 
-bool tf_cpu_kernels_read_packed(const tf_cpu_kernels *k) {
-    return k->q5_0_gemm && k->q8_0_gemm && k->q4_k_rows_gemm && k->q4_k_rows4_gemm;
+bool tf_cpu_kernels_read_packed(const tf_cpu_kernels *k) { return k->packs != 0; }
+
+bool tf_cpu_packs_dtype(unsigned packs, tinfer_dtype dtype) {
+    switch (dtype) {
+    case TINFER_DTYPE_Q5_0:
+        return (packs & (TF_PACKS_Q5_0 | TF_PACKS_Q5_0_AVX2)) != 0;
+    case TINFER_DTYPE_Q8_0:
+        return (packs & TF_PACKS_Q8_0) != 0;
+    case TINFER_DTYPE_Q4_K:
+        return (packs & TF_PACKS_Q4_K) != 0;
+    default:
+        return false;
+    }
 }
 
 bool tf_cpu_kernels_have_gemm(const tf_cpu_kernels *k) {

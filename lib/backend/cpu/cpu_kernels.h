@@ -70,8 +70,27 @@ typedef struct tf_packed_q4_k {
                              0-3, 4-7, 8-11 */
 } tf_packed_q4_k;
 
+/* Q5_0 rows packed for the x86-64-v3 table (its q5_0_gemm): qs and d as in tf_packed_q5_0, the
+ * fifth bits laid out for 256-bit registers of eight rows. qh[h] byte 4(r − 8h) + i, bit j: bit 4
+ * of row r's element 4j + i, so that one load holds the fifth bits of eight rows' 32 elements
+ * and a shift and an and put those of elements 4j..4j+3 in place (tf_packed_q5_0's 64-bit words
+ * suit AVX-512's mask registers instead). */
+typedef struct tf_packed_q5_0_avx2 {
+    uint8_t qs[4][64];
+    uint8_t qh[2][32];
+    uint16_t d[16];
+} tf_packed_q5_0_avx2;
+
+/* The packed layouts a kernel table's row tiles read (tf_cpu_kernels.packs, a set of these). */
+enum {
+    TF_PACKS_Q5_0 = 1u << 0,      /* tf_packed_q5_0 */
+    TF_PACKS_Q8_0 = 1u << 1,      /* tf_packed_q8_0 */
+    TF_PACKS_Q4_K = 1u << 2,      /* tf_packed_q4_k */
+    TF_PACKS_Q5_0_AVX2 = 1u << 3, /* tf_packed_q5_0_avx2 */
+};
+
 _Static_assert(sizeof(tf_packed_q8_0) == 16 * 34 && sizeof(tf_packed_q5_0) == 16 * 22 &&
-                   sizeof(tf_packed_q4_k) == 16 * 144,
+                   sizeof(tf_packed_q5_0_avx2) == 16 * 22 && sizeof(tf_packed_q4_k) == 16 * 144,
                "a packed block holds sixteen file blocks, byte for byte");
 
 /* y[t·y_stride + r] = Σ_j w_r[j]·x_t[j] for weight rows r < n_rows and activation rows
@@ -81,9 +100,10 @@ typedef struct tf_qgemm_args {
     const uint8_t *w; /* n_rows weight rows, row_bytes apart */
     size_t row_bytes;
     uint32_t n_rows;
-    /* Q5_0, Q8_0 and Q4_K only, or NULL: the same rows packed (tf_packed_q5_0 / _q8_0 / _q4_k,
-     * tile by tile, each tile's blocks in order; n_rows a multiple of TF_QGEMM_ROWS). Read
-     * instead of w, which lets any n_tokens, one included, go through the tiles. */
+    /* The same rows packed in the table's layout for their dtype (tf_cpu_kernels.packs: one of
+     * tf_packed_q5_0 / _q5_0_avx2 / _q8_0 / _q4_k), tile by tile, each tile's blocks in order
+     * (n_rows a multiple of TF_QGEMM_ROWS), or NULL. Read instead of w, which lets any n_tokens,
+     * one included, go through the tiles. */
     const uint8_t *packed;
     const uint8_t *x_quant; /* n_tokens activation rows (the kernel's format), x_stride apart */
     size_t x_stride;
@@ -118,6 +138,9 @@ static inline size_t tf_attn_q8_values_work_bytes(size_t n) {
 
 typedef struct tf_cpu_kernels {
     const char *name; /* "generic", "x86-64-v3" or "avx512" */
+    /* The packed rows its row tiles read (TF_PACKS_*; 0: none, the file's rows only): what
+     * cpu_packed.c copies a model's matrices into when this is the CPU's best table. */
+    unsigned packs;
     /* Weight-row × quantized-activation dots, per weight dtype (cpu_qdot.h), in each order
      * llama.cpp uses (tf_cpu_qdot_of picks): lane-wise vec_dot; for Q4_K matrices it repacks
      * (row count a multiple of 8) per-row sums, per super-block for single tokens (q4_k_rows) and
@@ -210,9 +233,11 @@ tf_cpu_path tf_cpu_path_requested(void);
 /* The table a path gets on this CPU in this build. */
 const tf_cpu_kernels *tf_cpu_kernels_for(tf_cpu_path path);
 
-/* Whether the table's q5_0_gemm, q8_0_gemm, q4_k_rows_gemm and q4_k_rows4_gemm take packed rows
- * (tf_qgemm_args.packed). */
+/* Whether the table's row tiles read any packed rows (tf_qgemm_args.packed): k->packs != 0. */
 bool tf_cpu_kernels_read_packed(const tf_cpu_kernels *k);
+
+/* Whether a set of layouts (TF_PACKS_*) has one for dtype's rows. */
+bool tf_cpu_packs_dtype(unsigned packs, tinfer_dtype dtype);
 
 /* The table the environment asks for: tf_cpu_kernels_for(tf_cpu_path_requested()). */
 const tf_cpu_kernels *tf_cpu_kernels_select(void);

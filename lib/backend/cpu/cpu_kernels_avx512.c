@@ -946,6 +946,7 @@ static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
 #define TF_KERNEL_Q4_K_ROWS_GEMM z_gemm_q4_k_rows
 #define TF_KERNEL_Q6_K_TILED_GEMM z_gemm_q6_k_tiled
 #define TF_KERNEL_Q8_0_GEMM_FAST z_gemm_q8_0_fast
+#define TF_KERNEL_PACKS (TF_PACKS_Q5_0 | TF_PACKS_Q8_0 | TF_PACKS_Q4_K)
 #include "backend/cpu/cpu_kernels_impl.h"
 
 /* Q4_K span 2 (prompts, ggml's gemm) and 8 (single tokens, its gemv), Q6_K tiled (prompts) and

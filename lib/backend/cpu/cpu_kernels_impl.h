@@ -129,6 +129,7 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 #include "backend/cpu/cpu_kernels_gemm_avx2.h"
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
+#define TF_KERNEL_PACKS TF_PACKS_Q5_0_AVX2
 #endif
 #else
 TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
@@ -1191,6 +1192,9 @@ static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const fl
 #define TF_KERNEL_Q5_0_GEMM NULL
 #define TF_KERNEL_Q8_0_GEMM NULL
 #endif
+#ifndef TF_KERNEL_PACKS /* packed rows: none but where a build reads them */
+#define TF_KERNEL_PACKS 0u
+#endif
 #ifndef TF_KERNEL_Q8_0_GEMM_FAST
 #define TF_KERNEL_Q8_0_GEMM_FAST NULL
 #endif
@@ -1203,6 +1207,7 @@ static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const fl
 #include "backend/cpu/cpu_kernels_attn_impl.h"
 const tf_cpu_kernels TF_KERNELS_NAME = {
     .name = TF_KERNELS_LABEL,
+    .packs = TF_KERNEL_PACKS,
     .q4_0 = k_dot_q4_0,
     .q5_0 = TF_KERNEL_Q5_0,
     .q8_0 = TF_KERNEL_Q8_0,

@@ -316,7 +316,8 @@ static void embed_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
     for (size_t t = t0; t < t1; t++) {
         const uint8_t *row = w->data + (size_t)tokens[t] * w->row_bytes;
         if (job->packed) {
-            tf_cpu_packed_row(job->packed, w, (uint32_t)tokens[t], row_bytes);
+            tf_cpu_packed_row(job->state->kernels->packs, job->packed, w, (uint32_t)tokens[t],
+                              row_bytes);
             row = row_bytes;
         }
         job->decode(row, job->y + t * w->row_elems, w->row_elems);

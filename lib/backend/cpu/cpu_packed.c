@@ -18,6 +18,7 @@ typedef struct packed_matrix {
 } packed_matrix;
 
 struct tf_cpu_packed {
+    unsigned packs; /* the layouts (TF_PACKS_*): those of the table it was made for */
     tf_huge_buf storage;
     packed_matrix *matrices; /* [n], in increasing source address */
     size_t n;
@@ -53,6 +54,25 @@ static void pack_q5_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blo
     }
 }
 
+/* The x86-64-v3 table's layout: qs and d as pack_q5_0_tile's, qh by eight-row half. */
+static void pack_q5_0_avx2_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
+                                tf_packed_q5_0_avx2 *out) {
+    memset(out, 0, n_blocks * sizeof *out); /* the qh bits are or-ed in */
+    for (uint32_t r = 0; r < TF_QGEMM_ROWS; r++) {
+        const tf_block_q5_0 *src = (const tf_block_q5_0 *)(rows + r * row_bytes);
+        for (uint32_t b = 0; b < n_blocks; b++) {
+            out[b].d[r] = src[b].d;
+            for (int k = 0; k < 4; k++) memcpy(&out[b].qs[k][4 * r], src[b].qs + 4 * k, 4);
+            uint32_t qh;
+            memcpy(&qh, src[b].qh, sizeof qh);
+            uint8_t *half = out[b].qh[r / 8];
+            for (int j = 0; j < 8; j++)
+                for (int i = 0; i < 4; i++)
+                    half[4 * (r % 8) + i] |= (uint8_t)((qh >> (4 * j + i) & 1u) << j);
+        }
+    }
+}
+
 static void pack_q4_k_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
                            tf_packed_q4_k *out) {
     for (uint32_t r = 0; r < TF_QGEMM_ROWS; r++) {
@@ -69,13 +89,15 @@ static void pack_q4_k_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blo
     }
 }
 
-void tf_cpu_pack_tiles(tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
-                       size_t n_tiles, uint8_t *out) {
+void tf_cpu_pack_tiles(unsigned packs, tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes,
+                       uint32_t n_blocks, size_t n_tiles, uint8_t *out) {
     const size_t tile_bytes = TF_QGEMM_ROWS * row_bytes; /* packed or not */
     for (size_t i = 0; i < n_tiles; i++) {
         const uint8_t *tile_rows = rows + i * tile_bytes;
         void *tile_out = out + i * tile_bytes;
         if (dtype == TINFER_DTYPE_Q8_0) pack_q8_0_tile(tile_rows, row_bytes, n_blocks, tile_out);
+        else if (dtype == TINFER_DTYPE_Q5_0 && (packs & TF_PACKS_Q5_0_AVX2))
+            pack_q5_0_avx2_tile(tile_rows, row_bytes, n_blocks, tile_out);
         else if (dtype == TINFER_DTYPE_Q5_0)
             pack_q5_0_tile(tile_rows, row_bytes, n_blocks, tile_out);
         else pack_q4_k_tile(tile_rows, row_bytes, n_blocks, tile_out);
@@ -83,10 +105,20 @@ void tf_cpu_pack_tiles(tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes
 }
 
 /* The inverse of pack_*_tile for row r of a tile (lane r): the file's bytes of that row. */
-static void unpack_row(tinfer_dtype dtype, const uint8_t *tile, uint32_t r, uint32_t n_blocks,
-                       uint8_t *row) {
+static void unpack_row(unsigned packs, tinfer_dtype dtype, const uint8_t *tile, uint32_t r,
+                       uint32_t n_blocks, uint8_t *row) {
     for (uint32_t b = 0; b < n_blocks; b++) {
-        if (dtype == TINFER_DTYPE_Q8_0) {
+        if (dtype == TINFER_DTYPE_Q5_0 && (packs & TF_PACKS_Q5_0_AVX2)) {
+            const tf_packed_q5_0_avx2 *p = (const tf_packed_q5_0_avx2 *)tile + b;
+            tf_block_q5_0 *dst = (tf_block_q5_0 *)row + b;
+            dst->d = p->d[r];
+            for (int k = 0; k < 4; k++) memcpy(dst->qs + 4 * k, &p->qs[k][4 * r], 4);
+            uint32_t qh = 0;
+            for (int j = 0; j < 8; j++)
+                for (int i = 0; i < 4; i++)
+                    qh |= (uint32_t)(p->qh[r / 8][4 * (r % 8) + i] >> j & 1u) << (4 * j + i);
+            memcpy(dst->qh, &qh, sizeof qh);
+        } else if (dtype == TINFER_DTYPE_Q8_0) {
             const tf_packed_q8_0 *p = (const tf_packed_q8_0 *)tile + b;
             tf_block_q8_0 *dst = (tf_block_q8_0 *)row + b;
             dst->d = p->d[r];
@@ -119,12 +151,11 @@ static uint32_t block_elems(tinfer_dtype dtype) { return dtype == TINFER_DTYPE_Q
 
 /* ---- the copy ---- */
 
-static bool eligible(const tf_weight_matrix *w) {
+static bool eligible(const tf_weight_matrix *w, unsigned packs) {
     const tf_matrix *m = &w->matrix;
-    const bool dtype_ok = m->dtype == TINFER_DTYPE_Q5_0 || m->dtype == TINFER_DTYPE_Q8_0 ||
-                          m->dtype == TINFER_DTYPE_Q4_K;
-    return w->in_mapping && dtype_ok && m->n_rows > 0 && m->n_rows % TF_QGEMM_ROWS == 0 &&
-           m->row_elems > 0 && m->row_elems % block_elems(m->dtype) == 0;
+    return w->in_mapping && tf_cpu_packs_dtype(packs, m->dtype) && m->n_rows > 0 &&
+           m->n_rows % TF_QGEMM_ROWS == 0 && m->row_elems > 0 &&
+           m->row_elems % block_elems(m->dtype) == 0;
 }
 
 static int by_source(const void *a, const void *b) {
@@ -143,6 +174,7 @@ typedef struct pack_part {
 enum { PART_BYTES = 2u << 20 };
 
 typedef struct pack_job {
+    unsigned packs;
     const pack_part *parts;
     size_t page;
 } pack_job;
@@ -164,7 +196,7 @@ static void pack_parts(void *arg, size_t i0, size_t i1, uint32_t thread) {
         const size_t tile_bytes = TF_QGEMM_ROWS * m->row_bytes; /* packed or not */
         const uint8_t *rows = m->data + part->first_tile * tile_bytes;
         uint8_t *out = (uint8_t *)part->matrix->tiles + part->first_tile * tile_bytes;
-        tf_cpu_pack_tiles(m->dtype, rows, m->row_bytes, n_blocks, part->n_tiles, out);
+        tf_cpu_pack_tiles(job->packs, m->dtype, rows, m->row_bytes, n_blocks, part->n_tiles, out);
         release_pages(rows, rows + part->n_tiles * tile_bytes, job->page);
     }
 }
@@ -202,7 +234,7 @@ static tinfer_status lay_out(tf_cpu_packed *p, const tf_weight_regions *weights)
     p->matrices = calloc(weights->n_matrices ? weights->n_matrices : 1, sizeof *p->matrices);
     if (!p->matrices) return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for packing");
     for (size_t i = 0; i < weights->n_matrices; i++)
-        if (eligible(&weights->matrices[i]))
+        if (eligible(&weights->matrices[i], p->packs))
             p->matrices[p->n++] = (packed_matrix){.source = weights->matrices[i].matrix};
     qsort(p->matrices, p->n, sizeof *p->matrices, by_source);
     size_t total = 0;
@@ -233,9 +265,9 @@ tinfer_status tf_cpu_pack_weights(tf_backend *be, const tf_weight_regions *weigh
     if (!p) return tf_error(TINFER_E_NOMEM, "cpu backend: out of memory for packing");
     /* Whether this CPU's best table reads packed rows, not this context's: a context that asked
      * for another table (TINFER_CPU) must not leave later ones on this model without the copy. */
+    p->packs = tf_cpu_kernels_for(TF_CPU_PATH_AUTO)->packs;
     tinfer_status status = TINFER_OK;
-    if (tf_cpu_kernels_read_packed(tf_cpu_kernels_for(TF_CPU_PATH_AUTO)))
-        status = lay_out(p, weights);
+    if (p->packs) status = lay_out(p, weights);
     size_t n_parts = 0;
     pack_part *parts = status == TINFER_OK && p->n ? plan_parts(p, &n_parts) : NULL;
     if (status == TINFER_OK && p->n && !parts)
@@ -245,7 +277,7 @@ tinfer_status tf_cpu_pack_weights(tf_backend *be, const tf_weight_regions *weigh
         return status;
     }
     const long page = sysconf(_SC_PAGESIZE);
-    pack_job job = {.parts = parts, .page = page > 0 ? (size_t)page : 4096};
+    pack_job job = {.packs = p->packs, .parts = parts, .page = page > 0 ? (size_t)page : 4096};
     if (n_parts) tf_cpu_for(state, n_parts, 1, pack_parts, &job);
     free(parts);
     *copy = p;
@@ -262,9 +294,10 @@ void tf_cpu_packed_free(void *copy) {
 
 void tf_cpu_use_packed(tf_backend *be, void *copy) {
     tf_cpu_state *state = be->state;
-    /* A table that reads no packed rows (another TINFER_CPU than the context that packed) keeps
-     * reading the file's. */
-    state->packed = tf_cpu_kernels_read_packed(state->kernels) ? copy : NULL;
+    /* A table that reads other layouts or none (another TINFER_CPU than the context that packed)
+     * keeps reading the file's. */
+    const tf_cpu_packed *p = copy;
+    state->packed = p && p->packs && p->packs == state->kernels->packs ? copy : NULL;
 }
 
 const uint8_t *tf_cpu_packed_rows(const tf_cpu_packed *p, const tf_matrix *w) {
@@ -282,9 +315,10 @@ const uint8_t *tf_cpu_packed_rows(const tf_cpu_packed *p, const tf_matrix *w) {
     return same ? p->matrices[lo].tiles : NULL;
 }
 
-void tf_cpu_packed_row(const uint8_t *tiles, const tf_matrix *w, uint32_t row, uint8_t *out) {
+void tf_cpu_packed_row(unsigned packs, const uint8_t *tiles, const tf_matrix *w, uint32_t row,
+                       uint8_t *out) {
     const uint32_t n_blocks = w->row_elems / block_elems(w->dtype);
     const size_t tile_bytes = TF_QGEMM_ROWS * w->row_bytes;
-    unpack_row(w->dtype, tiles + row / TF_QGEMM_ROWS * tile_bytes, row % TF_QGEMM_ROWS, n_blocks,
-               out);
+    unpack_row(packs, w->dtype, tiles + row / TF_QGEMM_ROWS * tile_bytes, row % TF_QGEMM_ROWS,
+               n_blocks, out);
 }

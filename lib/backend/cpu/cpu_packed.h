@@ -9,7 +9,8 @@
  * a single decode token takes the tiles too.
  *
  * The copy is made by the first CPU context on a model, where this CPU's best kernel table reads
- * it (tf_cpu_kernels_read_packed: the AVX-512 VNNI one), and kept by the model
+ * packed rows (tf_cpu_kernels.packs: the AVX-512 VNNI one its Q5_0, Q8_0 and Q4_K matrices, the
+ * x86-64-v3 one its Q5_0 ones, in a layout of its own), and kept by the model
  * (model/device_weights.c), shared by every later CPU context whose table reads it. It holds the
  * matrices that lie in a mapped model file, have whole tiles (rows a multiple of TF_QGEMM_ROWS)
  * and rows of whole blocks; as each part is packed, the file's pages under it are
@@ -35,14 +36,16 @@ void tf_cpu_use_packed(tf_backend *be, void *copy);
 /* The packed rows of matrix w in p (all of them, from row 0), or NULL where p has none. */
 const uint8_t *tf_cpu_packed_rows(const tf_cpu_packed *p, const tf_matrix *w);
 
-/* Row `row` of matrix w, whose packed rows are tiles, as the file's bytes (w->row_bytes) into
- * out: for reading one row (the embedding, when the output head that shares its tensor is
- * packed) without faulting the file's released pages back in. */
-void tf_cpu_packed_row(const uint8_t *tiles, const tf_matrix *w, uint32_t row, uint8_t *out);
+/* Row `row` of matrix w, whose packed rows (in the layouts packs, TF_PACKS_*) are tiles, as the
+ * file's bytes (w->row_bytes) into out: for reading one row (the embedding, when the output head
+ * that shares its tensor is packed) without faulting the file's released pages back in. */
+void tf_cpu_packed_row(unsigned packs, const uint8_t *tiles, const tf_matrix *w, uint32_t row,
+                       uint8_t *out);
 
 /* Packs n_tiles tiles of TF_QGEMM_ROWS rows of dtype (Q5_0, Q8_0 or Q4_K; row_bytes apart,
- * n_blocks blocks each) from rows into out (n_tiles · n_blocks packed blocks). */
-void tf_cpu_pack_tiles(tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
-                       size_t n_tiles, uint8_t *out);
+ * n_blocks blocks each) from rows into out (n_tiles · n_blocks packed blocks), in dtype's layout
+ * of packs (TF_PACKS_*: Q5_0 as tf_packed_q5_0_avx2 where packs has it). */
+void tf_cpu_pack_tiles(unsigned packs, tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes,
+                       uint32_t n_blocks, size_t n_tiles, uint8_t *out);
 
 #endif
