@@ -135,15 +135,21 @@ static void qgemm_range(const matmul_job *job, tf_qgemm_fn gemm, size_t t, size_
     gemm(&args);
 }
 
-/* How far ahead of the row being dotted the row loop asks for the weights' cache lines. A decode
- * token's dots read each row once, one stream per thread that the hardware prefetcher alone left
- * short of the memory bandwidth (the 178 MB output head at ~15 GB/s of this Zen 3's 17.4 on one
- * thread). Default model, step at position 1, best of five alternated runs: one thread 19.2 ->
- * 16.9 ms, two threads 12.5 -> 10.8 (2 and 8 KiB ahead: about the same; none: the slowest). */
-enum { ROW_PREFETCH_BYTES = 4096 };
+/* How far ahead of the row being dotted the row loop asks for the weights' cache lines, for rows
+ * of at most ROW_PREFETCH_MAX_BYTES. A decode token's dots read each row once, one stream per
+ * thread that the hardware prefetcher alone left short of the memory bandwidth where rows are
+ * short (the default model's 178 MB output head, 680-byte rows, at ~15 GB/s of this Zen 3's 17.4
+ * on one thread). Default model, step at position 1, best of five alternated runs: one thread
+ * 19.2 -> 16.9 ms, two threads 12.5 -> 10.8 (2 and 8 KiB ahead: about the same). Long rows
+ * stream well on their own, and a burst of requests at each row's start slowed them: Q8_0 rows
+ * of 4864 elements (5168 bytes) over 256 MB, one thread 13.0 -> 9.8 GB/s with it; 2048 elements
+ * neither way, 640 and 896 faster (14.5 -> 15.8-17.5, 12.7 -> 16.3). */
+enum { ROW_PREFETCH_BYTES = 4096, ROW_PREFETCH_MAX_BYTES = 2048 };
 
-/* Asks for the cache lines ROW_PREFETCH_BYTES past this row's bytes, up to end (the range's). */
+/* Asks for the cache lines ROW_PREFETCH_BYTES past this row's bytes, up to end (the range's),
+ * where the rows are short. */
 static inline void prefetch_ahead(const uint8_t *row, size_t row_bytes, const uint8_t *end) {
+    if (row_bytes > ROW_PREFETCH_MAX_BYTES) return;
     const uintptr_t from = ((uintptr_t)row + ROW_PREFETCH_BYTES) & ~(uintptr_t)63;
     const uintptr_t to = (uintptr_t)row + ROW_PREFETCH_BYTES + row_bytes;
     for (uintptr_t at = from; at < to && at < (uintptr_t)end; at += 64)
