@@ -10,7 +10,11 @@ With several -m, one table per model (the shaped random-weight models of
 benchmarks/make_shaped_models.py, say, beside the default model).
 
 Each engine runs in a child process of its own (so its peak RSS is its own), the two alternating,
---runs times; every figure is the best of the runs. A run loads the model, warms up (one untimed
+--runs times (which goes first alternates too); every figure is the best of the runs, and the
+last column gives the ratio within each run, tinfer's run against the llama.cpp run beside it in
+time: their median and range. On a host whose memory bandwidth drifts over minutes the best-of
+figures of the two engines can come from different minutes; the paired ratios show how far that
+moves the comparison. A run loads the model, warms up (one untimed
 WARMUP-token prompt, as llama-bench's warm-up run: the first pass over the mapped weights faults
 their pages in, which is load work, not prefill), then
   - prefill: a fresh cache takes a prompt of P tokens in one call, timed;
@@ -144,18 +148,27 @@ def best(runs: list, key: str) -> dict:
     return {k: max(r[key][k] for r in runs) for k in runs[0][key]}
 
 
+def paired(t: list, l: list, key: str, k) -> str:
+    """The per-run ratios tinfer / llama.cpp of one row: median (min-max)."""
+    ratios = [a[key][k] / b[key][k] for a, b in zip(t, l)]
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
 def table(results: dict, args, model: str) -> str:
-    rows = [("row", "tinfer", "llama.cpp", "tinfer / llama.cpp")]
+    rows = [("row", "tinfer", "llama.cpp", "tinfer / llama.cpp", "per run: median (range)")]
     t, l = results["tinfer"], results["llama.cpp"]
     for name, key in (("decode tok/s at position {}", "decode_tps"),
                       ("prefill tok/s, {} tokens", "prefill_tps")):
         tb, lb = best(t, key), best(l, key)
         for k in tb:
-            rows.append((name.format(k), f"{tb[k]:.1f}", f"{lb[k]:.1f}", f"{tb[k] / lb[k]:.2f}"))
+            rows.append((name.format(k), f"{tb[k]:.1f}", f"{lb[k]:.1f}", f"{tb[k] / lb[k]:.2f}",
+                         paired(t, l, key, k)))
     trss = min(r["peak_rss_mib"] for r in t)
     lrss = min(r["peak_rss_mib"] for r in l)
-    rows.append(("peak RSS MiB", f"{trss:.0f}", f"{lrss:.0f}", f"{trss / lrss:.2f}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    rows.append(("peak RSS MiB", f"{trss:.0f}", f"{lrss:.0f}", f"{trss / lrss:.2f}", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     threads = args.threads or os.cpu_count()
@@ -189,7 +202,8 @@ def main() -> None:
     for model in args.model:
         results = {"tinfer": [], "llama.cpp": []}
         for run in range(args.runs):
-            for engine, python in (("tinfer", sys.executable), ("llama.cpp", args.llama_python)):
+            engines = [("tinfer", sys.executable), ("llama.cpp", args.llama_python)]
+            for engine, python in engines[::-1] if run % 2 else engines:
                 results[engine].append(run_worker(python, engine, args, model))
                 print(f"compare_llamacpp: {Path(model).name} run {run + 1}/{args.runs}: "
                       f"{engine} done", file=sys.stderr)
