@@ -105,8 +105,8 @@ typedef struct tf_cpu_state {
     uint32_t n_threads;
     tf_thread_pool *pool;
     tf_cpu_scratch *scratch; /* [n_threads] */
-    /* The model's packed Q5_0 and Q8_0 rows (cpu_packed.h), NULL where there are none or this
-     * table does not read them. */
+    /* The model's packed rows (cpu_packed.h: the matrices and layouts of the CPU's best table),
+     * NULL where there are none or this context's table reads other layouts. */
     const struct tf_cpu_packed *packed;
     /* TF_CPU_QDOT_TOKENS quantized activation rows, shared: quantized before the rows are split. */
     uint8_t *act_quant;
