@@ -18,7 +18,7 @@
  *     packed rows) for prompts and batched decode, the same bits; the x86-64-v3 table has a
  *     q5_0_gemm and q8_0_gemm of its own (cpu_kernels_gemm_avx2.h: a row unpacked once for
  *     every token, eight tokens a pass; and for Q5_0, rows packed in a layout of its own,
- *     tf_packed_q5_0_avx2, read eight rows per register for decode).
+ *     TF_PACKS_Q5_0_AVX2, read eight rows per register for decode).
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
  * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and
@@ -56,11 +56,20 @@ typedef struct tf_packed_q8_0 {
     uint16_t d[16];       /* lane r: row r's block scale, float16 bits */
 } tf_packed_q8_0;
 
+/* Q5_0: the fifth bits in one of two layouts, as the table reads them (tf_cpu_kernels.packs).
+ * TF_PACKS_Q5_0 (avx512): 64-bit words, one mask register per group of four elements.
+ * TF_PACKS_Q5_0_AVX2 (x86-64-v3): by eight-row half, so that one 256-bit load holds eight rows'
+ * fifth bits of all 32 elements and a shift and an and put those of elements 4j..4j+3 in place. */
 typedef struct tf_packed_q5_0 {
     uint8_t qs[4][64]; /* qs[k], lane r: row r's qs bytes 4k..4k+3 (low nibbles: elements
                           4k..4k+3; high nibbles: 16 + 4k..) */
-    uint64_t qh[8];    /* qh[j] bit 4r + i: bit 4 of row r's element 4j + i */
-    uint16_t d[16];    /* lane r: row r's block scale, float16 bits */
+    union {
+        uint64_t qh[8];           /* TF_PACKS_Q5_0: qh[j] bit 4r + i: bit 4 of row r's element
+                                     4j + i */
+        uint8_t qh_halves[2][32]; /* TF_PACKS_Q5_0_AVX2: qh_halves[h] byte 4(r − 8h) + i, bit j:
+                                     bit 4 of row r's element 4j + i */
+    };
+    uint16_t d[16]; /* lane r: row r's block scale, float16 bits */
 } tf_packed_q5_0;
 
 /* Q4_K (q4_k_rows_gemm, q4_k_rows4_gemm): per super-block, the bytes of sixteen file blocks. */
@@ -71,27 +80,16 @@ typedef struct tf_packed_q4_k {
                              0-3, 4-7, 8-11 */
 } tf_packed_q4_k;
 
-/* Q5_0 rows packed for the x86-64-v3 table (its q5_0_gemm): qs and d as in tf_packed_q5_0, the
- * fifth bits laid out for 256-bit registers of eight rows. qh[h] byte 4(r − 8h) + i, bit j: bit 4
- * of row r's element 4j + i, so that one load holds the fifth bits of eight rows' 32 elements
- * and a shift and an and put those of elements 4j..4j+3 in place (tf_packed_q5_0's 64-bit words
- * suit AVX-512's mask registers instead). */
-typedef struct tf_packed_q5_0_avx2 {
-    uint8_t qs[4][64];
-    uint8_t qh[2][32];
-    uint16_t d[16];
-} tf_packed_q5_0_avx2;
-
 /* The packed layouts a kernel table's row tiles read (tf_cpu_kernels.packs, a set of these). */
 enum {
-    TF_PACKS_Q5_0 = 1u << 0,      /* tf_packed_q5_0 */
+    TF_PACKS_Q5_0 = 1u << 0,      /* tf_packed_q5_0, qh */
     TF_PACKS_Q8_0 = 1u << 1,      /* tf_packed_q8_0 */
     TF_PACKS_Q4_K = 1u << 2,      /* tf_packed_q4_k */
-    TF_PACKS_Q5_0_AVX2 = 1u << 3, /* tf_packed_q5_0_avx2 */
+    TF_PACKS_Q5_0_AVX2 = 1u << 3, /* tf_packed_q5_0, qh_halves */
 };
 
 _Static_assert(sizeof(tf_packed_q8_0) == 16 * 34 && sizeof(tf_packed_q5_0) == 16 * 22 &&
-                   sizeof(tf_packed_q5_0_avx2) == 16 * 22 && sizeof(tf_packed_q4_k) == 16 * 144,
+                   sizeof(tf_packed_q4_k) == 16 * 144,
                "a packed block holds sixteen file blocks, byte for byte");
 
 /* y[t·y_stride + r] = Σ_j w_r[j]·x_t[j] for weight rows r < n_rows and activation rows

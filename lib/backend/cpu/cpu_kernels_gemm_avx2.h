@@ -12,7 +12,7 @@
  * Every (row, token) is exactly the single-row kernel's chain: the same integer lanes, the same d
  * (d_w·d_x, one rounding), acc = fma(d, lanes, acc) over the blocks in order from zero, then
  * avx_hsum8. Q8_0 rows are always the file's (tf_qgemm_args.w); Q5_0 rows are read packed where
- * the caller has them (tf_packed_q5_0_avx2, below), else from the file. */
+ * the caller has them (tf_packed_q5_0 by halves, TF_PACKS_Q5_0_AVX2, below), else from the file. */
 #include <assert.h>
 
 /* A weight row unpacked for every token: per block its 32 signed codes, their magnitudes (the
@@ -133,7 +133,8 @@ AVX2_GEMM(avx2_gemm_q8_0, tf_block_q8_0, _mm256_loadu_si256((const __m256i *)w[b
 AVX2_GEMM(avx2_gemm_q5_0_file, tf_block_q5_0, avx_q5_0_codes(&w[b]))
 #undef AVX2_GEMM
 
-/* ---- Packed Q5_0 rows (tf_packed_q5_0_avx2, made once per model by cpu_packed.c) ----
+/* ---- Packed Q5_0 rows (tf_packed_q5_0, fifth bits by halves: made once per model by
+ * cpu_packed.c) ----
  *
  * ggml's Q5_0 row loop spends some 22 operations per row and block (32 elements), two thirds of
  * them unpacking the fifth bits and widening the scale, which bound decode's Q5_0 products to
@@ -160,7 +161,7 @@ static inline __attribute__((always_inline)) __m256i avx2_fifth_bits(__m256i q, 
 /* The unsigned codes of elements 4k..4k+3 (*lo) and 16 + 4k.. (*hi) of half h (rows 8h..8h+7) of
  * a packed block, lane r row 8h + r's. */
 static inline __attribute__((always_inline)) void
-avx2_packed_codes(const tf_packed_q5_0_avx2 *p, int h, __m256i q, int k, __m256i *lo, __m256i *hi) {
+avx2_packed_codes(const tf_packed_q5_0 *p, int h, __m256i q, int k, __m256i *lo, __m256i *hi) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i v = _mm256_loadu_si256((const __m256i *)(p->qs[k] + 32 * h));
     *lo = _mm256_or_si256(_mm256_and_si256(v, low4), avx2_fifth_bits(q, k));
@@ -206,13 +207,13 @@ static inline void avx2_prefetch_share(const char *ahead, size_t bytes, uint32_t
 /* One token (x, its offsets off) against half h of a packed tile of nb blocks: y[0..7], rows
  * 8h..8h+7. */
 static inline __attribute__((always_inline)) void
-avx2_packed_half(const tf_packed_q5_0_avx2 *p, uint32_t nb, int h, const tf_q8_0_act *x,
+avx2_packed_half(const tf_packed_q5_0 *p, uint32_t nb, int h, const tf_q8_0_act *x,
                  const int32_t *off, float *y, const char *ahead, size_t ahead_bytes) {
     __m256 acc[8];
     for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
     for (uint32_t b = 0; b < nb; b++) {
         avx2_prefetch_share(ahead, ahead_bytes, b, nb);
-        const __m256i q = _mm256_loadu_si256((const __m256i *)p[b].qh[h]);
+        const __m256i q = _mm256_loadu_si256((const __m256i *)p[b].qh_halves[h]);
         const __m256 d =
             _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&p[b].d[8 * h])),
                           _mm256_set1_ps(x[b].d));
@@ -246,7 +247,7 @@ static void avx2_packed_q5_0_lanes(const tf_qgemm_args *a) {
         avx2_q5_0_offsets((const tf_q8_0_act *)(a->x_quant + t * a->x_stride), nb,
                           off + t * nb * 8);
     for (uint32_t i = 0; i < n_tiles; i++) {
-        const tf_packed_q5_0_avx2 *p = (const tf_packed_q5_0_avx2 *)(a->packed + i * tile_bytes);
+        const tf_packed_q5_0 *p = (const tf_packed_q5_0 *)(a->packed + i * tile_bytes);
         const char *ahead = i + AVX2_PREFETCH_TILES < n_tiles
                                 ? (const char *)a->packed + (i + AVX2_PREFETCH_TILES) * tile_bytes
                                 : NULL;
@@ -283,10 +284,10 @@ static inline __attribute__((always_inline)) void avx2_transpose8(__m256i v[8]) 
 /* Block b of a packed tile's sixteen rows in row order: row r's signed codes, their magnitudes
  * and its scale widened at rows[r·nb + b], w_scales[r·nb + b], as the file rows' unpacking
  * leaves them. */
-static inline void avx2_packed_block_rows(const tf_packed_q5_0_avx2 *p, uint32_t nb,
+static inline void avx2_packed_block_rows(const tf_packed_q5_0 *p, uint32_t nb,
                                           avx2_unpacked_block *rows, float *w_scales) {
     for (int h = 0; h < 2; h++) {
-        const __m256i q = _mm256_loadu_si256((const __m256i *)p->qh[h]);
+        const __m256i q = _mm256_loadu_si256((const __m256i *)p->qh_halves[h]);
         __m256i v[8];
         for (int k = 0; k < 4; k++) avx2_packed_codes(p, h, q, k, &v[k], &v[k + 4]);
         avx2_transpose8(v); /* v[r]: row 8h + r's codes, element order */
@@ -318,8 +319,7 @@ static void avx2_packed_q5_0_rows(const tf_qgemm_args *a) {
             a->n_tokens - t_first < TF_QGEMM_TOKENS ? a->n_tokens - t_first : TF_QGEMM_TOKENS;
         avx2_gather_x_scales(a, &s, t_first, n_tok);
         for (uint32_t i = 0; i < n_tiles; i++) {
-            const tf_packed_q5_0_avx2 *p =
-                (const tf_packed_q5_0_avx2 *)(a->packed + i * tile_bytes);
+            const tf_packed_q5_0 *p = (const tf_packed_q5_0 *)(a->packed + i * tile_bytes);
             for (uint32_t b = 0; b < nb; b++)
                 avx2_packed_block_rows(&p[b], nb, rows + b, w_scales + b);
             for (uint32_t r = 0; r < TF_QGEMM_ROWS; r++)

@@ -39,25 +39,32 @@ static void pack_q8_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blo
     }
 }
 
-static void pack_q5_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
-                           tf_packed_q5_0 *out) {
-    memset(out, 0, n_blocks * sizeof *out); /* the qh masks are or-ed in */
-    for (uint32_t r = 0; r < TF_QGEMM_ROWS; r++) {
-        const tf_block_q5_0 *src = (const tf_block_q5_0 *)(rows + r * row_bytes);
-        for (uint32_t b = 0; b < n_blocks; b++) {
-            out[b].d[r] = src[b].d;
-            for (int k = 0; k < 4; k++) memcpy(&out[b].qs[k][4 * r], src[b].qs + 4 * k, 4);
-            uint32_t qh;
-            memcpy(&qh, src[b].qh, sizeof qh);
-            for (int j = 0; j < 8; j++) out[b].qh[j] |= (uint64_t)(qh >> (4 * j) & 0xFu) << (4 * r);
-        }
+/* Row r's fifth bits (bit e: element e's) into packed block p, in the words (TF_PACKS_Q5_0) or by
+ * eight-row half (halves: TF_PACKS_Q5_0_AVX2); the block's qh starts zeroed. */
+static void put_fifth_bits(tf_packed_q5_0 *p, uint32_t r, uint32_t qh, bool halves) {
+    for (int j = 0; j < 8; j++) {
+        if (!halves) p->qh[j] |= (uint64_t)(qh >> (4 * j) & 0xFu) << (4 * r);
+        else
+            for (int i = 0; i < 4; i++)
+                p->qh_halves[r / 8][4 * (r % 8) + i] |= (uint8_t)((qh >> (4 * j + i) & 1u) << j);
     }
 }
 
-/* The x86-64-v3 table's layout: qs and d as pack_q5_0_tile's, qh by eight-row half. */
-static void pack_q5_0_avx2_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks,
-                                tf_packed_q5_0_avx2 *out) {
-    memset(out, 0, n_blocks * sizeof *out); /* the qh bits are or-ed in */
+/* The inverse of put_fifth_bits: row r's 32 fifth bits. */
+static uint32_t get_fifth_bits(const tf_packed_q5_0 *p, uint32_t r, bool halves) {
+    uint32_t qh = 0;
+    for (int j = 0; j < 8; j++) {
+        if (!halves) qh |= (uint32_t)(p->qh[j] >> (4 * r) & 0xFu) << (4 * j);
+        else
+            for (int i = 0; i < 4; i++)
+                qh |= (uint32_t)(p->qh_halves[r / 8][4 * (r % 8) + i] >> j & 1u) << (4 * j + i);
+    }
+    return qh;
+}
+
+static void pack_q5_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks, bool halves,
+                           tf_packed_q5_0 *out) {
+    memset(out, 0, n_blocks * sizeof *out); /* the fifth bits are or-ed in */
     for (uint32_t r = 0; r < TF_QGEMM_ROWS; r++) {
         const tf_block_q5_0 *src = (const tf_block_q5_0 *)(rows + r * row_bytes);
         for (uint32_t b = 0; b < n_blocks; b++) {
@@ -65,10 +72,7 @@ static void pack_q5_0_avx2_tile(const uint8_t *rows, size_t row_bytes, uint32_t 
             for (int k = 0; k < 4; k++) memcpy(&out[b].qs[k][4 * r], src[b].qs + 4 * k, 4);
             uint32_t qh;
             memcpy(&qh, src[b].qh, sizeof qh);
-            uint8_t *half = out[b].qh[r / 8];
-            for (int j = 0; j < 8; j++)
-                for (int i = 0; i < 4; i++)
-                    half[4 * (r % 8) + i] |= (uint8_t)((qh >> (4 * j + i) & 1u) << j);
+            put_fifth_bits(&out[b], r, qh, halves);
         }
     }
 }
@@ -96,10 +100,9 @@ void tf_cpu_pack_tiles(unsigned packs, tinfer_dtype dtype, const uint8_t *rows, 
         const uint8_t *tile_rows = rows + i * tile_bytes;
         void *tile_out = out + i * tile_bytes;
         if (dtype == TINFER_DTYPE_Q8_0) pack_q8_0_tile(tile_rows, row_bytes, n_blocks, tile_out);
-        else if (dtype == TINFER_DTYPE_Q5_0 && (packs & TF_PACKS_Q5_0_AVX2))
-            pack_q5_0_avx2_tile(tile_rows, row_bytes, n_blocks, tile_out);
         else if (dtype == TINFER_DTYPE_Q5_0)
-            pack_q5_0_tile(tile_rows, row_bytes, n_blocks, tile_out);
+            pack_q5_0_tile(tile_rows, row_bytes, n_blocks, (packs & TF_PACKS_Q5_0_AVX2) != 0,
+                           tile_out);
         else pack_q4_k_tile(tile_rows, row_bytes, n_blocks, tile_out);
     }
 }
@@ -108,17 +111,7 @@ void tf_cpu_pack_tiles(unsigned packs, tinfer_dtype dtype, const uint8_t *rows, 
 static void unpack_row(unsigned packs, tinfer_dtype dtype, const uint8_t *tile, uint32_t r,
                        uint32_t n_blocks, uint8_t *row) {
     for (uint32_t b = 0; b < n_blocks; b++) {
-        if (dtype == TINFER_DTYPE_Q5_0 && (packs & TF_PACKS_Q5_0_AVX2)) {
-            const tf_packed_q5_0_avx2 *p = (const tf_packed_q5_0_avx2 *)tile + b;
-            tf_block_q5_0 *dst = (tf_block_q5_0 *)row + b;
-            dst->d = p->d[r];
-            for (int k = 0; k < 4; k++) memcpy(dst->qs + 4 * k, &p->qs[k][4 * r], 4);
-            uint32_t qh = 0;
-            for (int j = 0; j < 8; j++)
-                for (int i = 0; i < 4; i++)
-                    qh |= (uint32_t)(p->qh[r / 8][4 * (r % 8) + i] >> j & 1u) << (4 * j + i);
-            memcpy(dst->qh, &qh, sizeof qh);
-        } else if (dtype == TINFER_DTYPE_Q8_0) {
+        if (dtype == TINFER_DTYPE_Q8_0) {
             const tf_packed_q8_0 *p = (const tf_packed_q8_0 *)tile + b;
             tf_block_q8_0 *dst = (tf_block_q8_0 *)row + b;
             dst->d = p->d[r];
@@ -130,8 +123,7 @@ static void unpack_row(unsigned packs, tinfer_dtype dtype, const uint8_t *tile, 
             tf_block_q5_0 *dst = (tf_block_q5_0 *)row + b;
             dst->d = p->d[r];
             for (int k = 0; k < 4; k++) memcpy(dst->qs + 4 * k, &p->qs[k][4 * r], 4);
-            uint32_t qh = 0;
-            for (int j = 0; j < 8; j++) qh |= (uint32_t)(p->qh[j] >> (4 * r) & 0xFu) << (4 * j);
+            const uint32_t qh = get_fifth_bits(p, r, (packs & TF_PACKS_Q5_0_AVX2) != 0);
             memcpy(dst->qh, &qh, sizeof qh);
         } else {
             const tf_packed_q4_k *p = (const tf_packed_q4_k *)tile + b;

@@ -44,7 +44,7 @@ void tf_cpu_packed_row(unsigned packs, const uint8_t *tiles, const tf_matrix *w,
 
 /* Packs n_tiles tiles of TF_QGEMM_ROWS rows of dtype (Q5_0, Q8_0 or Q4_K; row_bytes apart,
  * n_blocks blocks each) from rows into out (n_tiles · n_blocks packed blocks), in dtype's layout
- * of packs (TF_PACKS_*: Q5_0 as tf_packed_q5_0_avx2 where packs has it). */
+ * of packs (TF_PACKS_*: Q5_0's fifth bits by halves where packs has TF_PACKS_Q5_0_AVX2). */
 void tf_cpu_pack_tiles(unsigned packs, tinfer_dtype dtype, const uint8_t *rows, size_t row_bytes,
                        uint32_t n_blocks, size_t n_tiles, uint8_t *out);
 
