@@ -114,13 +114,16 @@ typedef struct tf_qgemm_args {
 } tf_qgemm_args;
 typedef void (*tf_qgemm_fn)(const tf_qgemm_args *args);
 
-/* The scratch of a tf_qgemm_fn for rows of n_elems: per 32-element block, the unpacked tile
- * (TF_QGEMM_ROWS × (32 code bytes + a float scale)) and eight int32 sums for each of
- * TF_QGEMM_TOKENS activation rows. The k-quant tiles (codes, scales and mins of 256 elements:
- * at most 5696 of the 12800 bytes counted) fit in it too (cpu_kernels_avx512.c checks). */
+/* The scratch of a tf_qgemm_fn for rows of n_elems, per 32-element block: the x86-64-v3 table's
+ * sixteen unpacked rows (codes, magnitudes, a float scale) and TF_QGEMM_TOKENS activation rows
+ * repacked (codes, a float scale) (cpu_kernels_gemm_avx2.h); the avx512 table's unpacked tile
+ * (TF_QGEMM_ROWS × (32 code bytes + a float scale)) and eight int32 sums per activation row take
+ * less. The k-quant tiles (codes, scales and mins of 256 elements: at most 5696 of the 8 × 2240
+ * bytes counted) fit in it too (cpu_kernels_avx512.c checks). */
+enum { TF_QGEMM_BLOCK_SCRATCH = TF_QGEMM_ROWS * (2 * 32 + 4) + TF_QGEMM_TOKENS * (32 + 4) };
 static inline size_t tf_qgemm_scratch_bytes(size_t n_elems) {
     const size_t n_blocks = (n_elems + 31) / 32;
-    return n_blocks * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4);
+    return n_blocks * TF_QGEMM_BLOCK_SCRATCH;
 }
 
 /* attn_q8_values: at most this many positions per call (the 32-bit sums stay exact), rows

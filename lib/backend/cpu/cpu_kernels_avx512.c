@@ -197,13 +197,14 @@ static void z_dot4_q5_0(const uint8_t *w_row, const void *const xq[4], uint32_t 
  * hsum_float_8 across the eight accumulators lane by lane — ggml's operations, so the bits of
  * the single-row kernels (tests/unit/test_cpu_kernels.c compares them with memcmp). */
 
-/* One block of a tile: 576 bytes, the per-block share of tf_qgemm_scratch_bytes. */
+/* One block of a tile: 576 bytes, followed in the scratch by the tokens' sums of that block. */
 typedef struct z_tile_block {
     __m512i codes[8]; /* codes[j] lane r: row r's elements 4j..4j+3, each plus the bias */
     __m512 d_w;       /* lane r: row r's block scale, widened */
 } z_tile_block;
-_Static_assert(sizeof(z_tile_block) == TF_QGEMM_ROWS * (32 + sizeof(float)),
-               "a tile block is what tf_qgemm_scratch_bytes counts");
+_Static_assert(sizeof(z_tile_block) == TF_QGEMM_ROWS * (32 + sizeof(float)) &&
+                   sizeof(z_tile_block) + TF_QGEMM_TOKENS * 8 * 4 <= TF_QGEMM_BLOCK_SCRATCH,
+               "a tile block and the tokens' sums fit the per-block share of the scratch");
 _Static_assert(TF_QGEMM_ROWS == 16, "a tile row per 32-bit lane of a zmm");
 
 /* Lane l of the vpermt2d index that swaps bit k of the register number with bit k of the lane
@@ -572,7 +573,7 @@ static void z_gemm_q8_0_fast(const tf_qgemm_args *a);
  * integer is exact, and the float steps are the row kernel's: acc = fma(isum, d_w·d_x, acc),
  * acc_min likewise with dmin_w·d_x, acc − acc_min. */
 
-/* One super-block of a tile: 4992 bytes, within the 8 × 1600 that tf_qgemm_scratch_bytes counts
+/* One super-block of a tile: 4992 bytes, within the 8 × 2240 that tf_qgemm_scratch_bytes counts
  * for its 256 elements. */
 typedef struct z_k4_block {
     __m512i codes[8][8]; /* [s][j] lane r: row r's codes 4j..4j+3 of sub-block s */
@@ -580,8 +581,7 @@ typedef struct z_k4_block {
     __m512i min2[4];     /* [p] lane r: row r's mins of sub-blocks 2p, 2p + 1 as two int16 */
     __m512 d_w, dmin_w;  /* lane r: row r's d and dmin, widened */
 } z_k4_block;
-_Static_assert(sizeof(z_k4_block) <=
-                   8 * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4),
+_Static_assert(sizeof(z_k4_block) <= 8 * TF_QGEMM_BLOCK_SCRATCH,
                "a Q4_K tile block fits the scratch of its 256 elements");
 
 /* Codes of group g (64 elements) of a tile's super-block, v[j] lane r holding row r's packed
@@ -741,15 +741,14 @@ static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one
  * their scales as int16, 128 VPDPWSSD); both were tried and measured no faster than the four-row
  * AVX2 dot with 8 tokens (640 × 2048, one thread: 248 and 248 µs against 186-208 µs). */
 
-/* One super-block of a tile: 5696 bytes (of the 12800 the scratch has for 256 elements). */
+/* One super-block of a tile: 5696 bytes (of the 8 × 2240 the scratch has for 256 elements). */
 typedef struct z_k6_block {
     __m512i codes[8][8]; /* [c][j] lane r: row r's codes 4j..4j+3 of 32-code chunk c */
     __m512i scale[16];   /* [g] lane r: row r's scale of 16-code group g */
     __m512i scale2[8];   /* [p] lane r: row r's scales of groups 2p, 2p + 1 as two int16 */
     __m512 d_w;
 } z_k6_block;
-_Static_assert(sizeof(z_k6_block) <=
-                   8 * (TF_QGEMM_ROWS * (32 + sizeof(float)) + TF_QGEMM_TOKENS * 8 * 4),
+_Static_assert(sizeof(z_k6_block) <= 8 * TF_QGEMM_BLOCK_SCRATCH,
                "a Q6_K tile block fits the scratch of its 256 elements");
 
 /* Super-block b of the tile's sixteen rows: per 128-element half, ql's two 32-byte runs and qh
