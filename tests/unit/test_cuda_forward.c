@@ -1,6 +1,8 @@
 /* The CUDA forward pass against the CPU's on the synthetic models: every architecture (gemma3
  * with its sliding windows, llama with Llama 3 RoPE divisors, qwen2, qwen3) and the weight types
- * the synthetic writer makes, a prompt and then greedy decoding well past the sliding window.
+ * the synthetic writer makes, a prompt and then greedy decoding well past the sliding window; and
+ * the benchmarks' random KV fill (tinfer_kv_seq_fill_random), whose rows both backends make from
+ * the same numbers: a step after it gives the same logits.
  *
  * Tolerance: the CUDA kernels sum in float32 in their own orders (and the CPU in llama.cpp's,
  * quantizing activations to Q8 where llama.cpp does), so logits agree to a small fraction of
@@ -20,6 +22,7 @@
 
 #include <cmocka.h>
 
+#define TINFER_EXPERIMENTAL /* tinfer_kv_seq_fill_random: tinfer/experimental.h */
 #include "tinfer/tinfer.h"
 
 #if TINFER_HAVE_CUDA
@@ -28,15 +31,21 @@
 enum { PROMPT = 12, STEPS = 20, N_CTX = 64 };
 static const double LOGIT_TOLERANCE = 0.02; /* of the largest absolute logit */
 
-static tinfer_context *context_on(tinfer_model *model, tinfer_device_kind device) {
+static tinfer_context *context_kv_on(tinfer_model *model, tinfer_device_kind device,
+                                     tinfer_kv_dtype kv_dtype) {
     tinfer_context_params p;
     tinfer_context_params_init(&p, sizeof p);
     p.n_ctx = N_CTX;
     p.device = device;
+    p.kv_dtype = kv_dtype;
     tinfer_context *ctx = NULL;
     const tinfer_status status = tinfer_context_create(model, &p, sizeof p, &ctx);
     if (status != TINFER_OK) fail_msg("context on device %d: %s", (int)device, tinfer_last_error());
     return ctx;
+}
+
+static tinfer_context *context_on(tinfer_model *model, tinfer_device_kind device) {
+    return context_kv_on(model, device, TINFER_KV_F16);
 }
 
 /* The largest difference, as a fraction of the CPU row's largest magnitude; the CPU's top two. */
@@ -135,7 +144,50 @@ static void every_architecture_matches_the_cpu(void **state) {
     qwen3.sliding_window = 0;
     check_model(&qwen3, "qwen3");
 }
+
+/* Filled to FILL_TO (past a block of 32 and the synthetic gemma's sliding window), then one step:
+ * the logits within the forward's tolerance of the CPU's, for each KV type CUDA keeps. */
+enum { FILL_TO = 40 };
+static void random_kv_fill_matches_the_cpu(void **state) {
+    (void)state;
+    if (!have_device()) skip();
+    setenv("TINFER_CUDA_UNTESTED", "1", 1);
+    synth_spec spec = synth_gemma3();
+    char path[512];
+    assert_non_null(synth_write(&spec, "cuda_fill.gguf", path, sizeof path));
+    tinfer_model *model = NULL;
+    assert_int_equal(tinfer_model_load(path, NULL, 0, &model), TINFER_OK);
+    static const tinfer_kv_dtype KV_TYPES[] = {TINFER_KV_F16, TINFER_KV_F32};
+    for (size_t i = 0; i < sizeof KV_TYPES / sizeof KV_TYPES[0]; i++) {
+        tinfer_context *cpu = context_kv_on(model, TINFER_DEVICE_CPU, KV_TYPES[i]);
+        tinfer_context *gpu = context_kv_on(model, TINFER_DEVICE_CUDA, KV_TYPES[i]);
+        assert_int_equal(tinfer_kv_seq_fill_random(cpu, 0, FILL_TO, 7), TINFER_OK);
+        if (tinfer_kv_seq_fill_random(gpu, 0, FILL_TO, 7) != TINFER_OK)
+            fail_msg("KV type %d: CUDA fill: %s", (int)KV_TYPES[i], tinfer_last_error());
+        const int32_t seq = 0, token = 5;
+        assert_int_equal(tinfer_decode(cpu, &seq, &token, 1), TINFER_OK);
+        if (tinfer_decode(gpu, &seq, &token, 1) != TINFER_OK)
+            fail_msg("KV type %d: CUDA decode: %s", (int)KV_TYPES[i], tinfer_last_error());
+        int32_t top;
+        double gap;
+        const size_t n_vocab = tinfer_context_n_vocab(cpu);
+        const double worst =
+            compare_rows(tinfer_logits(cpu, 0), tinfer_logits(gpu, 0), n_vocab, &top, &gap);
+        if (worst > LOGIT_TOLERANCE)
+            fail_msg("KV type %d: after the fill, logits differ by %.4f of their spread",
+                     (int)KV_TYPES[i], worst);
+        tinfer_context_free(gpu);
+        tinfer_context_free(cpu);
+    }
+    tinfer_model_free(model);
+}
 #else
+static void random_kv_fill_matches_the_cpu(void **state) {
+    (void)state;
+    fprintf(stderr, "test_cuda_forward: built without CUDA: skipped\n");
+    skip();
+}
+
 static void every_architecture_matches_the_cpu(void **state) {
     (void)state;
     fprintf(stderr, "test_cuda_forward: built without CUDA: skipped\n");
@@ -144,6 +196,7 @@ static void every_architecture_matches_the_cpu(void **state) {
 #endif
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(every_architecture_matches_the_cpu)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(every_architecture_matches_the_cpu),
+                                       cmocka_unit_test(random_kv_fill_matches_the_cpu)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_qdot.h"
+#include "backend/kv_random.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "core/huge_alloc.h"
@@ -133,45 +134,6 @@ tinfer_status tf_cpu_kv_store(tf_backend *be, uint32_t il, bool local, const flo
     return TINFER_OK;
 }
 
-/* Mean 0, standard deviation 1, roughly normal: the sum of four 16-bit uniforms (Irwin–Hall),
- * centred and scaled. Cheap enough to fill 10^8 elements in well under a second. */
-static float unit_random(uint64_t *state) {
-    const uint64_t r = tf_splitmix64(state);
-    const uint32_t sum = (uint32_t)(r & 0xFFFF) + (uint32_t)((r >> 16) & 0xFFFF) +
-                         (uint32_t)((r >> 32) & 0xFFFF) + (uint32_t)(r >> 48);
-    /* sum / 65536 has mean 2 and variance 4/12; × sqrt(3) gives variance 1. */
-    return ((float)sum * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
-}
-
-static void fill_row(const tf_cpu_kv *kv, uint8_t *row, uint32_t n_elems, uint64_t *state) {
-    if (kv->dtype == TINFER_DTYPE_Q8_0) {
-        for (uint32_t b = 0; b < n_elems / TF_QK8_0; b++) {
-            float x[TF_QK8_0];
-            for (int i = 0; i < TF_QK8_0; i++) x[i] = unit_random(state);
-            tf_cpu_quantize_q8_0_blocks(x, TF_QK8_0, row + b * sizeof(tf_block_q8_0));
-        }
-        return;
-    }
-    for (uint32_t i = 0; i < n_elems; i++) {
-        const float x = unit_random(state);
-        if (kv->dtype == TINFER_DTYPE_F16) {
-            const uint16_t half = tf_f32_to_f16(x);
-            memcpy(row + 2 * (size_t)i, &half, sizeof half);
-        } else {
-            memcpy(row + 4 * (size_t)i, &x, sizeof x);
-        }
-    }
-}
-
-/* Each row's numbers depend on (seed, seq, layer, position) only, so a position holds the same
- * row whichever positions around it are written (the sliding-window ring writes fewer). */
-static uint64_t row_seed(uint64_t seed, uint32_t seq, uint32_t layer, uint32_t pos) {
-    uint64_t state = seed ^ ((uint64_t)seq << 32);
-    state = tf_splitmix64(&state) ^ layer;
-    state = tf_splitmix64(&state) ^ pos;
-    return tf_splitmix64(&state);
-}
-
 /* Layers [l0, l1) of the fill. */
 static void fill_range(void *arg, size_t l0, size_t l1, uint32_t thread) {
     (void)thread;
@@ -182,9 +144,11 @@ static void fill_range(void *arg, size_t l0, size_t l1, uint32_t thread) {
         const bool ring = fill->layer_in_ring[l];
         const uint32_t *table = ring ? fill->local_table : fill->table;
         for (uint32_t pos = ring ? fill->ring_first : 0; pos < fill->n; pos++) {
-            uint64_t state = row_seed(fill->seed, fill->seq, l, pos);
-            fill_row(kv, tf_cpu_kv_row(kv, l, false, table, pos), kv->k_row_elems, &state);
-            fill_row(kv, tf_cpu_kv_row(kv, l, true, table, pos), kv->v_row_elems, &state);
+            uint64_t state = tf_kv_random_seed(fill->seed, fill->seq, l, pos);
+            tf_kv_random_row(kv->dtype, tf_cpu_kv_row(kv, l, false, table, pos), kv->k_row_elems,
+                             &state);
+            tf_kv_random_row(kv->dtype, tf_cpu_kv_row(kv, l, true, table, pos), kv->v_row_elems,
+                             &state);
         }
     }
 }

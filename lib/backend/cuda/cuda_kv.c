@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_quant.h"
 #include "backend/cuda/cuda_state.h"
+#include "backend/kv_random.h"
 #include "core/error.h"
 
 /* A row's bytes in one of the cache's element types (F32, F16, Q8_0: whole blocks). */
@@ -114,11 +115,57 @@ tinfer_status tf_cuda_kv_write(tf_backend *be, const tf_kv_rows *rows, const voi
     return copy_rows(be->state, rows, (uint8_t *)host, false);
 }
 
+/* Positions [first, n) of layer l through table: each run of positions inside one block (its
+ * slots are consecutive) made on the host into k_rows and v_rows, then uploaded with one copy
+ * each. cudaMemcpyAsync from pageable memory returns once the bytes are staged, so the buffers can
+ * be refilled at once. */
+static tinfer_status fill_layer(tf_cuda_state *s, const tf_kv_fill *fill, uint32_t l,
+                                const uint32_t *table, uint32_t first, uint8_t *k_rows,
+                                uint8_t *v_rows) {
+    const tf_cuda_kv *kv = &s->kv;
+    for (uint32_t pos = first; pos < fill->n;) {
+        const uint32_t block_end = (pos / TF_KV_BLOCK_TOKENS + 1) * TF_KV_BLOCK_TOKENS;
+        const uint32_t end = block_end < fill->n ? block_end : fill->n;
+        for (uint32_t p = pos; p < end; p++) {
+            uint64_t state = tf_kv_random_seed(fill->seed, fill->seq, l, p);
+            tf_kv_random_row(kv->dtype, k_rows + (size_t)(p - pos) * kv->k_row_bytes,
+                             kv->k_row_elems, &state);
+            tf_kv_random_row(kv->dtype, v_rows + (size_t)(p - pos) * kv->v_row_bytes,
+                             kv->v_row_elems, &state);
+        }
+        const size_t slot = slot_of(table, pos);
+        int err = 0;
+        tf_cuda_keep_first(&err, cudaMemcpyAsync(kv->k[l] + slot * kv->k_row_bytes, k_rows,
+                                                 (size_t)(end - pos) * kv->k_row_bytes,
+                                                 cudaMemcpyHostToDevice, s->stream));
+        tf_cuda_keep_first(&err, cudaMemcpyAsync(kv->v[l] + slot * kv->v_row_bytes, v_rows,
+                                                 (size_t)(end - pos) * kv->v_row_bytes,
+                                                 cudaMemcpyHostToDevice, s->stream));
+        if (err) return tf_cuda_check(err, "KV fill");
+        pos = end;
+    }
+    return TINFER_OK;
+}
+
+/* The CPU fill's rows (kv_random.h), so that both backends time a step over the same cache. */
 tinfer_status tf_cuda_kv_fill_random(tf_backend *be, const tf_kv_fill *fill) {
-    (void)be;
-    (void)fill;
-    return tf_error(TINFER_E_UNSUPPORTED,
-                    "cuda backend: the benchmarks' random KV fill is not implemented yet");
+    tf_cuda_state *s = be->state;
+    const tf_cuda_kv *kv = &s->kv;
+    tinfer_status status = tf_cuda_check((int)cudaSetDevice(s->device), "cudaSetDevice");
+    if (status != TINFER_OK) return status;
+    uint8_t *k_rows = malloc((size_t)TF_KV_BLOCK_TOKENS * kv->k_row_bytes);
+    uint8_t *v_rows = malloc((size_t)TF_KV_BLOCK_TOKENS * kv->v_row_bytes);
+    if (!k_rows || !v_rows) status = tf_error(TINFER_E_NOMEM, "cuda backend: out of memory");
+    for (uint32_t l = 0; status == TINFER_OK && l < kv->n_layer; l++) {
+        const bool ring = fill->layer_in_ring[l];
+        status = fill_layer(s, fill, l, ring ? fill->local_table : fill->table,
+                            ring ? fill->ring_first : 0, k_rows, v_rows);
+    }
+    if (status == TINFER_OK)
+        status = tf_cuda_check((int)cudaStreamSynchronize(s->stream), "KV fill");
+    free(k_rows);
+    free(v_rows);
+    return status;
 }
 
 tinfer_status tf_cuda_kv_copy_blocks(tf_backend *be, const tf_kv_block_copy *copies, size_t n,
