@@ -16,9 +16,10 @@
  *     and the golden tests on the whole model). It alone has the sixteen-row tiles (q5_0_gemm,
  *     q8_0_gemm, q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm: sixteen rows per register,
  *     packed rows) for prompts and batched decode, the same bits; the x86-64-v3 table has a
- *     q5_0_gemm and q8_0_gemm of its own (cpu_kernels_gemm_avx2.h: a row unpacked once for
- *     every token, eight tokens a pass; and for Q5_0, rows packed in a layout of its own,
- *     TF_PACKS_Q5_0_AVX2, read eight rows per register for decode).
+ *     q5_0_gemm and q8_0_gemm of its own (cpu_kernels_gemm_avx2.h: two rows × four tokens per
+ *     tile; and for Q5_0, rows packed in a layout of its own, TF_PACKS_Q5_0_AVX2, read eight
+ *     rows per register for decode) and Q4_K ones on the avx512 packed layout, eight rows per
+ *     register (cpu_kernels_k4_avx2.h).
  *
  * Which one a context gets (read when it is created): by default the fastest the CPU supports —
  * avx512 on a CPU (and OS: XCR0 must save the ZMM and mask state) with AVX-512 F, BW, VL and

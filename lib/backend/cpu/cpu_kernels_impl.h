@@ -129,7 +129,9 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 #include "backend/cpu/cpu_kernels_gemm_avx2.h"
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
-#define TF_KERNEL_PACKS TF_PACKS_Q5_0_AVX2
+#define TF_KERNEL_PACKS (TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K)
+#define TF_KERNEL_Q4_K_AVX2 1 /* its Q4_K row tiles: cpu_kernels_k4_avx2.h, after the row kernels \
+                               */
 #endif
 #else
 TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {
@@ -590,6 +592,13 @@ static void k_dot4_q4_k_rows(const uint8_t *w, const void *const xq[4], uint32_t
     q4_k_rows(w, xq, 4, n, 8, out);
 #endif
 }
+
+#ifdef TF_KERNEL_Q4_K_AVX2
+#include "backend/cpu/cpu_kernels_k4_avx2.h"
+#define TF_KERNEL_Q4_K_ROWS4_GEMM avx2_gemm_q4_k_rows4
+#define TF_KERNEL_Q4_K_ROWS_GEMM avx2_gemm_q4_k_rows
+#define TF_KERNEL_Q6_K_TILED_GEMM NULL
+#endif
 
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
  * super-block an exact integer sum s1 (and mins sum s2), res = d_w·s1 (− dmin_w·s2, fused), then
