@@ -710,24 +710,6 @@ static inline __attribute__((always_inline)) void z_k4_tokens(const z_k4_block *
     for (int t = 0; t < n_x; t++) _mm512_storeu_ps(y[t], _mm512_sub_ps(acc[t], acc_min[t]));
 }
 
-/* Rows past the last whole tile through the table's row kernels (defined with it, below). */
-static void z_rest_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one,
-                             tf_qdot4_fn four) {
-    for (uint32_t r = r0; r < a->n_rows; r++) {
-        const uint8_t *row = a->w + (size_t)r * a->row_bytes;
-        uint32_t t = 0;
-        for (; four && t + 4 <= a->n_tokens; t += 4) {
-            const void *xs[4];
-            float out[4];
-            for (int i = 0; i < 4; i++) xs[i] = a->x_quant + (t + i) * a->x_stride;
-            four(row, xs, a->n_elems, out);
-            for (int i = 0; i < 4; i++) a->y[(t + i) * a->y_stride + r] = out[i];
-        }
-        for (; t < a->n_tokens; t++)
-            a->y[t * a->y_stride + r] = one(row, a->x_quant + t * a->x_stride, a->n_elems);
-    }
-}
-
 /* ---- Row tiles of Q6_K in ggml's tiled order (prompts) ----
  *
  * The tile holds the unsigned 6-bit codes (0..63, VPDPBUSD's unsigned operand as they are), the
@@ -952,13 +934,13 @@ static void z_gemm_q4_k_rows(const tf_qgemm_args *a);
  * vec_dot (single tokens); the rows past the last tile go through this table's row kernels. */
 static void z_gemm_q4_k_rows4(const tf_qgemm_args *a) {
     z_gemm_k(a, Z_K4_ROWS4);
-    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows4,
+    k_gemm_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows4,
                      TF_KERNELS_NAME.q4_k_rows4_x4);
 }
 
 static void z_gemm_q4_k_rows(const tf_qgemm_args *a) {
     z_gemm_k(a, Z_K4_ROWS);
-    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows,
+    k_gemm_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q4_k_rows,
                      TF_KERNELS_NAME.q4_k_rows_x4);
 }
 
@@ -1011,7 +993,7 @@ static void z_gemm_q8_0_fast(const tf_qgemm_args *a) {
 
 static void z_gemm_q6_k_tiled(const tf_qgemm_args *a) {
     z_gemm_k(a, Z_K6_TILED);
-    z_rest_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q6_k_tiled,
+    k_gemm_rows_with(a, a->n_rows / TF_QGEMM_ROWS * TF_QGEMM_ROWS, TF_KERNELS_NAME.q6_k_tiled,
                      TF_KERNELS_NAME.q6_k_tiled_x4);
 }
 

@@ -47,6 +47,27 @@ static inline float k_half(uint16_t half) {
 /* The legacy dots a build replaces (TF_KERNEL_Q8_0 below) go unused there. */
 #define TF_MAYBE_UNUSED __attribute__((unused))
 
+/* Rows [r0, n_rows) of a row-tile product through row kernels: `four` (NULL: none) for the
+ * tokens four at a time, `one` for the rest. The rows past a table's last whole tile take it, and
+ * every row where there is no packed copy to read. */
+TF_MAYBE_UNUSED static void k_gemm_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one,
+                                             tf_qdot4_fn four) {
+    for (uint32_t r = r0; r < a->n_rows; r++) {
+        const uint8_t *row = a->w + (size_t)r * a->row_bytes;
+        uint32_t t = 0;
+        for (; four && t + 4 <= a->n_tokens; t += 4) {
+            const void *xs[4];
+            float out[4];
+            for (int i = 0; i < 4; i++) xs[i] = a->x_quant + (size_t)(t + i) * a->x_stride;
+            four(row, xs, a->n_elems, out);
+            for (int i = 0; i < 4; i++) a->y[(size_t)(t + i) * a->y_stride + r] = out[i];
+        }
+        for (; t < a->n_tokens; t++)
+            a->y[(size_t)t * a->y_stride + r] =
+                one(row, a->x_quant + (size_t)t * a->x_stride, a->n_elems);
+    }
+}
+
 /* lane[l] = Σ a[j]·b[j] over bytes 4l..4l+3 of a 32-byte block: what _mm256_maddubs_epi16 and
  * _mm256_madd_epi16 leave in 32-bit lane l. */
 static inline void lanes_i8(const int8_t *a, const int8_t *b, int32_t lane[8]) {
@@ -130,8 +151,9 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
 #define TF_KERNEL_PACKS (TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K)
-#define TF_KERNEL_Q4_K_AVX2 1 /* its Q4_K row tiles: cpu_kernels_k4_avx2.h, after the row kernels \
-                               */
+#define TF_KERNEL_Q4_K_AVX2                                               \
+    1 /* its Q4_K row tiles: cpu_kernels_k4_avx2.h, after the row kernels \
+       */
 #endif
 #else
 TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {

@@ -158,25 +158,6 @@ avx2_k4_tile_tokens(const tf_qgemm_args *a, uint32_t i, uint32_t t, const int32_
     avx2_k4_half(p, n_sb, 1, x, token_pairs, n_x, span, y_hi, NULL, 0);
 }
 
-/* Rows [r0, n_rows) through the row kernels one and four (NULL: none). */
-static void avx2_k4_rows_with(const tf_qgemm_args *a, uint32_t r0, tf_qdot_fn one,
-                              tf_qdot4_fn four) {
-    for (uint32_t r = r0; r < a->n_rows; r++) {
-        const uint8_t *row = a->w + (size_t)r * a->row_bytes;
-        uint32_t t = 0;
-        for (; four && t + 4 <= a->n_tokens; t += 4) {
-            const void *xs[4];
-            float out[4];
-            for (int k = 0; k < 4; k++) xs[k] = a->x_quant + (size_t)(t + k) * a->x_stride;
-            four(row, xs, a->n_elems, out);
-            for (int k = 0; k < 4; k++) a->y[(size_t)(t + k) * a->y_stride + r] = out[k];
-        }
-        for (; t < a->n_tokens; t++)
-            a->y[(size_t)t * a->y_stride + r] =
-                one(row, a->x_quant + (size_t)t * a->x_stride, a->n_elems);
-    }
-}
-
 /* Every whole packed tile with the tokens four at a time, then the rest one by one, in groups of
  * TF_QGEMM_TOKENS (their bsum pairs in the scratch); the first pass over a tile asks for the one
  * AVX2_PREFETCH_TILES ahead. */
@@ -206,7 +187,7 @@ static inline __attribute__((always_inline)) void avx2_k4_gemm(const tf_qgemm_ar
                                     tile_bytes);
         }
     }
-    avx2_k4_rows_with(a, n_tiles * TF_QGEMM_ROWS, one, four);
+    k_gemm_rows_with(a, n_tiles * TF_QGEMM_ROWS, one, four);
 }
 
 static void avx2_gemm_q4_k_rows4(const tf_qgemm_args *a) {
