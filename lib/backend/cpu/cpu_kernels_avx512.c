@@ -654,14 +654,6 @@ static inline void z_k4_block_from_packed(const uint8_t *packed, uint32_t b, z_k
     z_k4_store_headers(h, &tile[b]);
 }
 
-/* The span's bsum pairs of a token's super-block as VPDPWSSD's second operand: lane p holds
- * bsums[4p] + bsums[4p + 1] (sub-block 2p) low, bsums[4p + 2] + bsums[4p + 3] high. */
-static inline int32_t z_k4_bsum_pair(const tf_q8_k_act *x, int p) {
-    const int32_t lo = x->bsums[4 * p] + x->bsums[4 * p + 1];
-    const int32_t hi = x->bsums[4 * p + 2] + x->bsums[4 * p + 3];
-    return (int32_t)((uint32_t)hi << 16 | ((uint32_t)lo & 0xFFFF));
-}
-
 /* n_x (1 to 4: each tile register loaded once for all) tokens against an unpacked Q4_K tile with
  * sub-block groups of `span` (2 or 8): the sixteen rows' dots of token t into y[t][0..15]. */
 static inline __attribute__((always_inline)) void z_k4_tokens(const z_k4_block *tile, uint32_t n_sb,
@@ -698,8 +690,8 @@ static inline __attribute__((always_inline)) void z_k4_tokens(const z_k4_block *
             for (int p = s0 / 2; p < (s0 + span) / 2; p++) {
                 const __m512i min2 = _mm512_load_si512(&tb->min2[p]);
                 for (int t = 0; t < n_x; t++)
-                    smin[t] = _mm512_dpwssd_epi32(smin[t], min2,
-                                                  _mm512_set1_epi32(z_k4_bsum_pair(&x[t][b], p)));
+                    smin[t] = _mm512_dpwssd_epi32(
+                        smin[t], min2, _mm512_set1_epi32(tf_q8_k_bsum_pair(&x[t][b], p)));
             }
             for (int t = 0; t < n_x; t++) {
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), d[t], acc[t]);

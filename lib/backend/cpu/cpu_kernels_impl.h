@@ -151,9 +151,8 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
 #define TF_KERNEL_PACKS (TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K)
-#define TF_KERNEL_Q4_K_AVX2                                               \
-    1 /* its Q4_K row tiles: cpu_kernels_k4_avx2.h, after the row kernels \
-       */
+/* its Q4_K row tiles: cpu_kernels_k4_avx2.h, included after the row kernels they fall back on */
+#define TF_KERNEL_Q4_K_AVX2 1
 #endif
 #else
 TF_MAYBE_UNUSED static float k_dot_q8_0(const uint8_t *w_row, const void *xq, uint32_t n) {

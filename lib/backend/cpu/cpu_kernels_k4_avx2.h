@@ -63,19 +63,15 @@ static inline __attribute__((always_inline)) void avx2_k4_head_of(const tf_packe
     k->dmin_w = avx2_k4_halves(h0, 1);
 }
 
-/* Each token's bsums of sub-blocks 2p and 2p + 1 (each the sum of its two halves, within int16)
- * as an int16 pair, madd's broadcast operand: pairs[(t·n_sb + b)·4 + p], made once per call. */
+/* Each token's bsum pairs (tf_q8_k_bsum_pair) at pairs[(t·n_sb + b)·4 + p], made once per call
+ * rather than per tile and half. */
 static void avx2_k4_bsum_pairs(const tf_qgemm_args *a, uint32_t t0, uint32_t n_t, int32_t *pairs) {
     const uint32_t n_sb = a->n_elems / TF_QK_K;
     for (uint32_t t = 0; t < n_t; t++) {
         const tf_q8_k_act *x = (const tf_q8_k_act *)(a->x_quant + (size_t)(t0 + t) * a->x_stride);
         for (uint32_t b = 0; b < n_sb; b++)
-            for (int p = 0; p < 4; p++) {
-                const int32_t lo = x[b].bsums[4 * p] + x[b].bsums[4 * p + 1];
-                const int32_t hi = x[b].bsums[4 * p + 2] + x[b].bsums[4 * p + 3];
-                pairs[((size_t)t * n_sb + b) * 4 + p] =
-                    (int32_t)((uint32_t)hi << 16 | ((uint32_t)lo & 0xFFFF));
-            }
+            for (int p = 0; p < 4; p++)
+                pairs[((size_t)t * n_sb + b) * 4 + p] = tf_q8_k_bsum_pair(&x[b], p);
     }
 }
 

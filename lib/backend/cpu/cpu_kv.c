@@ -9,7 +9,6 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "core/huge_alloc.h"
-#include "core/splitmix64.h"
 #include "quant/dtype.h"
 #include "quant/fp16.h"
 

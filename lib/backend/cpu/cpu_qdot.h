@@ -25,6 +25,15 @@ typedef struct tf_q8_k_act {
 } tf_q8_k_act;
 _Static_assert(sizeof(tf_q8_k_act) == sizeof(tf_block_q8_k), "tf_q8_k_act is block_q8_K");
 
+/* The bsums of sub-blocks 2p and 2p + 1 (32 elements each: the sum of two bsums, within int16)
+ * as one int32 of two int16, low and high: the multiplier of a madd with the k-quant mins of the
+ * two sub-blocks as an int16 pair (the row tiles' Q4_K mins, avx512 and AVX2). */
+static inline int32_t tf_q8_k_bsum_pair(const tf_q8_k_act *x, int p) {
+    const int32_t lo = x->bsums[4 * p] + x->bsums[4 * p + 1];
+    const int32_t hi = x->bsums[4 * p + 2] + x->bsums[4 * p + 3];
+    return (int32_t)((uint32_t)hi << 16 | ((uint32_t)lo & 0xFFFF));
+}
+
 typedef enum tf_act_quant { TF_ACT_NONE, TF_ACT_Q8_0, TF_ACT_Q8_K } tf_act_quant;
 
 /* Σ_j w[j]·x[j] over n_elems, w a row in the weight's dtype, x quantized as act_quant_of says. */
