@@ -135,25 +135,32 @@ static void qgemm_range(const matmul_job *job, tf_qgemm_fn gemm, size_t t, size_
     gemm(&args);
 }
 
-/* How far ahead of the row being dotted the row loop asks for the weights' cache lines, for rows
- * of at most ROW_PREFETCH_MAX_BYTES. A decode token's dots read each row once, one stream per
- * thread that the hardware prefetcher alone left short of the memory bandwidth where rows are
- * short (the default model's 178 MB output head, 680-byte rows, at ~15 GB/s of this Zen 3's 17.4
- * on one thread). Default model, step at position 1, best of five alternated runs: one thread
- * 19.2 -> 16.9 ms, two threads 12.5 -> 10.8 (2 and 8 KiB ahead: about the same). Long rows
- * stream well on their own, and a burst of requests at each row's start slowed them: Q8_0 rows
- * of 4864 elements (5168 bytes) over 256 MB, one thread 13.0 -> 9.8 GB/s with it; 2048 elements
- * neither way, 640 and 896 faster (14.5 -> 15.8-17.5, 12.7 -> 16.3). */
-enum { ROW_PREFETCH_BYTES = 4096, ROW_PREFETCH_MAX_BYTES = 2048 };
+/* The order a thread's row loop takes its rows in: ROW_STREAMS interleaved streams, the i-th row
+ * of each of ROW_STREAMS equal contiguous parts in turn, then the rows left over. A decode
+ * token's dots read each row once, and one stream of short rows left a core short of the memory
+ * bandwidth whatever the prefetching (the default model's 178 MB output head, 680-byte rows:
+ * ~16 GB/s one thread on this Zen 3 with software prefetch 4 KiB ahead, ~14 without); the
+ * hardware prefetchers follow four streams at once to ~20 (benchmarks/ and doc/benchmarks.md).
+ * Each row's dot is the same call either way: the order changes no bit. */
+enum { ROW_STREAMS = 4 };
 
-/* Asks for the cache lines ROW_PREFETCH_BYTES past this row's bytes, up to end (the range's),
- * where the rows are short. */
-static inline void prefetch_ahead(const uint8_t *row, size_t row_bytes, const uint8_t *end) {
-    if (row_bytes > ROW_PREFETCH_MAX_BYTES) return;
-    const uintptr_t from = ((uintptr_t)row + ROW_PREFETCH_BYTES) & ~(uintptr_t)63;
-    const uintptr_t to = (uintptr_t)row + ROW_PREFETCH_BYTES + row_bytes;
-    for (uintptr_t at = from; at < to && at < (uintptr_t)end; at += 64)
-        __builtin_prefetch((const void *)at, 0, 3);
+/* Row r dotted with every token of the chunk from the first not in row tiles. */
+static void qdot_row(const matmul_job *job, size_t r) {
+    const tf_matrix *w = job->w;
+    const uint8_t *act = job->state->act_quant;
+    const size_t act_bytes = job->state->act_quant_row_bytes;
+    float *y = job->y + job->t0 * w->n_rows;
+    const uint8_t *row = w->data + r * w->row_bytes;
+    size_t t = job->n_gemm;
+    for (; t % 4 == 0 && t / 4 < job->n_fours && job->fours[t / 4]; t += 4) {
+        const void *xs[4];
+        float out[4];
+        for (int i = 0; i < 4; i++) xs[i] = act + (t + i) * act_bytes;
+        job->fours[t / 4](row, xs, w->row_elems, out);
+        for (int i = 0; i < 4; i++) y[(t + i) * w->n_rows + r] = out[i];
+    }
+    for (; t < job->chunk; t++)
+        y[t * w->n_rows + r] = job->dots[t](row, act + t * act_bytes, w->row_elems);
 }
 
 /* Weight rows [r0, r1) dotted in integers with every token of the chunk: the first n_gemm as
@@ -164,25 +171,10 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     if (job->gemm_rest)
         qgemm_range(job, job->gemm_rest, job->n_gemm, job->chunk - job->n_gemm, r0, r1, thread);
     if (job->n_gemm == job->chunk || job->gemm_rest) return;
-    const tf_matrix *w = job->w;
-    const uint8_t *act = job->state->act_quant;
-    const size_t act_bytes = job->state->act_quant_row_bytes;
-    float *y = job->y + job->t0 * w->n_rows;
-    const uint8_t *end = w->data + r1 * w->row_bytes;
-    for (size_t r = r0; r < r1; r++) {
-        const uint8_t *row = w->data + r * w->row_bytes;
-        prefetch_ahead(row, w->row_bytes, end);
-        size_t t = job->n_gemm;
-        for (; t % 4 == 0 && t / 4 < job->n_fours && job->fours[t / 4]; t += 4) {
-            const void *xs[4];
-            float out[4];
-            for (int i = 0; i < 4; i++) xs[i] = act + (t + i) * act_bytes;
-            job->fours[t / 4](row, xs, w->row_elems, out);
-            for (int i = 0; i < 4; i++) y[(t + i) * w->n_rows + r] = out[i];
-        }
-        for (; t < job->chunk; t++)
-            y[t * w->n_rows + r] = job->dots[t](row, act + t * act_bytes, w->row_elems);
-    }
+    const size_t part = (r1 - r0) / ROW_STREAMS;
+    for (size_t i = 0; i < part; i++)
+        for (size_t s = 0; s < ROW_STREAMS; s++) qdot_row(job, r0 + s * part + i);
+    for (size_t r = r0 + ROW_STREAMS * part; r < r1; r++) qdot_row(job, r);
 }
 
 /* The kernels (float orders) of the chunk [t0, t0 + chunk) for the job's matrix: dots[t] per token
