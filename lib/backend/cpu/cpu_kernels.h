@@ -57,18 +57,26 @@ typedef struct tf_packed_q8_0 {
     uint16_t d[16];       /* lane r: row r's block scale, float16 bits */
 } tf_packed_q8_0;
 
-/* Q5_0: the fifth bits in one of two layouts, as the table reads them (tf_cpu_kernels.packs).
- * TF_PACKS_Q5_0 (avx512): 64-bit words, one mask register per group of four elements.
- * TF_PACKS_Q5_0_AVX2 (x86-64-v3): by eight-row half, so that one 256-bit load holds eight rows'
- * fifth bits of all 32 elements and a shift and an and put those of elements 4j..4j+3 in place. */
+/* Q5_0 in one of two layouts, as the table reads them (tf_cpu_kernels.packs).
+ * TF_PACKS_Q5_0 (avx512): the file's nibbles, the fifth bits in 64-bit words, one mask register
+ * per group of four elements.
+ * TF_PACKS_Q5_0_AVX2 (x86-64-v3): whole codes in bytes, so that an and gives those of elements
+ * 4k..4k+3 of eight rows and a shift, two ands and an or those of 16 + 4k..: the fifth bits kept
+ * apart had cost four more operations per 64 codes (a tenth of decode's Q5_0 chain). A code is the
+ * file's unsigned one (nibble | fifth bit << 4, 0..31). */
 typedef struct tf_packed_q5_0 {
-    uint8_t qs[4][64]; /* qs[k], lane r: row r's qs bytes 4k..4k+3 (low nibbles: elements
-                          4k..4k+3; high nibbles: 16 + 4k..) */
     union {
-        uint64_t qh[8];           /* TF_PACKS_Q5_0: qh[j] bit 4r + i: bit 4 of row r's element
-                                     4j + i */
-        uint8_t qh_halves[2][32]; /* TF_PACKS_Q5_0_AVX2: qh_halves[h] byte 4(r − 8h) + i, bit j:
-                                     bit 4 of row r's element 4j + i */
+        struct {               /* TF_PACKS_Q5_0 */
+            uint8_t qs[4][64]; /* qs[k], lane r: row r's qs bytes 4k..4k+3 (low nibbles: elements
+                                  4k..4k+3; high nibbles: 16 + 4k..) */
+            uint64_t qh[8];    /* qh[j] bit 4r + i: bit 4 of row r's element 4j + i */
+        };
+        struct {                  /* TF_PACKS_Q5_0_AVX2 */
+            uint8_t codes[4][64]; /* codes[k], lane r, byte i: row r's code of element 4k + i
+                                     (bits 0-4), bits 0-2 of that of 16 + 4k + i (bits 5-7) */
+            uint8_t tops[2][32];  /* tops[h] byte 4(r − 8h) + i, bits 2k..2k + 1: bits 3-4 of
+                                     row r's code of element 16 + 4k + i */
+        };
     };
     uint16_t d[16]; /* lane r: row r's block scale, float16 bits */
 } tf_packed_q5_0;
@@ -83,10 +91,10 @@ typedef struct tf_packed_q4_k {
 
 /* The packed layouts a kernel table's row tiles read (tf_cpu_kernels.packs, a set of these). */
 enum {
-    TF_PACKS_Q5_0 = 1u << 0,      /* tf_packed_q5_0, qh */
+    TF_PACKS_Q5_0 = 1u << 0,      /* tf_packed_q5_0, qs and qh */
     TF_PACKS_Q8_0 = 1u << 1,      /* tf_packed_q8_0 */
     TF_PACKS_Q4_K = 1u << 2,      /* tf_packed_q4_k */
-    TF_PACKS_Q5_0_AVX2 = 1u << 3, /* tf_packed_q5_0, qh_halves */
+    TF_PACKS_Q5_0_AVX2 = 1u << 3, /* tf_packed_q5_0, codes and tops */
 };
 
 _Static_assert(sizeof(tf_packed_q8_0) == 16 * 34 && sizeof(tf_packed_q5_0) == 16 * 22 &&

@@ -170,7 +170,7 @@ AVX2_GEMM(avx2_gemm_q8_0, tf_block_q8_0, _mm256_loadu_si256((const __m256i *)w[b
 AVX2_GEMM(avx2_gemm_q5_0_file, tf_block_q5_0, avx_q5_0_codes(&w[b]))
 #undef AVX2_GEMM
 
-/* ---- Packed Q5_0 rows (tf_packed_q5_0, fifth bits by halves: made once per model by
+/* ---- Packed Q5_0 rows (tf_packed_q5_0, whole codes in bytes: made once per model by
  * cpu_packed.c) ----
  *
  * ggml's Q5_0 row loop spends some 22 operations per row and block (32 elements), two thirds of
@@ -180,30 +180,32 @@ AVX2_GEMM(avx2_gemm_q5_0_file, tf_block_q5_0, avx_q5_0_codes(&w[b]))
  * four codes, unsigned (0..31); maddubs with the token's four bytes broadcast, then madd, give
  * Σ u·x per row, and −16·Σx (per token, block and j, once per call) makes it ggml's integer lane
  * Σ (u − 16)·x exactly. The float part is each row's own chain: acc_j = fma(lane_j, d_w·d_x,
- * acc_j) block by block, then hsum_float_8 across the eight accumulators lane by lane. About 14
- * operations per eight rows and four elements, and the bits of the single-row kernel.
+ * acc_j) block by block, then hsum_float_8 across the eight accumulators lane by lane. About 8
+ * operations per eight rows and four elements (3 of them unpacking; 4.5 with the fifth bits kept
+ * apart as in the file), and the bits of the single-row kernel.
  *
  * For prompts (AVX2_PACKED_ROWS_TOKENS or more tokens) a tile's sixteen rows go back into row order
  * (an 8 × 8 transpose of 32-bit lanes per half and block) into the row-by-token product's scratch,
  * then as for the file's rows. */
 enum { AVX2_PACKED_ROWS_TOKENS = 4 };
 
-/* Bit j of every byte of q moved to bit 4, the other bits cleared (j a constant once unrolled;
- * 16-bit shifts of at most four places bring nothing from the next byte to bit 4). */
-static inline __attribute__((always_inline)) __m256i avx2_fifth_bits(__m256i q, int j) {
-    const __m256i moved = j < 4 ? _mm256_slli_epi16(q, 4 - j) : _mm256_srli_epi16(q, j - 4);
-    return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+/* Bits 2k..2k + 1 of every byte of tops moved to bits 3-4, the other bits cleared (k a constant
+ * once unrolled; 16-bit shifts of at most three places bring nothing from the next byte to bits
+ * 3-4). */
+static inline __attribute__((always_inline)) __m256i avx2_top_bits(__m256i tops, int k) {
+    const __m256i moved =
+        k < 2 ? _mm256_slli_epi16(tops, 3 - 2 * k) : _mm256_srli_epi16(tops, 2 * k - 3);
+    return _mm256_and_si256(moved, _mm256_set1_epi8(0x18));
 }
 
 /* The unsigned codes of elements 4k..4k+3 (*lo) and 16 + 4k.. (*hi) of half h (rows 8h..8h+7) of
- * a packed block, lane r row 8h + r's. */
+ * a packed block whose tops[h] is in tops, lane r row 8h + r's. */
 static inline __attribute__((always_inline)) void
-avx2_packed_codes(const tf_packed_q5_0 *p, int h, __m256i q, int k, __m256i *lo, __m256i *hi) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const __m256i v = _mm256_loadu_si256((const __m256i *)(p->qs[k] + 32 * h));
-    *lo = _mm256_or_si256(_mm256_and_si256(v, low4), avx2_fifth_bits(q, k));
-    *hi =
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), avx2_fifth_bits(q, k + 4));
+avx2_packed_codes(const tf_packed_q5_0 *p, int h, __m256i tops, int k, __m256i *lo, __m256i *hi) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(p->codes[k] + 32 * h));
+    *lo = _mm256_and_si256(v, _mm256_set1_epi8(0x1F));
+    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 5), _mm256_set1_epi8(0x07)),
+                          avx2_top_bits(tops, k));
 }
 
 /* −16·Σ x over elements 4j..4j+3 of each block of token x: off[b·8 + j]. */
@@ -230,13 +232,14 @@ static inline __m256 avx2_packed_lane(__m256i u, int32_t x4, int32_t off) {
     return _mm256_cvtepi32_ps(_mm256_add_epi32(sums, _mm256_set1_epi32(off)));
 }
 
-/* Asks for block b's share of the bytes at ahead (NULL: none), into L1 (T0; T1 measured the
- * same). On Zen 3 the hardware
- * prefetcher alone left one token's pass over packed tiles at ~12 GB/s from memory, ~14.5 with
- * the tile two ahead requested along the way (one thread). */
-static inline void avx2_prefetch_share(const char *ahead, size_t bytes, uint32_t b, uint32_t nb) {
+/* Asks for block b's bytes (block_bytes each) of a later tile at ahead (NULL: none), into L1 (T0;
+ * T1 measured the same). On Zen 3 the hardware prefetcher alone left one token's pass over packed
+ * tiles at ~12 GB/s from memory, ~14.5 with the tile two ahead requested along the way (one
+ * thread). Multiplications only: the share had been bytes·b / nb, two 64-bit divisions a block
+ * that cost a Q5_0 decode a fifth of its time in cache. */
+static inline void avx2_prefetch_share(const char *ahead, size_t block_bytes, uint32_t b) {
     if (!ahead) return;
-    const size_t from = bytes * b / nb, to = bytes * (b + 1) / nb;
+    const size_t from = block_bytes * b, to = from + block_bytes;
     for (size_t at = from & ~(size_t)63; at < to; at += 64)
         __asm__ volatile("prefetcht0 %0" : : "m"(*(ahead + at)));
 }
@@ -245,19 +248,19 @@ static inline void avx2_prefetch_share(const char *ahead, size_t bytes, uint32_t
  * 8h..8h+7. */
 static inline __attribute__((always_inline)) void
 avx2_packed_half(const tf_packed_q5_0 *p, uint32_t nb, int h, const tf_q8_0_act *x,
-                 const int32_t *off, float *y, const char *ahead, size_t ahead_bytes) {
+                 const int32_t *off, float *y, const char *ahead) {
     __m256 acc[8];
     for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
     for (uint32_t b = 0; b < nb; b++) {
-        avx2_prefetch_share(ahead, ahead_bytes, b, nb);
-        const __m256i q = _mm256_loadu_si256((const __m256i *)p[b].qh_halves[h]);
+        avx2_prefetch_share(ahead, sizeof *p, b);
+        const __m256i tops = _mm256_loadu_si256((const __m256i *)p[b].tops[h]);
         const __m256 d =
             _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&p[b].d[8 * h])),
                           _mm256_set1_ps(x[b].d));
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m256i lo, hi;
-            avx2_packed_codes(&p[b], h, q, k, &lo, &hi);
+            avx2_packed_codes(&p[b], h, tops, k, &lo, &hi);
             const __m256 lane_lo =
                 avx2_packed_lane(lo, avx2_load4(x[b].qs + 4 * k), off[b * 8 + k]);
             const __m256 lane_hi =
@@ -293,8 +296,8 @@ static void avx2_packed_q5_0_lanes(const tf_qgemm_args *a) {
             float *y = a->y + t * a->y_stride + (size_t)i * TF_QGEMM_ROWS;
             /* the first pass reads the tile from memory (and asks for a later one); the others
              * find it in L1 */
-            avx2_packed_half(p, nb, 0, x, off + t * nb * 8, y, t == 0 ? ahead : NULL, tile_bytes);
-            avx2_packed_half(p, nb, 1, x, off + t * nb * 8, y + 8, NULL, 0);
+            avx2_packed_half(p, nb, 0, x, off + t * nb * 8, y, t == 0 ? ahead : NULL);
+            avx2_packed_half(p, nb, 1, x, off + t * nb * 8, y + 8, NULL);
         }
     }
 }
@@ -324,9 +327,9 @@ static inline __attribute__((always_inline)) void avx2_transpose8(__m256i v[8]) 
 static inline void avx2_packed_block_rows(const tf_packed_q5_0 *p, uint32_t nb,
                                           avx2_unpacked_block *rows, float *w_scales) {
     for (int h = 0; h < 2; h++) {
-        const __m256i q = _mm256_loadu_si256((const __m256i *)p->qh_halves[h]);
+        const __m256i tops = _mm256_loadu_si256((const __m256i *)p->tops[h]);
         __m256i v[8];
-        for (int k = 0; k < 4; k++) avx2_packed_codes(p, h, q, k, &v[k], &v[k + 4]);
+        for (int k = 0; k < 4; k++) avx2_packed_codes(p, h, tops, k, &v[k], &v[k + 4]);
         avx2_transpose8(v); /* v[r]: row 8h + r's codes, element order */
         for (int r = 0; r < 8; r++) {
             const __m256i codes = _mm256_sub_epi8(v[r], _mm256_set1_epi8(16));

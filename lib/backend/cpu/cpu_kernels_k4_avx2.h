@@ -81,12 +81,12 @@ static void avx2_k4_bsum_pairs(const tf_qgemm_args *a, uint32_t t0, uint32_t n_t
 static inline __attribute__((always_inline)) void
 avx2_k4_half(const tf_packed_q4_k *p, uint32_t n_sb, int h, const tf_q8_k_act *const x[4],
              const int32_t *const bsum_pairs[4], int n_x, int span, float *const y[4],
-             const char *ahead, size_t ahead_bytes) {
+             const char *ahead) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 acc[4], acc_min[4];
     for (int t = 0; t < n_x; t++) acc[t] = acc_min[t] = _mm256_setzero_ps();
     for (uint32_t b = 0; b < n_sb; b++) {
-        avx2_prefetch_share(ahead, ahead_bytes, b, n_sb);
+        avx2_prefetch_share(ahead, sizeof *p, b);
         avx2_k4_head head;
         avx2_k4_head_of(&p[b], h, &head);
         for (int s0 = 0; s0 < 8; s0 += span) {
@@ -135,9 +135,10 @@ avx2_k4_half(const tf_packed_q4_k *p, uint32_t n_sb, int h, const tf_q8_k_act *c
 }
 
 /* Tokens [t, t + n_x) of the call against packed tile i, both halves. */
-static inline __attribute__((always_inline)) void
-avx2_k4_tile_tokens(const tf_qgemm_args *a, uint32_t i, uint32_t t, const int32_t *pairs, int n_x,
-                    int span, const char *ahead, size_t ahead_bytes) {
+static inline __attribute__((always_inline)) void avx2_k4_tile_tokens(const tf_qgemm_args *a,
+                                                                      uint32_t i, uint32_t t,
+                                                                      const int32_t *pairs, int n_x,
+                                                                      int span, const char *ahead) {
     const uint32_t n_sb = a->n_elems / TF_QK_K;
     const tf_packed_q4_k *p =
         (const tf_packed_q4_k *)(a->packed + (size_t)i * TF_QGEMM_ROWS * a->row_bytes);
@@ -150,8 +151,8 @@ avx2_k4_tile_tokens(const tf_qgemm_args *a, uint32_t i, uint32_t t, const int32_
         y[k] = a->y + (size_t)(t + k) * a->y_stride + (size_t)i * TF_QGEMM_ROWS;
         y_hi[k] = y[k] + 8;
     }
-    avx2_k4_half(p, n_sb, 0, x, token_pairs, n_x, span, y, ahead, ahead_bytes);
-    avx2_k4_half(p, n_sb, 1, x, token_pairs, n_x, span, y_hi, NULL, 0);
+    avx2_k4_half(p, n_sb, 0, x, token_pairs, n_x, span, y, ahead);
+    avx2_k4_half(p, n_sb, 1, x, token_pairs, n_x, span, y_hi, NULL);
 }
 
 /* Every whole packed tile with the tokens four at a time, then the rest one by one, in groups of
@@ -176,11 +177,9 @@ static inline __attribute__((always_inline)) void avx2_k4_gemm(const tf_qgemm_ar
                     : NULL;
             uint32_t t = 0;
             for (; t + 4 <= n_t; t += 4, ahead = NULL)
-                avx2_k4_tile_tokens(a, i, t0 + t, pairs + (size_t)t * n_sb * 4, 4, span, ahead,
-                                    tile_bytes);
+                avx2_k4_tile_tokens(a, i, t0 + t, pairs + (size_t)t * n_sb * 4, 4, span, ahead);
             for (; t < n_t; t++, ahead = NULL)
-                avx2_k4_tile_tokens(a, i, t0 + t, pairs + (size_t)t * n_sb * 4, 1, span, ahead,
-                                    tile_bytes);
+                avx2_k4_tile_tokens(a, i, t0 + t, pairs + (size_t)t * n_sb * 4, 1, span, ahead);
         }
     }
     k_gemm_rows_with(a, n_tiles * TF_QGEMM_ROWS, one, four);

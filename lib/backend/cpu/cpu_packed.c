@@ -39,41 +39,61 @@ static void pack_q8_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blo
     }
 }
 
-/* Row r's fifth bits (bit e: element e's) into packed block p, in the words (TF_PACKS_Q5_0) or by
- * eight-row half (halves: TF_PACKS_Q5_0_AVX2); the block's qh starts zeroed. */
-static void put_fifth_bits(tf_packed_q5_0 *p, uint32_t r, uint32_t qh, bool halves) {
-    for (int j = 0; j < 8; j++) {
-        if (!halves) p->qh[j] |= (uint64_t)(qh >> (4 * j) & 0xFu) << (4 * r);
-        else
-            for (int i = 0; i < 4; i++)
-                p->qh_halves[r / 8][4 * (r % 8) + i] |= (uint8_t)((qh >> (4 * j + i) & 1u) << j);
-    }
+/* Element e's unsigned code (0..31) of a file block. */
+static uint8_t q5_0_code(const tf_block_q5_0 *block, uint32_t qh, int e) {
+    const uint8_t nibble = e < 16 ? block->qs[e] & 0x0F : block->qs[e - 16] >> 4;
+    return (uint8_t)(nibble | (qh >> e & 1u) << 4);
 }
 
-/* The inverse of put_fifth_bits: row r's 32 fifth bits. */
-static uint32_t get_fifth_bits(const tf_packed_q5_0 *p, uint32_t r, bool halves) {
+/* Row r of a file block into packed block p (p's fifth bits, or tops, start zeroed): TF_PACKS_Q5_0
+ * where !avx2, TF_PACKS_Q5_0_AVX2 where avx2. */
+static void put_q5_0_row(tf_packed_q5_0 *p, uint32_t r, const tf_block_q5_0 *src, bool avx2) {
+    uint32_t qh;
+    memcpy(&qh, src->qh, sizeof qh);
+    p->d[r] = src->d;
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 4; i++) {
+            if (!avx2) {
+                p->qs[k][4 * r + i] = src->qs[4 * k + i];
+                p->qh[k] |= (uint64_t)(qh >> (4 * k + i) & 1u) << (4 * r + i);
+                p->qh[k + 4] |= (uint64_t)(qh >> (16 + 4 * k + i) & 1u) << (4 * r + i);
+                continue;
+            }
+            const uint8_t lo = q5_0_code(src, qh, 4 * k + i),
+                          hi = q5_0_code(src, qh, 16 + 4 * k + i);
+            p->codes[k][4 * r + i] = (uint8_t)(lo | (hi & 7u) << 5);
+            p->tops[r / 8][4 * (r % 8) + i] |= (uint8_t)((hi >> 3) << (2 * k));
+        }
+}
+
+/* The inverse of put_q5_0_row: row r of packed block p as the file's block. */
+static void get_q5_0_row(const tf_packed_q5_0 *p, uint32_t r, tf_block_q5_0 *dst, bool avx2) {
     uint32_t qh = 0;
-    for (int j = 0; j < 8; j++) {
-        if (!halves) qh |= (uint32_t)(p->qh[j] >> (4 * r) & 0xFu) << (4 * j);
-        else
-            for (int i = 0; i < 4; i++)
-                qh |= (uint32_t)(p->qh_halves[r / 8][4 * (r % 8) + i] >> j & 1u) << (4 * j + i);
-    }
-    return qh;
+    dst->d = p->d[r];
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 4; i++) {
+            const int e = 4 * k + i;
+            if (!avx2) {
+                dst->qs[e] = p->qs[k][4 * r + i];
+                qh |= (uint32_t)(p->qh[k] >> (4 * r + i) & 1u) << e;
+                qh |= (uint32_t)(p->qh[k + 4] >> (4 * r + i) & 1u) << (16 + e);
+                continue;
+            }
+            const uint8_t byte = p->codes[k][4 * r + i];
+            const uint8_t top = p->tops[r / 8][4 * (r % 8) + i] >> (2 * k) & 3u;
+            const uint8_t lo = byte & 0x1F, hi = (uint8_t)(byte >> 5 | top << 3);
+            dst->qs[e] = (uint8_t)((lo & 0x0F) | (hi & 0x0F) << 4);
+            qh |= (uint32_t)(lo >> 4) << e | (uint32_t)(hi >> 4) << (16 + e);
+        }
+    memcpy(dst->qh, &qh, sizeof qh);
 }
 
-static void pack_q5_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks, bool halves,
+static void pack_q5_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blocks, bool avx2,
                            tf_packed_q5_0 *out) {
-    memset(out, 0, n_blocks * sizeof *out); /* the fifth bits are or-ed in */
+    memset(out, 0, n_blocks * sizeof *out); /* the fifth bits and tops are or-ed in */
     for (uint32_t r = 0; r < TF_QGEMM_ROWS; r++) {
         const tf_block_q5_0 *src = (const tf_block_q5_0 *)(rows + r * row_bytes);
-        for (uint32_t b = 0; b < n_blocks; b++) {
-            out[b].d[r] = src[b].d;
-            for (int k = 0; k < 4; k++) memcpy(&out[b].qs[k][4 * r], src[b].qs + 4 * k, 4);
-            uint32_t qh;
-            memcpy(&qh, src[b].qh, sizeof qh);
-            put_fifth_bits(&out[b], r, qh, halves);
-        }
+        for (uint32_t b = 0; b < n_blocks; b++) put_q5_0_row(&out[b], r, &src[b], avx2);
     }
 }
 
@@ -119,12 +139,8 @@ static void unpack_row(unsigned packs, tinfer_dtype dtype, const uint8_t *tile, 
                 for (int i = 0; i < 4; i++)
                     dst->qs[4 * j + i] = (int8_t)(p->codes[j][4 * r + i] ^ 0x80u);
         } else if (dtype == TINFER_DTYPE_Q5_0) {
-            const tf_packed_q5_0 *p = (const tf_packed_q5_0 *)tile + b;
-            tf_block_q5_0 *dst = (tf_block_q5_0 *)row + b;
-            dst->d = p->d[r];
-            for (int k = 0; k < 4; k++) memcpy(dst->qs + 4 * k, &p->qs[k][4 * r], 4);
-            const uint32_t qh = get_fifth_bits(p, r, (packs & TF_PACKS_Q5_0_AVX2) != 0);
-            memcpy(dst->qh, &qh, sizeof qh);
+            get_q5_0_row((const tf_packed_q5_0 *)tile + b, r, (tf_block_q5_0 *)row + b,
+                         (packs & TF_PACKS_Q5_0_AVX2) != 0);
         } else {
             const tf_packed_q4_k *p = (const tf_packed_q4_k *)tile + b;
             tf_block_q4_k *dst = (tf_block_q4_k *)row + b;
