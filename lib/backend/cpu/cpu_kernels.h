@@ -62,8 +62,8 @@ typedef struct tf_packed_q8_0 {
  * per group of four elements.
  * TF_PACKS_Q5_0_AVX2 (x86-64-v3): whole codes in bytes, so that an and gives those of elements
  * 4k..4k+3 of eight rows and a shift, two ands and an or those of 16 + 4k..: the fifth bits kept
- * apart had cost four more operations per 64 codes (a tenth of decode's Q5_0 chain). A code is the
- * file's unsigned one (nibble | fifth bit << 4, 0..31). */
+ * apart had cost three to four more operations per 64 codes (about a sixth of decode's Q5_0
+ * chain). A code is the file's unsigned one (nibble | fifth bit << 4, 0..31). */
 typedef struct tf_packed_q5_0 {
     union {
         struct {               /* TF_PACKS_Q5_0 */

@@ -236,7 +236,7 @@ static inline __m256 avx2_packed_lane(__m256i u, int32_t x4, int32_t off) {
  * T1 measured the same). On Zen 3 the hardware prefetcher alone left one token's pass over packed
  * tiles at ~12 GB/s from memory, ~14.5 with the tile two ahead requested along the way (one
  * thread). Multiplications only: the share had been bytes·b / nb, two 64-bit divisions a block
- * that cost a Q5_0 decode a fifth of its time in cache. */
+ * (a few per cent of a Q5_0 decode's time in cache). */
 static inline void avx2_prefetch_share(const char *ahead, size_t block_bytes, uint32_t b) {
     if (!ahead) return;
     const size_t from = block_bytes * b, to = from + block_bytes;

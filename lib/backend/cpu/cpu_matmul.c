@@ -138,9 +138,10 @@ static void qgemm_range(const matmul_job *job, tf_qgemm_fn gemm, size_t t, size_
 /* The order a thread's row loop takes its rows in: ROW_STREAMS interleaved streams, the i-th row
  * of each of ROW_STREAMS equal contiguous parts in turn, then the rows left over. A decode
  * token's dots read each row once, and one stream of short rows left a core short of the memory
- * bandwidth whatever the prefetching (the default model's 178 MB output head, 680-byte rows:
- * ~16 GB/s one thread on this Zen 3 with software prefetch 4 KiB ahead, ~14 without); the
- * hardware prefetchers follow four streams at once to ~20 (benchmarks/ and doc/benchmarks.md).
+ * bandwidth whatever the prefetching (the default model's 178 MB output head, 680-byte rows, one
+ * thread on this Zen 3: 12-14 GB/s, 14-18 with software prefetch 4 KiB ahead); the hardware
+ * prefetchers follow four streams at once to 17-21 (doc/benchmarks.md; tinfer-roofline reads
+ * its buffer both ways).
  * Each row's dot is the same call either way: the order changes no bit. */
 enum { ROW_STREAMS = 4 };
 
