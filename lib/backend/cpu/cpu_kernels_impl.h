@@ -618,7 +618,6 @@ static void k_dot4_q4_k_rows(const uint8_t *w, const void *const xq[4], uint32_t
 #include "backend/cpu/cpu_kernels_k4_avx2.h"
 #define TF_KERNEL_Q4_K_ROWS4_GEMM avx2_gemm_q4_k_rows4
 #define TF_KERNEL_Q4_K_ROWS_GEMM avx2_gemm_q4_k_rows
-#define TF_KERNEL_Q6_K_TILED_GEMM NULL
 #endif
 
 /* ggml's tiled K-quant matmul (ggml-cpu/tiled, batches of 8+ tokens, weights not repacked): per
@@ -1228,9 +1227,13 @@ static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const fl
 #ifndef TF_KERNEL_Q8_0_GEMM_FAST
 #define TF_KERNEL_Q8_0_GEMM_FAST NULL
 #endif
-#ifndef TF_KERNEL_Q4_K_ROWS4_GEMM
+#ifndef TF_KERNEL_Q4_K_ROWS4_GEMM /* k-quant row tiles: each none but where a build brings it */
 #define TF_KERNEL_Q4_K_ROWS4_GEMM NULL
+#endif
+#ifndef TF_KERNEL_Q4_K_ROWS_GEMM
 #define TF_KERNEL_Q4_K_ROWS_GEMM NULL
+#endif
+#ifndef TF_KERNEL_Q6_K_TILED_GEMM
 #define TF_KERNEL_Q6_K_TILED_GEMM NULL
 #endif
 

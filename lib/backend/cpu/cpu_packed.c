@@ -39,26 +39,34 @@ static void pack_q8_0_tile(const uint8_t *rows, size_t row_bytes, uint32_t n_blo
     }
 }
 
-/* Element e's unsigned code (0..31) of a file block. */
+/* Element e's unsigned code (0..31) of a file block whose fifth bits are qh. */
 static uint8_t q5_0_code(const tf_block_q5_0 *block, uint32_t qh, int e) {
     const uint8_t nibble = e < 16 ? block->qs[e] & 0x0F : block->qs[e - 16] >> 4;
     return (uint8_t)(nibble | (qh >> e & 1u) << 4);
 }
 
-/* Row r of a file block into packed block p (p's fifth bits, or tops, start zeroed): TF_PACKS_Q5_0
- * where !avx2, TF_PACKS_Q5_0_AVX2 where avx2. */
-static void put_q5_0_row(tf_packed_q5_0 *p, uint32_t r, const tf_block_q5_0 *src, bool avx2) {
-    uint32_t qh;
-    memcpy(&qh, src->qh, sizeof qh);
-    p->d[r] = src->d;
+/* The inverse of q5_0_code: element e's code into a block whose qs start zeroed, its fifth bit
+ * into *qh. */
+static void q5_0_set_code(tf_block_q5_0 *block, uint32_t *qh, int e, uint8_t code) {
+    block->qs[e % 16] |= (uint8_t)((code & 0x0Fu) << (e < 16 ? 0 : 4));
+    *qh |= (uint32_t)(code >> 4) << e;
+}
+
+/* TF_PACKS_Q5_0: row r's qs bytes as they are, its fifth bits (qh) into the words. */
+static void put_q5_0_words(tf_packed_q5_0 *p, uint32_t r, const tf_block_q5_0 *src, uint32_t qh) {
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < 4; i++) {
-            if (!avx2) {
-                p->qs[k][4 * r + i] = src->qs[4 * k + i];
-                p->qh[k] |= (uint64_t)(qh >> (4 * k + i) & 1u) << (4 * r + i);
-                p->qh[k + 4] |= (uint64_t)(qh >> (16 + 4 * k + i) & 1u) << (4 * r + i);
-                continue;
-            }
+            p->qs[k][4 * r + i] = src->qs[4 * k + i];
+            p->qh[k] |= (uint64_t)(qh >> (4 * k + i) & 1u) << (4 * r + i);
+            p->qh[k + 4] |= (uint64_t)(qh >> (16 + 4 * k + i) & 1u) << (4 * r + i);
+        }
+}
+
+/* TF_PACKS_Q5_0_AVX2: row r's codes, element 4k + i's with three bits of 16 + 4k + i's, the
+ * latter's top two bits into tops. */
+static void put_q5_0_codes(tf_packed_q5_0 *p, uint32_t r, const tf_block_q5_0 *src, uint32_t qh) {
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 4; i++) {
             const uint8_t lo = q5_0_code(src, qh, 4 * k + i),
                           hi = q5_0_code(src, qh, 16 + 4 * k + i);
             p->codes[k][4 * r + i] = (uint8_t)(lo | (hi & 7u) << 5);
@@ -66,24 +74,34 @@ static void put_q5_0_row(tf_packed_q5_0 *p, uint32_t r, const tf_block_q5_0 *src
         }
 }
 
+/* Row r of a file block into packed block p (whose fifth bits, or tops, start zeroed), in the
+ * layout of avx2 (TF_PACKS_Q5_0_AVX2) or not (TF_PACKS_Q5_0). */
+static void put_q5_0_row(tf_packed_q5_0 *p, uint32_t r, const tf_block_q5_0 *src, bool avx2) {
+    uint32_t qh;
+    memcpy(&qh, src->qh, sizeof qh);
+    p->d[r] = src->d;
+    if (avx2) put_q5_0_codes(p, r, src, qh);
+    else put_q5_0_words(p, r, src, qh);
+}
+
 /* The inverse of put_q5_0_row: row r of packed block p as the file's block. */
 static void get_q5_0_row(const tf_packed_q5_0 *p, uint32_t r, tf_block_q5_0 *dst, bool avx2) {
     uint32_t qh = 0;
     dst->d = p->d[r];
+    memset(dst->qs, 0, sizeof dst->qs); /* the codes are or-ed in */
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < 4; i++) {
             const int e = 4 * k + i;
-            if (!avx2) {
+            if (avx2) {
+                const uint8_t byte = p->codes[k][4 * r + i];
+                const uint8_t top = p->tops[r / 8][4 * (r % 8) + i] >> (2 * k) & 3u;
+                q5_0_set_code(dst, &qh, e, byte & 0x1F);
+                q5_0_set_code(dst, &qh, 16 + e, (uint8_t)(byte >> 5 | top << 3));
+            } else {
                 dst->qs[e] = p->qs[k][4 * r + i];
                 qh |= (uint32_t)(p->qh[k] >> (4 * r + i) & 1u) << e;
                 qh |= (uint32_t)(p->qh[k + 4] >> (4 * r + i) & 1u) << (16 + e);
-                continue;
             }
-            const uint8_t byte = p->codes[k][4 * r + i];
-            const uint8_t top = p->tops[r / 8][4 * (r % 8) + i] >> (2 * k) & 3u;
-            const uint8_t lo = byte & 0x1F, hi = (uint8_t)(byte >> 5 | top << 3);
-            dst->qs[e] = (uint8_t)((lo & 0x0F) | (hi & 0x0F) << 4);
-            qh |= (uint32_t)(lo >> 4) << e | (uint32_t)(hi >> 4) << (16 + e);
         }
     memcpy(dst->qh, &qh, sizeof qh);
 }
