@@ -10,9 +10,16 @@ whose F16 logits tinfer's exact path reproduces bit for bit): over the same wind
 KL divergence of each position's next-token distribution from the F16 cache's, the share of
 positions whose greedy token stays, and the mean log-likelihood of the text.
 
-Measured here: KL 0.0480 (llama.cpp 0.0465), greedy agreement 0.92 (0.93), mean NLL within 1 %
-of llama.cpp's Q8_0 figure. The bounds below leave room for another CPU's kernels, not for a
-worse cache: a cache that kept F16 underneath would fail the lower KL bound, a broken one the
+The per-window figures are noisy: this model's logits swing with any change of rounding in
+attention, so a window of 128 positions can land far from llama.cpp's own figure without the
+cache being worse. An F32 cache, strictly finer than the F16 one, measured a KL from F16 of
+0.0731 on window 256+128 (llama.cpp's Q8_0: 0.0214, 3.4x) and 0.0268-0.0507 on the others;
+rounding the Q8_0 scores' query to 16-bit codes moved that window from 0.0218 to 0.0417. So the
+per-window bound only catches a broken cache; the mean over every window is the quality bound.
+
+Measured here: KL 0.0469 (llama.cpp 0.0465), greedy agreement 0.919 (0.924), mean NLL 1.731
+(llama.cpp's Q8_0 figure 1.749). The bounds below leave room for another CPU's kernels, not for
+a worse cache: a cache that kept F16 underneath would fail the lower KL bound, a broken one the
 upper.
 """
 
@@ -28,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
 
 REFERENCE = ROOT / "tests" / "data" / "perplexity" / "kv_q8_0_reference.json"
 KL_MAX_RATIO = 1.25        # our mean KL from F16 over llama.cpp's, all windows
-KL_MAX_RATIO_WINDOW = 1.6  # the same per window (fewer positions, more spread)
+KL_MAX_RATIO_WINDOW = 4.0  # the same per window: an F32 cache reaches 3.4 (docstring)
 KL_MIN_RATIO = 0.25        # the cache does quantize
 AGREE_SLACK = 0.03         # greedy agreement at most this far below llama.cpp's
 NLL_REL = 0.025            # mean NLL under Q8_0 within this of llama.cpp's Q8_0 figure

@@ -916,6 +916,11 @@ static double q8_element(const uint8_t *row, size_t e) {
     return (double)tf_f16_to_f32(half) * (int8_t)block[2 + e % 32];
 }
 
+static _Alignas(64) uint8_t q8_work[(Q8_N / 32) * (TF_ATTN_Q8_MAX_POS * 12 + 16)];
+
+/* The scores round each query block to 16-bit codes: the table's bits equal the generic one's,
+ * and those are within float rounding plus half a code step per element (the largest |q_e| of
+ * the block / 32767 / 2, times |k_e|) of the float dot in double. */
 static void q8_scores_with(const tf_cpu_kernels *k, const uint8_t *const *rows, const float *q) {
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic();
     static float got[Q8_ROWS * Q8_KEYS], want[Q8_ROWS * Q8_KEYS];
@@ -923,27 +928,29 @@ static void q8_scores_with(const tf_cpu_kernels *k, const uint8_t *const *rows, 
     for (size_t n = 32; n <= Q8_N; n += 32 * (n < 64 ? 1 : 7))
         for (size_t n_rows = 1; n_rows <= Q8_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
             for (size_t n_keys = 1; n_keys <= Q8_KEYS; n_keys += 33) {
-                k->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, got, n_keys);
-                generic->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, want, n_keys);
+                k->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, got, n_keys, q8_work);
+                generic->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, want, n_keys, q8_work);
                 if (memcmp(want, got, n_rows * n_keys * sizeof *got) != 0)
                     fail_msg("attn_q8_scores (%s): n %zu, %zu rows, %zu keys", k->name, n, n_rows,
                              n_keys);
                 for (size_t r = 0; r < n_rows; r++)
                     for (size_t i = 0; i < n_keys; i++) {
-                        double exact = 0, magnitude = 0;
+                        double exact = 0, magnitude = 0, rounding = 0;
                         for (size_t e = 0; e < n; e++) {
+                            double most = 0;
+                            for (size_t j = e / 32 * 32; j < e / 32 * 32 + 32; j++)
+                                most = fmax(most, fabs(q[r * n + j]));
                             exact += q8_element(rows[i], e) * q[r * n + e];
                             magnitude += fabs(q8_element(rows[i], e) * q[r * n + e]);
+                            rounding += 0.5 * most / 32767 * fabs(q8_element(rows[i], e));
                         }
                         if (fabs(want[r * n_keys + i] - exact * scale) >
-                            1e-6 * magnitude * scale + 1e-30)
+                            (rounding * 1.001 + 1e-6 * magnitude) * scale + 1e-30)
                             fail_msg("attn_q8_scores: %.9g, in double %.9g (n %zu)",
                                      want[r * n_keys + i], exact * scale, n);
                     }
             }
 }
-
-static _Alignas(64) uint8_t q8_work[(Q8_N / 32) * (TF_ATTN_Q8_MAX_POS * 12 + 16)];
 
 static void q8_values_with(const tf_cpu_kernels *k, const uint8_t *const *rows, const float *p) {
     const tf_cpu_kernels *generic = tf_cpu_kernels_generic();

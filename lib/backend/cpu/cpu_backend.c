@@ -139,7 +139,7 @@ static tinfer_status alloc_scratch(tf_cpu_state *state) {
         s->attn_rows = scratch_calloc(state, 2 * ((size_t)c->n_ctx + 1), sizeof *s->attn_rows);
         s->qgemm = alloc_qgemm_scratch(state, &ok);
         /* under the 128 bytes per element of attn_lanes, whose size was checked */
-        const size_t work = tf_attn_q8_values_work_bytes(c->max_row_elems);
+        const size_t work = tf_attn_q8_work_bytes(c->max_row_elems);
         s->attn_work = scratch_aligned(state, (work + 63) / 64 * 64 + 64);
         ok = ok && s->tile && s->attn_query && s->attn_row && s->attn_scores && s->attn_lanes &&
              s->attn_rows && s->attn_work;

@@ -140,8 +140,10 @@ static inline size_t tf_qgemm_scratch_bytes(size_t n_elems) {
 enum { TF_ATTN_Q8_MAX_POS = 256, TF_ATTN_Q8_ROWS = 4 };
 
 /* The work area of attn_q8_values for rows of n elements: TF_ATTN_Q8_ROWS rows of 16-bit weights
- * and the blocks' float scales, per block and position, and a float step per row and block. */
-static inline size_t tf_attn_q8_values_work_bytes(size_t n) {
+ * and the blocks' float scales, per block and position, and a float step per row and block; it
+ * holds attn_q8_scores' four rows of 16-bit query codes and their steps (288 bytes a block)
+ * too. */
+static inline size_t tf_attn_q8_work_bytes(size_t n) {
     return n / 32 *
            (TF_ATTN_Q8_MAX_POS * (TF_ATTN_Q8_ROWS * sizeof(int16_t) + sizeof(float)) +
             TF_ATTN_Q8_ROWS * sizeof(float));
@@ -214,17 +216,21 @@ typedef struct tf_cpu_kernels {
     void (*attn_round_f16)(const float *x, float scale, float *y, size_t n);
     /* ---- attention over a Q8_0 cache: rows of tf_block_q8_0 (n a multiple of 32), the same
      * bits in every table ----
-     * scores[r·stride + i] = tf_hsum8(acc) · scale, acc the 8-lane chains
-     * acc[e % 8] = fma(d·k_e, q_r[e], acc[e % 8]) over e < n in order (k_e the int8 code of key
-     * row i, d its block's scale): the query's float dot with the dequantized key. */
+     * scores[r·stride + i] = (lo + hi) · scale for key row i and query row r: each block b of
+     * query row r is first quantized as attn_q8_values quantizes a row's weights (below, with
+     * every d_ib 1): 16-bit codes c_e and a step s_b. lo and hi are the chains
+     * acc = fma(d_b·s_b, (float)S, acc) over the blocks in order from 0, d_b the key block's
+     * scale and S the exact integer Σ k_e·c_e over the block's elements e with e mod 16 < 8 (lo)
+     * or ≥ 8 (hi). work: tf_attn_q8_work_bytes(n) bytes, 64-byte aligned. */
     void (*attn_q8_scores)(const uint8_t *const *k_rows, size_t n_keys, const float *q,
-                           size_t n_rows, size_t n, float scale, float *scores, size_t stride);
+                           size_t n_rows, size_t n, float scale, float *scores, size_t stride,
+                           void *work);
     /* out[r·out_stride + e] for rows r < n_rows, e < n, over positions i < n_pos (at most
      * TF_ATTN_Q8_MAX_POS): Σ_i p[r·p_stride + i]·d_ib·v_ie through 16-bit weights, d_ib the scale
      * of e's block b in row i. Per row and block, with w_i = p_ri·d_ib and m the largest |w_i|
      * (NaN skipped): wq_i = the nearest-even integer of w_i·(32767 / m) (NaN as 0, clamped to
      * ±32767), out = (float)(Σ_i wq_i·v_ie, exact in int32) · (m / 32767); a block with m 0 or
-     * not finite gets zeros. work: tf_attn_q8_values_work_bytes(n) bytes, 64-byte aligned. */
+     * not finite gets zeros. work: tf_attn_q8_work_bytes(n) bytes, 64-byte aligned. */
     void (*attn_q8_values)(const uint8_t *const *v_rows, size_t n_pos, const float *p,
                            size_t p_stride, size_t n_rows, size_t n, float *out, size_t out_stride,
                            void *work);

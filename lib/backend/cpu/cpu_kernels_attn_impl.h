@@ -79,29 +79,6 @@ static inline float q8_block_scale(const uint8_t *block) {
     return tf_f16_to_f32(half);
 }
 
-/* The 16 lanes of a Q8_0 score reduced: lanes l and l + 8 added, then tf_hsum8. */
-static inline float q8_hsum16(const float acc[16]) {
-    float half[8];
-    for (int l = 0; l < 8; l++) half[l] = acc[l] + acc[l + 8];
-    return tf_hsum8(half);
-}
-
-TF_MAYBE_UNUSED static void attn_q8_scores_ref(const uint8_t *const *k_rows, size_t n_keys,
-                                               const float *q, size_t n_rows, size_t n, float scale,
-                                               float *scores, size_t stride) {
-    for (size_t r = 0; r < n_rows; r++)
-        for (size_t i = 0; i < n_keys; i++) {
-            const float *qr = q + r * n;
-            float acc[16] = {0};
-            for (size_t e = 0; e < n; e++) {
-                const uint8_t *block = k_rows[i] + e / TF_QK8_0 * sizeof(tf_block_q8_0);
-                const float kf = q8_block_scale(block) * (float)(int8_t)block[2 + e % TF_QK8_0];
-                acc[e % 16] = fmaf(kf, qr[e], acc[e % 16]);
-            }
-            scores[r * stride + i] = q8_hsum16(acc) * scale;
-        }
-}
-
 /* The work area of attn_q8_values: wq[(r·nb + b)·MAX + i], the 16-bit weight of block b of
  * position i in row r (a zero after an odd n_pos: the last pair's missing half), then dv[b·MAX +
  * i], the blocks' scales, then scales[r·nb + b], the float step of each row's block. */
@@ -163,6 +140,44 @@ TF_MAYBE_UNUSED static void attn_q8_values_ref(const uint8_t *const *v_rows, siz
                 out[r * out_stride + e] = (float)sum * step;
             }
         }
+}
+
+/* The scores' query: each row's block b (32 elements) as 16-bit integers, quantized as
+ * attn_q8_values quantizes its weights (q8_quantize_block with every d 1), codes[r][b][32], and
+ * their steps. */
+static const float q8_ones[TF_QK8_0] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+/* Σ k_e·c_e over the elements e of a block with (e mod 16) < 8 (lo) or ≥ 8: exact in int32. */
+static inline int32_t q8_scores_part(const int8_t *k, const int16_t *c, bool lo) {
+    int32_t sum = 0;
+    for (int e = 0; e < TF_QK8_0; e++)
+        if ((e % 16 < 8) == lo) sum += k[e] * c[e];
+    return sum;
+}
+
+TF_MAYBE_UNUSED static void attn_q8_scores_ref(const uint8_t *const *k_rows, size_t n_keys,
+                                               const float *q, size_t n_rows, size_t n, float scale,
+                                               float *scores, size_t stride, void *work) {
+    const size_t nb = n / TF_QK8_0;
+    int16_t *codes = work;
+    float *steps = (float *)(codes + nb * TF_QK8_0);
+    for (size_t r = 0; r < n_rows; r++) {
+        for (size_t b = 0; b < nb; b++)
+            steps[b] = q8_quantize_block(q + r * n + b * TF_QK8_0, q8_ones, TF_QK8_0,
+                                         codes + b * TF_QK8_0);
+        for (size_t i = 0; i < n_keys; i++) {
+            float lo = 0.0f, hi = 0.0f;
+            for (size_t b = 0; b < nb; b++) {
+                const uint8_t *blk = k_rows[i] + b * sizeof(tf_block_q8_0);
+                const int8_t *k = (const int8_t *)blk + 2;
+                const float d = q8_block_scale(blk) * steps[b];
+                lo = fmaf(d, (float)q8_scores_part(k, codes + b * TF_QK8_0, true), lo);
+                hi = fmaf(d, (float)q8_scores_part(k, codes + b * TF_QK8_0, false), hi);
+            }
+            scores[r * stride + i] = (lo + hi) * scale;
+        }
+    }
 }
 
 TF_MAYBE_UNUSED static void attn_round_f16_ref(const float *x, float scale, float *y, size_t n) {
@@ -581,99 +596,12 @@ static inline float q8_block_scale_f16c(const uint8_t *block) {
     return _cvtsh_ss(half);
 }
 
-/* Eight codes widened to float. */
-static inline __m256 q8_widen8(const uint8_t *codes) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)codes)));
-}
-
 /* Into L1: unlike the F16 keys (attn_prefetch_keys), an L2 hint was no faster here (alternated
  * per-op profiles at position 32,640, two threads: attention 4.87 ms a step with T0, 5.04 with
  * T1). */
 static inline void q8_prefetch_row(const uint8_t *row, size_t bytes) {
     for (size_t at = 0; at < bytes; at += 64) _mm_prefetch((const char *)row + at, _MM_HINT_T0);
 }
-
-#if defined(__AVX512F__)
-/* nk keys × nr rows, one 16-lane accumulator each: a key's 16 codes are widened and scaled once
- * for all rows, a query vector loaded once for both keys. */
-ATTN_INLINE void q8_scores_block(const uint8_t *const *k, int nk, const float *q, int nr, size_t n,
-                                 float scale, float *scores, size_t stride) {
-    __m512 acc[2][4];
-    for (int a = 0; a < nk; a++)
-        for (int r = 0; r < nr; r++) acc[a][r] = _mm512_setzero_ps();
-    for (size_t b = 0; b < n / TF_QK8_0; b++) {
-        const uint8_t *blk[2];
-        __m512 d[2];
-        for (int a = 0; a < nk; a++) {
-            blk[a] = k[a] + b * sizeof(tf_block_q8_0);
-            d[a] = _mm512_set1_ps(q8_block_scale_f16c(blk[a]));
-        }
-        for (int h = 0; h < 2; h++) {
-            __m512 kv[2];
-            for (int a = 0; a < nk; a++)
-                kv[a] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                          _mm_loadu_si128((const __m128i *)(blk[a] + 2 + 16 * h)))),
-                                      d[a]);
-            for (int r = 0; r < nr; r++) {
-                const __m512 qv = _mm512_loadu_ps(q + (size_t)r * n + b * TF_QK8_0 + 16 * h);
-                for (int a = 0; a < nk; a++) acc[a][r] = _mm512_fmadd_ps(kv[a], qv, acc[a][r]);
-            }
-        }
-    }
-    for (int a = 0; a < nk; a++)
-        for (int r = 0; r < nr; r++) {
-            const __m256 half =
-                _mm256_add_ps(_mm512_castps512_ps256(acc[a][r]), z_high8(acc[a][r]));
-            scores[(size_t)r * stride + a] = avx_hsum8(half) * scale;
-        }
-}
-enum { ATTN_Q8_KEYS = 2 };
-#else
-/* One key × nr rows, two 8-lane accumulators each (lanes 0-7 and 8-15 of the 16-lane chain). */
-ATTN_INLINE void q8_scores_block(const uint8_t *const *k, int nk, const float *q, int nr, size_t n,
-                                 float scale, float *scores, size_t stride) {
-    (void)nk;
-    __m256 acc[4][2];
-    for (int r = 0; r < nr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (size_t b = 0; b < n / TF_QK8_0; b++) {
-        const uint8_t *blk = k[0] + b * sizeof(tf_block_q8_0);
-        const __m256 d = _mm256_set1_ps(q8_block_scale_f16c(blk));
-        for (int s = 0; s < 4; s++) {
-            const __m256 kv = _mm256_mul_ps(q8_widen8(blk + 2 + 8 * s), d);
-            for (int r = 0; r < nr; r++) {
-                const __m256 qv = _mm256_loadu_ps(q + (size_t)r * n + b * TF_QK8_0 + 8 * s);
-                acc[r][s & 1] = _mm256_fmadd_ps(kv, qv, acc[r][s & 1]);
-            }
-        }
-    }
-    for (int r = 0; r < nr; r++)
-        scores[(size_t)r * stride] = avx_hsum8(_mm256_add_ps(acc[r][0], acc[r][1])) * scale;
-}
-enum { ATTN_Q8_KEYS = 1 };
-#endif
-
-#define ATTN_Q8_ROWS(NR)                                                                       \
-    do {                                                                                       \
-        size_t i = 0;                                                                          \
-        for (; i + ATTN_Q8_KEYS <= n_keys; i += ATTN_Q8_KEYS) {                                \
-            for (size_t a = i + 32; a < i + 32 + ATTN_Q8_KEYS && a < n_keys; a++)              \
-                q8_prefetch_row(k_rows[a], row_bytes);                                         \
-            q8_scores_block(k_rows + i, ATTN_Q8_KEYS, q + r0 * n, NR, n, scale,                \
-                            scores + r0 * stride + i, stride);                                 \
-        }                                                                                      \
-        if (i < n_keys)                                                                        \
-            q8_scores_block(k_rows + i, 1, q + r0 * n, NR, n, scale, scores + r0 * stride + i, \
-                            stride);                                                           \
-    } while (0)
-
-static void attn_q8_scores(const uint8_t *const *k_rows, size_t n_keys, const float *q,
-                           size_t n_rows, size_t n, float scale, float *scores, size_t stride) {
-    const size_t row_bytes = n / TF_QK8_0 * sizeof(tf_block_q8_0);
-    for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
-        ATTN_BY_ROWS(n_rows - r0, ATTN_Q8_ROWS);
-    }
-}
-#undef ATTN_Q8_ROWS
 
 /* The V sums as 16-bit weight × 8-bit code products over pairs of positions: a pair's two rows
  * of a block widened to 16 bits and interleaved (unpack within 128-bit lanes: the low half holds
@@ -831,6 +759,76 @@ static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const flo
         }
     }
 }
+
+/* ---- Q8_0 scores: the query's 16-bit codes times the key's widened ones (cpu_kernels.h) ----
+ * Four query rows at a time: per block each row's 32 products go into 8 int32 sums by two madds
+ * and an add, and an unpack-and-add transposition puts row r's two parts in lanes r and 4 + r of
+ * one vector, so one conversion and one fma a block serve all four rows. Per block that is eight
+ * multiplies, where the float products took sixteen fmas and four multiplies on the two fma
+ * pipes (one thread, four rows of 256: 41-44 ns a key in cache, 28 this way). */
+ATTN_INLINE void q8_scores_key(const uint8_t *k, const int16_t *codes, const float *steps,
+                               size_t nb, int nr, float scale, float *scores, size_t stride) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *blk = k + b * sizeof(tf_block_q8_0);
+        const __m256 dk = _mm256_set1_ps(q8_block_scale_f16c(blk));
+        const __m256i k0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
+        const __m256i k1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 18)));
+        const int16_t *c = codes + b * 4 * TF_QK8_0;
+        __m256i m[4];
+        for (int r = 0; r < 4; r++)
+            m[r] =
+                r >= nr
+                    ? _mm256_setzero_si256()
+                    : _mm256_add_epi32(
+                          _mm256_madd_epi16(k0, _mm256_load_si256((const __m256i *)(c + 32 * r))),
+                          _mm256_madd_epi16(k1,
+                                            _mm256_load_si256((const __m256i *)(c + 32 * r + 16))));
+        const __m256i s01 =
+            _mm256_add_epi32(_mm256_unpacklo_epi32(m[0], m[1]), _mm256_unpackhi_epi32(m[0], m[1]));
+        const __m256i s23 =
+            _mm256_add_epi32(_mm256_unpacklo_epi32(m[2], m[3]), _mm256_unpackhi_epi32(m[2], m[3]));
+        const __m256i h =
+            _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+        const __m256 d = _mm256_mul_ps(dk, _mm256_load_ps(steps + 8 * b));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(h), acc);
+    }
+    const __m128 sums = _mm_mul_ps(
+        _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), _mm_set1_ps(scale));
+    float out[4];
+    _mm_storeu_ps(out, sums);
+    for (int r = 0; r < nr; r++) scores[(size_t)r * stride] = out[r];
+}
+
+#define ATTN_Q8_ROWS(NR)                                                                    \
+    do {                                                                                    \
+        for (size_t i = 0; i < n_keys; i++) {                                               \
+            if (i + 32 < n_keys) q8_prefetch_row(k_rows[i + 32], row_bytes);                \
+            q8_scores_key(k_rows[i], codes, steps, nb, NR, scale, scores + r0 * stride + i, \
+                          stride);                                                          \
+        }                                                                                   \
+    } while (0)
+
+/* work: codes[b][r][32] for the four rows of a pass (64-byte aligned), then steps[b][8] with row
+ * r's step in lanes r and 4 + r (zeros past the last row). */
+static void attn_q8_scores(const uint8_t *const *k_rows, size_t n_keys, const float *q,
+                           size_t n_rows, size_t n, float scale, float *scores, size_t stride,
+                           void *work) {
+    const size_t nb = n / TF_QK8_0, row_bytes = nb * sizeof(tf_block_q8_0);
+    int16_t *codes = work;
+    float *steps = (float *)(codes + nb * 4 * TF_QK8_0);
+    for (size_t r0 = 0; r0 < n_rows; r0 += 4) {
+        const size_t nr = n_rows - r0 < 4 ? n_rows - r0 : 4;
+        for (size_t b = 0; b < nb; b++)
+            for (size_t r = 0; r < 4; r++)
+                steps[8 * b + r] = steps[8 * b + 4 + r] =
+                    r < nr ? q8_quantize_block_x8(q + (r0 + r) * n + b * TF_QK8_0, q8_ones,
+                                                  TF_QK8_0, codes + (b * 4 + r) * TF_QK8_0)
+                           : 0.0f;
+        ATTN_BY_ROWS(nr, ATTN_Q8_ROWS);
+    }
+}
+#undef ATTN_Q8_ROWS
 
 #undef ATTN_BY_ROWS
 #undef ATTN_INLINE

@@ -69,8 +69,8 @@ typedef struct tf_cpu_scratch {
                            + 8), room for several tokens' where that is small) */
     float *attn_lanes;  /* max_row_elems × TF_LANES_VECDOT: per-lane partial sums of V */
     const uint16_t **attn_rows; /* 2 × n_ctx: the float16 K rows, then V rows, of a span */
-    void *attn_work; /* tf_attn_q8_values_work_bytes(max_row_elems), 64-byte aligned: the Q8_0
-                        cache's V weights */
+    void *attn_work;            /* tf_attn_q8_work_bytes(max_row_elems), 64-byte aligned: the Q8_0
+                                   cache's query scales and V weights */
     size_t attn_scores_len;
     void *qgemm; /* tf_qgemm_scratch_bytes(max_row_elems), 64-byte aligned; NULL where the
                     kernel table has no row-tile products */
