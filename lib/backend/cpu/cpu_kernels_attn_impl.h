@@ -655,41 +655,44 @@ ATTN_INLINE void q8_values_pairs(const uint8_t *const *v, size_t n_pos, const in
 }
 #undef Q8_PAIR_STEP
 #else
+/* One pair of positions (their 16 codes widened: a, and c, zeros past the end) into the sums of
+ * nr ≤ 2 rows, w[r] row r's weight pairs. */
+ATTN_INLINE void q8_pair_step(__m256i a, __m256i c, const int32_t *const *w, size_t j, int nr,
+                              __m256i lo[4], __m256i hi[4]) {
+    const __m256i x_lo = _mm256_unpacklo_epi16(a, c), x_hi = _mm256_unpackhi_epi16(a, c);
+    for (int r = 0; r < nr; r++) {
+        const __m256i wr = _mm256_set1_epi32(w[r][j]);
+        lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(x_lo, wr));
+        hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(x_hi, wr));
+    }
+}
+
+static inline __m256i q8_widen16(const uint8_t *codes) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)codes));
+}
+
+/* Every row in one pass, the last odd position on its own before the loop over whole pairs. */
 ATTN_INLINE void q8_values_pairs(const uint8_t *const *v, size_t n_pos, const int32_t *w_pairs,
                                  size_t nb, int nr, size_t b, int32_t sums[4][32]) {
+    const size_t pairs = n_pos / 2;
+    const int32_t *w[4];
+    for (int r = 0; r < nr; r++) w[r] = w_pairs + ((size_t)r * nb + b) * (TF_ATTN_Q8_MAX_POS / 2);
     for (int half = 0; half < 2; half++) { /* elements 16·half .. 16·half + 15 */
-        __m256i lo[2], hi[2];
-        for (int r = 0; r < 2; r++) lo[r] = hi[r] = _mm256_setzero_si256();
         const size_t at = b * sizeof(tf_block_q8_0) + 2 + 16 * (size_t)half;
-        const size_t pair_stride = TF_ATTN_Q8_MAX_POS / 2;
-        for (int r0 = 0; r0 < nr; r0 += 2) {
-            const int nr2 = nr - r0 < 2 ? nr - r0 : 2;
-            for (int r = 0; r < nr2; r++) lo[r] = hi[r] = _mm256_setzero_si256();
-            for (size_t j = 0; 2 * j < n_pos; j++) {
-                const __m256i a =
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(v[2 * j] + at)));
-                const __m256i c = 2 * j + 1 < n_pos ? _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                                                          (const __m128i *)(v[2 * j + 1] + at)))
-                                                    : _mm256_setzero_si256();
-                const __m256i x_lo = _mm256_unpacklo_epi16(a, c),
-                              x_hi = _mm256_unpackhi_epi16(a, c);
-                for (int r = 0; r < nr2; r++) {
-                    const __m256i w =
-                        _mm256_set1_epi32(w_pairs[((size_t)(r0 + r) * nb + b) * pair_stride + j]);
-                    lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(x_lo, w));
-                    hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(x_hi, w));
-                }
-            }
-            for (int r = 0; r < nr2; r++) {
-                int32_t l[8], h[8];
-                _mm256_storeu_si256((__m256i *)l, lo[r]);
-                _mm256_storeu_si256((__m256i *)h, hi[r]);
-                for (int k = 0; k < 2; k++)
-                    for (int e = 0; e < 4; e++) {
-                        sums[r0 + r][16 * half + 8 * k + e] = l[4 * k + e];
-                        sums[r0 + r][16 * half + 8 * k + 4 + e] = h[4 * k + e];
-                    }
-            }
+        __m256i lo[4], hi[4];
+        for (int r = 0; r < nr; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+        if (n_pos % 2) /* first: the sums are exact, in any order */
+            q8_pair_step(q8_widen16(v[n_pos - 1] + at), _mm256_setzero_si256(), w, pairs, nr, lo,
+                         hi);
+        for (size_t j = 0; j < pairs; j++)
+            q8_pair_step(q8_widen16(v[2 * j] + at), q8_widen16(v[2 * j + 1] + at), w, j, nr, lo,
+                         hi);
+        /* lanes of lo: elements 0-3 and 8-11 of the half; of hi: 4-7 and 12-15 */
+        for (int r = 0; r < nr; r++) {
+            _mm256_storeu_si256((__m256i *)&sums[r][16 * half],
+                                _mm256_permute2x128_si256(lo[r], hi[r], 0x20));
+            _mm256_storeu_si256((__m256i *)&sums[r][16 * half + 8],
+                                _mm256_permute2x128_si256(lo[r], hi[r], 0x31));
         }
     }
 }
@@ -730,15 +733,35 @@ static float q8_quantize_block_x8(const float *pr, const float *d, size_t n_pos,
     return usable ? most / 32767.0f : 0.0f;
 }
 
+/* dv[b·MAX + i] = the scale of block b of row i, eight rows per conversion (a conversion and a
+ * store per scale had taken a sixth of the V sums' instructions). */
+static void q8_gather_scales(const uint8_t *const *v_rows, size_t n_pos, size_t nb, float *dv) {
+    size_t i = 0;
+    for (; i + 8 <= n_pos; i += 8) {
+        const uint8_t *row[8];
+        for (int k = 0; k < 8; k++) row[k] = v_rows[i + k];
+        for (size_t b = 0; b < nb; b++) {
+            __m128i halves = _mm_setzero_si128();
+            for (int k = 0; k < 8; k++) {
+                uint16_t half;
+                memcpy(&half, row[k] + b * sizeof(tf_block_q8_0), sizeof half);
+                halves = _mm_insert_epi16(halves, half, k);
+            }
+            _mm256_storeu_ps(dv + b * TF_ATTN_Q8_MAX_POS + i, _mm256_cvtph_ps(halves));
+        }
+    }
+    for (; i < n_pos; i++)
+        for (size_t b = 0; b < nb; b++)
+            dv[b * TF_ATTN_Q8_MAX_POS + i] =
+                q8_block_scale_f16c(v_rows[i] + b * sizeof(tf_block_q8_0));
+}
+
 static void attn_q8_values(const uint8_t *const *v_rows, size_t n_pos, const float *p,
                            size_t p_stride, size_t n_rows, size_t n, float *out, size_t out_stride,
                            void *work) {
     const size_t nb = n / TF_QK8_0;
     const q8_work w = q8_work_of(work, nb);
-    for (size_t i = 0; i < n_pos; i++)
-        for (size_t b = 0; b < nb; b++)
-            w.dv[b * TF_ATTN_Q8_MAX_POS + i] =
-                q8_block_scale_f16c(v_rows[i] + b * sizeof(tf_block_q8_0));
+    q8_gather_scales(v_rows, n_pos, nb, w.dv);
     int32_t sums[4][32];
     for (size_t r0 = 0; r0 < n_rows; r0 += TF_ATTN_Q8_ROWS) {
         const int nr = n_rows - r0 < TF_ATTN_Q8_ROWS ? (int)(n_rows - r0) : TF_ATTN_Q8_ROWS;
