@@ -928,8 +928,9 @@ static void q8_scores_with(const tf_cpu_kernels *k, const uint8_t *const *rows, 
     for (size_t n = 32; n <= Q8_N; n += 32 * (n < 64 ? 1 : 7))
         for (size_t n_rows = 1; n_rows <= Q8_ROWS; n_rows += (n_rows < 5 ? 1 : 4))
             for (size_t n_keys = 1; n_keys <= Q8_KEYS; n_keys += 33) {
-                k->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, got, n_keys, q8_work);
-                generic->attn_q8_scores(rows, n_keys, q, n_rows, n, scale, want, n_keys, q8_work);
+                k->attn_q8_scores(rows, rows, n_keys, q, n_rows, n, scale, got, n_keys, q8_work);
+                generic->attn_q8_scores(rows, NULL, n_keys, q, n_rows, n, scale, want, n_keys,
+                                        q8_work);
                 if (memcmp(want, got, n_rows * n_keys * sizeof *got) != 0)
                     fail_msg("attn_q8_scores (%s): n %zu, %zu rows, %zu keys", k->name, n, n_rows,
                              n_keys);

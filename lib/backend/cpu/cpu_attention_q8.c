@@ -69,7 +69,7 @@ static void range_partial(const q8_job *job, const tf_cpu_scratch *scratch, size
     const uint8_t **v_rows = rows + n; /* attn_rows holds 2 × (n_ctx + 1) */
     gather_rows(job, t, false, kv_head, first, n, rows);
     gather_rows(job, t, true, kv_head, first, n, v_rows);
-    k->attn_q8_scores(rows, n, q, group, hd, shape->scale, scores, n, scratch->attn_work);
+    k->attn_q8_scores(rows, v_rows, n, q, group, hd, shape->scale, scores, n, scratch->attn_work);
     for (uint32_t g = 0; g < group; g++) {
         float *s = scores + (size_t)g * n, max = -INFINITY, sum = 0.0f;
         for (uint32_t i = 0; i < n; i++)

@@ -221,10 +221,12 @@ typedef struct tf_cpu_kernels {
      * every d_ib 1): 16-bit codes c_e and a step s_b. lo and hi are the chains
      * acc = fma(d_b·s_b, (float)S, acc) over the blocks in order from 0, d_b the key block's
      * scale and S the exact integer Σ k_e·c_e over the block's elements e with e mod 16 < 8 (lo)
-     * or ≥ 8 (hi). work: tf_attn_q8_work_bytes(n) bytes, 64-byte aligned. */
-    void (*attn_q8_scores)(const uint8_t *const *k_rows, size_t n_keys, const float *q,
-                           size_t n_rows, size_t n, float scale, float *scores, size_t stride,
-                           void *work);
+     * or ≥ 8 (hi). work: tf_attn_q8_work_bytes(n) bytes, 64-byte aligned. v_rows (NULL: none):
+     * the same positions' V rows, asked into cache as their keys are scored (a hint; the V sums
+     * read them next). */
+    void (*attn_q8_scores)(const uint8_t *const *k_rows, const uint8_t *const *v_rows,
+                           size_t n_keys, const float *q, size_t n_rows, size_t n, float scale,
+                           float *scores, size_t stride, void *work);
     /* out[r·out_stride + e] for rows r < n_rows, e < n, over positions i < n_pos (at most
      * TF_ATTN_Q8_MAX_POS): Σ_i p[r·p_stride + i]·d_ib·v_ie through 16-bit weights, d_ib the scale
      * of e's block b in row i. Per row and block, with w_i = p_ri·d_ib and m the largest |w_i|
