@@ -742,6 +742,12 @@ static float q8_quantize_block_x8(const float *pr, const float *d, size_t n_pos,
     return usable ? most / 32767.0f : 0.0f;
 }
 
+static inline int q8_half_at(const uint8_t *block) {
+    uint16_t half;
+    memcpy(&half, block, sizeof half);
+    return half;
+}
+
 /* dv[b·MAX + i] = the scale of block b of row i, eight rows per conversion (a conversion and a
  * store per scale had taken a sixth of the V sums' instructions). */
 static void q8_gather_scales(const uint8_t *const *v_rows, size_t n_pos, size_t nb, float *dv) {
@@ -750,12 +756,16 @@ static void q8_gather_scales(const uint8_t *const *v_rows, size_t n_pos, size_t 
         const uint8_t *row[8];
         for (int k = 0; k < 8; k++) row[k] = v_rows[i + k];
         for (size_t b = 0; b < nb; b++) {
-            __m128i halves = _mm_setzero_si128();
-            for (int k = 0; k < 8; k++) {
-                uint16_t half;
-                memcpy(&half, row[k] + b * sizeof(tf_block_q8_0), sizeof half);
-                halves = _mm_insert_epi16(halves, half, k);
-            }
+            const size_t at = b * sizeof(tf_block_q8_0);
+            /* the lane of an insert must be a constant at every optimization level */
+            __m128i halves = _mm_cvtsi32_si128(q8_half_at(row[0] + at));
+            halves = _mm_insert_epi16(halves, q8_half_at(row[1] + at), 1);
+            halves = _mm_insert_epi16(halves, q8_half_at(row[2] + at), 2);
+            halves = _mm_insert_epi16(halves, q8_half_at(row[3] + at), 3);
+            halves = _mm_insert_epi16(halves, q8_half_at(row[4] + at), 4);
+            halves = _mm_insert_epi16(halves, q8_half_at(row[5] + at), 5);
+            halves = _mm_insert_epi16(halves, q8_half_at(row[6] + at), 6);
+            halves = _mm_insert_epi16(halves, q8_half_at(row[7] + at), 7);
             _mm256_storeu_ps(dv + b * TF_ATTN_Q8_MAX_POS + i, _mm256_cvtph_ps(halves));
         }
     }
