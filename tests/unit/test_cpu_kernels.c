@@ -934,8 +934,11 @@ static void q8_scores_with(const tf_cpu_kernels *k, const uint8_t *const *rows, 
                 if (memcmp(want, got, n_rows * n_keys * sizeof *got) != 0)
                     fail_msg("attn_q8_scores (%s): n %zu, %zu rows, %zu keys", k->name, n, n_rows,
                              n_keys);
+                for (size_t i = 0; i < n_rows * n_keys; i++)
+                    if (!isfinite(want[i]))
+                        fail_msg("attn_q8_scores: %g (row %zu, n %zu)", want[i], i / n_keys, n);
                 for (size_t r = 0; r < n_rows; r++)
-                    for (size_t i = 0; i < n_keys; i++) {
+                    for (size_t i = 0; i < n_keys && r != 1 && r != 2; i++) {
                         double exact = 0, magnitude = 0, rounding = 0;
                         for (size_t e = 0; e < n; e++) {
                             double most = 0;
@@ -1012,6 +1015,10 @@ static void q8_attention_kernels(void **state) {
         rows[i] = cache[(i * 7) % Q8_KEYS]; /* not in memory order */
     }
     random_floats(q, Q8_ROWS * Q8_N, &rng);
+    /* a NaN and an infinity in a block of query rows 1 and 2 (the block's codes then go to 0 and
+     * its step to 0, or the NaN alone to 0): every table the same bits, no double check there */
+    q[1 * Q8_N + 37] = NAN;
+    q[2 * Q8_N + 70] = INFINITY;
     for (size_t i = 0; i < Q8_ROWS * Q8_KEYS; i++)
         p[i] = i % 7 == 3 ? 0.0f : 0.5f * (random_float(&rng) + 1.0f);
     const tf_cpu_kernels *tables[] = {tf_cpu_kernels_generic(), tf_cpu_kernels_x86_v3(),

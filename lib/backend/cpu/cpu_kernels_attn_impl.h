@@ -665,7 +665,7 @@ ATTN_INLINE void q8_values_pairs(const uint8_t *const *v, size_t n_pos, const in
 #undef Q8_PAIR_STEP
 #else
 /* One pair of positions (their 16 codes widened: a, and c, zeros past the end) into the sums of
- * nr ≤ 2 rows, w[r] row r's weight pairs. */
+ * nr ≤ 4 rows, w[r] row r's weight pairs. */
 ATTN_INLINE void q8_pair_step(__m256i a, __m256i c, const int32_t *const *w, size_t j, int nr,
                               __m256i lo[4], __m256i hi[4]) {
     const __m256i x_lo = _mm256_unpacklo_epi16(a, c), x_hi = _mm256_unpackhi_epi16(a, c);
