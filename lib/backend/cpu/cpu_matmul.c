@@ -173,6 +173,22 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
         qgemm_range(job, job->gemm_rest, job->n_gemm, job->chunk - job->n_gemm, r0, r1, thread);
     if (job->n_gemm == job->chunk || job->gemm_rest) return;
     const size_t part = (r1 - r0) / ROW_STREAMS;
+    if (job->chunk == 1 && job->n_gemm == 0) { /* one token: qdot_row's call, invariants hoisted */
+        const tf_matrix *w = job->w;
+        const tf_qdot_fn dot = job->dots[0];
+        const uint8_t *act = job->state->act_quant, *data = w->data;
+        const size_t row_bytes = w->row_bytes;
+        const uint32_t n_elems = w->row_elems;
+        float *y = job->y + job->t0 * w->n_rows;
+        for (size_t i = 0; i < part; i++)
+            for (size_t s = 0; s < ROW_STREAMS; s++) {
+                const size_t r = r0 + s * part + i;
+                y[r] = dot(data + r * row_bytes, act, n_elems);
+            }
+        for (size_t r = r0 + ROW_STREAMS * part; r < r1; r++)
+            y[r] = dot(data + r * row_bytes, act, n_elems);
+        return;
+    }
     for (size_t i = 0; i < part; i++)
         for (size_t s = 0; s < ROW_STREAMS; s++) qdot_row(job, r0 + s * part + i);
     for (size_t r = r0 + ROW_STREAMS * part; r < r1; r++) qdot_row(job, r);
