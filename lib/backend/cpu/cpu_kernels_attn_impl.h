@@ -73,10 +73,15 @@ TF_MAYBE_UNUSED static void attn_values_ref(const uint16_t *const *v_rows, size_
 /* ---- the Q8_0 cache: rows of tf_block_q8_0, a block's scale d (float16) then 32 int8 codes ----
  */
 
-static inline float q8_block_scale(const uint8_t *block) {
+/* A block's scale as stored: its float16 bits. */
+static inline uint16_t q8_block_half(const uint8_t *block) {
     uint16_t half;
     memcpy(&half, block, sizeof half);
-    return tf_f16_to_f32(half);
+    return half;
+}
+
+static inline float q8_block_scale(const uint8_t *block) {
+    return tf_f16_to_f32(q8_block_half(block));
 }
 
 /* The work area of attn_q8_values: wq[(r·nb + b)·MAX + i], the 16-bit weight of block b of
@@ -593,9 +598,7 @@ static void attn_values(const uint16_t *const *v_rows, size_t n_pos, size_t pos0
 
 /* A block's float16 scale through F16C (exact, as q8_block_scale). */
 static inline float q8_block_scale_f16c(const uint8_t *block) {
-    uint16_t half;
-    memcpy(&half, block, sizeof half);
-    return _cvtsh_ss(half);
+    return _cvtsh_ss(q8_block_half(block));
 }
 
 /* The V rows as their keys are scored, into L2: the V sums read them next, and their first
@@ -742,12 +745,6 @@ static float q8_quantize_block_x8(const float *pr, const float *d, size_t n_pos,
     return usable ? most / 32767.0f : 0.0f;
 }
 
-static inline int q8_half_at(const uint8_t *block) {
-    uint16_t half;
-    memcpy(&half, block, sizeof half);
-    return half;
-}
-
 /* dv[b·MAX + i] = the scale of block b of row i, eight rows per conversion (a conversion and a
  * store per scale had taken a sixth of the V sums' instructions). */
 static void q8_gather_scales(const uint8_t *const *v_rows, size_t n_pos, size_t nb, float *dv) {
@@ -758,14 +755,14 @@ static void q8_gather_scales(const uint8_t *const *v_rows, size_t n_pos, size_t 
         for (size_t b = 0; b < nb; b++) {
             const size_t at = b * sizeof(tf_block_q8_0);
             /* the lane of an insert must be a constant at every optimization level */
-            __m128i halves = _mm_cvtsi32_si128(q8_half_at(row[0] + at));
-            halves = _mm_insert_epi16(halves, q8_half_at(row[1] + at), 1);
-            halves = _mm_insert_epi16(halves, q8_half_at(row[2] + at), 2);
-            halves = _mm_insert_epi16(halves, q8_half_at(row[3] + at), 3);
-            halves = _mm_insert_epi16(halves, q8_half_at(row[4] + at), 4);
-            halves = _mm_insert_epi16(halves, q8_half_at(row[5] + at), 5);
-            halves = _mm_insert_epi16(halves, q8_half_at(row[6] + at), 6);
-            halves = _mm_insert_epi16(halves, q8_half_at(row[7] + at), 7);
+            __m128i halves = _mm_cvtsi32_si128(q8_block_half(row[0] + at));
+            halves = _mm_insert_epi16(halves, q8_block_half(row[1] + at), 1);
+            halves = _mm_insert_epi16(halves, q8_block_half(row[2] + at), 2);
+            halves = _mm_insert_epi16(halves, q8_block_half(row[3] + at), 3);
+            halves = _mm_insert_epi16(halves, q8_block_half(row[4] + at), 4);
+            halves = _mm_insert_epi16(halves, q8_block_half(row[5] + at), 5);
+            halves = _mm_insert_epi16(halves, q8_block_half(row[6] + at), 6);
+            halves = _mm_insert_epi16(halves, q8_block_half(row[7] + at), 7);
             _mm256_storeu_ps(dv + b * TF_ATTN_Q8_MAX_POS + i, _mm256_cvtph_ps(halves));
         }
     }
