@@ -423,12 +423,45 @@ ATTN_INLINE void vecdot16_z(const uint16_t *const *k_rows, size_t i0, size_t n_k
                            stride);                                                               \
     } while (0)
 #else
+/* Two keys × nr rows, one of the four 8-lane chains (j) at a time, so that each query vector is
+ * loaded once for both keys: vecdot_block's FMAs take theirs from memory, and AVX2 loads (two
+ * a cycle) then set the pace rather than the FMAs. The chains and their reduction are
+ * vecdot_block's. One thread, four rows of 256, in cache (Zen 3): 46 → 36 ns a key. */
+ATTN_INLINE void vecdot_pair(const uint16_t *const *k, const float *q, int nr, size_t n,
+                             float scale, float *scores, size_t stride) {
+    const size_t whole = n & ~(size_t)31;
+    __m256 sums[2][4][4]; /* [key][row][chain] */
+    for (int j = 0; j < 4; j++) {
+        __m256 acc[2][4];
+        for (int r = 0; r < nr; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+        for (size_t e = 8 * (size_t)j; e < whole; e += 32) {
+            const __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[0] + e)));
+            const __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[1] + e)));
+            for (int r = 0; r < nr; r++) {
+                __m256 qv = _mm256_loadu_ps(q + (size_t)r * n + e);
+                __asm__("" : "+v"(qv)); /* one load for both keys (see vecdot_acc_z) */
+                acc[0][r] = _mm256_fmadd_ps(k0, qv, acc[0][r]);
+                acc[1][r] = _mm256_fmadd_ps(k1, qv, acc[1][r]);
+            }
+        }
+        for (int a = 0; a < 2; a++)
+            for (int r = 0; r < nr; r++) sums[a][r][j] = acc[a][r];
+    }
+    for (int a = 0; a < 2; a++)
+        for (int r = 0; r < nr; r++)
+            scores[(size_t)r * stride + a] =
+                attn_vecdot_tail(k[a], q + (size_t)r * n, n, vecdot_reduce(sums[a][r])) * scale;
+}
+
 #define ATTN_VECDOT_ROWS(NR)                                                                     \
     do {                                                                                         \
-        for (size_t i = 0; i < n_keys; i++) {                                                    \
-            if (i % 2 == 0) attn_prefetch_keys(k_rows, i, n_keys, n);                            \
-            vecdot_block(k_rows[i], q + r0 * n, NR, n, scale, scores + r0 * stride + i, stride); \
+        size_t i = 0;                                                                            \
+        for (; i + 2 <= n_keys; i += 2) {                                                        \
+            attn_prefetch_keys(k_rows, i, n_keys, n);                                            \
+            vecdot_pair(k_rows + i, q + r0 * n, NR, n, scale, scores + r0 * stride + i, stride); \
         }                                                                                        \
+        if (i < n_keys)                                                                          \
+            vecdot_block(k_rows[i], q + r0 * n, NR, n, scale, scores + r0 * stride + i, stride); \
     } while (0)
 #endif
 

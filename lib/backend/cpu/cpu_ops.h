@@ -41,6 +41,8 @@ typedef struct tf_cpu_kv {
     tinfer_dtype dtype;                /* F16, F32 or Q8_0 */
     uint32_t block_elems, block_bytes; /* dtype's block geometry (quant/dtype.h) */
     size_t k_row_bytes, v_row_bytes;
+    /* From one block's rows to the next's: TF_KV_BLOCK_TOKENS rows and TF_CPU_KV_BLOCK_PAD. */
+    size_t k_block_stride, v_block_stride;
     /* Q8_0 only (cpu_attention_q8.c): the partial sums of one decode step's key ranges, split
      * across the threads, for up to q8_pairs (token, KV head) pairs of q8_pair_floats each;
      * NULL with one thread. */
@@ -48,6 +50,12 @@ typedef struct tf_cpu_kv {
     uint32_t q8_pairs;
     size_t q8_pair_floats;
 } tf_cpu_kv;
+
+/* Bytes left unused after each KV block's rows. The F16 cache's V sums walk one row of each
+ * block (a lane: positions 32 apart); without the gap a block of 256-dimension rows is 16 KiB,
+ * so every row of such a walk would fall in the same L1 set and the walk would miss L1 on every
+ * row (an 8-way L1 holds 8 of its 16 rows). One line a block shifts each block by one set. */
+enum { TF_CPU_KV_BLOCK_PAD = 64 };
 
 /* Keys per partial sum of the Q8_0 cache's attention: a span is cut at the multiples of this
  * position, so how a span is summed depends on the span alone (cpu_attention_q8.c). */
@@ -146,10 +154,9 @@ static inline const uint32_t *tf_cpu_token_table(const tf_cpu_state *state, size
  * table is table, in the K (or V) storage of layer il. */
 static inline uint8_t *tf_cpu_kv_row(const tf_cpu_kv *kv, uint32_t il, bool value,
                                      const uint32_t *table, uint32_t pos) {
-    const size_t slot =
-        (size_t)table[pos / TF_KV_BLOCK_TOKENS] * TF_KV_BLOCK_TOKENS + pos % TF_KV_BLOCK_TOKENS;
-    return value ? kv->v[il].data + slot * kv->v_row_bytes
-                 : kv->k[il].data + slot * kv->k_row_bytes;
+    const size_t block = table[pos / TF_KV_BLOCK_TOKENS], row = pos % TF_KV_BLOCK_TOKENS;
+    return value ? kv->v[il].data + block * kv->v_block_stride + row * kv->v_row_bytes
+                 : kv->k[il].data + block * kv->k_block_stride + row * kv->k_row_bytes;
 }
 
 float tf_cpu_dot(const float *a, const float *b, size_t n);
