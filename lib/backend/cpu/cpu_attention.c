@@ -21,10 +21,8 @@ static void load_row(const tf_cpu_kernels *k, const tf_cpu_kv *kv, const uint8_t
 static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first_slot,
                           uint32_t n_slots, bool round_half) {
     /* ggml_vec_max_f32's MAX (a NaN score is skipped, as fmaxf would; which zero is kept does
-     * not matter: exp(±0) = 1). Inline: fmaxf is a libm call here. */
-    float max_score = -INFINITY;
-    for (uint32_t i = first_slot; i < n_slots; i++)
-        if (scores[i] > max_score) max_score = scores[i];
+     * not matter: x - (±0) = x, exp(±0) = 1). */
+    const float max_score = tf_max_f32(scores + first_slot, n_slots - first_slot);
     for (uint32_t i = 0; i < first_slot; i++) scores[i] = 0.0f;
     for (uint32_t i = first_slot; i < n_slots; i++) scores[i] -= max_score;
     k->expf_n(scores + first_slot, scores + first_slot, n_slots - first_slot);

@@ -71,14 +71,12 @@ static void range_partial(const q8_job *job, const tf_cpu_scratch *scratch, size
     gather_rows(job, t, true, kv_head, first, n, v_rows);
     k->attn_q8_scores(rows, v_rows, n, q, group, hd, shape->scale, scores, n, scratch->attn_work);
     for (uint32_t g = 0; g < group; g++) {
-        float *s = scores + (size_t)g * n, max = -INFINITY, sum = 0.0f;
-        for (uint32_t i = 0; i < n; i++)
-            if (s[i] > max) max = s[i];
+        float *s = scores + (size_t)g * n;
+        const float max = tf_max_f32(s, n);
         for (uint32_t i = 0; i < n; i++) s[i] -= max;
         k->expf_n(s, s, n);
-        for (uint32_t i = 0; i < n; i++) sum += s[i];
         part[(size_t)g * (2 + hd_v)] = max;
-        part[(size_t)g * (2 + hd_v) + 1] = sum;
+        part[(size_t)g * (2 + hd_v) + 1] = tf_sum_f32(s, n);
     }
     k->attn_q8_values(v_rows, n, scores, n, group, hd_v, part + 2, 2 + hd_v, scratch->attn_work);
 }

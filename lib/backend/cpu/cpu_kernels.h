@@ -31,9 +31,13 @@
 #ifndef TINFER_BACKEND_CPU_CPU_KERNELS_H
 #define TINFER_BACKEND_CPU_CPU_KERNELS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "backend/cpu/cpu_qdot.h"
 
@@ -292,6 +296,52 @@ tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single);
 static inline float tf_hsum8(const float a[8]) {
     const float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
     return (r0 + r2) + (r1 + r3);
+}
+
+/* The largest of x[0, n) as `x > max` finds it (a NaN is skipped; -INFINITY when there is none),
+ * eight lanes at a time (the scalar loop compares one element a cycle): the largest value does
+ * not depend on the order. Of +0 and -0, either may come back. */
+static inline float tf_max_f32(const float *x, size_t n) {
+    float lane[8], max = -INFINITY;
+    size_t i = 0;
+#if defined(__SSE2__)
+    __m128 lo = _mm_set1_ps(-INFINITY), hi = lo;
+    for (; i + 8 <= n; i += 8) { /* maxps(a, b) = a > b ? a : b */
+        lo = _mm_max_ps(_mm_loadu_ps(x + i), lo);
+        hi = _mm_max_ps(_mm_loadu_ps(x + i + 4), hi);
+    }
+    _mm_storeu_ps(lane, lo);
+    _mm_storeu_ps(lane + 4, hi);
+#else
+    for (int l = 0; l < 8; l++) lane[l] = -INFINITY;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+#endif
+    for (int l = 0; l < 8; l++) max = lane[l] > max ? lane[l] : max;
+    for (; i < n; i++) max = x[i] > max ? x[i] : max;
+    return max;
+}
+
+/* Σ x[0, n): eight lanes (lane l adds x[l], x[l + 8], … in order), tf_hsum8, then the last n % 8
+ * in order — not a scalar loop's order, whose every add waits on the one before. */
+static inline float tf_sum_f32(const float *x, size_t n) {
+    float lane[8] = {0};
+    size_t i = 0;
+#if defined(__SSE2__)
+    __m128 lo = _mm_setzero_ps(), hi = lo;
+    for (; i + 8 <= n; i += 8) {
+        lo = _mm_add_ps(lo, _mm_loadu_ps(x + i));
+        hi = _mm_add_ps(hi, _mm_loadu_ps(x + i + 4));
+    }
+    _mm_storeu_ps(lane, lo);
+    _mm_storeu_ps(lane + 4, hi);
+#else
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) lane[l] += x[i + l];
+#endif
+    float sum = tf_hsum8(lane);
+    for (; i < n; i++) sum += x[i];
+    return sum;
 }
 
 /* GGML_F32x8_REDUCE over four 8-lane accumulators s[j][l]: s0+s2, s1+s3, then their sum, then
