@@ -467,6 +467,39 @@ static void float_dots_with(const tf_cpu_kernels *fast) {
     }
 }
 
+/* tf_max_f32 and tf_sum_f32 (cpu_kernels.h), whose SSE2 loops must give what their comments
+ * promise: the largest value as a scalar `x > max` walk finds it (NaNs skipped, -INFINITY for
+ * none), and the sum in eight lanes, tf_hsum8, then the tail in order — bit for bit. */
+static void softmax_reductions(void **state) {
+    (void)state;
+    uint32_t rng = 4242;
+    float x[FLOAT_N];
+    random_floats(x, FLOAT_N, &rng);
+    x[5] = NAN; /* skipped by the maximum wherever it falls */
+    x[17] = 1e30f;
+    x[200] = -0.0f;
+    for (size_t first = 0; first < 24; first++)
+        for (size_t n = 0; first + n <= FLOAT_N; n += (n < 40 ? 1 : 37)) {
+            const float *v = x + first;
+            float max = -INFINITY, lane[8] = {0};
+            for (size_t i = 0; i < n; i++) max = v[i] > max ? v[i] : max;
+            const float got_max = tf_max_f32(v, n);
+            assert_true(got_max == max); /* +0 == -0: either zero may come back */
+            size_t i = 0;
+            for (; i + 8 <= n; i += 8)
+                for (int l = 0; l < 8; l++) lane[l] += isnan(v[i + l]) ? 0.0f : v[i + l];
+            float sum = tf_hsum8(lane);
+            for (; i < n; i++) sum += isnan(v[i]) ? 0.0f : v[i];
+            float clean[FLOAT_N];
+            for (size_t j = 0; j < n; j++) clean[j] = isnan(v[j]) ? 0.0f : v[j];
+            assert_same_bits(sum, tf_sum_f32(clean, n), "n", "tf_sum_f32");
+        }
+    const float nans[3] = {NAN, NAN, NAN};
+    assert_true(tf_max_f32(nans, 3) == -INFINITY);
+    assert_true(tf_max_f32(nans, 0) == -INFINITY);
+    assert_true(tf_sum_f32(nans, 0) == 0.0f);
+}
+
 static void axpy_with(const tf_cpu_kernels *fast);
 
 static void axpy(void **state) {
@@ -1273,6 +1306,7 @@ int main(void) {
         cmocka_unit_test(q6_k_dots),
         cmocka_unit_test(k_quant_x4_extremes),
         cmocka_unit_test(float_dots),
+        cmocka_unit_test(softmax_reductions),
         cmocka_unit_test(axpy),
         cmocka_unit_test(f16_to_f32),
         cmocka_unit_test(expf_n),
