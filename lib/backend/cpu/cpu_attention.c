@@ -38,20 +38,23 @@ static void softmax_slots(const tf_cpu_kernels *k, float *scores, uint32_t first
 
 /* out[d] = the lanes' partial sums head[l·width + d] reduced in the engine's tree: tinyBLAS's
  * hsum of 8 lanes, or ggml_vec_dot_f16's GGML_F32x8_REDUCE of 32. */
-static void reduce_lanes(const float *head, uint32_t n_lanes, uint32_t width, float *out) {
-    const float *h[TF_LANES_VECDOT];
-    for (uint32_t l = 0; l < n_lanes; l++) h[l] = head + (size_t)l * width;
-    /* Written per dimension with the lanes as separate rows so that the compiler vectorizes over
-     * d (the same adds in the same order for every d). */
+static void reduce_lanes(const float *restrict head, uint32_t n_lanes, uint32_t width,
+                         float *restrict out) {
+    /* Written per dimension with the lanes as rows of one restrict array, so that the compiler
+     * vectorises over d (the same adds in the same order for every d). Through an array of
+     * lane pointers it did not: 7.4 µs for four heads of 32 × 256 lanes in cache, 1.9 so. */
+    const size_t w = width;
     if (n_lanes == TF_LANES_TILED) {
-        for (uint32_t d = 0; d < width; d++) /* tf_hsum8 */
-            out[d] = ((h[4][d] + h[0][d]) + (h[6][d] + h[2][d])) +
-                     ((h[5][d] + h[1][d]) + (h[7][d] + h[3][d]));
+        for (size_t d = 0; d < w; d++) /* tf_hsum8 */
+            out[d] = ((head[4 * w + d] + head[d]) + (head[6 * w + d] + head[2 * w + d])) +
+                     ((head[5 * w + d] + head[w + d]) + (head[7 * w + d] + head[3 * w + d]));
         return;
     }
-    for (uint32_t d = 0; d < width; d++) { /* tf_reduce4x8, lane l of sum j at h[8j + l] */
+    for (size_t d = 0; d < w; d++) { /* tf_reduce4x8, lane l of sum j at lane 8j + l */
         float x[8];
-        for (int l = 0; l < 8; l++) x[l] = (h[l][d] + h[16 + l][d]) + (h[8 + l][d] + h[24 + l][d]);
+        for (size_t l = 0; l < 8; l++)
+            x[l] = (head[l * w + d] + head[(16 + l) * w + d]) +
+                   (head[(8 + l) * w + d] + head[(24 + l) * w + d]);
         out[d] = ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7]));
     }
 }
