@@ -76,10 +76,10 @@ enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
 /* name, the packed layouts (a pointer's room with its padding; qgemms packs in them), the
  * quantized dots, the four-row dots, the six row-tile products (qgemms below: five and the fast
- * head's), the eight float kernels, the four attention kernels (attention_kernels) and the two
+ * head's), the nine float kernels, the four attention kernels (attention_kernels) and the two
  * over the Q8_0 cache (q8_attention_kernels) tested below: a field added to tf_cpu_kernels fails
  * this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + 6 + 8 + 4 + 2),
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + 6 + 9 + 4 + 2),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -562,6 +562,45 @@ static void f16_to_f32_with(const tf_cpu_kernels *fast) {
             if (fast) assert_same_bits(wide_generic[i], wide_fast[i], "half", "f16_to_f32");
         }
     }
+}
+
+/* f32_to_f16 against tf_f32_to_f16, bit for bit, in every table: every half widened (so each
+ * must come back), every tie between two neighbouring halves (ties to even), the overflow edge,
+ * subnormal halves and below, NaNs with payloads, and every tail of the 8-lane loop. */
+static void f32_to_f16_with(const tf_cpu_kernels *k) {
+    enum { N_HALVES = 1 << 16, N = 3 * N_HALVES + 16 };
+    static float floats[N];
+    static uint16_t got[N];
+    size_t n = 0;
+    for (uint32_t h = 0; h < N_HALVES; h++) {
+        const float wide = tf_f16_to_f32((uint16_t)h);
+        floats[n++] = wide;
+        /* halfway to the next half up in magnitude: a tie (its own bits + 0x1000 when normal) */
+        uint32_t bits;
+        memcpy(&bits, &wide, sizeof bits);
+        bits += 0x1000u;
+        memcpy(&floats[n++], &bits, sizeof bits);
+        bits += 1u; /* just past the tie */
+        memcpy(&floats[n++], &bits, sizeof bits);
+    }
+    const float extra[16] = {65519.0f, 65520.0f, -65520.0f, 1e9f,    -INFINITY, 2.98e-8f,
+                             2.99e-8f, 5.96e-8f, 1e-30f,    -1e-30f, 0.0f,      -0.0f,
+                             3.0e-5f,  6.1e-5f,  NAN,       -NAN};
+    for (int i = 0; i < 16; i++) floats[n++] = extra[i];
+    for (size_t len = n - 8; len <= n; len++) {
+        k->f32_to_f16(floats, got, len);
+        for (size_t i = 0; i < len; i++)
+            if (got[i] != tf_f32_to_f16(floats[i]))
+                fail_msg("f32_to_f16 of %a (input %zu): %04x, tf_f32_to_f16 %04x", floats[i], i,
+                         got[i], tf_f32_to_f16(floats[i]));
+    }
+}
+
+static void f32_to_f16(void **state) {
+    (void)state;
+    f32_to_f16_with(tf_cpu_kernels_generic());
+    if (tf_cpu_kernels_x86_v3()) f32_to_f16_with(tf_cpu_kernels_x86_v3());
+    if (tf_cpu_kernels_avx512()) f32_to_f16_with(tf_cpu_kernels_avx512());
 }
 
 /* ggml_v_expf on the whole float range that matters, its special cases (|n| > 126, > 192)
@@ -1309,6 +1348,7 @@ int main(void) {
         cmocka_unit_test(softmax_reductions),
         cmocka_unit_test(axpy),
         cmocka_unit_test(f16_to_f32),
+        cmocka_unit_test(f32_to_f16),
         cmocka_unit_test(expf_n),
         cmocka_unit_test(gelu_table_mul),
         cmocka_unit_test(rope_neox),

@@ -192,6 +192,9 @@ typedef struct tf_cpu_kernels {
     void (*axpy)(float *acc, const float *v, float p, size_t n);
     /* y[i] = x[i] widened from float16 (exact). */
     void (*f16_to_f32)(const uint16_t *x, float *y, size_t n);
+    /* y[i] = x[i] rounded to float16 as tf_f32_to_f16 rounds it (to nearest, ties to even): the
+     * F16 cache's K/V writes. */
+    void (*f32_to_f16)(const float *x, uint16_t *y, size_t n);
     /* ggml's vectorised exp (ggml_v_expf) of each of n values. */
     void (*expf_n)(const float *x, float *y, size_t n);
     /* gate[i] = g(gate[i]) · up[i], g ggml's CPU GELU: 0 at or below -10, the input at or above

@@ -1035,6 +1035,16 @@ static void k_f16_to_f32(const uint16_t *x, float *y, size_t n) {
         _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
     for (; i < n; i++) y[i] = tf_f16_to_f32(x[i]);
 }
+
+/* F16C rounds as tf_f32_to_f16 does (to nearest even; a NaN quieted, its payload's top bits
+ * kept), which is also ggml's conversion on x86. */
+static void k_f32_to_f16(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = tf_f32_to_f16(x[i]);
+}
 #else
 static float vecdot_body(const float *a, const float *b, size_t n) {
     float sum[4][8] = {{0}};
@@ -1059,6 +1069,10 @@ static void k_axpy(float *acc, const float *v, float p, size_t n) {
 
 static void k_f16_to_f32(const uint16_t *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = tf_f16_to_f32(x[i]);
+}
+
+static void k_f32_to_f16(const float *x, uint16_t *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = tf_f32_to_f16(x[i]);
 }
 #endif
 
@@ -1270,6 +1284,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .dot_tiled = k_dot_tiled,
     .axpy = k_axpy,
     .f16_to_f32 = k_f16_to_f32,
+    .f32_to_f16 = k_f32_to_f16,
     .expf_n = k_expf_n,
     .gelu_table_mul = k_gelu_table_mul,
     .rope_neox = k_rope_neox,

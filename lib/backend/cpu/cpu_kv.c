@@ -10,7 +10,6 @@
 #include "core/error.h"
 #include "core/huge_alloc.h"
 #include "quant/dtype.h"
-#include "quant/fp16.h"
 
 /* The Q8_0 cache's split decode (cpu_attention_q8.c) keeps every key range's partial sums of up
  * to TF_CPU_Q8_SPLIT_PAIRS (token, KV head) pairs, fewer than the threads: a span of n_ctx keys
@@ -87,7 +86,8 @@ void tf_cpu_kv_free(tf_cpu_kv *kv) {
     *kv = (tf_cpu_kv){0};
 }
 
-static void store_row(const tf_cpu_kv *kv, uint8_t *dst, const float *src, uint32_t n) {
+static void store_row(const tf_cpu_state *state, uint8_t *dst, const float *src, uint32_t n) {
+    const tf_cpu_kv *kv = &state->kv;
     if (kv->dtype == TINFER_DTYPE_F32) {
         memcpy(dst, src, (size_t)n * sizeof(float));
         return;
@@ -96,10 +96,7 @@ static void store_row(const tf_cpu_kv *kv, uint8_t *dst, const float *src, uint3
         tf_cpu_quantize_q8_0_blocks(src, n, dst);
         return;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        const uint16_t half = tf_f32_to_f16(src[i]);
-        memcpy(dst + 2 * (size_t)i, &half, sizeof half);
-    }
+    state->kernels->f32_to_f16(src, (uint16_t *)dst, n); /* rows are 2-byte aligned */
 }
 
 /* One op's arguments. */
@@ -119,9 +116,9 @@ static void store_range(void *arg, size_t t0, size_t t1, uint32_t thread) {
     for (size_t t = t0; t < t1; t++) {
         const uint32_t pos = (uint32_t)state->pass.positions[t];
         const uint32_t *table = tf_cpu_token_table(state, t, job->local);
-        store_row(kv, tf_cpu_kv_row(kv, job->il, false, table, pos), job->k + t * kv->k_row_elems,
-                  kv->k_row_elems);
-        store_row(kv, tf_cpu_kv_row(kv, job->il, true, table, pos), job->v + t * kv->v_row_elems,
+        store_row(state, tf_cpu_kv_row(kv, job->il, false, table, pos),
+                  job->k + t * kv->k_row_elems, kv->k_row_elems);
+        store_row(state, tf_cpu_kv_row(kv, job->il, true, table, pos), job->v + t * kv->v_row_elems,
                   kv->v_row_elems);
     }
 }
