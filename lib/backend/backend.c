@@ -54,11 +54,15 @@ tinfer_status tf_backend_check_out_rows(const char *name, uint32_t first, uint32
 }
 
 tinfer_status tf_kv_layer_bytes(const tf_kv_geometry *g, uint32_t l, size_t k_row_bytes,
-                                size_t v_row_bytes, size_t *k_bytes, size_t *v_bytes) {
-    size_t slots;
-    if (!tinfer_mul_size(g->layer_blocks[l], TF_KV_BLOCK_TOKENS, &slots) ||
-        !tinfer_mul_size(slots, k_row_bytes, k_bytes) ||
-        !tinfer_mul_size(slots, v_row_bytes, v_bytes))
+                                size_t v_row_bytes, size_t block_pad, size_t *k_bytes,
+                                size_t *v_bytes) {
+    size_t k_block, v_block;
+    if (!tinfer_mul_size(k_row_bytes, TF_KV_BLOCK_TOKENS, &k_block) ||
+        !tinfer_add_size(k_block, block_pad, &k_block) ||
+        !tinfer_mul_size(v_row_bytes, TF_KV_BLOCK_TOKENS, &v_block) ||
+        !tinfer_add_size(v_block, block_pad, &v_block) ||
+        !tinfer_mul_size(g->layer_blocks[l], k_block, k_bytes) ||
+        !tinfer_mul_size(g->layer_blocks[l], v_block, v_bytes))
         return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
     return TINFER_OK;
 }

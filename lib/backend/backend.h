@@ -298,10 +298,12 @@ tinfer_status tf_backend_check_step(const char *name, const tf_backend_config *c
 tinfer_status tf_backend_check_out_rows(const char *name, uint32_t first, uint32_t count,
                                         uint32_t n_out);
 
-/* Layer l's K and V storage in bytes (its blocks' slots times each row's bytes), for every
- * backend's cache allocation: E_INVALID_ARG where the products overflow. */
+/* Layer l's K and V storage in bytes (its blocks, each TF_KV_BLOCK_TOKENS rows and block_pad
+ * unused bytes after them), for every backend's cache allocation: E_INVALID_ARG where the
+ * products overflow. */
 tinfer_status tf_kv_layer_bytes(const tf_kv_geometry *g, uint32_t l, size_t k_row_bytes,
-                                size_t v_row_bytes, size_t *k_bytes, size_t *v_bytes);
+                                size_t v_row_bytes, size_t block_pad, size_t *k_bytes,
+                                size_t *v_bytes);
 
 /* Runs call (an expression giving a tinfer_status) into status, timed by the backend while a
  * trace is set: one predictable branch otherwise. -DTINFER_NO_PROFILER_HOOKS compiles it out. */

@@ -48,17 +48,15 @@ tinfer_status tf_cpu_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
                       .block_bytes = stored->block_bytes};
     kv->k_row_bytes = tf_cpu_kv_bytes(kv, g->k_row_elems);
     kv->v_row_bytes = tf_cpu_kv_bytes(kv, g->v_row_elems);
-    kv->k_block_stride = kv->k_row_bytes * TF_KV_BLOCK_TOKENS + TF_CPU_KV_BLOCK_PAD;
-    kv->v_block_stride = kv->v_row_bytes * TF_KV_BLOCK_TOKENS + TF_CPU_KV_BLOCK_PAD;
     const size_t n = g->n_layer ? g->n_layer : 1;
     kv->k = calloc(n, sizeof *kv->k);
     kv->v = calloc(n, sizeof *kv->v);
     if (!kv->k || !kv->v) return tf_error(TINFER_E_NOMEM, "kv cache: out of memory");
     for (uint32_t l = 0; l < g->n_layer; l++) {
         size_t k_bytes, v_bytes;
-        if (!tinfer_mul_size(g->layer_blocks[l], kv->k_block_stride, &k_bytes) ||
-            !tinfer_mul_size(g->layer_blocks[l], kv->v_block_stride, &v_bytes))
-            return tf_error(TINFER_E_INVALID_ARG, "kv cache: size overflows");
+        const tinfer_status sized = tf_kv_layer_bytes(g, l, kv->k_row_bytes, kv->v_row_bytes,
+                                                      TF_CPU_KV_BLOCK_PAD, &k_bytes, &v_bytes);
+        if (sized != TINFER_OK) return sized;
         /* A ring layer is every sequence's ring side by side: on huge pages, the first token of
          * a few sequences would commit 2 MiB of them all (measured: a server's 32 sequences of
          * short requests made all 30 ring buffers of the default model resident, 490 MiB). The

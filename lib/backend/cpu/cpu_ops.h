@@ -41,8 +41,6 @@ typedef struct tf_cpu_kv {
     tinfer_dtype dtype;                /* F16, F32 or Q8_0 */
     uint32_t block_elems, block_bytes; /* dtype's block geometry (quant/dtype.h) */
     size_t k_row_bytes, v_row_bytes;
-    /* From one block's rows to the next's: TF_KV_BLOCK_TOKENS rows and TF_CPU_KV_BLOCK_PAD. */
-    size_t k_block_stride, v_block_stride;
     /* Q8_0 only (cpu_attention_q8.c): the partial sums of one decode step's key ranges, split
      * across the threads, for up to q8_pairs (token, KV head) pairs of q8_pair_floats each;
      * NULL with one thread. */
@@ -155,8 +153,10 @@ static inline const uint32_t *tf_cpu_token_table(const tf_cpu_state *state, size
 static inline uint8_t *tf_cpu_kv_row(const tf_cpu_kv *kv, uint32_t il, bool value,
                                      const uint32_t *table, uint32_t pos) {
     const size_t block = table[pos / TF_KV_BLOCK_TOKENS], row = pos % TF_KV_BLOCK_TOKENS;
-    return value ? kv->v[il].data + block * kv->v_block_stride + row * kv->v_row_bytes
-                 : kv->k[il].data + block * kv->k_block_stride + row * kv->k_row_bytes;
+    const size_t row_bytes = value ? kv->v_row_bytes : kv->k_row_bytes;
+    uint8_t *data = value ? kv->v[il].data : kv->k[il].data;
+    /* a block is TF_KV_BLOCK_TOKENS rows and TF_CPU_KV_BLOCK_PAD bytes (tf_kv_layer_bytes) */
+    return data + block * (row_bytes * TF_KV_BLOCK_TOKENS + TF_CPU_KV_BLOCK_PAD) + row * row_bytes;
 }
 
 float tf_cpu_dot(const float *a, const float *b, size_t n);

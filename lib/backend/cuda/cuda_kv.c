@@ -57,7 +57,7 @@ tinfer_status tf_cuda_kv_alloc(tf_backend *be, const tf_kv_geometry *g) {
     for (uint32_t l = 0; l < g->n_layer; l++) {
         size_t k_bytes, v_bytes;
         const tinfer_status sized =
-            tf_kv_layer_bytes(g, l, kv->k_row_bytes, kv->v_row_bytes, &k_bytes, &v_bytes);
+            tf_kv_layer_bytes(g, l, kv->k_row_bytes, kv->v_row_bytes, 0, &k_bytes, &v_bytes);
         if (sized != TINFER_OK) return sized;
         int err = 0;
         tf_cuda_keep_first(&err, cudaMalloc((void **)&kv->k[l], k_bytes ? k_bytes : 1));
