@@ -98,7 +98,9 @@ static int usage(const char *message) {
             "                       position (default 1; TPS counts all B; not with --json)\n"
             "  --json FILE          write every measurement and the run's context as JSON\n"
             "  --profile DIR        write DIR/profile_pos<P>.txt, the per-op times of the timed\n"
-            "                       steps at each position P (the directory must exist)\n"
+            "                       steps at each position P, and DIR/profile_prefill<N>.txt,\n"
+            "                       those of the timed TTFT prompts; every op's event beside\n"
+            "                       as DIR/trace_<...>.json (the directory must exist)\n"
             "  --head-sum exact|fast  the output head's float order (default exact; fast:\n"
             "                       TINFER_HEAD_SUM_FAST)\n"
             "  --kv-dtype f16|f32|q8_0  the KV cache's element type (default f16)\n",
@@ -227,19 +229,24 @@ static tinfer_status timed_step(bench *b, uint32_t pos, uint64_t *rng, double *m
     return status;
 }
 
-/* The per-op summary of the steps timed since tinfer_profile_begin, as DIR/profile_pos<P>.txt
- * (the profile's own clock calls add a little to the steps it covers). */
-static int write_profile(const bench *b, uint32_t position) {
-    char path[4096];
-    const int len =
-        snprintf(path, sizeof path, "%s/profile_pos%u.txt", b->opt.profile_dir, position);
-    if (len < 0 || (size_t)len >= sizeof path) {
+/* The per-op summary of the passes timed since tinfer_profile_begin, as DIR/profile_<what><N>.txt,
+ * and every op's event as DIR/trace_<what><N>.json (Chrome trace: per layer, e.g. to tell a
+ * model's Q4_K layers from its Q6_K ones). what: "pos" for decode steps at position N, "prefill"
+ * for N-token prompts and their first step; the profile's own clock calls add a little to the
+ * passes it covers. */
+static int write_profile(const bench *b, const char *what, uint32_t n) {
+    char stats[4096], trace[4096];
+    const char *dir = b->opt.profile_dir;
+    const int stats_len = snprintf(stats, sizeof stats, "%s/profile_%s%u.txt", dir, what, n);
+    const int trace_len = snprintf(trace, sizeof trace, "%s/trace_%s%u.json", dir, what, n);
+    if (stats_len < 0 || (size_t)stats_len >= sizeof stats || trace_len < 0 ||
+        (size_t)trace_len >= sizeof trace) {
         fprintf(stderr, "%s: --profile directory name is too long\n", PROGRAM);
         return 1;
     }
-    tinfer_status status = tinfer_profile_end(b->ctx, NULL, path);
+    tinfer_status status = tinfer_profile_end(b->ctx, trace, stats);
     if (status != TINFER_OK) return report_failure(PROGRAM, "writing the profile", status);
-    fprintf(stderr, "%s: wrote %s\n", PROGRAM, path);
+    fprintf(stderr, "%s: wrote %s and %s\n", PROGRAM, stats, trace);
     return 0;
 }
 
@@ -257,7 +264,7 @@ static int measure_position(bench *b, measurement *m) {
     for (long r = 0; r < b->opt.repeats; r++)
         if ((status = timed_step(b, m->position, &rng, &m->samples_ms[r])))
             return report_failure(PROGRAM, "decode step", status);
-    if (b->opt.profile_dir && write_profile(b, m->position)) return 1;
+    if (b->opt.profile_dir && write_profile(b, "pos", m->position)) return 1;
     m->step = summarize(m->samples_ms, (size_t)b->opt.repeats);
     fprintf(stderr, "%s: position %u: %.2f ms (median of %ld)\n", PROGRAM, m->position,
             m->step.median_ms, b->opt.repeats);
@@ -290,9 +297,13 @@ static int measure_ttft(bench *b) {
         return 2;
     }
     int rc = time_first_token(b, &rng, &ms);
+    tinfer_status status;
+    if (rc == 0 && b->opt.profile_dir && (status = tinfer_profile_begin(b->ctx)))
+        return report_failure(PROGRAM, "starting the profile", status);
     for (long r = 0; rc == 0 && r < b->opt.repeats; r++)
         rc = time_first_token(b, &rng, &b->ttft_samples_ms[r]);
     if (rc != 0) return rc;
+    if (b->opt.profile_dir && write_profile(b, "prefill", (uint32_t)b->opt.prefill_len)) return 1;
     b->ttft = summarize(b->ttft_samples_ms, (size_t)b->opt.repeats);
     fprintf(stderr, "%s: TTFT (prefill %ld + 1 step): %.1f ms\n", PROGRAM, b->opt.prefill_len,
             b->ttft.median_ms);
