@@ -1,7 +1,7 @@
 """tinfer-bench-decode on a tiny synthetic model (bindings/python/tests/tiny_model.py, written
 with the PyPI gguf package; training context 256): its JSON validates against
 benchmarks/schema/bench_decode.schema.json, the default positions at the edges (L - P below 1,
-exactly 1, a power of two, a non-power-of-two end), explicit lists, and the CUDA refusal."""
+exactly 1, a power of two, a non-power-of-two end), explicit lists, the CUDA refusal and the --profile files."""
 
 import json
 import os
@@ -15,7 +15,7 @@ import pytest
 from conftest import PROGRAM_TIMEOUT_S, ROOT, build_dir
 
 sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
-from tiny_model import N_CTX_TRAIN, write_tiny_model  # noqa: E402
+from tiny_model import N_CTX_TRAIN, N_LAYER, write_tiny_model  # noqa: E402
 
 SCHEMA = ROOT / "benchmarks" / "schema" / "bench_decode.schema.json"
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -202,3 +202,25 @@ def test_batch_decodes_several_sequences_per_step(program, tiny_model):
     for bad in (["--batch", 0], ["--batch", 257], ["--batch", 2, "--json", "x.json"]):
         refused = run(program, "-m", tiny_model, *bad)
         assert refused.returncode == 2 and "--batch" in refused.stderr + refused.stdout
+
+
+def test_profile_covers_decode_steps_and_prompts(program, tiny_model, tmp_path):
+    """--profile: per position a summary of its timed steps and, for the TTFT prompts, one of the
+    prompts and their first steps; beside each a Chrome trace with every layer's ops."""
+    result = run(program, "-m", tiny_model, "--max-cache-len", 64, "--prefill-len", 8,
+                 "--positions", "1,16", "--repeats", 2, "--profile", tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["profile_pos1.txt", "profile_pos16.txt", "profile_prefill8.txt",
+                     "trace_pos1.json", "trace_pos16.json", "trace_prefill8.json"]
+    for what, tokens in (("pos1", {1}), ("pos16", {1}), ("prefill8", {8, 1})):
+        summary = (tmp_path / f"profile_{what}.txt").read_text().splitlines()
+        assert summary[1].split()[:2] == ["op", "total_ms"]
+        calls = {line.split()[0]: int(line.split()[3]) for line in summary[2:]}
+        # two timed passes (two prompts each with its first step: four) through every layer
+        passes = 2 * len(tokens)
+        assert calls["attn_qkv"] == calls["ffn_down"] == passes * N_LAYER
+        events = json.loads((tmp_path / f"trace_{what}.json").read_text())["traceEvents"]
+        down = [e for e in events if e.get("name") == "ffn_down"]
+        assert sorted({e["args"]["layer"] for e in down}) == list(range(N_LAYER))
+        assert {e["args"]["shape"][0] for e in down} == tokens
