@@ -1,7 +1,8 @@
 """tinfer-bench-decode on a tiny synthetic model (bindings/python/tests/tiny_model.py, written
 with the PyPI gguf package; training context 256): its JSON validates against
 benchmarks/schema/bench_decode.schema.json, the default positions at the edges (L - P below 1,
-exactly 1, a power of two, a non-power-of-two end), explicit lists, the CUDA refusal and the --profile files."""
+exactly 1, a power of two, a non-power-of-two end), explicit lists, the CUDA refusal and the
+--profile files."""
 
 import json
 import os
