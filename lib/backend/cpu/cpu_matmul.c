@@ -135,15 +135,22 @@ static void qgemm_range(const matmul_job *job, tf_qgemm_fn gemm, size_t t, size_
     gemm(&args);
 }
 
-/* The order a thread's row loop takes its rows in: ROW_STREAMS interleaved streams, the i-th row
- * of each of ROW_STREAMS equal contiguous parts in turn, then the rows left over. A decode
- * token's dots read each row once, and one stream of short rows left a core short of the memory
+/* The order a thread's row loop takes its rows in: row_streams interleaved streams, the i-th row
+ * of each of that many equal contiguous parts in turn, then the rows left over. A decode token's
+ * dots read each row once, and one stream of short rows left a core short of the memory
  * bandwidth whatever the prefetching (the default model's 178 MB output head, 680-byte rows, one
  * thread on this Zen 3: 12-14 GB/s, 14-18 with software prefetch 4 KiB ahead); the hardware
  * prefetchers follow four streams at once to 17-21 (doc/benchmarks.md; tinfer-roofline reads
- * its buffer both ways).
+ * its buffer both ways). Longer rows are longer streams already, and four of them lost: the
+ * default model's Q6_K ffn_down (1680-byte rows, two threads) took 30 % longer in four streams
+ * than in two, one stream was slower again; the Qwen-shaped Q6_K rows (3990 bytes) and Q8_0
+ * rows of 5168 bytes measured two streams no slower than four.
  * Each row's dot is the same call either way: the order changes no bit. */
-enum { ROW_STREAMS = 4 };
+enum { SHORT_ROW_BYTES = 1024, SHORT_ROW_STREAMS = 4, LONG_ROW_STREAMS = 2 };
+
+static size_t row_streams(const tf_matrix *w) {
+    return w->row_bytes <= SHORT_ROW_BYTES ? SHORT_ROW_STREAMS : LONG_ROW_STREAMS;
+}
 
 /* Row r dotted with every token of the chunk from the first not in row tiles. */
 static void qdot_row(const matmul_job *job, size_t r) {
@@ -172,7 +179,7 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     if (job->gemm_rest)
         qgemm_range(job, job->gemm_rest, job->n_gemm, job->chunk - job->n_gemm, r0, r1, thread);
     if (job->n_gemm == job->chunk || job->gemm_rest) return;
-    const size_t part = (r1 - r0) / ROW_STREAMS;
+    const size_t n_streams = row_streams(job->w), part = (r1 - r0) / n_streams;
     if (job->chunk == 1 && job->n_gemm == 0) { /* one token: qdot_row's call, invariants hoisted */
         const tf_matrix *w = job->w;
         const tf_qdot_fn dot = job->dots[0];
@@ -181,17 +188,17 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
         const uint32_t n_elems = w->row_elems;
         float *y = job->y + job->t0 * w->n_rows;
         for (size_t i = 0; i < part; i++)
-            for (size_t s = 0; s < ROW_STREAMS; s++) {
+            for (size_t s = 0; s < n_streams; s++) {
                 const size_t r = r0 + s * part + i;
                 y[r] = dot(data + r * row_bytes, act, n_elems);
             }
-        for (size_t r = r0 + ROW_STREAMS * part; r < r1; r++)
+        for (size_t r = r0 + n_streams * part; r < r1; r++)
             y[r] = dot(data + r * row_bytes, act, n_elems);
         return;
     }
     for (size_t i = 0; i < part; i++)
-        for (size_t s = 0; s < ROW_STREAMS; s++) qdot_row(job, r0 + s * part + i);
-    for (size_t r = r0 + ROW_STREAMS * part; r < r1; r++) qdot_row(job, r);
+        for (size_t s = 0; s < n_streams; s++) qdot_row(job, r0 + s * part + i);
+    for (size_t r = r0 + n_streams * part; r < r1; r++) qdot_row(job, r);
 }
 
 /* The kernels (float orders) of the chunk [t0, t0 + chunk) for the job's matrix: dots[t] per token
