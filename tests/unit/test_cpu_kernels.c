@@ -75,11 +75,11 @@ static const qdot4_entry QDOT4S[] = {
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
 /* name, the packed layouts (a pointer's room with its padding; qgemms packs in them), the
- * quantized dots, the four-row dots, the six row-tile products (qgemms below: five and the fast
- * head's), the nine float kernels, the four attention kernels (attention_kernels) and the two
- * over the Q8_0 cache (q8_attention_kernels) tested below: a field added to tf_cpu_kernels fails
- * this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + 6 + 9 + 4 + 2),
+ * quantized dots, the four-row dots, the seven row-tile products (qgemms below: five and the fast
+ * head's and fast prompts'), the nine float kernels, the four attention kernels (attention_kernels)
+ * and the two over the Q8_0 cache (q8_attention_kernels) tested below: a field added to
+ * tf_cpu_kernels fails this until the test calls it too. */
+_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + 7 + 9 + 4 + 2),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -1249,52 +1249,77 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
     free(scratch);
 }
 
-/* TINFER_HEAD_SUM_FAST's order written plainly: per block the exact integer dot, then
- * acc = fma(isum, d_w·d_x, acc) in block order. */
-static float q8_0_fast_reference(const uint8_t *row, const uint8_t *act, uint32_t n_elems) {
-    const tf_block_q8_0 *w = (const tf_block_q8_0 *)row;
+/* The fast orders (TINFER_HEAD_SUM_FAST for Q8_0 heads, TINFER_PROMPT_SUM_FAST for Q5_0 prompts)
+ * written plainly: per block the exact integer dot, then acc = fma(isum, d_w·d_x, acc) in block
+ * order. */
+static int32_t block_isum(tinfer_dtype dtype, const uint8_t *row, const tf_q8_0_act *x,
+                          uint32_t b) {
+    int32_t isum = 0;
+    if (dtype == TINFER_DTYPE_Q8_0) {
+        const tf_block_q8_0 *w = (const tf_block_q8_0 *)row + b;
+        for (int i = 0; i < TF_QK8_0; i++) isum += (int32_t)w->qs[i] * x[b].qs[i];
+        return isum;
+    }
+    const tf_block_q5_0 *w = (const tf_block_q5_0 *)row + b;
+    uint32_t qh;
+    memcpy(&qh, w->qh, sizeof qh);
+    for (int i = 0; i < TF_QK5_0 / 2; i++) { /* ggml's layout: low nibbles first, bit i of qh */
+        const int lo = (w->qs[i] & 0x0F) | (int)((qh >> i) & 1) << 4;
+        const int hi = (w->qs[i] >> 4) | (int)((qh >> (i + 16)) & 1) << 4;
+        isum += (lo - 16) * x[b].qs[i] + (hi - 16) * x[b].qs[i + 16];
+    }
+    return isum;
+}
+
+static float fast_reference(tinfer_dtype dtype, const uint8_t *row, const uint8_t *act,
+                            uint32_t n_elems) {
     const tf_q8_0_act *x = (const tf_q8_0_act *)act;
     float acc = 0.0f;
-    for (uint32_t b = 0; b < n_elems / TF_QK8_0; b++) {
-        int32_t isum = 0;
-        for (int i = 0; i < TF_QK8_0; i++) isum += (int32_t)w[b].qs[i] * x[b].qs[i];
-        acc = fmaf((float)isum, tf_f16_to_f32(w[b].d) * x[b].d, acc);
+    for (uint32_t b = 0; b < n_elems / 32; b++) {
+        const uint16_t d_w = dtype == TINFER_DTYPE_Q8_0 ? ((const tf_block_q8_0 *)row)[b].d
+                                                        : ((const tf_block_q5_0 *)row)[b].d;
+        acc = fmaf((float)block_isum(dtype, row, x, b), tf_f16_to_f32(d_w) * x[b].d, acc);
     }
     return acc;
 }
 
-/* q8_0_gemm_fast over packed rows: the reference's bits for every (row, token), any token count,
- * the extreme codes of gemm_inputs included. */
-static void check_gemm_fast(const tf_cpu_kernels *k, uint32_t n_elems) {
-    if (!k->q8_0_gemm_fast) return;
-    const size_t row_bytes = n_elems / TF_QK8_0 * sizeof(tf_block_q8_0);
+/* A fast-order row tile (q8_0_gemm_fast, q5_0_gemm_fast) over packed rows: the reference's bits
+ * for every (row, token), any token count, the extreme codes and activations of gemm_inputs
+ * included. */
+static void check_gemm_fast(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_elems) {
+    const tf_qgemm_fn gemm = dtype == TINFER_DTYPE_Q8_0 ? k->q8_0_gemm_fast : k->q5_0_gemm_fast;
+    if (!gemm) return;
+    const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
+    const size_t row_bytes = n_elems / traits->block_elems * traits->block_bytes;
     const size_t act_stride = tf_cpu_act_row_bytes(TF_ACT_Q8_0, n_elems) + 36;
     static uint8_t w[GEMM_ROWS * MAX_ROW_BYTES], packed[GEMM_ROWS * MAX_ROW_BYTES],
         act[GEMM_TOKENS * (MAX_ELEMS / TF_QK_K * sizeof(tf_q8_k_act) + 36)];
     static float y[GEMM_TOKENS * GEMM_Y_STRIDE];
     uint32_t rng = 777u + n_elems;
-    gemm_inputs(TINFER_DTYPE_Q8_0, n_elems, w, row_bytes, act, act_stride, &rng);
-    tf_cpu_pack_tiles(k->packs, TINFER_DTYPE_Q8_0, w, row_bytes, n_elems / TF_QK8_0,
-                      GEMM_ROWS / TF_QGEMM_ROWS, packed);
+    gemm_inputs(dtype, n_elems, w, row_bytes, act, act_stride, &rng);
+    tf_cpu_pack_tiles(k->packs, dtype, w, row_bytes, n_elems / 32, GEMM_ROWS / TF_QGEMM_ROWS,
+                      packed);
     void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
     assert_non_null(scratch);
     for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
-        k->q8_0_gemm_fast(&(tf_qgemm_args){.w = w,
-                                           .packed = packed,
-                                           .row_bytes = row_bytes,
-                                           .n_rows = GEMM_ROWS,
-                                           .x_quant = act,
-                                           .x_stride = act_stride,
-                                           .n_tokens = n_tokens,
-                                           .n_elems = n_elems,
-                                           .y = y,
-                                           .y_stride = GEMM_Y_STRIDE,
-                                           .scratch = scratch});
+        gemm(&(tf_qgemm_args){.w = w,
+                              .packed = packed,
+                              .row_bytes = row_bytes,
+                              .n_rows = GEMM_ROWS,
+                              .x_quant = act,
+                              .x_stride = act_stride,
+                              .n_tokens = n_tokens,
+                              .n_elems = n_elems,
+                              .y = y,
+                              .y_stride = GEMM_Y_STRIDE,
+                              .scratch = scratch});
         for (uint32_t t = 0; t < n_tokens; t++)
             for (uint32_t r = 0; r < GEMM_ROWS; r++) {
                 const float want =
-                    q8_0_fast_reference(w + r * row_bytes, act + t * act_stride, n_elems);
-                assert_same_bits(want, y[t * GEMM_Y_STRIDE + r], "q8_0_gemm_fast", k->name);
+                    fast_reference(dtype, w + r * row_bytes, act + t * act_stride, n_elems);
+                assert_same_bits(want, y[t * GEMM_Y_STRIDE + r],
+                                 dtype == TINFER_DTYPE_Q8_0 ? "q8_0_gemm_fast" : "q5_0_gemm_fast",
+                                 k->name);
             }
     }
     free(scratch);
@@ -1316,10 +1341,13 @@ static void qgemms(void **state) {
                        k_lengths[l]);
             check_gemm(tables[k], TINFER_DTYPE_Q6_K, offsetof(tf_cpu_kernels, q6_k_tiled),
                        k_lengths[l]);
-            check_gemm_fast(tables[k], lengths[l]);
+            check_gemm_fast(tables[k], TINFER_DTYPE_Q8_0, lengths[l]);
+            check_gemm_fast(tables[k], TINFER_DTYPE_Q5_0, lengths[l]);
         }
-    if (tf_cpu_kernels_x86_v3()) /* Q5_0 packed in a layout of its own, Q4_K in the avx512 one */
+    if (tf_cpu_kernels_x86_v3()) { /* Q5_0 packed in a layout of its own, Q4_K in the avx512 one */
         assert_int_equal(tf_cpu_kernels_x86_v3()->packs, TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K);
+        assert_non_null(tf_cpu_kernels_x86_v3()->q5_0_gemm_fast);
+    }
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_true(tf_cpu_kernels_read_packed(tf_cpu_kernels_avx512()));
         assert_non_null(tf_cpu_kernels_avx512()->q8_0_gemm_fast);

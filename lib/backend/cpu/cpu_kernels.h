@@ -180,6 +180,9 @@ typedef struct tf_cpu_kernels {
      * has none): per (row, token) acc = fma((float)isum_b, d_w·d_x, acc) over the blocks b in
      * order from 0, isum_b the block's exact integer dot; y = acc. */
     tf_qgemm_fn q8_0_gemm_fast;
+    /* Prompts in TINFER_PROMPT_SUM_FAST's order, packed Q5_0 rows only (NULL where a build has
+     * none): per (row, token) the same chain as q8_0_gemm_fast's, isum_b = Σ (code − 16)·x. */
+    tf_qgemm_fn q5_0_gemm_fast;
     /* Σ a[i]·b[i] in ggml_vec_dot_f16's order: 4 × 8 lanes over 32-element steps, the tail in
      * double. What llama.cpp uses for one query token. */
     float (*dot_vecdot)(const float *a, const float *b, size_t n);

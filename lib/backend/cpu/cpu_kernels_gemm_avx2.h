@@ -366,3 +366,123 @@ static void avx2_gemm_q5_0(const tf_qgemm_args *a) {
     else if (a->n_tokens < AVX2_PACKED_ROWS_TOKENS) avx2_packed_q5_0_lanes(a);
     else avx2_packed_q5_0_rows(a);
 }
+
+/* ---- TINFER_PROMPT_SUM_FAST's order over packed Q5_0 rows (q5_0_gemm_fast) ----
+ *
+ * ggml's order converts and multiply-adds each block's eight integer lanes in float: per (row,
+ * token, block) a maddubs, a madd, the offset's add, a conversion and a multiply-add, some 0.8 ns
+ * on this Zen 3 against 0.3 for the integer work alone. The fast order sums the block's 32
+ * products in integers (exact) and takes one conversion and one multiply-add per block:
+ * acc = fma((float)isum_b, d_w·d_x, acc), blocks in order, as q8_0_gemm_fast does for Q8_0.
+ *
+ * Rows stay in lanes, eight a register, as the packed tile has them: per block and element group
+ * j (elements 4j..4j+3) the rows' unsigned codes (0..31) times the token's four bytes broadcast
+ * (maddubs: two products, at most 2·31·127 a 16-bit lane), four groups added in 16 bits (at most
+ * 31 496), two madds to 32 bits, then the −16·Σx offset of the block makes it Σ (u − 16)·x, the
+ * block's exact integer dot. Per eight rows, token and block about 21 vector operations where
+ * ggml's order takes 40, and no horizontal sums: a row's sum is its lane. */
+
+/* A packed tile unpacked for every token: per half and block the eight groups' codes, rows in
+ * lanes, and the rows' scales widened. */
+typedef struct avx2_fast_block {
+    __m256i codes[8]; /* [j] lane r: row 8h + r's unsigned codes of elements 4j..4j+3 */
+    __m256 d_w;       /* lane r: row 8h + r's scale */
+} avx2_fast_block;
+
+/* Tile p's blocks into tile[h·nb + b] (h the half). */
+static void avx2_fast_unpack(const tf_packed_q5_0 *p, uint32_t nb, avx2_fast_block *tile) {
+    for (uint32_t b = 0; b < nb; b++)
+        for (int h = 0; h < 2; h++) {
+            avx2_fast_block *out = &tile[(size_t)h * nb + b];
+            const __m256i tops = _mm256_loadu_si256((const __m256i *)p[b].tops[h]);
+            for (int k = 0; k < 4; k++) {
+                __m256i lo, hi;
+                avx2_packed_codes(&p[b], h, tops, k, &lo, &hi);
+                _mm256_store_si256(&out->codes[k], lo);
+                _mm256_store_si256(&out->codes[k + 4], hi);
+            }
+            out->d_w = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&p[b].d[8 * h]));
+        }
+}
+
+/* −16·Σ x over each block of token x: off[b]. */
+static void avx2_fast_offsets(const tf_q8_0_act *x, uint32_t nb, int32_t *off) {
+    for (uint32_t b = 0; b < nb; b++) {
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) sum += x[b].qs[i];
+        off[b] = -16 * sum;
+    }
+}
+
+/* n_x tokens (1 or 2, a constant once inlined) against one half of an unpacked tile: y[t][0..7].
+ * The two tokens share each group's codes. */
+static inline __attribute__((always_inline)) void
+avx2_fast_tokens(const avx2_fast_block *half, uint32_t nb, int n_x, const tf_q8_0_act *const x[2],
+                 const int32_t *const off[2], float *const y[2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (uint32_t b = 0; b < nb; b++) {
+        __m256i isum[2];
+        for (int g = 0; g < 2; g++) { /* groups 4g..4g + 3, summed in 16 bits */
+            __m256i pairs[2];
+            const __m256i first = _mm256_load_si256(&half[b].codes[4 * g]);
+            for (int t = 0; t < n_x; t++)
+                pairs[t] =
+                    _mm256_maddubs_epi16(first, _mm256_set1_epi32(avx2_load4(x[t][b].qs + 16 * g)));
+            for (int j = 4 * g + 1; j < 4 * g + 4; j++) {
+                const __m256i codes = _mm256_load_si256(&half[b].codes[j]);
+                for (int t = 0; t < n_x; t++)
+                    pairs[t] = _mm256_add_epi16(
+                        pairs[t], _mm256_maddubs_epi16(
+                                      codes, _mm256_set1_epi32(avx2_load4(x[t][b].qs + 4 * j))));
+            }
+            for (int t = 0; t < n_x; t++) {
+                const __m256i wide = _mm256_madd_epi16(pairs[t], ones);
+                isum[t] = g == 0 ? wide : _mm256_add_epi32(isum[t], wide);
+            }
+        }
+        for (int t = 0; t < n_x; t++) {
+            const __m256i dot = _mm256_add_epi32(isum[t], _mm256_set1_epi32(off[t][b]));
+            const __m256 d = _mm256_mul_ps(half[b].d_w, _mm256_set1_ps(x[t][b].d));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), d, acc[t]);
+        }
+    }
+    for (int t = 0; t < n_x; t++) _mm256_storeu_ps(y[t], acc[t]);
+}
+
+/* The table's q5_0_gemm_fast: packed rows only (every row in a whole tile); the tokens in groups
+ * of TF_QGEMM_TOKENS, their offsets made once per group, each tile unpacked once per group. */
+static void avx2_gemm_q5_0_fast(const tf_qgemm_args *a) {
+    const uint32_t nb = a->n_elems / 32, n_tiles = a->n_rows / TF_QGEMM_ROWS;
+    const size_t tile_bytes = TF_QGEMM_ROWS * a->row_bytes;
+    avx2_fast_block *tile = a->scratch;
+    int32_t *off = (int32_t *)(tile + 2 * (size_t)nb);
+    static_assert(2 * sizeof(avx2_fast_block) + TF_QGEMM_TOKENS * sizeof(int32_t) <=
+                      TF_QGEMM_BLOCK_SCRATCH,
+                  "the fast order's tile and offsets fit tf_qgemm_scratch_bytes");
+    for (uint32_t t0 = 0; t0 < a->n_tokens; t0 += TF_QGEMM_TOKENS) {
+        const uint32_t n_t =
+            a->n_tokens - t0 < TF_QGEMM_TOKENS ? a->n_tokens - t0 : TF_QGEMM_TOKENS;
+        for (uint32_t t = 0; t < n_t; t++)
+            avx2_fast_offsets((const tf_q8_0_act *)(a->x_quant + (t0 + t) * a->x_stride), nb,
+                              off + (size_t)t * nb);
+        for (uint32_t i = 0; i < n_tiles; i++) {
+            avx2_fast_unpack((const tf_packed_q5_0 *)(a->packed + i * tile_bytes), nb, tile);
+            for (int h = 0; h < 2; h++)
+                for (uint32_t t = 0; t < n_t; t += 2) {
+                    const int n_x = n_t - t >= 2 ? 2 : 1;
+                    const tf_q8_0_act *x[2];
+                    const int32_t *o[2];
+                    float *y[2];
+                    for (int k = 0; k < n_x; k++) {
+                        x[k] = (const tf_q8_0_act *)(a->x_quant + (t0 + t + k) * a->x_stride);
+                        o[k] = off + (size_t)(t + k) * nb;
+                        y[k] =
+                            a->y + (t0 + t + k) * a->y_stride + (size_t)i * TF_QGEMM_ROWS + 8 * h;
+                    }
+                    if (n_x == 2) avx2_fast_tokens(tile + (size_t)h * nb, nb, 2, x, o, y);
+                    else avx2_fast_tokens(tile + (size_t)h * nb, nb, 1, x, o, y);
+                }
+        }
+    }
+}

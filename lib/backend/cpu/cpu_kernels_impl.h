@@ -150,6 +150,7 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 #include "backend/cpu/cpu_kernels_gemm_avx2.h"
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
+#define TF_KERNEL_Q5_0_GEMM_FAST avx2_gemm_q5_0_fast
 #define TF_KERNEL_PACKS (TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K)
 /* its Q4_K row tiles: cpu_kernels_k4_avx2.h, included after the row kernels they fall back on */
 #define TF_KERNEL_Q4_K_AVX2 1
@@ -1241,6 +1242,9 @@ static void k_rope_neox(float *x0, float *x1, size_t n, const float *c, const fl
 #ifndef TF_KERNEL_Q8_0_GEMM_FAST
 #define TF_KERNEL_Q8_0_GEMM_FAST NULL
 #endif
+#ifndef TF_KERNEL_Q5_0_GEMM_FAST
+#define TF_KERNEL_Q5_0_GEMM_FAST NULL
+#endif
 #ifndef TF_KERNEL_Q4_K_ROWS4_GEMM /* k-quant row tiles: each none but where a build brings it */
 #define TF_KERNEL_Q4_K_ROWS4_GEMM NULL
 #endif
@@ -1266,6 +1270,7 @@ const tf_cpu_kernels TF_KERNELS_NAME = {
     .q4_k_rows_gemm = TF_KERNEL_Q4_K_ROWS_GEMM,
     .q6_k_tiled_gemm = TF_KERNEL_Q6_K_TILED_GEMM,
     .q8_0_gemm_fast = TF_KERNEL_Q8_0_GEMM_FAST,
+    .q5_0_gemm_fast = TF_KERNEL_Q5_0_GEMM_FAST,
     .q4_k_rows4_x4 = k_dot4_q4_k_rows4,
     .q6_k_tiled_x4 = k_dot4_q6_k_tiled,
     .q4_k_rows_x4 = k_dot4_q4_k_rows,
