@@ -49,6 +49,7 @@ typedef struct options {
     const char *positions_text; /* NULL: the log2 scale */
     const char *profile_dir;    /* NULL: no per-op profile */
     const char *head_sum;       /* "exact" or "fast" */
+    const char *prompt_sum;     /* "exact" or "fast" */
     const char *kv_dtype;       /* "f16", "f32" or "q8_0" */
     tinfer_kv_dtype kv;         /* kv_dtype, parsed */
     long n_threads;
@@ -103,6 +104,8 @@ static int usage(const char *message) {
             "                       as DIR/trace_<...>.json (the directory must exist)\n"
             "  --head-sum exact|fast  the output head's float order (default exact; fast:\n"
             "                       TINFER_HEAD_SUM_FAST)\n"
+            "  --prompt-sum exact|fast  the TTFT prompts' float order over Q5_0 matrices\n"
+            "                       (default exact; fast: TINFER_PROMPT_SUM_FAST)\n"
             "  --kv-dtype f16|f32|q8_0  the KV cache's element type (default f16)\n",
             PROGRAM, DEFAULT_MODEL);
     return message ? 2 : -1;
@@ -115,6 +118,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--positions")) opt->positions_text = value;
     else if (!strcmp(name, "--profile")) opt->profile_dir = value;
     else if (!strcmp(name, "--head-sum")) opt->head_sum = value;
+    else if (!strcmp(name, "--prompt-sum")) opt->prompt_sum = value;
     else if (!strcmp(name, "--kv-dtype")) opt->kv_dtype = value;
     else if (!strcmp(name, "--threads")) return parse_long(value, &opt->n_threads);
     else if (!strcmp(name, "--max-cache-len")) return parse_long(value, &opt->max_cache_len);
@@ -135,6 +139,8 @@ static int parse_args(int argc, char **argv, options *opt) {
         return usage("--device must be cpu or cuda");
     if (strcmp(opt->head_sum, "exact") && strcmp(opt->head_sum, "fast"))
         return usage("--head-sum must be exact or fast");
+    if (strcmp(opt->prompt_sum, "exact") && strcmp(opt->prompt_sum, "fast"))
+        return usage("--prompt-sum must be exact or fast");
     if (!parse_kv_dtype(opt->kv_dtype, &opt->kv))
         return usage("--kv-dtype must be f16, f32 or q8_0");
     if (opt->n_threads < 0 || opt->n_threads > 4096) return usage("--threads is out of range");
@@ -419,6 +425,8 @@ static int create_context(bench *b) {
     cp.n_ctx = b->max_cache_len;
     cp.n_threads = (uint32_t)b->opt.n_threads;
     cp.head_sum = strcmp(b->opt.head_sum, "fast") ? TINFER_HEAD_SUM_EXACT : TINFER_HEAD_SUM_FAST;
+    cp.prompt_sum =
+        strcmp(b->opt.prompt_sum, "fast") ? TINFER_PROMPT_SUM_EXACT : TINFER_PROMPT_SUM_FAST;
     cp.kv_dtype = b->opt.kv;
     /* The library says why a device cannot be used (not built, not present, no kernels yet). */
     cp.device = strcmp(b->opt.device, "cuda") ? TINFER_DEVICE_CPU : TINFER_DEVICE_CUDA;
@@ -461,6 +469,7 @@ int main(int argc, char **argv) {
     bench b = {.opt = {.model_path = env_model && *env_model ? env_model : DEFAULT_MODEL,
                        .device = "cpu",
                        .head_sum = "exact",
+                       .prompt_sum = "exact",
                        .kv_dtype = "f16",
                        .prefill_len = DEFAULT_PREFILL,
                        .repeats = 3,

@@ -35,18 +35,21 @@ typedef struct options {
     const char *model, *text, *json;
     long n_ctx, stride, n_threads, n_logits_max;
     tinfer_kv_dtype kv_dtype;
+    tinfer_prompt_sum prompt_sum;
 } options;
 
 static int usage(FILE *out, int status) {
     fprintf(out,
             "usage: %s -m MODEL -f TEXT [--ctx N] [--stride S] [--threads T] [--kv-dtype D]\n"
-            "       [--json FILE]\n"
+            "       [--prompt-sum exact|fast] [--json FILE]\n"
             "  --ctx N       tokens per chunk (default 512); the second half of each is scored\n"
             "  --stride S    llama.cpp's strided mode: a window of N tokens every S tokens,\n"
             "                scored on its last S predictions (default: off)\n"
             "  --threads T   threads to compute with (default 0: one per core)\n"
             "  --logits-rows R  logits rows the output head computes at once (default 32)\n"
             "  --kv-dtype f16|f32|q8_0  the KV cache's element type (default f16)\n"
+            "  --prompt-sum exact|fast  the chunks' float order over Q5_0 matrices (default\n"
+            "                exact: llama.cpp's; fast: TINFER_PROMPT_SUM_FAST)\n"
             "  --json FILE   write a JSON summary there\n",
             PROGRAM);
     return status;
@@ -69,6 +72,13 @@ static bool parse_args(int argc, char **argv, options *o) {
                 fprintf(stderr, "%s: --kv-dtype must be f16, f32 or q8_0\n", PROGRAM);
                 return false;
             }
+        } else if (!strcmp(a, "--prompt-sum")) {
+            if (v && strcmp(v, "exact") && strcmp(v, "fast")) {
+                fprintf(stderr, "%s: --prompt-sum must be exact or fast\n", PROGRAM);
+                return false;
+            }
+            o->prompt_sum =
+                v && !strcmp(v, "fast") ? TINFER_PROMPT_SUM_FAST : TINFER_PROMPT_SUM_EXACT;
         } else {
             fprintf(stderr, "%s: unknown option %s\n", PROGRAM, a);
             return false;
@@ -290,6 +300,7 @@ int main(int argc, char **argv) {
     p.n_threads = (uint32_t)o.n_threads;
     p.n_logits_max = (uint32_t)o.n_logits_max;
     p.kv_dtype = o.kv_dtype;
+    p.prompt_sum = o.prompt_sum;
     if ((status = tinfer_context_create(model, &p, sizeof p, &ctx))) {
         exit_status = report_failure(PROGRAM, "creating the context", status);
         goto done;

@@ -280,6 +280,8 @@ typedef struct tf_backend_config {
     uint32_t n_threads;   /* host threads to compute with, the caller included; 0 = one per core */
     bool fast_head;       /* the output head in the fast order (TINFER_HEAD_SUM_FAST) where the
                              backend has it */
+    bool fast_prompt;     /* prompt passes in the fast order (TINFER_PROMPT_SUM_FAST) where the
+                             backend has it */
     bool prefault;        /* host memory the backend allocates (scratch, the KV cache) written
                              at allocation, so it is resident from the start */
 } tf_backend_config;

@@ -82,6 +82,7 @@ static tinfer_status start_backend(tinfer_context *ctx, const tinfer_context_par
                                       .n_seq_max = p->n_seq_max,
                                       .n_threads = tf_context_plan_threads(p),
                                       .fast_head = p->head_sum == TINFER_HEAD_SUM_FAST,
+                                      .fast_prompt = p->prompt_sum == TINFER_PROMPT_SUM_FAST,
                                       .prefault = p->prefault};
     return tf_backend_create(&config, &ctx->backend);
 }

@@ -21,6 +21,7 @@ static const tf_abi_field context_params_fields[] = {
     TF_ABI_FIELD(tinfer_context_params, n_logits_max),    /* 0.3 */
     TF_ABI_FIELD(tinfer_context_params, head_sum),        /* 0.3 */
     TF_ABI_FIELD(tinfer_context_params, prefault),        /* 0.3 */
+    TF_ABI_FIELD(tinfer_context_params, prompt_sum),      /* 0.3 */
 };
 static const tf_abi_layout context_params_layout = {
     "tinfer_context_params", sizeof(tinfer_context_params), context_params_fields,
@@ -35,7 +36,9 @@ static const tinfer_context_params context_params_defaults = {.n_ctx = 4096,
                                                               .device_index = 0,
                                                               .n_kv_tokens = 0,
                                                               .n_logits_max = 8,
-                                                              .head_sum = TINFER_HEAD_SUM_EXACT};
+                                                              .head_sum = TINFER_HEAD_SUM_EXACT,
+                                                              .prompt_sum =
+                                                                  TINFER_PROMPT_SUM_EXACT};
 
 static bool seq_ok(const tinfer_context *ctx, int32_t seq) {
     return seq >= 0 && (uint32_t)seq < ctx->kv.n_seq_max;
@@ -70,6 +73,10 @@ static tinfer_status read_params(const tinfer_context_params *params, size_t par
     TF_CHECK_ARG(p->head_sum == TINFER_HEAD_SUM_EXACT || p->head_sum == TINFER_HEAD_SUM_FAST,
                  "%s: head_sum %d is neither TINFER_HEAD_SUM_EXACT nor TINFER_HEAD_SUM_FAST", who,
                  (int)p->head_sum);
+    TF_CHECK_ARG(p->prompt_sum == TINFER_PROMPT_SUM_EXACT ||
+                     p->prompt_sum == TINFER_PROMPT_SUM_FAST,
+                 "%s: prompt_sum %d is neither TINFER_PROMPT_SUM_EXACT nor TINFER_PROMPT_SUM_FAST",
+                 who, (int)p->prompt_sum);
     TF_CHECK_ARG(p->n_logits_max >= 1 && p->n_logits_max <= 65536,
                  "%s: n_logits_max = %u is outside [1, 65536]", who, p->n_logits_max);
     TF_CHECK_ARG(p->device_index >= 0, "%s: device_index = %d is negative", who,

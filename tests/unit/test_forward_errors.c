@@ -119,6 +119,10 @@ static void bad_context_params_are_refused(void **state) {
     p.head_sum = (tinfer_head_sum)2;
     assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);
     assert_non_null(strstr(tinfer_last_error(), "head_sum"));
+    tinfer_context_params_init(&p, sizeof p);
+    p.prompt_sum = (tinfer_prompt_sum)-1;
+    assert_int_equal(tinfer_context_create(model, &p, sizeof p, &ctx), TINFER_E_INVALID_ARG);
+    assert_non_null(strstr(tinfer_last_error(), "prompt_sum"));
     assert_int_equal(tinfer_context_create(NULL, NULL, 0, &ctx), TINFER_E_INVALID_ARG);
     assert_int_equal(tinfer_context_create(model, NULL, 0, NULL), TINFER_E_INVALID_ARG);
     assert_null(ctx);

@@ -148,6 +148,8 @@ def test_context_errors(tiny_model_path: Path):
             tinfer.Context(model, kv_dtype="q8")
         with pytest.raises(ValueError, match="head_sum"):
             tinfer.Context(model, head_sum="approximate")
+        with pytest.raises(ValueError, match="prompt_sum"):
+            tinfer.Context(model, prompt_sum="approximate")
         with tinfer.Context(model, n_ctx=4, n_seq_max=2) as ctx:
             expect(tinfer.ContextFullError, S.E_CONTEXT_FULL, "n_ctx",
                    lambda: ctx.prefill([1, 5, 6, 7, 8]))

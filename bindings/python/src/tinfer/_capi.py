@@ -70,6 +70,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
     "tinfer_kv_dtype": {"KV_F16": 0, "KV_F32": 1, "KV_Q8_0": 2},
     "tinfer_device_kind": {"DEVICE_CPU": 0, "DEVICE_CUDA": 1},
     "tinfer_head_sum": {"HEAD_SUM_EXACT": 0, "HEAD_SUM_FAST": 1},
+    "tinfer_prompt_sum": {"PROMPT_SUM_EXACT": 0, "PROMPT_SUM_FAST": 1},
 }
 
 # The ABI this binding was written for: the header's version (tinfer/_version.py).
@@ -204,6 +205,7 @@ class ContextParams(Structure):
         ("n_logits_max", c_uint32),  # 0.3 (scoring: tinfer_prefill_logits)
         ("head_sum", c_int),  # 0.3 (tinfer_head_sum)
         ("prefault", c_bool),  # 0.3 (memory resident from creation)
+        ("prompt_sum", c_int),  # 0.3 (tinfer_prompt_sum)
     ]
 
 

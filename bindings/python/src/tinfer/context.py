@@ -26,6 +26,8 @@ _KV_DTYPES = {"f16": _capi.ENUMS["tinfer_kv_dtype"]["KV_F16"],
               "q8_0": _capi.ENUMS["tinfer_kv_dtype"]["KV_Q8_0"]}
 _HEAD_SUMS = {"exact": _capi.ENUMS["tinfer_head_sum"]["HEAD_SUM_EXACT"],
               "fast": _capi.ENUMS["tinfer_head_sum"]["HEAD_SUM_FAST"]}
+_PROMPT_SUMS = {"exact": _capi.ENUMS["tinfer_prompt_sum"]["PROMPT_SUM_EXACT"],
+                "fast": _capi.ENUMS["tinfer_prompt_sum"]["PROMPT_SUM_FAST"]}
 
 
 def has_context_api() -> bool:
@@ -58,13 +60,17 @@ class Context(Owner):
                  n_kv_tokens: Optional[int] = None,
                  logits_rows: Optional[int] = None,
                  head_sum: Optional[str] = None,
-                 prefault: bool = False) -> None:
+                 prefault: bool = False,
+                 prompt_sum: Optional[str] = None) -> None:
         """abort: called between layers of every prefill and decode; returning True stops the
         step, which raises AbortedError and leaves the cache as it was. An exception raised
         inside it is printed and counts as False. logits_rows: rows of logits the output head
         computes at once (n_logits_max; default 8): more is faster for prefill_logits, each
         row takes n_vocab floats of scratch. head_sum: "exact" (default: llama.cpp's bits) or
         "fast" (TINFER_HEAD_SUM_FAST: logits within 1e-3, several sequences per step faster).
+        prompt_sum: "exact" (default) or "fast" (TINFER_PROMPT_SUM_FAST: prefill over Q5_0
+        matrices about twice as fast on x86-64-v3, other rounding within doc/architecture.md's
+        bounds).
         prefault: make the context's memory (KV cache, scratch, logits rows) resident now,
         fixed from the start, rather than as steps first reach it."""
         api = _capi.api()
@@ -81,6 +87,11 @@ class Context(Owner):
             if head_sum not in _HEAD_SUMS:
                 raise ValueError(f"head_sum must be one of {sorted(_HEAD_SUMS)}, not {head_sum!r}")
             params.head_sum = _HEAD_SUMS[head_sum]
+        if prompt_sum is not None:
+            if prompt_sum not in _PROMPT_SUMS:
+                raise ValueError(
+                    f"prompt_sum must be one of {sorted(_PROMPT_SUMS)}, not {prompt_sum!r}")
+            params.prompt_sum = _PROMPT_SUMS[prompt_sum]
         if kv_dtype is not None:
             if kv_dtype not in _KV_DTYPES:
                 raise ValueError(f"kv_dtype must be one of {sorted(_KV_DTYPES)}, not {kv_dtype!r}")
