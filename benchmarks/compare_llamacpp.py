@@ -4,7 +4,8 @@ the same measurements, in one table.
 
     benchmarks/compare_llamacpp.py [-m MODEL [-m MODEL ...]] [--threads N]
                                    [--positions 1,128,4096] [--prefill 128,512] [--runs 3]
-                                   [--kv f16|q8_0] [--llama-python PYTHON] [--json FILE]
+                                   [--kv f16|q8_0] [--prompt-sum exact|fast]
+                                   [--llama-python PYTHON] [--json FILE]
 
 With several -m, one table per model (the shaped random-weight models of
 benchmarks/make_shaped_models.py, say, beside the default model).
@@ -24,7 +25,9 @@ with the same token ids for both engines (fixed random ids below the vocabulary,
 table gives tokens/s, peak RSS and the ratio tinfer / llama.cpp per row. --kv q8_0 gives both
 engines a Q8_0 KV cache (tinfer's TINFER_KV_Q8_0; llama.cpp's type_k = type_v = q8_0, which needs
 its flash attention); the default is both engines' F16 cache (llama.cpp without flash
-attention, the path tinfer's exact kernels reproduce).
+attention, the path tinfer's exact kernels reproduce). --prompt-sum fast gives tinfer's prompts
+TINFER_PROMPT_SUM_FAST's order (Q5_0 matrices, x86-64-v3; llama.cpp has no such option and keeps
+its own order): the table's head says which.
 
 llama-cpp-python is not one of the project's dependencies: build it on this machine, with its
 default native flags (the build a user gets), in a separate environment, and name its Python:
@@ -64,12 +67,13 @@ def prompt_ids(n_vocab: int, n: int) -> list:
 # ---- workers: run in a child process, print one JSON line ----
 
 class TinferEngine:
-    def __init__(self, model: str, threads: int, n_ctx: int, kv: str):
+    def __init__(self, model: str, threads: int, n_ctx: int, kv: str, prompt_sum: str):
         sys.path.insert(0, str(ROOT / "bindings" / "python" / "src"))
         os.environ.setdefault("TINFER_LIBRARY", str(ROOT / "build" / "lib" / "libtinfer.so.0"))
         import tinfer
         self.model = tinfer.Model(model)
-        self.ctx = tinfer.Context(self.model, n_ctx=n_ctx, threads=threads, kv_dtype=kv)
+        self.ctx = tinfer.Context(self.model, n_ctx=n_ctx, threads=threads, kv_dtype=kv,
+                                  prompt_sum=prompt_sum)
         self.n_vocab = self.ctx.n_vocab
 
     def reset(self):
@@ -83,7 +87,7 @@ class TinferEngine:
 
 
 class LlamaEngine:
-    def __init__(self, model: str, threads: int, n_ctx: int, kv: str):
+    def __init__(self, model: str, threads: int, n_ctx: int, kv: str, prompt_sum: str):
         from llama_cpp import Llama
         cache = dict(type_k=8, type_v=8, flash_attn=True) if kv == "q8_0" else {}  # GGML_TYPE_Q8_0
         self.llm = Llama(model_path=model, n_ctx=n_ctx, n_batch=512, n_ubatch=512,
@@ -108,7 +112,7 @@ def worker(args) -> dict:
     n_ctx = max(positions + prefills) + STEPS + 8
     engine_class = TinferEngine if args.worker == "tinfer" else LlamaEngine
     started = time.perf_counter()
-    engine = engine_class(args.model, threads, n_ctx, args.kv)
+    engine = engine_class(args.model, threads, n_ctx, args.kv, args.prompt_sum)
     result = {"load_s": time.perf_counter() - started, "prefill_tps": {}, "decode_tps": {}}
     engine.prefill(prompt_ids(engine.n_vocab, WARMUP))
     for n in prefills:
@@ -137,7 +141,7 @@ def worker(args) -> dict:
 def run_worker(python: str, engine: str, args, model: str) -> dict:
     command = [python, __file__, "--worker", engine, "-m", model, "--threads",
                str(args.threads), "--positions", args.positions, "--prefill", args.prefill,
-               "--kv", args.kv]
+               "--kv", args.kv, "--prompt-sum", args.prompt_sum]
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         sys.exit(f"compare_llamacpp: the {engine} run failed:\n{done.stderr[-4000:]}")
@@ -173,7 +177,9 @@ def table(results: dict, args, model: str) -> str:
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     threads = args.threads or os.cpu_count()
     head = (f"{Path(model).name}, {threads} thread{'s' if threads > 1 else ''}, "
-            f"{args.kv.upper()} KV cache, best of {args.runs} alternating runs")
+            f"{args.kv.upper()} KV cache, best of {args.runs} alternating runs"
+            + (", tinfer's prompts in TINFER_PROMPT_SUM_FAST's order"
+               if args.prompt_sum == "fast" else ""))
     return head + "\n\n" + "\n".join(lines)
 
 
@@ -187,6 +193,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--kv", choices=("f16", "q8_0"), default="f16",
                         help="both engines' KV cache type (default f16)")
+    parser.add_argument("--prompt-sum", choices=("exact", "fast"), default="exact",
+                        help="tinfer's prompt order over Q5_0 matrices (TINFER_PROMPT_SUM_FAST)")
     parser.add_argument("--llama-python", default="/work/llama-venv/bin/python",
                         help="a Python with llama-cpp-python installed")
     parser.add_argument("--json", help="also write every run's figures here")

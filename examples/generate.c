@@ -2,6 +2,7 @@
  *
  *   tinfer-run -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *              [--seed S] [--chat] [--threads N] [--ctx N] [--head-sum exact|fast]
+ *              [--prompt-sum exact|fast]
  *              [--device cpu|cuda] [--json]
  *
  * Without --chat the prompt is tokenized as llama.cpp does by default (BOS added when the model
@@ -33,8 +34,9 @@ typedef struct options {
     long n_threads;
     bool chat;
     bool json;
-    bool fast_head; /* --head-sum fast: TINFER_HEAD_SUM_FAST */
-    bool cuda;      /* --device cuda: TINFER_DEVICE_CUDA (device 0) */
+    bool fast_head;   /* --head-sum fast: TINFER_HEAD_SUM_FAST */
+    bool fast_prompt; /* --prompt-sum fast: TINFER_PROMPT_SUM_FAST */
+    bool cuda;        /* --device cuda: TINFER_DEVICE_CUDA (device 0) */
     tinfer_sampler_params sampling;
 } options;
 
@@ -64,6 +66,8 @@ static int usage(const char *message) {
             "  --head-sum S  exact: the output head in llama.cpp's float order, bit for bit;\n"
             "                fast: its integer sum per block, tinfer-server's default\n"
             "                (default exact)\n"
+            "  --prompt-sum S  exact: the prompt in llama.cpp's float order, bit for bit;\n"
+            "                fast: its Q5_0 products' integer sum per block (default exact)\n"
             "  --device D    cpu or cuda (device 0; default cpu)\n"
             "  --json        print one JSON object instead of streaming text\n");
     return message ? 2 : -1;
@@ -77,6 +81,9 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--head-sum")) {
         if (strcmp(value, "exact") && strcmp(value, "fast")) return false;
         opt->fast_head = !strcmp(value, "fast");
+    } else if (!strcmp(name, "--prompt-sum")) {
+        if (strcmp(value, "exact") && strcmp(value, "fast")) return false;
+        opt->fast_prompt = !strcmp(value, "fast");
     } else if (!strcmp(name, "--device")) {
         if (strcmp(value, "cpu") && strcmp(value, "cuda")) return false;
         opt->cuda = !strcmp(value, "cuda");
@@ -280,6 +287,7 @@ static int run(const options *opt, run_state *r) {
         (uint32_t)(opt->n_ctx ? (size_t)opt->n_ctx : t.n_prompt + (size_t)opt->n_predict + 1);
     cp.n_threads = (uint32_t)opt->n_threads;
     cp.head_sum = opt->fast_head ? TINFER_HEAD_SUM_FAST : TINFER_HEAD_SUM_EXACT;
+    cp.prompt_sum = opt->fast_prompt ? TINFER_PROMPT_SUM_FAST : TINFER_PROMPT_SUM_EXACT;
     cp.device = opt->cuda ? TINFER_DEVICE_CUDA : TINFER_DEVICE_CPU;
     t.n_ctx = cp.n_ctx;
     if ((status = tinfer_context_create(r->model, &cp, sizeof cp, &r->ctx)) != TINFER_OK)

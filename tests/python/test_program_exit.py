@@ -151,6 +151,17 @@ def test_run_head_sum_is_checked(tiny_model):
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
+def test_run_prompt_sum_is_checked(tiny_model):
+    """--prompt-sum takes exact or fast (the tiny model's F32 matrices have no fast order, so both
+    give its exact text); anything else is a usage error."""
+    texts = [json.loads(run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json", "--prompt-sum",
+                                                  mode)).stdout)["text"]
+             for mode in ("exact", "fast")]
+    assert texts[0] == texts[1]
+    result = run("tinfer-run", *greedy(tiny_model, "--prompt-sum", "quick"))
+    assert result.returncode == 2 and "usage:" in result.stderr
+
+
 def test_run_device_is_checked(tiny_model):
     """--device takes cpu or cuda: cpu gives the default's text; cuda on a machine without a GPU
     (or in a build without CUDA) ends with the library's reason and exit 1; anything else is a
