@@ -214,7 +214,7 @@ def test_prompt_sum_fast_is_within_its_bound(default_model):
     order (the same tokens one per step) is the yardstick. Held to: mean KL(exact || fast) at most
     1.5 times KL(exact || exact one per step) (measured 0.0215 against 0.0237), the greedy token
     the same at 90 % of positions or more (0.938; one per step: 0.941), mean NLL of the text's own
-    next tokens within 1 % (+0.62 %). On the x86-64-v3 kernels the orders do differ; elsewhere the
+    next tokens within 1 % (+0.62 %; one per step: -0.64 %). On the x86-64-v3 kernels the orders do differ; elsewhere the
     fast order is not taken and the logits are the exact ones, bit for bit."""
     require_context_api()
     text = (ROOT / "tests" / "data" / "perplexity" / "public_domain.txt").read_text()
