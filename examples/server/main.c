@@ -39,6 +39,7 @@ typedef struct options {
     const char *api_key;
     const char *cache_reuse;
     const char *head_sum;
+    const char *prompt_sum;
     const char *kv_dtype;
     const char *prefault;
     long port, parallel, n_ctx, n_threads, queue, chunk, max_body, cache_slots, kv_tokens;
@@ -68,6 +69,9 @@ static int print_usage(const char *message) {
             "                  1e-3 of exact, the same answers alone or batched; a step of\n"
             "                  several sequences a sixth faster); exact: llama.cpp's float\n"
             "                  order, bit for bit (see doc/architecture.md) (default fast)\n"
+            "  --prompt-sum S  exact: prompts in llama.cpp's float order, bit for bit; fast:\n"
+            "                  their Q5_0 products' integer sum per block, prefill about 1.4x\n"
+            "                  faster on x86-64-v3 (see doc/architecture.md) (default exact)\n"
             "  --kv-dtype D    f16, or q8_0: keys and values in 8-bit blocks, half the cache\n"
             "                  memory and faster long contexts, other rounding (default f16)\n"
             "  --prefault M    on: the context's memory (the whole KV cache: --kv-tokens and\n"
@@ -85,6 +89,7 @@ static bool parse_valued(options *opt, const char *name, const char *value) {
     else if (!strcmp(name, "--api-key")) opt->api_key = value;
     else if (!strcmp(name, "--cache-reuse")) opt->cache_reuse = value;
     else if (!strcmp(name, "--head-sum")) opt->head_sum = value;
+    else if (!strcmp(name, "--prompt-sum")) opt->prompt_sum = value;
     else if (!strcmp(name, "--kv-dtype")) opt->kv_dtype = value;
     else if (!strcmp(name, "--prefault")) opt->prefault = value;
     else if (!parse_long(value, &number)) return false;
@@ -128,6 +133,8 @@ static int parse_args(int argc, char **argv, options *opt) {
         return print_usage("--cache-reuse must be exact or blocks");
     if (strcmp(opt->head_sum, "exact") && strcmp(opt->head_sum, "fast"))
         return print_usage("--head-sum must be exact or fast");
+    if (strcmp(opt->prompt_sum, "exact") && strcmp(opt->prompt_sum, "fast"))
+        return print_usage("--prompt-sum must be exact or fast");
     if (strcmp(opt->kv_dtype, "f16") && strcmp(opt->kv_dtype, "q8_0"))
         return print_usage("--kv-dtype must be f16 or q8_0");
     if (strcmp(opt->prefault, "on") && strcmp(opt->prefault, "off"))
@@ -174,6 +181,7 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
                                  .n_kv_tokens = (size_t)opt->kv_tokens,
                                  .cache_exact = !strcmp(opt->cache_reuse, "exact"),
                                  .fast_head = !strcmp(opt->head_sum, "fast"),
+                                 .fast_prompt = !strcmp(opt->prompt_sum, "fast"),
                                  .kv_q8_0 = !strcmp(opt->kv_dtype, "q8_0"),
                                  .prefault = !strcmp(opt->prefault, "on")};
     scheduler *sched = NULL;
@@ -203,10 +211,11 @@ static int serve(const options *opt, tinfer_model *model, const sigset_t *signal
         snprintf(caching, sizeof caching, "prefix caching on: %ld entries, %s reuse",
                  opt->cache_slots, opt->cache_reuse);
     printf("%s: listening on http://%s:%u (model %s, %ld sequences of %ld tokens, %s KV cache%s, "
-           "%s head sum, %s)\n",
+           "%s head sum, %s prompt sum, %s)\n",
            PROGRAM, opt->host, (unsigned)http_port(http), name, opt->parallel, opt->n_ctx,
            !strcmp(opt->kv_dtype, "q8_0") ? "Q8_0" : "F16",
-           !strcmp(opt->prefault, "on") ? " (resident)" : "", opt->head_sum, caching);
+           !strcmp(opt->prefault, "on") ? " (resident)" : "", opt->head_sum, opt->prompt_sum,
+           caching);
     fflush(stdout);
     int signal_number = 0;
     while (sigwait(signals, &signal_number) != 0) {
@@ -231,6 +240,7 @@ int main(int argc, char **argv) {
                    .cache_slots = -1,
                    .cache_reuse = "exact",
                    .head_sum = "fast",
+                   .prompt_sum = "exact",
                    .kv_dtype = "f16",
                    .prefault = "on"};
     int rc = parse_args(argc, argv, &opt);

@@ -458,6 +458,7 @@ static tinfer_status create_context(scheduler *s, const tinfer_model *model) {
     cp.n_kv_tokens = (uint32_t)s->params.n_kv_tokens;
     cp.n_threads = (uint32_t)s->params.n_threads;
     cp.head_sum = s->params.fast_head ? TINFER_HEAD_SUM_FAST : TINFER_HEAD_SUM_EXACT;
+    cp.prompt_sum = s->params.fast_prompt ? TINFER_PROMPT_SUM_FAST : TINFER_PROMPT_SUM_EXACT;
     cp.kv_dtype = s->params.kv_q8_0 ? TINFER_KV_Q8_0 : TINFER_KV_F16;
     cp.prefault = s->params.prefault;
     cp.abort_callback = abort_step;

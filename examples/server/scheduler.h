@@ -31,8 +31,9 @@ typedef struct scheduler_params {
     size_t n_ctx;         /* tokens per sequence (--ctx) */
     size_t n_threads;     /* 0 = one per core */
     bool fast_head;       /* the output head in TINFER_HEAD_SUM_FAST's order */
+    bool fast_prompt;     /* prompt passes in TINFER_PROMPT_SUM_FAST's order */
     bool kv_q8_0;         /* the KV cache in TINFER_KV_Q8_0 (else F16) */
-    bool prefault;     /* the whole KV cache resident from the start */
+    bool prefault;        /* the whole KV cache resident from the start */
     size_t queue_cap;     /* jobs that may wait for a sequence (--queue) */
     size_t chunk;         /* prompt tokens prefilled per step */
     size_t n_cache_slots; /* sequences kept for prefix caching (--cache-slots; 0 = no caching) */

@@ -210,6 +210,21 @@ def test_completion_equals_tinfer_run(server, client, default_model):
     assert result.choices[0].finish_reason == "length"
 
 
+def test_fast_prompt_equals_tinfer_run_fast_prompt(default_model):
+    """--prompt-sum fast: the server's text is tinfer-run's with the same orders (the fast head,
+    the server's default, and TINFER_PROMPT_SUM_FAST's prompt), and its banner names both."""
+    prompt = "Rivers carve valleys over thousands of years because"
+    srv = Server(default_model, "--parallel", 2, "--ctx", 256, "--prompt-sum", "fast")
+    try:
+        assert "fast head sum, fast prompt sum" in srv.banner
+        result = srv.client().completions.create(model="m", prompt=prompt, max_tokens=N_TOKENS,
+                                                 temperature=0)
+    finally:
+        assert srv.stop() == 0, srv.stderr
+    reference = tinfer_run(default_model, prompt, "--head-sum", "fast", "--prompt-sum", "fast")
+    assert result.choices[0].text == reference["text"]
+
+
 def test_exact_head_equals_tinfer_run_default(default_model):
     """--head-sum exact: the server's text is tinfer-run's with the library's default head (the
     order llama.cpp sums in), and its banner names the head it runs."""
