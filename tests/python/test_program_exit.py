@@ -140,25 +140,15 @@ def test_prompt_longer_than_context_fails_clearly(tiny_model):
                              f"of {n_prompt - 1} (--ctx)\n")
 
 
-def test_run_head_sum_is_checked(tiny_model):
-    """--head-sum takes exact or fast (the tiny model's F32 head has no fast order, so both give
-    its exact text); anything else is a usage error."""
-    texts = [json.loads(run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json", "--head-sum",
+@pytest.mark.parametrize("option, bad", [("--head-sum", "fastest"), ("--prompt-sum", "quick")])
+def test_run_float_orders_are_checked(tiny_model, option, bad):
+    """--head-sum and --prompt-sum take exact or fast (the tiny model's F32 matrices have no fast
+    order, so both give its exact text); anything else is a usage error."""
+    texts = [json.loads(run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json", option,
                                                   mode)).stdout)["text"]
              for mode in ("exact", "fast")]
     assert texts[0] == texts[1]
-    result = run("tinfer-run", *greedy(tiny_model, "--head-sum", "fastest"))
-    assert result.returncode == 2 and "usage:" in result.stderr
-
-
-def test_run_prompt_sum_is_checked(tiny_model):
-    """--prompt-sum takes exact or fast (the tiny model's F32 matrices have no fast order, so both
-    give its exact text); anything else is a usage error."""
-    texts = [json.loads(run("tinfer-run", *greedy(tiny_model, "-n", 4, "--json", "--prompt-sum",
-                                                  mode)).stdout)["text"]
-             for mode in ("exact", "fast")]
-    assert texts[0] == texts[1]
-    result = run("tinfer-run", *greedy(tiny_model, "--prompt-sum", "quick"))
+    result = run("tinfer-run", *greedy(tiny_model, option, bad))
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
