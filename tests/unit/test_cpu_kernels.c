@@ -1283,12 +1283,14 @@ static float fast_reference(tinfer_dtype dtype, const uint8_t *row, const uint8_
     return acc;
 }
 
-/* A fast-order row tile (q8_0_gemm_fast, q5_0_gemm_fast) over packed rows: the reference's bits
- * for every (row, token), any token count, the extreme codes and activations of gemm_inputs
- * included. */
+/* A fast-order row tile (q8_0_gemm_fast, q5_0_gemm_fast): the reference's bits for every (row,
+ * token), any token count, the extreme codes and activations of gemm_inputs included; rows the
+ * call does not cover and padding between output rows untouched. Over packed rows (whole tiles)
+ * where the table packs the dtype, else over the file's rows in ragged counts too. */
 static void check_gemm_fast(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_elems) {
     const tf_qgemm_fn gemm = dtype == TINFER_DTYPE_Q8_0 ? k->q8_0_gemm_fast : k->q5_0_gemm_fast;
     if (!gemm) return;
+    const bool file_rows = dtype == TINFER_DTYPE_Q8_0 && !(k->packs & TF_PACKS_Q8_0);
     const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
     const size_t row_bytes = n_elems / traits->block_elems * traits->block_bytes;
     const size_t act_stride = tf_cpu_act_row_bytes(TF_ACT_Q8_0, n_elems) + 36;
@@ -1297,31 +1299,38 @@ static void check_gemm_fast(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_
     static float y[GEMM_TOKENS * GEMM_Y_STRIDE];
     uint32_t rng = 777u + n_elems;
     gemm_inputs(dtype, n_elems, w, row_bytes, act, act_stride, &rng);
-    tf_cpu_pack_tiles(k->packs, dtype, w, row_bytes, n_elems / 32, GEMM_ROWS / TF_QGEMM_ROWS,
-                      packed);
+    if (!file_rows)
+        tf_cpu_pack_tiles(k->packs, dtype, w, row_bytes, n_elems / 32, GEMM_ROWS / TF_QGEMM_ROWS,
+                          packed);
     void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
     assert_non_null(scratch);
-    for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
-        gemm(&(tf_qgemm_args){.w = w,
-                              .packed = packed,
-                              .row_bytes = row_bytes,
-                              .n_rows = GEMM_ROWS,
-                              .x_quant = act,
-                              .x_stride = act_stride,
-                              .n_tokens = n_tokens,
-                              .n_elems = n_elems,
-                              .y = y,
-                              .y_stride = GEMM_Y_STRIDE,
-                              .scratch = scratch});
-        for (uint32_t t = 0; t < n_tokens; t++)
-            for (uint32_t r = 0; r < GEMM_ROWS; r++) {
-                const float want =
-                    fast_reference(dtype, w + r * row_bytes, act + t * act_stride, n_elems);
-                assert_same_bits(want, y[t * GEMM_Y_STRIDE + r],
-                                 dtype == TINFER_DTYPE_Q8_0 ? "q8_0_gemm_fast" : "q5_0_gemm_fast",
-                                 k->name);
-            }
-    }
+    static const uint32_t ragged[] = {GEMM_ROWS, 17, 5, 31};
+    const float sentinel = -12345.0f;
+    for (size_t i = 0; i < (file_rows ? sizeof ragged / sizeof ragged[0] : 1); i++)
+        for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
+            for (size_t j = 0; j < sizeof y / sizeof y[0]; j++) y[j] = sentinel;
+            gemm(&(tf_qgemm_args){.w = w,
+                                  .packed = file_rows ? NULL : packed,
+                                  .row_bytes = row_bytes,
+                                  .n_rows = ragged[i],
+                                  .x_quant = act,
+                                  .x_stride = act_stride,
+                                  .n_tokens = n_tokens,
+                                  .n_elems = n_elems,
+                                  .y = y,
+                                  .y_stride = GEMM_Y_STRIDE,
+                                  .scratch = scratch});
+            for (uint32_t t = 0; t < GEMM_TOKENS; t++)
+                for (uint32_t r = 0; r < GEMM_Y_STRIDE; r++) {
+                    const bool inside = t < n_tokens && r < ragged[i];
+                    const float want = inside ? fast_reference(dtype, w + r * row_bytes,
+                                                               act + t * act_stride, n_elems)
+                                              : sentinel;
+                    assert_same_bits(
+                        want, y[t * GEMM_Y_STRIDE + r],
+                        dtype == TINFER_DTYPE_Q8_0 ? "q8_0_gemm_fast" : "q5_0_gemm_fast", k->name);
+                }
+        }
     free(scratch);
 }
 
@@ -1347,6 +1356,7 @@ static void qgemms(void **state) {
     if (tf_cpu_kernels_x86_v3()) { /* Q5_0 packed in a layout of its own, Q4_K in the avx512 one */
         assert_int_equal(tf_cpu_kernels_x86_v3()->packs, TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K);
         assert_non_null(tf_cpu_kernels_x86_v3()->q5_0_gemm_fast);
+        assert_non_null(tf_cpu_kernels_x86_v3()->q8_0_gemm_fast);
     }
     if (tf_cpu_kernels_avx512()) { /* where it runs, the avx512 table has them all */
         assert_true(tf_cpu_kernels_read_packed(tf_cpu_kernels_avx512()));

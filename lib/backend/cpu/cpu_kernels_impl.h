@@ -151,6 +151,7 @@ TF_MAYBE_UNUSED static float k_dot_q5_0(const uint8_t *w_row, const void *xq, ui
 #define TF_KERNEL_Q5_0_GEMM avx2_gemm_q5_0
 #define TF_KERNEL_Q8_0_GEMM avx2_gemm_q8_0
 #define TF_KERNEL_Q5_0_GEMM_FAST avx2_gemm_q5_0_fast
+#define TF_KERNEL_Q8_0_GEMM_FAST avx2_gemm_q8_0_fast
 #define TF_KERNEL_PACKS (TF_PACKS_Q5_0_AVX2 | TF_PACKS_Q4_K)
 /* its Q4_K row tiles: cpu_kernels_k4_avx2.h, included after the row kernels they fall back on */
 #define TF_KERNEL_Q4_K_AVX2 1
