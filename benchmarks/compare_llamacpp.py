@@ -26,7 +26,7 @@ table gives tokens/s, peak RSS and the ratio tinfer / llama.cpp per row. --kv q8
 engines a Q8_0 KV cache (tinfer's TINFER_KV_Q8_0; llama.cpp's type_k = type_v = q8_0, which needs
 its flash attention); the default is both engines' F16 cache (llama.cpp without flash
 attention, the path tinfer's exact kernels reproduce). --prompt-sum fast gives tinfer's prompts
-TINFER_PROMPT_SUM_FAST's order (Q5_0 matrices, x86-64-v3; llama.cpp has no such option and keeps
+TINFER_PROMPT_SUM_FAST's order (Q5_0 and Q8_0 matrices; llama.cpp has no such option and keeps
 its own order): the table's head says which.
 
 llama-cpp-python is not one of the project's dependencies: build it on this machine, with its
@@ -194,7 +194,8 @@ def main() -> None:
     parser.add_argument("--kv", choices=("f16", "q8_0"), default="f16",
                         help="both engines' KV cache type (default f16)")
     parser.add_argument("--prompt-sum", choices=("exact", "fast"), default="exact",
-                        help="tinfer's prompt order over Q5_0 matrices (TINFER_PROMPT_SUM_FAST)")
+                        help="tinfer's prompt order over Q5_0 and Q8_0 matrices "
+                             "(TINFER_PROMPT_SUM_FAST)")
     parser.add_argument("--llama-python", default="/work/llama-venv/bin/python",
                         help="a Python with llama-cpp-python installed")
     parser.add_argument("--json", help="also write every run's figures here")

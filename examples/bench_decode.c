@@ -104,7 +104,7 @@ static int usage(const char *message) {
             "                       as DIR/trace_<...>.json (the directory must exist)\n"
             "  --head-sum exact|fast  the output head's float order (default exact; fast:\n"
             "                       TINFER_HEAD_SUM_FAST)\n"
-            "  --prompt-sum exact|fast  the TTFT prompts' float order over Q5_0 matrices\n"
+            "  --prompt-sum exact|fast  the TTFT prompts' float order over Q5_0/Q8_0 matrices\n"
             "                       (default exact; fast: TINFER_PROMPT_SUM_FAST)\n"
             "  --kv-dtype f16|f32|q8_0  the KV cache's element type (default f16)\n",
             PROGRAM, DEFAULT_MODEL);

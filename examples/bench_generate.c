@@ -330,9 +330,8 @@ static int write_markdown(const bench *b) {
             "used (%ld requested); max-gen-len %ld, %ld run(s), temperature %g. Medians over runs; "
             "latency percentiles over every decode step.\n\n",
             b->opt.model_path, b->info.architecture, tinfer_version_string(), TINFER_GIT_COMMIT,
-            "cpu", tinfer_cpu_kernels(), threads_used(b->ctx),
-            threads_requested(b->opt.n_threads), b->opt.max_gen_len, b->opt.runs,
-            b->opt.temperature);
+            "cpu", tinfer_cpu_kernels(), threads_used(b->ctx), threads_requested(b->opt.n_threads),
+            b->opt.max_gen_len, b->opt.runs, b->opt.temperature);
     print_table(b, f);
     fprintf(f, "\nModel load %.1f ms, peak RSS %.1f MiB.\n", b->load_ms, peak_rss_mib());
     const int rc = fclose(f) == 0 ? 0 : 1;
@@ -364,7 +363,8 @@ static int setup(bench *b) {
         return report_failure(PROGRAM, "the model has no tokenizer", TINFER_E_UNSUPPORTED);
     size_t longest = 0;
     for (size_t i = 0; i < b->n_tests; i++) {
-        if ((status = tokenize_prompt(b, &b->tests[i]))) return report_failure(PROGRAM, "tokenizing a prompt", status);
+        if ((status = tokenize_prompt(b, &b->tests[i])))
+            return report_failure(PROGRAM, "tokenizing a prompt", status);
         if (b->tests[i].n_prompt > longest) longest = b->tests[i].n_prompt;
     }
     tinfer_context_params cp;

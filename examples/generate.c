@@ -67,7 +67,8 @@ static int usage(const char *message) {
             "                fast: its integer sum per block, tinfer-server's default\n"
             "                (default exact)\n"
             "  --prompt-sum S  exact: the prompt in llama.cpp's float order, bit for bit;\n"
-            "                fast: its Q5_0 products' integer sum per block (default exact)\n"
+            "                fast: its Q5_0/Q8_0 products' integer sum per block (default\n"
+            "                exact)\n"
             "  --device D    cpu or cuda (device 0; default cpu)\n"
             "  --json        print one JSON object instead of streaming text\n");
     return message ? 2 : -1;

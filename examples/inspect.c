@@ -23,10 +23,11 @@ typedef struct options {
 
 static int usage(const char *message) {
     if (message) fprintf(stderr, "tinfer-inspect: %s\n", message);
-    fprintf(message ? stderr : stdout, "usage: tinfer-inspect [--json] [--full] PATH\n"
-                    "  PATH    a .gguf file, a .safetensors file, or a Hugging Face model directory\n"
-                    "  --json  print one JSON object instead of text\n"
-                    "  --full  print arrays in full (default: first %d elements, %d with --json)\n",
+    fprintf(message ? stderr : stdout,
+            "usage: tinfer-inspect [--json] [--full] PATH\n"
+            "  PATH    a .gguf file, a .safetensors file, or a Hugging Face model directory\n"
+            "  --json  print one JSON object instead of text\n"
+            "  --full  print arrays in full (default: first %d elements, %d with --json)\n",
             TEXT_ARRAY_ELEMS, JSON_ARRAY_ELEMS);
     return message ? 2 : -1; /* -1: help was asked for, exit 0 */
 }
@@ -44,7 +45,7 @@ static int parse_args(int argc, char **argv, options *opt) {
 }
 
 static const char *meta_type_name(tinfer_meta_type type) {
-    static const char *const NAMES[] = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+    static const char *const NAMES[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                         "bool", "string", "array", "u64", "i64", "f64"};
     return (unsigned)type < sizeof NAMES / sizeof NAMES[0] ? NAMES[type] : "?";
 }
@@ -77,7 +78,8 @@ static void format_shape(const tinfer_tensor_info *t, char *buf, size_t cap) {
     size_t used = 0;
     buf[0] = '\0';
     for (uint32_t d = 0; d < shape_dims(t) && used < cap; d++)
-        used += (size_t)snprintf(buf + used, cap - used, d ? ", %" PRId64 : "[%" PRId64, t->shape[d]);
+        used +=
+            (size_t)snprintf(buf + used, cap - used, d ? ", %" PRId64 : "[%" PRId64, t->shape[d]);
     if (used < cap) snprintf(buf + used, cap - used, "]");
 }
 
@@ -93,8 +95,8 @@ static void print_info_text(const char *path, const tinfer_model_info *info) {
            "  n_vocab %u, n_ctx_train %u, n_embd %u, n_layer %u, n_ff %u\n"
            "  n_head %u, n_head_kv %u, head_dim %u, head_dim_v %u, sliding_window %u\n"
            "  rms_norm_eps %g, rope_freq_base %g, rope_freq_base_local %g\n",
-           info->n_vocab, info->n_ctx_train, info->n_embd, info->n_layer, info->n_ff,
-           info->n_head, info->n_head_kv, info->head_dim, info->head_dim_v, info->sliding_window,
+           info->n_vocab, info->n_ctx_train, info->n_embd, info->n_layer, info->n_ff, info->n_head,
+           info->n_head_kv, info->head_dim, info->head_dim_v, info->sliding_window,
            info->rms_norm_eps, info->rope_freq_base, info->rope_freq_base_local);
 }
 
@@ -172,7 +174,8 @@ static void print_text(const char *path, const tinfer_model *model, const tinfer
 
 /* ---- JSON output ---- */
 
-/* JSON strings must be UTF-8; file strings are not promised to be, so invalid bytes become U+FFFD. */
+/* JSON strings must be UTF-8; file strings are not promised to be, so invalid bytes become U+FFFD.
+ */
 static json_t *json_text(const char *bytes, size_t len) {
     json_t *value = json_stringn(bytes, len);
     if (value) return value;
@@ -185,7 +188,9 @@ static json_t *json_text(const char *bytes, size_t len) {
         else if (c >= 0x80) {
             /* keep well-formed sequences as they are */
             int extra = c >= 0xF0 && c < 0xF5 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : -1;
-            json_t *probe = extra > 0 && i + (size_t)extra < len ? json_stringn(bytes + i, (size_t)extra + 1) : NULL;
+            json_t *probe = extra > 0 && i + (size_t)extra < len
+                                ? json_stringn(bytes + i, (size_t)extra + 1)
+                                : NULL;
             if (probe) {
                 memcpy(clean + out, bytes + i, (size_t)extra + 1);
                 out += (size_t)extra + 1;
@@ -239,20 +244,14 @@ static json_t *json_array_elem(const tinfer_model *model, size_t i, uint64_t j,
     char *text = meta_text(model, i, 0, true, j);
     if (!text) return json_null();
     json_t *value;
-    if (elem_type == TINFER_META_STRING)
-        value = json_text(text, strlen(text));
-    else if (elem_type == TINFER_META_ARRAY)
-        value = json_nested(text);
-    else if (elem_type == TINFER_META_BOOL)
-        value = json_boolean(strcmp(text, "true") == 0);
-    else if (elem_type == TINFER_META_F32)
-        value = json_real((double)strtof(text, NULL));
-    else if (elem_type == TINFER_META_F64)
-        value = json_real(strtod(text, NULL));
+    if (elem_type == TINFER_META_STRING) value = json_text(text, strlen(text));
+    else if (elem_type == TINFER_META_ARRAY) value = json_nested(text);
+    else if (elem_type == TINFER_META_BOOL) value = json_boolean(strcmp(text, "true") == 0);
+    else if (elem_type == TINFER_META_F32) value = json_real((double)strtof(text, NULL));
+    else if (elem_type == TINFER_META_F64) value = json_real(strtod(text, NULL));
     else if (elem_type == TINFER_META_U64 && strtoull(text, NULL, 10) > INT64_MAX)
         value = json_real((double)strtoull(text, NULL, 10)); /* as for u64 scalars */
-    else
-        value = json_integer((json_int_t)strtoll(text, NULL, 10));
+    else value = json_integer((json_int_t)strtoll(text, NULL, 10));
     free(text);
     return value;
 }
@@ -279,15 +278,15 @@ static json_t *json_meta_entry(const tinfer_model *model, size_t i, size_t max_e
 }
 
 static json_t *json_hparams(const tinfer_model_info *info) {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
-                     "n_vocab", (json_int_t)info->n_vocab, "n_ctx_train",
-                     (json_int_t)info->n_ctx_train, "n_embd", (json_int_t)info->n_embd, "n_layer",
-                     (json_int_t)info->n_layer, "n_head", (json_int_t)info->n_head, "n_head_kv",
-                     (json_int_t)info->n_head_kv, "head_dim", (json_int_t)info->head_dim,
-                     "head_dim_v", (json_int_t)info->head_dim_v, "n_ff", (json_int_t)info->n_ff,
-                     "sliding_window", (json_int_t)info->sliding_window, "rms_norm_eps",
-                     (double)info->rms_norm_eps, "rope_freq_base", (double)info->rope_freq_base,
-                     "rope_freq_base_local", (double)info->rope_freq_base_local);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "n_vocab",
+                     (json_int_t)info->n_vocab, "n_ctx_train", (json_int_t)info->n_ctx_train,
+                     "n_embd", (json_int_t)info->n_embd, "n_layer", (json_int_t)info->n_layer,
+                     "n_head", (json_int_t)info->n_head, "n_head_kv", (json_int_t)info->n_head_kv,
+                     "head_dim", (json_int_t)info->head_dim, "head_dim_v",
+                     (json_int_t)info->head_dim_v, "n_ff", (json_int_t)info->n_ff, "sliding_window",
+                     (json_int_t)info->sliding_window, "rms_norm_eps", (double)info->rms_norm_eps,
+                     "rope_freq_base", (double)info->rope_freq_base, "rope_freq_base_local",
+                     (double)info->rope_freq_base_local);
 }
 
 static json_t *json_optional_id(int32_t id) { return id >= 0 ? json_integer(id) : json_null(); }
@@ -314,22 +313,23 @@ static int print_json(const char *path, const tinfer_model *model, const tinfer_
                       bool full) {
     json_t *metadata = json_array(), *tensors = json_array();
     for (size_t i = 0; i < tinfer_model_meta_count(model); i++)
-        json_array_append_new(metadata, json_meta_entry(model, i, full ? SIZE_MAX : JSON_ARRAY_ELEMS));
+        json_array_append_new(metadata,
+                              json_meta_entry(model, i, full ? SIZE_MAX : JSON_ARRAY_ELEMS));
     for (size_t i = 0; i < tinfer_model_tensor_count(model); i++) {
         tinfer_tensor_info t;
         tinfer_model_tensor(model, i, &t, sizeof t);
         json_array_append_new(tensors, json_tensor(&t));
     }
-    json_t *root = json_pack(
-        "{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "path",
-        json_text(path, strlen(path)), "format",
-        info->format == TINFER_FORMAT_GGUF ? "gguf" : "safetensors", "gguf_version",
-        info->gguf_version ? json_integer(info->gguf_version) : json_null(), "architecture",
-        json_text(info->architecture, strlen(info->architecture)), "name",
-        json_text(info->name, strlen(info->name)), "hparams", json_hparams(info), "tokenizer",
-        json_tokenizer(model), "metadata", metadata, "tensors", tensors, "n_tensors",
-        (json_int_t)info->n_tensors, "n_params", (json_int_t)info->n_params, "total_bytes",
-        (json_int_t)info->weight_bytes);
+    json_t *root =
+        json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "path",
+                  json_text(path, strlen(path)), "format",
+                  info->format == TINFER_FORMAT_GGUF ? "gguf" : "safetensors", "gguf_version",
+                  info->gguf_version ? json_integer(info->gguf_version) : json_null(),
+                  "architecture", json_text(info->architecture, strlen(info->architecture)), "name",
+                  json_text(info->name, strlen(info->name)), "hparams", json_hparams(info),
+                  "tokenizer", json_tokenizer(model), "metadata", metadata, "tensors", tensors,
+                  "n_tensors", (json_int_t)info->n_tensors, "n_params", (json_int_t)info->n_params,
+                  "total_bytes", (json_int_t)info->weight_bytes);
     if (!root || (json_dumpf(root, stdout, JSON_INDENT(1)) != 0 && !ferror(stdout))) {
         json_decref(root);
         fprintf(stderr, "tinfer-inspect: %s: cannot write JSON\n", path);
@@ -352,8 +352,7 @@ int main(int argc, char **argv) {
         const char *message = tinfer_last_error();
         if (strncmp(message, opt.path, strlen(opt.path)) == 0)
             fprintf(stderr, "tinfer-inspect: %s\n", message);
-        else
-            fprintf(stderr, "tinfer-inspect: %s: %s\n", opt.path, message);
+        else fprintf(stderr, "tinfer-inspect: %s: %s\n", opt.path, message);
         return 1;
     }
     tinfer_model_info info;

@@ -48,8 +48,8 @@ static int usage(FILE *out, int status) {
             "  --threads T   threads to compute with (default 0: one per core)\n"
             "  --logits-rows R  logits rows the output head computes at once (default 32)\n"
             "  --kv-dtype f16|f32|q8_0  the KV cache's element type (default f16)\n"
-            "  --prompt-sum exact|fast  the chunks' float order over Q5_0 matrices (default\n"
-            "                exact: llama.cpp's; fast: TINFER_PROMPT_SUM_FAST)\n"
+            "  --prompt-sum exact|fast  the chunks' float order over Q5_0/Q8_0 matrices\n"
+            "                (default exact: llama.cpp's; fast: TINFER_PROMPT_SUM_FAST)\n"
             "  --json FILE   write a JSON summary there\n",
             PROGRAM);
     return status;

@@ -40,7 +40,8 @@ static bool parse_args(int argc, char **argv, options *o) {
     *o = (options){.flags = TINFER_TOKENIZE_DEFAULT};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "-t") == 0 || strcmp(a, "--tokenizer") == 0) && i + 1 < argc) o->path = argv[++i];
+        if ((strcmp(a, "-t") == 0 || strcmp(a, "--tokenizer") == 0) && i + 1 < argc)
+            o->path = argv[++i];
         else if (strcmp(a, "--jsonl") == 0) o->jsonl = true;
         else if (strcmp(a, "--decode") == 0) o->decode = true;
         else if (strcmp(a, "--keep-special") == 0) o->keep_special = true;
@@ -52,7 +53,8 @@ static bool parse_args(int argc, char **argv, options *o) {
 }
 
 /* Tokenizes text and writes the ids: a JSON array, or space-separated. */
-static int encode_text(const tinfer_tokenizer *t, const char *text, size_t len, uint32_t flags, bool as_json) {
+static int encode_text(const tinfer_tokenizer *t, const char *text, size_t len, uint32_t flags,
+                       bool as_json) {
     size_t cap = tinfer_tokenize_bound(t, len), n = 0;
     int32_t *ids = malloc((cap ? cap : 1) * sizeof *ids);
     if (!ids) return fail("%s", "out of memory");
@@ -91,7 +93,8 @@ static int run_plain(const tinfer_tokenizer *t, const options *o) {
     return rc;
 }
 
-static int jsonl_line(const tinfer_tokenizer *t, const options *o, const char *line, size_t len, size_t line_no) {
+static int jsonl_line(const tinfer_tokenizer *t, const options *o, const char *line, size_t len,
+                      size_t line_no) {
     json_error_t err;
     json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     char where[64];
@@ -104,11 +107,13 @@ static int jsonl_line(const tinfer_tokenizer *t, const options *o, const char *l
         bool ok = json_is_array(v) && ids;
         for (size_t i = 0; ok && i < n; i++) {
             const json_t *item = json_array_get(v, i);
-            ok = json_is_integer(item) && json_integer_value(item) >= 0 && json_integer_value(item) <= INT32_MAX;
+            ok = json_is_integer(item) && json_integer_value(item) >= 0 &&
+                 json_integer_value(item) <= INT32_MAX;
             if (ok) ids[i] = (int32_t)json_integer_value(item);
         }
         uint32_t flags = o->keep_special ? 0 : TINFER_DETOKENIZE_SKIP_SPECIAL;
-        tinfer_status st = ok ? tinfer_detokenize(t, ids, n, flags, NULL, 0, &text_len) : TINFER_E_INVALID_ARG;
+        tinfer_status st =
+            ok ? tinfer_detokenize(t, ids, n, flags, NULL, 0, &text_len) : TINFER_E_INVALID_ARG;
         char *text = st == TINFER_E_BUFFER_TOO_SMALL ? malloc(text_len + 1) : NULL;
         if (text) st = tinfer_detokenize(t, ids, n, flags, text, text_len + 1, &text_len);
         if (!ok) rc = fail("line %s: expected a JSON array of token ids", where);
@@ -124,8 +129,10 @@ static int jsonl_line(const tinfer_tokenizer *t, const options *o, const char *l
         free(ids);
     } else {
         const json_t *text = json_is_string(v) ? v : json_object_get(v, "text");
-        rc = json_is_string(text) ? encode_text(t, json_string_value(text), json_string_length(text), o->flags, true)
-                                  : fail("line %s: expected a JSON string or an object with a \"text\" string", where);
+        rc = json_is_string(text)
+                 ? encode_text(t, json_string_value(text), json_string_length(text), o->flags, true)
+                 : fail("line %s: expected a JSON string or an object with a \"text\" string",
+                        where);
     }
     json_decref(v);
     return rc;

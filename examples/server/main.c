@@ -70,7 +70,7 @@ static int print_usage(const char *message) {
             "                  several sequences a sixth faster); exact: llama.cpp's float\n"
             "                  order, bit for bit (see doc/architecture.md) (default fast)\n"
             "  --prompt-sum S  exact: prompts in llama.cpp's float order, bit for bit; fast:\n"
-            "                  their Q5_0 products' integer sum per block, prefill about 1.4x\n"
+            "                  their Q5_0/Q8_0 products' integer sum per block, prefill 1.1-1.4x\n"
             "                  faster on x86-64-v3 (see doc/architecture.md) (default exact)\n"
             "  --kv-dtype D    f16, or q8_0: keys and values in 8-bit blocks, half the cache\n"
             "                  memory and faster long contexts, other rounding (default f16)\n"

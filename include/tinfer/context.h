@@ -53,17 +53,19 @@ typedef enum tinfer_head_sum {
                                   elsewhere the exact order */
 } tinfer_head_sum;
 
-/* How the CPU sums a prompt's products with Q5_0 matrices (most of a Q4_K_M model's layer
- * weights), the work that bounds a prefill. Values are pinned. Since 0.3. */
+/* How the CPU sums a prompt's products with Q5_0 and Q8_0 matrices (most of a Q4_K_M model's
+ * layer weights; all of a Q8_0 model's), the work that bounds a prefill. Values are pinned.
+ * Since 0.3. */
 typedef enum tinfer_prompt_sum {
     TINFER_PROMPT_SUM_EXACT = 0, /* llama.cpp's float order, bit for bit (the default) */
     TINFER_PROMPT_SUM_FAST = 1   /* each 32-weight block's integer sum, then one multiply-add per
                                     block, as TINFER_HEAD_SUM_FAST: other rounding in the prompt's
                                     keys, values and logits (within the bounds doc/architecture.md
-                                    states), a prefill of Q5_0 layers about twice as fast. Taken by
-                                    prefill passes over packed Q5_0 matrices with the x86-64-v3
-                                    kernels; decode steps, other dtypes and other tables keep the
-                                    exact order */
+                                    states); Q5_0 products about twice as fast, Q8_0 ones about
+                                    1.3 times. Taken by prefill passes over packed Q5_0 matrices
+                                    and over Q8_0 ones with the x86-64-v3 kernels, over packed
+                                    Q8_0 ones with the avx512 kernels; decode steps, other dtypes
+                                    and the generic kernels keep the exact order */
 } tinfer_prompt_sum;
 
 /* Called by prefill and decode between layers with the user_data given in the params: return true
@@ -110,7 +112,7 @@ typedef struct tinfer_context_params {
                                  default): pages become resident as steps first reach them, and
                                  stay so. A CUDA cache is device memory, allocated whole either
                                  way. Since 0.3 */
-    tinfer_prompt_sum prompt_sum; /* prefill's float order over Q5_0 matrices (default
+    tinfer_prompt_sum prompt_sum; /* prefill's float order over Q5_0 and Q8_0 matrices (default
                                      TINFER_PROMPT_SUM_EXACT). Since 0.3 */
 } tinfer_context_params;
 

@@ -117,10 +117,11 @@ def test_default_model_against_llama_cpp(program, tmp_path, default_model):
 
 
 def test_default_model_fast_prompt_sum(program, tmp_path, default_model):
-    """--prompt-sum fast (TINFER_PROMPT_SUM_FAST) on the same text: within 2 % of llama.cpp's
-    figure (measured on the x86-64-v3 kernels: 7.1311 against 7.1955, -0.9 %, the size of change
-    an F32 instead of F16 KV cache makes here, -3.3 %; doc/architecture.md); on other kernels
-    the fast order is not taken and the figure is llama.cpp's to 1e-7."""
+    """--prompt-sum fast (TINFER_PROMPT_SUM_FAST) on the same text: within 4 % of llama.cpp's
+    figure (measured on the x86-64-v3 kernels: 7.3201 against 7.1955, +1.7 %; an F32 instead of
+    F16 KV cache moves it -3.3 %: on 252 scored tokens any change of rounding swings it that
+    much, doc/architecture.md); without the x86-64-v3 kernels the fast order is not taken and
+    the figure is llama.cpp's to 1e-7."""
     reference = json.loads((DATA / "reference.json").read_text())
     import tinfer
 
@@ -131,7 +132,7 @@ def test_default_model_fast_prompt_sum(program, tmp_path, default_model):
     # run() asks for TINFER_CPU=avx2: the x86-64-v3 kernels wherever this process has them or
     # the avx512 ones
     has_v3 = tinfer.cpu_kernels() in ("x86-64-v3", "avx512")
-    assert drift <= (2e-2 if has_v3 else 1e-7)
+    assert drift <= (4e-2 if has_v3 else 1e-7)
 
 
 def test_bad_arguments(program, tmp_path):

@@ -234,11 +234,14 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
     if (job->rows_out && state->config.fast_head && job->packed && w->dtype == TINFER_DTYPE_Q8_0 &&
         state->kernels->q8_0_gemm_fast)
         job->gemm = state->kernels->q8_0_gemm_fast;
-    /* A prompt's Q5_0 products in TINFER_PROMPT_SUM_FAST's order where asked for and available
-     * (every token of a Q5_0 chunk has one order: n_same = chunk). */
-    if (state->pass.kind == TF_BATCH_PROMPT && !job->rows_out && state->config.fast_prompt &&
-        job->packed && w->dtype == TINFER_DTYPE_Q5_0 && state->kernels->q5_0_gemm_fast)
-        job->gemm = state->kernels->q5_0_gemm_fast;
+    /* A prompt's Q5_0 and Q8_0 products in TINFER_PROMPT_SUM_FAST's order where asked for and
+     * available (every token of such a chunk has one order: n_same = chunk). */
+    if (state->pass.kind == TF_BATCH_PROMPT && !job->rows_out && state->config.fast_prompt) {
+        const tf_cpu_kernels *k = state->kernels;
+        if (w->dtype == TINFER_DTYPE_Q5_0 && job->packed && k->q5_0_gemm_fast)
+            job->gemm = k->q5_0_gemm_fast;
+        else if (w->dtype == TINFER_DTYPE_Q8_0 && k->q8_0_gemm_fast) job->gemm = k->q8_0_gemm_fast;
+    }
     job->n_gemm = job->gemm ? n_same : 0;
     /* With packed rows the file's are not read at all: the tokens of another order after the
      * first ones (a Q4_K prompt's last few) take their own tiles. */

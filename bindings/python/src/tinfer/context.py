@@ -68,9 +68,8 @@ class Context(Owner):
         computes at once (n_logits_max; default 8): more is faster for prefill_logits, each
         row takes n_vocab floats of scratch. head_sum: "exact" (default: llama.cpp's bits) or
         "fast" (TINFER_HEAD_SUM_FAST: logits within 1e-3, several sequences per step faster).
-        prompt_sum: "exact" (default) or "fast" (TINFER_PROMPT_SUM_FAST: prefill over Q5_0
-        matrices about twice as fast on x86-64-v3, other rounding within doc/architecture.md's
-        bounds).
+        prompt_sum: "exact" (default) or "fast" (TINFER_PROMPT_SUM_FAST: prefill over Q5_0 and
+        Q8_0 matrices faster on x86-64-v3, other rounding within doc/architecture.md's bounds).
         prefault: make the context's memory (KV cache, scratch, logits rows) resident now,
         fixed from the start, rather than as steps first reach it."""
         api = _capi.api()
