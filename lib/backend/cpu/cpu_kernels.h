@@ -176,9 +176,11 @@ typedef struct tf_cpu_kernels {
     /* Row tiles of Q4_K in the repacked orders (q4_k_rows4: prompts; q4_k_rows: decode of
      * several sequences) and of Q6_K's tiled order (prompts), NULL where a build has none. */
     tf_qgemm_fn q4_k_rows4_gemm, q4_k_rows_gemm, q6_k_tiled_gemm;
-    /* The output head in TINFER_HEAD_SUM_FAST's order, packed Q8_0 rows only (NULL where a build
-     * has none): per (row, token) acc = fma((float)isum_b, d_w·d_x, acc) over the blocks b in
-     * order from 0, isum_b the block's exact integer dot; y = acc. */
+    /* Q8_0 rows in the fast order (TINFER_HEAD_SUM_FAST's for packed heads,
+     * TINFER_PROMPT_SUM_FAST's for prompts; NULL where a build has none): per (row, token) acc =
+     * fma((float)isum_b, d_w·d_x, acc) over the blocks b in order from 0, isum_b the block's exact
+     * integer dot; y = acc. The avx512 table's reads packed rows (without them, the exact order);
+     * the x86-64-v3 one's the file's, any row count. */
     tf_qgemm_fn q8_0_gemm_fast;
     /* Prompts in TINFER_PROMPT_SUM_FAST's order, packed Q5_0 rows only (NULL where a build has
      * none): per (row, token) the same chain as q8_0_gemm_fast's, isum_b = Σ (code − 16)·x. */
