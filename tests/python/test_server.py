@@ -210,33 +210,25 @@ def test_completion_equals_tinfer_run(server, client, default_model):
     assert result.choices[0].finish_reason == "length"
 
 
-def test_fast_prompt_equals_tinfer_run_fast_prompt(default_model):
-    """--prompt-sum fast: the server's text is tinfer-run's with the same orders (the fast head,
-    the server's default, and TINFER_PROMPT_SUM_FAST's prompt), and its banner names both."""
-    prompt = "Rivers carve valleys over thousands of years because"
-    srv = Server(default_model, "--parallel", 2, "--ctx", 256, "--prompt-sum", "fast")
+@pytest.mark.parametrize("prompt, flags, banner, run_flags", [
+    # --head-sum exact: tinfer-run's default, the order llama.cpp sums in
+    ("The capital of France is", ("--head-sum", "exact"), "exact head sum", ()),
+    # --prompt-sum fast beside the default fast head (this prompt's text differs from the exact
+    # prompt's)
+    ("Rivers carve valleys over thousands of years because", ("--prompt-sum", "fast"),
+     "fast head sum, fast prompt sum", ("--head-sum", "fast", "--prompt-sum", "fast")),
+])
+def test_float_orders_equal_tinfer_run(default_model, prompt, flags, banner, run_flags):
+    """The server's text is tinfer-run's with the same float orders of the head and the prompt,
+    and its banner names the orders it runs."""
+    srv = Server(default_model, "--parallel", 2, "--ctx", 256, *flags)
     try:
-        assert "fast head sum, fast prompt sum" in srv.banner
+        assert banner in srv.banner
         result = srv.client().completions.create(model="m", prompt=prompt, max_tokens=N_TOKENS,
                                                  temperature=0)
     finally:
         assert srv.stop() == 0, srv.stderr
-    reference = tinfer_run(default_model, prompt, "--head-sum", "fast", "--prompt-sum", "fast")
-    assert result.choices[0].text == reference["text"]
-
-
-def test_exact_head_equals_tinfer_run_default(default_model):
-    """--head-sum exact: the server's text is tinfer-run's with the library's default head (the
-    order llama.cpp sums in), and its banner names the head it runs."""
-    prompt = "The capital of France is"
-    srv = Server(default_model, "--parallel", 2, "--ctx", 256, "--head-sum", "exact")
-    try:
-        assert "exact head sum" in srv.banner
-        result = srv.client().completions.create(model="m", prompt=prompt, max_tokens=N_TOKENS,
-                                                 temperature=0)
-    finally:
-        assert srv.stop() == 0, srv.stderr
-    assert result.choices[0].text == tinfer_run(default_model, prompt)["text"]
+    assert result.choices[0].text == tinfer_run(default_model, prompt, *run_flags)["text"]
 
 
 def test_stream_equals_whole(client):

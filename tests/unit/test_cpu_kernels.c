@@ -1169,6 +1169,27 @@ static void gemm_inputs(tinfer_dtype dtype, uint32_t n_elems, uint8_t *w, size_t
     }
 }
 
+enum { GEMM_SENTINEL = -12345 }; /* every y a gemm call should leave alone holds it */
+
+/* One row-tile call over n_rows rows and n_tokens tokens into y (GEMM_Y_STRIDE apart), every
+ * element of y set to GEMM_SENTINEL first. */
+static void call_gemm(tf_qgemm_fn gemm, const uint8_t *w, const uint8_t *packed, size_t row_bytes,
+                      uint32_t n_rows, const uint8_t *act, size_t act_stride, uint32_t n_tokens,
+                      uint32_t n_elems, float y[GEMM_TOKENS * GEMM_Y_STRIDE], void *scratch) {
+    for (size_t c = 0; c < GEMM_TOKENS * GEMM_Y_STRIDE; c++) y[c] = (float)GEMM_SENTINEL;
+    gemm(&(tf_qgemm_args){.w = w,
+                          .packed = packed,
+                          .row_bytes = row_bytes,
+                          .n_rows = n_rows,
+                          .x_quant = act,
+                          .x_stride = act_stride,
+                          .n_tokens = n_tokens,
+                          .n_elems = n_elems,
+                          .y = y,
+                          .y_stride = GEMM_Y_STRIDE,
+                          .scratch = scratch});
+}
+
 /* A table's row-tile product against its own single-row kernel and the generic one (memcmp),
  * over the row counts and token counts given; y cells outside the product stay untouched. */
 static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t single_offset,
@@ -1220,24 +1241,13 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
         for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
             const bool from_packed = i >= FIRST_PACKED;
             if (from_packed && !packs) break;
-            const float sentinel = -12345.0f;
-            for (size_t c = 0; c < GEMM_TOKENS * GEMM_Y_STRIDE; c++) y[c] = sentinel;
-            gemm(&(tf_qgemm_args){.w = from_packed ? garbled : w,
-                                  .packed = from_packed ? packed : NULL,
-                                  .row_bytes = row_bytes,
-                                  .n_rows = row_counts[i],
-                                  .x_quant = act,
-                                  .x_stride = act_stride,
-                                  .n_tokens = n_tokens,
-                                  .n_elems = n_elems,
-                                  .y = y,
-                                  .y_stride = GEMM_Y_STRIDE,
-                                  .scratch = scratch});
+            call_gemm(gemm, from_packed ? garbled : w, from_packed ? packed : NULL, row_bytes,
+                      row_counts[i], act, act_stride, n_tokens, n_elems, y, scratch);
             for (uint32_t t = 0; t < GEMM_TOKENS; t++)
                 for (uint32_t r = 0; r < GEMM_Y_STRIDE; r++) {
                     const float got = y[t * GEMM_Y_STRIDE + r];
                     const bool inside = t < n_tokens && r < row_counts[i];
-                    const float expect = inside ? want[t][r] : sentinel;
+                    const float expect = inside ? want[t][r] : (float)GEMM_SENTINEL;
                     if (memcmp(&got, &expect, sizeof got) != 0)
                         fail_msg("%s %s gemm%s, %u elements, %u rows × %u tokens: (row %u, "
                                  "token %u) %.9g, single-row %.9g",
@@ -1249,9 +1259,9 @@ static void check_gemm(const tf_cpu_kernels *k, tinfer_dtype dtype, size_t singl
     free(scratch);
 }
 
-/* The fast orders (TINFER_HEAD_SUM_FAST for Q8_0 heads, TINFER_PROMPT_SUM_FAST for Q5_0 prompts)
- * written plainly: per block the exact integer dot, then acc = fma(isum, d_w·d_x, acc) in block
- * order. */
+/* The fast orders (TINFER_HEAD_SUM_FAST for Q8_0 heads, TINFER_PROMPT_SUM_FAST for Q5_0 and
+ * Q8_0 prompts) written plainly: per block the exact integer dot, then acc = fma(isum, d_w·d_x,
+ * acc) in block order. */
 static int32_t block_isum(tinfer_dtype dtype, const uint8_t *row, const tf_q8_0_act *x,
                           uint32_t b) {
     int32_t isum = 0;
@@ -1290,7 +1300,7 @@ static float fast_reference(tinfer_dtype dtype, const uint8_t *row, const uint8_
 static void check_gemm_fast(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t n_elems) {
     const tf_qgemm_fn gemm = dtype == TINFER_DTYPE_Q8_0 ? k->q8_0_gemm_fast : k->q5_0_gemm_fast;
     if (!gemm) return;
-    const bool file_rows = dtype == TINFER_DTYPE_Q8_0 && !(k->packs & TF_PACKS_Q8_0);
+    const bool file_rows = dtype == TINFER_DTYPE_Q8_0 && !tf_cpu_packs_dtype(k->packs, dtype);
     const tf_dtype_traits *traits = tf_dtype_traits_of((uint32_t)dtype);
     const size_t row_bytes = n_elems / traits->block_elems * traits->block_bytes;
     const size_t act_stride = tf_cpu_act_row_bytes(TF_ACT_Q8_0, n_elems) + 36;
@@ -1305,27 +1315,16 @@ static void check_gemm_fast(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_
     void *scratch = aligned_alloc(64, (tf_qgemm_scratch_bytes(n_elems) + 63) / 64 * 64);
     assert_non_null(scratch);
     static const uint32_t ragged[] = {GEMM_ROWS, 17, 5, 31};
-    const float sentinel = -12345.0f;
     for (size_t i = 0; i < (file_rows ? sizeof ragged / sizeof ragged[0] : 1); i++)
         for (uint32_t n_tokens = 1; n_tokens <= GEMM_TOKENS; n_tokens++) {
-            for (size_t j = 0; j < sizeof y / sizeof y[0]; j++) y[j] = sentinel;
-            gemm(&(tf_qgemm_args){.w = w,
-                                  .packed = file_rows ? NULL : packed,
-                                  .row_bytes = row_bytes,
-                                  .n_rows = ragged[i],
-                                  .x_quant = act,
-                                  .x_stride = act_stride,
-                                  .n_tokens = n_tokens,
-                                  .n_elems = n_elems,
-                                  .y = y,
-                                  .y_stride = GEMM_Y_STRIDE,
-                                  .scratch = scratch});
+            call_gemm(gemm, w, file_rows ? NULL : packed, row_bytes, ragged[i], act, act_stride,
+                      n_tokens, n_elems, y, scratch);
             for (uint32_t t = 0; t < GEMM_TOKENS; t++)
                 for (uint32_t r = 0; r < GEMM_Y_STRIDE; r++) {
                     const bool inside = t < n_tokens && r < ragged[i];
                     const float want = inside ? fast_reference(dtype, w + r * row_bytes,
                                                                act + t * act_stride, n_elems)
-                                              : sentinel;
+                                              : (float)GEMM_SENTINEL;
                     assert_same_bits(
                         want, y[t * GEMM_Y_STRIDE + r],
                         dtype == TINFER_DTYPE_Q8_0 ? "q8_0_gemm_fast" : "q5_0_gemm_fast", k->name);

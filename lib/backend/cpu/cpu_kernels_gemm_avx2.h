@@ -377,8 +377,8 @@ static void avx2_gemm_q5_0(const tf_qgemm_args *a) {
  *
  * Rows stay in lanes, eight a register, as the packed tile has them: per block and element group
  * j (elements 4j..4j+3) the rows' unsigned codes (0..31) times the token's four bytes broadcast
- * (maddubs: two products, at most 2·31·127 a 16-bit lane), four groups added in 16 bits (at most
- * 31 496), two madds to 32 bits, then the −16·Σx offset of the block makes it Σ (u − 16)·x, the
+ * (maddubs: two products, at most 2·31·128 a 16-bit lane), four groups added in 16 bits (at most
+ * 31 744, so even a −128 byte cannot saturate), two madds to 32 bits, then the −16·Σx offset of the block makes it Σ (u − 16)·x, the
  * block's exact integer dot. Per eight rows, token and block about 21 vector operations where
  * ggml's order takes 40, and no horizontal sums: a row's sum is its lane. */
 

@@ -201,6 +201,21 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     for (size_t r = r0 + n_streams * part; r < r1; r++) qdot_row(job, r);
 }
 
+/* The row tile in a fast order the job takes instead of ggml's, where asked for and available,
+ * else NULL: the output head in TINFER_HEAD_SUM_FAST's (packed Q8_0 rows), a prompt's Q5_0
+ * (packed) and Q8_0 products in TINFER_PROMPT_SUM_FAST's. */
+static tf_qgemm_fn fast_gemm(const tf_cpu_state *state, const matmul_job *job) {
+    const tf_cpu_kernels *k = state->kernels;
+    const tinfer_dtype dtype = job->w->dtype;
+    if (job->rows_out)
+        return state->config.fast_head && job->packed && dtype == TINFER_DTYPE_Q8_0
+                   ? k->q8_0_gemm_fast
+                   : NULL;
+    if (state->pass.kind != TF_BATCH_PROMPT || !state->config.fast_prompt) return NULL;
+    if (dtype == TINFER_DTYPE_Q5_0) return job->packed ? k->q5_0_gemm_fast : NULL;
+    return dtype == TINFER_DTYPE_Q8_0 ? k->q8_0_gemm_fast : NULL;
+}
+
 /* The kernels (float orders) of the chunk [t0, t0 + chunk) for the job's matrix: dots[t] per token
  * and, where four consecutive tokens share one with a four-row version, fours[g]; where the first
  * n_gemm tokens (enough of them) share one with a row-tile version, gemm. A prompt's last chunk
@@ -229,19 +244,8 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
     /* Packed rows need no unpacking: one token already gains from the tiles. */
     const size_t min_tokens = job->packed ? 1 : QGEMM_MIN_TOKENS;
     job->gemm = n_same >= min_tokens ? tf_cpu_qgemm_of(state->kernels, dots[0]) : NULL;
-    /* The output head in TINFER_HEAD_SUM_FAST's order where asked for and available (every
-     * output row has one order: n_same = chunk). */
-    if (job->rows_out && state->config.fast_head && job->packed && w->dtype == TINFER_DTYPE_Q8_0 &&
-        state->kernels->q8_0_gemm_fast)
-        job->gemm = state->kernels->q8_0_gemm_fast;
-    /* A prompt's Q5_0 and Q8_0 products in TINFER_PROMPT_SUM_FAST's order where asked for and
-     * available (every token of such a chunk has one order: n_same = chunk). */
-    if (state->pass.kind == TF_BATCH_PROMPT && !job->rows_out && state->config.fast_prompt) {
-        const tf_cpu_kernels *k = state->kernels;
-        if (w->dtype == TINFER_DTYPE_Q5_0 && job->packed && k->q5_0_gemm_fast)
-            job->gemm = k->q5_0_gemm_fast;
-        else if (w->dtype == TINFER_DTYPE_Q8_0 && k->q8_0_gemm_fast) job->gemm = k->q8_0_gemm_fast;
-    }
+    const tf_qgemm_fn fast = fast_gemm(state, job); /* every such row or token has one order */
+    if (fast) job->gemm = fast;
     job->n_gemm = job->gemm ? n_same : 0;
     /* With packed rows the file's are not read at all: the tokens of another order after the
      * first ones (a Q4_K prompt's last few) take their own tiles. */
