@@ -74,12 +74,30 @@ static const qdot4_entry QDOT4S[] = {
 };
 enum { N_QDOT4S = sizeof QDOT4S / sizeof QDOT4S[0] };
 
+/* Four weight rows against one token: the single-row kernel it is four calls of. */
+typedef struct rows4_entry {
+    const char *field;
+    size_t offset, single;
+    tinfer_dtype dtype;
+} rows4_entry;
+
+#define ROWS4(field, single, dtype)                                                \
+    {                                                                              \
+#field, offsetof(tf_cpu_kernels, field), offsetof(tf_cpu_kernels, single), \
+            TINFER_DTYPE_##dtype                                                   \
+    }
+static const rows4_entry ROWS4S[] = {
+    ROWS4(q8_0_rows4, q8_0, Q8_0),
+};
+enum { N_ROWS4S = sizeof ROWS4S / sizeof ROWS4S[0] };
+
 /* name, the packed layouts (a pointer's room with its padding; qgemms packs in them), the
- * quantized dots, the four-row dots, the seven row-tile products (qgemms below: five and the fast
- * head's and fast prompts'), the nine float kernels, the four attention kernels (attention_kernels)
- * and the two over the Q8_0 cache (q8_attention_kernels) tested below: a field added to
- * tf_cpu_kernels fails this until the test calls it too. */
-_Static_assert(sizeof(tf_cpu_kernels) == sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + 7 + 9 + 4 + 2),
+ * quantized dots, the four-row dots, the four-weight-row dots, the seven row-tile products (qgemms
+ * below: five and the fast head's and fast prompts'), the nine float kernels, the four attention
+ * kernels (attention_kernels) and the two over the Q8_0 cache (q8_attention_kernels) tested below:
+ * a field added to tf_cpu_kernels fails this until the test calls it too. */
+_Static_assert(sizeof(tf_cpu_kernels) ==
+                   sizeof(void *) * (2 + N_QDOTS + N_QDOT4S + N_ROWS4S + 7 + 9 + 4 + 2),
                "tf_cpu_kernels has an entry this test does not call");
 
 static tf_qdot_fn qdot_at(const tf_cpu_kernels *k, size_t offset) {
@@ -274,6 +292,45 @@ static void check_qdot4s(const qdot_case *c, const tf_cpu_kernels *generic,
     }
 }
 
+/* A four-weight-row dot (where a table has one) equals the single-row kernels on each row, the
+ * generic table's and its own: the case's row and three more, at odd and even addresses. */
+static void check_rows4s(const qdot_case *c, const tf_cpu_kernels *generic,
+                         const tf_cpu_kernels *fast, uint32_t seed) {
+    static uint8_t storage[3][MAX_ROW_BYTES + 1];
+    const uint8_t *rows[4] = {c->row};
+    for (int r = 1; r < 4; r++) {
+        uint32_t rng = seed * 7919u + (uint32_t)r;
+        uint8_t *row = storage[r - 1] + (r & 1);
+        random_row(c->dtype, row, c->n_elems, &rng);
+        rows[r] = row;
+    }
+    for (size_t e = 0; e < N_ROWS4S; e++) {
+        if (ROWS4S[e].dtype != c->dtype) continue;
+        const tf_cpu_kernels *tables[2] = {generic, fast};
+        for (int k = 0; k < 2; k++) {
+            if (!tables[k]) continue;
+            tf_qdot_rows4_fn four;
+            memcpy(&four, (const char *)tables[k] + ROWS4S[e].offset, sizeof four);
+            const tf_qdot_fn single = qdot_at(tables[k], ROWS4S[e].single);
+            assert_true(tf_cpu_qdot_rows4_of(tables[k], single) == four);
+            if (!four) continue; /* callers fall back to single rows */
+            float got[4];
+            four(rows, c->act[0], c->n_elems, got);
+            for (int r = 0; r < 4; r++) {
+                const float alone = single(rows[r], c->act[0], c->n_elems);
+                const float plain =
+                    qdot_at(generic, ROWS4S[e].single)(rows[r], c->act[0], c->n_elems);
+                if (memcmp(&got[r], &alone, sizeof alone) != 0 ||
+                    memcmp(&got[r], &plain, sizeof plain) != 0)
+                    fail_msg("%s %s row %d (n=%u): %.9g, single-row %.9g, generic %.9g",
+                             tables[k]->name, ROWS4S[e].field, r, c->n_elems, got[r], alone, plain);
+            }
+            /* row 0 is the case's own, whose float64 reference is known */
+            assert_near_reference(c, tables[k]->name, ROWS4S[e].field, 0, got[0]);
+        }
+    }
+}
+
 /* Legacy formats (32-element blocks) also at odd block counts: 1, 3, 21. */
 static const uint32_t LEGACY_ROW_LENGTHS[] = {32, 96, 672};
 
@@ -289,9 +346,11 @@ static void check_dtype(tinfer_dtype dtype) {
             make_case(&c, dtype, n, seed * 2654435761u + (uint32_t)dtype);
             check_qdots(&c, generic, fast);
             check_qdot4s(&c, generic, fast);
+            check_rows4s(&c, generic, fast, seed);
             if (z) {
                 check_qdots(&c, generic, z);
                 check_qdot4s(&c, generic, z);
+                check_rows4s(&c, generic, z, seed);
             }
         }
     }

@@ -110,6 +110,10 @@ tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     return NULL;
 }
 
+tf_qdot_rows4_fn tf_cpu_qdot_rows4_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
+    return single == k->q8_0 ? k->q8_0_rows4 : NULL;
+}
+
 tf_qgemm_fn tf_cpu_qgemm_of(const tf_cpu_kernels *k, tf_qdot_fn single) {
     if (single == k->q5_0) return k->q5_0_gemm;
     if (single == k->q8_0) return k->q8_0_gemm;

@@ -48,6 +48,11 @@ enum { TF_LANES_VECDOT = 32, TF_LANES_TILED = 8 };
 typedef void (*tf_qdot4_fn)(const uint8_t *w_row, const void *const x_quant[4], uint32_t n_elems,
                             float out[4]);
 
+/* out[r] = Σ_j w_r[j]·x[j] for four weight rows w_r and one quantized activation row: each the
+ * bits of one call of the single-row kernel it stands for. */
+typedef void (*tf_qdot_rows4_fn)(const uint8_t *const w_rows[4], const void *x_quant,
+                                 uint32_t n_elems, float out[4]);
+
 /* A row-tile product: weight rows in tiles of TF_QGEMM_ROWS, each tile's blocks unpacked once for
  * up to TF_QGEMM_TOKENS activation rows (more are taken in groups of that many). */
 enum { TF_QGEMM_ROWS = 16, TF_QGEMM_TOKENS = 32 };
@@ -170,6 +175,11 @@ typedef struct tf_cpu_kernels {
      * passes of four or more sequences (each token rounds as a single one: q4_k_rows_x4, q6_k_x4,
      * q5_0_x4, q8_0_x4). */
     tf_qdot4_fn q5_0_x4, q8_0_x4, q4_k_rows4_x4, q6_k_tiled_x4, q4_k_rows_x4, q6_k_x4;
+    /* Four weight rows against one token, bit-identical to four calls of q8_0 (NULL where a
+     * build has none): a decode token's file rows in the four streams cpu_matmul.c reads them in
+     * (the output head), four independent float chains instead of one, the activation block
+     * loaded once. */
+    tf_qdot_rows4_fn q8_0_rows4;
     /* Row tiles of q5_0 and q8_0 against many tokens (NULL where a build has none): prompts, and
      * decode passes of several sequences. */
     tf_qgemm_fn q5_0_gemm, q8_0_gemm;
@@ -291,6 +301,9 @@ tf_qdot_fn tf_cpu_qdot_of(const tf_cpu_kernels *k, tinfer_dtype dtype, uint32_t 
 
 /* The four-row version of a single-row kernel of table k, or NULL. */
 tf_qdot4_fn tf_cpu_qdot4_of(const tf_cpu_kernels *k, tf_qdot_fn single);
+
+/* The four-weight-row version of a single-row kernel of table k, or NULL. */
+tf_qdot_rows4_fn tf_cpu_qdot_rows4_of(const tf_cpu_kernels *k, tf_qdot_fn single);
 
 /* Whether table k has any row-tile product (they share one per-thread scratch). */
 bool tf_cpu_kernels_have_gemm(const tf_cpu_kernels *k);

@@ -55,6 +55,7 @@ typedef struct matmul_job {
     size_t t0, chunk, n_fours;
     const tf_qdot_fn *dots;
     const tf_qdot4_fn *fours;
+    tf_qdot_rows4_fn rows4; /* one token: four weight rows a call (one_token_range), or NULL */
     tf_qgemm_fn gemm; /* the kernel of the chunk's first n_gemm tokens as row tiles, or NULL */
     size_t n_gemm;
     tf_qgemm_fn gemm_rest; /* packed rows: the tokens past n_gemm too (one other order), or NULL */
@@ -171,6 +172,37 @@ static void qdot_row(const matmul_job *job, size_t r) {
         y[t * w->n_rows + r] = job->dots[t](row, act + t * act_bytes, w->row_elems);
 }
 
+/* Weight rows [r0, r1) dotted with one token (a decode step of one sequence, the output head), in
+ * row_streams' order: slot k is the (k / n_streams)-th row of stream k % n_streams. Four slots at
+ * a time through the table's four-row kernel where it has one, else qdot_row's call with its
+ * invariants hoisted; each row the same bits either way. */
+static void one_token_range(const matmul_job *job, size_t r0, size_t r1) {
+    const tf_matrix *w = job->w;
+    const tf_qdot_fn dot = job->dots[0];
+    const uint8_t *act = job->state->act_quant, *data = w->data;
+    const size_t row_bytes = w->row_bytes, n_streams = row_streams(w);
+    const size_t part = (r1 - r0) / n_streams, n_slots = part * n_streams;
+    const uint32_t n_elems = w->row_elems;
+    float *y = job->y + job->t0 * w->n_rows;
+    size_t k = 0;
+    for (; job->rows4 && k + 4 <= n_slots; k += 4) {
+        size_t r[4];
+        const uint8_t *rows[4];
+        float out[4];
+        for (size_t j = 0; j < 4; j++) {
+            r[j] = r0 + (k + j) % n_streams * part + (k + j) / n_streams;
+            rows[j] = data + r[j] * row_bytes;
+        }
+        job->rows4(rows, act, n_elems, out);
+        for (size_t j = 0; j < 4; j++) y[r[j]] = out[j];
+    }
+    for (; k < n_slots; k++) {
+        const size_t r = r0 + k % n_streams * part + k / n_streams;
+        y[r] = dot(data + r * row_bytes, act, n_elems);
+    }
+    for (size_t r = r0 + n_slots; r < r1; r++) y[r] = dot(data + r * row_bytes, act, n_elems);
+}
+
 /* Weight rows [r0, r1) dotted in integers with every token of the chunk: the first n_gemm as
  * row tiles, the others row by row. */
 static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
@@ -179,23 +211,11 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
     if (job->gemm_rest)
         qgemm_range(job, job->gemm_rest, job->n_gemm, job->chunk - job->n_gemm, r0, r1, thread);
     if (job->n_gemm == job->chunk || job->gemm_rest) return;
-    const size_t n_streams = row_streams(job->w), part = (r1 - r0) / n_streams;
-    if (job->chunk == 1 && job->n_gemm == 0) { /* one token: qdot_row's call, invariants hoisted */
-        const tf_matrix *w = job->w;
-        const tf_qdot_fn dot = job->dots[0];
-        const uint8_t *act = job->state->act_quant, *data = w->data;
-        const size_t row_bytes = w->row_bytes;
-        const uint32_t n_elems = w->row_elems;
-        float *y = job->y + job->t0 * w->n_rows;
-        for (size_t i = 0; i < part; i++)
-            for (size_t s = 0; s < n_streams; s++) {
-                const size_t r = r0 + s * part + i;
-                y[r] = dot(data + r * row_bytes, act, n_elems);
-            }
-        for (size_t r = r0 + n_streams * part; r < r1; r++)
-            y[r] = dot(data + r * row_bytes, act, n_elems);
+    if (job->chunk == 1 && job->n_gemm == 0) {
+        one_token_range(job, r0, r1);
         return;
     }
+    const size_t n_streams = row_streams(job->w), part = (r1 - r0) / n_streams;
     for (size_t i = 0; i < part; i++)
         for (size_t s = 0; s < n_streams; s++) qdot_row(job, r0 + s * part + i);
     for (size_t r = r0 + n_streams * part; r < r1; r++) qdot_row(job, r);
@@ -256,6 +276,8 @@ static void qdot_kernels(const tf_cpu_state *state, matmul_job *job, size_t t0, 
     job->gemm_rest = n_rest > 0 && n_same + n_rest == chunk
                          ? tf_cpu_qgemm_of(state->kernels, dots[n_same])
                          : NULL;
+    job->rows4 =
+        chunk == 1 && job->n_gemm == 0 ? tf_cpu_qdot_rows4_of(state->kernels, dots[0]) : NULL;
     job->t0 = t0;
     job->chunk = chunk;
     job->n_fours = n_fours;
