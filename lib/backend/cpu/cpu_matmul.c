@@ -142,15 +142,18 @@ static void qgemm_range(const matmul_job *job, tf_qgemm_fn gemm, size_t t, size_
  * bandwidth whatever the prefetching (the default model's 178 MB output head, 680-byte rows, one
  * thread on this Zen 3: 12-14 GB/s, 14-18 with software prefetch 4 KiB ahead); the hardware
  * prefetchers follow four streams at once to 17-21 (doc/benchmarks.md; tinfer-roofline reads
- * its buffer both ways). Longer rows are longer streams already, and four of them lost: the
- * default model's Q6_K ffn_down (1680-byte rows, two threads) took 30 % longer in four streams
- * than in two, one stream was slower again; the Qwen-shaped Q6_K rows (3990 bytes) and Q8_0
- * rows of 5168 bytes measured two streams no slower than four.
+ * its buffer both ways). Longer rows are longer streams already, and four of them lost where
+ * each row is its own call: the default model's Q6_K ffn_down (1680-byte rows, two threads) took
+ * 30 % longer in four streams than in two, one stream was slower again. A four-row kernel
+ * (job->rows4) reads a row of each stream at once, and there four streams won at any length:
+ * the SmolLM2-shaped Q8_0 ffn_down (2720-byte rows, two threads, alternated) 123-154 → 73-95 µs
+ * a layer against two streams, which it read two adjacent rows at a time.
  * Each row's dot is the same call either way: the order changes no bit. */
 enum { SHORT_ROW_BYTES = 1024, SHORT_ROW_STREAMS = 4, LONG_ROW_STREAMS = 2 };
 
-static size_t row_streams(const tf_matrix *w) {
-    return w->row_bytes <= SHORT_ROW_BYTES ? SHORT_ROW_STREAMS : LONG_ROW_STREAMS;
+static size_t row_streams(const matmul_job *job) {
+    return job->rows4 || job->w->row_bytes <= SHORT_ROW_BYTES ? SHORT_ROW_STREAMS
+                                                              : LONG_ROW_STREAMS;
 }
 
 /* Row r dotted with every token of the chunk from the first not in row tiles. */
@@ -180,7 +183,7 @@ static void one_token_range(const matmul_job *job, size_t r0, size_t r1) {
     const tf_matrix *w = job->w;
     const tf_qdot_fn dot = job->dots[0];
     const uint8_t *act = job->state->act_quant, *data = w->data;
-    const size_t row_bytes = w->row_bytes, n_streams = row_streams(w);
+    const size_t row_bytes = w->row_bytes, n_streams = row_streams(job);
     const size_t part = (r1 - r0) / n_streams, n_slots = part * n_streams;
     const uint32_t n_elems = w->row_elems;
     float *y = job->y + job->t0 * w->n_rows;
@@ -215,7 +218,7 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
         one_token_range(job, r0, r1);
         return;
     }
-    const size_t n_streams = row_streams(job->w), part = (r1 - r0) / n_streams;
+    const size_t n_streams = row_streams(job), part = (r1 - r0) / n_streams;
     for (size_t i = 0; i < part; i++)
         for (size_t s = 0; s < n_streams; s++) qdot_row(job, r0 + s * part + i);
     for (size_t r = r0 + n_streams * part; r < r1; r++) qdot_row(job, r);
