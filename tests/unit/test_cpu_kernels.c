@@ -79,15 +79,16 @@ typedef struct rows4_entry {
     const char *field;
     size_t offset, single;
     tinfer_dtype dtype;
+    bool x86_v3; /* the x86-64-v3 table has it (else it may be NULL there too) */
 } rows4_entry;
 
-#define ROWS4(field, single, dtype)                                                \
-    {                                                                              \
-#field, offsetof(tf_cpu_kernels, field), offsetof(tf_cpu_kernels, single), \
-            TINFER_DTYPE_##dtype                                                   \
-    }
+/* clang-format off */
+#define ROWS4(field, single, dtype, x86_v3) \
+    { #field, offsetof(tf_cpu_kernels, field), offsetof(tf_cpu_kernels, single), \
+      TINFER_DTYPE_##dtype, x86_v3 }
+/* clang-format on */
 static const rows4_entry ROWS4S[] = {
-    ROWS4(q8_0_rows4, q8_0, Q8_0),
+    ROWS4(q8_0_rows4, q8_0, Q8_0, true),
 };
 enum { N_ROWS4S = sizeof ROWS4S / sizeof ROWS4S[0] };
 
@@ -313,7 +314,11 @@ static void check_rows4s(const qdot_case *c, const tf_cpu_kernels *generic,
             memcpy(&four, (const char *)tables[k] + ROWS4S[e].offset, sizeof four);
             const tf_qdot_fn single = qdot_at(tables[k], ROWS4S[e].single);
             assert_true(tf_cpu_qdot_rows4_of(tables[k], single) == four);
-            if (!four) continue; /* callers fall back to single rows */
+            if (!four) { /* callers fall back to single rows */
+                if (ROWS4S[e].x86_v3 && tables[k] == tf_cpu_kernels_x86_v3())
+                    fail_msg("%s has no %s", tables[k]->name, ROWS4S[e].field);
+                continue;
+            }
             float got[4];
             four(rows, c->act[0], c->n_elems, got);
             for (int r = 0; r < 4; r++) {

@@ -176,9 +176,9 @@ typedef struct tf_cpu_kernels {
      * q5_0_x4, q8_0_x4). */
     tf_qdot4_fn q5_0_x4, q8_0_x4, q4_k_rows4_x4, q6_k_tiled_x4, q4_k_rows_x4, q6_k_x4;
     /* Four weight rows against one token, bit-identical to four calls of q8_0 (NULL where a
-     * build has none): a decode token's file rows in the four streams cpu_matmul.c reads them in
-     * (the output head), four independent float chains instead of one, the activation block
-     * loaded once. */
+     * build has none): a decode token's unpacked Q8_0 rows (the output head, a Q8_0 model's
+     * layers) one from each of the four streams cpu_matmul.c reads them in, four independent
+     * float chains instead of one, the activation block loaded once. */
     tf_qdot_rows4_fn q8_0_rows4;
     /* Row tiles of q5_0 and q8_0 against many tokens (NULL where a build has none): prompts, and
      * decode passes of several sequences. */
