@@ -378,9 +378,10 @@ static void avx2_gemm_q5_0(const tf_qgemm_args *a) {
  * Rows stay in lanes, eight a register, as the packed tile has them: per block and element group
  * j (elements 4j..4j+3) the rows' unsigned codes (0..31) times the token's four bytes broadcast
  * (maddubs: two products, at most 2·31·128 a 16-bit lane), four groups added in 16 bits (at most
- * 31 744, so even a −128 byte cannot saturate), two madds to 32 bits, then the −16·Σx offset of the block makes it Σ (u − 16)·x, the
- * block's exact integer dot. Per eight rows, token and block about 21 vector operations where
- * ggml's order takes 40, and no horizontal sums: a row's sum is its lane. */
+ * 31 744, so even a −128 byte cannot saturate), two madds to 32 bits, then the −16·Σx offset of
+ * the block makes it Σ (u − 16)·x, the block's exact integer dot. Per eight rows, token and block
+ * about 21 vector operations where ggml's order takes 40, and no horizontal sums: a row's sum is
+ * its lane. */
 
 /* A packed tile unpacked for every token: per half and block the eight groups' codes, rows in
  * lanes, and the rows' scales widened. */

@@ -156,6 +156,12 @@ static size_t row_streams(const matmul_job *job) {
                                                               : LONG_ROW_STREAMS;
 }
 
+/* Slot k of a range [r0, ...) in row_streams' order, part rows a stream: row k / n_streams of
+ * stream k % n_streams. */
+static size_t slot_row(size_t r0, size_t part, size_t n_streams, size_t k) {
+    return r0 + k % n_streams * part + k / n_streams;
+}
+
 /* Row r dotted with every token of the chunk from the first not in row tiles. */
 static void qdot_row(const matmul_job *job, size_t r) {
     const tf_matrix *w = job->w;
@@ -176,9 +182,9 @@ static void qdot_row(const matmul_job *job, size_t r) {
 }
 
 /* Weight rows [r0, r1) dotted with one token (a decode step of one sequence, the output head), in
- * row_streams' order: slot k is the (k / n_streams)-th row of stream k % n_streams. Four slots at
- * a time through the table's four-row kernel where it has one, else qdot_row's call with its
- * invariants hoisted; each row the same bits either way. */
+ * row_streams' order (slot_row), the rows left over after the streams' whole parts last. Four
+ * slots at a time through the table's four-row kernel where it has one, else qdot_row's call with
+ * its invariants hoisted; each row the same bits either way. */
 static void one_token_range(const matmul_job *job, size_t r0, size_t r1) {
     const tf_matrix *w = job->w;
     const tf_qdot_fn dot = job->dots[0];
@@ -193,14 +199,14 @@ static void one_token_range(const matmul_job *job, size_t r0, size_t r1) {
         const uint8_t *rows[4];
         float out[4];
         for (size_t j = 0; j < 4; j++) {
-            r[j] = r0 + (k + j) % n_streams * part + (k + j) / n_streams;
+            r[j] = slot_row(r0, part, n_streams, k + j);
             rows[j] = data + r[j] * row_bytes;
         }
         job->rows4(rows, act, n_elems, out);
         for (size_t j = 0; j < 4; j++) y[r[j]] = out[j];
     }
     for (; k < n_slots; k++) {
-        const size_t r = r0 + k % n_streams * part + k / n_streams;
+        const size_t r = slot_row(r0, part, n_streams, k);
         y[r] = dot(data + r * row_bytes, act, n_elems);
     }
     for (size_t r = r0 + n_slots; r < r1; r++) y[r] = dot(data + r * row_bytes, act, n_elems);
@@ -219,8 +225,7 @@ static void qdot_range(void *arg, size_t r0, size_t r1, uint32_t thread) {
         return;
     }
     const size_t n_streams = row_streams(job), part = (r1 - r0) / n_streams;
-    for (size_t i = 0; i < part; i++)
-        for (size_t s = 0; s < n_streams; s++) qdot_row(job, r0 + s * part + i);
+    for (size_t k = 0; k < part * n_streams; k++) qdot_row(job, slot_row(r0, part, n_streams, k));
     for (size_t r = r0 + n_streams * part; r < r1; r++) qdot_row(job, r);
 }
 
